@@ -1,0 +1,1 @@
+"""Packaged starter content (installed as ``interlock_config``): archetypes, calendars, examples."""

@@ -1,0 +1,15 @@
+"""Loading a project: ``interlock.yaml``, archetypes, calendars and pipelines, all or nothing."""
+
+from .loader import CONFIG_FILENAMES, Project, find_config_file, load_project, validate_pipeline
+from .yamlsource import Located, parse_yaml, read_yaml
+
+__all__ = [
+    "CONFIG_FILENAMES",
+    "Located",
+    "Project",
+    "find_config_file",
+    "load_project",
+    "parse_yaml",
+    "read_yaml",
+    "validate_pipeline",
+]

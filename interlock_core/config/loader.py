@@ -1,0 +1,334 @@
+"""Load and validate a whole project. Nothing is half-loaded: any error fails the load, and the
+error lists every problem found, each with its file, line and key."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import pydantic
+from pydantic import BaseModel
+
+from ..archetypes import ArchetypeRegistry, unknown_traits
+from ..calendars import CalendarRegistry
+from ..errors import ConfigError, ConfigErrors, PluginError
+from ..model import Archetype, Calendar, PipelineConfig, ProjectConfig
+from ..plugins import Plugins, load_plugins
+from ..templating import RUN_VARIABLES, MissingVariable, expand, references
+from .errors import located_errors
+from .yamlsource import Located, read_yaml
+
+CONFIG_FILENAMES = ("interlock.yaml", "interlock.yml")
+_YAML_SUFFIXES = {".yaml", ".yml"}
+
+
+@dataclass
+class Project:
+    """A loaded, validated project."""
+
+    root: Path
+    config_file: Path | None
+    config: ProjectConfig
+    store_config: BaseModel | None
+    archetypes: ArchetypeRegistry
+    calendars: CalendarRegistry
+    pipelines: dict[str, PipelineConfig] = field(default_factory=dict)
+    pipeline_files: dict[str, Path] = field(default_factory=dict)
+    alert_configs: list[tuple[str, BaseModel]] = field(default_factory=list)
+    plugins: Plugins | None = None
+
+    def path(self, value: str) -> Path:
+        candidate = Path(value).expanduser()
+        return candidate if candidate.is_absolute() else (self.root / candidate)
+
+    @property
+    def evaluator_dirs(self) -> list[Path]:
+        return [self.path(d) for d in self.config.evaluator_dirs]
+
+    @property
+    def pipeline_dirs(self) -> list[Path]:
+        return [self.path(d) for d in self.config.pipeline_dirs]
+
+
+def find_config_file(path: str | os.PathLike[str] | None = None) -> Path:
+    start = Path(path or ".").expanduser()
+    if start.is_file():
+        return start
+    for name in CONFIG_FILENAMES:
+        candidate = start / name
+        if candidate.is_file():
+            return candidate
+    raise ConfigError(
+        f"no interlock.yaml in {start.resolve()} (run 'interlock init <project>' to create one)",
+        file=str(start / CONFIG_FILENAMES[0]),
+    )
+
+
+def _env_lookup(env: Mapping[str, str]) -> Callable[[str], str | None]:
+    return env.get
+
+
+def _expand_env(source: Located, value: Any, path: tuple[str | int, ...], env: Mapping[str, str],
+                errors: list[ConfigError]) -> Any:
+    if isinstance(value, str):
+        try:
+            return expand(value, _env_lookup(env))
+        except MissingVariable as exc:
+            errors.append(source.error(f"environment variable {exc.name!r} is not set", path))
+            return value
+    if isinstance(value, dict):
+        return {k: _expand_env(source, v, (*path, k), env, errors) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_expand_env(source, v, (*path, i), env, errors) for i, v in enumerate(value)]
+    return value
+
+
+def _builtin_files(kind: str) -> list[Path]:
+    try:
+        base = resources.files("interlock_config") / kind
+    except ModuleNotFoundError:  # pragma: no cover
+        return []
+    out = []
+    if base.is_dir():
+        for entry in base.iterdir():
+            if entry.name.endswith((".yaml", ".yml")):
+                out.append(Path(str(entry)))
+    return sorted(out)
+
+
+def _yaml_files(directory: Path) -> list[Path]:
+    return sorted(p for p in directory.iterdir() if p.is_file() and p.suffix in _YAML_SUFFIXES)
+
+
+def _single_mapping(path: Path, display: str, errors: list[ConfigError], kind: str) -> list[Located]:
+    try:
+        docs = read_yaml(path, display)
+    except ConfigError as exc:
+        errors.append(exc)
+        return []
+    out = []
+    for doc in docs:
+        if doc.data is None:
+            continue
+        if not isinstance(doc.data, dict):
+            errors.append(doc.error(f"a {kind} file must be a YAML mapping, not {type(doc.data).__name__}"))
+            continue
+        out.append(doc)
+    return out
+
+
+def _display(path: Path, root: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(root.resolve()))
+    except ValueError:
+        return str(path)
+
+
+def _load_dir_items(
+    dirs: list[tuple[Path, bool]], root: Path, model: type[Any], kind: str, errors: list[ConfigError],
+    builtin: list[Path],
+) -> list[tuple[Any, Located]]:
+    out: list[tuple[Any, Located]] = []
+    files: list[tuple[Path, str]] = [(p, f"<builtin>/{kind}s/{p.name}") for p in builtin]
+    for directory, explicit in dirs:
+        if not directory.is_dir():
+            if explicit:
+                errors.append(ConfigError(f"{kind} directory does not exist: {directory}", key=f"{kind}Dirs"))
+            continue
+        files += [(p, _display(p, root)) for p in _yaml_files(directory)]
+    for path, display in files:
+        for doc in _single_mapping(path, display, errors, kind):
+            try:
+                out.append((model.model_validate(doc.data), doc))
+            except pydantic.ValidationError as exc:
+                errors.extend(located_errors(exc, doc))
+    return out
+
+
+def validate_pipeline(
+    pipeline: PipelineConfig,
+    archetypes: ArchetypeRegistry,
+    calendars: CalendarRegistry,
+    plugins: Plugins,
+    source: Located | None = None,
+    env: Mapping[str, str] | None = None,
+) -> list[ConfigError]:
+    """Cross-checks a single pipeline against the archetypes, calendars and plugins."""
+    env = os.environ if env is None else env
+
+    def err(message: str, path: tuple[str | int, ...]) -> ConfigError:
+        if source is not None:
+            return source.error(message, path)
+        from .yamlsource import dotted
+
+        return ConfigError(message, key=dotted(path) or None)
+
+    errors: list[ConfigError] = []
+    if pipeline.archetype not in archetypes:
+        known = ", ".join(archetypes.names()) or "none"
+        errors.append(err(f"unknown archetype {pipeline.archetype!r} (known: {known})", ("archetype",)))
+    else:
+        archetype = archetypes.get(pipeline.archetype)
+        for trait in unknown_traits(archetype, pipeline):
+            errors.append(err(f"trait {trait!r} is not defined by archetype {archetype.name!r}", ("traits", trait)))
+    if pipeline.exclusions:
+        for name in pipeline.exclusions.calendar_names():
+            if name not in calendars:
+                known = ", ".join(calendars.names()) or "none"
+                errors.append(err(f"unknown calendar {name!r} (known: {known})", ("exclusions", "calendar")))
+    if pipeline.trigger is not None:
+        spec = pipeline.trigger
+        if spec.type not in plugins.trigger_types:
+            known = ", ".join(plugins.trigger_types.names())
+            errors.append(err(f"unknown trigger type {spec.type!r} (known: {known})", ("trigger", "type")))
+        else:
+            trigger_cls = plugins.trigger_types.get(spec.type)
+            try:
+                trigger_cls.config_model.model_validate(spec.options())
+            except pydantic.ValidationError as exc:
+                if source is not None:
+                    errors.extend(located_errors(exc, source, ("trigger",)))
+                else:
+                    errors.extend(located_errors(exc, None, ("trigger",)))
+            errors.extend(_check_env_refs(spec.options(), ("trigger",), env, err))
+    return errors
+
+
+def _check_env_refs(value: Any, path: tuple[str | int, ...], env: Mapping[str, str],
+                    err: Callable[[str, tuple[str | int, ...]], ConfigError]) -> list[ConfigError]:
+    out: list[ConfigError] = []
+    if isinstance(value, str):
+        for name, has_default in references(value):
+            if name not in RUN_VARIABLES and not has_default and name not in env:
+                out.append(err(f"environment variable {name!r} is not set", path))
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            out += _check_env_refs(v, (*path, k), env, err)
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            out += _check_env_refs(v, (*path, i), env, err)
+    return out
+
+
+def _validate_store_section(
+    source: Located, data: dict[str, Any], plugins: Plugins, errors: list[ConfigError]
+) -> tuple[str, BaseModel | None]:
+    provider = data.get("provider", "sqlite")
+    if not isinstance(provider, str):
+        errors.append(source.error("provider must be a string", ("provider",)))
+        return "sqlite", None
+    store_config: BaseModel | None = None
+    for name in plugins.stores.names():
+        if name not in data:
+            continue
+        section = data.pop(name)
+        store_cls = plugins.stores.get(name)
+        try:
+            model = store_cls.config_model.model_validate(section or {})
+        except pydantic.ValidationError as exc:
+            errors.extend(located_errors(exc, source, (name,)))
+            continue
+        if name == provider:
+            store_config = model
+    if provider not in plugins.stores:
+        known = ", ".join(plugins.stores.names())
+        errors.append(source.error(f"unknown store provider {provider!r} (known: {known})", ("provider",)))
+    elif store_config is None:
+        try:
+            store_config = plugins.stores.get(provider).config_model.model_validate({})
+        except pydantic.ValidationError:
+            errors.append(source.error(f"a '{provider}:' section is required when provider is {provider}",
+                                       ("provider",)))
+    return provider, store_config
+
+
+def load_project(
+    path: str | os.PathLike[str] | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    plugins: Plugins | None = None,
+    load_pipelines: bool = True,
+) -> Project:
+    """Load ``interlock.yaml`` and everything it points to. Raises :class:`ConfigErrors`."""
+    env = os.environ if env is None else env
+    try:
+        plugins = plugins or load_plugins()
+    except PluginError as exc:
+        raise ConfigErrors([ConfigError(exc.message)]) from None
+    config_file = find_config_file(path)
+    root = config_file.parent
+    display = _display(config_file, Path.cwd()) if config_file.is_absolute() else str(config_file)
+    errors: list[ConfigError] = []
+
+    docs = _single_mapping(config_file, display, errors, "project")
+    if errors:
+        raise ConfigErrors(errors)
+    source = docs[0] if docs else Located(data={}, file=display)
+    if len(docs) > 1:
+        raise ConfigErrors([source.error("interlock.yaml must hold a single YAML document")])
+    data = _expand_env(source, dict(source.data), (), env, errors)
+    provider, store_config = _validate_store_section(source, data, plugins, errors)
+    explicit = {k for k in ("archetypeDirs", "pipelineDirs", "calendarDirs", "evaluatorDirs") if k in data}
+    try:
+        config = ProjectConfig.model_validate(data)
+        config.provider = provider
+    except pydantic.ValidationError as exc:
+        errors.extend(located_errors(exc, source))
+        raise ConfigErrors(errors) from None
+
+    alert_configs: list[tuple[str, BaseModel]] = []
+    for index, spec in enumerate(config.alerts):
+        if spec.type not in plugins.alert_sinks:
+            known = ", ".join(plugins.alert_sinks.names())
+            errors.append(source.error(f"unknown alert type {spec.type!r} (known: {known})", ("alerts", index, "type")))
+            continue
+        try:
+            alert_configs.append((spec.type, plugins.alert_sinks.get(spec.type).config_model.model_validate(spec.options())))
+        except pydantic.ValidationError as exc:
+            errors.extend(located_errors(exc, source, ("alerts", index)))
+
+    project = Project(
+        root=root,
+        config_file=config_file,
+        config=config,
+        store_config=store_config,
+        archetypes=ArchetypeRegistry(),
+        calendars=CalendarRegistry(),
+        alert_configs=alert_configs,
+        plugins=plugins,
+    )
+
+    def dirs(key: str, values: list[str]) -> list[tuple[Path, bool]]:
+        return [(project.path(v), key in explicit) for v in values]
+
+    for archetype, _ in _load_dir_items(dirs("archetypeDirs", config.archetype_dirs), root, Archetype,
+                                        "archetype", errors, _builtin_files("archetypes")):
+        project.archetypes.register(archetype)
+    for calendar, _ in _load_dir_items(dirs("calendarDirs", config.calendar_dirs), root, Calendar,
+                                       "calendar", errors, _builtin_files("calendars")):
+        project.calendars.register(calendar)
+    for directory, was_explicit in dirs("evaluatorDirs", config.evaluator_dirs):
+        if was_explicit and not directory.is_dir():
+            errors.append(source.error(f"evaluator directory does not exist: {directory}", ("evaluatorDirs",)))
+
+    if load_pipelines:
+        for pipeline, doc in _load_dir_items(dirs("pipelineDirs", config.pipeline_dirs), root, PipelineConfig,
+                                             "pipeline", errors, []):
+            if pipeline.name in project.pipelines:
+                first = project.pipeline_files[pipeline.name]
+                errors.append(doc.error(
+                    f"duplicate pipeline name {pipeline.name!r} (also defined in {_display(first, root)})", ("name",)))
+                continue
+            problems = validate_pipeline(pipeline, project.archetypes, project.calendars, plugins, doc, env)
+            if problems:
+                errors.extend(problems)
+                continue
+            project.pipelines[pipeline.name] = pipeline
+            project.pipeline_files[pipeline.name] = project.path(doc.file) if not doc.file.startswith("<") else root
+    if errors:
+        raise ConfigErrors(errors)
+    return project

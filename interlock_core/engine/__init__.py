@@ -1,0 +1,8 @@
+"""The engine: readiness evaluation and the one run lifecycle every entry point calls."""
+
+from .context import EngineContext, NullAlerts, TriggerRegistry
+from .engine import Engine
+from .outcome import Outcome, RunOutcome
+from .runs import run_key
+
+__all__ = ["Engine", "EngineContext", "NullAlerts", "Outcome", "RunOutcome", "TriggerRegistry", "run_key"]

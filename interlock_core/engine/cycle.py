@@ -1,0 +1,81 @@
+"""One pass over one pipeline × schedule: look after its active runs, check its SLAs, start it
+when it is due, and run its pending reruns. The watcher calls this; so can tests and tools."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date as Date
+
+from ..model import EventKind, PipelineConfig, RunState, RunStatus, ScheduleConfig
+from ..schedule import cycle_date, excluded, is_schedule_active, previous_day, schedule_zone
+from .callbacks import Callbacks
+from .context import EngineContext
+from .monitoring import Monitoring
+from .outcome import Outcome, RunOutcome
+from .reruns import Reruns
+from .runs import Runs
+from .sla import SLAChecks
+
+log = logging.getLogger("interlock.watcher")
+S = RunStatus
+
+
+class CyclePass:
+    def __init__(self, ctx: EngineContext, runs: Runs, callbacks: Callbacks, monitoring: Monitoring,
+                 reruns: Reruns, sla: SLAChecks) -> None:
+        self.ctx = ctx
+        self.runs = runs
+        self.callbacks = callbacks
+        self.monitoring = monitoring
+        self.reruns = reruns
+        self.sla = sla
+
+    async def advance(self, run: RunState) -> RunState:
+        """Move an active run along: reconcile an orphan, poll a running job, monitor a completed one."""
+        if run.status is S.TRIGGERING:
+            return await self.callbacks.reconcile(run.run_id)
+        if run.status is S.RUNNING:
+            return await self.callbacks.poll_run(run.run_id)
+        if run.status is S.COMPLETED_MONITORING:
+            return await self.monitoring.check(run)
+        return run
+
+    async def tick(self, pipeline: PipelineConfig, schedule: ScheduleConfig) -> RunOutcome | None:
+        now = self.ctx.clock.now()
+        tz = schedule_zone(pipeline, schedule)
+        today = cycle_date(now, tz)
+        for day in (previous_day(today), today):
+            if excluded(pipeline, Date.fromisoformat(day), self.ctx.calendars):
+                continue
+            entry = await self.ctx.store.get_run_log(pipeline.name, day, schedule.name)
+            if entry is not None and not entry.status.is_terminal and entry.run_id:
+                run = await self.ctx.store.get_run(entry.run_id)
+                if run is not None and not run.status.is_terminal:
+                    await self.advance(run)
+                    entry = await self.ctx.store.get_run_log(pipeline.name, day, schedule.name)
+            await self.sla.check_completion(pipeline, schedule, day, entry)
+        if excluded(pipeline, Date.fromisoformat(today), self.ctx.calendars):
+            return None
+        outcome = None
+        if pipeline.trigger is not None and is_schedule_active(schedule, now, tz):
+            outcome = await self.runs.start_run(pipeline.name, schedule.name, today)
+            if outcome.readiness is not None:
+                await self.ctx.emit(EventKind.WATCHER_EVALUATION, pipeline.name, status=outcome.readiness.status,
+                                    schedule_id=schedule.name, date=today)
+            if outcome.outcome is Outcome.NOT_READY:
+                await self.sla.check_evaluation(pipeline, schedule, today)
+                await self.sla.check_validation(pipeline, schedule, today)
+        await self.pending_reruns(pipeline, schedule)
+        return outcome
+
+    async def pending_reruns(self, pipeline: PipelineConfig, schedule: ScheduleConfig) -> None:
+        for record in await self.ctx.store.list_reruns(pipeline.name, limit=50):
+            if record.schedule_id != schedule.name or record.status.is_terminal:
+                continue
+            if record.rerun_run_id:
+                run = await self.ctx.store.get_run(record.rerun_run_id)
+                if run is not None and not run.status.is_terminal:
+                    await self.advance(run)
+                    continue
+            if record.status is S.PENDING and record.metadata.get("autoRerun", True) is not False:
+                await self.reruns.start_pending(record)

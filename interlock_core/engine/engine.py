@@ -1,0 +1,107 @@
+"""The engine: one object through which the CLI, the API, the watcher and the Lambda handlers
+evaluate readiness and drive the run lifecycle."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import ValidationError
+from ..model import FailureCategory, PipelineConfig, ReadinessResult, RerunRecord, RunState, TraitEvaluation
+from .callbacks import Callbacks
+from .context import EngineContext
+from .cycle import CyclePass
+from .evaluation import Evaluation
+from .monitoring import Monitoring
+from .outcome import RunOutcome
+from .reruns import Reruns
+from .runs import Runs
+from .sla import SLAChecks
+from .transitions import Transitions
+
+
+class Engine:
+    def __init__(self, ctx: EngineContext, *, validate_pipeline: Any = None, closers: list[Any] | None = None) -> None:
+        self.ctx = ctx
+        self.evaluation = Evaluation(ctx)
+        self.transitions = Transitions(ctx)
+        self.runs = Runs(ctx, self.evaluation, self.transitions)
+        self.callbacks = Callbacks(ctx, self.transitions)
+        self.reruns = Reruns(ctx, self.runs, self.callbacks)
+        self.monitoring = Monitoring(self.evaluation, self.transitions, self.reruns)
+        self.sla = SLAChecks(ctx)
+        self.cycles = CyclePass(ctx, self.runs, self.callbacks, self.monitoring, self.reruns, self.sla)
+        self._validate_pipeline = validate_pipeline
+        self._closers = closers or []
+
+    @property
+    def store(self) -> Any:
+        return self.ctx.store
+
+    # ------------------------------------------------------------------------- pipelines
+    async def register_pipeline(self, pipeline: PipelineConfig, *, via_api: bool = False) -> PipelineConfig:
+        if via_api and pipeline.trigger is not None:
+            cls = self.ctx.triggers.cls(pipeline.trigger.type) if pipeline.trigger.type in self.ctx.triggers.classes \
+                else None
+            if cls is not None and not getattr(cls, "api_registrable", True):
+                raise ValidationError(f"{pipeline.trigger.type} triggers cannot be registered via API",
+                                      field="trigger.type")
+        if self._validate_pipeline is not None:
+            self._validate_pipeline(pipeline)
+        await self.ctx.store.put_pipeline(pipeline)
+        return pipeline
+
+    async def get_pipeline(self, pipeline_id: str) -> PipelineConfig:
+        return await self.ctx.pipeline(pipeline_id)
+
+    async def list_pipelines(self) -> list[PipelineConfig]:
+        return await self.ctx.store.list_pipelines()
+
+    async def delete_pipeline(self, pipeline_id: str) -> bool:
+        return await self.ctx.store.delete_pipeline(pipeline_id)
+
+    # ------------------------------------------------------------------------- readiness
+    async def evaluate(self, pipeline_id: str, *, schedule_id: str | None = None,
+                       date: str | None = None) -> ReadinessResult:
+        return await self.evaluation.evaluate(pipeline_id, schedule_id=schedule_id, date=date)
+
+    async def check_readiness(self, pipeline_id: str) -> ReadinessResult:
+        return await self.evaluation.check_readiness(pipeline_id)
+
+    async def push_trait(self, pipeline_id: str, trait_type: str, status: str, **kwargs: Any) -> TraitEvaluation:
+        return await self.evaluation.push_trait(pipeline_id, trait_type, status, **kwargs)
+
+    # ------------------------------------------------------------------------- lifecycle
+    async def start_run(self, pipeline_id: str, schedule_id: str | None = None,
+                        date: str | None = None) -> RunOutcome:
+        return await self.runs.start_run(pipeline_id, schedule_id, date)
+
+    async def poll_run(self, run_id: str) -> RunState:
+        return await self.callbacks.poll_run(run_id)
+
+    async def complete_run(self, run_id: str, status: str, metadata: dict[str, Any] | None = None) -> RunState:
+        return await self.callbacks.complete_run(run_id, status, metadata)
+
+    async def fail_run(self, run_id: str, message: str,
+                       category: FailureCategory = FailureCategory.TRANSIENT) -> RunState:
+        return await self.callbacks.fail_run(run_id, message, category)
+
+    async def cancel_run(self, run_id: str, reason: str = "cancelled") -> RunState:
+        return await self.callbacks.cancel_run(run_id, reason)
+
+    async def advance_run(self, run_id: str) -> RunState:
+        run = await self.callbacks._run(run_id)
+        return await self.cycles.advance(run)
+
+    async def request_rerun(self, pipeline_id: str, original_date: str, reason: str,
+                            **kwargs: Any) -> tuple[RerunRecord, RunOutcome | None]:
+        return await self.reruns.request_rerun(pipeline_id, original_date, reason, **kwargs)
+
+    async def complete_rerun(self, rerun_id: str, status: str, metadata: dict[str, Any] | None = None) -> RerunRecord:
+        return await self.reruns.complete_rerun(rerun_id, status, metadata)
+
+    # ------------------------------------------------------------------------- lifetime
+    async def aclose(self) -> None:
+        await self.ctx.triggers.aclose()
+        for close in self._closers:
+            await close()
+        await self.ctx.store.close()

@@ -1,0 +1,202 @@
+"""Readiness evaluation: run every trait's evaluator concurrently, apply the rule, record it."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+import anyio
+
+from ..archetypes import ResolvedTrait
+from ..errors import NotFoundError, StoreUnavailable, ValidationError
+from ..metrics import METRICS
+from ..model import (
+    AlertLevel,
+    EventKind,
+    FailureCategory,
+    PipelineConfig,
+    ReadinessResult,
+    ReadinessStatus,
+    TraitEvaluation,
+    TraitStatus,
+)
+from ..ports import EvaluatorInput, EvaluatorOutput, EvaluatorRunner
+from ..readiness import apply_rule
+from ..schedule import cycle_date, schedule_zone
+from .context import EngineContext
+
+log = logging.getLogger("interlock.engine")
+
+
+class Evaluation:
+    """Evaluate, check (cached) and push trait results for pipelines."""
+
+    def __init__(self, ctx: EngineContext) -> None:
+        self.ctx = ctx
+        self._limit = anyio.CapacityLimiter(ctx.config.max_concurrency)
+
+    # ------------------------------------------------------------------------------ helpers
+    def runner_for(self, evaluator: str) -> EvaluatorRunner | None:
+        for runner in self.ctx.runners:
+            if runner.handles(evaluator):
+                return runner
+        return None
+
+    def _cycle(self, pipeline: PipelineConfig, schedule_id: str | None, date: str | None) -> tuple[str, str]:
+        schedules = pipeline.resolved_schedules()
+        schedule = pipeline.schedule(schedule_id) if schedule_id else schedules[0]
+        if schedule is None:
+            raise NotFoundError(f"pipeline {pipeline.name!r} has no schedule {schedule_id!r}",
+                                pipelineId=pipeline.name, scheduleId=schedule_id)
+        return schedule.name, date or cycle_date(self.ctx.clock.now(), schedule_zone(pipeline, schedule))
+
+    def _expiry(self, now: datetime, ttl: int | None) -> datetime | None:
+        return now + timedelta(seconds=ttl) if ttl else None
+
+    # ------------------------------------------------------------------------------ one trait
+    async def _run_evaluator(self, pipeline: PipelineConfig, trait: ResolvedTrait, schedule_id: str,
+                             date: str) -> TraitEvaluation:
+        assert trait.evaluator is not None
+        timeout = trait.timeout or self.ctx.config.default_timeout.total_seconds()
+        request = EvaluatorInput(pipeline_id=pipeline.name, trait_type=trait.type, config=dict(trait.config),
+                                 schedule_id=schedule_id, date=date, timeout=timeout)
+        runner = self.runner_for(trait.evaluator)
+        started = self.ctx.clock.monotonic()
+        if runner is None:
+            output = EvaluatorOutput(status="FAIL", reason=f"no evaluator runner handles {trait.evaluator!r}",
+                                     failure_category=FailureCategory.PERMANENT)
+        else:
+            try:
+                async with self._limit:
+                    # a runner enforces its own timeout; this is the engine's safety net
+                    with anyio.fail_after(timeout + 5):
+                        output = await runner.run(trait.evaluator, request)
+            except TimeoutError:
+                output = EvaluatorOutput(status="FAIL", reason=f"EVALUATOR_TIMEOUT after {timeout:g}s",
+                                         failure_category=FailureCategory.TIMEOUT)
+            except Exception as exc:  # a runner bug must not take the engine down
+                METRICS.inc("interlock_evaluation_errors_total")
+                log.exception("evaluator runner %s failed for %s/%s", runner.name, pipeline.name, trait.type)
+                output = EvaluatorOutput(status="FAIL", reason=f"evaluation error: {exc}",
+                                         failure_category=FailureCategory.EVALUATOR_CRASH)
+        now = self.ctx.clock.now()
+        status = output.status if output.status in (TraitStatus.PASS, TraitStatus.FAIL) else TraitStatus.FAIL
+        return TraitEvaluation(
+            pipeline_id=pipeline.name, trait_type=trait.type, status=status, value=output.value,
+            reason=output.reason, failure_category=output.failure_category, evaluated_at=now,
+            expires_at=self._expiry(now, trait.ttl), source="evaluator",
+            duration_ms=round((self.ctx.clock.monotonic() - started) * 1000, 3),
+        )
+
+    async def _pushed_state(self, pipeline: PipelineConfig, trait: ResolvedTrait) -> TraitEvaluation:
+        stored = await self.ctx.store.get_trait(pipeline.name, trait.type)
+        if stored is not None:
+            return stored
+        return TraitEvaluation(pipeline_id=pipeline.name, trait_type=trait.type, status=TraitStatus.STALE,
+                               reason="no result pushed yet, or the last one expired",
+                               evaluated_at=self.ctx.clock.now(), source="pushed")
+
+    async def _record(self, pipeline: PipelineConfig, trait: ResolvedTrait, evaluation: TraitEvaluation) -> None:
+        previous = await self.ctx.store.get_trait(pipeline.name, trait.type)
+        await self.ctx.store.put_trait(evaluation, trait.ttl)
+        METRICS.inc("interlock_trait_results_total", status=evaluation.status)
+        await self.ctx.emit(EventKind.TRAIT_EVALUATED, pipeline.name, trait_type=trait.type,
+                            status=evaluation.status, message=evaluation.reason, details=evaluation.value)
+        await self._edge_alert(pipeline, trait, evaluation, previous)
+
+    async def _edge_alert(self, pipeline: PipelineConfig, trait: ResolvedTrait, evaluation: TraitEvaluation,
+                          previous: TraitEvaluation | None) -> None:
+        """A required trait alerts when it turns not-PASS, not on every evaluation while it stays so."""
+        if not trait.required or evaluation.status == TraitStatus.PASS:
+            return
+        if previous is not None and previous.status != TraitStatus.PASS:
+            return
+        self.ctx.alert(AlertLevel.WARNING, f"Trait {trait.type} failed for {pipeline.name}: {evaluation.reason or ''}",
+                       pipeline.name, trait_type=trait.type,
+                       details={"failureCategory": evaluation.failure_category} if evaluation.failure_category else None)
+
+    async def _evaluate_trait(self, pipeline: PipelineConfig, trait: ResolvedTrait, schedule_id: str,
+                              date: str) -> TraitEvaluation:
+        if trait.pushed:
+            return await self._pushed_state(pipeline, trait)
+        evaluation = await self._run_evaluator(pipeline, trait, schedule_id, date)
+        await self._record(pipeline, trait, evaluation)
+        return evaluation
+
+    # ------------------------------------------------------------------------------ public
+    async def evaluate(self, pipeline_id: str | PipelineConfig, *, schedule_id: str | None = None,
+                       date: str | None = None) -> ReadinessResult:
+        """Run every evaluator now (in parallel), apply the readiness rule and record the result."""
+        pipeline = pipeline_id if isinstance(pipeline_id, PipelineConfig) else await self.ctx.pipeline(pipeline_id)
+        archetype = self.ctx.archetypes.get(pipeline.archetype)
+        traits = self.ctx.traits_of(pipeline)
+        schedule, day = self._cycle(pipeline, schedule_id, date)
+        started = self.ctx.clock.monotonic()
+        results: list[TraitEvaluation | None] = [None] * len(traits)
+
+        async def one(index: int, trait: ResolvedTrait) -> None:
+            results[index] = await self._evaluate_trait(pipeline, trait, schedule, day)
+
+        async with anyio.create_task_group() as tg:
+            for index, trait in enumerate(traits):
+                tg.start_soon(one, index, trait)
+        evaluations = [r for r in results if r is not None]
+        status, blocking = apply_rule(archetype.readiness_rule.type, list(zip(traits, evaluations, strict=True)))
+        result = ReadinessResult(pipeline_id=pipeline.name, status=status, traits=evaluations, blocking=blocking,
+                                 evaluated_at=self.ctx.clock.now(), schedule_id=schedule, date=day)
+        previous = await self.ctx.store.get_readiness(pipeline.name)
+        await self.ctx.store.put_readiness(result, self.ctx.config.readiness_ttl.total_seconds())
+        await self.ctx.emit(EventKind.READINESS_CHECKED, pipeline.name, status=status,
+                            details={"blocking": blocking}, schedule_id=schedule, date=day)
+        METRICS.inc("interlock_evaluations_total", result=status)
+        METRICS.observe("interlock_evaluation_seconds", self.ctx.clock.monotonic() - started)
+        if status is ReadinessStatus.NOT_READY and (previous is None or previous.ready):
+            self.ctx.alert(AlertLevel.WARNING, f"Pipeline {pipeline.name} blocked by: [{' '.join(blocking)}]",
+                           pipeline.name, details={"blocking": blocking})
+        return result
+
+    async def check_readiness(self, pipeline_id: str) -> ReadinessResult:
+        """Readiness from stored results only: nothing runs; missing or expired traits are STALE."""
+        pipeline = await self.ctx.pipeline(pipeline_id)
+        archetype = self.ctx.archetypes.get(pipeline.archetype)
+        traits = self.ctx.traits_of(pipeline)
+        evaluations = []
+        for trait in traits:
+            stored = await self.ctx.store.get_trait(pipeline.name, trait.type)
+            evaluations.append(stored or TraitEvaluation(
+                pipeline_id=pipeline.name, trait_type=trait.type, status=TraitStatus.STALE,
+                reason="no evaluation found or expired", evaluated_at=self.ctx.clock.now(),
+                source="pushed" if trait.pushed else "evaluator"))
+        status, blocking = apply_rule(archetype.readiness_rule.type, list(zip(traits, evaluations, strict=True)))
+        return ReadinessResult(pipeline_id=pipeline.name, status=status, traits=evaluations, blocking=blocking,
+                               evaluated_at=self.ctx.clock.now())
+
+    async def push_trait(self, pipeline_id: str, trait_type: str, status: str, *, value: dict[str, Any] | None = None,
+                         reason: str | None = None, ttl: int | None = None,
+                         failure_category: FailureCategory | None = None) -> TraitEvaluation:
+        """Store an externally produced trait result (``POST /api/pipelines/{id}/traits/{type}``)."""
+        pipeline = await self.ctx.pipeline(pipeline_id)
+        if status not in (TraitStatus.PASS, TraitStatus.FAIL):
+            raise ValidationError("status must be PASS or FAIL", field="status")
+        archetype = self.ctx.archetypes.get(pipeline.archetype)
+        if archetype.definition(trait_type) is None:
+            raise ValidationError(f"trait {trait_type!r} is not defined by archetype {archetype.name!r}",
+                                  field="traitType")
+        resolved = next((t for t in self.ctx.traits_of(pipeline) if t.type == trait_type), None)
+        effective_ttl = ttl if ttl is not None else (resolved.ttl if resolved else None)
+        now = self.ctx.clock.now()
+        evaluation = TraitEvaluation(pipeline_id=pipeline.name, trait_type=trait_type, status=status, value=value,
+                                     reason=reason, failure_category=failure_category, evaluated_at=now,
+                                     expires_at=self._expiry(now, effective_ttl), source="pushed")
+        previous = await self.ctx.store.get_trait(pipeline.name, trait_type)
+        await self.ctx.store.put_trait(evaluation, effective_ttl)
+        await self.ctx.emit(EventKind.TRAIT_PUSHED, pipeline.name, trait_type=trait_type, status=status,
+                            message=reason, details=value)
+        if resolved is not None:
+            await self._edge_alert(pipeline, resolved, evaluation, previous)
+        await self.ctx.wake(pipeline.name, "trait-pushed")
+        return evaluation
+
+
+__all__ = ["Evaluation", "StoreUnavailable"]

@@ -1,0 +1,94 @@
+"""Build an engine from a loaded project: store, runners, triggers, alert sinks, wake-ups."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from ..clock import Clock, SystemClock
+from ..config import Project, validate_pipeline
+from ..errors import ConfigErrors
+from ..model import Alert, EventKind, PipelineConfig
+from ..notify import LocalNotifier
+from ..plugins import PluginContext, Plugins, load_plugins
+from ..ports import Notifier, RunnerContext, Store
+from .context import EngineContext, TriggerRegistry
+from .engine import Engine
+
+log = logging.getLogger("interlock.engine")
+
+
+def create_store(project: Project, clock: Clock, plugins: Plugins) -> Store:
+    store_cls = plugins.stores.get(project.config.provider)
+    context = PluginContext(project_dir=project.root, clock=clock)
+    store: Store = store_cls.create(project.store_config or store_cls.config_model(), context)
+    return store
+
+
+def build_engine(
+    project: Project,
+    *,
+    clock: Clock | None = None,
+    store: Store | None = None,
+    notifier: Notifier | None = None,
+    alerts: Any = None,
+    evaluator_options: dict[str, Any] | None = None,
+    callback_base_url: str | None = None,
+) -> Engine:
+    """Wire an :class:`Engine` for ``project``. Call ``await engine_start(engine, project)`` next."""
+    clock = clock or SystemClock()
+    plugins = project.plugins or load_plugins()
+    store = store or create_store(project, clock, plugins)
+    context = PluginContext(project_dir=project.root, clock=clock)
+    builtins = {name: item for name, item in plugins.builtin_evaluators.items()}
+    runner_context = RunnerContext(
+        evaluator_dirs=tuple(Path(d) for d in project.evaluator_dirs), store=store, clock=clock,
+        options={"builtins": builtins, **(evaluator_options or {})},
+    )
+    runner_classes = sorted((cls for _, cls in plugins.evaluator_runners.items()),
+                            key=lambda c: -int(getattr(c, "priority", 0)))
+    runners = [cls(runner_context) for cls in runner_classes]
+    triggers = TriggerRegistry(classes=dict(plugins.trigger_types.items()), factory=lambda cls: cls(context))
+    closers: list[Any] = [r.close for r in runners if hasattr(r, "close")]
+    if alerts is None:
+        from ..alerts import AlertDispatcher
+
+        sinks = [(name, plugins.alert_sinks.get(name)(cfg, context)) for name, cfg in project.alert_configs]
+        ctx_holder: dict[str, EngineContext] = {}
+
+        async def on_failure(alert: Alert, sink: str, exc: Exception) -> None:
+            if alert.pipeline_id and "ctx" in ctx_holder:
+                try:
+                    await ctx_holder["ctx"].emit(EventKind.ALERT_FAILED, alert.pipeline_id,
+                                                 message=f"alert to {sink} failed: {exc}",
+                                                 details={"sink": sink, "alert": alert.message})
+                except Exception:
+                    log.warning("could not record failed alert", exc_info=True)
+
+        alerts = AlertDispatcher(sinks, clock=clock, on_failure=on_failure)
+        closers.append(alerts.aclose)
+        closers.extend(sink.close for _, sink in sinks if hasattr(sink, "close"))
+    ctx = EngineContext(
+        store=store, clock=clock, archetypes=project.archetypes, calendars=project.calendars, runners=runners,
+        triggers=triggers, alerts=alerts, notifier=notifier or LocalNotifier(), config=project.config.engine,
+        watcher=project.config.watcher, callback_base_url=callback_base_url,
+    )
+    if "ctx_holder" in locals():
+        ctx_holder["ctx"] = ctx
+
+    def validate(pipeline: PipelineConfig) -> None:
+        errors = validate_pipeline(pipeline, project.archetypes, project.calendars, plugins)
+        if errors:
+            raise ConfigErrors(errors)
+
+    return Engine(ctx, validate_pipeline=validate, closers=closers)
+
+
+async def start_engine(engine: Engine, project: Project, *, sync_pipelines: bool = True) -> Engine:
+    """Start the store and register the project's pipeline files into it (files are the source of truth)."""
+    await engine.ctx.store.start()
+    if sync_pipelines:
+        for pipeline in project.pipelines.values():
+            await engine.ctx.store.put_pipeline(pipeline)
+    return engine

@@ -1,0 +1,71 @@
+"""Post-run monitoring: re-evaluate during the window after completion and catch drift."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from ..metrics import METRICS
+from ..model import AlertLevel, EventKind, RunState, RunStatus
+from .evaluation import Evaluation
+from .reruns import Reruns
+from .transitions import Change, Transitions
+
+log = logging.getLogger("interlock.monitoring")
+S = RunStatus
+
+
+class Monitoring:
+    def __init__(self, evaluation: Evaluation, transitions: Transitions, reruns: Reruns) -> None:
+        self.evaluation = evaluation
+        self.transitions = transitions
+        self.reruns = reruns
+        self.ctx = evaluation.ctx
+
+    async def check(self, run: RunState) -> RunState:
+        """One monitoring step for a COMPLETED_MONITORING run."""
+        if run.status is not S.COMPLETED_MONITORING:
+            return run
+        pipeline = await self.ctx.pipeline(run.pipeline_id)
+        started_text = run.metadata.get("monitoringStartedAt")
+        try:
+            started = datetime.fromisoformat(str(started_text).replace("Z", "+00:00"))
+        except ValueError:
+            started = run.completed_at or run.updated_at  # never stuck on a bad timestamp
+        now = self.ctx.clock.now()
+        if now >= started + pipeline.monitoring.duration:
+            updated, moved = await self.transitions.move(run.run_id, S.COMPLETED,
+                                                         Change("monitoring", "monitoring window expired"))
+            if moved:
+                await self.ctx.emit(EventKind.MONITORING_COMPLETED, run.pipeline_id, run_id=run.run_id,
+                                    status=S.COMPLETED, schedule_id=run.schedule_id, date=run.date,
+                                    message="monitoring window expired with no drift detected")
+            return updated or run
+        result = await self.evaluation.evaluate(pipeline, schedule_id=run.schedule_id, date=run.date)
+        if result.ready:
+            return run
+        METRICS.inc("interlock_drift_detected_total")
+        record, _ = await self.reruns.request_rerun(
+            pipeline.name, run.date or "", "monitoring_drift_detected", schedule_id=run.schedule_id,
+            description=f"trait drift detected during post-completion monitoring: blocking traits "
+                        f"[{' '.join(result.blocking)}]",
+            metadata={"blockingTraits": result.blocking}, original_run_id=run.run_id, execute=False)
+        updated, _ = await self.transitions.move(run.run_id, S.COMPLETED,
+                                                 Change("monitoring", "drift detected"))
+        await self.ctx.emit(EventKind.MONITORING_DRIFT_DETECTED, run.pipeline_id, run_id=run.run_id,
+                            schedule_id=run.schedule_id, date=run.date,
+                            message=f"trait drift detected, rerun {record.rerun_id} created",
+                            details={"rerunId": record.rerun_id, "blockingTraits": result.blocking})
+        self.ctx.alert(AlertLevel.WARNING,
+                       f"Pipeline {pipeline.name}: trait drift detected during monitoring, rerun "
+                       f"{record.rerun_id} requested", pipeline.name,
+                       details={"rerunId": record.rerun_id, "blockingTraits": result.blocking})
+        if not pipeline.monitoring.auto_rerun:
+            from .records import update_rerun
+
+            def hold(rec):  # type: ignore[no-untyped-def]
+                rec.metadata["autoRerun"] = False
+                return rec
+
+            await update_rerun(self.ctx.store, record.rerun_id, hold)
+        return updated or run

@@ -1,0 +1,101 @@
+"""Reruns (replay of a completed date): recorded in their own ledger, run through the same lifecycle."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date as Date
+from typing import Any
+
+from ..errors import InvalidTransition, NotFoundError, ValidationError
+from ..model import EventKind, RerunRecord, RunStatus
+from .callbacks import Callbacks
+from .context import EngineContext
+from .outcome import RunOutcome
+from .records import update_rerun
+from .runs import Runs
+
+S = RunStatus
+
+
+class Reruns:
+    def __init__(self, ctx: EngineContext, runs: Runs, callbacks: Callbacks) -> None:
+        self.ctx = ctx
+        self.runs = runs
+        self.callbacks = callbacks
+
+    async def request_rerun(self, pipeline_id: str, original_date: str, reason: str, *,
+                            schedule_id: str | None = None, description: str | None = None,
+                            metadata: dict[str, Any] | None = None, original_run_id: str | None = None,
+                            execute: bool = True) -> tuple[RerunRecord, RunOutcome | None]:
+        """Record a rerun of ``original_date`` and (unless ``execute`` is False) start it now.
+        The rerun bypasses the run-log dedup; readiness still applies. Not ready now: the record stays
+        PENDING and the watcher starts it once the pipeline is ready."""
+        if not original_date:
+            raise ValidationError("originalDate is required", field="originalDate")
+        try:
+            Date.fromisoformat(original_date)
+        except ValueError:
+            raise ValidationError(f"originalDate {original_date!r} is not a YYYY-MM-DD date",
+                                  field="originalDate") from None
+        if not reason:
+            raise ValidationError("reason is required", field="reason")
+        pipeline = await self.ctx.pipeline(pipeline_id)
+        meta = dict(metadata or {})
+        sid = schedule_id or meta.get("scheduleId") or pipeline.resolved_schedules()[0].name
+        if pipeline.schedule(str(sid)) is None:
+            raise ValidationError(f"pipeline {pipeline.name!r} has no schedule {sid!r}", field="scheduleId")
+        if original_run_id is None:
+            entry = await self.ctx.store.get_run_log(pipeline.name, original_date, str(sid))
+            original_run_id = entry.run_id if entry else None
+        record = RerunRecord(rerun_id=f"rerun-{pipeline.name}-{uuid.uuid4().hex[:12]}", pipeline_id=pipeline.name,
+                             original_date=original_date, schedule_id=str(sid), original_run_id=original_run_id,
+                             reason=reason, description=description, status=S.PENDING,
+                             requested_at=self.ctx.clock.now(), metadata=meta, version=1)
+        await self.ctx.store.cas_rerun(record, None)
+        await self.ctx.emit(EventKind.RERUN_REQUESTED, pipeline.name, schedule_id=str(sid), date=original_date,
+                            message=f"rerun requested for {original_date}: {reason}",
+                            details={"rerunId": record.rerun_id, "originalDate": original_date,
+                                     "originalRunId": original_run_id, "reason": reason})
+        if not execute:
+            return record, None
+        outcome = await self.runs.start_run(pipeline.name, rerun=record)
+        return (await self.ctx.store.get_rerun(record.rerun_id)) or record, outcome
+
+    async def start_pending(self, record: RerunRecord) -> RunOutcome:
+        return await self.runs.start_run(record.pipeline_id, rerun=record)
+
+    async def complete_rerun(self, rerun_id: str, status: str, metadata: dict[str, Any] | None = None) -> RerunRecord:
+        """Complete a rerun. When its run is still active, this completes that run (same as the run's
+        own callback); a rerun that never ran can be closed directly. Idempotent."""
+        record = await self.ctx.store.get_rerun(rerun_id)
+        if record is None:
+            raise NotFoundError(f"rerun {rerun_id!r} not found", rerunId=rerun_id)
+        word = status.strip().lower()
+        if word not in ("success", "failed"):
+            raise ValidationError("status must be 'success' or 'failed'", field="status")
+        target = S.COMPLETED if word == "success" else S.FAILED
+        if record.status == target:
+            return record
+        if record.status.is_terminal:
+            raise InvalidTransition(f"rerun {rerun_id} is already {record.status.value}", rerunId=rerun_id)
+        if record.rerun_run_id:
+            run = await self.ctx.store.get_run(record.rerun_run_id)
+            if run is not None and not run.status.is_terminal:
+                await self.callbacks.complete_run(run.run_id, word, metadata)
+                return (await self.ctx.store.get_rerun(rerun_id)) or record
+        now = self.ctx.clock.now()
+
+        def close(rec: RerunRecord) -> RerunRecord | None:
+            if rec.status.is_terminal:
+                return None
+            rec.status = target
+            rec.completed_at = now
+            rec.metadata.update(metadata or {})
+            return rec
+
+        updated = await update_rerun(self.ctx.store, rerun_id, close)
+        assert updated is not None
+        await self.ctx.emit(EventKind.RERUN_COMPLETED, updated.pipeline_id, run_id=updated.rerun_run_id,
+                            status=target, message=f"rerun {rerun_id} completed: {word}",
+                            details={"rerunId": rerun_id, "originalDate": updated.original_date})
+        return updated

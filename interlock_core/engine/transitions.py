@@ -1,0 +1,220 @@
+"""Moving a run to a new status, with everything that follows from it, in one place:
+run state, run log, rerun record, events, alerts, retry scheduling, monitoring start, cascade."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from ..durations import format_duration
+from ..fsm import can_transition
+from ..metrics import METRICS
+from ..model import (
+    AlertLevel,
+    CascadeMarker,
+    EventKind,
+    FailureCategory,
+    PipelineConfig,
+    RetryAttempt,
+    RunLogEntry,
+    RunState,
+    RunStatus,
+    format_timestamp,
+)
+from ..retry import backoff, is_retryable
+from .context import EngineContext
+from .records import update_rerun, update_run, update_run_log
+
+log = logging.getLogger("interlock.lifecycle")
+
+S = RunStatus
+
+
+@dataclass(frozen=True)
+class Change:
+    """Why a run changes status: who said so and what they said."""
+
+    source: str  # launch | callback | poll | cancel | monitoring | reconcile | validation
+    message: str | None = None
+    category: FailureCategory | None = None
+    metadata: dict[str, Any] | None = None
+
+
+class Transitions:
+    def __init__(self, ctx: EngineContext) -> None:
+        self.ctx = ctx
+
+    def target_for_success(self, pipeline: PipelineConfig | None) -> RunStatus:
+        if pipeline is not None and pipeline.monitoring.enabled:
+            return S.COMPLETED_MONITORING
+        return S.COMPLETED
+
+    async def move(self, run_id: str, target: RunStatus, change: Change) -> tuple[RunState | None, bool]:
+        """Move the run to ``target`` if the lifecycle allows it. Returns (run, moved)."""
+        now = self.ctx.clock.now()
+        moved = False
+
+        def apply(run: RunState) -> RunState | None:
+            nonlocal moved
+            moved = False
+            if change.metadata:
+                run.metadata.update(change.metadata)
+            if run.status == target or not can_transition(run.status, target):
+                return run if change.metadata else None
+            moved = True
+            run.status = target
+            run.updated_at = now
+            run.lease_expires_at = None if target is not S.TRIGGERING else run.lease_expires_at
+            if target is S.FAILED:
+                run.failure_message = change.message
+                run.failure_category = change.category or FailureCategory.TRANSIENT
+            if target is S.COMPLETED_MONITORING:
+                run.metadata["monitoringStartedAt"] = format_timestamp(now)
+            if target.is_terminal or target is S.COMPLETED_MONITORING:
+                run.completed_at = run.completed_at or now
+            return run
+
+        run = await update_run(self.ctx.store, run_id, apply)
+        if run is not None and moved:
+            await self._after(run, change)
+        return run, moved
+
+    # -------------------------------------------------------------------------- consequences
+    async def _after(self, run: RunState, change: Change) -> None:
+        pipeline = await self.ctx.store.get_pipeline(run.pipeline_id)
+        await self._sync_run_log(run, change)
+        if run.rerun_id:
+            await self._sync_rerun(run)
+        await self._events(run, change, pipeline)
+        if run.status is S.FAILED:
+            await self._after_failure(run, change, pipeline)
+        if run.status is S.COMPLETED:
+            await self.cascade(run)
+        if run.status.is_terminal or run.status is S.COMPLETED_MONITORING:
+            await self.ctx.wake(run.pipeline_id, f"run-{run.status.value.lower()}", run.schedule_id, run.date)
+
+    async def _sync_run_log(self, run: RunState, change: Change) -> None:
+        if run.rerun_id or run.date is None:
+            return
+        now = self.ctx.clock.now()
+
+        def apply(entry: RunLogEntry) -> RunLogEntry | None:
+            if entry.run_id != run.run_id:
+                return None
+            entry.status = run.status
+            entry.updated_at = now
+            if run.status is S.FAILED:
+                entry.failure_message = change.message
+                entry.failure_category = run.failure_category
+                entry.completed_at = now
+                entry.retry_history.append(RetryAttempt(
+                    attempt=entry.attempt_number, status=S.FAILED, run_id=run.run_id,
+                    failure_message=change.message, failure_category=run.failure_category,
+                    started_at=entry.started_at, completed_at=now))
+            elif run.status is S.COMPLETED:
+                entry.completed_at = now
+            return entry
+
+        await update_run_log(self.ctx.store, run.pipeline_id, run.date, run.schedule_id, apply)
+
+    async def _sync_rerun(self, run: RunState) -> None:
+        assert run.rerun_id is not None
+        now = self.ctx.clock.now()
+        status = S.COMPLETED if run.status is S.COMPLETED_MONITORING else run.status
+
+        def apply(record: Any) -> Any:
+            if record.rerun_run_id != run.run_id or record.status == status:
+                return None
+            record.status = status
+            if status.is_terminal:
+                record.completed_at = now
+            return record
+
+        record = await update_rerun(self.ctx.store, run.rerun_id, apply)
+        if record is not None and status.is_terminal:
+            await self.ctx.emit(EventKind.RERUN_COMPLETED, run.pipeline_id, run_id=run.run_id, status=status,
+                                message=f"rerun {record.rerun_id} completed: {status.value.lower()}",
+                                details={"rerunId": record.rerun_id, "originalDate": record.original_date})
+
+    async def _events(self, run: RunState, change: Change, pipeline: PipelineConfig | None) -> None:
+        common = {"run_id": run.run_id, "status": run.status, "schedule_id": run.schedule_id, "date": run.date}
+        if change.source == "launch":
+            kind = EventKind.TRIGGER_FAILED if run.status is S.FAILED else EventKind.TRIGGER_FIRED
+            await self.ctx.emit(kind, run.pipeline_id, message=change.message, **common)
+        elif change.source in ("callback", "poll"):
+            await self.ctx.emit(EventKind.CALLBACK_RECEIVED, run.pipeline_id, message=change.message,
+                                details=change.metadata or None, **common)
+        elif change.source == "monitoring" and run.status is S.COMPLETED:
+            pass  # the monitoring code emits MONITORING_COMPLETED / MONITORING_DRIFT_DETECTED itself
+        elif change.source == "reconcile":
+            await self.ctx.emit(EventKind.RUN_RECONCILED, run.pipeline_id, message=change.message, **common)
+        else:
+            await self.ctx.emit(EventKind.RUN_STATE_CHANGED, run.pipeline_id, message=change.message, **common)
+        if run.status is S.COMPLETED_MONITORING and pipeline is not None:
+            duration = format_duration(pipeline.monitoring.duration)
+            await self.ctx.emit(EventKind.MONITORING_STARTED, run.pipeline_id, run_id=run.run_id,
+                                message=f"post-completion monitoring started (duration: {duration})")
+
+    async def _after_failure(self, run: RunState, change: Change, pipeline: PipelineConfig | None) -> None:
+        category = run.failure_category
+        METRICS.inc("interlock_run_failures_total", category=category.value if category else "NONE")
+        if run.rerun_id or pipeline is None:
+            self.ctx.alert(AlertLevel.ERROR, f"Run {run.run_id} failed for pipeline {run.pipeline_id}: "
+                           f"{change.message or 'failed'}", run.pipeline_id)
+            return
+        policy = pipeline.retry_policy
+        if is_retryable(policy, category) and run.attempt < policy.max_attempts:
+            delay = backoff(policy, run.attempt)
+            METRICS.inc("interlock_retries_scheduled_total")
+            await self.ctx.emit(EventKind.RETRY_SCHEDULED, run.pipeline_id, run_id=run.run_id,
+                                schedule_id=run.schedule_id, date=run.date,
+                                message=f"retry {run.attempt + 1}/{policy.max_attempts} scheduled after "
+                                        f"{format_duration(delay)}")
+            return
+        await self.alert_gave_up(pipeline, run.schedule_id, run.date or "", run.attempt, category,
+                                 change.message or "")
+
+    async def alert_gave_up(self, pipeline: PipelineConfig, schedule_id: str, date: str, attempt: int,
+                            category: FailureCategory | None, message: str) -> None:
+        """The cycle will not be retried: one alert (and event), and the run log remembers it."""
+        policy = pipeline.retry_policy
+        key = f"gave-up:{pipeline.name}:{schedule_id}:{date}"
+        if not is_retryable(policy, category):
+            text = f"Pipeline {pipeline.name} failed with non-retryable error: {message} ({category or 'NONE'})"
+        else:
+            text = f"Pipeline {pipeline.name} exhausted {policy.max_attempts} retry attempts"
+        if await self.ctx.alert_once(key, AlertLevel.ERROR, text, pipeline.name,
+                                     details={"scheduleId": schedule_id, "date": date, "attempt": attempt}):
+            if is_retryable(policy, category):
+                await self.ctx.emit(EventKind.RETRY_EXHAUSTED, pipeline.name, schedule_id=schedule_id, date=date,
+                                    message=f"exhausted {policy.max_attempts} attempts")
+
+            def mark(entry: RunLogEntry) -> RunLogEntry:
+                entry.alert_sent = True
+                return entry
+
+            await update_run_log(self.ctx.store, pipeline.name, date, schedule_id, mark)
+
+    # ------------------------------------------------------------------------------- cascade
+    async def cascade(self, run: RunState) -> list[str]:
+        """Write a cascade marker for every pipeline whose traits name this one as ``upstreamPipeline``."""
+        notified = []
+        date = run.date or ""
+        for downstream in await self.ctx.store.list_pipelines():
+            if downstream.name == run.pipeline_id or run.pipeline_id not in downstream.upstream_pipelines():
+                continue
+            schedule_id = run.schedule_id if downstream.schedule(run.schedule_id) else \
+                downstream.resolved_schedules()[0].name
+            await self.ctx.store.write_cascade_marker(CascadeMarker(
+                pipeline_id=downstream.name, schedule_id=schedule_id, date=date, source=run.pipeline_id,
+                timestamp=self.ctx.clock.now()))
+            METRICS.inc("interlock_cascade_markers_total")
+            notified.append(f"{downstream.name}/{schedule_id}")
+            await self.ctx.wake(downstream.name, "cascade", schedule_id, date)
+        if notified:
+            await self.ctx.emit(EventKind.CASCADE_NOTIFIED, run.pipeline_id, run_id=run.run_id,
+                                schedule_id=run.schedule_id, date=date,
+                                message=f"cascade markers written for {', '.join(notified)}",
+                                details={"notified": notified})
+        return notified

@@ -1,0 +1,138 @@
+"""The one exception tree of Interlock.
+
+Readiness outcomes (NOT_READY and its blocking traits) are values, not exceptions. Exceptions
+are for things that went wrong; each carries the HTTP status the API answers with, so the server
+maps all of them in one handler::
+
+    InterlockError
+    ├── ConfigError                 400  bad project/pipeline/archetype file (file, line, key)
+    ├── ValidationError             400  a bad request body or argument (names the field)
+    ├── PluginError                 500  a plugin failed to load or registered twice
+    ├── NotFoundError               404  unknown pipeline, run, rerun, archetype …
+    ├── ConflictError               409  another caller holds the cycle / state changed underneath
+    │   ├── VersionConflict         409  compare-and-swap lost
+    │   └── InvalidTransition       409  the run lifecycle does not allow this move
+    ├── DuplicateRunError           409  the cycle already completed (dedup)
+    ├── NotReadyError               412  raised only where a caller asked for "ready or fail"
+    ├── StoreUnavailable            503  the store cannot be reached right now
+    └── TriggerError                502  launching or polling the job failed (``retryable`` flag)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .model.enums import FailureCategory
+
+
+class InterlockError(Exception):
+    status_code = 500
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = {k: v for k, v in details.items() if v is not None}
+
+    def to_json(self) -> dict[str, Any]:
+        return {"error": self.message, **self.details}
+
+
+class ConfigError(InterlockError):
+    """A configuration problem, located as precisely as we can: file, line and key."""
+
+    status_code = 400
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        line: int | None = None,
+        key: str | None = None,
+    ) -> None:
+        self.file, self.line, self.key = file, line, key
+        where = ""
+        if file:
+            where = file + (f":{line}" if line else "")
+        if key:
+            where = f"{where}: {key}" if where else key
+        super().__init__(f"{where}: {message}" if where else message, file=file, line=line, key=key)
+        self.reason = message
+
+
+class ConfigErrors(ConfigError):
+    """Several configuration problems found in one load; the message lists every one."""
+
+    def __init__(self, errors: list[ConfigError]) -> None:
+        self.errors = errors
+        first = errors[0]
+        InterlockError.__init__(self, "\n".join(e.message for e in errors), count=len(errors))
+        self.file, self.line, self.key, self.reason = first.file, first.line, first.key, first.reason
+
+
+class ValidationError(InterlockError):
+    status_code = 400
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message, field=field)
+        self.field = field
+
+
+class PluginError(InterlockError):
+    status_code = 500
+
+
+class NotFoundError(InterlockError):
+    status_code = 404
+
+
+class ConflictError(InterlockError):
+    status_code = 409
+
+
+class VersionConflict(ConflictError):
+    pass
+
+
+class InvalidTransition(ConflictError):
+    pass
+
+
+class DuplicateRunError(ConflictError):
+    pass
+
+
+class NotReadyError(InterlockError):
+    status_code = 412
+
+
+class StoreUnavailable(InterlockError):
+    status_code = 503
+
+
+class TriggerError(InterlockError):
+    """Launching or polling a job failed. ``category`` decides whether the retry policy retries."""
+
+    status_code = 502
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        category: FailureCategory = FailureCategory.TRANSIENT,
+        status: int | None = None,
+    ) -> None:
+        super().__init__(message, category=category.value, upstreamStatus=status)
+        self.category = category
+        self.upstream_status = status
+
+    @property
+    def retryable(self) -> bool:
+        return self.category in (FailureCategory.TRANSIENT, FailureCategory.TIMEOUT)
+
+
+def category_for_http_status(status: int) -> FailureCategory:
+    """5xx (and 429/408) are transient; other 4xx are permanent."""
+    if status in (408, 429) or status >= 500:
+        return FailureCategory.TRANSIENT
+    return FailureCategory.PERMANENT

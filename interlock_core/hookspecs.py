@@ -1,0 +1,68 @@
+"""Hook specifications of the ``interlock`` plugin system.
+
+Every hook is a synchronous *registration* hook: it returns classes (or factories), and the
+async work happens in the objects those classes create. Built-ins are registered through the same
+entry-point group (``interlock``) as third-party packages, so ``pip install interlock-trigger-foo``
+works exactly like a built-in. A name registered twice is a start-up error.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pluggy
+
+PROJECT_NAME = "interlock"
+
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+
+@hookspec
+def interlock_register_stores() -> list[Any]:
+    """Return store classes.
+
+    Each class has ``name: ClassVar[str]`` (the ``provider:`` value and the name of its
+    ``interlock.yaml`` section), ``config_model: ClassVar[type[BaseModel]]`` (validates that
+    section) and a ``create(config, context: StoreContext)`` classmethod returning an object that
+    satisfies :class:`interlock_core.ports.Store`.
+    """
+
+
+@hookspec
+def interlock_register_evaluator_runners() -> list[Any]:
+    """Return evaluator runner classes.
+
+    Each class has ``name``, ``priority`` (higher is asked first), a constructor taking a
+    :class:`interlock_core.ports.RunnerContext`, ``handles(evaluator) -> bool`` and an async
+    ``run(evaluator, request) -> EvaluatorOutput`` as in :class:`interlock_core.ports.EvaluatorRunner`.
+    """
+
+
+@hookspec
+def interlock_register_trigger_types() -> list[Any]:
+    """Return trigger type classes.
+
+    Each class has ``name`` (the ``trigger.type`` value), ``config_model`` (validates the
+    ``trigger:`` section), ``pollable`` and ``api_registrable`` flags, a constructor taking a
+    :class:`interlock_core.plugins.PluginContext`, and async ``launch``/``poll``/``close`` as in
+    :class:`interlock_core.ports.TriggerType`.
+    """
+
+
+@hookspec
+def interlock_register_alert_sinks() -> list[Any]:
+    """Return alert sink classes.
+
+    Each class has ``name`` (the ``alerts[].type`` value), ``config_model`` (validates the entry),
+    a constructor ``(config, context: PluginContext)`` and async ``send(alert)``/``close()`` as in
+    :class:`interlock_core.ports.AlertSink`.
+    """
+
+
+@hookspec
+def interlock_register_builtin_evaluators() -> list[Any]:
+    """Return in-process evaluators for ``builtin:<name>``.
+
+    Each item has ``name`` and an async ``evaluate(request, context) -> EvaluatorOutput``.
+    """

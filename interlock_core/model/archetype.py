@@ -1,0 +1,48 @@
+"""Archetypes: reusable templates of the traits a kind of pipeline must satisfy."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field, model_validator
+
+from .base import ConfigModel
+from .enums import ReadinessRuleType
+
+
+class TraitDefinition(ConfigModel):
+    type: str = Field(min_length=1)
+    description: str | None = None
+    default_config: dict[str, Any] = Field(default_factory=dict)
+    default_ttl: int | None = Field(default=None, ge=0)
+    default_timeout: float | None = Field(default=None, ge=0)
+    evaluator: str | None = None
+
+
+class ReadinessRule(ConfigModel):
+    type: ReadinessRuleType = ReadinessRuleType.ALL_REQUIRED_PASS
+
+
+class Archetype(ConfigModel):
+    name: str = Field(min_length=1)
+    description: str | None = None
+    required_traits: list[TraitDefinition]
+    optional_traits: list[TraitDefinition] = Field(default_factory=list)
+    readiness_rule: ReadinessRule = Field(default_factory=ReadinessRule)
+
+    @model_validator(mode="after")
+    def _check(self) -> Archetype:
+        if not self.required_traits:
+            raise ValueError("at least one required trait is needed")
+        seen: set[str] = set()
+        for trait in [*self.required_traits, *self.optional_traits]:
+            if trait.type in seen:
+                raise ValueError(f"duplicate trait type {trait.type!r}")
+            seen.add(trait.type)
+        return self
+
+    def definition(self, trait_type: str) -> TraitDefinition | None:
+        for trait in [*self.required_traits, *self.optional_traits]:
+            if trait.type == trait_type:
+                return trait
+        return None

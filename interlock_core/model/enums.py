@@ -1,0 +1,76 @@
+"""The enumerations of the domain, with the exact string values of SPEC.md."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+DEFAULT_SCHEDULE_ID = "daily"
+
+
+class TraitStatus(StrEnum):
+    PASS = "PASS"
+    FAIL = "FAIL"
+    STALE = "STALE"
+
+
+class ReadinessStatus(StrEnum):
+    READY = "READY"
+    NOT_READY = "NOT_READY"
+
+
+class RunStatus(StrEnum):
+    PENDING = "PENDING"
+    TRIGGERING = "TRIGGERING"
+    RUNNING = "RUNNING"
+    COMPLETED = "COMPLETED"
+    COMPLETED_MONITORING = "COMPLETED_MONITORING"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in _TERMINAL
+
+
+_TERMINAL = frozenset({RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED})
+
+
+class FailureCategory(StrEnum):
+    TRANSIENT = "TRANSIENT"
+    PERMANENT = "PERMANENT"
+    TIMEOUT = "TIMEOUT"
+    EVALUATOR_CRASH = "EVALUATOR_CRASH"
+
+
+class ReadinessRuleType(StrEnum):
+    ALL_REQUIRED_PASS = "all-required-pass"
+    MAJORITY_PASS = "majority-pass"
+    ANY_PASS = "any-pass"
+
+
+class AlertLevel(StrEnum):
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+
+class EventKind(StrEnum):
+    TRAIT_EVALUATED = "TRAIT_EVALUATED"
+    READINESS_CHECKED = "READINESS_CHECKED"
+    RUN_STATE_CHANGED = "RUN_STATE_CHANGED"
+    TRIGGER_FIRED = "TRIGGER_FIRED"
+    TRIGGER_FAILED = "TRIGGER_FAILED"
+    CALLBACK_RECEIVED = "CALLBACK_RECEIVED"
+    RETRY_SCHEDULED = "RETRY_SCHEDULED"
+    RETRY_EXHAUSTED = "RETRY_EXHAUSTED"
+    SLA_BREACHED = "SLA_BREACHED"
+    WATCHER_EVALUATION = "WATCHER_EVALUATION"
+    TRAIT_PUSHED = "TRAIT_PUSHED"
+    RERUN_REQUESTED = "RERUN_REQUESTED"
+    RERUN_COMPLETED = "RERUN_COMPLETED"
+    MONITORING_STARTED = "MONITORING_STARTED"
+    MONITORING_DRIFT_DETECTED = "MONITORING_DRIFT_DETECTED"
+    MONITORING_COMPLETED = "MONITORING_COMPLETED"
+    CASCADE_NOTIFIED = "CASCADE_NOTIFIED"
+    RUN_RECONCILED = "RUN_RECONCILED"
+    ALERT_FAILED = "ALERT_FAILED"

@@ -1,0 +1,206 @@
+"""Pipeline configuration: traits, trigger, retry, SLA, watch, schedules, exclusions."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import ConfigDict, Field, field_validator, model_validator
+
+from ..durations import Duration
+from .base import ConfigModel
+from .calendar import normalise_dates, normalise_days
+from .enums import DEFAULT_SCHEDULE_ID, FailureCategory
+
+PIPELINE_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,253}[a-z0-9]$")
+_TIME_OF_DAY = re.compile(r"^(\d{1,2}):(\d{1,2})$")
+
+
+def check_timezone(value: str | None) -> str | None:
+    if value is None or value == "":
+        return None
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {value!r} (use an IANA name like 'America/New_York')") from None
+    return value
+
+
+def check_time_of_day(value: str | None) -> str | None:
+    if value is None:
+        return None
+    match = _TIME_OF_DAY.match(str(value))
+    if not match or int(match.group(1)) > 23 or int(match.group(2)) > 59:
+        raise ValueError(f"invalid time of day {value!r}: use HH:MM (00:00-23:59)")
+    return str(value)
+
+
+def check_deadline(value: str | None) -> str | None:
+    """An SLA deadline: ``HH:MM`` in the SLA zone, or a duration after local midnight (``2h``, ``+45m``)."""
+    if value is None:
+        return None
+    text = str(value)
+    if _TIME_OF_DAY.match(text):
+        return check_time_of_day(text)
+    from ..durations import parse_duration
+
+    try:
+        parse_duration(text)
+    except ValueError:
+        raise ValueError(f"invalid deadline {value!r}: must be HH:MM or a duration like '2h'") from None
+    return text
+
+
+class TraitConfig(ConfigModel):
+    """A pipeline's specialisation of an archetype trait."""
+
+    evaluator: str | None = None
+    config: dict[str, Any] = Field(default_factory=dict)
+    ttl: int | None = Field(default=None, ge=0)
+    timeout: float | None = Field(default=None, ge=0)
+
+
+class TriggerSpec(ConfigModel):
+    """The ``trigger:`` section. Its fields beyond ``type`` belong to the trigger plugin's own model,
+    which validates them when the project is loaded."""
+
+    model_config = ConfigDict(extra="allow")
+    type: str = Field(min_length=1)
+
+    def options(self) -> dict[str, Any]:
+        """The trigger's own keys, as written (``${VAR}`` left unexpanded)."""
+        return dict(self.model_extra or {})
+
+
+class RetryPolicy(ConfigModel):
+    max_attempts: int = Field(default=3, ge=1)
+    backoff_seconds: float = Field(default=30, ge=0)
+    backoff_multiplier: float = Field(default=2.0, ge=0)
+    max_backoff_seconds: float = Field(default=3600, ge=0)
+    retryable_failures: list[FailureCategory] = Field(
+        default_factory=lambda: [FailureCategory.TRANSIENT, FailureCategory.TIMEOUT]
+    )
+
+
+class SLAConfig(ConfigModel):
+    evaluation_deadline: str | None = None
+    completion_deadline: str | None = None
+    validation_timeout: str | None = None
+    timezone: str | None = None
+
+    _tz = field_validator("timezone")(check_timezone)
+    _deadlines = field_validator("evaluation_deadline", "completion_deadline", "validation_timeout")(
+        check_deadline
+    )
+
+
+class MonitoringConfig(ConfigModel):
+    enabled: bool = False
+    duration: Duration = timedelta(hours=2)
+    auto_rerun: bool = True
+
+
+class WatchConfig(ConfigModel):
+    enabled: bool | None = None
+    interval: Duration | None = None
+    monitoring: MonitoringConfig | None = None
+
+    @field_validator("interval")
+    @classmethod
+    def _positive(cls, value: timedelta | None) -> timedelta | None:
+        if value is not None and value.total_seconds() <= 0:
+            raise ValueError("interval must be positive")
+        return value
+
+
+class ScheduleConfig(ConfigModel):
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9._-]+$")
+    after: str | None = None
+    deadline: str | None = None
+    timezone: str | None = None
+
+    _tz = field_validator("timezone")(check_timezone)
+    _times = field_validator("after", "deadline")(check_time_of_day)
+
+
+class ExclusionConfig(ConfigModel):
+    calendar: str | None = None
+    calendars: list[str] = Field(default_factory=list)
+    days: list[str] = Field(default_factory=list)
+    dates: list[str] = Field(default_factory=list)
+
+    @field_validator("days")
+    @classmethod
+    def _days(cls, value: list[str]) -> list[str]:
+        return normalise_days(value)
+
+    @field_validator("dates", mode="before")
+    @classmethod
+    def _dates(cls, value: list[str] | None) -> list[str]:
+        return normalise_dates(list(value or []))
+
+    def calendar_names(self) -> list[str]:
+        return [*([self.calendar] if self.calendar else []), *self.calendars]
+
+
+class PipelineConfig(ConfigModel):
+    name: str = Field(min_length=1)
+    archetype: str = Field(min_length=1)
+    description: str | None = None
+    tier: int | None = None
+    traits: dict[str, TraitConfig] = Field(default_factory=dict)
+    trigger: TriggerSpec | None = None
+    retry: RetryPolicy | None = None
+    sla: SLAConfig | None = None
+    watch: WatchConfig | None = None
+    schedules: list[ScheduleConfig] = Field(default_factory=list)
+    exclusions: ExclusionConfig | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not PIPELINE_NAME.match(value):
+            raise ValueError(
+                f"invalid pipeline name {value!r}: must match [a-z0-9][a-z0-9._-]{{0,253}}[a-z0-9]"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _unique_schedules(self) -> PipelineConfig:
+        names = [s.name for s in self.schedules]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"duplicate schedule name(s): {', '.join(dupes)}")
+        return self
+
+    def resolved_schedules(self) -> list[ScheduleConfig]:
+        return list(self.schedules) or [ScheduleConfig(name=DEFAULT_SCHEDULE_ID)]
+
+    def schedule(self, schedule_id: str) -> ScheduleConfig | None:
+        for schedule in self.resolved_schedules():
+            if schedule.name == schedule_id:
+                return schedule
+        return None
+
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        return self.retry or RetryPolicy()
+
+    @property
+    def monitoring(self) -> MonitoringConfig:
+        return (self.watch.monitoring if self.watch else None) or MonitoringConfig()
+
+    @property
+    def watched(self) -> bool:
+        return not (self.watch is not None and self.watch.enabled is False)
+
+    def upstream_pipelines(self) -> set[str]:
+        """Pipelines named by ``upstreamPipeline`` in this pipeline's trait configs (cascade edges)."""
+        out: set[str] = set()
+        for trait in self.traits.values():
+            upstream = trait.config.get("upstreamPipeline")
+            if isinstance(upstream, str) and upstream:
+                out.add(upstream)
+        return out

@@ -1,0 +1,171 @@
+"""Records the engine writes: trait evaluations, readiness, runs, run logs, reruns, events, alerts."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, Field, PlainSerializer
+
+from .base import Record
+from .enums import (
+    DEFAULT_SCHEDULE_ID,
+    AlertLevel,
+    EventKind,
+    FailureCategory,
+    ReadinessStatus,
+    RunStatus,
+)
+
+
+def _utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def format_timestamp(value: datetime) -> str:
+    """RFC 3339 in UTC with a ``Z``, fractional seconds trimmed."""
+    text = _utc(value).strftime("%Y-%m-%dT%H:%M:%S.%f").rstrip("0").rstrip(".")
+    return text + "Z"
+
+
+Timestamp = Annotated[
+    datetime,
+    AfterValidator(_utc),
+    PlainSerializer(format_timestamp, return_type=str, when_used="json"),
+]
+
+
+class TraitEvaluation(Record):
+    pipeline_id: str
+    trait_type: str
+    status: str
+    value: dict[str, Any] | None = None
+    reason: str | None = None
+    failure_category: FailureCategory | None = None
+    evaluated_at: Timestamp
+    expires_at: Timestamp | None = None
+    source: str | None = None
+    duration_ms: float | None = None
+
+
+class ReadinessResult(Record):
+    pipeline_id: str
+    status: ReadinessStatus
+    traits: list[TraitEvaluation] = Field(default_factory=list)
+    blocking: list[str] = Field(default_factory=list)
+    evaluated_at: Timestamp
+    schedule_id: str | None = None
+    date: str | None = None
+
+    @property
+    def ready(self) -> bool:
+        return self.status is ReadinessStatus.READY
+
+
+class RunState(Record):
+    run_id: str
+    pipeline_id: str
+    status: RunStatus
+    version: int = 1
+    created_at: Timestamp
+    updated_at: Timestamp
+    schedule_id: str = DEFAULT_SCHEDULE_ID
+    date: str | None = None
+    attempt: int = 1
+    run_key: str | None = None
+    trigger_type: str | None = None
+    rerun_id: str | None = None
+    failure_message: str | None = None
+    failure_category: FailureCategory | None = None
+    owner: str | None = None
+    lease_expires_at: Timestamp | None = None
+    completed_at: Timestamp | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class RetryAttempt(Record):
+    attempt: int
+    status: RunStatus
+    run_id: str
+    failure_message: str | None = None
+    failure_category: FailureCategory | None = None
+    started_at: Timestamp
+    completed_at: Timestamp | None = None
+
+
+class RunLogEntry(Record):
+    """The durable ledger of one cycle (pipeline, date, schedule): dedup and retry key."""
+
+    pipeline_id: str
+    date: str
+    schedule_id: str = DEFAULT_SCHEDULE_ID
+    status: RunStatus
+    attempt_number: int = 0
+    run_id: str | None = None
+    failure_message: str | None = None
+    failure_category: FailureCategory | None = None
+    alert_sent: bool = False
+    retry_history: list[RetryAttempt] = Field(default_factory=list)
+    started_at: Timestamp
+    completed_at: Timestamp | None = None
+    updated_at: Timestamp
+    version: int = 1
+    not_before: Timestamp | None = None
+
+
+class RerunRecord(Record):
+    rerun_id: str
+    pipeline_id: str
+    original_date: str
+    schedule_id: str = DEFAULT_SCHEDULE_ID
+    original_run_id: str | None = None
+    reason: str
+    description: str | None = None
+    status: RunStatus
+    rerun_run_id: str | None = None
+    requested_at: Timestamp
+    completed_at: Timestamp | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    version: int = 1
+
+
+class Event(Record):
+    kind: EventKind
+    pipeline_id: str
+    run_id: str | None = None
+    trait_type: str | None = None
+    status: str | None = None
+    message: str | None = None
+    details: dict[str, Any] | None = None
+    timestamp: Timestamp
+    schedule_id: str | None = None
+    date: str | None = None
+
+
+class EventRecord(Record):
+    stream_id: str
+    event: Event
+
+
+class Alert(Record):
+    level: AlertLevel
+    pipeline_id: str | None = None
+    trait_type: str | None = None
+    message: str
+    details: dict[str, Any] | None = None
+    timestamp: Timestamp
+    key: str | None = None
+
+
+class CascadeMarker(Record):
+    pipeline_id: str
+    schedule_id: str = DEFAULT_SCHEDULE_ID
+    date: str
+    source: str
+    timestamp: Timestamp
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)

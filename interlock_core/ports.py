@@ -1,0 +1,291 @@
+"""The ports through which core sees the outside world. Plugins implement them.
+
+Core never imports Redis, boto, httpx, Starlette or hypercorn: stores, evaluator runners,
+trigger types and alert sinks arrive as objects satisfying these Protocols.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
+
+from pydantic import BaseModel
+
+from .clock import Clock
+from .model import (
+    Alert,
+    CascadeMarker,
+    Event,
+    EventRecord,
+    FailureCategory,
+    PipelineConfig,
+    ReadinessResult,
+    RerunRecord,
+    RunLogEntry,
+    RunState,
+    TraitEvaluation,
+)
+
+# --------------------------------------------------------------------------------------- store
+
+
+@runtime_checkable
+class Store(Protocol):
+    """Everything Interlock persists. Every backend passes ``tests/conformance``.
+
+    Conventions: ``get_*`` returns ``None`` when absent or expired (never raises for absence);
+    ``list_*`` returns a list (possibly empty); a backend that cannot be reached raises
+    :class:`interlock_core.errors.StoreUnavailable`. TTLs are seconds; ``None`` or ``<= 0`` means
+    no expiry. Expired records are absent on read even where the backend deletes lazily.
+    """
+
+    async def start(self) -> None:
+        """Connect, create schema/tables if needed, verify reachability."""
+
+    async def close(self) -> None:
+        """Release connections. Idempotent."""
+
+    async def ping(self) -> bool:
+        """True when the backend answers."""
+
+    # pipelines -----------------------------------------------------------------------------
+    async def put_pipeline(self, pipeline: PipelineConfig) -> None:
+        """Upsert by name."""
+
+    async def get_pipeline(self, pipeline_id: str) -> PipelineConfig | None: ...
+
+    async def list_pipelines(self) -> list[PipelineConfig]:
+        """All pipelines, sorted by name."""
+
+    async def delete_pipeline(self, pipeline_id: str) -> bool:
+        """True when something was deleted; deleting a missing pipeline is not an error."""
+
+    # traits --------------------------------------------------------------------------------
+    async def put_trait(self, evaluation: TraitEvaluation, ttl: float | None) -> None:
+        """Upsert keyed by (pipelineId, traitType); expires after ``ttl`` seconds."""
+
+    async def get_trait(self, pipeline_id: str, trait_type: str) -> TraitEvaluation | None: ...
+
+    async def list_traits(self, pipeline_id: str) -> list[TraitEvaluation]:
+        """Non-expired evaluations of the pipeline, sorted by trait type."""
+
+    # readiness cache -----------------------------------------------------------------------
+    async def put_readiness(self, result: ReadinessResult, ttl: float | None) -> None: ...
+
+    async def get_readiness(self, pipeline_id: str) -> ReadinessResult | None: ...
+
+    # runs ------------------------------------------------------------------------------------
+    async def create_run(self, run: RunState) -> bool:
+        """Insert if no run with this ``runId`` exists. False (no error) when it does."""
+
+    async def put_run(self, run: RunState) -> None:
+        """Unconditional upsert (used by tests and repair tools; the lifecycle uses CAS)."""
+
+    async def get_run(self, run_id: str) -> RunState | None: ...
+
+    async def list_runs(self, pipeline_id: str, limit: int = 20) -> list[RunState]:
+        """Newest first by ``createdAt``; each run once."""
+
+    async def cas_run(self, run: RunState, expected_version: int) -> bool:
+        """Replace the run iff the stored one exists and has ``version == expected_version``.
+
+        ``run.version`` must already be the new version. False (no error) otherwise."""
+
+    # run logs --------------------------------------------------------------------------------
+    async def get_run_log(self, pipeline_id: str, date: str, schedule_id: str) -> RunLogEntry | None: ...
+
+    async def cas_run_log(self, entry: RunLogEntry, expected_version: int | None) -> bool:
+        """Write the entry iff the stored one has ``version == expected_version``.
+
+        ``expected_version=None`` means "only if no entry exists". ``entry.version`` must already
+        be the new version. This is the claim that makes one trigger win per cycle."""
+
+    async def put_run_log(self, entry: RunLogEntry) -> None:
+        """Unconditional upsert (empty scheduleId stored as ``daily``)."""
+
+    async def list_run_logs(self, pipeline_id: str, limit: int = 20) -> list[RunLogEntry]:
+        """Newest first by (date, startedAt)."""
+
+    # reruns ----------------------------------------------------------------------------------
+    async def cas_rerun(self, record: RerunRecord, expected_version: int | None) -> bool:
+        """As :meth:`cas_run_log`, for rerun records."""
+
+    async def put_rerun(self, record: RerunRecord) -> None: ...
+
+    async def get_rerun(self, rerun_id: str) -> RerunRecord | None: ...
+
+    async def list_reruns(self, pipeline_id: str | None, limit: int = 20) -> list[RerunRecord]:
+        """Newest first by ``requestedAt``; all pipelines when ``pipeline_id`` is None."""
+
+    # events ----------------------------------------------------------------------------------
+    async def append_event(self, event: Event) -> str:
+        """Append to the pipeline's event log; returns the new event's cursor (stream id)."""
+
+    async def list_events(self, pipeline_id: str, limit: int = 50) -> list[Event]:
+        """The most recent ``limit`` events, oldest first."""
+
+    async def read_events_since(self, pipeline_id: str, cursor: str | None, count: int = 100) -> list[EventRecord]:
+        """Events strictly after ``cursor`` (None/""/"0-0" = from the start), oldest first."""
+
+    # cascade markers -------------------------------------------------------------------------
+    async def write_cascade_marker(self, marker: CascadeMarker) -> None:
+        """Idempotent per (pipeline, schedule, date, source)."""
+
+    async def list_cascade_markers(self, pipeline_id: str, date: str, schedule_id: str) -> list[CascadeMarker]: ...
+
+    # leases ----------------------------------------------------------------------------------
+    async def acquire_lease(self, key: str, owner: str, ttl: float) -> bool:
+        """Take the lease if free or expired, or renew it if ``owner`` already holds it."""
+
+    async def release_lease(self, key: str, owner: str) -> bool:
+        """Release only if ``owner`` holds it; True when released."""
+
+    async def lease_owner(self, key: str) -> str | None:
+        """The current holder of a live lease, or None."""
+
+
+# --------------------------------------------------------------------------------- evaluators
+
+
+@dataclass(frozen=True)
+class EvaluatorInput:
+    pipeline_id: str
+    trait_type: str
+    config: dict[str, Any]
+    schedule_id: str
+    date: str
+    timeout: float
+
+
+@dataclass
+class EvaluatorOutput:
+    status: str
+    value: dict[str, Any] | None = None
+    reason: str | None = None
+    failure_category: FailureCategory | None = None
+
+
+@dataclass(frozen=True)
+class RunnerContext:
+    """What an evaluator runner may use: where evaluators live and a read-only store."""
+
+    evaluator_dirs: tuple[Path, ...]
+    store: Store
+    clock: Clock
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+class EvaluatorRunner(Protocol):
+    """Runs one trait evaluator. Never raises for a misbehaving evaluator: that is a FAIL output
+    with a reason and a failure category."""
+
+    name: ClassVar[str]
+    priority: ClassVar[int]
+
+    def handles(self, evaluator: str) -> bool:
+        """Whether this runner runs evaluators written like ``evaluator``."""
+
+    async def run(self, evaluator: str, request: EvaluatorInput) -> EvaluatorOutput: ...
+
+
+class EvaluatorRunnerFactory(Protocol):
+    name: ClassVar[str]
+    priority: ClassVar[int]
+
+    def __call__(self, context: RunnerContext) -> EvaluatorRunner: ...
+
+
+# ----------------------------------------------------------------------------------- triggers
+
+
+@dataclass(frozen=True)
+class LaunchRequest:
+    """One launch of a pipeline's job. ``run_key`` is deterministic per (pipeline, schedule,
+    date, attempt) and is handed to orchestrators that accept an idempotency key."""
+
+    pipeline_id: str
+    run_id: str
+    run_key: str
+    schedule_id: str
+    date: str
+    attempt: int
+    variables: Mapping[str, str]
+    callback_url: str | None = None
+
+
+@dataclass
+class LaunchResult:
+    """``state`` says where the job stands once launch returned: ``running`` (poll or wait for the
+    callback) or ``succeeded``/``failed`` (the launch itself ran the job, as ``command`` does)."""
+
+    state: Literal["running", "succeeded", "failed"] = "running"
+    metadata: dict[str, Any] = field(default_factory=dict)
+    message: str | None = None
+    failure_category: FailureCategory | None = None
+
+
+@dataclass
+class PollResult:
+    state: Literal["running", "succeeded", "failed"]
+    message: str = ""
+    metadata: dict[str, Any] = field(default_factory=dict)
+    failure_category: FailureCategory | None = None
+
+
+class TriggerType(Protocol):
+    """A kind of job launch (``command``, ``http``, ``airflow`` …).
+
+    ``config_model`` validates the pipeline's ``trigger:`` section at load time (the loader names
+    file, line and key on error). ``launch`` raises :class:`interlock_core.errors.TriggerError`
+    with a failure category when the job could not be started. ``poll`` asks the orchestrator
+    where a launched job stands; types that cannot be polled set ``pollable = False``."""
+
+    name: ClassVar[str]
+    config_model: ClassVar[type[BaseModel]]
+    pollable: ClassVar[bool]
+    api_registrable: ClassVar[bool]
+
+    async def launch(self, config: Any, request: LaunchRequest) -> LaunchResult: ...
+
+    async def poll(self, config: Any, metadata: Mapping[str, Any]) -> PollResult: ...
+
+    async def close(self) -> None: ...
+
+
+# ------------------------------------------------------------------------------------- alerts
+
+
+class AlertSink(Protocol):
+    """Delivers alerts somewhere. ``send`` raises on failure; the dispatcher retries and counts."""
+
+    name: ClassVar[str]
+    config_model: ClassVar[type[BaseModel]]
+
+    async def send(self, alert: Alert) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+# ------------------------------------------------------------------------------ notifications
+
+
+@dataclass(frozen=True)
+class WakeUp:
+    """A reason to evaluate a pipeline now rather than at its next interval."""
+
+    pipeline_id: str
+    reason: str
+    schedule_id: str | None = None
+    date: str | None = None
+    at: datetime | None = None
+
+
+class Notifier(Protocol):
+    """Carries wake-ups to watchers: in-process by default, Redis pub/sub between replicas."""
+
+    async def publish(self, wake: WakeUp) -> None: ...
+
+    def subscribe(self) -> AsyncIterator[WakeUp]: ...

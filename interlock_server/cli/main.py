@@ -1,0 +1,139 @@
+"""``interlock``: STAMP-based safety gate for data pipelines."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+import anyio
+
+from interlock_core.errors import ConfigError, ConfigErrors, InterlockError
+
+from .. import __version__
+from . import commands
+from .output import EXIT_ERROR, Out
+
+EPILOG = """\
+exit codes: 0 success / READY / launched, 1 blocked (NOT_READY, duplicate, failed run),
+            2 error (bad configuration, unknown pipeline, store unavailable)
+
+Start with:  interlock init demo && cd demo && interlock run example
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="interlock", description="STAMP-based safety framework for data pipeline reliability: "
+        "evaluate a pipeline's readiness traits, then trigger it exactly once.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"interlock {__version__}")
+    parser.add_argument("-C", "--project", metavar="DIR", default=None,
+                        help="project directory holding interlock.yaml (default: current directory)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what the engine does")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("init", help="create a ready-to-run project")
+    p.add_argument("name", help="directory to create")
+    p.add_argument("--store", choices=["sqlite", "redis"], default="sqlite",
+                   help="store to configure (default: sqlite, embedded, nothing to start)")
+    p.add_argument("--skip-valkey", action="store_true", help=argparse.SUPPRESS)
+
+    p = sub.add_parser("validate", help="load a project and report what it holds, or every error")
+    p.add_argument("dir", nargs="?", default=None)
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("add-pipeline", help="register a pipeline (from a YAML file or flags)")
+    p.add_argument("--file", "-f", help="pipeline YAML file to add")
+    p.add_argument("--name")
+    p.add_argument("--archetype", default="batch-ingestion")
+    p.add_argument("--tier", type=int, default=3)
+    p.add_argument("--trigger-type", default="command")
+    p.add_argument("--trigger-command")
+    p.add_argument("--trigger-url")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("evaluate", help="evaluate a pipeline's readiness now (runs its evaluators)")
+    p.add_argument("pipeline")
+    p.add_argument("--schedule")
+    p.add_argument("--date", help="cycle date YYYY-MM-DD (default: today in the schedule's zone)")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("run", help="evaluate and, when ready, trigger the pipeline (once per cycle)")
+    p.add_argument("pipeline")
+    p.add_argument("--schedule")
+    p.add_argument("--date")
+    p.add_argument("--wait", action="store_true", help="follow the run until it ends")
+    p.add_argument("--timeout", type=float, default=3600, help="seconds to wait with --wait (default 3600)")
+    p.add_argument("--force", action="store_true",
+                   help="run a cycle that already completed again, as a recorded rerun")
+    p.add_argument("--reason", default="forced from the command line", help="reason recorded with --force")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("status", help="show pipelines, or one pipeline's traits, runs and run logs")
+    p.add_argument("pipeline", nargs="?")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("rerun", help="rerun a completed date through the same lifecycle")
+    p.add_argument("pipeline")
+    p.add_argument("--date", required=True)
+    p.add_argument("--reason", required=True)
+    p.add_argument("--schedule")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("complete", help="report a run's outcome (what an orchestrator callback does)")
+    p.add_argument("run_id")
+    p.add_argument("--status", choices=["success", "failed"], required=True)
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("serve", help="start the HTTP API, the watcher and the archiver")
+    p.add_argument("--host")
+    p.add_argument("--port", type=int)
+    p.add_argument("--insecure", action="store_true",
+                   help="allow listening beyond loopback without an API key")
+    p.add_argument("--no-watcher", action="store_true", help="serve the API only")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return EXIT_ERROR
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    out = Out(json_mode=getattr(args, "json", False))
+    handler = getattr(commands, "cmd_" + args.command.replace("-", "_"))
+    try:
+        code: int = anyio.run(handler, args, out)
+        return code
+    except ConfigErrors as exc:
+        _report_config(out, exc.errors)
+    except ConfigError as exc:
+        _report_config(out, [exc])
+    except InterlockError as exc:
+        if out.json_mode:
+            out.json(exc.to_json())
+        else:
+            print(f"error: {exc.message}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+    except BrokenPipeError:  # output piped into `head` and closed early
+        return EXIT_OK
+    return EXIT_ERROR
+
+
+def _report_config(out: Out, errors: list[ConfigError]) -> None:
+    if out.json_mode:
+        out.json({"error": "invalid configuration", "errors": [e.to_json() for e in errors]})
+        return
+    print(f"error: invalid configuration ({len(errors)} problem{'s' if len(errors) != 1 else ''}):",
+          file=sys.stderr)
+    for err in errors:
+        print(f"  {err.message}", file=sys.stderr)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,30 @@
+"""Open a project and its engine for one CLI command."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from interlock_core.config import Project, load_project
+from interlock_core.engine import Engine
+from interlock_core.engine.factory import build_engine, start_engine
+
+
+@asynccontextmanager
+async def open_engine(project_dir: str | Path | None, **kwargs: Any) -> AsyncIterator[tuple[Project, Engine]]:
+    project = load_project(project_dir)
+    engine = build_engine(project, **kwargs)
+    try:
+        await start_engine(engine, project)
+        yield project, engine
+    finally:
+        alerts = engine.ctx.alerts
+        deliver = getattr(alerts, "deliver_pending", None)
+        if deliver is not None:
+            try:
+                await deliver()
+            except Exception:  # alerts are best effort at exit; failures were already recorded
+                pass
+        await engine.aclose()
