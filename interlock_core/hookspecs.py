@@ -27,6 +27,7 @@ def interlock_register_stores() -> list[Any]:
     section) and a ``create(config, context: StoreContext)`` classmethod returning an object that
     satisfies :class:`interlock_core.ports.Store`.
     """
+    return []  # specification only: pluggy never runs this body
 
 
 @hookspec
@@ -37,6 +38,7 @@ def interlock_register_evaluator_runners() -> list[Any]:
     :class:`interlock_core.ports.RunnerContext`, ``handles(evaluator) -> bool`` and an async
     ``run(evaluator, request) -> EvaluatorOutput`` as in :class:`interlock_core.ports.EvaluatorRunner`.
     """
+    return []  # specification only: pluggy never runs this body
 
 
 @hookspec
@@ -48,6 +50,7 @@ def interlock_register_trigger_types() -> list[Any]:
     :class:`interlock_core.plugins.PluginContext`, and async ``launch``/``poll``/``close`` as in
     :class:`interlock_core.ports.TriggerType`.
     """
+    return []  # specification only: pluggy never runs this body
 
 
 @hookspec
@@ -58,6 +61,7 @@ def interlock_register_alert_sinks() -> list[Any]:
     a constructor ``(config, context: PluginContext)`` and async ``send(alert)``/``close()`` as in
     :class:`interlock_core.ports.AlertSink`.
     """
+    return []  # specification only: pluggy never runs this body
 
 
 @hookspec
@@ -66,3 +70,4 @@ def interlock_register_builtin_evaluators() -> list[Any]:
 
     Each item has ``name`` and an async ``evaluate(request, context) -> EvaluatorOutput``.
     """
+    return []  # specification only: pluggy never runs this body

@@ -207,12 +207,15 @@ class Runs:
                 tg.start_soon(self._renew_lease, run.run_id)
                 try:
                     result = await trigger.launch(config, request)
+                except Exception as exc:  # kept out of the task group so it is not wrapped
+                    error = exc
                 finally:
                     tg.cancel_scope.cancel()
         except Exception as exc:
-            error = exc
+            error = error or exc
         with anyio.CancelScope(shield=True):
-            return await self._record_launch(pipeline, run, result, error)
+            recorded = await self._record_launch(pipeline, run, result, error)
+        return recorded
 
     async def _record_launch(self, pipeline: PipelineConfig, run: RunState, result: LaunchResult | None,
                              error: BaseException | None) -> RunState:
