@@ -24,7 +24,7 @@ def interlock_register_stores() -> list[Any]:
 
     Each class has ``name: ClassVar[str]`` (the ``provider:`` value and the name of its
     ``interlock.yaml`` section), ``config_model: ClassVar[type[BaseModel]]`` (validates that
-    section) and a ``create(config, context: StoreContext)`` classmethod returning an object that
+    section) and a ``create(config, context: PluginContext)`` classmethod returning an object that
     satisfies :class:`interlock_core.ports.Store`.
     """
     return []  # specification only: pluggy never runs this body

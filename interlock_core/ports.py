@@ -190,6 +190,9 @@ class EvaluatorRunner(Protocol):
 
     async def run(self, evaluator: str, request: EvaluatorInput) -> EvaluatorOutput: ...
 
+    async def close(self) -> None:
+        """Release clients and connections the runner holds."""
+
 
 class EvaluatorRunnerFactory(Protocol):
     name: ClassVar[str]

@@ -51,6 +51,7 @@ class Watcher:
         self.outage = False
         self.last_pass_at: datetime | None = None
         self.passes = 0
+        self.ctx.wake_listeners.append(lambda wake: self.wake(wake.pipeline_id))
 
     # ------------------------------------------------------------------------- selection
     def _cycles(self, pipelines: Iterable[PipelineConfig]) -> list[tuple[PipelineConfig, ScheduleConfig]]:
@@ -165,12 +166,11 @@ class Watcher:
                     await self._wake_event.wait()
 
     def _sleep_for(self) -> float:
+        """Until the next cycle is due, between ``resolution`` and one second."""
         if not self._due:
             return self.resolution
-        now = self.ctx.clock.now()
-        soonest = min(self._due.values())
-        return max(min((soonest - now).total_seconds(), 1.0), self.resolution if soonest > now else 0.0) \
-            if soonest > now else self.resolution
+        until = (min(self._due.values()) - self.ctx.clock.now()).total_seconds()
+        return min(max(until, self.resolution), 1.0)
 
 
 def interval_of(engine: Engine, pipeline: PipelineConfig) -> timedelta:

@@ -16,11 +16,12 @@ from pydantic import BaseModel
 from ..archetypes import ArchetypeRegistry, unknown_traits
 from ..calendars import CalendarRegistry
 from ..errors import ConfigError, ConfigErrors, PluginError
-from ..model import Archetype, Calendar, PipelineConfig, ProjectConfig
+from ..model import AlertSpec, Archetype, Calendar, PipelineConfig, ProjectConfig
 from ..plugins import Plugins, load_plugins
 from ..templating import RUN_VARIABLES, MissingVariable, expand, references
 from .errors import located_errors
-from .yamlsource import Located, read_yaml
+from .salvage import salvage
+from .yamlsource import Located, dotted, read_yaml
 
 CONFIG_FILENAMES = ("interlock.yaml", "interlock.yml")
 _YAML_SUFFIXES = {".yaml", ".yml"}
@@ -121,31 +122,48 @@ def _single_mapping(path: Path, display: str, errors: list[ConfigError], kind: s
     return out
 
 
-def _display(path: Path, root: Path) -> str:
+def _display(path: Path) -> str:
+    """How a file is named in errors: relative to the working directory when under it, else absolute."""
     try:
-        return str(path.resolve().relative_to(root.resolve()))
-    except ValueError:
-        return str(path)
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except (ValueError, OSError):
+        return str(path.absolute())
+
+
+@dataclass
+class _Item:
+    """One document of an archetype, calendar or pipeline directory."""
+
+    value: Any
+    doc: Located
+    path: Path
+    valid: bool = True
+    """False for what :func:`salvage` kept of a document that failed validation."""
 
 
 def _load_dir_items(
-    dirs: list[tuple[Path, bool]], root: Path, model: type[Any], kind: str, errors: list[ConfigError],
-    builtin: list[Path],
-) -> list[tuple[Any, Located]]:
-    out: list[tuple[Any, Located]] = []
+    dirs: list[tuple[Path, bool]], model: type[Any], kind: str, errors: list[ConfigError],
+    builtin: list[Path], source: Located, *, salvaged: bool = False,
+) -> list[_Item]:
+    """Validate every document of every YAML file in ``dirs``. With ``salvaged``, a document that
+    failed also yields what :func:`salvage` kept of it (``valid=False``), for the cross-file checks."""
+    out: list[_Item] = []
     files: list[tuple[Path, str]] = [(p, f"<builtin>/{kind}s/{p.name}") for p in builtin]
     for directory, explicit in dirs:
         if not directory.is_dir():
             if explicit:
-                errors.append(ConfigError(f"{kind} directory does not exist: {directory}", key=f"{kind}Dirs"))
+                errors.append(source.error(f"{kind} directory does not exist: {directory}", (f"{kind}Dirs",)))
             continue
-        files += [(p, _display(p, root)) for p in _yaml_files(directory)]
+        files += [(p, _display(p)) for p in _yaml_files(directory)]
     for path, display in files:
         for doc in _single_mapping(path, display, errors, kind):
             try:
-                out.append((model.model_validate(doc.data), doc))
+                out.append(_Item(model.model_validate(doc.data), doc, path))
             except pydantic.ValidationError as exc:
                 errors.extend(located_errors(exc, doc))
+                partial = salvage(model, doc.data, exc) if salvaged else None
+                if partial is not None:
+                    out.append(_Item(partial, doc, path, valid=False))
     return out
 
 
@@ -163,8 +181,6 @@ def validate_pipeline(
     def err(message: str, path: tuple[str | int, ...]) -> ConfigError:
         if source is not None:
             return source.error(message, path)
-        from .yamlsource import dotted
-
         return ConfigError(message, key=dotted(path) or None)
 
     errors: list[ConfigError] = []
@@ -174,12 +190,18 @@ def validate_pipeline(
     else:
         archetype = archetypes.get(pipeline.archetype)
         for trait in unknown_traits(archetype, pipeline):
-            errors.append(err(f"trait {trait!r} is not defined by archetype {archetype.name!r}", ("traits", trait)))
+            message = f"trait {trait!r} is not defined by archetype {archetype.name!r}"
+            errors.append(err(message, ("traits", trait)))
     if pipeline.exclusions:
-        for name in pipeline.exclusions.calendar_names():
+        exclusions = pipeline.exclusions
+        named: list[tuple[str, tuple[str | int, ...]]] = [
+            *([(exclusions.calendar, ("exclusions", "calendar"))] if exclusions.calendar else []),
+            *[(name, ("exclusions", "calendars", i)) for i, name in enumerate(exclusions.calendars)],
+        ]
+        for name, where in named:
             if name not in calendars:
                 known = ", ".join(calendars.names()) or "none"
-                errors.append(err(f"unknown calendar {name!r} (known: {known})", ("exclusions", "calendar")))
+                errors.append(err(f"unknown calendar {name!r} (known: {known})", where))
     if pipeline.trigger is not None:
         spec = pipeline.trigger
         if spec.type not in plugins.trigger_types:
@@ -222,9 +244,11 @@ def _validate_store_section(
         errors.append(source.error("provider must be a string", ("provider",)))
         return "sqlite", None
     store_config: BaseModel | None = None
+    sections: set[str] = set()
     for name in plugins.stores.names():
         if name not in data:
             continue
+        sections.add(name)
         section = data.pop(name)
         store_cls = plugins.stores.get(name)
         try:
@@ -237,7 +261,7 @@ def _validate_store_section(
     if provider not in plugins.stores:
         known = ", ".join(plugins.stores.names())
         errors.append(source.error(f"unknown store provider {provider!r} (known: {known})", ("provider",)))
-    elif store_config is None:
+    elif store_config is None and provider not in sections:
         try:
             store_config = plugins.stores.get(provider).config_model.model_validate({})
         except pydantic.ValidationError:
@@ -260,8 +284,8 @@ def load_project(
     except PluginError as exc:
         raise ConfigErrors([ConfigError(exc.message)]) from None
     config_file = find_config_file(path)
-    root = config_file.parent
-    display = _display(config_file, Path.cwd()) if config_file.is_absolute() else str(config_file)
+    root = config_file.absolute().parent
+    display = _display(config_file) if config_file.is_absolute() else str(config_file)
     errors: list[ConfigError] = []
 
     docs = _single_mapping(config_file, display, errors, "project")
@@ -272,24 +296,16 @@ def load_project(
         raise ConfigErrors([source.error("interlock.yaml must hold a single YAML document")])
     data = _expand_env(source, dict(source.data), (), env, errors)
     provider, store_config = _validate_store_section(source, data, plugins, errors)
+    alert_specs, alert_configs = _validate_alerts(source, data, plugins, errors)
     explicit = {k for k in ("archetypeDirs", "pipelineDirs", "calendarDirs", "evaluatorDirs") if k in data}
     try:
         config = ProjectConfig.model_validate(data)
         config.provider = provider
+        if alert_specs is not None:
+            config.alerts = alert_specs
     except pydantic.ValidationError as exc:
         errors.extend(located_errors(exc, source))
         raise ConfigErrors(errors) from None
-
-    alert_configs: list[tuple[str, BaseModel]] = []
-    for index, spec in enumerate(config.alerts):
-        if spec.type not in plugins.alert_sinks:
-            known = ", ".join(plugins.alert_sinks.names())
-            errors.append(source.error(f"unknown alert type {spec.type!r} (known: {known})", ("alerts", index, "type")))
-            continue
-        try:
-            alert_configs.append((spec.type, plugins.alert_sinks.get(spec.type).config_model.model_validate(spec.options())))
-        except pydantic.ValidationError as exc:
-            errors.extend(located_errors(exc, source, ("alerts", index)))
 
     project = Project(
         root=root,
@@ -305,30 +321,84 @@ def load_project(
     def dirs(key: str, values: list[str]) -> list[tuple[Path, bool]]:
         return [(project.path(v), key in explicit) for v in values]
 
-    for archetype, _ in _load_dir_items(dirs("archetypeDirs", config.archetype_dirs), root, Archetype,
-                                        "archetype", errors, _builtin_files("archetypes")):
-        project.archetypes.register(archetype)
-    for calendar, _ in _load_dir_items(dirs("calendarDirs", config.calendar_dirs), root, Calendar,
-                                       "calendar", errors, _builtin_files("calendars")):
-        project.calendars.register(calendar)
+    for item in _load_dir_items(dirs("archetypeDirs", config.archetype_dirs), Archetype, "archetype", errors,
+                                _builtin_files("archetypes"), source):
+        if item.valid:
+            project.archetypes.register(item.value)
+    for item in _load_dir_items(dirs("calendarDirs", config.calendar_dirs), Calendar, "calendar", errors,
+                                _builtin_files("calendars"), source):
+        if item.valid:
+            project.calendars.register(item.value)
     for directory, was_explicit in dirs("evaluatorDirs", config.evaluator_dirs):
         if was_explicit and not directory.is_dir():
-            errors.append(source.error(f"evaluator directory does not exist: {directory}", ("evaluatorDirs",)))
-
+            message = f"evaluator directory does not exist: {directory}"
+            errors.append(source.error(message, ("evaluatorDirs",)))
     if load_pipelines:
-        for pipeline, doc in _load_dir_items(dirs("pipelineDirs", config.pipeline_dirs), root, PipelineConfig,
-                                             "pipeline", errors, []):
-            if pipeline.name in project.pipelines:
-                first = project.pipeline_files[pipeline.name]
-                errors.append(doc.error(
-                    f"duplicate pipeline name {pipeline.name!r} (also defined in {_display(first, root)})", ("name",)))
-                continue
-            problems = validate_pipeline(pipeline, project.archetypes, project.calendars, plugins, doc, env)
-            if problems:
-                errors.extend(problems)
-                continue
-            project.pipelines[pipeline.name] = pipeline
-            project.pipeline_files[pipeline.name] = project.path(doc.file) if not doc.file.startswith("<") else root
+        _load_pipelines(project, dirs("pipelineDirs", config.pipeline_dirs), source, env, errors)
     if errors:
         raise ConfigErrors(errors)
     return project
+
+
+def _validate_alerts(
+    source: Located, data: dict[str, Any], plugins: Plugins, errors: list[ConfigError]
+) -> tuple[list[AlertSpec] | None, list[tuple[str, BaseModel]]]:
+    """Check the ``alerts:`` entries (taken out of ``data``) against the alert sink plugins, even
+    when the rest of the file has errors. Without an ``alerts:`` key the project default applies."""
+    raw = data.pop("alerts") if "alerts" in data else None
+    given = raw is not None
+    entries: list[Any] = raw if isinstance(raw, list) else []
+    if given and not isinstance(raw, list):
+        errors.append(source.error(f"alerts must be a list (got {type(raw).__name__})", ("alerts",)))
+    if not given:
+        entries = [spec.model_dump(by_alias=True) for spec in ProjectConfig().alerts]
+    specs: list[AlertSpec] = []
+    configs: list[tuple[str, BaseModel]] = []
+    for index, entry in enumerate(entries):
+        try:
+            spec = AlertSpec.model_validate(entry)
+        except pydantic.ValidationError as exc:
+            errors.extend(located_errors(exc, source, ("alerts", index)))
+            continue
+        specs.append(spec)
+        if spec.type not in plugins.alert_sinks:
+            known = ", ".join(plugins.alert_sinks.names())
+            message = f"unknown alert type {spec.type!r} (known: {known})"
+            errors.append(source.error(message, ("alerts", index, "type")))
+            continue
+        try:
+            sink_config = plugins.alert_sinks.get(spec.type).config_model.model_validate(spec.options())
+            configs.append((spec.type, sink_config))
+        except pydantic.ValidationError as exc:
+            errors.extend(located_errors(exc, source, ("alerts", index)))
+    return (specs if given else None), configs
+
+
+def _load_pipelines(project: Project, dirs: list[tuple[Path, bool]], source: Located, env: Mapping[str, str],
+                    errors: list[ConfigError]) -> None:
+    """Load every pipeline file; a pipeline with any problem is not registered (and the load fails)."""
+    plugins = project.plugins or load_plugins()
+    first_seen: dict[str, str] = {}
+
+    def cross_check(pipeline: PipelineConfig, doc: Located) -> list[ConfigError]:
+        return validate_pipeline(pipeline, project.archetypes, project.calendars, plugins, doc, env)
+
+    def unique(name: str, doc: Located) -> bool:
+        if name in first_seen:
+            message = f"duplicate pipeline name {name!r} (also defined in {first_seen[name]})"
+            errors.append(doc.error(message, ("name",)))
+            return False
+        first_seen[name] = doc.file
+        return True
+
+    for item in _load_dir_items(dirs, PipelineConfig, "pipeline", errors, [], source, salvaged=True):
+        pipeline: PipelineConfig = item.value
+        if not unique(pipeline.name, item.doc) or not item.valid:
+            errors.extend(cross_check(pipeline, item.doc))
+            continue
+        problems = cross_check(pipeline, item.doc)
+        if problems:
+            errors.extend(problems)
+            continue
+        project.pipelines[pipeline.name] = pipeline
+        project.pipeline_files[pipeline.name] = item.path

@@ -45,9 +45,42 @@ def dotted(path: Sequence[str | int]) -> str:
     return out
 
 
-def _walk(node: yaml.Node, path: Path_, lines: dict[Path_, int], file: str) -> None:
-    lines.setdefault(path, node.start_mark.line + 1)
-    if isinstance(node, yaml.MappingNode):
+MAX_NODES = 100_000
+"""Nodes a document may hold once aliases are expanded (stops alias bombs before they are built)."""
+
+
+class _Walker:
+    """Records the line of every key and item; rejects duplicate keys, recursive aliases and
+    documents that expand to more than :data:`MAX_NODES` nodes."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.lines: dict[Path_, int] = {}
+        self.count = 0
+        self.open: set[int] = set()
+
+    def walk(self, node: yaml.Node, path: Path_) -> None:
+        self.count += 1
+        line = node.start_mark.line + 1
+        if self.count > MAX_NODES:
+            raise ConfigError(f"document too large: more than {MAX_NODES} values once aliases are expanded",
+                              file=self.file, line=line, key=dotted(path) or None)
+        if id(node) in self.open:
+            raise ConfigError("recursive alias: a value contains itself", file=self.file, line=line,
+                              key=dotted(path) or None)
+        self.lines.setdefault(path, line)
+        if not isinstance(node, yaml.MappingNode | yaml.SequenceNode):
+            return
+        self.open.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            self._mapping(node, path)
+        else:
+            for index, item in enumerate(node.value):
+                self.lines[(*path, index)] = item.start_mark.line + 1
+                self.walk(item, (*path, index))
+        self.open.discard(id(node))
+
+    def _mapping(self, node: yaml.MappingNode, path: Path_) -> None:
         seen: dict[Any, int] = {}
         for key_node, value_node in node.value:
             key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node.value)
@@ -55,43 +88,47 @@ def _walk(node: yaml.Node, path: Path_, lines: dict[Path_, int], file: str) -> N
             if key in seen and key != "<<":
                 raise ConfigError(
                     f"duplicate key {key!r} (first defined on line {seen[key]})",
-                    file=file,
+                    file=self.file,
                     line=line,
                     key=dotted((*path, key)),
                 )
             seen[key] = line
-            lines[(*path, key)] = line
-            _walk(value_node, (*path, key), lines, file)
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            lines[(*path, index)] = item.start_mark.line + 1
-            _walk(item, (*path, index), lines, file)
+            self.lines[(*path, key)] = line
+            self.walk(value_node, (*path, key))
 
 
 def parse_yaml(text: str, file: str) -> list[Located]:
     """Parse every document of ``text``; raise :class:`ConfigError` with the line on bad YAML."""
-    loader = yaml.SafeLoader(text)
     docs: list[Located] = []
+    loader: yaml.SafeLoader | None = None
     try:
+        loader = yaml.SafeLoader(text)
         while loader.check_node():
             node = loader.get_node()
             if node is None:
                 continue
-            lines: dict[Path_, int] = {}
-            _walk(node, (), lines, file)
+            walker = _Walker(file)
+            walker.walk(node, ())
             data = loader.construct_document(node)
-            docs.append(Located(data=data, file=file, lines=lines))
+            docs.append(Located(data=data, file=file, lines=walker.lines))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
         problem = exc.problem or exc.context or "invalid YAML"
         raise ConfigError(f"malformed YAML: {problem}", file=file, line=line) from None
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, max(exc.position, 0)) + 1
+        char = f"#x{exc.character:04x}" if isinstance(exc.character, int) else repr(exc.character)
+        raise ConfigError(f"malformed YAML: {exc.reason} (character {char})", file=file, line=line) from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"malformed YAML: {exc}", file=file) from None
-    except (ValueError, TypeError, OverflowError, RecursionError) as exc:
+    except RecursionError:
+        raise ConfigError("malformed YAML: nesting is too deep", file=file) from None
+    except (ValueError, TypeError, OverflowError) as exc:
         raise ConfigError(f"malformed YAML: {exc}", file=file) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     return docs
 
 

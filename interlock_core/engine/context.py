@@ -71,6 +71,7 @@ class EngineContext:
     owner: str = field(default_factory=lambda: f"engine-{uuid.uuid4().hex[:12]}")
     callback_base_url: str | None = None
     on_event: Callable[[Event], Awaitable[None]] | None = None
+    wake_listeners: list[Callable[[WakeUp], None]] = field(default_factory=list)
 
     # ------------------------------------------------------------------------------ lookups
     async def pipeline(self, pipeline_id: str) -> PipelineConfig:
@@ -114,8 +115,11 @@ class EngineContext:
 
     async def wake(self, pipeline_id: str, reason: str, schedule_id: str | None = None,
                    date: str | None = None) -> None:
+        wake = WakeUp(pipeline_id=pipeline_id, reason=reason, schedule_id=schedule_id, date=date,
+                      at=self.clock.now())
+        for listener in self.wake_listeners:  # watchers in this process react without a round trip
+            listener(wake)
         try:
-            await self.notifier.publish(WakeUp(pipeline_id=pipeline_id, reason=reason, schedule_id=schedule_id,
-                                               date=date, at=self.clock.now()))
+            await self.notifier.publish(wake)
         except Exception:  # a lost wake-up is harmless: intervals cover every pipeline
             log.warning("could not publish wake-up for %s", pipeline_id, exc_info=True)

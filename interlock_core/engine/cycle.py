@@ -53,7 +53,8 @@ class CyclePass:
                 if run is not None and not run.status.is_terminal:
                     await self.advance(run)
                     entry = await self.ctx.store.get_run_log(pipeline.name, day, schedule.name)
-            await self.sla.check_completion(pipeline, schedule, day, entry)
+            if day == today or entry is not None:  # a never-started cycle is judged on its own day
+                await self.sla.check_completion(pipeline, schedule, day, entry)
         if excluded(pipeline, Date.fromisoformat(today), self.ctx.calendars):
             return None
         outcome = None

@@ -112,7 +112,8 @@ class Evaluation:
             return
         if previous is not None and previous.status != TraitStatus.PASS:
             return
-        self.ctx.alert(AlertLevel.WARNING, f"Trait {trait.type} failed for {pipeline.name}: {evaluation.reason or ''}",
+        reason = evaluation.reason or ""
+        self.ctx.alert(AlertLevel.WARNING, f"Trait {trait.type} failed for {pipeline.name}: {reason}",
                        pipeline.name, trait_type=trait.type,
                        details={"failureCategory": evaluation.failure_category} if evaluation.failure_category else None)
 

@@ -157,11 +157,11 @@ def _exit_for(outcome: RunOutcome) -> int:
     return EXIT_BLOCKED
 
 
-async def _wait(engine: Any, out: Out, run_id: str, timeout: float) -> Any:
+async def _wait(engine: Any, out: Out, run_id: str, limit: float) -> Any:
     spinner = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
     waited = 0.0
     run = await engine.advance_run(run_id)
-    while not run.status.is_terminal and waited < timeout:
+    while not run.status.is_terminal and waited < limit:
         if out.color:
             sys.stdout.write(f"\r{spinner[int(waited * 4) % len(spinner)]} {run_id} {run.status.value} "
                              f"{waited:5.0f}s")

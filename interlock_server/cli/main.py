@@ -13,7 +13,7 @@ from interlock_core.errors import ConfigError, ConfigErrors, InterlockError
 
 from .. import __version__
 from . import commands
-from .output import EXIT_ERROR, Out
+from .output import EXIT_ERROR, EXIT_OK, Out
 
 EPILOG = """\
 exit codes: 0 success / READY / launched, 1 blocked (NOT_READY, duplicate, failed run),

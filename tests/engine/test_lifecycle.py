@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import anyio
+import anyio.lowlevel
 import pytest
 
 from interlock_core.engine import Outcome
@@ -226,7 +227,8 @@ async def test_cancel_run(harness: Harness) -> None:
 
 async def test_rerun_of_completed_date_runs_again(harness: Harness, tmp_path: Path) -> None:
     marker = tmp_path / "launches"
-    harness.write([pipeline("p1", trigger={"type": "command", "argv": ["sh", "-c", f"echo $INTERLOCK_RUN_KEY >> {marker}"]})])
+    argv = ["sh", "-c", f"echo $INTERLOCK_RUN_KEY >> {marker}"]
+    harness.write([pipeline("p1", trigger={"type": "command", "argv": argv})])
     harness.sensors.ready("p1")
     engine = await harness.engine()
     first = await engine.start_run("p1")
@@ -316,7 +318,7 @@ async def test_cascade_silver_to_gold(harness: Harness) -> None:
 
     async with anyio.create_task_group() as tg:
         tg.start_soon(listen)
-        await anyio.sleep(0)
+        await anyio.lowlevel.checkpoint()
         silver = await engine.start_run("silver")
         assert silver.run is not None and silver.run.status is S.COMPLETED
         await anyio.sleep(0.01)

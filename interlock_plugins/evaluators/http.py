@@ -1,0 +1,121 @@
+"""The ``http`` evaluator runner: evaluators are HTTP endpoints answering a POST with JSON.
+
+The request body is ``{"pipelineId", "traitType", "config", "scheduleId", "date"}``; the reply
+body is the same JSON object a subprocess evaluator prints. Evaluators written as ``http://`` or
+``https://`` URLs are posted to as they are; with the ``evaluator_base_url`` option (AWS mode) a
+relative name ``evaluate/freshness`` is posted to ``<base>/evaluate/freshness``.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import anyio
+import httpx
+
+from interlock_core.errors import category_for_http_status
+from interlock_core.model import FailureCategory
+from interlock_core.ports import EvaluatorInput, EvaluatorOutput, RunnerContext
+
+from .output import (
+    MAX_OUTPUT_BYTES,
+    InputNotEncodable,
+    excerpt,
+    failed,
+    invalid_output,
+    parse_output,
+    request_body,
+)
+
+DEFAULT_TIMEOUT_SECONDS = 30.0
+_URL_PREFIXES = ("http://", "https://")
+_ERROR_BODY_BYTES = 4096
+
+
+def shown_url(url: str) -> str:
+    """The URL as reasons show it: no credentials, no query string (either may hold a secret)."""
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, TypeError, ValueError):
+        return url.split("?", 1)[0].rsplit("@", 1)[-1]
+    if not parsed.host:
+        return url.split("?", 1)[0]
+    port = f":{parsed.port}" if parsed.port else ""
+    return f"{parsed.scheme}://{parsed.host}{port}{parsed.path}"
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class HTTPRunner:
+    """POSTs the evaluation request to the evaluator's URL; one connection pool per runner."""
+
+    name: ClassVar[str] = "http"
+    priority: ClassVar[int] = 50
+
+    def __init__(self, context: RunnerContext) -> None:
+        self.context = context
+        base = context.options.get("evaluator_base_url")
+        self.base_url: str | None = str(base).rstrip("/") if base else None
+        self._client = httpx.AsyncClient(
+            headers={"Accept": "application/json", "User-Agent": "interlock-evaluator-runner"},
+            follow_redirects=False,
+        )
+
+    def handles(self, evaluator: str) -> bool:
+        if evaluator.startswith(_URL_PREFIXES):
+            return True
+        return self.base_url is not None and "://" not in evaluator and not evaluator.startswith("builtin:")
+
+    def url_for(self, evaluator: str) -> str:
+        if evaluator.startswith(_URL_PREFIXES) or self.base_url is None:
+            return evaluator
+        return f"{self.base_url}/{evaluator.lstrip('/')}"
+
+    async def run(self, evaluator: str, request: EvaluatorInput) -> EvaluatorOutput:
+        url = self.url_for(evaluator)
+        where = shown_url(url)
+        timeout = request.timeout if request.timeout > 0 else DEFAULT_TIMEOUT_SECONDS
+        try:
+            content = request_body(request)
+        except InputNotEncodable as exc:
+            return exc.output()
+        try:
+            with anyio.fail_after(timeout):
+                status, body = await self._post(url, content, timeout)
+        except (TimeoutError, httpx.TimeoutException):
+            return failed(
+                f"EVALUATOR_TIMEOUT: no answer from {where} after {timeout:g}s", FailureCategory.TIMEOUT
+            )
+        except _TooLarge:
+            return invalid_output(f"body exceeds {MAX_OUTPUT_BYTES} bytes")
+        except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
+            return failed(f"EVALUATOR_REQUEST_FAILED: {where}: invalid URL: {exc}", FailureCategory.PERMANENT)
+        except httpx.HTTPError as exc:
+            detail = str(exc) or type(exc).__name__
+            return failed(f"EVALUATOR_REQUEST_FAILED: {where}: {detail}", FailureCategory.TRANSIENT)
+        if not 200 <= status < 300:
+            text = excerpt(body.decode("utf-8", errors="replace"))
+            reason = f"EVALUATOR_HTTP_ERROR: status {status}" + (f": {text}" if text else "")
+            return failed(reason, category_for_http_status(status))
+        return parse_output(body, source="body")
+
+    async def _post(self, url: str, content: bytes, seconds: float) -> tuple[int, bytes]:
+        """The reply's status and body: a whole answer (up to the cap) or the start of an error."""
+        headers = {"Content-Type": "application/json"}
+        async with self._client.stream(
+            "POST", url, content=content, headers=headers, timeout=seconds
+        ) as reply:
+            answer = 200 <= reply.status_code < 300
+            body = bytearray()
+            async for chunk in reply.aiter_bytes():
+                body.extend(chunk)
+                if answer and len(body) > MAX_OUTPUT_BYTES:
+                    raise _TooLarge
+                if not answer and len(body) > _ERROR_BODY_BYTES:
+                    break
+            return reply.status_code, bytes(body)
+
+    async def close(self) -> None:
+        await self._client.aclose()

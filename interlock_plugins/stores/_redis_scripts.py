@@ -1,0 +1,112 @@
+"""The Lua scripts of the ``redis`` store: every read-check-write that must be atomic.
+
+Each script touches one key, or keys of one cluster slot (a ``{<pipelineId>}`` hash tag), so it
+runs unchanged on Redis Cluster. TTLs are milliseconds; ``0`` means "no expiry".
+"""
+
+from __future__ import annotations
+
+# Write a versioned record (run, run log, rerun) on a condition, optionally indexing it.
+#
+# KEYS[1]  the record key
+# KEYS[2]  optional: an index zset in the same slot
+# ARGV[1]  mode: "create" (only if absent), "cas" (only if stored version == ARGV[2]), "put"
+# ARGV[2]  expected version (mode "cas")
+# ARGV[3]  the new record JSON
+# ARGV[4]  record TTL ms (0 = none)
+# ARGV[5]  index score, ARGV[6] index member, ARGV[7] entries the index keeps, ARGV[8] index TTL ms
+#
+# Returns 1 when written, 0 when the condition failed.
+WRITE_RECORD = """
+local current = redis.call('GET', KEYS[1])
+local mode = ARGV[1]
+if mode == 'create' then
+  if current then return 0 end
+elseif mode == 'cas' then
+  if not current then return 0 end
+  local ok, stored = pcall(cjson.decode, current)
+  if not ok or type(stored) ~= 'table' then return 0 end
+  local version = tonumber(stored['version'])
+  if version == nil or version ~= tonumber(ARGV[2]) then return 0 end
+end
+local ttl = tonumber(ARGV[4])
+if ttl > 0 then
+  redis.call('SET', KEYS[1], ARGV[3], 'PX', ttl)
+else
+  redis.call('SET', KEYS[1], ARGV[3])
+end
+if KEYS[2] then
+  redis.call('ZADD', KEYS[2], ARGV[5], ARGV[6])
+  local keep = tonumber(ARGV[7])
+  if keep > 0 then
+    redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -(keep + 1))
+  end
+  local index_ttl = tonumber(ARGV[8])
+  if index_ttl > 0 then
+    redis.call('PEXPIRE', KEYS[2], index_ttl)
+  else
+    redis.call('PERSIST', KEYS[2])
+  end
+end
+return 1
+"""
+
+# Take a lease if free, or renew it if the caller already holds it.
+#
+# KEYS[1]  the lease key; ARGV[1] owner token; ARGV[2] TTL ms (0 = none)
+# Returns 1 when the caller holds the lease afterwards, 0 when someone else does.
+ACQUIRE_LEASE = """
+local holder = redis.call('GET', KEYS[1])
+if holder and holder ~= ARGV[1] then return 0 end
+local ttl = tonumber(ARGV[2])
+if ttl > 0 then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ttl)
+else
+  redis.call('SET', KEYS[1], ARGV[1])
+end
+return 1
+"""
+
+# Release a lease only if the caller holds it.
+#
+# KEYS[1]  the lease key; ARGV[1] owner token
+# Returns 1 when released, 0 otherwise.
+RELEASE_LEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  return 1
+end
+return 0
+"""
+
+# Append an event to a pipeline's stream, trimmed by length and by age.
+#
+# KEYS[1]  the stream; ARGV[1] approximate max length; ARGV[2] retention ms (0 = keep);
+# ARGV[3] event kind; ARGV[4] event JSON
+# Returns the new stream id (the event's cursor). Age is measured on the server's clock, the
+# same clock that stamps stream ids.
+APPEND_EVENT = """
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'kind', ARGV[3], 'data', ARGV[4])
+local retention = tonumber(ARGV[2])
+if retention > 0 then
+  local now = redis.call('TIME')
+  local now_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+  local oldest = now_ms - retention
+  if oldest > 0 then
+    redis.call('XTRIM', KEYS[1], 'MINID', '~', string.format('%d-0', oldest))
+  end
+  redis.call('PEXPIRE', KEYS[1], retention)
+end
+return id
+"""
+
+# Record that a source pipeline completed a cycle; the first write of a source wins.
+#
+# KEYS[1]  the cycle's cascade hash; ARGV[1] source; ARGV[2] marker JSON; ARGV[3] TTL ms (0 = none)
+# Returns 1 when the marker is new, 0 when it already existed (its TTL is refreshed either way).
+WRITE_CASCADE_MARKER = """
+local added = redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2])
+local ttl = tonumber(ARGV[3])
+if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl) end
+return added
+"""

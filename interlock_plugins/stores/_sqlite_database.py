@@ -1,0 +1,141 @@
+"""The connection under the SQLite store.
+
+One ``sqlite3`` connection per store, used from a worker thread (one at a time) so the event loop
+never blocks on disk or on another process's lock. Every write is one ``BEGIN IMMEDIATE``
+transaction: it takes SQLite's write lock before reading, so a read-modify-write (CAS, claim,
+lease) is atomic across coroutines, threads and processes sharing the file. A lock still held by
+someone else after the busy timeout, a missing or corrupt file, a full disk: all become
+:class:`~interlock_core.errors.StoreUnavailable`, naming the file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+import anyio
+import anyio.to_thread
+
+from interlock_core.errors import StoreUnavailable
+
+T = TypeVar("T")
+
+MEMORY = ":memory:"
+
+
+class SQLiteDatabase:
+    def __init__(self, path: str, busy_timeout: float) -> None:
+        self.path = path
+        self.busy_timeout = busy_timeout
+        self._conn: sqlite3.Connection | None = None
+        self._lock = threading.Lock()
+        self._limiter: anyio.CapacityLimiter | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self._conn is not None
+
+    async def open(self, init: Callable[[sqlite3.Connection], None]) -> None:
+        """Open the file (creating its directory), switch to WAL and run ``init`` in a transaction."""
+        if self._conn is not None:
+            return
+        self._limiter = anyio.CapacityLimiter(1)
+        await anyio.to_thread.run_sync(self._open, init, limiter=self._limiter)
+
+    async def close(self) -> None:
+        if self._conn is None:
+            return
+        await anyio.to_thread.run_sync(self._close, limiter=self._limiter)
+
+    async def read(self, body: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``body`` outside an explicit transaction (each statement sees committed data)."""
+        return await anyio.to_thread.run_sync(self._call, body, False, limiter=self._limiter)
+
+    async def write(self, body: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``body`` in one ``BEGIN IMMEDIATE`` transaction; rolled back if it raises."""
+        return await anyio.to_thread.run_sync(self._call, body, True, limiter=self._limiter)
+
+    # ------------------------------------------------------------------------------ in the thread
+
+    def _open(self, init: Callable[[sqlite3.Connection], None]) -> None:
+        with self._lock:
+            if self._conn is not None:
+                return
+            try:
+                if self.path != MEMORY:
+                    Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+                conn = sqlite3.connect(
+                    self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False
+                )
+            except (OSError, sqlite3.Error) as exc:
+                raise self._unavailable(exc) from exc
+            try:
+                if self.path != MEMORY:
+                    self._use_wal(conn)
+                conn.execute("PRAGMA synchronous = FULL")
+                self._transaction(conn, init)
+            except sqlite3.Error as exc:
+                conn.close()
+                raise self._unavailable(exc) from exc
+            except BaseException:
+                conn.close()
+                raise
+            self._conn = conn
+
+    def _use_wal(self, conn: sqlite3.Connection) -> None:
+        # Switching a fresh file to WAL needs a moment of exclusive access, which the busy handler
+        # does not always wait for when several processes open the file at once: retry briefly.
+        mode: str | None = None
+        for _ in range(max(1, int(self.busy_timeout * 20))):
+            try:
+                row = conn.execute("PRAGMA journal_mode = WAL").fetchone()
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise
+            else:
+                mode = str(row[0]).lower() if row else None
+                if mode == "wal":
+                    return
+            time.sleep(0.05)
+        raise sqlite3.OperationalError(f"could not switch to WAL journal mode (mode {mode or 'unknown'})")
+
+    def _close(self) -> None:
+        with self._lock:
+            conn, self._conn = self._conn, None
+            if conn is not None:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.close()
+
+    def _call(self, body: Callable[[sqlite3.Connection], T], write: bool) -> T:
+        with self._lock:
+            conn = self._conn
+            if conn is None:
+                raise StoreUnavailable(f"sqlite store {self.path} is not started (or already closed)")
+            try:
+                return self._transaction(conn, body) if write else body(conn)
+            except sqlite3.Error as exc:
+                raise self._unavailable(exc) from exc
+
+    @staticmethod
+    def _transaction(conn: sqlite3.Connection, body: Callable[[sqlite3.Connection], T]) -> T:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            result = body(conn)
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+            raise
+        return result
+
+    def _unavailable(self, exc: BaseException) -> StoreUnavailable:
+        detail = str(exc) or type(exc).__name__
+        if "locked" in detail or "busy" in detail:
+            detail += f" (still held by another connection after {self.busy_timeout:g}s)"
+        return StoreUnavailable(f"sqlite store {self.path} is unavailable: {detail}")

@@ -1,0 +1,409 @@
+"""The embedded default store: one SQLite file in WAL mode.
+
+Zero set-up and durable. Several processes on one host (the CLI next to ``interlock serve``) may
+share the file: every read-modify-write runs in a ``BEGIN IMMEDIATE`` transaction, so CAS, claims
+and leases are atomic across processes. Time comes from the injected clock: TTLs are expiry
+timestamps compared with ``clock.now()``; expired rows are absent on read and purged lazily.
+Runs, run logs, reruns, events and cascade markers are kept for ``retention`` (runs, run logs and
+reruns that are not finished get one more day).
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Callable, Mapping
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, ClassVar, TypeVar
+
+from pydantic import BaseModel, Field, field_validator
+from pydantic import ValidationError as ModelError
+
+from interlock_core.clock import Clock, SystemClock
+from interlock_core.durations import Duration
+from interlock_core.errors import ConfigError, StoreUnavailable, ValidationError
+from interlock_core.model import (
+    DEFAULT_SCHEDULE_ID,
+    CascadeMarker,
+    ConfigModel,
+    Event,
+    EventRecord,
+    PipelineConfig,
+    ReadinessResult,
+    RerunRecord,
+    RunLogEntry,
+    RunState,
+    RunStatus,
+    TraitEvaluation,
+)
+from interlock_core.plugins import PluginContext
+
+from ._sqlite_database import MEMORY, SQLiteDatabase
+from ._sqlite_schema import (
+    CASCADE_MARKERS,
+    LIVE,
+    READINESS,
+    RERUNS,
+    RUN_LOGS,
+    RUNS,
+    TRAITS,
+    Table,
+    ensure_schema,
+    purge_expired,
+)
+
+log = logging.getLogger(__name__)
+
+M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
+
+DEFAULT_RETENTION = timedelta(days=7)
+UNFINISHED_GRACE = 86400.0  # unfinished runs, run logs and reruns outlive retention by a day
+PURGE_INTERVAL = 60.0  # seconds of clock time between lazy purges of expired rows
+
+
+class SQLiteConfig(ConfigModel):
+    """The ``sqlite:`` section of ``interlock.yaml``."""
+
+    path: str = Field(default="./interlock.db", min_length=1)
+    busy_timeout: Duration = timedelta(seconds=10)
+    retention: Duration = DEFAULT_RETENTION
+
+    @field_validator("busy_timeout", "retention")
+    @classmethod
+    def _not_negative(cls, value: timedelta) -> timedelta:
+        if value.total_seconds() < 0:
+            raise ValueError("must not be negative")
+        return value
+
+
+class SQLiteStore:
+    """``SQLiteStore(path, clock=..., retention=...)``; ``retention`` of 0 or None keeps history forever."""
+
+    name: ClassVar[str] = "sqlite"
+    config_model: ClassVar[type[BaseModel]] = SQLiteConfig
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        clock: Clock | None = None,
+        retention: timedelta | float | None = DEFAULT_RETENTION,
+        busy_timeout: float = 10.0,
+    ) -> None:
+        seconds = retention.total_seconds() if isinstance(retention, timedelta) else retention
+        self.path = str(path)
+        self._clock = clock or SystemClock()
+        self._retention = seconds if seconds and seconds > 0 else None
+        self._db = SQLiteDatabase(self.path, busy_timeout)
+        self._last_purge: float | None = None
+
+    @classmethod
+    def create(cls, config: SQLiteConfig | Mapping[str, Any], context: PluginContext) -> SQLiteStore:
+        """Build from the ``sqlite:`` section; a relative path is relative to the project directory."""
+        if not isinstance(config, SQLiteConfig):
+            try:
+                config = SQLiteConfig.model_validate(dict(config))
+            except ModelError as exc:
+                raise ConfigError(f"invalid sqlite store settings: {exc}", key="sqlite") from None
+        path: str | Path = config.path
+        if config.path != MEMORY:
+            candidate = Path(config.path).expanduser()
+            path = candidate if candidate.is_absolute() else Path(context.project_dir) / candidate
+        return cls(
+            path,
+            clock=context.clock,
+            retention=config.retention,
+            busy_timeout=config.busy_timeout.total_seconds(),
+        )
+
+    def __repr__(self) -> str:
+        return f"SQLiteStore({self.path!r})"
+
+    # lifecycle ---------------------------------------------------------------------------------
+    async def start(self) -> None:
+        await self._db.open(ensure_schema(self.path))
+
+    async def close(self) -> None:
+        await self._db.close()
+
+    async def ping(self) -> bool:
+        if not self._db.is_open:
+            return False
+        try:
+            return bool(await self._db.read(lambda conn: conn.execute("SELECT 1").fetchone()))
+        except StoreUnavailable:
+            return False
+
+    # pipelines ---------------------------------------------------------------------------------
+    async def put_pipeline(self, pipeline: PipelineConfig) -> None:
+        data = pipeline.model_dump_json(by_alias=True, exclude_none=True)
+        await self._write(
+            lambda conn, now: conn.execute(
+                "INSERT INTO pipelines (name, data) VALUES (?, ?)"
+                " ON CONFLICT (name) DO UPDATE SET data = excluded.data",
+                (pipeline.name, data),
+            )
+        )
+
+    async def get_pipeline(self, pipeline_id: str) -> PipelineConfig | None:
+        return await self._get(
+            PipelineConfig, "SELECT data FROM pipelines WHERE name = ?", (pipeline_id,), live=False
+        )
+
+    async def list_pipelines(self) -> list[PipelineConfig]:
+        return await self._list(PipelineConfig, "SELECT data FROM pipelines ORDER BY name", (), live=False)
+
+    async def delete_pipeline(self, pipeline_id: str) -> bool:
+        sql = "DELETE FROM pipelines WHERE name = ?"
+        return await self._write(lambda conn, now: conn.execute(sql, (pipeline_id,)).rowcount > 0)
+
+    # traits ------------------------------------------------------------------------------------
+    async def put_trait(self, evaluation: TraitEvaluation, ttl: float | None) -> None:
+        row = (evaluation.pipeline_id, evaluation.trait_type, evaluation.to_json())
+        await self._write(lambda conn, now: TRAITS.put(conn, row, _expiry(ttl, now)))
+
+    async def get_trait(self, pipeline_id: str, trait_type: str) -> TraitEvaluation | None:
+        sql = f"SELECT data FROM traits WHERE pipeline_id = ? AND trait_type = ? AND {LIVE}"
+        return await self._get(TraitEvaluation, sql, (pipeline_id, trait_type))
+
+    async def list_traits(self, pipeline_id: str) -> list[TraitEvaluation]:
+        sql = f"SELECT data FROM traits WHERE pipeline_id = ? AND {LIVE} ORDER BY trait_type"
+        return await self._list(TraitEvaluation, sql, (pipeline_id,))
+
+    # readiness cache ---------------------------------------------------------------------------
+    async def put_readiness(self, result: ReadinessResult, ttl: float | None) -> None:
+        row = (result.pipeline_id, result.to_json())
+        await self._write(lambda conn, now: READINESS.put(conn, row, _expiry(ttl, now)))
+
+    async def get_readiness(self, pipeline_id: str) -> ReadinessResult | None:
+        sql = f"SELECT data FROM readiness WHERE pipeline_id = ? AND {LIVE}"
+        return await self._get(ReadinessResult, sql, (pipeline_id,))
+
+    # runs --------------------------------------------------------------------------------------
+    async def create_run(self, run: RunState) -> bool:
+        return await self._claim(RUNS, _run_row(run), run.status, None)
+
+    async def put_run(self, run: RunState) -> None:
+        await self._put(RUNS, _run_row(run), run.status)
+
+    async def get_run(self, run_id: str) -> RunState | None:
+        return await self._get(RunState, f"SELECT data FROM runs WHERE run_id = ? AND {LIVE}", (run_id,))
+
+    async def list_runs(self, pipeline_id: str, limit: int = 20) -> list[RunState]:
+        sql = f"SELECT data FROM runs WHERE pipeline_id = ? AND {LIVE} ORDER BY created_at DESC, rowid DESC"
+        return await self._list(RunState, sql, (pipeline_id,), limit=_limit(limit, 20))
+
+    async def cas_run(self, run: RunState, expected_version: int) -> bool:
+        return await self._claim(RUNS, _run_row(run), run.status, expected_version)
+
+    # run logs ----------------------------------------------------------------------------------
+    async def get_run_log(self, pipeline_id: str, date: str, schedule_id: str) -> RunLogEntry | None:
+        sql = f"SELECT data FROM run_logs WHERE pipeline_id = ? AND date = ? AND schedule_id = ? AND {LIVE}"
+        return await self._get(RunLogEntry, sql, (pipeline_id, date, schedule_id or DEFAULT_SCHEDULE_ID))
+
+    async def cas_run_log(self, entry: RunLogEntry, expected_version: int | None) -> bool:
+        return await self._claim(RUN_LOGS, _run_log_row(entry), entry.status, expected_version)
+
+    async def put_run_log(self, entry: RunLogEntry) -> None:
+        await self._put(RUN_LOGS, _run_log_row(entry), entry.status)
+
+    async def list_run_logs(self, pipeline_id: str, limit: int = 20) -> list[RunLogEntry]:
+        sql = (
+            f"SELECT data FROM run_logs WHERE pipeline_id = ? AND {LIVE}"
+            " ORDER BY date DESC, started_at DESC, rowid DESC"
+        )
+        return await self._list(RunLogEntry, sql, (pipeline_id,), limit=_limit(limit, 20))
+
+    # reruns ------------------------------------------------------------------------------------
+    async def cas_rerun(self, record: RerunRecord, expected_version: int | None) -> bool:
+        return await self._claim(RERUNS, _rerun_row(record), record.status, expected_version)
+
+    async def put_rerun(self, record: RerunRecord) -> None:
+        await self._put(RERUNS, _rerun_row(record), record.status)
+
+    async def get_rerun(self, rerun_id: str) -> RerunRecord | None:
+        return await self._get(
+            RerunRecord, f"SELECT data FROM reruns WHERE rerun_id = ? AND {LIVE}", (rerun_id,)
+        )
+
+    async def list_reruns(self, pipeline_id: str | None, limit: int = 20) -> list[RerunRecord]:
+        where, params = ("pipeline_id = ? AND ", (pipeline_id,)) if pipeline_id is not None else ("", ())
+        sql = f"SELECT data FROM reruns WHERE {where}{LIVE} ORDER BY requested_at DESC, rowid DESC"
+        return await self._list(RerunRecord, sql, params, limit=_limit(limit, 20))
+
+    # events ------------------------------------------------------------------------------------
+    async def append_event(self, event: Event) -> str:
+        def append(conn: sqlite3.Connection, now: float) -> str:
+            cursor = conn.execute(
+                "INSERT INTO events (pipeline_id, data, expires_at) VALUES (?, ?, ?)",
+                (event.pipeline_id, event.to_json(), self._retained(None, now)),
+            )
+            return str(cursor.lastrowid)
+
+        return await self._write(append)
+
+    async def list_events(self, pipeline_id: str, limit: int = 50) -> list[Event]:
+        sql = f"SELECT data FROM events WHERE pipeline_id = ? AND {LIVE} ORDER BY id DESC"
+        events = await self._list(Event, sql, (pipeline_id,), limit=_limit(limit, 50))
+        return events[::-1]
+
+    async def read_events_since(
+        self, pipeline_id: str, cursor: str | None, count: int = 100
+    ) -> list[EventRecord]:
+        sql = f"SELECT id, data FROM events WHERE pipeline_id = ? AND id > ? AND {LIVE} ORDER BY id LIMIT ?"
+        params = (pipeline_id, _event_cursor(cursor), self._now(), _limit(count, 100))
+        rows = await self._db.read(lambda conn: conn.execute(sql, params).fetchall())
+        loaded = ((row_id, _load(Event, data)) for row_id, data in rows)
+        return [EventRecord(stream_id=str(row_id), event=event) for row_id, event in loaded if event]
+
+    # cascade markers ---------------------------------------------------------------------------
+    async def write_cascade_marker(self, marker: CascadeMarker) -> None:
+        schedule_id = marker.schedule_id or DEFAULT_SCHEDULE_ID
+        data = marker.model_copy(update={"schedule_id": schedule_id}).to_json()
+        row = (marker.pipeline_id, marker.date, schedule_id, marker.source, data)
+        await self._write(lambda conn, now: CASCADE_MARKERS.put(conn, row, self._retained(None, now)))
+
+    async def list_cascade_markers(
+        self, pipeline_id: str, date: str, schedule_id: str
+    ) -> list[CascadeMarker]:
+        sql = (
+            "SELECT data FROM cascade_markers WHERE pipeline_id = ? AND date = ? AND schedule_id = ?"
+            f" AND {LIVE} ORDER BY source"
+        )
+        return await self._list(CascadeMarker, sql, (pipeline_id, date, schedule_id or DEFAULT_SCHEDULE_ID))
+
+    # leases ------------------------------------------------------------------------------------
+    async def acquire_lease(self, key: str, owner: str, ttl: float) -> bool:
+        sql = (
+            "INSERT INTO leases (key, owner, expires_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE"
+            " SET owner = excluded.owner, expires_at = excluded.expires_at"
+            " WHERE leases.owner = excluded.owner OR leases.expires_at <= ?"
+        )
+        return await self._write(
+            lambda conn, now: conn.execute(sql, (key, owner, _expiry(ttl, now), now)).rowcount == 1
+        )
+
+    async def release_lease(self, key: str, owner: str) -> bool:
+        sql = f"DELETE FROM leases WHERE key = ? AND owner = ? AND {LIVE}"
+        return await self._write(lambda conn, now: conn.execute(sql, (key, owner, now)).rowcount == 1)
+
+    async def lease_owner(self, key: str) -> str | None:
+        params = (key, self._now())
+        sql = f"SELECT owner FROM leases WHERE key = ? AND {LIVE}"
+        row = await self._db.read(lambda conn: conn.execute(sql, params).fetchone())
+        return str(row[0]) if row else None
+
+    # helpers -----------------------------------------------------------------------------------
+    def _now(self) -> float:
+        return self._clock.now().timestamp()
+
+    def _retained(self, status: RunStatus | None, now: float) -> float | None:
+        """When a run, run log, rerun, event or cascade marker written now expires."""
+        if self._retention is None:
+            return None
+        grace = UNFINISHED_GRACE if status is not None and not status.is_terminal else 0.0
+        return now + self._retention + grace
+
+    async def _write(self, body: Callable[[sqlite3.Connection, float], T]) -> T:
+        """One write transaction; expired rows are purged now and then along the way."""
+        now, mono = self._now(), self._clock.monotonic()
+        purge = self._last_purge is None or abs(mono - self._last_purge) >= PURGE_INTERVAL
+        if purge:
+            self._last_purge = mono
+
+        def run(conn: sqlite3.Connection) -> T:
+            if purge:
+                purge_expired(conn, now)
+            return body(conn, now)
+
+        return await self._db.write(run)
+
+    async def _put(self, table: Table, row: tuple[Any, ...], status: RunStatus) -> None:
+        await self._write(lambda conn, now: table.put(conn, row, self._retained(status, now)))
+
+    async def _claim(
+        self, table: Table, row: tuple[Any, ...], status: RunStatus, expected: int | None
+    ) -> bool:
+        """Write iff the stored version is ``expected`` (``None``: iff nothing live is stored)."""
+
+        def claim(conn: sqlite3.Connection, now: float) -> bool:
+            expires = self._retained(status, now)
+            if expected is None:
+                return table.insert_if_absent(conn, row, expires, now)
+            return table.swap(conn, row, expires, expected, now)
+
+        return await self._write(claim)
+
+    async def _get(self, model: type[M], sql: str, params: tuple[Any, ...], *, live: bool = True) -> M | None:
+        args = (*params, self._now()) if live else params
+        row = await self._db.read(lambda conn: conn.execute(sql, args).fetchone())
+        return _load(model, row[0]) if row else None
+
+    async def _list(
+        self,
+        model: type[M],
+        sql: str,
+        params: tuple[Any, ...],
+        *,
+        live: bool = True,
+        limit: int | None = None,
+    ) -> list[M]:
+        args = (*params, self._now()) if live else params
+        if limit is not None:
+            sql, args = sql + " LIMIT ?", (*args, limit)
+        rows = await self._db.read(lambda conn: conn.execute(sql, args).fetchall())
+        return [item for item in (_load(model, row[0]) for row in rows) if item is not None]
+
+
+def _run_row(run: RunState) -> tuple[Any, ...]:
+    return (run.run_id, run.pipeline_id, run.version, run.created_at.timestamp(), run.to_json())
+
+
+def _run_log_row(entry: RunLogEntry) -> tuple[Any, ...]:
+    """An empty schedule is stored (and read back) as ``daily``."""
+    if not entry.schedule_id:
+        entry = entry.model_copy(update={"schedule_id": DEFAULT_SCHEDULE_ID})
+    key = (entry.pipeline_id, entry.date, entry.schedule_id)
+    return (*key, entry.version, entry.started_at.timestamp(), entry.to_json())
+
+
+def _rerun_row(record: RerunRecord) -> tuple[Any, ...]:
+    return (
+        record.rerun_id,
+        record.pipeline_id,
+        record.version,
+        record.requested_at.timestamp(),
+        record.to_json(),
+    )
+
+
+def _expiry(ttl: float | None, now: float) -> float | None:
+    return now + ttl if ttl is not None and ttl > 0 else None
+
+
+def _limit(value: int, default: int) -> int:
+    return value if value > 0 else default
+
+
+def _event_cursor(cursor: str | None) -> int:
+    if cursor is None or cursor in ("", "0", "0-0"):
+        return 0
+    try:
+        value = int(cursor)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise ValidationError(
+            f"invalid event cursor {cursor!r}: expected a stream id returned by the store", field="cursor"
+        )
+    return value
+
+
+def _load(model: type[M], data: str) -> M | None:
+    try:
+        return model.model_validate_json(data)
+    except ModelError as exc:
+        log.warning("skipping an unreadable %s row: %s", model.__name__, exc.errors()[:1])
+        return None

@@ -1,0 +1,207 @@
+"""Helpers shared by the built-in trigger types.
+
+* :func:`expand_config` — expand ``${NAME}`` in every string of a trigger config at launch time,
+  run variables first, then the process environment (secrets stay unexpanded in stored config).
+* :func:`mask_secrets` — header maps safe to keep in run metadata.
+* :func:`excerpt` — a bounded piece of a response body for messages and metadata.
+* :func:`http_client` / :func:`send` — an httpx client and one request whose failures are turned
+  into :class:`~interlock_core.errors.TriggerError` values with a failure category.
+* :class:`TriggerConfig` — base of the trigger config models (unknown keys are errors, explicit
+  aliases, ``pollInterval`` and ``Seconds`` timeouts accepted); :func:`coerce_config` and
+  :func:`expanded_config` turn what the engine passes into a validated, launch-time-expanded model.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Collection, Mapping
+from datetime import timedelta
+from typing import Annotated, Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import ValidationError as PydanticValidationError
+
+from interlock_core.durations import parse_duration
+from interlock_core.errors import TriggerError, category_for_http_status
+from interlock_core.model import FailureCategory
+from interlock_core.ports import LaunchRequest
+from interlock_core.templating import MissingVariable, chain_lookup, expand_tree
+
+DEFAULT_HTTP_TIMEOUT = 30.0
+EXCERPT_LIMIT = 500
+MASK = "***"
+
+_SAFE_HEADERS = frozenset(
+    {"accept", "content-type", "user-agent", "idempotency-key", "x-interlock-run-id", "x-request-id"}
+)
+
+
+def _seconds(value: Any) -> Any:
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, str | timedelta):
+        return parse_duration(value).total_seconds()
+    return value
+
+
+Seconds = Annotated[float, BeforeValidator(_seconds), Field(gt=0)]
+"""A positive number of seconds; ``30``, ``"30s"`` and ``"1m30s"`` are all accepted."""
+
+ConfigT = TypeVar("ConfigT", bound=BaseModel)
+
+
+class TriggerConfig(BaseModel):
+    """Base of a trigger's config model: the keys of the ``trigger:`` section besides ``type``."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    poll_interval: Annotated[str | float | None, Field(alias="pollInterval")] = None
+
+
+def coerce_config(model: type[ConfigT], config: Any) -> ConfigT:
+    """``config`` as an instance of ``model``: an instance passes through, a mapping is validated
+    (a leading ``type`` key is ignored). Invalid config is a PERMANENT TriggerError."""
+    if isinstance(config, model):
+        return config
+    if isinstance(config, BaseModel):
+        config = config.model_dump(by_alias=True, exclude_none=True)
+    if not isinstance(config, Mapping):
+        message = f"trigger config must be a mapping, not {type(config).__name__}"
+        raise TriggerError(message, category=FailureCategory.PERMANENT)
+    data = {k: v for k, v in config.items() if k != "type"}
+    try:
+        return model.model_validate(data)
+    except PydanticValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'config'}: {err['msg']}" for err in exc.errors()
+        )
+        message = f"invalid trigger config: {problems}"
+        raise TriggerError(message, category=FailureCategory.PERMANENT) from None
+
+
+def expanded_config(model: type[ConfigT], config: Any, variables: Mapping[str, str], *,
+                    keep: Collection[str] = ()) -> ConfigT:
+    """``config`` validated, every string expanded with ``variables`` then ``os.environ``, and
+    validated again (so a ``${VAR}`` may stand for a value that only the expanded form validates).
+
+    Keys (as written in YAML) named in ``keep`` stay unexpanded: a status poll, which knows no run
+    variables, keeps the job's parameters that it does not send anyway."""
+    raw = coerce_config(model, config).model_dump(by_alias=True, exclude_none=True)
+    kept = {key: raw.pop(key) for key in keep if key in raw}
+    return coerce_config(model, {**expand_with(raw, variables), **kept})
+
+
+def expand_with(data: Mapping[str, Any], variables: Mapping[str, str]) -> dict[str, Any]:
+    """``data`` with every string expanded: ``variables`` first, then ``os.environ``."""
+    lookup = chain_lookup(dict(variables), os.environ)
+    try:
+        expanded = expand_tree(dict(data), lookup)
+    except MissingVariable as exc:
+        raise TriggerError(
+            f"trigger config references undefined variable ${{{exc.name}}}",
+            category=FailureCategory.PERMANENT,
+        ) from None
+    assert isinstance(expanded, dict)
+    return expanded
+
+
+def expand_config(data: Mapping[str, Any], request: LaunchRequest) -> dict[str, Any]:
+    """``data`` with every string expanded: run variables first, then ``os.environ``.
+
+    An unknown ``${NAME}`` without default is a permanent launch failure naming the variable."""
+    return expand_with(data, request.variables)
+
+
+def redact_url(url: str) -> str:
+    """``url`` without user-info (``https://user:pass@host`` -> ``https://host``), for metadata."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
+
+
+def mask_secrets(mapping: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A copy of a header map whose values are masked, except a few harmless well-known headers."""
+    if not mapping:
+        return {}
+    return {k: (v if str(k).lower() in _SAFE_HEADERS else MASK) for k, v in mapping.items()}
+
+
+def excerpt(text: str | bytes | None, limit: int = EXCERPT_LIMIT) -> str:
+    """At most ``limit`` characters of ``text`` (decoded leniently), marked when cut."""
+    if text is None:
+        return ""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", errors="replace")
+    text = text.strip()
+    if len(text) <= limit:
+        return text
+    return text[:limit] + "…"
+
+
+def http_client(timeout: float | None = DEFAULT_HTTP_TIMEOUT, **kwargs: Any) -> httpx.AsyncClient:
+    """An httpx client with Interlock's defaults (explicit timeout, no env proxies for 127.0.0.1)."""
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(timeout if timeout and timeout > 0 else DEFAULT_HTTP_TIMEOUT),
+        follow_redirects=False,
+        headers={"User-Agent": "interlock"},
+        **kwargs,
+    )
+
+
+async def send(
+    client: httpx.AsyncClient,
+    method: str,
+    url: str,
+    *,
+    what: str,
+    **kwargs: Any,
+) -> httpx.Response:
+    """Send one request; transport failures become TriggerError (network -> TRANSIENT, timeout -> TIMEOUT).
+
+    The response is returned whatever its status: callers decide what a status means."""
+    try:
+        return await client.request(method, url, **kwargs)
+    except httpx.TimeoutException as exc:
+        message = f"{what}: timed out ({type(exc).__name__})"
+        raise TriggerError(message, category=FailureCategory.TIMEOUT) from exc
+    except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
+        message = f"{what}: invalid URL {url!r}: {exc}"
+        raise TriggerError(message, category=FailureCategory.PERMANENT) from exc
+    except httpx.HTTPError as exc:
+        raise TriggerError(
+            f"{what}: {type(exc).__name__}: {exc or 'request failed'}", category=FailureCategory.TRANSIENT
+        ) from exc
+
+
+def raise_for_status(response: httpx.Response, what: str) -> None:
+    """Raise TriggerError classified by the HTTP status unless the response is 2xx."""
+    if response.is_success:
+        return
+    status = response.status_code
+    body = excerpt(response.text)
+    raise TriggerError(
+        f"{what}: HTTP {status}" + (f": {body}" if body else ""),
+        category=category_for_http_status(status),
+        status=status,
+    )
+
+
+def json_body(response: httpx.Response, what: str) -> dict[str, Any]:
+    """The response's JSON object, or a TRANSIENT TriggerError when the body is not one."""
+    try:
+        data = response.json()
+    except ValueError:
+        raise TriggerError(
+            f"{what}: response is not JSON: {excerpt(response.text, 200)}",
+            category=FailureCategory.TRANSIENT,
+            status=response.status_code,
+        ) from None
+    if not isinstance(data, dict):
+        raise TriggerError(f"{what}: response is not a JSON object", category=FailureCategory.TRANSIENT)
+    return data

@@ -1,0 +1,195 @@
+"""The ``airflow`` trigger: create a DAG run through Airflow's stable REST API and poll it.
+
+Idempotent: the DAG run id is derived from the run key, so relaunching after a crash between
+"launched" and "recorded" finds Airflow's 409 (duplicate ``dag_run_id``) and carries on with the
+run that already exists instead of starting a second one.
+
+API v2 (Airflow 3, the default) authenticates with a JWT from ``POST <url>/auth/token`` when
+``username``/``password`` are given (kept until it expires or is answered with 401), requires
+``logical_date`` (sent as null). API v1 (Airflow 2) uses basic auth for ``username``/``password``.
+Configured ``headers`` (e.g. ``Authorization: Bearer ${AIRFLOW_TOKEN}``) are always sent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from typing import Any, ClassVar, Literal
+from urllib.parse import quote
+
+import httpx
+from pydantic import Field, model_validator
+
+from interlock_core.errors import TriggerError
+from interlock_core.model import FailureCategory
+from interlock_core.plugins import PluginContext
+from interlock_core.ports import LaunchRequest, LaunchResult, PollResult
+
+from ._airflow_auth import TokenCache
+from ._common import (
+    DEFAULT_HTTP_TIMEOUT,
+    Seconds,
+    TriggerConfig,
+    expanded_config,
+    http_client,
+    json_body,
+    raise_for_status,
+    redact_url,
+    send,
+)
+
+DAG_RUN_ID_PREFIX = "interlock__"
+MAX_DAG_RUN_ID = 250
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.~:+-]")
+
+
+class AirflowConfig(TriggerConfig):
+    url: str = Field(min_length=1)
+    dag_id: str = Field(alias="dagID", min_length=1)
+    headers: dict[str, str] = Field(default_factory=dict)
+    body: str | dict[str, Any] | None = None
+    conf: dict[str, Any] | None = None
+    api_version: Literal["v1", "v2"] = Field(default="v2", alias="apiVersion")
+    username: str | None = None
+    password: str | None = None
+    timeout: Seconds = DEFAULT_HTTP_TIMEOUT
+
+    @model_validator(mode="after")
+    def _check(self) -> AirflowConfig:
+        if self.body is not None and self.conf is not None:
+            raise ValueError("give the DAG run conf as 'conf' or as 'body', not both")
+        if (self.username is None) != (self.password is None):
+            raise ValueError("'username' and 'password' go together")
+        return self
+
+    @property
+    def base_url(self) -> str:
+        return self.url.rstrip("/")
+
+    def dag_runs_url(self, version: str) -> str:
+        return f"{self.base_url}/api/{version}/dags/{quote(self.dag_id, safe='')}/dagRuns"
+
+    def run_conf(self) -> dict[str, Any]:
+        """The DAG run ``conf``: ``conf``, or ``body`` (a mapping or a JSON object in a string)."""
+        if self.conf is not None:
+            return self.conf
+        if isinstance(self.body, dict):
+            return self.body
+        if self.body is None or not self.body.strip():
+            return {}
+        try:
+            parsed = json.loads(self.body)
+        except ValueError as exc:
+            raise TriggerError(f"airflow trigger: invalid body JSON: {exc}",
+                               category=FailureCategory.PERMANENT) from None
+        if not isinstance(parsed, dict):
+            raise TriggerError("airflow trigger: body must be a JSON object (the DAG run conf)",
+                               category=FailureCategory.PERMANENT)
+        return parsed
+
+
+def dag_run_id(run_key: str) -> str:
+    """The deterministic DAG run id of a run key, in the characters Airflow accepts."""
+    safe = DAG_RUN_ID_PREFIX + _UNSAFE.sub("_", run_key)
+    if len(safe) <= MAX_DAG_RUN_ID and safe == DAG_RUN_ID_PREFIX + run_key:
+        return safe
+    digest = hashlib.sha256(run_key.encode()).hexdigest()[:16]
+    return f"{safe[: MAX_DAG_RUN_ID - len(digest) - 2]}__{digest}"
+
+
+class AirflowTrigger:
+    name: ClassVar[str] = "airflow"
+    config_model: ClassVar[type[AirflowConfig]] = AirflowConfig
+    pollable: ClassVar[bool] = True
+    api_registrable: ClassVar[bool] = True
+
+    def __init__(self, context: PluginContext | None = None) -> None:
+        self._context = context or PluginContext()
+        self._client: httpx.AsyncClient | None = None
+        self._tokens = TokenCache(self._context.clock)
+
+    def _http(self) -> httpx.AsyncClient:
+        if self._client is None:
+            self._client = http_client()
+        return self._client
+
+    async def launch(self, config: Any, request: LaunchRequest) -> LaunchResult:
+        cfg = expanded_config(AirflowConfig, config, request.variables)
+        run_id = dag_run_id(request.run_key)
+        payload: dict[str, Any] = {"dag_run_id": run_id, "conf": cfg.run_conf()}
+        if cfg.api_version == "v2":
+            payload["logical_date"] = None
+        response = await self._request(cfg, "POST", cfg.dag_runs_url(cfg.api_version), "airflow trigger",
+                                       json=payload)
+        metadata = {
+            "airflow_dag_run_id": run_id,
+            "airflow_dag_id": cfg.dag_id,
+            "airflow_url": redact_url(cfg.base_url),
+            "airflow_api_version": cfg.api_version,
+        }
+        if response.status_code == 409:
+            return LaunchResult(state="running", metadata={**metadata, "airflow_relaunch": True},
+                                message=f"DAG run {run_id} already exists")
+        raise_for_status(response, "airflow trigger")
+        data = json_body(response, "airflow trigger")
+        returned = data.get("dag_run_id")
+        if isinstance(returned, str) and returned:
+            metadata["airflow_dag_run_id"] = returned
+        return LaunchResult(state="running", metadata=metadata, message=str(data.get("state") or "queued"))
+
+    async def poll(self, config: Any, metadata: Mapping[str, Any]) -> PollResult:
+        run_id, dag_id = metadata.get("airflow_dag_run_id"), metadata.get("airflow_dag_id")
+        if not run_id or not dag_id:
+            return PollResult(state="running", message="missing airflow metadata")
+        cfg = expanded_config(AirflowConfig, config, {}, keep=("body", "conf"))
+        version = str(metadata.get("airflow_api_version") or cfg.api_version)
+        if dag_id != cfg.dag_id:
+            cfg = cfg.model_copy(update={"dag_id": str(dag_id)})
+        url = f"{cfg.dag_runs_url(version)}/{quote(str(run_id), safe='')}"
+        response = await self._request(cfg, "GET", url, "airflow status", version=version)
+        raise_for_status(response, "airflow status")
+        state = json_body(response, "airflow status").get("state")
+        if not isinstance(state, str) or not state:
+            raise TriggerError("airflow status: response missing state field",
+                               category=FailureCategory.TRANSIENT)
+        if state == "success":
+            return PollResult(state="succeeded", message=state)
+        if state == "failed":
+            return PollResult(state="failed", message=state, failure_category=FailureCategory.TRANSIENT)
+        return PollResult(state="running", message=state)
+
+    async def close(self) -> None:
+        if self._client is not None:
+            client, self._client = self._client, None
+            await client.aclose()
+
+    async def _request(self, cfg: AirflowConfig, method: str, url: str, what: str, *,
+                       version: str | None = None, **kwargs: Any) -> httpx.Response:
+        """One API call with the configured headers and credentials; a 401 on a cached JWT
+        fetches a fresh one and retries once."""
+        version = version or cfg.api_version
+        client = self._http()
+        for attempt in (1, 2):
+            headers = {"Content-Type": "application/json", **cfg.headers}
+            auth: httpx.BasicAuth | None = None
+            cached = False
+            if cfg.username is not None and cfg.password is not None and not _has_auth(headers):
+                if version == "v1":
+                    auth = httpx.BasicAuth(cfg.username, cfg.password)
+                else:
+                    token, cached = await self._tokens.get(client, cfg.base_url, cfg.username, cfg.password,
+                                                           cfg.timeout)
+                    headers["Authorization"] = f"Bearer {token}"
+            response = await send(client, method, url, what=what, headers=headers, auth=auth,
+                                  timeout=cfg.timeout, **kwargs)
+            if response.status_code == 401 and cached and attempt == 1:
+                self._tokens.forget(cfg.base_url, cfg.username or "")
+                continue
+            return response
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _has_auth(headers: Mapping[str, str]) -> bool:
+    return any(k.lower() == "authorization" for k in headers)

@@ -1,0 +1,245 @@
+"""The ``command`` trigger: run a local program and wait for it.
+
+The program runs without a shell (``command`` is split like a shell would split it, then each
+word is expanded on its own, so a run variable can never inject arguments) unless ``shell: true``
+asks for ``sh -c`` (then the ``${NAME}`` Interlock knows are expanded and the rest, such as a
+loop variable, is left to the shell). It runs in its own process group; a timeout or a
+cancelled launch kills the whole group, grandchildren included. Launch returns once the
+program exited: ``succeeded`` on exit 0, ``failed`` (TRANSIENT) otherwise, with the exit code
+and the tail of its output.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import re
+import shlex
+import signal
+import subprocess
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, ClassVar
+
+import anyio
+import anyio.abc
+from pydantic import Field, model_validator
+
+from interlock_core.errors import TriggerError
+from interlock_core.model import FailureCategory
+from interlock_core.plugins import PluginContext
+from interlock_core.ports import LaunchRequest, LaunchResult, PollResult
+from interlock_core.templating import chain_lookup
+
+from ._common import Seconds, TriggerConfig, coerce_config, expand_config
+
+DEFAULT_TIMEOUT = 3600.0
+"""A command without ``timeout`` is still stopped after an hour."""
+OUTPUT_TAIL_BYTES = 2048
+DRAIN_SECONDS = 0.5
+"""How long output is still read after the program exited (a background child may hold the pipe)."""
+KILL_GRACE_SECONDS = 1.0
+_REFERENCE = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_.]*)(?::-[^}]*)?\}")
+"""``${NAME}`` / ``${NAME:-default}`` as :mod:`interlock_core.templating` writes them."""
+
+
+class CommandConfig(TriggerConfig):
+    command: str | None = None
+    argv: list[str] | None = None
+    shell: bool = False
+    timeout: Seconds | None = None
+    cwd: str | None = None
+    env: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _one_command(self) -> CommandConfig:
+        if (self.command is None) == (self.argv is None):
+            raise ValueError("give exactly one of 'command' (a string) or 'argv' (a list)")
+        if self.argv is not None and not self.argv:
+            raise ValueError("'argv' must not be empty")
+        if self.command is not None:
+            if not self.command.strip():
+                raise ValueError("'command' must not be empty")
+            if not self.shell:
+                try:
+                    shlex.split(self.command)
+                except ValueError as exc:
+                    raise ValueError(f"'command' cannot be split into words: {exc}") from None
+        return self
+
+
+class CommandTrigger:
+    name: ClassVar[str] = "command"
+    config_model: ClassVar[type[CommandConfig]] = CommandConfig
+    pollable: ClassVar[bool] = False
+    api_registrable: ClassVar[bool] = False
+
+    def __init__(self, context: PluginContext | None = None) -> None:
+        self._context = context or PluginContext()
+
+    async def launch(self, config: Any, request: LaunchRequest) -> LaunchResult:
+        cfg = coerce_config(CommandConfig, config)
+        argv, cwd, extra_env = self._prepare(cfg, request)
+        env = {**os.environ, **extra_env, **_run_environment(request)}
+        timeout = cfg.timeout or DEFAULT_TIMEOUT
+        try:
+            process = await anyio.open_process(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                cwd=cwd,
+                env=env,
+                start_new_session=True,
+            )
+        except FileNotFoundError as exc:
+            raise TriggerError(f"command not found: {argv[0]} ({exc.strerror})",
+                               category=FailureCategory.PERMANENT) from None
+        except PermissionError as exc:
+            raise TriggerError(f"command cannot be executed: {argv[0]} ({exc.strerror})",
+                               category=FailureCategory.PERMANENT) from None
+        except OSError as exc:
+            raise TriggerError(f"command could not start: {argv[0]}: {exc}",
+                               category=FailureCategory.PERMANENT) from None
+        return await _supervise(process, timeout)
+
+    async def poll(self, config: Any, metadata: Mapping[str, Any]) -> PollResult:
+        return PollResult(state="running", message="non-polling trigger type")
+
+    async def close(self) -> None:
+        return None
+
+    def _prepare(self, cfg: CommandConfig, request: LaunchRequest) -> tuple[list[str], str, dict[str, str]]:
+        if cfg.shell:
+            expanded = expand_config({"cwd": cfg.cwd, "env": cfg.env}, request)
+            script = cfg.command if cfg.command is not None else shlex.join(cfg.argv or [])
+            known = chain_lookup(dict(request.variables), expanded["env"], os.environ)
+            argv = ["sh", "-c", expand_for_shell(script, known)]
+        else:
+            words = shlex.split(cfg.command) if cfg.command is not None else list(cfg.argv or [])
+            expanded = expand_config({"argv": words, "cwd": cfg.cwd, "env": cfg.env}, request)
+            argv = list(expanded["argv"])
+        base = self._context.project_dir
+        cwd = Path(expanded["cwd"]) if expanded["cwd"] else base
+        if not cwd.is_absolute():
+            cwd = base / cwd
+        if not cwd.is_dir():
+            raise TriggerError(f"command working directory does not exist: {cwd}",
+                               category=FailureCategory.PERMANENT)
+        if not argv or not argv[0]:
+            raise TriggerError("command is empty", category=FailureCategory.PERMANENT)
+        return argv, str(cwd), {str(k): str(v) for k, v in expanded["env"].items()}
+
+
+def expand_for_shell(script: str, lookup: Callable[[str], str | None]) -> str:
+    """Expand the ``${NAME}`` that Interlock knows (run variables, ``env``, the environment) in a
+    shell script; leave every other ``${...}`` to the shell (``for f in *; do echo ${f}; done``)."""
+
+    def repl(match: re.Match[str]) -> str:
+        if match.group(0) == "$${":
+            return "${"
+        value = lookup(match.group(1))
+        return value if value is not None else match.group(0)
+
+    return _REFERENCE.sub(repl, script)
+
+
+def _run_environment(request: LaunchRequest) -> dict[str, str]:
+    env = {
+        "INTERLOCK_RUN_ID": request.run_id,
+        "INTERLOCK_RUN_KEY": request.run_key,
+        "INTERLOCK_PIPELINE_ID": request.pipeline_id,
+        "INTERLOCK_SCHEDULE_ID": request.schedule_id,
+        "INTERLOCK_DATE": request.date,
+        "INTERLOCK_ATTEMPT": str(request.attempt),
+    }
+    if request.callback_url:
+        env["INTERLOCK_CALLBACK_URL"] = request.callback_url
+    return env
+
+
+class _OutputTail:
+    """The last few KiB of a byte stream."""
+
+    def __init__(self, limit: int = OUTPUT_TAIL_BYTES) -> None:
+        self.limit = limit
+        self.data = bytearray()
+
+    def add(self, chunk: bytes) -> None:
+        self.data += chunk
+        if len(self.data) > self.limit * 2:
+            del self.data[: len(self.data) - self.limit]
+
+    def text(self) -> str:
+        tail = bytes(self.data[-self.limit :])
+        return tail.decode("utf-8", errors="replace")
+
+
+async def _read_into(stream: anyio.abc.ByteReceiveStream, tail: _OutputTail, done: anyio.Event) -> None:
+    try:
+        with contextlib.suppress(anyio.EndOfStream, anyio.ClosedResourceError, anyio.BrokenResourceError):
+            while True:
+                tail.add(await stream.receive())
+    finally:
+        done.set()
+
+
+async def _supervise(process: anyio.abc.Process, limit_seconds: float) -> LaunchResult:
+    """Wait for ``process`` (at most ``limit_seconds``) while keeping its output's tail."""
+    tail = _OutputTail()
+    output_done = anyio.Event()
+    timed_out = False
+    try:
+        async with anyio.create_task_group() as tg:
+            if process.stdout is not None:
+                tg.start_soon(_read_into, process.stdout, tail, output_done)
+            else:
+                output_done.set()
+            with anyio.move_on_after(limit_seconds) as scope:
+                await process.wait()
+            if scope.cancelled_caught:
+                timed_out = True
+                await _kill_group(process)
+            # a background grandchild may keep the pipe open after the program exited
+            with anyio.move_on_after(DRAIN_SECONDS):
+                await output_done.wait()
+            tg.cancel_scope.cancel()
+    except BaseException:
+        with anyio.CancelScope(shield=True):
+            await _kill_group(process)
+        raise
+    finally:
+        with anyio.CancelScope(shield=True):
+            await process.aclose()
+    output = tail.text()
+    if timed_out:
+        raise TriggerError(f"command timed out after {_fmt(limit_seconds)}s; process group killed"
+                           + (f"; output: {output[-300:]}" if output else ""),
+                           category=FailureCategory.TIMEOUT)
+    code = process.returncode if process.returncode is not None else -1
+    metadata: dict[str, Any] = {"exitCode": code, "outputTail": output}
+    if code == 0:
+        return LaunchResult(state="succeeded", metadata=metadata, message="exit status 0")
+    message = f"killed by signal {-code}" if code < 0 else f"exit status {code}"
+    return LaunchResult(state="failed", metadata=metadata, message=message,
+                        failure_category=FailureCategory.TRANSIENT)
+
+
+async def _kill_group(process: anyio.abc.Process) -> None:
+    """SIGTERM the process group, then SIGKILL whatever is left of it after a short grace."""
+    pgid = process.pid
+    _signal_group(pgid, signal.SIGTERM)
+    with anyio.move_on_after(KILL_GRACE_SECONDS):
+        await process.wait()
+    _signal_group(pgid, signal.SIGKILL)
+    await process.wait()
+
+
+def _signal_group(pgid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+
+
+def _fmt(seconds: float) -> str:
+    return str(int(seconds)) if math.isclose(seconds, round(seconds)) else f"{seconds:g}"

@@ -1,0 +1,213 @@
+"""The ``databricks`` trigger: run an existing job through the Jobs API 2.1 and poll the run.
+
+The job is named by ``jobID`` or by ``jobName`` (resolved with ``jobs/list?name=``). ``run-now``
+carries the run key as ``idempotency_token`` (hashed when longer than Databricks' 64 characters),
+so relaunching after a crash returns the run that already exists instead of starting another.
+Errors are classified from Databricks' structured ``error_code`` where it has one, else from the
+HTTP status.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import httpx
+from pydantic import AliasChoices, Field, field_validator, model_validator
+
+from interlock_core.errors import TriggerError, category_for_http_status
+from interlock_core.model import FailureCategory
+from interlock_core.plugins import PluginContext
+from interlock_core.ports import LaunchRequest, LaunchResult, PollResult
+
+from ._common import (
+    DEFAULT_HTTP_TIMEOUT,
+    Seconds,
+    TriggerConfig,
+    excerpt,
+    expanded_config,
+    http_client,
+    json_body,
+    redact_url,
+    send,
+)
+
+MAX_IDEMPOTENCY_TOKEN = 64
+
+_TRANSIENT_CODES = frozenset({"TEMPORARILY_UNAVAILABLE", "REQUEST_LIMIT_EXCEEDED", "RESOURCE_EXHAUSTED",
+                              "INTERNAL_ERROR", "INTERNAL_SERVER_ERROR", "UNAVAILABLE", "ABORTED"})
+_PERMANENT_CODES = frozenset({"INVALID_PARAMETER_VALUE", "RESOURCE_DOES_NOT_EXIST", "PERMISSION_DENIED",
+                              "UNAUTHENTICATED", "INVALID_STATE", "FEATURE_DISABLED", "BAD_REQUEST",
+                              "NOT_FOUND", "MALFORMED_REQUEST", "INVALID_REQUEST"})
+_NOT_POLLED = ("jobID", "jobName", "parameters", "notebookParams", "arguments")
+"""Keys a status poll does not use, so it leaves them unexpanded (they may name run variables)."""
+_RESULT_CATEGORIES = {"TIMEDOUT": FailureCategory.TIMEOUT, "CANCELED": FailureCategory.PERMANENT,
+                      "DISABLED": FailureCategory.PERMANENT}
+
+
+class DatabricksConfig(TriggerConfig):
+    workspace_url: str = Field(min_length=1, serialization_alias="workspaceURL",
+                               validation_alias=AliasChoices("workspaceURL", "workspaceUrl", "workspace_url"))
+    job_id: int | str | None = Field(default=None, serialization_alias="jobID",
+                                     validation_alias=AliasChoices("jobID", "jobId", "job_id"))
+    job_name: str | None = Field(default=None, alias="jobName")
+    headers: dict[str, str] = Field(default_factory=dict)
+    token: str | None = None
+    parameters: dict[str, str] | None = None
+    notebook_params: dict[str, str] | None = Field(default=None, alias="notebookParams")
+    arguments: dict[str, str] | None = None
+    """Accepted as a synonym of ``notebookParams``."""
+    timeout: Seconds = DEFAULT_HTTP_TIMEOUT
+
+    @field_validator("job_id")
+    @classmethod
+    def _job_id(cls, value: int | str | None) -> int | str | None:
+        if isinstance(value, str) and "${" not in value and not value.strip().isdigit():
+            raise ValueError("jobID must be a number")
+        return value
+
+    @model_validator(mode="after")
+    def _check(self) -> DatabricksConfig:
+        if (self.job_id is None) == (self.job_name is None):
+            raise ValueError("give exactly one of 'jobID' or 'jobName'")
+        if self.parameters and (self.notebook_params or self.arguments):
+            raise ValueError("'parameters' (job parameters) cannot be combined with 'notebookParams'")
+        return self
+
+    @property
+    def base_url(self) -> str:
+        return self.workspace_url.rstrip("/")
+
+    def request_headers(self) -> dict[str, str]:
+        headers = dict(self.headers)
+        if self.token and not any(k.lower() == "authorization" for k in headers):
+            headers["Authorization"] = f"Bearer {self.token}"
+        return headers
+
+
+def idempotency_token(run_key: str) -> str:
+    """The run key, or its SHA-256 when it is longer than Databricks accepts."""
+    if len(run_key) <= MAX_IDEMPOTENCY_TOKEN:
+        return run_key
+    return hashlib.sha256(run_key.encode()).hexdigest()[:MAX_IDEMPOTENCY_TOKEN]
+
+
+def failure_for(response: httpx.Response, what: str) -> TriggerError:
+    """A TriggerError for a non-2xx answer, classified by ``error_code`` when Databricks gives one."""
+    status = response.status_code
+    code, detail = "", excerpt(response.text)
+    try:
+        data = response.json()
+    except ValueError:
+        data = None
+    if isinstance(data, dict):
+        code = str(data.get("error_code") or "")
+        detail = str(data.get("message") or detail)
+    if code in _TRANSIENT_CODES:
+        category = FailureCategory.TRANSIENT
+    elif code in _PERMANENT_CODES:
+        category = FailureCategory.PERMANENT
+    else:
+        category = category_for_http_status(status)
+    label = f"{code} " if code else ""
+    return TriggerError(f"{what}: returned status {status}: {label}{excerpt(detail)}".rstrip(": "),
+                        category=category, status=status)
+
+
+class DatabricksTrigger:
+    name: ClassVar[str] = "databricks"
+    config_model: ClassVar[type[DatabricksConfig]] = DatabricksConfig
+    pollable: ClassVar[bool] = True
+    api_registrable: ClassVar[bool] = True
+
+    def __init__(self, context: PluginContext | None = None) -> None:
+        self._context = context or PluginContext()
+        self._client: httpx.AsyncClient | None = None
+
+    def _http(self) -> httpx.AsyncClient:
+        if self._client is None:
+            self._client = http_client()
+        return self._client
+
+    async def launch(self, config: Any, request: LaunchRequest) -> LaunchResult:
+        cfg = expanded_config(DatabricksConfig, config, request.variables)
+        job_id = await self._job_id(cfg)
+        payload: dict[str, Any] = {"job_id": job_id, "idempotency_token": idempotency_token(request.run_key)}
+        if cfg.parameters:
+            payload["job_parameters"] = cfg.parameters
+        notebook = {**(cfg.arguments or {}), **(cfg.notebook_params or {})}
+        if notebook:
+            payload["notebook_params"] = notebook
+        data = await self._call(cfg, "POST", "/api/2.1/jobs/run-now", "databricks trigger", json=payload)
+        run_id = data.get("run_id")
+        if not isinstance(run_id, int) or isinstance(run_id, bool) or run_id <= 0:
+            raise TriggerError("databricks trigger: response missing run_id",
+                               category=FailureCategory.TRANSIENT)
+        metadata = {
+            "databricks_workspace_url": redact_url(cfg.base_url),
+            "databricks_run_id": str(run_id),
+            "databricks_job_id": str(job_id),
+        }
+        return LaunchResult(state="running", metadata=metadata, message=f"run {run_id} of job {job_id}")
+
+    async def poll(self, config: Any, metadata: Mapping[str, Any]) -> PollResult:
+        run_id = metadata.get("databricks_run_id")
+        if not run_id:
+            return PollResult(state="running", message="missing databricks metadata")
+        cfg = expanded_config(DatabricksConfig, config, {}, keep=_NOT_POLLED)
+        data = await self._call(cfg, "GET", "/api/2.1/jobs/runs/get", "databricks status",
+                                params={"run_id": str(run_id)})
+        state = data.get("state")
+        life = state.get("life_cycle_state") if isinstance(state, dict) else None
+        if not isinstance(life, str) or not life:
+            raise TriggerError("databricks status: response missing state.life_cycle_state",
+                               category=FailureCategory.TRANSIENT)
+        result = state.get("result_state") if isinstance(state, dict) else None
+        message = f"{life}/{result}" if result else life
+        if life == "TERMINATED" and result == "SUCCESS":
+            return PollResult(state="succeeded", message=message)
+        if life == "TERMINATED":
+            category = _RESULT_CATEGORIES.get(str(result), FailureCategory.TRANSIENT)
+            return PollResult(state="failed", message=message, failure_category=category)
+        if life in ("INTERNAL_ERROR", "SKIPPED"):
+            return PollResult(state="failed", message=message, failure_category=FailureCategory.TRANSIENT)
+        return PollResult(state="running", message=message)
+
+    async def close(self) -> None:
+        if self._client is not None:
+            client, self._client = self._client, None
+            await client.aclose()
+
+    async def _job_id(self, cfg: DatabricksConfig) -> int:
+        if cfg.job_id is not None:
+            text = str(cfg.job_id).strip()
+            if not text.isdigit():
+                raise TriggerError(f"databricks trigger: jobID {text!r} is not a number",
+                                   category=FailureCategory.PERMANENT)
+            return int(text)
+        name = cfg.job_name or ""
+        data = await self._call(cfg, "GET", "/api/2.1/jobs/list", "databricks job lookup",
+                                params={"name": name})
+        jobs = [job for job in data.get("jobs") or [] if isinstance(job, dict)]
+        exact = [job for job in jobs if (job.get("settings") or {}).get("name") == name]
+        matches = exact or jobs
+        if not matches:
+            raise TriggerError(f"databricks trigger: no job named {name!r}",
+                               category=FailureCategory.PERMANENT)
+        if len(matches) > 1:
+            raise TriggerError(f"databricks trigger: {len(matches)} jobs are named {name!r}; use jobID",
+                               category=FailureCategory.PERMANENT)
+        job_id = matches[0].get("job_id")
+        if not isinstance(job_id, int) or isinstance(job_id, bool):
+            raise TriggerError("databricks job lookup: job without job_id",
+                               category=FailureCategory.TRANSIENT)
+        return job_id
+
+    async def _call(self, cfg: DatabricksConfig, method: str, path: str, what: str,
+                    **kwargs: Any) -> dict[str, Any]:
+        response = await send(self._http(), method, cfg.base_url + path, what=what,
+                              headers=cfg.request_headers(), timeout=cfg.timeout, **kwargs)
+        if not response.is_success:
+            raise failure_for(response, what)
+        return json_body(response, what)

@@ -1,0 +1,118 @@
+"""The ``http`` trigger: one request to a generic REST endpoint or webhook.
+
+The request carries ``Idempotency-Key: <run key>`` and ``X-Interlock-Run-Id`` (and, when the
+server knows its own address, ``X-Interlock-Callback-Url``), so a receiver can deduplicate a
+relaunch after a crash. A successful answer means the job was accepted: the run stays
+``running`` until the completion callback arrives. Failures are classified from the status code:
+4xx PERMANENT, 5xx/408/429 TRANSIENT, network errors TRANSIENT, timeouts TIMEOUT.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar, Literal
+
+import httpx
+from pydantic import Field, field_validator
+
+from interlock_core.errors import TriggerError, category_for_http_status
+from interlock_core.plugins import PluginContext
+from interlock_core.ports import LaunchRequest, LaunchResult, PollResult
+
+from ._common import (
+    DEFAULT_HTTP_TIMEOUT,
+    Seconds,
+    TriggerConfig,
+    excerpt,
+    expanded_config,
+    http_client,
+    send,
+)
+
+Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
+
+
+class HTTPConfig(TriggerConfig):
+    method: Method = "POST"
+    url: str = Field(min_length=1)
+    headers: dict[str, str] = Field(default_factory=dict)
+    body: str | dict[str, Any] | list[Any] | None = None
+    timeout: Seconds = DEFAULT_HTTP_TIMEOUT
+    success_codes: list[int] | None = Field(default=None, alias="successCodes")
+
+    @field_validator("method", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("success_codes")
+    @classmethod
+    def _codes(cls, value: list[int] | None) -> list[int] | None:
+        if value is not None and any(not 100 <= code <= 599 for code in value):
+            raise ValueError("successCodes must be HTTP status codes (100-599)")
+        return value
+
+
+def request_headers(cfg: HTTPConfig, request: LaunchRequest) -> dict[str, str]:
+    """Content-Type first, then the configured headers, then Interlock's own (which win)."""
+    headers: dict[str, str] = {}
+    if cfg.body is not None:
+        headers["Content-Type"] = "application/json"
+    headers.update(cfg.headers)
+    headers["Idempotency-Key"] = request.run_key
+    headers["X-Interlock-Run-Id"] = request.run_id
+    if request.callback_url:
+        headers["X-Interlock-Callback-Url"] = request.callback_url
+    return headers
+
+
+class HTTPTrigger:
+    name: ClassVar[str] = "http"
+    config_model: ClassVar[type[HTTPConfig]] = HTTPConfig
+    pollable: ClassVar[bool] = False
+    api_registrable: ClassVar[bool] = True
+
+    def __init__(self, context: PluginContext | None = None) -> None:
+        self._context = context or PluginContext()
+        self._client: httpx.AsyncClient | None = None
+
+    def _http(self) -> httpx.AsyncClient:
+        if self._client is None:
+            self._client = http_client()
+        return self._client
+
+    async def launch(self, config: Any, request: LaunchRequest) -> LaunchResult:
+        cfg = expanded_config(HTTPConfig, config, request.variables)
+        content: dict[str, Any] = {}
+        if isinstance(cfg.body, str):
+            content["content"] = cfg.body.encode()
+        elif cfg.body is not None:
+            content["json"] = cfg.body
+        response = await send(
+            self._http(),
+            cfg.method,
+            cfg.url,
+            what="http trigger",
+            headers=request_headers(cfg, request),
+            timeout=cfg.timeout,
+            **content,
+        )
+        status = response.status_code
+        metadata: dict[str, Any] = {"httpStatus": status, "responseExcerpt": excerpt(response.text)}
+        accepted = status in cfg.success_codes if cfg.success_codes else response.is_success
+        if not accepted:
+            body = metadata["responseExcerpt"]
+            raise TriggerError(
+                f"http trigger: {cfg.method} returned status {status}" + (f": {body}" if body else ""),
+                category=category_for_http_status(status),
+                status=status,
+            )
+        return LaunchResult(state="running", metadata=metadata, message=f"accepted with status {status}")
+
+    async def poll(self, config: Any, metadata: Mapping[str, Any]) -> PollResult:
+        return PollResult(state="running", message="non-polling trigger type")
+
+    async def close(self) -> None:
+        if self._client is not None:
+            client, self._client = self._client, None
+            await client.aclose()

@@ -1,0 +1,1 @@
+"""The store conformance suite and one test module per store backend."""

@@ -1,0 +1,27 @@
+"""Launch requests as the engine builds them, for trigger tests."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from interlock_core.ports import LaunchRequest
+from interlock_core.templating import run_variables
+
+MakeRequest = Callable[..., LaunchRequest]
+
+
+def launch_request(pipeline_id: str = "daily-sales", schedule_id: str = "h07", date: str = "2026-03-02",
+                   attempt: int = 1, run_key: str | None = None, run_id: str | None = None,
+                   callback_url: str | None = None) -> LaunchRequest:
+    run_key = run_key or f"{pipeline_id}:{schedule_id}:{date}:{attempt}"
+    run_id = run_id or f"run-{attempt}-0001"
+    return LaunchRequest(
+        pipeline_id=pipeline_id,
+        run_id=run_id,
+        run_key=run_key,
+        schedule_id=schedule_id,
+        date=date,
+        attempt=attempt,
+        variables=run_variables(pipeline_id, schedule_id, date, run_id, run_key, attempt),
+        callback_url=callback_url,
+    )

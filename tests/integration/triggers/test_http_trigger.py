@@ -1,0 +1,189 @@
+"""The ``http`` trigger against a real HTTP server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pydantic
+import pytest
+from launch_requests import MakeRequest
+from serve_asgi import closed_port, serving
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from interlock_core.errors import TriggerError
+from interlock_core.model import FailureCategory
+from interlock_core.plugins import PluginContext
+from interlock_plugins.triggers.http import HTTPConfig, HTTPTrigger
+
+
+@dataclass
+class JobService:
+    """Accepts jobs at ``/jobs`` (202 unless a status is scripted); ``/hang`` never answers in time.
+
+    Like a service honouring ``Idempotency-Key``, it starts one job per key."""
+
+    url: str = ""
+    statuses: list[int] = field(default_factory=list)
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    jobs: dict[str, int] = field(default_factory=dict)
+    released: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def app(self) -> Starlette:
+        return Starlette(routes=[Route("/jobs", self._jobs, methods=["POST", "PUT"]),
+                                 Route("/hang", self._hang, methods=["POST"])])
+
+    async def _jobs(self, request: Request) -> Response:
+        raw = await request.body()
+        self.requests.append({"method": request.method, "headers": dict(request.headers),
+                              "body": raw.decode()})
+        status = self.statuses.pop(0) if self.statuses else 202
+        if status >= 300:
+            return JSONResponse({"error": f"scripted {status}", "detail": "x" * 2000}, status_code=status)
+        key = request.headers.get("idempotency-key", "")
+        job = self.jobs.setdefault(key, len(self.jobs) + 1)
+        return JSONResponse({"job": job}, status_code=status)
+
+    async def _hang(self, request: Request) -> Response:
+        await self.released.wait()
+        return Response(status_code=503)
+
+
+@pytest.fixture
+async def service() -> AsyncIterator[JobService]:
+    peer = JobService()
+    async with serving(peer.app()) as url:
+        peer.url = url
+        try:
+            yield peer
+        finally:
+            peer.released.set()
+
+
+@pytest.fixture
+async def trigger(plugin_context: PluginContext) -> AsyncIterator[HTTPTrigger]:
+    instance = HTTPTrigger(plugin_context)
+    yield instance
+    await instance.close()
+
+
+async def test_accepted_job_is_running_and_carries_run_identity(
+    trigger: HTTPTrigger, service: JobService, make_request: MakeRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("JOB_SERVICE_TOKEN", "s3cret-token")
+    config = {"url": service.url + "/jobs", "headers": {"Authorization": "Bearer ${JOB_SERVICE_TOKEN}"},
+              "body": {"pipeline": "${pipelineID}", "date": "${date}", "hour": "${hour}"}}
+    result = await trigger.launch(config, make_request(callback_url="http://127.0.0.1:3000/cb"))
+
+    assert result.state == "running"
+    assert result.metadata == {"httpStatus": 202, "responseExcerpt": '{"job":1}'}
+    assert "s3cret-token" not in json.dumps(result.metadata)
+    sent = service.requests[0]
+    assert sent["method"] == "POST"
+    assert json.loads(sent["body"]) == {"pipeline": "daily-sales", "date": "2026-03-02", "hour": "07"}
+    assert sent["headers"]["authorization"] == "Bearer s3cret-token"
+    assert sent["headers"]["content-type"] == "application/json"
+    assert sent["headers"]["idempotency-key"] == "daily-sales:h07:2026-03-02:1"
+    assert sent["headers"]["x-interlock-run-id"] == "run-1-0001"
+    assert sent["headers"]["x-interlock-callback-url"] == "http://127.0.0.1:3000/cb"
+
+
+async def test_string_body_is_sent_as_written(trigger: HTTPTrigger, service: JobService,
+                                              make_request: MakeRequest) -> None:
+    config = {"method": "put", "url": service.url + "/jobs", "body": '{"pipeline": "${pipelineID}"}'}
+    await trigger.launch(config, make_request())
+    assert service.requests[0]["method"] == "PUT"
+    assert service.requests[0]["body"] == '{"pipeline": "daily-sales"}'
+
+
+async def test_relaunch_sends_the_same_idempotency_key(trigger: HTTPTrigger, service: JobService,
+                                                       make_request: MakeRequest) -> None:
+    config = {"url": service.url + "/jobs"}
+    first = await trigger.launch(config, make_request())
+    again = await trigger.launch(config, make_request())
+    retry = await trigger.launch(config, make_request(attempt=2, run_id="run-2-0001"))
+    keys = [r["headers"]["idempotency-key"] for r in service.requests]
+    first_key, retry_key = "daily-sales:h07:2026-03-02:1", "daily-sales:h07:2026-03-02:2"
+    assert keys == [first_key, first_key, retry_key]
+    assert first.metadata["responseExcerpt"] == again.metadata["responseExcerpt"] == '{"job":1}'
+    assert retry.metadata["responseExcerpt"] == '{"job":2}'
+
+
+@pytest.mark.parametrize(
+    ("status", "category"),
+    [
+        (400, FailureCategory.PERMANENT),
+        (401, FailureCategory.PERMANENT),
+        (404, FailureCategory.PERMANENT),
+        (429, FailureCategory.TRANSIENT),
+        (500, FailureCategory.TRANSIENT),
+        (503, FailureCategory.TRANSIENT),
+    ],
+)
+async def test_error_statuses_are_classified(trigger: HTTPTrigger, service: JobService,
+                                             make_request: MakeRequest, status: int,
+                                             category: FailureCategory) -> None:
+    service.statuses.append(status)
+    with pytest.raises(TriggerError) as caught:
+        await trigger.launch({"url": service.url + "/jobs"}, make_request())
+    assert caught.value.category is category
+    assert caught.value.upstream_status == status
+    assert f"returned status {status}" in caught.value.message
+    assert len(caught.value.message) < 700  # the response body is cut to an excerpt
+
+
+async def test_success_codes_narrow_what_counts_as_accepted(trigger: HTTPTrigger, service: JobService,
+                                                            make_request: MakeRequest) -> None:
+    with pytest.raises(TriggerError) as caught:
+        await trigger.launch({"url": service.url + "/jobs", "successCodes": [200]}, make_request())
+    assert caught.value.category is FailureCategory.PERMANENT
+    service.statuses.append(200)
+    result = await trigger.launch({"url": service.url + "/jobs", "successCodes": [200]}, make_request())
+    assert result.metadata["httpStatus"] == 200
+
+
+async def test_unreachable_service_is_transient(trigger: HTTPTrigger, make_request: MakeRequest) -> None:
+    with pytest.raises(TriggerError) as caught:
+        await trigger.launch({"url": f"http://127.0.0.1:{closed_port()}/jobs"}, make_request())
+    assert caught.value.category is FailureCategory.TRANSIENT
+
+
+async def test_slow_service_is_a_timeout(trigger: HTTPTrigger, service: JobService,
+                                         make_request: MakeRequest) -> None:
+    with pytest.raises(TriggerError) as caught:
+        await trigger.launch({"url": service.url + "/hang", "timeout": 0.2}, make_request())
+    assert caught.value.category is FailureCategory.TIMEOUT
+
+
+async def test_bad_url_and_undefined_variable_are_permanent(trigger: HTTPTrigger,
+                                                            make_request: MakeRequest) -> None:
+    with pytest.raises(TriggerError) as bad_url:
+        await trigger.launch({"url": "ftp://example.invalid/jobs"}, make_request())
+    assert bad_url.value.category is FailureCategory.PERMANENT
+    with pytest.raises(TriggerError) as undefined:
+        await trigger.launch({"url": "http://127.0.0.1/${INTERLOCK_TEST_UNDEFINED_VARIABLE}"}, make_request())
+    assert undefined.value.category is FailureCategory.PERMANENT
+
+
+async def test_not_pollable(trigger: HTTPTrigger) -> None:
+    assert HTTPTrigger.pollable is False
+    assert HTTPTrigger.api_registrable is True
+    polled = await trigger.poll({"url": "http://127.0.0.1/jobs"}, {"httpStatus": 202})
+    assert (polled.state, polled.message) == ("running", "non-polling trigger type")
+
+
+def test_config_model() -> None:
+    cfg = HTTPConfig.model_validate({"url": "http://x/run", "method": "patch", "successCodes": [200, 202],
+                                     "timeout": "10s", "pollInterval": "10s"})
+    assert (cfg.method, cfg.success_codes, cfg.timeout) == ("PATCH", [200, 202], 10)
+    assert HTTPConfig.model_validate({"url": "http://x"}).method == "POST"
+    for bad in ({}, {"url": "http://x", "method": "BREW"}, {"url": "http://x", "verb": "POST"},
+                {"url": "http://x", "successCodes": [999]}, {"url": "http://x", "timeout": -1}):
+        with pytest.raises(pydantic.ValidationError):
+            HTTPConfig.model_validate(bad)
