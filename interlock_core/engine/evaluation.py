@@ -113,9 +113,10 @@ class Evaluation:
         if previous is not None and previous.status != TraitStatus.PASS:
             return
         reason = evaluation.reason or ""
+        category = evaluation.failure_category
         self.ctx.alert(AlertLevel.WARNING, f"Trait {trait.type} failed for {pipeline.name}: {reason}",
                        pipeline.name, trait_type=trait.type,
-                       details={"failureCategory": evaluation.failure_category} if evaluation.failure_category else None)
+                       details={"failureCategory": category.value} if category else None)
 
     async def _evaluate_trait(self, pipeline: PipelineConfig, trait: ResolvedTrait, schedule_id: str,
                               date: str) -> TraitEvaluation:
