@@ -102,7 +102,8 @@ class Evaluation:
         await self.ctx.store.put_trait(evaluation, trait.ttl)
         METRICS.inc("interlock_trait_results_total", status=evaluation.status)
         await self.ctx.emit(EventKind.TRAIT_EVALUATED, pipeline.name, trait_type=trait.type,
-                            status=evaluation.status, message=evaluation.reason, details=evaluation.value)
+                            status=evaluation.status, message=evaluation.reason, details=evaluation.value,
+                            failure_category=evaluation.failure_category)
         await self._edge_alert(pipeline, trait, evaluation, previous)
 
     async def _edge_alert(self, pipeline: PipelineConfig, trait: ResolvedTrait, evaluation: TraitEvaluation,
@@ -194,7 +195,7 @@ class Evaluation:
         previous = await self.ctx.store.get_trait(pipeline.name, trait_type)
         await self.ctx.store.put_trait(evaluation, effective_ttl)
         await self.ctx.emit(EventKind.TRAIT_PUSHED, pipeline.name, trait_type=trait_type, status=status,
-                            message=reason, details=value)
+                            message=reason, details=value, failure_category=failure_category)
         if resolved is not None:
             await self._edge_alert(pipeline, resolved, evaluation, previous)
         await self.ctx.wake(pipeline.name, "trait-pushed")

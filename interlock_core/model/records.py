@@ -139,6 +139,7 @@ class Event(Record):
     status: str | None = None
     message: str | None = None
     details: dict[str, Any] | None = None
+    failure_category: FailureCategory | None = None
     timestamp: Timestamp
     schedule_id: str | None = None
     date: str | None = None

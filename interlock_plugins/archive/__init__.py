@@ -1,0 +1,5 @@
+"""The long-term archive (PostgreSQL) that the archiver copies history into."""
+
+from .postgres import PostgresArchive
+
+__all__ = ["PostgresArchive"]
