@@ -85,6 +85,14 @@ class Runs:
                                                                  run.failure_category))
                 entry = await self.ctx.store.get_run_log(pipeline.name, date, schedule_id)
                 return await self._gate(pipeline, schedule_id, date, entry)
+            # claimed, but its run was never recorded: the claimer may still be about to record it
+            if self.ctx.clock.now() < entry.updated_at + self.ctx.config.run_lease:
+                return out(Outcome.IN_PROGRESS, f"attempt {entry.attempt_number} of {pipeline.name} for "
+                           f"{date}/{schedule_id} was claimed and is being launched")
+            return await self._gate(pipeline, schedule_id, date, await self._abandon(entry))
+        if entry.status is S.CANCELLED:
+            return out(Outcome.NON_RETRYABLE, f"the cycle {date}/{schedule_id} was cancelled "
+                       f"(run {entry.run_id}); request a rerun to run it again")
         policy = pipeline.retry_policy
         if not is_retryable(policy, entry.failure_category) and entry.status is S.FAILED:
             if not entry.alert_sent:
@@ -102,6 +110,20 @@ class Runs:
             return out(Outcome.BACKOFF, f"attempt {entry.attempt_number} failed; the next one waits until "
                        f"{retry_at.isoformat()}", retry_at=retry_at)
         return None
+
+    async def _abandon(self, entry: RunLogEntry) -> RunLogEntry | None:
+        """Fail a claim whose run was never recorded (its claimer died first), so the retry policy decides."""
+        now = self.ctx.clock.now()
+        failed = entry.model_copy(deep=True)
+        failed.status = S.FAILED
+        failed.failure_category = FailureCategory.TRANSIENT
+        failed.failure_message = "the claim was abandoned before its run was recorded"
+        failed.updated_at = now
+        failed.completed_at = now
+        failed.version = entry.version + 1
+        if await self.ctx.store.cas_run_log(failed, entry.version):
+            return failed
+        return await self.ctx.store.get_run_log(entry.pipeline_id, entry.date, entry.schedule_id)
 
     # ---------------------------------------------------------------------------- start_run
     async def start_run(self, pipeline_id: str, schedule_id: str | None = None, date: str | None = None, *,

@@ -328,3 +328,33 @@ async def test_cascade_silver_to_gold(harness: Harness) -> None:
     assert any(w.pipeline_id == "gold" and w.reason == "cascade" for w in wakes)
     gold_run = await engine.start_run("gold")
     assert gold_run.outcome is Outcome.TRIGGERED
+
+
+async def test_claim_without_a_recorded_run_blocks_until_its_lease_then_fails(harness: Harness) -> None:
+    from interlock_core.model import RunLogEntry
+
+    harness.write([pipeline("p1")])
+    harness.sensors.ready("p1")
+    engine = await harness.engine()
+    now = harness.clock.now()
+    claim = RunLogEntry(pipeline_id="p1", date="2026-03-02", status=S.TRIGGERING, attempt_number=1,
+                        run_id="p1-lost", started_at=now, updated_at=now)
+    assert await engine.store.cas_run_log(claim, None)
+    assert (await engine.start_run("p1")).outcome is Outcome.IN_PROGRESS
+    harness.clock.advance(engine.ctx.config.run_lease.total_seconds() + 31)
+    retried = await engine.start_run("p1")
+    assert retried.outcome is Outcome.TRIGGERED and retried.run is not None and retried.run.attempt == 2
+
+
+async def test_cancelled_cycle_is_not_retried(harness: Harness) -> None:
+    with webhook_server() as hook:
+        harness.write([pipeline("p1", trigger={"type": "http", "url": hook.url})])
+        harness.sensors.ready("p1")
+        engine = await harness.engine()
+        run = (await engine.start_run("p1")).run
+        assert run is not None
+        await engine.cancel_run(run.run_id, "operator request")
+        harness.clock.advance(3600)
+        again = await engine.start_run("p1")
+        assert again.outcome is Outcome.NON_RETRYABLE and "cancelled" in again.message
+        assert hook.count == 1
