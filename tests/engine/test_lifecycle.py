@@ -341,7 +341,11 @@ async def test_claim_without_a_recorded_run_blocks_until_its_lease_then_fails(ha
                         run_id="p1-lost", started_at=now, updated_at=now)
     assert await engine.store.cas_run_log(claim, None)
     assert (await engine.start_run("p1")).outcome is Outcome.IN_PROGRESS
-    harness.clock.advance(engine.ctx.config.run_lease.total_seconds() + 31)
+    harness.clock.advance(engine.ctx.config.run_lease.total_seconds() + 1)
+    abandoned = await engine.start_run("p1")  # the claim is failed now; its backoff starts now
+    assert abandoned.outcome is Outcome.BACKOFF and abandoned.run_log is not None
+    assert abandoned.run_log.status is S.FAILED and "abandoned" in (abandoned.run_log.failure_message or "")
+    harness.clock.advance(31)
     retried = await engine.start_run("p1")
     assert retried.outcome is Outcome.TRIGGERED and retried.run is not None and retried.run.attempt == 2
 
