@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import timedelta
 from typing import Annotated, Any
@@ -12,6 +13,21 @@ _UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, 
 _PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h|d)")
 
 
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _seconds(seconds: float, value: object) -> timedelta:
+    """A timedelta of ``seconds``; ValueError (never OverflowError) when it cannot be one."""
+    if not math.isfinite(seconds):
+        raise ValueError(f"invalid duration {_shown(value)}: must be finite")
+    try:
+        return timedelta(seconds=seconds)
+    except OverflowError:
+        raise ValueError(f"invalid duration {_shown(value)}: out of range") from None
+
+
 def parse_duration(value: str | int | float | timedelta) -> timedelta:
     """Parse ``90s``, ``1h30m``, ``+45m``, a bare number of seconds, or a timedelta."""
     if isinstance(value, timedelta):
@@ -19,7 +35,10 @@ def parse_duration(value: str | int | float | timedelta) -> timedelta:
     if isinstance(value, bool):
         raise ValueError("a duration must be a string like '30s' or a number of seconds")
     if isinstance(value, int | float):
-        return timedelta(seconds=float(value))
+        try:
+            return _seconds(float(value), value)
+        except OverflowError:  # an int too large for a float
+            raise ValueError(f"invalid duration {_shown(value)}: out of range") from None
     text = str(value).strip()
     if not text:
         raise ValueError("empty duration")
@@ -28,9 +47,11 @@ def parse_duration(value: str | int | float | timedelta) -> timedelta:
         sign = -1.0 if text[0] == "-" else 1.0
         text = text[1:]
     try:
-        return timedelta(seconds=sign * float(text))
+        number = float(text)
     except ValueError:
         pass
+    else:
+        return _seconds(sign * number, value)
     pos = 0
     total = 0.0
     for match in _PART.finditer(text):
@@ -39,8 +60,8 @@ def parse_duration(value: str | int | float | timedelta) -> timedelta:
         total += float(match.group(1)) * _UNITS[match.group(2)]
         pos = match.end()
     if pos != len(text) or pos == 0:
-        raise ValueError(f"invalid duration {value!r}: use forms like '30s', '5m', '1h30m'")
-    return timedelta(seconds=sign * total)
+        raise ValueError(f"invalid duration {_shown(value)}: use forms like '30s', '5m', '1h30m'")
+    return _seconds(sign * total, value)
 
 
 def format_duration(value: timedelta) -> str:

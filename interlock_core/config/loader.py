@@ -242,6 +242,7 @@ def _validate_store_section(
     provider = data.get("provider", "sqlite")
     if not isinstance(provider, str):
         errors.append(source.error("provider must be a string", ("provider",)))
+        data.pop("provider", None)
         return "sqlite", None
     store_config: BaseModel | None = None
     sections: set[str] = set()
