@@ -5,6 +5,7 @@ set -euo pipefail
 need_apt=()
 command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need_apt+=(postgresql)
+command -v docker-compose >/dev/null 2>&1 || need_apt+=(docker-compose)   # validates demo/local compose file
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "→ installing ${need_apt[*]} from Debian's packages"
   export DEBIAN_FRONTEND=noninteractive
