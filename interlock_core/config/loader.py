@@ -306,7 +306,7 @@ def load_project(
             config.alerts = alert_specs
     except pydantic.ValidationError as exc:
         errors.extend(located_errors(exc, source))
-        raise ConfigErrors(errors) from None
+        raise ConfigErrors(_in_file_order(errors)) from None
 
     project = Project(
         root=root,
@@ -337,8 +337,13 @@ def load_project(
     if load_pipelines:
         _load_pipelines(project, dirs("pipelineDirs", config.pipeline_dirs), source, env, errors)
     if errors:
-        raise ConfigErrors(errors)
+        raise ConfigErrors(_in_file_order(errors))
     return project
+
+
+def _in_file_order(errors: list[ConfigError]) -> list[ConfigError]:
+    """Problems grouped by file, top to bottom (the checks find them in another order)."""
+    return sorted(errors, key=lambda e: (e.file or "", e.line or 0))
 
 
 def _validate_alerts(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from pydantic import Field, field_validator
 
@@ -12,22 +13,35 @@ WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", 
 
 
 def normalise_days(days: list[str]) -> list[str]:
+    """Weekday names as the exclusion check matches them: full names or their first three
+    letters, any case (``Saturday``, ``sat``, ``SUN``)."""
+    short = {d[:3] for d in WEEKDAYS}
     out = []
     for day in days:
         name = str(day).strip()
-        if name.lower() not in WEEKDAYS and name.lower()[:3] not in {d[:3] for d in WEEKDAYS}:
-            raise ValueError(f"unknown weekday {day!r}: use Monday … Sunday")
+        if name.lower() not in WEEKDAYS and name.lower() not in short:
+            raise ValueError(f"unknown weekday {day!r}: use Monday … Sunday or Mon … Sun")
         out.append(name)
     return out
 
 
-def normalise_dates(dates: list[str]) -> list[str]:
+def normalise_dates(dates: Any) -> list[str]:
+    """Dates as ``YYYY-MM-DD`` (the form the exclusion check compares); ``None`` is no dates."""
+    if dates is None:
+        return []
+    if not isinstance(dates, list | tuple):
+        raise ValueError(f"dates must be a list of YYYY-MM-DD dates (got {type(dates).__name__})")
+    out = []
     for value in dates:
+        text = str(value).strip()
         try:
-            date.fromisoformat(str(value))
+            parsed = date.fromisoformat(text)
         except ValueError:
+            parsed = None
+        if parsed is None or parsed.isoformat() != text:
             raise ValueError(f"invalid date {value!r}: use YYYY-MM-DD") from None
-    return [str(v) for v in dates]
+        out.append(text)
+    return out
 
 
 class Calendar(ConfigModel):
@@ -43,5 +57,5 @@ class Calendar(ConfigModel):
 
     @field_validator("dates", mode="before")
     @classmethod
-    def _dates(cls, value: list[str] | None) -> list[str]:
-        return normalise_dates(list(value or []))
+    def _dates(cls, value: Any) -> list[str]:
+        return normalise_dates(value)

@@ -23,7 +23,7 @@ def check_timezone(value: str | None) -> str | None:
         return None
     try:
         ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         raise ValueError(f"unknown time zone {value!r} (use an IANA name like 'America/New_York')") from None
     return value
 
@@ -138,8 +138,8 @@ class ExclusionConfig(ConfigModel):
 
     @field_validator("dates", mode="before")
     @classmethod
-    def _dates(cls, value: list[str] | None) -> list[str]:
-        return normalise_dates(list(value or []))
+    def _dates(cls, value: Any) -> list[str]:
+        return normalise_dates(value)
 
     def calendar_names(self) -> list[str]:
         return [*([self.calendar] if self.calendar else []), *self.calendars]
