@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import logging
 from datetime import date as Date
+from datetime import timedelta
 
 from ..model import EventKind, PipelineConfig, RunState, RunStatus, ScheduleConfig
-from ..schedule import cycle_date, excluded, is_schedule_active, previous_day, schedule_zone
+from ..schedule import cycle_date, excluded, is_schedule_active, schedule_zone
 from .callbacks import Callbacks
 from .context import EngineContext
 from .monitoring import Monitoring
@@ -18,6 +19,17 @@ from .sla import SLAChecks
 
 log = logging.getLogger("interlock.watcher")
 S = RunStatus
+
+LOOKBACK_DAYS = 7
+"""How many days back each tick looks after a cycle: active runs there are moved along (an orphan
+is reconciled) and missed cycles judged, so a watcher that was away for a while, or a deadline
+past midnight, never leaves a run stuck or a missing run unnoticed."""
+
+
+def days_in_view(today: str) -> list[str]:
+    """The cycle dates a tick looks after, oldest first, ending with ``today``."""
+    day = Date.fromisoformat(today)
+    return [(day - timedelta(days=back)).isoformat() for back in range(LOOKBACK_DAYS, -1, -1)]
 
 
 class CyclePass:
@@ -44,7 +56,8 @@ class CyclePass:
         now = self.ctx.clock.now()
         tz = schedule_zone(pipeline, schedule)
         today = cycle_date(now, tz)
-        for day in (previous_day(today), today):
+        ran_before = False
+        for day in days_in_view(today):
             if excluded(pipeline, Date.fromisoformat(day), self.ctx.calendars):
                 continue
             entry = await self.ctx.store.get_run_log(pipeline.name, day, schedule.name)
@@ -53,8 +66,11 @@ class CyclePass:
                 if run is not None and not run.status.is_terminal:
                     await self.advance(run)
                     entry = await self.ctx.store.get_run_log(pipeline.name, day, schedule.name)
-            if day == today or entry is not None:  # a never-started cycle is judged on its own day
+            # a never-started cycle is judged on its own day, or once the cycle has run on an earlier
+            # day in view (then it was expected; a pipeline that never ran is not judged backwards)
+            if day == today or entry is not None or ran_before:
                 await self.sla.check_completion(pipeline, schedule, day, entry)
+            ran_before = ran_before or entry is not None
         if excluded(pipeline, Date.fromisoformat(today), self.ctx.calendars):
             return None
         outcome = None

@@ -18,4 +18,10 @@ def interlock_register_stores() -> list[Any]:
         out.append(RedisStore)
     except ImportError:  # pragma: no cover - not yet built
         pass
+    try:
+        from .dynamodb import DynamoDBStore
+
+        out.append(DynamoDBStore)
+    except ImportError:  # pragma: no cover - aioboto3 not installed
+        pass
     return out
