@@ -8,7 +8,7 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 extras=""
-[ "${1:-}" = "dev" ] && extras="[dev]"
+[ "${1:-}" = "dev" ] && extras="[dev,cdk]"
 stamp=".venv/.installed${extras:+-dev}"
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   echo "→ installing interlock${extras} into .venv"
