@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh dev
 scripts/services.sh
+if command -v npm >/dev/null; then npm ci --prefix deploy/asl-validate --no-audit --no-fund --silent; fi
 echo "→ ruff";  .venv/bin/ruff check .
 echo "→ mypy --strict interlock_core"; .venv/bin/mypy --strict interlock_core
 echo "→ pytest"
