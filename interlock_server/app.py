@@ -1,0 +1,58 @@
+"""The HTTP API application. Middleware is composed here, in one visible place (outermost first):
+
+1. request context — request id, log context, access log line, latency histogram, last-resort 500
+2. token auth      — 401/403 before anything is read (``GET /api/health`` is open)
+3. body limit      — 413 past ``server.maxRequestBody``
+4. (Starlette)     — exception handlers turn every error into ``{"error": ...}`` JSON
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+
+from interlock_core.engine import Engine
+from interlock_core.model import ServerConfig
+from interlock_core.watcher import Watcher
+
+from .auth import TokenAuth, Tokens, resolve_tokens
+from .errors import EXCEPTION_HANDLERS
+from .limits import BodyLimit
+from .request_context import RequestContext
+from .routes import api_routes
+from .state import ApiState
+
+PUBLIC = (("GET", "/api/health"), ("HEAD", "/api/health"))
+
+
+def create_app(
+    engine: Engine,
+    *,
+    server: ServerConfig | None = None,
+    watcher: Watcher | None = None,
+    provider: str = "unknown",
+    env: Mapping[str, str] | None = None,
+    tokens: Tokens | None = None,
+    access_log: bool = True,
+    evaluator_dirs: Sequence[Path] = (),
+) -> Starlette:
+    """The API over ``engine``. Tokens come from ``server`` and ``env`` (default: the process
+    environment) unless given."""
+    server = server or ServerConfig()
+    tokens = tokens if tokens is not None else resolve_tokens(server, os.environ if env is None else env)
+    app = Starlette(
+        routes=api_routes(),
+        middleware=[
+            Middleware(RequestContext, access_log=access_log),
+            Middleware(TokenAuth, tokens=tokens, public=PUBLIC),
+            Middleware(BodyLimit, max_bytes=server.max_request_body),
+        ],
+        exception_handlers=EXCEPTION_HANDLERS,
+    )
+    app.state.api = ApiState(engine=engine, provider=provider, watcher=watcher, auth_enabled=tokens.enabled,
+                             evaluator_dirs=tuple(evaluator_dirs), started_at=engine.ctx.clock.now())
+    return app

@@ -1,0 +1,84 @@
+"""API tokens: ``X-API-Key: <token>`` or ``Authorization: Bearer <token>``.
+
+Tokens come from ``server.apiKey``, ``server.apiKeys`` and the ``INTERLOCK_API_KEY`` environment
+variable; ``server.readOnlyApiKeys`` may only read (GET). With no token configured the API is
+open, which ``interlock serve`` allows on a loopback address only (or with ``--insecure``).
+``GET /api/health`` is always open. Comparison is constant-time and checks every token.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from interlock_core.model import ServerConfig
+
+from .responses import error_response
+
+ENV_API_KEY = "INTERLOCK_API_KEY"
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+@dataclass(frozen=True)
+class Tokens:
+    full: tuple[bytes, ...] = ()
+    read_only: tuple[bytes, ...] = ()
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.full or self.read_only)
+
+
+def resolve_tokens(server: ServerConfig, env: Mapping[str, str]) -> Tokens:
+    def unique(values: Iterable[str | None]) -> tuple[bytes, ...]:
+        return tuple(dict.fromkeys(v.encode() for v in values if v))
+
+    return Tokens(full=unique([*server.tokens(), env.get(ENV_API_KEY)]),
+                  read_only=unique(server.read_only_api_keys))
+
+
+def presented_token(headers: Iterable[tuple[bytes, bytes]]) -> bytes | None:
+    for name, value in headers:
+        if name == b"x-api-key":
+            return value.strip()
+        if name == b"authorization":
+            scheme, _, token = value.strip().partition(b" ")
+            if scheme.lower() == b"bearer" and token.strip():
+                return token.strip()
+    return None
+
+
+def _matches(candidate: bytes, tokens: tuple[bytes, ...]) -> bool:
+    found = False
+    for token in tokens:  # no early exit: the time taken does not say which token matched
+        found |= hmac.compare_digest(candidate, token)
+    return found
+
+
+class TokenAuth:
+    """ASGI middleware. 401 without a valid token, 403 for a read-only token on a write."""
+
+    def __init__(self, app: ASGIApp, tokens: Tokens, public: Iterable[tuple[str, str]] = ()) -> None:
+        self.app = app
+        self.tokens = tokens
+        self.public = frozenset(public)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not self.tokens.enabled or (scope["method"], scope["path"]) in self.public:
+            await self.app(scope, receive, send)
+            return
+        token = presented_token(scope["headers"])
+        if token is not None and _matches(token, self.tokens.full):
+            await self.app(scope, receive, send)
+            return
+        if token is not None and _matches(token, self.tokens.read_only):
+            if scope["method"] in READ_METHODS:
+                await self.app(scope, receive, send)
+                return
+            await error_response(403, "this API key may only read")(scope, receive, send)
+            return
+        await error_response(401, "unauthorized", headers={"WWW-Authenticate": 'Bearer realm="interlock"'})(
+            scope, receive, send)

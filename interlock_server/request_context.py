@@ -1,0 +1,91 @@
+"""Per-request context: request id, log context, one access log line, the latency histogram,
+and the last-resort 500 for an exception nothing else handled.
+
+The request id is the incoming ``X-Request-ID`` when it looks like one (printable, at most 128
+characters), otherwise 16 fresh hex characters; it is echoed in the ``X-Request-ID`` response
+header and bound (with ``pipeline`` / ``run_id`` bound by the routes) to every log line of the
+request. Latency is recorded by route template (``/api/runs/{runId}``), never by raw path.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import time
+
+import structlog
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from interlock_core.metrics import METRICS
+
+from .metrics import HTTP_LATENCY
+from .responses import error_response
+
+log = structlog.get_logger("interlock.http")
+
+REQUEST_ID_HEADER = "X-Request-ID"
+_VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:@/+=-]{1,128}$")
+UNMATCHED = "<unmatched>"
+
+
+def request_id_from(scope: Scope) -> str:
+    for name, value in scope["headers"]:
+        if name == b"x-request-id":
+            text = bytes(value).decode("latin-1").strip()
+            if _VALID_REQUEST_ID.match(text):
+                return text
+            break
+    return secrets.token_hex(8)
+
+
+def route_template(scope: Scope) -> str:
+    path = getattr(scope.get("route"), "path", None)
+    return str(path) if isinstance(path, str) else UNMATCHED
+
+
+class RequestContext:
+    def __init__(self, app: ASGIApp, *, access_log: bool = True) -> None:
+        self.app = app
+        self.access_log = access_log
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = request_id_from(scope)
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        started = time.perf_counter()
+        status = 500
+        response_started = False
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status, response_started
+            if message["type"] == "http.response.start":
+                response_started = True
+                status = message["status"]
+                MutableHeaders(scope=message).append(REQUEST_ID_HEADER, request_id)
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception:
+            log.exception("unhandled error", method=scope["method"], path=scope["path"])
+            if response_started:
+                raise  # too late for an error body: the server aborts the connection
+            await error_response(500, "internal server error", requestId=request_id)(scope, receive, send_with_id)
+        finally:
+            elapsed = time.perf_counter() - started
+            route = route_template(scope)
+            METRICS.observe(HTTP_LATENCY, elapsed, method=scope["method"], route=route, status=str(status))
+            if self.access_log:
+                (log.error if status >= 500 else log.info)(
+                    "request", method=scope["method"], path=scope["path"], route=route, status=status,
+                    duration_ms=round(elapsed * 1000, 3), client=_client(scope))
+            structlog.contextvars.clear_contextvars()
+
+
+def _client(scope: Scope) -> str | None:
+    client = scope.get("client")
+    return f"{client[0]}:{client[1]}" if client else None

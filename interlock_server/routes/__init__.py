@@ -1,0 +1,18 @@
+"""The route table, one module per concept; each route carries its OpenAPI documentation."""
+
+from __future__ import annotations
+
+from ._route import ApiRoute
+from .history import ROUTES as HISTORY
+from .meta import ROUTES as META
+from .pipelines import ROUTES as PIPELINES
+from .readiness import ROUTES as READINESS
+from .reruns import ROUTES as RERUNS
+from .runs import ROUTES as RUNS
+
+
+def api_routes() -> list[ApiRoute]:
+    return [*META, *PIPELINES, *READINESS, *RUNS, *HISTORY, *RERUNS]
+
+
+__all__ = ["ApiRoute", "api_routes"]

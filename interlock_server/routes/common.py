@@ -1,0 +1,16 @@
+"""Documentation pieces several route modules share."""
+
+from __future__ import annotations
+
+from ..schemas import ErrorBody
+from ._route import Param, Reply
+
+NOT_FOUND = Reply("Unknown pipeline (or run, rerun, trait, run log).", ErrorBody)
+
+PATH_PARAMS = {
+    "id": Param("id", "Pipeline name.", {"type": "string"}, required=True),
+    "runId": Param("runId", "Run id.", {"type": "string"}, required=True),
+    "rerunId": Param("rerunId", "Rerun id.", {"type": "string"}, required=True),
+    "type": Param("type", "Trait type.", {"type": "string"}, required=True),
+    "date": Param("date", "Cycle date (YYYY-MM-DD).", {"type": "string"}, required=True),
+}

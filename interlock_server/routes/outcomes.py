@@ -1,0 +1,59 @@
+"""How a start-run decision (``RunOutcome``) answers over HTTP.
+
+* ``triggered`` - 202, the body is the run (a launch that failed is a FAILED run with its reason);
+* ``not_ready`` - 412, ``status: NOT_READY`` and the ``blocking`` traits;
+* ``backoff`` - 429, the last attempt failed and its backoff has not elapsed: retry at ``retryAt``
+  (also in ``Retry-After``);
+* ``duplicate``, ``in_progress``, ``claim_lost``, ``exhausted``, ``non_retryable`` - 409, the
+  cycle's state forbids a new attempt now (a rerun, or waiting for the active run, is needed);
+* ``no_trigger`` - 422, the pipeline cannot be run at all.
+
+429 rather than 409 for a backoff because it is the one refusal a client may simply retry later,
+at a time the server names.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from typing import Any
+
+from starlette.responses import Response
+
+from interlock_core.engine import Outcome, RunOutcome
+
+from ..responses import json_response
+
+STATUS = {
+    Outcome.TRIGGERED: 202,
+    Outcome.NOT_READY: 412,
+    Outcome.BACKOFF: 429,
+    Outcome.DUPLICATE: 409,
+    Outcome.IN_PROGRESS: 409,
+    Outcome.CLAIM_LOST: 409,
+    Outcome.EXHAUSTED: 409,
+    Outcome.NON_RETRYABLE: 409,
+    Outcome.NO_TRIGGER: 422,
+}
+
+
+def refusal_body(outcome: RunOutcome) -> dict[str, Any]:
+    """The outcome's JSON plus ``error`` (and ``status: NOT_READY`` with ``blocking``)."""
+    body: dict[str, Any] = {"error": outcome.message, **outcome.to_json()}
+    if outcome.outcome is Outcome.NOT_READY:
+        body["status"] = "NOT_READY"
+        body.setdefault("blocking", [])
+    return body
+
+
+def retry_after(outcome: RunOutcome, now: datetime) -> dict[str, str]:
+    if outcome.retry_at is None:
+        return {}
+    return {"Retry-After": str(max(1, math.ceil((outcome.retry_at - now).total_seconds())))}
+
+
+def outcome_response(outcome: RunOutcome, now: datetime) -> Response:
+    status = STATUS[outcome.outcome]
+    if outcome.outcome is Outcome.TRIGGERED and outcome.run is not None:
+        return json_response(outcome.run, status_code=status)
+    return json_response(refusal_body(outcome), status_code=status, headers=retry_after(outcome, now))

@@ -1,0 +1,147 @@
+"""Request bodies (validated, naming the bad field) and the response shapes the OpenAPI document
+describes. Records the engine returns (runs, readiness, traits …) are the core models themselves."""
+
+from __future__ import annotations
+
+from datetime import date as Date
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic.alias_generators import to_camel
+
+from interlock_core.model import (
+    FailureCategory,
+    ReadinessResult,
+    RerunRecord,
+    RunLogEntry,
+    RunState,
+)
+
+
+class Body(BaseModel):
+    """A request body: camelCase keys; keys a later client version adds are ignored."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
+
+def _iso_date(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        Date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a YYYY-MM-DD date") from None
+    return value
+
+
+class CycleBody(Body):
+    """Which cycle to evaluate or run; both default to the pipeline's first schedule and today."""
+
+    schedule_id: str | None = Field(default=None, description="Schedule name (default: the first).")
+    date: str | None = Field(default=None, description="Cycle date YYYY-MM-DD (default: today in the "
+                             "schedule's time zone).")
+
+    _date = field_validator("date")(_iso_date)
+
+
+class PushTraitBody(Body):
+    status: Literal["PASS", "FAIL"]
+    value: dict[str, Any] | None = None
+    reason: str | None = None
+    ttl: int | None = Field(default=None, ge=0, description="Seconds until the result expires "
+                            "(0 = never; default: the trait's ttl).")
+    failure_category: FailureCategory | None = None
+
+
+class CompleteBody(Body):
+    status: str = Field(description="'success' or 'failed' (also: succeeded, completed, ok / failure, "
+                        "error).", examples=["success"])
+    metadata: dict[str, Any] | None = None
+
+
+class CancelBody(Body):
+    reason: str = "cancelled via API"
+
+
+class RerunBody(Body):
+    original_date: str = Field(description="The completed date to run again (YYYY-MM-DD).")
+    reason: str
+    description: str | None = None
+    schedule_id: str | None = None
+    metadata: dict[str, Any] | None = None
+
+
+# ------------------------------------------------------------------------------- responses
+
+
+class FieldProblem(Body):
+    field: str
+    message: str
+
+
+class ErrorBody(Body):
+    """Every error: a message, and where known the offending field or the outcome's details."""
+
+    model_config = ConfigDict(extra="allow")
+    error: str
+    field: str | None = None
+    errors: list[FieldProblem] | None = None
+
+
+class StoreHealth(Body):
+    provider: str
+    reachable: bool
+
+
+class WatcherHealth(Body):
+    enabled: bool
+    alive: bool
+    last_pass_at: str | None = None
+    passes: int = 0
+    outage: bool = False
+    error: str | None = None
+
+
+class HealthBody(Body):
+    status: Literal["ok", "degraded"]
+    version: str
+    store: StoreHealth
+    watcher: WatcherHealth
+    uptime_seconds: float
+
+
+class OutcomeBody(Body):
+    """What starting a run decided (``RunOutcome``)."""
+
+    model_config = ConfigDict(extra="allow")
+    outcome: Literal["triggered", "not_ready", "duplicate", "in_progress", "backoff", "exhausted",
+                     "non_retryable", "claim_lost", "no_trigger"]
+    pipeline_id: str
+    schedule_id: str
+    date: str
+    message: str
+    run: RunState | None = None
+    readiness: ReadinessResult | None = None
+    blocking: list[str] | None = None
+    run_log: RunLogEntry | None = None
+    rerun: RerunRecord | None = None
+    retry_at: str | None = None
+
+
+class OutcomeError(OutcomeBody):
+    error: str
+    status: str | None = None
+
+
+class RerunAccepted(Body):
+    rerun: RerunRecord
+    outcome: OutcomeBody | None = None
+
+
+class RerunRefused(Body):
+    model_config = ConfigDict(extra="allow")
+    error: str
+    status: str | None = None
+    blocking: list[str] | None = None
+    rerun: RerunRecord
+    outcome: OutcomeBody | None = None

@@ -1,0 +1,191 @@
+"""``interlock serve``: the HTTP API, the watcher, the alert worker and (when enabled) the
+archiver, as siblings in one anyio task group.
+
+SIGTERM or SIGINT starts a graceful shutdown: the server stops accepting connections and drains
+the requests in flight (up to ``GRACEFUL_TIMEOUT``), then the watcher and archiver are cancelled
+(the watcher releases its cycle leases on the way out), queued alerts get a last chance, and the
+engine closes the store. A second signal stops at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import socket
+from typing import Any
+
+import anyio
+import structlog
+from hypercorn.asyncio import serve as hypercorn_serve
+from hypercorn.config import Config as HypercornConfig
+from starlette.applications import Starlette
+
+from interlock_core.config import Project, load_project
+from interlock_core.engine import Engine
+from interlock_core.engine.factory import build_engine, start_engine
+from interlock_core.errors import ConfigError
+from interlock_core.ports import Notifier
+from interlock_core.watcher import Watcher
+
+from .app import create_app
+from .auth import ENV_API_KEY, Tokens, resolve_tokens
+from .cli.output import EXIT_OK, Out
+from .listen import bind_socket, bound_url, callback_base_url, is_loopback, resolve_listen
+from .logging import configure_logging
+from .state import ApiState
+
+log = structlog.get_logger("interlock.serve")
+
+GRACEFUL_TIMEOUT = 10.0
+ALERT_FLUSH_TIMEOUT = 5.0
+WATCHER_RESTART_MIN, WATCHER_RESTART_MAX = 1.0, 30.0
+
+
+async def serve(args: argparse.Namespace, out: Out) -> int:
+    project = load_project(args.project)
+    level = "debug" if getattr(args, "verbose", False) else project.config.logging.level
+    configure_logging(level, project.config.logging.format)
+    listen = resolve_listen(project.config.server.addr, args.host, args.port)
+    tokens = resolve_tokens(project.config.server, os.environ)
+    if not tokens.enabled and not is_loopback(listen.host) and not args.insecure:
+        raise ConfigError(
+            f"refusing to listen on {listen.host or 'every interface'} without an API key: set server.apiKey "
+            f"or {ENV_API_KEY}, listen on 127.0.0.1, or pass --insecure", key="server.apiKey")
+    sock = bind_socket(listen)
+    try:
+        await _serve_on(sock, project, args, out, tokens, callback_base_url(sock, listen, os.environ),
+                        bound_url(sock, listen))
+    finally:
+        sock.close()  # a no-op once hypercorn owns it
+    out.line(out.green("Server stopped gracefully"))
+    return EXIT_OK
+
+
+async def _serve_on(sock: socket.socket, project: Project, args: argparse.Namespace, out: Out, tokens: Tokens,
+                    callback_base: str, url: str) -> None:
+    notifier = _notifier(project)
+    try:
+        engine = build_engine(project, notifier=notifier, callback_base_url=callback_base)
+        try:
+            await start_engine(engine, project)
+            watcher = Watcher(engine) if project.config.watcher.enabled and not args.no_watcher else None
+            app = create_app(engine, server=project.config.server, watcher=watcher,
+                             provider=project.config.provider, tokens=tokens, evaluator_dirs=project.evaluator_dirs)
+            archiver = _archiver(project, engine)
+            out.line(f"Interlock server listening on {url}")
+            out.line(f"  store: {project.config.provider}   watcher: {'on' if watcher else 'off'}   "
+                     f"archiver: {'on' if archiver else 'off'}   auth: {'on' if tokens.enabled else 'off'}")
+            await _run(app, sock, engine, watcher, archiver, out)
+        finally:
+            await engine.aclose()
+    finally:
+        if notifier is not None:
+            await _close(notifier)
+
+
+async def _run(app: Starlette, sock: socket.socket, engine: Engine, watcher: Watcher | None,
+               archiver: Any, out: Out) -> None:
+    """Serve until SIGTERM/SIGINT, then shut down in order."""
+    shutdown = anyio.Event()
+    alerts = engine.ctx.alerts
+    state: ApiState = app.state.api
+    async with anyio.create_task_group() as outer:
+        if hasattr(alerts, "run"):
+            outer.start_soon(alerts.run)
+        async with anyio.create_task_group() as services:
+            services.start_soon(_on_signals, shutdown, out, outer.cancel_scope)
+            if watcher is not None:
+                services.start_soon(_supervise_watcher, watcher, state)
+            if archiver is not None:
+                await services.start(archiver.run)  # a failing archive migration is fatal
+            services.start_soon(_serve_http, app, sock, shutdown, services.cancel_scope)
+        if hasattr(alerts, "flush"):
+            await alerts.flush(ALERT_FLUSH_TIMEOUT)
+        outer.cancel_scope.cancel()
+    if archiver is not None:
+        await _close(archiver.archive)
+
+
+async def _serve_http(app: Starlette, sock: socket.socket, shutdown: anyio.Event,
+                      services: anyio.CancelScope) -> None:
+    """Hypercorn, in its own task: its asyncio task group must not share the host task's
+    cancellation state. When it has drained, the sibling services stop."""
+    try:
+        await hypercorn_serve(app, _hypercorn_config(sock), shutdown_trigger=shutdown.wait)  # type: ignore[arg-type]
+    finally:
+        services.cancel()
+
+
+def _hypercorn_config(sock: socket.socket) -> HypercornConfig:
+    config = HypercornConfig()
+    config.bind = [f"fd://{sock.detach()}"]  # hypercorn owns the socket from here on
+    config.graceful_timeout = GRACEFUL_TIMEOUT
+    config.accesslog = None  # one access line per request comes from the request-context middleware
+    config.errorlog = logging.getLogger("hypercorn.error")
+    return config
+
+
+async def _on_signals(shutdown: anyio.Event, out: Out, hard_stop: anyio.CancelScope) -> None:
+    with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+        async for signum in signals:
+            name = signal.Signals(signum).name
+            if shutdown.is_set():
+                out.line(out.red(f"Received {name} again, stopping now"))
+                hard_stop.cancel()
+                return
+            out.line(out.yellow(f"Received {name}, shutting down..."))
+            shutdown.set()
+
+
+async def _supervise_watcher(watcher: Watcher, state: ApiState) -> None:
+    """Run the watcher; if it crashes, report it in health and restart it with backoff."""
+    delay = WATCHER_RESTART_MIN
+    while True:
+        try:
+            await watcher.run()
+            return
+        except Exception as exc:
+            state.watcher_error = f"{type(exc).__name__}: {exc}"
+            log.exception("watcher crashed; restarting", retry_in_s=delay)
+        await anyio.sleep(delay)
+        delay = min(delay * 2, WATCHER_RESTART_MAX)
+        state.watcher_error = None
+
+
+def _notifier(project: Project) -> Notifier | None:
+    """Redis pub/sub wake-ups between replicas sharing a Redis store; in-process otherwise."""
+    if project.config.provider != "redis":
+        return None
+    from interlock_plugins.stores.redis_notify import RedisNotifier
+
+    notifier: Notifier = RedisNotifier(project.store_config)  # type: ignore[arg-type]
+    return notifier
+
+
+def _archiver(project: Project, engine: Engine) -> Any:
+    settings = project.config.archiver
+    if not settings.enabled:
+        return None
+    try:
+        from interlock_core.archiver import Archiver
+        from interlock_plugins.archive.postgres import PostgresArchive
+    except ImportError as exc:
+        log.warning("archiver enabled but not available in this build", error=str(exc))
+        return None
+    if not settings.dsn:
+        raise ConfigError("archiver.dsn is required when archiver.enabled is true", key="archiver.dsn")
+    return Archiver(engine.store, PostgresArchive.from_dsn(settings.dsn), interval=settings.interval.total_seconds(),
+                    clock=engine.ctx.clock)
+
+
+async def _close(resource: Any) -> None:
+    close = getattr(resource, "close", None) or getattr(resource, "aclose", None)
+    if close is None:
+        return
+    with anyio.CancelScope(shield=True):
+        try:
+            await close()
+        except Exception:
+            log.warning("error while closing", resource=type(resource).__name__, exc_info=True)

@@ -1,0 +1,102 @@
+"""Reruns: request (really runs), not ready (PENDING), complete, list."""
+
+from __future__ import annotations
+
+from .conftest import Api
+
+RERUN = {"originalDate": "2026-03-01", "reason": "late data corrected"}
+
+
+async def _completed_day(api: Api, name: str = "sales") -> str:
+    await api.register(name)
+    run_id = (await api.client.post(f"/api/pipelines/{name}/run", json={"date": "2026-03-01"})).json()["runId"]
+    await api.client.post(f"/api/runs/{run_id}/complete", json={"status": "success"})
+    return str(run_id)
+
+
+async def test_request_rerun_runs_it(api: Api) -> None:
+    original = await _completed_day(api)
+    response = await api.client.post("/api/pipelines/sales/rerun", json={**RERUN, "description": "backfill"})
+    assert response.status_code == 202, response.text
+    body = response.json()
+    rerun, outcome = body["rerun"], body["outcome"]
+    assert (rerun["status"], rerun["originalDate"], rerun["originalRunId"]) == ("RUNNING", "2026-03-01", original)
+    assert rerun["rerunRunId"] == outcome["run"]["runId"]
+    assert outcome["outcome"] == "triggered"
+    assert len(api.hook.requests) == 2
+    got = await api.client.get(f"/api/reruns/{rerun['rerunId']}")
+    assert got.status_code == 200
+    assert got.json()["rerunId"] == rerun["rerunId"]
+
+
+async def test_complete_rerun_completes_its_run(api: Api) -> None:
+    await _completed_day(api)
+    rerun = (await api.client.post("/api/pipelines/sales/rerun", json=RERUN)).json()["rerun"]
+    done = await api.client.post(f"/api/reruns/{rerun['rerunId']}/complete",
+                                 json={"status": "success", "metadata": {"rows": 7}})
+    assert done.status_code == 200
+    assert done.json()["status"] == "COMPLETED"
+    run = (await api.client.get(f"/api/runs/{rerun['rerunRunId']}")).json()
+    assert run["status"] == "COMPLETED"
+    again = await api.client.post(f"/api/reruns/{rerun['rerunId']}/complete", json={"status": "success"})
+    assert again.status_code == 200
+    conflict = await api.client.post(f"/api/reruns/{rerun['rerunId']}/complete", json={"status": "failed"})
+    assert conflict.status_code == 409
+
+
+async def test_request_rerun_missing_fields(api: Api) -> None:
+    await api.register("sales")
+    no_date = await api.client.post("/api/pipelines/sales/rerun", json={"reason": "x"})
+    assert no_date.status_code == 400
+    assert no_date.json()["field"] == "originalDate"
+    no_reason = await api.client.post("/api/pipelines/sales/rerun", json={"originalDate": "2026-03-01"})
+    assert no_reason.status_code == 400
+    assert no_reason.json()["field"] == "reason"
+    empty_reason = await api.client.post("/api/pipelines/sales/rerun", json={"originalDate": "2026-03-01",
+                                                                             "reason": ""})
+    assert empty_reason.json() == {"error": "reason is required", "field": "reason"}
+    bad_date = await api.client.post("/api/pipelines/sales/rerun", json={"originalDate": "03/01", "reason": "x"})
+    assert bad_date.status_code == 400
+    assert bad_date.json()["field"] == "originalDate"
+
+
+async def test_request_rerun_unknown_pipeline_is_404_first(api: Api) -> None:
+    response = await api.client.post("/api/pipelines/ghost/rerun", json={})
+    assert response.status_code == 404
+
+
+async def test_request_rerun_not_ready_is_412_with_pending_record(api: Api) -> None:
+    await api.register("blocked", evaluator="fail")
+    response = await api.client.post("/api/pipelines/blocked/rerun", json=RERUN)
+    assert response.status_code == 412
+    body = response.json()
+    assert (body["status"], body["blocking"]) == ("NOT_READY", ["source-ready"])
+    assert body["rerun"]["status"] == "PENDING"
+    stored = (await api.client.get("/api/pipelines/blocked/reruns")).json()
+    assert [r["rerunId"] for r in stored] == [body["rerun"]["rerunId"]]
+    closed = await api.client.post(f"/api/reruns/{body['rerun']['rerunId']}/complete", json={"status": "failed"})
+    assert closed.status_code == 200
+    assert closed.json()["status"] == "FAILED"
+
+
+async def test_list_reruns(api: Api) -> None:
+    assert (await api.client.get("/api/reruns")).json() == []
+    await _completed_day(api, "sales")
+    await _completed_day(api, "orders")
+    assert (await api.client.get("/api/pipelines/sales/reruns")).json() == []
+    first = (await api.client.post("/api/pipelines/sales/rerun", json=RERUN)).json()["rerun"]["rerunId"]
+    api.clock.advance(1)
+    second = (await api.client.post("/api/pipelines/orders/rerun", json=RERUN)).json()["rerun"]["rerunId"]
+    assert [r["rerunId"] for r in (await api.client.get("/api/pipelines/sales/reruns")).json()] == [first]
+    assert [r["rerunId"] for r in (await api.client.get("/api/reruns")).json()] == [second, first]
+    assert len((await api.client.get("/api/reruns?limit=1")).json()) == 1
+    assert (await api.client.get("/api/reruns?limit=501")).status_code == 400
+    assert (await api.client.get("/api/pipelines/sales/reruns?limit=201")).status_code == 400
+    assert (await api.client.get("/api/pipelines/ghost/reruns")).status_code == 404
+
+
+async def test_unknown_rerun_is_404(api: Api) -> None:
+    assert (await api.client.get("/api/reruns/nope")).status_code == 404
+    response = await api.client.post("/api/reruns/nope/complete", json={"status": "success"})
+    assert response.status_code == 404
+    assert response.json() == {"error": "rerun 'nope' not found", "rerunId": "nope"}

@@ -1,0 +1,171 @@
+"""`interlock serve` as a real process on an ephemeral port: the reference full lifecycle over
+real HTTP, and a graceful SIGTERM shutdown."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx
+from anyio.abc import Process
+
+from interlock_plugins.stores.sqlite import SQLiteStore
+
+from .support import FIXTURE_EVALUATORS, http_pipeline, webhook_server, write_project
+
+SERVER_EVALUATORS = Path(__file__).with_name("fixtures") / "evaluators"
+START_TIMEOUT = 30.0
+KEY = "e2e-key-7c1"
+
+
+@dataclass
+class Served:
+    process: Process
+    url: str
+    output: list[str]
+
+    async def read_rest(self) -> str:
+        assert self.process.stdout is not None
+        chunks = [chunk.decode() async for chunk in self.process.stdout]
+        return "".join(self.output) + "".join(chunks)
+
+
+@asynccontextmanager
+async def interlock_serve(root: Path, *extra: str, env: dict[str, str] | None = None) -> AsyncIterator[Served]:
+    command = [sys.executable, "-m", "interlock_server.cli.main", "-C", str(root), "serve",
+               "--host", "127.0.0.1", "--port", "0", *extra]
+    environment = {**os.environ, "INTERLOCK_API_KEY": KEY, "NO_COLOR": "1", **(env or {})}
+    process = await anyio.open_process(command, env=environment, stdout=subprocess.PIPE,
+                                       stderr=subprocess.DEVNULL, cwd=str(root))
+    try:
+        assert process.stdout is not None
+        output: list[str] = []
+        with anyio.fail_after(START_TIMEOUT):
+            buffer = ""
+            while (match := re.search(r"listening on (http://\S+)", buffer)) is None:
+                chunk = (await process.stdout.receive()).decode()
+                buffer += chunk
+        output.append(buffer)
+        yield Served(process, match.group(1), output)
+    finally:
+        if process.returncode is None:
+            process.kill()
+        with anyio.move_on_after(10):
+            await process.wait()
+        await process.aclose()
+
+
+async def test_full_lifecycle_over_real_http(tmp_path: Path) -> None:
+    with webhook_server() as hook:
+        root = write_project(tmp_path)
+        async with interlock_serve(root, "--no-watcher") as served, \
+                httpx.AsyncClient(base_url=served.url, headers={"X-API-Key": KEY}, timeout=30) as client:
+            assert (await client.get("/api/health", headers={"X-API-Key": ""})).json()["status"] == "ok"
+            assert (await client.get("/api/pipelines", headers={"X-API-Key": "wrong"})).status_code == 401
+            registered = await client.post("/api/pipelines", json=http_pipeline("sales", hook.url))
+            assert registered.status_code == 201, registered.text
+            evaluated = (await client.post("/api/pipelines/sales/evaluate")).json()
+            assert evaluated["status"] == "READY"
+            assert all(t["status"] == "PASS" for t in evaluated["traits"])
+            assert (await client.get("/api/pipelines/sales/readiness")).json()["status"] == "READY"
+
+            started = await client.post("/api/pipelines/sales/run")
+            assert started.status_code == 202, started.text
+            run = started.json()
+            assert run["status"] == "RUNNING"
+            callback = hook.last_header("X-Interlock-Callback-Url")
+            assert callback == f"{served.url}/api/runs/{run['runId']}/complete"
+            assert (await client.get(f"/api/runs/{run['runId']}")).json()["status"] == "RUNNING"
+
+            # The orchestrator calls back the URL it was given, twice (at-least-once delivery).
+            for _ in range(2):
+                completed = await client.post(callback, json={"status": "success", "metadata": {"rows": 5000}})
+                assert completed.status_code == 200
+                assert completed.json()["status"] == "COMPLETED"
+            final = (await client.get(f"/api/runs/{run['runId']}")).json()
+            assert (final["status"], final["metadata"]["rows"]) == ("COMPLETED", 5000)
+
+            kinds = [e["kind"] for e in (await client.get("/api/pipelines/sales/events")).json()]
+            wanted = ["TRAIT_EVALUATED", "READINESS_CHECKED", "RUN_STATE_CHANGED", "CALLBACK_RECEIVED"]
+            assert [kinds.index(k) for k in wanted] == sorted(kinds.index(k) for k in wanted)
+            assert kinds.count("CALLBACK_RECEIVED") == 1
+            metrics = (await client.get("/metrics")).text
+            count = re.search(r'^interlock_evaluations_total\{[^}]*\} (\d+)', metrics, re.MULTILINE)
+            assert count is not None and int(count.group(1)) > 0
+            echoed = await client.get("/api/health", headers={"X-Request-ID": "e2e-1"})
+            assert echoed.headers["x-request-id"] == "e2e-1"
+
+            served.process.send_signal(signal.SIGTERM)
+            with anyio.fail_after(20):
+                assert await served.process.wait() == 0
+            assert "Server stopped gracefully" in await served.read_rest()
+
+
+async def _lease_owner(db: Path, key: str) -> str | None:
+    store = SQLiteStore(path=str(db))
+    await store.start()
+    try:
+        return await store.lease_owner(key)
+    finally:
+        await store.close()
+
+
+async def _wait_for_file(path: Path, within: float = 20.0) -> str:
+    file = anyio.Path(path)
+    with anyio.fail_after(within):
+        while not await file.exists() or not (await file.read_text()).strip():
+            await anyio.sleep(0.05)
+    return (await file.read_text()).strip()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
+async def test_sigterm_drains_requests_and_stops_the_watcher(tmp_path: Path) -> None:
+    watcher_pid, request_pid = tmp_path / "watcher.pid", tmp_path / "request.pid"
+    with webhook_server() as hook:
+        watched = http_pipeline("watched", hook.url, evaluator="hold")
+        watched["traits"]["source-ready"]["config"] = {"pidFile": str(watcher_pid), "seconds": 60}
+        watched["traits"]["source-ready"]["timeout"] = 120
+        asked = http_pipeline("asked", hook.url, evaluator="hold", watch={"enabled": False})
+        asked["traits"]["source-ready"]["config"] = {"pidFile": str(request_pid), "seconds": 1.5}
+        root = write_project(tmp_path / "project", pipelines=[watched, asked], config={
+            "evaluatorDirs": [str(FIXTURE_EVALUATORS), str(SERVER_EVALUATORS)],
+            "watcher": {"enabled": True, "defaultInterval": "1s"}})
+        async with interlock_serve(root) as served, \
+                httpx.AsyncClient(base_url=served.url, headers={"X-API-Key": KEY}, timeout=30) as client:
+            held = int(await _wait_for_file(watcher_pid))  # the watcher is mid-evaluation, holding the lease
+            assert await _lease_owner(root / "interlock.db", "cycle:watched:daily") is not None
+            answers: list[Any] = []
+
+            async def ask() -> None:
+                answers.append(await client.post("/api/pipelines/asked/evaluate"))
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(ask)
+                await _wait_for_file(request_pid)  # the request is in flight
+                served.process.send_signal(signal.SIGTERM)
+            assert answers[0].status_code == 200  # drained, not dropped
+            assert answers[0].json()["status"] == "READY"
+            with anyio.fail_after(20):
+                assert await served.process.wait() == 0
+            output = await served.read_rest()
+            assert "Received SIGTERM, shutting down..." in output
+            assert "Server stopped gracefully" in output
+        assert not _alive(held)  # the watcher's evaluator was killed with it
+        assert await _lease_owner(root / "interlock.db", "cycle:watched:daily") is None
+        assert hook.requests == []
