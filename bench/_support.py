@@ -1,0 +1,204 @@
+"""What every benchmark shares: the command line, a real project on disk, evaluator scripts,
+the bare-asyncio baseline, statistics and the report (a small table, then one JSON line)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import os
+import platform
+import resource
+import shutil
+import statistics
+import sys
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from interlock_core.clock import Clock, SystemClock
+from interlock_core.config import load_project
+from interlock_core.engine import Engine, NullAlerts
+from interlock_core.engine.factory import build_engine, start_engine
+from interlock_core.model import PipelineConfig
+from interlock_core.ports import Store
+
+PASS_SCRIPT = """#!/bin/sh
+printf '{"status":"PASS"}\\n'
+"""
+
+
+# ----------------------------------------------------------------------------- command line
+def arguments(description: str, extra: Sequence[tuple[str, dict[str, Any]]] = ()) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, for the smoke test (seconds)")
+    parser.add_argument("--store-dir", default=None,
+                        help="where the project and its SQLite file live (default: a new temporary directory)")
+    for flag, options in extra:
+        parser.add_argument(flag, **options)
+    return parser.parse_args()
+
+
+@contextmanager
+def workspace(store_dir: str | None, prefix: str) -> Iterator[Path]:
+    """A fresh directory for the project, removed afterwards."""
+    path = Path(tempfile.mkdtemp(prefix=f"interlock-bench-{prefix}-", dir=store_dir))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+# ----------------------------------------------------------------------------- project
+def write_script(directory: Path, name: str, text: str) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / name
+    path.write_text(text)
+    path.chmod(0o755)
+    return path
+
+
+def sleep_script(directory: Path, seconds: float) -> Path:
+    return write_script(directory, f"sleep-{seconds:g}",
+                        f"#!/bin/sh\nsleep {seconds:g}\nprintf '{{\"status\":\"PASS\"}}\\n'\n")
+
+
+def archetype(name: str, traits: Sequence[str], *, ttl: int = 3600, timeout: float = 30) -> dict[str, Any]:
+    return {
+        "name": name,
+        "requiredTraits": [{"type": t, "defaultTtl": ttl, "defaultTimeout": timeout} for t in traits],
+        "readinessRule": {"type": "all-required-pass"},
+    }
+
+
+def write_project(root: Path, archetypes: Sequence[dict[str, Any]], *, pipelines: Sequence[dict[str, Any]] = (),
+                  engine: dict[str, Any] | None = None, watcher: dict[str, Any] | None = None) -> None:
+    """``interlock.yaml`` (SQLite store in the project, no alert sinks), archetypes and pipeline files."""
+    for sub in ("archetypes", "pipelines", "calendars", "evaluators"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    for item in archetypes:
+        (root / "archetypes" / f"{item['name']}.yaml").write_text(yaml.safe_dump(item))
+    for item in pipelines:
+        (root / "pipelines" / f"{item['name']}.yaml").write_text(yaml.safe_dump(item))
+    config: dict[str, Any] = {"provider": "sqlite", "sqlite": {"path": "./interlock.db"}, "alerts": []}
+    if engine:
+        config["engine"] = engine
+    if watcher:
+        config["watcher"] = watcher
+    (root / "interlock.yaml").write_text(yaml.safe_dump(config))
+
+
+def pipeline(name: str, archetype_name: str, traits: dict[str, str | None], *,
+             trigger: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A pipeline document; a trait mapped to None is pushed (no evaluator)."""
+    data: dict[str, Any] = {
+        "name": name,
+        "archetype": archetype_name,
+        "traits": {t: ({"evaluator": e} if e else {}) for t, e in traits.items()},
+    }
+    if trigger is not None:
+        data["trigger"] = trigger
+    return data
+
+
+async def open_engine(root: Path, *, clock: Clock | None = None, store: Store | None = None) -> Engine:
+    """Load the project at ``root`` and start an engine on it (SystemClock, alerts dropped)."""
+    project = load_project(root)
+    engine = build_engine(project, clock=clock or SystemClock(), alerts=NullAlerts(), store=store)
+    await start_engine(engine, project)
+    return engine
+
+
+async def register(engine: Engine, documents: Sequence[dict[str, Any]]) -> list[PipelineConfig]:
+    """Put pipelines straight into the store (what ``start_engine`` does for pipeline files)."""
+    configs = [PipelineConfig.model_validate(d) for d in documents]
+    for config in configs:
+        await engine.store.put_pipeline(config)
+    return configs
+
+
+# ----------------------------------------------------------------------------- baseline
+async def bare_spawn(path: str, payload: bytes) -> dict[str, Any]:
+    """The least a subprocess evaluation costs: spawn, write stdin, read stdout, wait, parse."""
+    proc = await asyncio.create_subprocess_exec(
+        path, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+    out, _ = await proc.communicate(payload)
+    result: dict[str, Any] = json.loads(out)
+    return result
+
+
+async def bare_spawn_many(paths: Sequence[str], payload: bytes, concurrency: int | None = None) -> None:
+    """Spawn every path concurrently (at most ``concurrency`` at a time) with bare asyncio."""
+    limit = asyncio.Semaphore(concurrency or len(paths) or 1)
+
+    async def one(path: str) -> None:
+        async with limit:
+            await bare_spawn(path, payload)
+
+    await asyncio.gather(*(one(p) for p in paths))
+
+
+# ----------------------------------------------------------------------------- figures
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """Nearest-rank percentile (``q`` in 0..100): the smallest value with ``q`` % of them at or below it."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    rank = max(1, min(len(ordered), math.ceil(q / 100 * len(ordered))))
+    return ordered[rank - 1]
+
+
+def maxrss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def rss_mib() -> float:
+    """Current resident set size (VmRSS), in MiB."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
+
+
+def machine() -> dict[str, Any]:
+    model = platform.processor() or "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "nproc": os.cpu_count(),
+        "cpu": model,
+        "python": platform.python_version(),
+        "loadavg": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+def report(name: str, rows: Sequence[tuple[str, Any]], figures: dict[str, Any]) -> None:
+    """Print a two-column table, then the figures as one JSON line (always the last line)."""
+    width = max((len(label) for label, _ in rows), default=0)
+    print(f"== {name}")
+    for label, value in rows:
+        shown = f"{value:.4g}" if isinstance(value, float) else str(value)
+        print(f"  {label.ljust(width)}  {shown}")
+    sys.stdout.flush()
+    print(json.dumps({"benchmark": name, **figures, "machine": machine()}, sort_keys=False, default=str))
+
+
+def met(value: float, target: float, *, at_most: bool = True) -> bool:
+    return value <= target if at_most else value >= target
