@@ -40,6 +40,7 @@ class SQLiteDatabase:
         self._reader: sqlite3.Connection | None = None
         self._reader_lock = threading.Lock()
         self._lock = threading.Lock()
+        self._durable = True
         self._limiter: anyio.CapacityLimiter | None = None
 
     @property
@@ -62,23 +63,29 @@ class SQLiteDatabase:
         """Run ``body`` outside an explicit transaction (each statement sees committed data)."""
         reader = self._reader
         if reader is not None and self._reader_lock.acquire(blocking=False):
+            served = False
             try:
                 result = body(reader)
+                served = True
             except sqlite3.OperationalError as exc:
                 if "locked" not in str(exc) and "busy" not in str(exc):
                     raise self._unavailable(exc) from exc
             except sqlite3.Error as exc:
                 raise self._unavailable(exc) from exc
-            else:
+            finally:
+                self._reader_lock.release()  # before yielding: other reads may use the fast path
+            if served:
                 await anyio.lowlevel.checkpoint()
                 return result
-            finally:
-                self._reader_lock.release()
         return await anyio.to_thread.run_sync(self._call, body, False, limiter=self._limiter)
 
-    async def write(self, body: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``body`` in one ``BEGIN IMMEDIATE`` transaction; rolled back if it raises."""
-        return await anyio.to_thread.run_sync(self._call, body, True, limiter=self._limiter)
+    async def write(self, body: Callable[[sqlite3.Connection], T], *, durable: bool = True) -> T:
+        """Run ``body`` in one ``BEGIN IMMEDIATE`` transaction; rolled back if it raises.
+
+        ``durable`` writes (claims, runs, leases) are synced to disk before they return
+        (``synchronous=FULL``); others (trait results, events, the readiness cache) survive a crash of
+        this process but may be lost with the machine's power (``synchronous=NORMAL`` in WAL mode)."""
+        return await anyio.to_thread.run_sync(self._call, body, True, durable, limiter=self._limiter)
 
     # ------------------------------------------------------------------------------ in the thread
 
@@ -141,12 +148,15 @@ class SQLiteDatabase:
                 with contextlib.suppress(sqlite3.Error):
                     conn.close()
 
-    def _call(self, body: Callable[[sqlite3.Connection], T], write: bool) -> T:
+    def _call(self, body: Callable[[sqlite3.Connection], T], write: bool, durable: bool = True) -> T:
         with self._lock:
             conn = self._conn
             if conn is None:
                 raise StoreUnavailable(f"sqlite store {self.path} is not started (or already closed)")
             try:
+                if write and durable != self._durable:
+                    conn.execute(f"PRAGMA synchronous = {'FULL' if durable else 'NORMAL'}")
+                    self._durable = durable
                 return self._transaction(conn, body) if write else body(conn)
             except sqlite3.Error as exc:
                 raise self._unavailable(exc) from exc

@@ -162,7 +162,7 @@ class SQLiteStore:
     # traits ------------------------------------------------------------------------------------
     async def put_trait(self, evaluation: TraitEvaluation, ttl: float | None) -> None:
         row = (evaluation.pipeline_id, evaluation.trait_type, evaluation.to_json())
-        await self._write(lambda conn, now: TRAITS.put(conn, row, _expiry(ttl, now)))
+        await self._write(lambda conn, now: TRAITS.put(conn, row, _expiry(ttl, now)), durable=False)
 
     async def get_trait(self, pipeline_id: str, trait_type: str) -> TraitEvaluation | None:
         sql = f"SELECT data FROM traits WHERE pipeline_id = ? AND trait_type = ? AND {LIVE}"
@@ -175,7 +175,7 @@ class SQLiteStore:
     # readiness cache ---------------------------------------------------------------------------
     async def put_readiness(self, result: ReadinessResult, ttl: float | None) -> None:
         row = (result.pipeline_id, result.to_json())
-        await self._write(lambda conn, now: READINESS.put(conn, row, _expiry(ttl, now)))
+        await self._write(lambda conn, now: READINESS.put(conn, row, _expiry(ttl, now)), durable=False)
 
     async def get_readiness(self, pipeline_id: str) -> ReadinessResult | None:
         sql = f"SELECT data FROM readiness WHERE pipeline_id = ? AND {LIVE}"
@@ -242,7 +242,7 @@ class SQLiteStore:
             )
             return str(cursor.lastrowid)
 
-        return await self._write(append)
+        return await self._write(append, durable=False)
 
     async def list_events(self, pipeline_id: str, limit: int = 50) -> list[Event]:
         sql = f"SELECT data FROM events WHERE pipeline_id = ? AND {LIVE} ORDER BY id DESC"
@@ -306,7 +306,7 @@ class SQLiteStore:
         grace = UNFINISHED_GRACE if status is not None and not status.is_terminal else 0.0
         return now + self._retention + grace
 
-    async def _write(self, body: Callable[[sqlite3.Connection, float], T]) -> T:
+    async def _write(self, body: Callable[[sqlite3.Connection, float], T], *, durable: bool = True) -> T:
         """One write transaction; expired rows are purged now and then along the way."""
         now, mono = self._now(), self._clock.monotonic()
         purge = self._last_purge is None or abs(mono - self._last_purge) >= PURGE_INTERVAL
@@ -318,7 +318,7 @@ class SQLiteStore:
                 purge_expired(conn, now)
             return body(conn, now)
 
-        return await self._db.write(run)
+        return await self._db.write(run, durable=durable)
 
     async def _put(self, table: Table, row: tuple[Any, ...], status: RunStatus) -> None:
         await self._write(lambda conn, now: table.put(conn, row, self._retained(status, now)))
