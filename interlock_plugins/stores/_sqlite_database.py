@@ -4,11 +4,11 @@ One ``sqlite3`` connection per store for writes, used from a worker thread (one 
 event loop never blocks on disk or on another process's lock. Reads take a fast path: a second,
 query-only connection used directly on the event loop (WAL readers never wait for writers, so a
 read is a few dozen microseconds); when that connection reports busy or locked — WAL recovery or
-a checkpoint by another process — the read falls back to the worker thread and its busy timeout. Every write is one ``BEGIN IMMEDIATE``
-transaction: it takes SQLite's write lock before reading, so a read-modify-write (CAS, claim,
-lease) is atomic across coroutines, threads and processes sharing the file. A lock still held by
-someone else after the busy timeout, a missing or corrupt file, a full disk: all become
-:class:`~interlock_core.errors.StoreUnavailable`, naming the file.
+a checkpoint by another process — the read falls back to the worker thread and its busy timeout.
+Every write is one ``BEGIN IMMEDIATE`` transaction: it takes SQLite's write lock before reading,
+so a read-modify-write (CAS, claim, lease) is atomic across coroutines, threads and processes
+sharing the file. A lock still held by someone else after the busy timeout, a missing or corrupt
+file, a full disk: all become :class:`~interlock_core.errors.StoreUnavailable`, naming the file.
 """
 
 from __future__ import annotations
