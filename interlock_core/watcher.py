@@ -147,6 +147,7 @@ class Watcher:
             task_status.started()
             first = True
             while True:
+                self._wake_event = anyio.Event()  # before the pass, so a wake-up during it is kept
                 try:
                     await self.run_once(all_cycles=first)
                     first = False
@@ -161,7 +162,8 @@ class Watcher:
                     await anyio.sleep(backoff)
                     backoff = min(backoff * 2, self.max_backoff)
                     continue
-                self._wake_event = anyio.Event()
+                if self._woken:
+                    continue
                 with anyio.move_on_after(self._sleep_for()):
                     await self._wake_event.wait()
 
