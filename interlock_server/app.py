@@ -1,7 +1,9 @@
-"""The HTTP API application. Middleware is composed here, in one visible place (outermost first):
+"""The HTTP API application and the dashboard (after the API's routes, at ``/``). Middleware is
+composed here, in one visible place (outermost first):
 
 1. request context — request id, log context, access log line, latency histogram, last-resort 500
-2. token auth      — 401/403 before anything is read (``GET /api/health`` is open)
+2. token auth      — 401/403 before anything is read (``GET /api/health`` is open; the dashboard's
+                     pages check the same keys themselves, to offer a login form)
 3. body limit      — 413 past ``server.maxRequestBody``
 4. (Starlette)     — exception handlers turn every error into ``{"error": ...}`` JSON
 """
@@ -20,6 +22,7 @@ from interlock_core.model import ServerConfig
 from interlock_core.watcher import Watcher
 
 from .auth import TokenAuth, Tokens, resolve_tokens
+from .dashboard import Dashboard
 from .errors import EXCEPTION_HANDLERS
 from .limits import BodyLimit
 from .request_context import RequestContext
@@ -44,15 +47,17 @@ def create_app(
     environment) unless given."""
     server = server or ServerConfig()
     tokens = tokens if tokens is not None else resolve_tokens(server, os.environ if env is None else env)
+    dashboard = Dashboard(engine, tokens)
     app = Starlette(
-        routes=api_routes(),
+        routes=[*api_routes(), dashboard.mount],
         middleware=[
             Middleware(RequestContext, access_log=access_log),
-            Middleware(TokenAuth, tokens=tokens, public=PUBLIC),
+            Middleware(TokenAuth, tokens=tokens, public=PUBLIC, delegate=dashboard.owns),
             Middleware(BodyLimit, max_bytes=server.max_request_body),
         ],
         exception_handlers=EXCEPTION_HANDLERS,
     )
+    app.state.dashboard = dashboard
     app.state.api = ApiState(engine=engine, provider=provider, watcher=watcher, auth_enabled=tokens.enabled,
                              evaluator_dirs=tuple(evaluator_dirs), started_at=engine.ctx.clock.now())
     return app

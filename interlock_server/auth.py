@@ -4,13 +4,16 @@ Tokens come from ``server.apiKey``, ``server.apiKeys`` and the ``INTERLOCK_API_K
 variable; ``server.readOnlyApiKeys`` may only read (GET). With no token configured the API is
 open, which ``interlock serve`` allows on a loopback address only (or with ``--insecure``).
 ``GET /api/health`` is always open. Comparison is constant-time and checks every token.
+Requests a ``delegate`` claims (the dashboard's pages) pass through unchecked: they authenticate
+themselves, with the same tokens, so that a browser gets a login form instead of a 401.
 """
 
 from __future__ import annotations
 
 import hmac
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -22,6 +25,11 @@ ENV_API_KEY = "INTERLOCK_API_KEY"
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
+class Access(StrEnum):
+    FULL = "full"
+    READ_ONLY = "read-only"
+
+
 @dataclass(frozen=True)
 class Tokens:
     full: tuple[bytes, ...] = ()
@@ -30,6 +38,13 @@ class Tokens:
     @property
     def enabled(self) -> bool:
         return bool(self.full or self.read_only)
+
+    def access(self, token: bytes | None) -> Access | None:
+        """What ``token`` may do (None: nothing). Checks every token of both kinds."""
+        if token is None:
+            return None
+        full, read_only = _matches(token, self.full), _matches(token, self.read_only)
+        return Access.FULL if full else Access.READ_ONLY if read_only else None
 
 
 def resolve_tokens(server: ServerConfig, env: Mapping[str, str]) -> Tokens:
@@ -61,13 +76,16 @@ def _matches(candidate: bytes, tokens: tuple[bytes, ...]) -> bool:
 class TokenAuth:
     """ASGI middleware. 401 without a valid token, 403 for a read-only token on a write."""
 
-    def __init__(self, app: ASGIApp, tokens: Tokens, public: Iterable[tuple[str, str]] = ()) -> None:
+    def __init__(self, app: ASGIApp, tokens: Tokens, public: Iterable[tuple[str, str]] = (),
+                 delegate: Callable[[Scope], bool] | None = None) -> None:
         self.app = app
         self.tokens = tokens
         self.public = frozenset(public)
+        self.delegate = delegate
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not self.tokens.enabled or (scope["method"], scope["path"]) in self.public:
+        if scope["type"] != "http" or not self.tokens.enabled or (scope["method"], scope["path"]) in self.public \
+                or (self.delegate is not None and self.delegate(scope)):
             await self.app(scope, receive, send)
             return
         token = presented_token(scope["headers"])

@@ -95,7 +95,9 @@ async def _run(app: Starlette, sock: socket.socket, engine: Engine, watcher: Wat
         if hasattr(alerts, "run"):
             outer.start_soon(alerts.run)
         async with anyio.create_task_group() as services:
-            services.start_soon(_on_signals, shutdown, out, outer.cancel_scope)
+            dashboard = getattr(app.state, "dashboard", None)
+            services.start_soon(_on_signals, shutdown, out, outer.cancel_scope,
+                                getattr(dashboard, "close", None))
             if watcher is not None:
                 services.start_soon(_supervise_watcher, watcher, state)
             if archiver is not None:
@@ -127,7 +129,8 @@ def _hypercorn_config(sock: socket.socket) -> HypercornConfig:
     return config
 
 
-async def _on_signals(shutdown: anyio.Event, out: Out, hard_stop: anyio.CancelScope) -> None:
+async def _on_signals(shutdown: anyio.Event, out: Out, hard_stop: anyio.CancelScope,
+                      close_streams: Callable[[], None] | None = None) -> None:
     with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
         async for signum in signals:
             name = signal.Signals(signum).name
@@ -137,6 +140,8 @@ async def _on_signals(shutdown: anyio.Event, out: Out, hard_stop: anyio.CancelSc
                 return
             out.line(out.yellow(f"Received {name}, shutting down..."))
             shutdown.set()
+            if close_streams is not None:  # live dashboard streams would hold the drain open
+                close_streams()
 
 
 async def _supervise_watcher(watcher: Watcher, state: ApiState) -> None:

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Make sure the services the tests talk to are running: Redis on 127.0.0.1:6379 and PostgreSQL on
-# 127.0.0.1:5432 (trust auth, database "test"). Installs them from Debian's packages when missing.
+# 127.0.0.1:5432 (trust auth, database "test"). Installs them from Debian's packages when missing,
+# and Debian's chromium for the dashboard's browser tests (Playwright drives /usr/bin/chromium).
 set -euo pipefail
 need_apt=()
 command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need_apt+=(postgresql)
 command -v docker-compose >/dev/null 2>&1 || need_apt+=(docker-compose)   # validates demo/local compose file
+[ -x /usr/bin/chromium ] || need_apt+=(chromium)                           # dashboard browser tests
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "→ installing ${need_apt[*]} from Debian's packages"
   export DEBIAN_FRONTEND=noninteractive
@@ -44,3 +46,4 @@ if pg_up && command -v psql >/dev/null 2>&1; then
 fi
 redis_up && echo "✓ redis on 127.0.0.1:6379" || echo "! redis is not reachable"
 pg_up && echo "✓ postgresql on 127.0.0.1:5432" || echo "! postgresql is not reachable"
+[ -x /usr/bin/chromium ] && echo "✓ chromium at /usr/bin/chromium" || echo "! /usr/bin/chromium is missing"

@@ -56,6 +56,8 @@ async def register_pipeline(request: Request) -> Response:
     state = api_state(request)
     check_api_evaluators(pipeline, state.evaluator_dirs)
     stored = await state.engine.register_pipeline(pipeline, via_api=True)
+    # every watcher (other replicas too) picks the new configuration up now, not at its next list refresh
+    await state.engine.ctx.wake(stored.name, "pipeline-registered")
     return json_response(masked(stored), status_code=201)
 
 
@@ -69,6 +71,7 @@ async def delete_pipeline(request: Request) -> Response:
     pipeline_id = request.path_params["id"]
     await engine.get_pipeline(pipeline_id)  # 404 when unknown
     await engine.delete_pipeline(pipeline_id)
+    await engine.ctx.wake(pipeline_id, "pipeline-deleted")
     return no_content()
 
 

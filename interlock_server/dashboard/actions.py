@@ -1,0 +1,108 @@
+"""The buttons: evaluate, run and rerun, through the engine's one control path.
+
+Only a full API key (or an open server) may act, with the page's CSRF token. A page's script
+posts with ``Accept: application/json`` and shows the answer in place; a plain form post is
+answered with a redirect back to the pipeline and a one-shot notice.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from interlock_core.engine import Engine, Outcome, RunOutcome
+from interlock_core.errors import InterlockError
+
+from .session import DashboardAuth, base_path, csrf_ok
+from .web import form_fields, login_redirect, redirect, with_notice
+
+DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+DEFAULT_RERUN_REASON = "rerun requested from the dashboard"
+
+
+@dataclass(frozen=True)
+class Answer:
+    level: str  # ok | warn | error
+    message: str
+
+
+Work = Callable[[str, dict[str, str]], Awaitable[Answer]]
+
+
+class Actions:
+    def __init__(self, engine: Engine, auth: DashboardAuth) -> None:
+        self.engine = engine
+        self.auth = auth
+
+    async def evaluate(self, request: Request) -> Response:
+        return await self._act(request, self._evaluate)
+
+    async def run(self, request: Request) -> Response:
+        return await self._act(request, self._run)
+
+    async def rerun(self, request: Request) -> Response:
+        return await self._act(request, self._rerun)
+
+    # ------------------------------------------------------------------------------ the work
+    async def _evaluate(self, name: str, fields: dict[str, str]) -> Answer:
+        result = await self.engine.evaluate(name, schedule_id=fields.get("schedule") or None)
+        if result.ready:
+            return Answer("ok", f"Evaluated {name}: READY")
+        return Answer("warn", f"Evaluated {name}: NOT READY, blocked by {', '.join(result.blocking)}")
+
+    async def _run(self, name: str, fields: dict[str, str]) -> Answer:
+        outcome = await self.engine.start_run(name, fields.get("schedule") or None, None)
+        return _outcome_answer(outcome)
+
+    async def _rerun(self, name: str, fields: dict[str, str]) -> Answer:
+        day = fields.get("date", "").strip()
+        if not DATE.match(day):
+            return Answer("error", "Rerun: give the date to run again as YYYY-MM-DD")
+        reason = fields.get("reason", "").strip()[:500] or DEFAULT_RERUN_REASON
+        record, outcome = await self.engine.request_rerun(name, day, reason,
+                                                          schedule_id=fields.get("schedule") or None)
+        if outcome is None:
+            return Answer("ok", f"Rerun {record.rerun_id} of {day} recorded ({record.status.value})")
+        answer = _outcome_answer(outcome)
+        return Answer(answer.level, f"Rerun {record.rerun_id} of {day}: {answer.message}")
+
+    # ------------------------------------------------------------------------------ plumbing
+    async def _act(self, request: Request, work: Work) -> Response:
+        wants_json = "application/json" in request.headers.get("accept", "")
+        viewer = self.auth.viewer(request)
+        if viewer is None:
+            return _refused(401, "sign in first") if wants_json else login_redirect(request)
+        fields = await form_fields(request)
+        if not viewer.can_act:
+            return _refused(403, "this API key may only read")
+        if not csrf_ok(request, viewer, fields.get("csrf")):
+            return _refused(403, "the form expired: reload the page and try again")
+        name = request.path_params["name"]
+        try:
+            answer = await work(name, fields)
+        except InterlockError as exc:
+            answer = Answer("error", exc.message)
+        if wants_json:
+            return JSONResponse({"level": answer.level, "message": answer.message},
+                                headers={"Cache-Control": "no-store"})
+        back = redirect(f"{base_path(request)}/pipelines/{name}")
+        return with_notice(back, request, answer.level, answer.message)
+
+
+def _refused(status: int, message: str) -> Response:
+    return JSONResponse({"level": "error", "message": message}, status_code=status)
+
+
+def _outcome_answer(outcome: RunOutcome) -> Answer:
+    if outcome.outcome is Outcome.TRIGGERED:
+        run = outcome.run
+        if run is not None and run.failure_message:
+            return Answer("error", f"Launch failed: {run.failure_message}")
+        if run is None:
+            return Answer("ok", f"Run started for {outcome.date}")
+        return Answer("ok", f"Run {run.run_id} started for {outcome.date} ({run.status.value})")
+    return Answer("warn", outcome.message)
