@@ -12,7 +12,7 @@ from typing import Any, Protocol
 from ..archetypes import ArchetypeRegistry, ResolvedTrait, resolve_traits
 from ..calendars import CalendarRegistry
 from ..clock import Clock
-from ..errors import NotFoundError
+from ..errors import NotFoundError, StoreUnavailable
 from ..model import Alert, AlertLevel, EngineConfig, Event, EventKind, PipelineConfig, RetryPolicy, WatcherConfig
 from ..ports import EvaluatorRunner, Notifier, Store, TriggerType, WakeUp
 
@@ -108,7 +108,13 @@ class EngineContext:
     async def alert_once(self, key: str, level: AlertLevel, message: str, pipeline_id: str | None = None,
                          *, ttl: timedelta = timedelta(days=8), **kwargs: Any) -> bool:
         """Alert unless an alert with ``key`` was already sent (across every engine on the store)."""
-        claimed = await self.store.acquire_lease(f"alert:{key}", uuid.uuid4().hex, ttl.total_seconds())
+        try:
+            claimed = await self.store.acquire_lease(f"alert:{key}", uuid.uuid4().hex, ttl.total_seconds())
+        except StoreUnavailable:
+            # the claim may have been written and only its reply lost: it would then suppress this
+            # alert for ever, so alert now (a duplicate later is better than silence)
+            self.alert(level, message, pipeline_id, key=key, **kwargs)
+            raise
         if claimed:
             self.alert(level, message, pipeline_id, key=key, **kwargs)
         return claimed

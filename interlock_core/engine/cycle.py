@@ -94,5 +94,10 @@ class CyclePass:
                 if run is not None and not run.status.is_terminal:
                     await self.advance(run)
                     continue
+                if record.status is not S.PENDING:  # claimed, but its run ended or never came: repair
+                    repaired = await self.reruns.repair(record, run)
+                    if repaired is None or repaired.status is not S.PENDING:
+                        continue
+                    record = repaired
             if record.status is S.PENDING and record.metadata.get("autoRerun", True) is not False:
                 await self.reruns.start_pending(record)

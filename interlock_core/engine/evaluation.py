@@ -29,6 +29,12 @@ from .context import EngineContext
 log = logging.getLogger("interlock.engine")
 
 
+def first_error(group: BaseExceptionGroup[Exception]) -> Exception:
+    """The first error a task group collected (evaluator errors never get there: they are FAILs)."""
+    leaf = group.exceptions[0]
+    return first_error(leaf) if isinstance(leaf, BaseExceptionGroup) else leaf
+
+
 class Evaluation:
     """Evaluate, check (cached) and push trait results for pipelines."""
 
@@ -141,9 +147,12 @@ class Evaluation:
         async def one(index: int, trait: ResolvedTrait) -> None:
             results[index] = await self._evaluate_trait(pipeline, trait, schedule, day)
 
-        async with anyio.create_task_group() as tg:
-            for index, trait in enumerate(traits):
-                tg.start_soon(one, index, trait)
+        try:
+            async with anyio.create_task_group() as tg:
+                for index, trait in enumerate(traits):
+                    tg.start_soon(one, index, trait)
+        except ExceptionGroup as group:  # callers get the store's own error (StoreUnavailable …), not a group
+            raise first_error(group) from None
         evaluations = [r for r in results if r is not None]
         status, blocking = apply_rule(archetype.readiness_rule.type, list(zip(traits, evaluations, strict=True)))
         result = ReadinessResult(pipeline_id=pipeline.name, status=status, traits=evaluations, blocking=blocking,

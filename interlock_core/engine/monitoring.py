@@ -45,11 +45,12 @@ class Monitoring:
         if result.ready:
             return run
         METRICS.inc("interlock_drift_detected_total")
+        hold = {} if pipeline.monitoring.auto_rerun else {"autoRerun": False}  # held from its first write
         record, _ = await self.reruns.request_rerun(
             pipeline.name, run.date or "", "monitoring_drift_detected", schedule_id=run.schedule_id,
             description=f"trait drift detected during post-completion monitoring: blocking traits "
                         f"[{' '.join(result.blocking)}]",
-            metadata={"blockingTraits": result.blocking}, original_run_id=run.run_id, execute=False)
+            metadata={"blockingTraits": result.blocking, **hold}, original_run_id=run.run_id, execute=False)
         updated, _ = await self.transitions.move(run.run_id, S.COMPLETED,
                                                  Change("monitoring", "drift detected"))
         await self.ctx.emit(EventKind.MONITORING_DRIFT_DETECTED, run.pipeline_id, run_id=run.run_id,
@@ -60,12 +61,4 @@ class Monitoring:
                        f"Pipeline {pipeline.name}: trait drift detected during monitoring, rerun "
                        f"{record.rerun_id} requested", pipeline.name,
                        details={"rerunId": record.rerun_id, "blockingTraits": result.blocking})
-        if not pipeline.monitoring.auto_rerun:
-            from .records import update_rerun
-
-            def hold(rec):  # type: ignore[no-untyped-def]
-                rec.metadata["autoRerun"] = False
-                return rec
-
-            await update_rerun(self.ctx.store, record.rerun_id, hold)
         return updated or run

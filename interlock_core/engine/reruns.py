@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import date as Date
+from datetime import datetime
 from typing import Any
 
 from ..errors import InvalidTransition, NotFoundError, ValidationError
-from ..model import EventKind, RerunRecord, RunStatus
+from ..model import EventKind, RerunRecord, RunState, RunStatus
 from .callbacks import Callbacks
 from .context import EngineContext
 from .outcome import RunOutcome
@@ -60,6 +61,29 @@ class Reruns:
             return record, None
         outcome = await self.runs.start_run(pipeline.name, rerun=record)
         return (await self.ctx.store.get_rerun(record.rerun_id)) or record, outcome
+
+    async def repair(self, record: RerunRecord, run: RunState | None) -> RerunRecord | None:
+        """A claimed rerun whose run ended without the record hearing of it is closed; one whose run
+        was never created (its claimer failed between the two writes) is PENDING again once the run
+        lease has passed — never left claimed for ever. Returns the record as it is now."""
+        if run is not None:
+            await self.runs.transitions._sync_rerun(run)
+            return await self.ctx.store.get_rerun(record.rerun_id)
+        try:
+            claimed = datetime.fromisoformat(str(record.metadata.get("claimedAt", "")).replace("Z", "+00:00"))
+        except ValueError:
+            claimed = record.requested_at
+        if self.ctx.clock.now() < claimed + self.ctx.config.run_lease:
+            return record  # the claimer may still be about to record its run
+
+        def release(rec: RerunRecord) -> RerunRecord | None:
+            if rec.rerun_run_id != record.rerun_run_id or rec.status.is_terminal or rec.status is S.PENDING:
+                return None
+            rec.status = S.PENDING
+            rec.rerun_run_id = None
+            return rec
+
+        return await update_rerun(self.ctx.store, record.rerun_id, release)
 
     async def start_pending(self, record: RerunRecord) -> RunOutcome:
         return await self.runs.start_run(record.pipeline_id, rerun=record)

@@ -9,7 +9,7 @@ from typing import Any
 
 import anyio
 
-from ..errors import NotFoundError, TriggerError
+from ..errors import NotFoundError, StoreUnavailable, TriggerError, VersionConflict
 from ..metrics import METRICS
 from ..model import (
     EventKind,
@@ -20,6 +20,7 @@ from ..model import (
     RunState,
     RunStatus,
     ScheduleConfig,
+    format_timestamp,
 )
 from ..ports import LaunchRequest, LaunchResult
 from ..retry import backoff, is_retryable
@@ -58,11 +59,19 @@ class Runs:
     # ---------------------------------------------------------------------------- the gate
     async def gate(self, pipeline: PipelineConfig, schedule_id: str, date: str,
                    entry: RunLogEntry | None) -> tuple[RunOutcome | None, RunLogEntry | None]:
-        """(None, entry) when a new attempt may start; otherwise (why not, entry)."""
-        blocked = await self._gate(pipeline, schedule_id, date, entry)
-        if blocked is not None:
-            return blocked, blocked.run_log
-        return None, await self.ctx.store.get_run_log(pipeline.name, date, schedule_id) if entry else None
+        """(None, entry) when a new attempt may start; otherwise (why not, entry). The entry returned
+        is one the gate judged: the claim is made against its version, never against a newer one
+        (say, another caller's claim written meanwhile, whose run is still being launched)."""
+        while True:
+            blocked = await self._gate(pipeline, schedule_id, date, entry)
+            if blocked is not None:
+                return blocked, blocked.run_log
+            if entry is None:
+                return None, None
+            current = await self.ctx.store.get_run_log(pipeline.name, date, schedule_id)
+            if current is None or current.version == entry.version:
+                return None, current
+            entry = current  # repaired by the gate, or changed by another caller: judge it again
 
     async def _gate(self, pipeline: PipelineConfig, schedule_id: str, date: str,
                     entry: RunLogEntry | None) -> RunOutcome | None:
@@ -180,6 +189,7 @@ class Runs:
                 record.status = S.TRIGGERING
                 record.rerun_run_id = run_id
                 record.metadata["attempts"] = attempt
+                record.metadata["claimedAt"] = format_timestamp(now)
                 return record
 
             taken = await update_rerun(self.ctx.store, rerun.rerun_id, take)
@@ -208,7 +218,11 @@ class Runs:
                 run.lease_expires_at = self.ctx.clock.now() + lease
                 return run
 
-            await update_run(self.ctx.store, run_id, renew)
+            try:
+                await update_run(self.ctx.store, run_id, renew)
+            except (StoreUnavailable, VersionConflict) as exc:
+                # never cancel the launch in flight for this: a lapsed lease only means reconciliation
+                log.warning("could not renew the lease of run %s: %s", run_id, exc.message)
 
     async def _launch(self, pipeline: PipelineConfig, run: RunState) -> RunState:
         assert pipeline.trigger is not None and run.run_key is not None and run.date is not None

@@ -121,7 +121,7 @@ class Transitions:
     async def _sync_rerun(self, run: RunState) -> None:
         assert run.rerun_id is not None
         now = self.ctx.clock.now()
-        status = S.COMPLETED if run.status is S.COMPLETED_MONITORING else run.status
+        status = run.status  # COMPLETED_MONITORING too: the watcher keeps looking after the run until it ends
 
         def apply(record: Any) -> Any:
             if record.rerun_run_id != run.run_id or record.status == status:
