@@ -1,6 +1,11 @@
 """The watcher: evaluates each watched pipeline × schedule on its own interval, and at once when
 a trait result is pushed, a run completes or a cascade marker is written.
 
+A cycle that has completed for the day is *settled*: later passes skip it without touching the
+store until its next day, a wake-up for its pipeline (a rerun request, a pushed trait, a run
+ending, a cascade marker, a re-registration), a change of its configuration, or the periodic
+resync (every ``resync`` seconds) — so a watcher over thousands of finished pipelines costs little.
+
 Cycles are claimed with owner-token leases, so several watchers (replicas) on one store never
 work the same cycle at the same time; ticks run concurrently, so one slow evaluator or trigger
 never delays another pipeline; a store outage makes the watcher back off and resume by itself.
@@ -17,8 +22,10 @@ from typing import Any
 import anyio
 
 from .engine import Engine
-from .errors import StoreUnavailable
+from .engine.outcome import Outcome
+from .errors import NotFoundError, StoreUnavailable
 from .model import PipelineConfig, ScheduleConfig
+from .schedule import cycle_date, schedule_zone
 
 log = logging.getLogger("interlock.watcher")
 
@@ -28,6 +35,7 @@ CycleId = tuple[str, str]
 @dataclass
 class PassStats:
     cycles: int = 0
+    settled: int = 0
     skipped_busy: int = 0
     errors: int = 0
     outcomes: dict[str, int] = field(default_factory=dict)
@@ -35,7 +43,7 @@ class PassStats:
 
 class Watcher:
     def __init__(self, engine: Engine, *, resolution: float = 0.25, list_refresh: float = 5.0,
-                 max_backoff: float = 30.0) -> None:
+                 max_backoff: float = 30.0, resync: float = 300.0, cycle_lease: float = 15.0) -> None:
         self.engine = engine
         self.ctx = engine.ctx
         self.resolution = resolution
@@ -48,6 +56,11 @@ class Watcher:
         self._pipelines: list[PipelineConfig] = []
         self._listed_at: float | None = None
         self._limit = anyio.CapacityLimiter(self.ctx.watcher.max_concurrent_cycles)
+        self.resync = resync
+        self.cycle_lease = cycle_lease
+        self._settled: dict[CycleId, str] = {}
+        self._settled_configs: dict[str, PipelineConfig] = {}
+        self._resynced_at: float | None = None
         self.outage = False
         self.last_pass_at: datetime | None = None
         self.passes = 0
@@ -57,10 +70,44 @@ class Watcher:
     def _cycles(self, pipelines: Iterable[PipelineConfig]) -> list[tuple[PipelineConfig, ScheduleConfig]]:
         return [(p, s) for p in pipelines if p.watched and p.trigger is not None for s in p.resolved_schedules()]
 
-    def _lease_ttl(self, pipeline: PipelineConfig) -> float:
-        traits = self.ctx.traits_of(pipeline) if pipeline.archetype in self.ctx.archetypes else []
-        timeout = max([t.timeout or self.ctx.config.default_timeout.total_seconds() for t in traits] or [30.0])
-        return max(timeout * 2 + 30.0, 2 * self.ctx.interval(pipeline).total_seconds())
+    def _today(self, pipeline: PipelineConfig, schedule: ScheduleConfig) -> str:
+        return cycle_date(self.ctx.clock.now(), schedule_zone(pipeline, schedule))
+
+    def _is_settled(self, pipeline: PipelineConfig, schedule: ScheduleConfig) -> bool:
+        cid = (pipeline.name, schedule.name)
+        day = self._settled.get(cid)
+        if day is None:
+            return False
+        if day != self._today(pipeline, schedule) or self._settled_configs.get(pipeline.name) != pipeline:
+            del self._settled[cid]
+            return False
+        return True
+
+    async def _settle(self, pipeline: PipelineConfig, schedule: ScheduleConfig, outcome: Outcome | None) -> None:
+        """Remember a cycle that completed today and has nothing left to look after."""
+        if outcome is not Outcome.DUPLICATE:
+            return
+        reruns = await self.ctx.store.list_reruns(pipeline.name, limit=50)
+        if any(r.schedule_id == schedule.name and not r.status.is_terminal for r in reruns):
+            return
+        from .engine.cycle import days_in_view
+
+        today = self._today(pipeline, schedule)
+        for day in days_in_view(today):
+            entry = await self.ctx.store.get_run_log(pipeline.name, day, schedule.name)
+            if entry is not None and not entry.status.is_terminal:
+                return
+        self._settled[(pipeline.name, schedule.name)] = today
+        self._settled_configs[pipeline.name] = pipeline
+
+    async def _hold_lease(self, key: str) -> None:
+        """Renew the cycle lease while the tick runs, so a crashed replica frees its cycles quickly."""
+        while True:
+            await anyio.sleep(self.cycle_lease / 3)
+            try:
+                await self.ctx.store.acquire_lease(key, self.ctx.owner, self.cycle_lease)
+            except StoreUnavailable:
+                pass  # the tick itself will run into the outage
 
     async def _pipelines_now(self, force: bool = False) -> list[PipelineConfig]:
         mono = self.ctx.clock.monotonic()
@@ -79,14 +126,25 @@ class Watcher:
         self._in_flight.add(cid)
         try:
             async with self._limit:
-                if not await self.ctx.store.acquire_lease(key, self.ctx.owner, self._lease_ttl(pipeline)):
+                if not await self.ctx.store.acquire_lease(key, self.ctx.owner, self.cycle_lease):
                     stats.skipped_busy += 1
                     return
                 try:
-                    outcome = await self.engine.cycles.tick(pipeline, schedule)
+                    outcome, error = None, None
+                    async with anyio.create_task_group() as holder:
+                        holder.start_soon(self._hold_lease, key)
+                        try:
+                            outcome = await self.engine.cycles.tick(pipeline, schedule)
+                        except Exception as exc:  # kept out of the task group so it is not wrapped
+                            error = exc
+                        finally:
+                            holder.cancel_scope.cancel()
+                    if error is not None:
+                        raise error
                     stats.cycles += 1
                     if outcome is not None:
                         stats.outcomes[outcome.outcome.value] = stats.outcomes.get(outcome.outcome.value, 0) + 1
+                    await self._settle(pipeline, schedule, outcome.outcome if outcome else None)
                 finally:
                     with anyio.CancelScope(shield=True):
                         try:
@@ -95,6 +153,8 @@ class Watcher:
                             pass  # it expires by itself
         except StoreUnavailable:
             raise
+        except NotFoundError:
+            log.info("pipeline %s was removed during its tick", pipeline.name)
         except Exception:
             stats.errors += 1
             log.exception("watcher tick failed for %s/%s", pipeline.name, schedule.name)
@@ -108,12 +168,21 @@ class Watcher:
         now = self.ctx.clock.now()
         pipelines = await self._pipelines_now(force=all_cycles)
         woken, self._woken = self._woken, set()
+        mono = self.ctx.clock.monotonic()
+        if self._resynced_at is None or mono - self._resynced_at >= self.resync:
+            self._settled.clear()
+            self._resynced_at = mono
         due = []
         for pipeline, schedule in self._cycles(pipelines):
             cid = (pipeline.name, schedule.name)
+            if pipeline.name in woken:
+                self._settled.pop(cid, None)
             if all_cycles or pipeline.name in woken or self._due.get(cid, now) <= now:
-                due.append((pipeline, schedule))
                 self._due[cid] = now + self.ctx.interval(pipeline)
+                if self._is_settled(pipeline, schedule):
+                    stats.settled += 1
+                    continue
+                due.append((pipeline, schedule))
         failures: list[BaseException] = []
 
         async def guarded(p: PipelineConfig, s: ScheduleConfig) -> None:

@@ -28,6 +28,13 @@ from .context import EngineContext
 
 log = logging.getLogger("interlock.engine")
 
+EDGE_KEY_TTL = timedelta(minutes=10)
+"""How long the claim of one state transition's alert is kept (concurrent evaluators share it)."""
+
+
+def _identity(previous: TraitEvaluation | ReadinessResult | None) -> str:
+    return previous.evaluated_at.isoformat() if previous is not None else "none"
+
 
 def first_error(group: BaseExceptionGroup[Exception]) -> Exception:
     """The first error a task group collected (evaluator errors never get there: they are FAILs)."""
@@ -121,9 +128,11 @@ class Evaluation:
             return
         reason = evaluation.reason or ""
         category = evaluation.failure_category
-        self.ctx.alert(AlertLevel.WARNING, f"Trait {trait.type} failed for {pipeline.name}: {reason}",
-                       pipeline.name, trait_type=trait.type,
-                       details={"failureCategory": category.value} if category else None)
+        # keyed by the state it leaves, so concurrent evaluations of one transition alert once
+        await self.ctx.alert_once(
+            f"trait-failed:{pipeline.name}:{trait.type}:{_identity(previous)}", AlertLevel.WARNING,
+            f"Trait {trait.type} failed for {pipeline.name}: {reason}", pipeline.name, ttl=EDGE_KEY_TTL,
+            trait_type=trait.type, details={"failureCategory": category.value} if category else None)
 
     async def _evaluate_trait(self, pipeline: PipelineConfig, trait: ResolvedTrait, schedule_id: str,
                               date: str) -> TraitEvaluation:
@@ -164,8 +173,10 @@ class Evaluation:
         METRICS.inc("interlock_evaluations_total", result=status)
         METRICS.observe("interlock_evaluation_seconds", self.ctx.clock.monotonic() - started)
         if status is ReadinessStatus.NOT_READY and (previous is None or previous.ready):
-            self.ctx.alert(AlertLevel.WARNING, f"Pipeline {pipeline.name} blocked by: [{' '.join(blocking)}]",
-                           pipeline.name, details={"blocking": blocking})
+            await self.ctx.alert_once(
+                f"blocked:{pipeline.name}:{_identity(previous)}", AlertLevel.WARNING,
+                f"Pipeline {pipeline.name} blocked by: [{' '.join(blocking)}]", pipeline.name,
+                ttl=EDGE_KEY_TTL, details={"blocking": blocking})
         return result
 
     async def check_readiness(self, pipeline_id: str) -> ReadinessResult:
@@ -173,9 +184,10 @@ class Evaluation:
         pipeline = await self.ctx.pipeline(pipeline_id)
         archetype = self.ctx.archetypes.get(pipeline.archetype)
         traits = self.ctx.traits_of(pipeline)
+        stored_by_type = {t.trait_type: t for t in await self.ctx.store.list_traits(pipeline.name)}
         evaluations = []
         for trait in traits:
-            stored = await self.ctx.store.get_trait(pipeline.name, trait.type)
+            stored = stored_by_type.get(trait.type)
             evaluations.append(stored or TraitEvaluation(
                 pipeline_id=pipeline.name, trait_type=trait.type, status=TraitStatus.STALE,
                 reason="no evaluation found or expired", evaluated_at=self.ctx.clock.now(),

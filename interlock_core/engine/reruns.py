@@ -57,6 +57,7 @@ class Reruns:
                             message=f"rerun requested for {original_date}: {reason}",
                             details={"rerunId": record.rerun_id, "originalDate": original_date,
                                      "originalRunId": original_run_id, "reason": reason})
+        await self.ctx.wake(pipeline.name, "rerun-requested", str(sid), original_date)
         if not execute:
             return record, None
         outcome = await self.runs.start_run(pipeline.name, rerun=record)

@@ -233,6 +233,10 @@ class AWSStack:
         current = init.install_runtime(None)
         if current is not None:
             current.close()
+        try:  # moto's configuration outlives this stack: leave the interpreter off for other suites
+            self.moto.configure({"stepfunctions": {"execute_state_machine": False}})
+        except Exception:
+            pass
 
     def waited(self, seconds: float) -> None:
         """A Wait state or a Retry interval that did not sleep: the engine's clock moves instead."""

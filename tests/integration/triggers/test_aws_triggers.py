@@ -54,6 +54,8 @@ def moto_server() -> Iterator[MotoServer]:
 def moto(moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> MotoServer:
     fake_aws_environment(monkeypatch, moto_server)
     moto_server.reset()
+    # moto's configuration is process-wide: another suite may have left the ASL interpreter on
+    moto_server.configure({"stepfunctions": {"execute_state_machine": False}})
     return moto_server
 
 
