@@ -147,7 +147,6 @@ class Evaluation:
                        date: str | None = None) -> ReadinessResult:
         """Run every evaluator now (in parallel), apply the readiness rule and record the result."""
         pipeline = pipeline_id if isinstance(pipeline_id, PipelineConfig) else await self.ctx.pipeline(pipeline_id)
-        archetype = self.ctx.archetypes.get(pipeline.archetype)
         traits = self.ctx.traits_of(pipeline)
         schedule, day = self._cycle(pipeline, schedule_id, date)
         started = self.ctx.clock.monotonic()
@@ -163,15 +162,23 @@ class Evaluation:
         except ExceptionGroup as group:  # callers get the store's own error (StoreUnavailable …), not a group
             raise first_error(group) from None
         evaluations = [r for r in results if r is not None]
+        result = await self.conclude(pipeline, traits, evaluations, schedule, day)
+        METRICS.observe("interlock_evaluation_seconds", self.ctx.clock.monotonic() - started)
+        return result
+
+    async def conclude(self, pipeline: PipelineConfig, traits: list[ResolvedTrait],
+                       evaluations: list[TraitEvaluation], schedule_id: str, date: str) -> ReadinessResult:
+        """Apply the readiness rule to one evaluation's trait results and record it: the cached
+        readiness, READINESS_CHECKED (last), and the alert when the pipeline becomes blocked."""
+        archetype = self.ctx.archetypes.get(pipeline.archetype)
         status, blocking = apply_rule(archetype.readiness_rule.type, list(zip(traits, evaluations, strict=True)))
         result = ReadinessResult(pipeline_id=pipeline.name, status=status, traits=evaluations, blocking=blocking,
-                                 evaluated_at=self.ctx.clock.now(), schedule_id=schedule, date=day)
+                                 evaluated_at=self.ctx.clock.now(), schedule_id=schedule_id, date=date)
         previous = await self.ctx.store.get_readiness(pipeline.name)
         await self.ctx.store.put_readiness(result, self.ctx.config.readiness_ttl.total_seconds())
         await self.ctx.emit(EventKind.READINESS_CHECKED, pipeline.name, status=status,
-                            details={"blocking": blocking}, schedule_id=schedule, date=day)
+                            details={"blocking": blocking}, schedule_id=schedule_id, date=date)
         METRICS.inc("interlock_evaluations_total", result=status)
-        METRICS.observe("interlock_evaluation_seconds", self.ctx.clock.monotonic() - started)
         if status is ReadinessStatus.NOT_READY and (previous is None or previous.ready):
             await self.ctx.alert_once(
                 f"blocked:{pipeline.name}:{_identity(previous)}", AlertLevel.WARNING,

@@ -24,13 +24,9 @@ from typing import Any
 
 from ..archetypes import ResolvedTrait
 from ..errors import NotFoundError, ValidationError
-from ..metrics import METRICS
 from ..model import (
-    AlertLevel,
-    EventKind,
     FailureCategory,
     PipelineConfig,
-    ReadinessResult,
     RerunRecord,
     RunLogEntry,
     RunState,
@@ -39,7 +35,6 @@ from ..model import (
     TraitEvaluation,
     TraitStatus,
 )
-from ..readiness import apply_rule
 from ..schedule import deadlines, excluded, is_schedule_active, next_window, schedule_zone
 from .outcome import Outcome
 from .records import update_run
@@ -206,22 +201,12 @@ class Steps(RunSteps):
         """The readiness rule over the evaluation step's results (a trait without one is STALE);
         the result is cached, evented and alerted as a full evaluation's is."""
         pipeline = await self.ctx.pipeline(cycle.pipeline_id)
-        archetype = self.ctx.archetypes.get(pipeline.archetype)
         traits = self.ctx.traits_of(pipeline)
         by_type = {r.get("traitType"): r for r in results if isinstance(r, Mapping)}
         now = self.ctx.clock.now()
         evaluations = [self._evaluation_of(pipeline, t, by_type.get(t.type), now) for t in traits]
-        status, blocking = apply_rule(archetype.readiness_rule.type, list(zip(traits, evaluations, strict=True)))
-        result = ReadinessResult(pipeline_id=pipeline.name, status=status, traits=evaluations, blocking=blocking,
-                                 evaluated_at=now, schedule_id=cycle.schedule_id, date=cycle.date)
-        previous = await self.ctx.store.get_readiness(pipeline.name)
-        await self.ctx.store.put_readiness(result, self.ctx.config.readiness_ttl.total_seconds())
-        await self.ctx.emit(EventKind.READINESS_CHECKED, pipeline.name, status=status,
-                            details={"blocking": blocking}, schedule_id=cycle.schedule_id, date=cycle.date)
-        METRICS.inc("interlock_evaluations_total", result=status)
-        if not result.ready and (previous is None or previous.ready):
-            self.ctx.alert(AlertLevel.WARNING, f"Pipeline {pipeline.name} blocked by: [{' '.join(blocking)}]",
-                           pipeline.name, details={"blocking": blocking})
+        result = await self.engine.evaluation.conclude(pipeline, traits, evaluations, cycle.schedule_id, cycle.date)
+        status, blocking = result.status, result.blocking
         return Step(result.ready, {"status": status.value, "blocking": blocking})
 
     def _evaluation_of(self, pipeline: PipelineConfig, trait: ResolvedTrait, item: Mapping[str, Any] | None,
