@@ -29,9 +29,6 @@ async def test_repeated_evaluations_alert_once(deployment: Deployment) -> None:
     assert _counts(d, name) == (1, 1)
 
 
-@pytest.mark.xfail(reason="engine: the edge is read-then-written without atomicity (Evaluation.evaluate and "
-                          "_record/_edge_alert), so concurrent evaluations of one pipeline (API and watcher, or "
-                          "two replicas' API requests) may each see the old state and alert", strict=False)
 async def test_concurrent_evaluations_alert_once(deployment: Deployment) -> None:
     d, name = deployment, "e2e-alert-race"
     d.sensors.ready(name)
