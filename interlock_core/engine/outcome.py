@@ -20,6 +20,7 @@ class Outcome(StrEnum):
     NON_RETRYABLE = "non_retryable"  # the last failure is not retried by the policy
     CLAIM_LOST = "claim_lost"        # another caller claimed this attempt first
     NO_TRIGGER = "no_trigger"        # the pipeline has no trigger configured
+    EXCLUDED = "excluded"            # the cycle's date is excluded by the pipeline's calendar
 
 
 @dataclass

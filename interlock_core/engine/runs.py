@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from datetime import date as Date
 from datetime import timedelta
 from typing import Any
 
@@ -24,7 +25,7 @@ from ..model import (
 )
 from ..ports import LaunchRequest, LaunchResult
 from ..retry import backoff, is_retryable
-from ..schedule import cycle_date, schedule_zone
+from ..schedule import cycle_date, excluded, schedule_zone
 from ..templating import run_variables
 from .context import EngineContext
 from .evaluation import Evaluation
@@ -145,6 +146,9 @@ class Runs:
         if pipeline.trigger is None:
             return RunOutcome(Outcome.NO_TRIGGER, pipeline.name, sid, day,
                               f"pipeline {pipeline.name} has no trigger configured")
+        if rerun is None and excluded(pipeline, Date.fromisoformat(day), self.ctx.calendars):
+            return RunOutcome(Outcome.EXCLUDED, pipeline.name, sid, day,
+                              f"{day} is excluded by {pipeline.name}'s calendar; request a rerun to run it anyway")
         entry = None
         if rerun is None:
             blocked, entry = await self.gate(pipeline, sid, day,

@@ -6,7 +6,8 @@
   (also in ``Retry-After``);
 * ``duplicate``, ``in_progress``, ``claim_lost``, ``exhausted``, ``non_retryable`` - 409, the
   cycle's state forbids a new attempt now (a rerun, or waiting for the active run, is needed);
-* ``no_trigger`` - 422, the pipeline cannot be run at all.
+* ``no_trigger`` - 422, the pipeline cannot be run at all;
+* ``excluded`` - 409, the cycle's date is excluded by the pipeline's calendar (a rerun runs it anyway).
 
 429 rather than 409 for a backoff because it is the one refusal a client may simply retry later,
 at a time the server names.
@@ -34,6 +35,7 @@ STATUS = {
     Outcome.EXHAUSTED: 409,
     Outcome.NON_RETRYABLE: 409,
     Outcome.NO_TRIGGER: 422,
+    Outcome.EXCLUDED: 409,
 }
 
 

@@ -362,3 +362,14 @@ async def test_cancelled_cycle_is_not_retried(harness: Harness) -> None:
         again = await engine.start_run("p1")
         assert again.outcome is Outcome.NON_RETRYABLE and "cancelled" in again.message
         assert hook.count == 1
+
+
+async def test_a_manual_run_on_an_excluded_day_is_refused_but_a_rerun_runs(harness: Harness) -> None:
+    harness.write([pipeline("p1", exclusions={"dates": ["2026-03-02"]})])
+    harness.sensors.ready("p1")
+    engine = await harness.engine()
+    refused = await engine.start_run("p1")
+    assert refused.outcome is Outcome.EXCLUDED and "excluded" in refused.message
+    assert await engine.store.list_runs("p1") == []
+    _, outcome = await engine.request_rerun("p1", "2026-03-02", "holiday backfill")
+    assert outcome is not None and outcome.outcome is Outcome.TRIGGERED
