@@ -26,6 +26,7 @@ from pydantic import ValidationError as PydanticValidationError
 from interlock_core.durations import parse_duration
 from interlock_core.errors import TriggerError, category_for_http_status
 from interlock_core.model import FailureCategory
+from interlock_core.plugins import PluginContext
 from interlock_core.ports import LaunchRequest
 from interlock_core.templating import MissingVariable, chain_lookup, expand_tree
 
@@ -205,3 +206,22 @@ def json_body(response: httpx.Response, what: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise TriggerError(f"{what}: response is not a JSON object", category=FailureCategory.TRANSIENT)
     return data
+
+
+class HTTPTriggerBase:
+    """What the HTTP-based trigger types share: the plugin context and one lazily created httpx
+    client, closed with the trigger."""
+
+    def __init__(self, context: PluginContext | None = None) -> None:
+        self._context = context or PluginContext()
+        self._client: httpx.AsyncClient | None = None
+
+    def _http(self) -> httpx.AsyncClient:
+        if self._client is None:
+            self._client = http_client()
+        return self._client
+
+    async def close(self) -> None:
+        if self._client is not None:
+            client, self._client = self._client, None
+            await client.aclose()

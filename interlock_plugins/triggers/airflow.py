@@ -30,10 +30,10 @@ from interlock_core.ports import LaunchRequest, LaunchResult, PollResult
 from ._airflow_auth import TokenCache
 from ._common import (
     DEFAULT_HTTP_TIMEOUT,
+    HTTPTriggerBase,
     Seconds,
     TriggerConfig,
     expanded_config,
-    http_client,
     json_body,
     raise_for_status,
     redact_url,
@@ -99,21 +99,15 @@ def dag_run_id(run_key: str) -> str:
     return f"{safe[: MAX_DAG_RUN_ID - len(digest) - 2]}__{digest}"
 
 
-class AirflowTrigger:
+class AirflowTrigger(HTTPTriggerBase):
     name: ClassVar[str] = "airflow"
     config_model: ClassVar[type[AirflowConfig]] = AirflowConfig
     pollable: ClassVar[bool] = True
     api_registrable: ClassVar[bool] = True
 
     def __init__(self, context: PluginContext | None = None) -> None:
-        self._context = context or PluginContext()
-        self._client: httpx.AsyncClient | None = None
+        super().__init__(context)
         self._tokens = TokenCache(self._context.clock)
-
-    def _http(self) -> httpx.AsyncClient:
-        if self._client is None:
-            self._client = http_client()
-        return self._client
 
     async def launch(self, config: Any, request: LaunchRequest) -> LaunchResult:
         cfg = expanded_config(AirflowConfig, config, request.variables)
@@ -160,10 +154,6 @@ class AirflowTrigger:
             return PollResult(state="failed", message=state, failure_category=FailureCategory.TRANSIENT)
         return PollResult(state="running", message=state)
 
-    async def close(self) -> None:
-        if self._client is not None:
-            client, self._client = self._client, None
-            await client.aclose()
 
     async def _request(self, cfg: AirflowConfig, method: str, url: str, what: str, *,
                        version: str | None = None, **kwargs: Any) -> httpx.Response:

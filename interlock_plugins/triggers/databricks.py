@@ -18,16 +18,15 @@ from pydantic import AliasChoices, Field, field_validator, model_validator
 
 from interlock_core.errors import TriggerError, category_for_http_status
 from interlock_core.model import FailureCategory
-from interlock_core.plugins import PluginContext
 from interlock_core.ports import LaunchRequest, LaunchResult, PollResult
 
 from ._common import (
     DEFAULT_HTTP_TIMEOUT,
+    HTTPTriggerBase,
     Seconds,
     TriggerConfig,
     excerpt,
     expanded_config,
-    http_client,
     json_body,
     redact_url,
     send,
@@ -115,20 +114,11 @@ def failure_for(response: httpx.Response, what: str) -> TriggerError:
                         category=category, status=status)
 
 
-class DatabricksTrigger:
+class DatabricksTrigger(HTTPTriggerBase):
     name: ClassVar[str] = "databricks"
     config_model: ClassVar[type[DatabricksConfig]] = DatabricksConfig
     pollable: ClassVar[bool] = True
     api_registrable: ClassVar[bool] = True
-
-    def __init__(self, context: PluginContext | None = None) -> None:
-        self._context = context or PluginContext()
-        self._client: httpx.AsyncClient | None = None
-
-    def _http(self) -> httpx.AsyncClient:
-        if self._client is None:
-            self._client = http_client()
-        return self._client
 
     async def launch(self, config: Any, request: LaunchRequest) -> LaunchResult:
         cfg = expanded_config(DatabricksConfig, config, request.variables)
@@ -174,10 +164,6 @@ class DatabricksTrigger:
             return PollResult(state="failed", message=message, failure_category=FailureCategory.TRANSIENT)
         return PollResult(state="running", message=message)
 
-    async def close(self) -> None:
-        if self._client is not None:
-            client, self._client = self._client, None
-            await client.aclose()
 
     async def _job_id(self, cfg: DatabricksConfig) -> int:
         if cfg.job_id is not None:

@@ -12,20 +12,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar, Literal
 
-import httpx
 from pydantic import Field, field_validator
 
 from interlock_core.errors import TriggerError, category_for_http_status
-from interlock_core.plugins import PluginContext
 from interlock_core.ports import LaunchRequest, LaunchResult, PollResult
 
 from ._common import (
     DEFAULT_HTTP_TIMEOUT,
+    HTTPTriggerBase,
     Seconds,
     TriggerConfig,
     excerpt,
     expanded_config,
-    http_client,
     send,
 )
 
@@ -66,20 +64,11 @@ def request_headers(cfg: HTTPConfig, request: LaunchRequest) -> dict[str, str]:
     return headers
 
 
-class HTTPTrigger:
+class HTTPTrigger(HTTPTriggerBase):
     name: ClassVar[str] = "http"
     config_model: ClassVar[type[HTTPConfig]] = HTTPConfig
     pollable: ClassVar[bool] = False
     api_registrable: ClassVar[bool] = True
-
-    def __init__(self, context: PluginContext | None = None) -> None:
-        self._context = context or PluginContext()
-        self._client: httpx.AsyncClient | None = None
-
-    def _http(self) -> httpx.AsyncClient:
-        if self._client is None:
-            self._client = http_client()
-        return self._client
 
     async def launch(self, config: Any, request: LaunchRequest) -> LaunchResult:
         cfg = expanded_config(HTTPConfig, config, request.variables)
@@ -112,7 +101,3 @@ class HTTPTrigger:
     async def poll(self, config: Any, metadata: Mapping[str, Any]) -> PollResult:
         return PollResult(state="running", message="non-polling trigger type")
 
-    async def close(self) -> None:
-        if self._client is not None:
-            client, self._client = self._client, None
-            await client.aclose()
