@@ -3,12 +3,12 @@ describes. Records the engine returns (runs, readiness, traits …) are the core
 
 from __future__ import annotations
 
-from datetime import date as Date
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
+from interlock_core.dates import run_date_problem
 from interlock_core.model import (
     FailureCategory,
     ReadinessResult,
@@ -27,10 +27,9 @@ class Body(BaseModel):
 def _iso_date(value: str | None) -> str | None:
     if value is None:
         return None
-    try:
-        Date.fromisoformat(value)
-    except ValueError:
-        raise ValueError(f"{value!r} is not a YYYY-MM-DD date") from None
+    problem = run_date_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
     return value
 
 
@@ -69,6 +68,8 @@ class RerunBody(Body):
     description: str | None = None
     schedule_id: str | None = None
     metadata: dict[str, Any] | None = None
+
+    _original_date = field_validator("original_date")(_iso_date)
 
 
 # ------------------------------------------------------------------------------- responses

@@ -9,6 +9,7 @@ from typing import Any
 import anyio
 
 from ..archetypes import ResolvedTrait
+from ..dates import check_run_date
 from ..errors import NotFoundError, StoreUnavailable, ValidationError
 from ..metrics import METRICS
 from ..model import (
@@ -62,6 +63,8 @@ class Evaluation:
         if schedule is None:
             raise NotFoundError(f"pipeline {pipeline.name!r} has no schedule {schedule_id!r}",
                                 pipelineId=pipeline.name, scheduleId=schedule_id)
+        if date:
+            check_run_date(date)
         return schedule.name, date or cycle_date(self.ctx.clock.now(), schedule_zone(pipeline, schedule))
 
     def _expiry(self, now: datetime, ttl: int | None) -> datetime | None:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date as Date
 from datetime import datetime
 from typing import Any
 
+from ..dates import check_run_date
 from ..errors import InvalidTransition, NotFoundError, ValidationError
 from ..model import EventKind, RerunRecord, RunState, RunStatus
 from .callbacks import Callbacks
@@ -33,11 +33,7 @@ class Reruns:
         PENDING and the watcher starts it once the pipeline is ready."""
         if not original_date:
             raise ValidationError("originalDate is required", field="originalDate")
-        try:
-            Date.fromisoformat(original_date)
-        except ValueError:
-            raise ValidationError(f"originalDate {original_date!r} is not a YYYY-MM-DD date",
-                                  field="originalDate") from None
+        check_run_date(original_date, "originalDate")
         if not reason:
             raise ValidationError("reason is required", field="reason")
         pipeline = await self.ctx.pipeline(pipeline_id)

@@ -10,6 +10,7 @@ from typing import Any
 
 import anyio
 
+from ..dates import check_run_date
 from ..errors import NotFoundError, StoreUnavailable, TriggerError, VersionConflict
 from ..metrics import METRICS
 from ..model import (
@@ -55,6 +56,8 @@ class Runs:
         if schedule is None:
             raise NotFoundError(f"pipeline {pipeline.name!r} has no schedule {schedule_id!r}",
                                 pipelineId=pipeline.name, scheduleId=schedule_id)
+        if date:
+            check_run_date(date)
         return schedule, date or cycle_date(self.ctx.clock.now(), schedule_zone(pipeline, schedule))
 
     # ---------------------------------------------------------------------------- the gate

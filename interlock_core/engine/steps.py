@@ -23,7 +23,8 @@ from datetime import datetime
 from typing import Any
 
 from ..archetypes import ResolvedTrait
-from ..errors import NotFoundError, ValidationError
+from ..dates import check_run_date
+from ..errors import NotFoundError
 from ..model import (
     FailureCategory,
     PipelineConfig,
@@ -72,10 +73,7 @@ class Steps(RunSteps):
                 raise NotFoundError(f"rerun {rerun_id!r} not found", rerunId=rerun_id)
             return CycleRef(record.pipeline_id, record.schedule_id, record.original_date, rerun_id=rerun_id)
         if date:
-            try:
-                Date.fromisoformat(date)
-            except ValueError:
-                raise ValidationError(f"date {date!r} is not a YYYY-MM-DD date", field="date") from None
+            check_run_date(date)
         pipeline = await self.ctx.pipeline(pipeline_id)
         schedule, day = self.engine.runs.resolve_cycle(pipeline, schedule_id or None, date or None)
         return CycleRef(pipeline.name, schedule.name, day, replay=replay)

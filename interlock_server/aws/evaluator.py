@@ -19,9 +19,10 @@ from .init import runtime
 
 def handler(event: Any, context: Any = None) -> dict[str, Any]:
     data = p.mapping(event)
-    pipeline_id, schedule_id, date, trait_type = (
+    pipeline_id, schedule_id, trait_type = (
         p.text(data, *names) for names in (("pipelineId", "pipelineID"), ("scheduleId", "scheduleID"),
-                                           ("date",), ("traitType",)))
+                                           ("traitType",)))
+    date = p.run_date(data)
     assert pipeline_id and schedule_id and date and trait_type
     cycle = CycleRef(pipeline_id, schedule_id, date)
     step = runtime().run(lambda steps: steps.evaluate_trait(cycle, trait_type))

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from interlock_core.dates import check_run_date
 from interlock_core.engine.steps import CycleRef
 from interlock_core.errors import ValidationError
 
@@ -31,6 +32,12 @@ def text(data: Mapping[str, Any], *names: str, required: bool = True) -> str | N
     if required:
         raise ValidationError(f"{names[0]} is required", field=names[0])
     return None
+
+
+def run_date(data: Mapping[str, Any], name: str = "date", *, required: bool = True) -> str | None:
+    """A cycle date: ``YYYY-MM-DD`` and a real calendar day, or a ValidationError naming it."""
+    value = text(data, name, required=required)
+    return None if value is None else check_run_date(value, name)
 
 
 def flag(data: Mapping[str, Any], name: str) -> bool:
@@ -63,7 +70,7 @@ def request(event: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "pipeline_id": text(data, "pipelineId", "pipelineID", required=rerun_id is None) or "",
         "schedule_id": text(data, "scheduleId", "scheduleID", required=False),
-        "date": text(data, "date", required=False),
+        "date": run_date(data, required=False),
         "replay": flag(data, "replay"),
         "rerun_id": rerun_id,
     }
@@ -72,7 +79,7 @@ def request(event: Mapping[str, Any]) -> dict[str, Any]:
 def cycle(event: Mapping[str, Any]) -> CycleRef:
     """The resolved cycle every step after the first carries under ``cycle``."""
     data = mapping(event.get("cycle"), "cycle")
-    pipeline_id, schedule_id, date = (text(data, k) for k in ("pipelineId", "scheduleId", "date"))
+    pipeline_id, schedule_id, date = text(data, "pipelineId"), text(data, "scheduleId"), run_date(data)
     assert pipeline_id is not None and schedule_id is not None and date is not None
     return CycleRef(pipeline_id, schedule_id, date, replay=flag(data, "replay"),
                     rerun_id=text(data, "rerunId", required=False))

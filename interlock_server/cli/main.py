@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 import anyio
 
+from interlock_core.dates import run_date_problem
 from interlock_core.errors import ConfigError, ConfigErrors, InterlockError
 
 from .. import __version__
@@ -21,6 +22,14 @@ exit codes: 0 success / READY / launched, 1 blocked (NOT_READY, duplicate, faile
 
 Start with:  interlock init demo && cd demo && interlock run example
 """
+
+
+def run_date(value: str) -> str:
+    """``--date``: a real calendar date written YYYY-MM-DD (argparse exits 2 with the reason)."""
+    problem = run_date_problem(value)
+    if problem is not None:
+        raise argparse.ArgumentTypeError(problem)
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -57,13 +66,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", help="evaluate a pipeline's readiness now (runs its evaluators)")
     p.add_argument("pipeline")
     p.add_argument("--schedule")
-    p.add_argument("--date", help="cycle date YYYY-MM-DD (default: today in the schedule's zone)")
+    p.add_argument("--date", type=run_date, help="cycle date YYYY-MM-DD (default: today in the schedule's zone)")
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("run", help="evaluate and, when ready, trigger the pipeline (once per cycle)")
     p.add_argument("pipeline")
     p.add_argument("--schedule")
-    p.add_argument("--date")
+    p.add_argument("--date", type=run_date, help="cycle date YYYY-MM-DD (default: today in the schedule's zone)")
     p.add_argument("--wait", action="store_true", help="follow the run until it ends")
     p.add_argument("--timeout", type=float, default=3600, help="seconds to wait with --wait (default 3600)")
     p.add_argument("--force", action="store_true",
@@ -77,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("rerun", help="rerun a completed date through the same lifecycle")
     p.add_argument("pipeline")
-    p.add_argument("--date", required=True)
+    p.add_argument("--date", type=run_date, required=True, help="the completed date to run again (YYYY-MM-DD)")
     p.add_argument("--reason", required=True)
     p.add_argument("--schedule")
     p.add_argument("--json", action="store_true")

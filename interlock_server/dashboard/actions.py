@@ -7,20 +7,19 @@ answered with a redirect back to the pipeline and a one-shot notice.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from interlock_core.dates import run_date_problem
 from interlock_core.engine import Engine, Outcome, RunOutcome
 from interlock_core.errors import InterlockError
 
 from .session import DashboardAuth, base_path, csrf_ok
 from .web import form_fields, login_redirect, redirect, with_notice
 
-DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 DEFAULT_RERUN_REASON = "rerun requested from the dashboard"
 
 
@@ -60,7 +59,7 @@ class Actions:
 
     async def _rerun(self, name: str, fields: dict[str, str]) -> Answer:
         day = fields.get("date", "").strip()
-        if not DATE.match(day):
+        if run_date_problem(day) is not None:
             return Answer("error", "Rerun: give the date to run again as YYYY-MM-DD")
         reason = fields.get("reason", "").strip()[:500] or DEFAULT_RERUN_REASON
         record, outcome = await self.engine.request_rerun(name, day, reason,

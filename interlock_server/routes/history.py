@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date as Date
-
 from starlette.requests import Request
 from starlette.responses import Response
 
-from interlock_core.errors import NotFoundError, ValidationError
+from interlock_core.dates import check_run_date
+from interlock_core.errors import NotFoundError
 from interlock_core.model import Event, RunLogEntry
 
 from ..responses import json_response
@@ -30,11 +29,7 @@ async def list_run_logs(request: Request) -> Response:
 
 async def get_run_log(request: Request) -> Response:
     engine = api_state(request).engine
-    day = request.path_params["date"]
-    try:
-        Date.fromisoformat(day)
-    except ValueError:
-        raise ValidationError(f"date {day!r} is not a YYYY-MM-DD date", field="date") from None
+    day = check_run_date(request.path_params["date"])
     pipeline = await engine.get_pipeline(request.path_params["id"])
     schedule = query_text(request, "schedule") or pipeline.resolved_schedules()[0].name
     entry = await engine.store.get_run_log(pipeline.name, day, schedule)
