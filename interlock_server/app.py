@@ -2,10 +2,11 @@
 composed here, in one visible place (outermost first):
 
 1. request context — request id, log context, access log line, latency histogram, last-resort 500
-2. token auth      — 401/403 before anything is read (``GET /api/health`` is open; the dashboard's
+2. browser guard   — 403 cross-site writes, 415 non-JSON API bodies, 421 foreign host names when open
+3. token auth      — 401/403 before anything is read (``GET /api/health`` is open; the dashboard's
                      pages check the same keys themselves, to offer a login form)
-3. body limit      — 413 past ``server.maxRequestBody``
-4. (Starlette)     — exception handlers turn every error into ``{"error": ...}`` JSON
+4. body limit      — 413 past ``server.maxRequestBody``
+5. (Starlette)     — exception handlers turn every error into ``{"error": ...}`` JSON
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from interlock_core.model import ServerConfig
 from interlock_core.watcher import Watcher
 
 from .auth import TokenAuth, Tokens, resolve_tokens
+from .browser_guard import BrowserGuard
 from .dashboard import Dashboard
 from .errors import EXCEPTION_HANDLERS
 from .limits import BodyLimit
@@ -52,6 +54,8 @@ def create_app(
         routes=[*api_routes(), dashboard.mount],
         middleware=[
             Middleware(RequestContext, access_log=access_log),
+            Middleware(BrowserGuard, loopback_only=not tokens.enabled, allowed_hosts=server.allowed_hosts,
+                       public=PUBLIC),
             Middleware(TokenAuth, tokens=tokens, public=PUBLIC, delegate=dashboard.owns),
             Middleware(BodyLimit, max_bytes=server.max_request_body),
         ],

@@ -65,8 +65,13 @@ def _standard_replies(doc: Doc, method: str, auth: bool) -> dict[int, Reply]:
         replies[400] = Reply("Invalid request; `field` names what is wrong.")
     if auth and not doc.public:
         replies[401] = Reply("Missing or invalid API key (`X-API-Key` or `Authorization: Bearer`).")
-        if method not in ("GET", "HEAD"):
-            replies[403] = Reply("The API key may only read.")
+    if not auth and not doc.public:
+        replies[421] = Reply("No API key is set and the `Host` is not a loopback name (nor in "
+                             "`server.allowedHosts`).")
+    if method not in ("GET", "HEAD"):
+        replies[403] = Reply("A cross-site request (`Origin`, `Sec-Fetch-Site`)"
+                             + (", or an API key that may only read." if auth and not doc.public else "."))
+        replies[415] = Reply("A request body that is not `application/json`.")
     if doc.body is not None:
         replies[413] = Reply("Request body larger than `server.maxRequestBody`.")
     if doc.uses_store:

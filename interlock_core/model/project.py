@@ -17,6 +17,8 @@ class ServerConfig(ConfigModel):
     api_keys: list[str] = Field(default_factory=list)
     max_request_body: int = Field(default=1_048_576, gt=0)
     read_only_api_keys: list[str] = Field(default_factory=list)
+    allowed_hosts: list[str] = Field(default_factory=list)
+    """Host names the server answers to without an API key, beyond loopback (DNS rebinding guard)."""
 
     def tokens(self) -> list[str]:
         return [k for k in [self.api_key, *self.api_keys] if k]

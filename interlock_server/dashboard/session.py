@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 import time
 from collections.abc import Callable
@@ -31,6 +32,11 @@ SESSION_SECONDS = 12 * 3600
 CSRF_FIELD = "csrf"
 CSRF_HEADER = "x-csrf-token"
 _VERSION = "v1"
+
+_SESSION = re.compile(
+    rf"{_VERSION}\.(?P<access>{Access.FULL.value}|{Access.READ_ONLY.value})\.(?P<expires>[0-9]{{1,12}})"
+    r"\.(?P<nonce>[0-9a-f]{16})\.(?P<mac>[0-9a-f]{64})", re.ASCII)
+"""What :meth:`DashboardAuth.issue` writes; anything else is no session."""
 
 Via = Literal["open", "header", "cookie"]
 
@@ -80,20 +86,18 @@ class DashboardAuth:
         return f"{payload}.{_mac(token, payload)}"
 
     def verify(self, value: str) -> Access | None:
-        parts = value.split(".")
-        if len(parts) != 5 or parts[0] != _VERSION or not parts[2].isdigit():
+        """The access a session cookie grants; None for anything else, however garbled."""
+        match = _SESSION.fullmatch(value)
+        if match is None:
             return None
-        try:
-            access = Access(parts[1])
-        except ValueError:
+        access = Access(match["access"])
+        if int(match["expires"]) < self._now():
             return None
-        if int(parts[2]) < self._now():
-            return None
-        payload, mac = ".".join(parts[:4]), parts[4]
+        payload, mac = value.rpartition(".")[0], match["mac"].encode()
         keys = self.tokens.full if access is Access.FULL else self.tokens.read_only
         found = False
         for key in keys:  # no early exit
-            found |= hmac.compare_digest(mac, _mac(key, payload))
+            found |= hmac.compare_digest(mac, _mac(key, payload).encode())
         return access if found else None
 
     # ------------------------------------------------------------------------------ viewers

@@ -102,6 +102,28 @@ def validation_error(exc: pydantic.ValidationError, prefix: tuple[str | int, ...
     return error
 
 
+MAX_JSON_DEPTH = 64
+"""How deep a request body may nest objects and arrays: far beyond any pipeline, and far from
+the interpreter's recursion limit in what walks it later (validation, masking, storing)."""
+
+_TOO_DEEP = object()
+
+
+def nesting(data: Any) -> int:
+    """How deep ``data`` nests (a scalar: 0), without recursion."""
+    deepest, stack = 0, [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else None
+        if children is None:
+            continue
+        deepest = max(deepest, depth)
+        if depth > MAX_JSON_DEPTH:
+            return depth
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
 async def read_body(request: Request, model: type[M], *, required: bool = True) -> M:
     """Parse the request body as ``model``. Any content type is accepted (curl sends form type)."""
     raw = await request.body()
@@ -114,6 +136,10 @@ async def read_body(request: Request, model: type[M], *, required: bool = True) 
             data = json.loads(raw)
         except (ValueError, UnicodeDecodeError) as exc:
             raise ValidationError(f"invalid JSON: {exc}", field="body") from None
+        except RecursionError:  # nested too deep for the parser itself
+            data = _TOO_DEEP
+        if data is _TOO_DEEP or nesting(data) > MAX_JSON_DEPTH:
+            raise ValidationError(f"the request body nests deeper than {MAX_JSON_DEPTH} levels", field="body")
     if not isinstance(data, dict):
         raise ValidationError("the request body must be a JSON object", field="body")
     try:

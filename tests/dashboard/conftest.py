@@ -72,7 +72,7 @@ async def make_site(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[Sit
         engines.append(engine)
         app = create_app(engine, server=project.config.server, env={}, evaluator_dirs=project.evaluator_dirs,
                          access_log=False)
-        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://interlock.test")
+        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost")
         clients.append(client)
         return Site(engine, clock, client)
 

@@ -19,7 +19,7 @@ from .conftest import Site
 from .serving import FULL_KEY, READ_KEY
 
 SECRET = "tok-7f3e-never-shown"
-ORIGIN = "http://interlock.test"
+ORIGIN = "http://localhost"
 
 
 def gated(name: str, url: str, status: str = "PASS", reason: str | None = None) -> dict[str, Any]:
@@ -90,7 +90,8 @@ async def test_login_sets_an_httponly_session_cookie_that_is_not_the_key(site: S
 async def test_login_never_redirects_off_site_nor_accepts_a_foreign_form(site: Site) -> None:
     assert (await sign_in(site.client, FULL_KEY, "//evil.example/x")).headers["location"] == "/"
     foreign = await site.client.post("/login", data={"key": FULL_KEY}, headers={"Origin": "http://evil.example"})
-    assert foreign.status_code == 401
+    assert foreign.status_code == 403  # refused before the form is read (cross-site write)
+    assert COOKIE not in foreign.headers.get("set-cookie", "")
     for target in ("https://evil.example", "/\\evil.example", "/ok\r\nSet-Cookie: x=1", None, ""):
         assert safe_next(target, "") in ("/", target)
     assert safe_next("/pipelines/a?b=c", "") == "/pipelines/a?b=c"

@@ -74,7 +74,7 @@ async def make_api(tmp_path: Path, hook: Webhook) -> AsyncIterator[Callable[...,
         app = create_app(engine, server=project.config.server, provider=project.config.provider,
                          watcher=Watcher(engine) if watcher else None, env=env or {},
                          evaluator_dirs=project.evaluator_dirs, **app_options)
-        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://interlock.test")
+        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost")
         clients.append(client)
         return Api(root, engine, app, client, clock, hook)
 

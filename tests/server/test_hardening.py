@@ -51,3 +51,28 @@ async def test_same_day_spelled_twice_is_one_cycle(api: Api) -> None:
     again: dict[str, Any] = (await api.client.post("/api/pipelines/sales/run", json={"date": "20261201"})).json()
     assert again.get("field") == "date"
     assert len(api.hook.requests) == 1
+
+
+# ---------------------------------------------------------------------------------- garbled input
+
+
+@pytest.mark.parametrize("depth", [5000, 100_000, 65])
+async def test_deeply_nested_json_is_a_400_without_traceback(api: Api, depth: int) -> None:
+    body = "[" * depth + "]" * depth
+    nested_config = '{"name": "deep", "archetype": "gate", "description": ' + body + "}"
+    for path, raw in (("/api/pipelines", nested_config), ("/api/pipelines", body),
+                      ("/api/runs/r-1/complete", '{"status": "success", "metadata": ' + body + "}")):
+        response = await api.client.post(path, content=raw, headers={"Content-Type": "application/json"})
+        assert response.status_code == 400, (path, response.status_code)
+        assert response.json()["field"] == "body"
+        assert "Traceback" not in response.text
+
+
+async def test_moderate_nesting_is_still_accepted(api: Api) -> None:
+    metadata: Any = {"leaf": 1}
+    for _ in range(30):
+        metadata = {"next": metadata}
+    await api.register("sales", description="nested metadata below the limit")
+    response = await api.client.post("/api/pipelines/sales/rerun",
+                                     json={"originalDate": "2026-12-01", "reason": "r", "metadata": metadata})
+    assert response.status_code != 400 or response.json().get("field") != "body", response.text

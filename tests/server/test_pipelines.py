@@ -72,7 +72,7 @@ async def test_pipeline_name_validation(api: Api, name: str, status: int) -> Non
     (b"", "a JSON request body is required"),
 ])
 async def test_register_rejects_bad_bodies(api: Api, content: bytes, message: str) -> None:
-    response = await api.client.post("/api/pipelines", content=content)
+    response = await api.client.post("/api/pipelines", content=content, headers={"Content-Type": "application/json"})
     assert response.status_code == 400
     assert response.json()["error"].startswith(message)
     assert response.headers["content-type"] == "application/json"

@@ -68,7 +68,8 @@ def _check(strategy: Any, examples: int) -> None:
 def test_api_conforms_to_its_openapi_document(tmp_path: Path) -> None:
     with webhook_server() as hook:
         seeds = [http_pipeline("sales", hook.url), http_pipeline("blocked", hook.url, evaluator="fail")]
-        app = ServedOnItsOwnLoop(write_project(tmp_path))
+        served_as = {"server": {"addr": "127.0.0.1:0", "allowedHosts": ["testserver"]}}  # its client's Host
+        app = ServedOnItsOwnLoop(write_project(tmp_path, config=served_as))
         schema = schemathesis.openapi.from_asgi("/api/openapi.json", app)
         try:
             for result in schema.get_all_operations():

@@ -19,6 +19,7 @@ from interlock_server.redaction import MASK, redact
 from .conftest import Api
 
 KEY = "k-3f9a1c"
+JSON = {"Content-Type": "application/json"}
 
 
 @pytest.fixture
@@ -84,7 +85,7 @@ async def small_body(make_api: Callable[..., Any]) -> Api:
 
 
 async def test_body_limit_declared_length(small_body: Api) -> None:
-    response = await small_body.client.post("/api/pipelines", content=b"{" + b" " * 198 + b"}")
+    response = await small_body.client.post("/api/pipelines", content=b"{" + b" " * 198 + b"}", headers=JSON)
     assert response.status_code == 413
     assert response.json() == {"error": "request body larger than 50 bytes", "limit": 50}
 
@@ -94,10 +95,10 @@ async def test_body_limit_streamed_without_length(small_body: Api) -> None:
         for _ in range(10):
             yield b" " * 20
 
-    response = await small_body.client.post("/api/pipelines", content=chunks())
+    response = await small_body.client.post("/api/pipelines", content=chunks(), headers=JSON)
     assert response.status_code == 413
     assert response.json()["limit"] == 50
-    small = await small_body.client.post("/api/pipelines", content=b"{}")
+    small = await small_body.client.post("/api/pipelines", content=b"{}", headers=JSON)
     assert small.status_code == 400  # within the limit: parsed, then validated
 
 
