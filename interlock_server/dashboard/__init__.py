@@ -38,7 +38,8 @@ STATIC = Path(__file__).with_name("static")
 class Dashboard:
     def __init__(self, engine: Engine, tokens: Tokens) -> None:
         self.engine = engine
-        self.auth = DashboardAuth(tokens)
+        clock = engine.ctx.clock
+        self.auth = DashboardAuth(tokens, now=lambda: clock.now().timestamp())
         self.live = LiveFeed(engine)
         renderer = Renderer(Jinja2Templates(env=environment()), engine.ctx.clock, auth_enabled=tokens.enabled)
         pages = Pages(engine, self.auth, renderer, self.live)

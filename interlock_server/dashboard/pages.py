@@ -11,7 +11,17 @@ from interlock_core.errors import InterlockError
 from .gather import overview_rows, pipeline_detail
 from .live import LiveFeed, LiveResponse
 from .overview import Counts, Readiness, Selection, SlaState
-from .session import DashboardAuth, base_path, clear_session, csrf_ok, safe_next, same_origin, set_session
+from .session import (
+    COOKIE,
+    DashboardAuth,
+    base_path,
+    clear_session,
+    client_address,
+    csrf_ok,
+    safe_next,
+    same_origin,
+    set_session,
+)
 from .web import Renderer, form_fields, login_redirect, redirect
 
 
@@ -57,9 +67,18 @@ class Pages:
         target = safe_next(fields.get("next"), base_path(request))
         if not self.auth.enabled:
             return redirect(target)
+        client = client_address(request)
+        wait = self.auth.retry_after(client)
+        if wait is not None:
+            response = self.render.page(request, "login.html", None, status_code=429, target=target, failed=True,
+                                        retry_after=wait)
+            response.headers["Retry-After"] = str(wait)
+            return response
         session = self.auth.issue(fields.get("key", "")) if same_origin(request) else None
         if session is None:
+            self.auth.failed(client)
             return self.render.page(request, "login.html", None, status_code=401, target=target, failed=True)
+        self.auth.succeeded(client)
         response = redirect(target)
         set_session(response, request, session)
         return response
@@ -69,6 +88,9 @@ class Pages:
         fields = await form_fields(request)
         if viewer is not None and not csrf_ok(request, viewer, fields.get("csrf")):
             return self.render.error(request, viewer, 403, "the form expired: reload the page and try again")
+        cookie = request.cookies.get(COOKIE)
+        if cookie:
+            self.auth.revoke(cookie)
         response = redirect(f"{base_path(request)}/login")
         clear_session(response, request)
         return response

@@ -5,6 +5,11 @@
   holds the key: it is ``v1.<access>.<expires>.<nonce>.<mac>`` with the MAC keyed by the API key
   itself, so it dies with the key (rotate a key and its sessions are gone) and proves nothing to
   anyone without it. Verification checks every key of the claimed kind, in constant time.
+* Signing out revokes the session on the server: its nonce is remembered until the cookie would
+  have expired, so a copy of the old cookie stops working too (per process: a replica that did
+  not serve the sign-out keeps honouring the cookie until it expires or its key is rotated).
+* Signing in is rate limited per client address: after ``LOGIN_FAILURES`` wrong keys within
+  ``LOGIN_WINDOW`` seconds the form answers 429 with ``Retry-After`` (even to the right key).
 * With no key configured (loopback only) the dashboard is open and may act.
 
 Every action form carries a CSRF token derived from the viewer's credential (the cookie, the
@@ -32,6 +37,9 @@ SESSION_SECONDS = 12 * 3600
 CSRF_FIELD = "csrf"
 CSRF_HEADER = "x-csrf-token"
 _VERSION = "v1"
+LOGIN_FAILURES = 5
+LOGIN_WINDOW = 60
+MAX_TRACKED_CLIENTS = 10_000
 
 _SESSION = re.compile(
     rf"{_VERSION}\.(?P<access>{Access.FULL.value}|{Access.READ_ONLY.value})\.(?P<expires>[0-9]{{1,12}})"
@@ -69,6 +77,33 @@ class DashboardAuth:
         self.tokens = tokens
         self._now = now
         self._open_secret = secrets.token_bytes(32)
+        self._revoked: dict[str, float] = {}  # session nonce -> when the cookie expires anyway
+        self._failures: dict[str, list[float]] = {}  # client address -> times of wrong keys
+
+    # ------------------------------------------------------------------------------ sign-in throttle
+    def retry_after(self, client: str) -> int | None:
+        """Seconds until ``client`` may try a key again (None: now)."""
+        now = self._now()
+        recent = [t for t in self._failures.get(client, []) if t > now - LOGIN_WINDOW]
+        if recent:
+            self._failures[client] = recent
+        else:
+            self._failures.pop(client, None)
+        if len(recent) < LOGIN_FAILURES:
+            return None
+        return max(1, int(recent[-LOGIN_FAILURES] + LOGIN_WINDOW - now) + 1)
+
+    def failed(self, client: str) -> None:
+        if client not in self._failures and len(self._failures) >= MAX_TRACKED_CLIENTS:
+            now = self._now()
+            for known in [c for c, times in self._failures.items() if times[-1] <= now - LOGIN_WINDOW]:
+                del self._failures[known]
+            if len(self._failures) >= MAX_TRACKED_CLIENTS:  # still full: forget the oldest entry
+                del self._failures[next(iter(self._failures))]
+        self._failures.setdefault(client, []).append(self._now())
+
+    def succeeded(self, client: str) -> None:
+        self._failures.pop(client, None)
 
     @property
     def enabled(self) -> bool:
@@ -91,7 +126,7 @@ class DashboardAuth:
         if match is None:
             return None
         access = Access(match["access"])
-        if int(match["expires"]) < self._now():
+        if int(match["expires"]) < self._now() or match["nonce"] in self._revoked:
             return None
         payload, mac = value.rpartition(".")[0], match["mac"].encode()
         keys = self.tokens.full if access is Access.FULL else self.tokens.read_only
@@ -99,6 +134,16 @@ class DashboardAuth:
         for key in keys:  # no early exit
             found |= hmac.compare_digest(mac, _mac(key, payload).encode())
         return access if found else None
+
+    def revoke(self, value: str) -> None:
+        """Sign a session out: the cookie ``value`` no longer verifies (here), however copied."""
+        match = _SESSION.fullmatch(value)
+        if match is None or self.verify(value) is None:
+            return
+        now = self._now()
+        for nonce in [n for n, expires in self._revoked.items() if expires < now]:
+            del self._revoked[nonce]
+        self._revoked[match["nonce"]] = float(match["expires"])
 
     # ------------------------------------------------------------------------------ viewers
     def viewer(self, request: Request) -> Viewer | None:
@@ -133,6 +178,11 @@ def clear_session(response: Response, request: Request) -> None:
 def is_https(request: Request) -> bool:
     """Served over TLS, here or at a proxy in front (then cookies are ``Secure``)."""
     return request.url.scheme == "https" or request.headers.get("x-forwarded-proto", "").lower() == "https"
+
+
+def client_address(request: Request) -> str:
+    """Who is signing in, for the throttle: the peer address (a proxy's own, behind one)."""
+    return request.client.host if request.client else "unknown"
 
 
 def base_path(request: Request) -> str:
