@@ -27,6 +27,14 @@ log = structlog.get_logger("interlock.http")
 REQUEST_ID_HEADER = "X-Request-ID"
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:@/+=-]{1,128}$")
 UNMATCHED = "<unmatched>"
+STANDARD_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE"})
+OTHER_METHOD = "OTHER"
+
+
+def method_label(method: str) -> str:
+    """The method as a metrics label: any other token a client invents is ``OTHER`` (labels must
+    stay few: an unauthenticated client must not be able to grow the series without bound)."""
+    return method if method in STANDARD_METHODS else OTHER_METHOD
 
 
 def request_id_from(scope: Scope) -> str:
@@ -78,7 +86,8 @@ class RequestContext:
         finally:
             elapsed = time.perf_counter() - started
             route = route_template(scope)
-            METRICS.observe(HTTP_LATENCY, elapsed, method=scope["method"], route=route, status=str(status))
+            METRICS.observe(HTTP_LATENCY, elapsed, method=method_label(scope["method"]), route=route,
+                            status=str(status))
             if self.access_log:
                 (log.error if status >= 500 else log.info)(
                     "request", method=scope["method"], path=scope["path"], route=route, status=status,

@@ -3,6 +3,7 @@ bodies, huge numbers; and /metrics labels stay bounded."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -76,3 +77,22 @@ async def test_moderate_nesting_is_still_accepted(api: Api) -> None:
     response = await api.client.post("/api/pipelines/sales/rerun",
                                      json={"originalDate": "2026-12-01", "reason": "r", "metadata": metadata})
     assert response.status_code != 400 or response.json().get("field") != "body", response.text
+
+
+# ---------------------------------------------------------------------------------- /metrics labels
+
+
+async def test_metrics_labels_stay_bounded(api: Api) -> None:
+    await api.register("sales")
+    for method in ("FOO", "XYZZY-1", "get", "PROPFIND"):
+        await api.client.request(method, "/api/pipelines")
+    for path in ("/api/pipelines/a-1", "/api/pipelines/b-2", "/pipelines/sales", "/pipelines/other-9",
+                 "/nowhere/1", "/nowhere/2", "/static/none.css"):
+        await api.client.get(path)
+    text = (await api.client.get("/metrics")).text
+    methods = set(re.findall(r'interlock_http_request_seconds_count\{method="([^"]*)"', text))
+    assert methods <= {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE", "OTHER"}
+    assert "OTHER" in methods
+    routes = set(re.findall(r'interlock_http_request_seconds_count\{[^}]*route="([^"]*)"', text))
+    assert not {"/api/pipelines/a-1", "/pipelines/sales", "/pipelines/other-9", "/nowhere/1"} & routes
+    assert {"/api/pipelines/{id}", "/pipelines/{name}", "<unmatched>"} <= routes
