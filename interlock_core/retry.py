@@ -13,7 +13,11 @@ def backoff(policy: RetryPolicy, attempt: int) -> timedelta:
     if attempt <= 1:
         return timedelta(seconds=min(base, policy.max_backoff_seconds))
     multiplier = policy.backoff_multiplier if policy.backoff_multiplier > 0 else 2.0
-    seconds = min(base * multiplier ** (attempt - 1), policy.max_backoff_seconds)
+    try:
+        grown = base * multiplier ** (attempt - 1)
+    except OverflowError:
+        grown = float("inf")
+    seconds = min(grown, policy.max_backoff_seconds)
     return timedelta(seconds=int(seconds) if seconds >= 1 else seconds)
 
 

@@ -16,6 +16,7 @@ from interlock_core.model import (
     RunLogEntry,
     RunState,
 )
+from interlock_core.model.limits import MAX_TTL_SECONDS
 
 
 class Body(BaseModel):
@@ -47,8 +48,8 @@ class PushTraitBody(Body):
     status: Literal["PASS", "FAIL"]
     value: dict[str, Any] | None = None
     reason: str | None = None
-    ttl: int | None = Field(default=None, ge=0, description="Seconds until the result expires "
-                            "(0 = never; default: the trait's ttl).")
+    ttl: int | None = Field(default=None, ge=0, le=MAX_TTL_SECONDS, description="Seconds until the result "
+                            "expires (0 = never; default: the trait's ttl; at most 366 days).")
     failure_category: FailureCategory | None = None
 
 

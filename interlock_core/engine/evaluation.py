@@ -22,6 +22,7 @@ from ..model import (
     TraitEvaluation,
     TraitStatus,
 )
+from ..model.limits import MAX_TTL_SECONDS
 from ..ports import EvaluatorInput, EvaluatorOutput, EvaluatorRunner
 from ..readiness import apply_rule
 from ..schedule import cycle_date, schedule_zone
@@ -213,6 +214,8 @@ class Evaluation:
         pipeline = await self.ctx.pipeline(pipeline_id)
         if status not in (TraitStatus.PASS, TraitStatus.FAIL):
             raise ValidationError("status must be PASS or FAIL", field="status")
+        if ttl is not None and not 0 <= ttl <= MAX_TTL_SECONDS:
+            raise ValidationError(f"ttl must be between 0 and {MAX_TTL_SECONDS} seconds (366 days)", field="ttl")
         archetype = self.ctx.archetypes.get(pipeline.archetype)
         if archetype.definition(trait_type) is None:
             raise ValidationError(f"trait {trait_type!r} is not defined by archetype {archetype.name!r}",

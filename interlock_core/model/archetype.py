@@ -8,14 +8,15 @@ from pydantic import Field, model_validator
 
 from .base import ConfigModel
 from .enums import ReadinessRuleType
+from .limits import MAX_TIMEOUT_SECONDS, MAX_TTL_SECONDS
 
 
 class TraitDefinition(ConfigModel):
     type: str = Field(min_length=1)
     description: str | None = None
     default_config: dict[str, Any] = Field(default_factory=dict)
-    default_ttl: int | None = Field(default=None, ge=0)
-    default_timeout: float | None = Field(default=None, ge=0)
+    default_ttl: int | None = Field(default=None, ge=0, le=MAX_TTL_SECONDS)
+    default_timeout: float | None = Field(default=None, ge=0, le=MAX_TIMEOUT_SECONDS)
     evaluator: str | None = None
 
 

@@ -13,6 +13,16 @@ from ..durations import Duration
 from .base import ConfigModel
 from .calendar import normalise_dates, normalise_days
 from .enums import DEFAULT_SCHEDULE_ID, FailureCategory
+from .limits import (
+    MAX_ATTEMPTS,
+    MAX_BACKOFF_MULTIPLIER,
+    MAX_BACKOFF_SECONDS,
+    MAX_INTERVAL,
+    MAX_MONITORING,
+    MAX_TIMEOUT_SECONDS,
+    MAX_TTL_SECONDS,
+    duration_at_most,
+)
 
 PIPELINE_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,253}[a-z0-9]$")
 _TIME_OF_DAY = re.compile(r"^(\d{1,2}):(\d{1,2})$")
@@ -47,9 +57,11 @@ def check_deadline(value: str | None) -> str | None:
     from ..durations import parse_duration
 
     try:
-        parse_duration(text)
+        after_midnight = parse_duration(text)
     except ValueError:
         raise ValueError(f"invalid deadline {value!r}: must be HH:MM or a duration like '2h'") from None
+    if abs(after_midnight) > MAX_MONITORING:
+        raise ValueError(f"invalid deadline {value!r}: at most {MAX_MONITORING.days} days from midnight")
     return text
 
 
@@ -58,8 +70,8 @@ class TraitConfig(ConfigModel):
 
     evaluator: str | None = None
     config: dict[str, Any] = Field(default_factory=dict)
-    ttl: int | None = Field(default=None, ge=0)
-    timeout: float | None = Field(default=None, ge=0)
+    ttl: int | None = Field(default=None, ge=0, le=MAX_TTL_SECONDS)
+    timeout: float | None = Field(default=None, ge=0, le=MAX_TIMEOUT_SECONDS)
 
 
 class TriggerSpec(ConfigModel):
@@ -75,10 +87,10 @@ class TriggerSpec(ConfigModel):
 
 
 class RetryPolicy(ConfigModel):
-    max_attempts: int = Field(default=3, ge=1)
-    backoff_seconds: float = Field(default=30, ge=0)
-    backoff_multiplier: float = Field(default=2.0, ge=0)
-    max_backoff_seconds: float = Field(default=3600, ge=0)
+    max_attempts: int = Field(default=3, ge=1, le=MAX_ATTEMPTS)
+    backoff_seconds: float = Field(default=30, ge=0, le=MAX_BACKOFF_SECONDS)
+    backoff_multiplier: float = Field(default=2.0, ge=0, le=MAX_BACKOFF_MULTIPLIER)
+    max_backoff_seconds: float = Field(default=3600, ge=0, le=MAX_BACKOFF_SECONDS)
     retryable_failures: list[FailureCategory] = Field(
         default_factory=lambda: [FailureCategory.TRANSIENT, FailureCategory.TIMEOUT]
     )
@@ -101,6 +113,8 @@ class MonitoringConfig(ConfigModel):
     duration: Duration = timedelta(hours=2)
     auto_rerun: bool = True
 
+    _duration = field_validator("duration")(duration_at_most(MAX_MONITORING, "monitoring.duration"))
+
 
 class WatchConfig(ConfigModel):
     enabled: bool | None = None
@@ -112,7 +126,7 @@ class WatchConfig(ConfigModel):
     def _positive(cls, value: timedelta | None) -> timedelta | None:
         if value is not None and value.total_seconds() <= 0:
             raise ValueError("interval must be positive")
-        return value
+        return duration_at_most(MAX_INTERVAL, "interval")(value)
 
 
 class ScheduleConfig(ConfigModel):

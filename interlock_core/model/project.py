@@ -5,17 +5,25 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, field_validator
 
 from ..durations import Duration
 from .base import ConfigModel
+from .limits import (
+    MAX_CONCURRENCY,
+    MAX_INTERVAL,
+    MAX_READINESS_TTL,
+    MAX_REQUEST_BODY,
+    MAX_TIMEOUT_SECONDS,
+    duration_at_most,
+)
 
 
 class ServerConfig(ConfigModel):
     addr: str = ":3000"
     api_key: str | None = None
     api_keys: list[str] = Field(default_factory=list)
-    max_request_body: int = Field(default=1_048_576, gt=0)
+    max_request_body: int = Field(default=1_048_576, gt=0, le=MAX_REQUEST_BODY)
     read_only_api_keys: list[str] = Field(default_factory=list)
     allowed_hosts: list[str] = Field(default_factory=list)
     """Host names the server answers to without an API key, beyond loopback (DNS rebinding guard)."""
@@ -26,21 +34,30 @@ class ServerConfig(ConfigModel):
 
 class EngineConfig(ConfigModel):
     default_timeout: Duration = timedelta(seconds=30)
-    max_concurrency: int = Field(default=64, ge=1)
+    max_concurrency: int = Field(default=64, ge=1, le=MAX_CONCURRENCY)
     readiness_ttl: Duration = timedelta(minutes=5)
     run_lease: Duration = timedelta(minutes=5)
+
+    _timeout = field_validator("default_timeout")(duration_at_most(timedelta(seconds=MAX_TIMEOUT_SECONDS),
+                                                                   "defaultTimeout"))
+    _readiness_ttl = field_validator("readiness_ttl")(duration_at_most(MAX_READINESS_TTL, "readinessTtl"))
+    _run_lease = field_validator("run_lease")(duration_at_most(MAX_INTERVAL, "runLease"))
 
 
 class WatcherConfig(ConfigModel):
     enabled: bool = True
     default_interval: Duration = timedelta(seconds=30)
-    max_concurrent_cycles: int = Field(default=32, ge=1)
+    max_concurrent_cycles: int = Field(default=32, ge=1, le=MAX_CONCURRENCY)
+
+    _interval = field_validator("default_interval")(duration_at_most(MAX_INTERVAL, "defaultInterval"))
 
 
 class ArchiverConfig(ConfigModel):
     enabled: bool = False
     interval: Duration = timedelta(minutes=5)
     dsn: str | None = None
+
+    _interval = field_validator("interval")(duration_at_most(MAX_INTERVAL, "interval"))
 
 
 class AlertSpec(ConfigModel):

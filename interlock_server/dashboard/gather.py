@@ -7,6 +7,7 @@ trait values and event details are masked before a template sees them.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import date as Date
 from datetime import datetime
@@ -30,6 +31,8 @@ from interlock_core.schedule import cycle_date, deadlines, excluded, schedule_zo
 
 from ..redaction import redact
 from .overview import DONE, OverviewRow, Readiness, ScheduleToday, readiness_of, schedule_today
+
+log = logging.getLogger("interlock.dashboard")
 
 RUNS_SHOWN = 20
 RUN_LOGS_SHOWN = 14
@@ -109,6 +112,25 @@ async def overview_row(engine: Engine, pipeline: PipelineConfig, downstream: lis
 
 async def _row_and_readiness(engine: Engine, pipeline: PipelineConfig,
                              downstream: list[str]) -> tuple[OverviewRow, ReadinessResult | None]:
+    """The pipeline's row; a row naming the problem when its data cannot be computed (one bad
+    pipeline never takes the page down for everyone). A store outage still fails the page."""
+    try:
+        return await _computed_row(engine, pipeline, downstream)
+    except StoreUnavailable:
+        raise
+    except Exception as exc:
+        log.exception("dashboard: cannot compute the state of %s", pipeline.name)
+        problem = f"cannot compute this pipeline's state: {type(exc).__name__}: {str(exc)[:200]}"
+        row = OverviewRow(
+            name=pipeline.name, archetype=pipeline.archetype, readiness=Readiness.STALE, blockers=[], last_run=None,
+            schedules=[], description=pipeline.description, tier=pipeline.tier,
+            has_trigger=pipeline.trigger is not None, watched=pipeline.watched, problem=problem,
+            neighbours=sorted(pipeline.upstream_pipelines()) + downstream)
+        return row, None
+
+
+async def _computed_row(engine: Engine, pipeline: PipelineConfig,
+                        downstream: list[str]) -> tuple[OverviewRow, ReadinessResult | None]:
     store = engine.store
     problem: str | None = None
     result: ReadinessResult | None = None

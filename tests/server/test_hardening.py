@@ -11,6 +11,7 @@ import pytest
 from interlock_core.errors import ValidationError
 
 from .conftest import Api
+from .support import http_pipeline
 
 
 @pytest.mark.parametrize("date", ["20261201", "2026-W49-2", "2026-335", "2026-02-30", "notadate"])
@@ -96,3 +97,29 @@ async def test_metrics_labels_stay_bounded(api: Api) -> None:
     routes = set(re.findall(r'interlock_http_request_seconds_count\{[^}]*route="([^"]*)"', text))
     assert not {"/api/pipelines/a-1", "/pipelines/sales", "/pipelines/other-9", "/nowhere/1"} & routes
     assert {"/api/pipelines/{id}", "/pipelines/{name}", "<unmatched>"} <= routes
+
+
+# ---------------------------------------------------------------------------------- huge numbers
+
+
+@pytest.mark.parametrize(("extra", "field"), [
+    ({"retry": {"maxAttempts": 3, "backoffSeconds": 1e300}}, "retry.backoffSeconds"),
+    ({"traits": {"source-ready": {"evaluator": "pass", "ttl": 400_000_000_000}}}, "traits.source-ready.ttl"),
+    ({"watch": {"interval": "1000000h"}}, "watch.interval"),
+])
+async def test_huge_numbers_are_refused_at_registration(api: Api, extra: dict[str, Any], field: str) -> None:
+    response = await api.client.post("/api/pipelines", json=http_pipeline("sales", api.hook.url, **extra))
+    assert response.status_code == 400, response.text
+    assert response.json()["field"] == field
+
+
+async def test_a_huge_pushed_ttl_is_refused_and_the_api_keeps_working(api: Api) -> None:
+    await api.register("sales")
+    for ttl in (2**63, 400_000_000_000):
+        response = await api.client.post("/api/pipelines/sales/traits/signal", json={"status": "PASS", "ttl": ttl})
+        assert response.status_code == 400, response.text
+        assert response.json()["field"] == "ttl"
+    with pytest.raises(ValidationError):
+        await api.engine.push_trait("sales", "signal", "PASS", ttl=2**63)
+    assert (await api.client.get("/api/pipelines/sales/readiness")).status_code == 200
+    assert (await api.client.get("/")).status_code == 200
