@@ -29,7 +29,7 @@ from interlock_core.model import (
 )
 from interlock_core.schedule import cycle_date, deadlines, excluded, schedule_zone
 
-from ..redaction import redact
+from ..redaction import mask_urls, redact
 from .overview import DONE, OverviewRow, Readiness, ScheduleToday, readiness_of, schedule_today
 
 log = logging.getLogger("interlock.dashboard")
@@ -209,7 +209,7 @@ def trait_rows(resolved: list[ResolvedTrait], result: ReadinessResult | None) ->
 def _trait_row(trait: ResolvedTrait, evaluation: TraitEvaluation | None, blocking: bool) -> TraitRow:
     stored = evaluation is not None and evaluation.status != TraitStatus.STALE
     return TraitRow(
-        type=trait.type, required=trait.required, evaluator=trait.evaluator,
+        type=trait.type, required=trait.required, evaluator=mask_urls(trait.evaluator) if trait.evaluator else None,
         status=evaluation.status if evaluation else TraitStatus.STALE,
         value=redact(evaluation.value) if evaluation and evaluation.value is not None else None,
         reason=evaluation.reason if evaluation else "no evaluation found or expired",
