@@ -55,10 +55,12 @@ RUN groupadd --system --gid 10001 interlock \
        --shell /usr/sbin/nologin interlock
 
 COPY --from=builder /wheels/ /tmp/wheels/
+# The dependency versions tested with (deploy/constraints.txt; pyproject.toml holds the floors).
+COPY --from=builder /src/deploy/constraints.txt /tmp/constraints.txt
 # Next to Interlock: the PostgreSQL driver of the archiver. Byte code is compiled here, at install
 # time, because the non-root user cannot write it at run time.
-RUN pip install /tmp/wheels/*.whl "psycopg[binary]>=3.1" \
-    && rm -rf /tmp/wheels /root/.cache \
+RUN pip install -c /tmp/constraints.txt /tmp/wheels/*.whl "psycopg[binary]>=3.2" \
+    && rm -rf /tmp/wheels /tmp/constraints.txt /root/.cache \
     && mkdir -p /project /data \
     && chown interlock:interlock /project /data
 

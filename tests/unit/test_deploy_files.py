@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import tomllib
 import zipfile
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -254,6 +255,48 @@ def test_dockerfile_is_multi_stage_non_root_with_healthcheck() -> None:
     assert any(k == "ENV" and "PYTHONDONTWRITEBYTECODE=1" in a for k, a in runtime)
 
 
+def test_the_image_installs_the_pinned_dependency_versions() -> None:
+    runtime = _instructions(DOCKERFILE.read_text())
+    installs = [args for keyword, args in runtime if keyword == "RUN" and "pip install" in args
+                and "/tmp/wheels/" in args]
+    assert installs and all("-c /tmp/constraints.txt" in args for args in installs)
+    assert any(k == "COPY" and a.endswith("/deploy/constraints.txt /tmp/constraints.txt") for k, a in runtime)
+    assert "!deploy/constraints.txt" in (ROOT / ".dockerignore").read_text().splitlines()
+
+
+def _pins() -> dict[str, str]:
+    lines = (ROOT / "deploy" / "constraints.txt").read_text().splitlines()
+    return dict(line.split("==", 1) for line in lines if line and not line.startswith("#"))
+
+
+@pytest.mark.parametrize(("name", "floor"), [("starlette", "0.49.1"), ("jinja2", "3.1.6"), ("h11", "0.16")])
+def test_dependency_floors_past_known_cves(name: str, floor: str) -> None:
+    from importlib.metadata import version
+
+    from packaging.requirements import Requirement
+    from packaging.version import Version
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    specs = [Requirement(text) for text in project["dependencies"]]
+    required = next(r for r in specs if r.name.lower() == name)
+    assert any(s.operator == ">=" and Version(s.version) >= Version(floor) for s in required.specifier), required
+    assert Version(floor) in required.specifier
+    assert Version(_pins()[name]) in required.specifier  # the image's pin satisfies the floor
+    assert Version(version(name)) in required.specifier  # and so does what the tests run against
+
+
+def test_constraints_pin_every_runtime_dependency() -> None:
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    pins = _pins()
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    for text in project["dependencies"]:
+        requirement = Requirement(text)
+        if requirement.marker is None or requirement.marker.evaluate():
+            assert canonicalize_name(requirement.name) in pins, requirement.name
+
+
 def _build_context(target: Path) -> None:
     """Copy what ``.dockerignore`` lets into the build context (its ``!name`` top-level entries)."""
     allowed = [line[1:].strip() for line in (ROOT / ".dockerignore").read_text().splitlines()
@@ -267,6 +310,7 @@ def _build_context(target: Path) -> None:
         elif source.is_dir():
             shutil.copytree(source, target / name, symlinks=True, ignore=ignore)
         else:
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, target / name)
 
 
