@@ -44,9 +44,11 @@ def create_app(
     tokens: Tokens | None = None,
     access_log: bool = True,
     evaluator_dirs: Sequence[Path] = (),
+    allowed_hosts: Sequence[str] = (),
 ) -> Starlette:
     """The API over ``engine``. Tokens come from ``server`` and ``env`` (default: the process
-    environment) unless given."""
+    environment) unless given. ``allowed_hosts`` adds to ``server.allowedHosts`` (the host names
+    answered without an API key, beyond loopback)."""
     server = server or ServerConfig()
     tokens = tokens if tokens is not None else resolve_tokens(server, os.environ if env is None else env)
     dashboard = Dashboard(engine, tokens)
@@ -54,8 +56,8 @@ def create_app(
         routes=[*api_routes(), dashboard.mount],
         middleware=[
             Middleware(RequestContext, access_log=access_log),
-            Middleware(BrowserGuard, loopback_only=not tokens.enabled, allowed_hosts=server.allowed_hosts,
-                       public=PUBLIC),
+            Middleware(BrowserGuard, loopback_only=not tokens.enabled,
+                       allowed_hosts=[*server.allowed_hosts, *allowed_hosts], public=PUBLIC),
             Middleware(TokenAuth, tokens=tokens, public=PUBLIC, delegate=dashboard.owns),
             Middleware(BodyLimit, max_bytes=server.max_request_body),
         ],

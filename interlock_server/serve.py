@@ -16,6 +16,7 @@ import signal
 import socket
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 import anyio
 import structlog
@@ -72,12 +73,18 @@ async def _serve_on(sock: socket.socket, project: Project, args: argparse.Namesp
         try:
             await start_engine(engine, project)
             watcher = Watcher(engine) if project.config.watcher.enabled and not args.no_watcher else None
+            # the name handed to orchestrators for callbacks is one this server answers to, key or not
+            callback_host = urlsplit(callback_base).hostname
             app = create_app(engine, server=project.config.server, watcher=watcher,
-                             provider=project.config.provider, tokens=tokens, evaluator_dirs=project.evaluator_dirs)
+                             provider=project.config.provider, tokens=tokens, evaluator_dirs=project.evaluator_dirs,
+                             allowed_hosts=[callback_host] if callback_host else [])
             archiver = _archiver(project, engine)
             out.line(f"Interlock server listening on {url}")
             out.line(f"  store: {project.config.provider}   watcher: {'on' if watcher else 'off'}   "
                      f"archiver: {'on' if archiver else 'off'}   auth: {'on' if tokens.enabled else 'off'}")
+            if not tokens.enabled and args.insecure:
+                out.line(out.dim("  no API key: only loopback host names, the callback host and server.allowedHosts "
+                                 "are answered (see docs/security.md)"))
             await _run(app, sock, engine, watcher, archiver, out)
         finally:
             await engine.aclose()

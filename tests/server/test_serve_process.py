@@ -169,3 +169,14 @@ async def test_sigterm_drains_requests_and_stops_the_watcher(tmp_path: Path) -> 
         assert not _alive(held)  # the watcher's evaluator was killed with it
         assert await _lease_owner(root / "interlock.db", "cycle:watched:daily") is None
         assert hook.requests == []
+
+
+async def test_without_a_key_the_server_answers_loopback_names_and_its_callback_host(tmp_path: Path) -> None:
+    root = write_project(tmp_path, config={"server": {"addr": "127.0.0.1:0", "allowedHosts": ["gate.internal"]}})
+    env = {"INTERLOCK_API_KEY": "", "INTERLOCK_PUBLIC_URL": "http://callbacks.example:8080"}
+    async with interlock_serve(root, "--no-watcher", env=env) as served, \
+            httpx.AsyncClient(base_url=served.url, timeout=30) as client:
+        for host, status in (("localhost:3000", 200), ("callbacks.example:8080", 200), ("gate.internal", 200),
+                             ("rebound.evil.example", 421)):
+            response = await client.get("/api/pipelines", headers={"Host": host})
+            assert response.status_code == status, (host, response.text)
