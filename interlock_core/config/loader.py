@@ -16,10 +16,11 @@ from pydantic import BaseModel
 from ..archetypes import ArchetypeRegistry, unknown_traits
 from ..calendars import CalendarRegistry
 from ..errors import ConfigError, ConfigErrors, PluginError
-from ..model import AlertSpec, Archetype, Calendar, PipelineConfig, ProjectConfig
+from ..model import AlertSpec, Archetype, Calendar, PipelineConfig, PipelineOrigin, ProjectConfig
 from ..plugins import Plugins, load_plugins
 from ..templating import RUN_VARIABLES, MissingVariable, expand, references
 from .errors import located_errors
+from .registration import evaluator_name_problems, is_api
 from .salvage import salvage
 from .yamlsource import Located, dotted, read_yaml
 
@@ -216,7 +217,9 @@ def validate_pipeline(
                     errors.extend(located_errors(exc, source, ("trigger",)))
                 else:
                     errors.extend(located_errors(exc, None, ("trigger",)))
-            errors.extend(_check_env_refs(spec.options(), ("trigger",), env, err))
+            if not is_api(pipeline):  # an API pipeline's references are checked on registration
+                errors.extend(_check_env_refs(spec.options(), ("trigger",), env, err))
+    errors.extend(evaluator_name_problems(pipeline, err))
     return errors
 
 
@@ -406,5 +409,6 @@ def _load_pipelines(project: Project, dirs: list[tuple[Path, bool]], source: Loc
         if problems:
             errors.extend(problems)
             continue
+        pipeline.origin = PipelineOrigin.FILE
         project.pipelines[pipeline.name] = pipeline
         project.pipeline_files[pipeline.name] = item.path
