@@ -15,7 +15,7 @@ import anyio
 import httpx
 
 from interlock_core.errors import category_for_http_status
-from interlock_core.model import FailureCategory
+from interlock_core.model import FailureCategory, PipelineOrigin
 from interlock_core.outbound import HostPolicy, OutboundRefused
 from interlock_core.ports import EvaluatorInput, EvaluatorOutput, RunnerContext
 
@@ -102,11 +102,17 @@ class HTTPRunner:
         except httpx.HTTPError as exc:
             detail = str(exc) or type(exc).__name__
             return failed(f"EVALUATOR_REQUEST_FAILED: {where}: {detail}", FailureCategory.TRANSIENT)
+        # a pipeline registered over the API may point at any URL the policy allows: what answers
+        # there is not shown back (no body excerpt in its reasons), lest it read internal services
+        shown = request.origin is not PipelineOrigin.API
         if not 200 <= status < 300:
-            text = excerpt(body.decode("utf-8", errors="replace"))
+            text = excerpt(body.decode("utf-8", errors="replace")) if shown else ""
             reason = f"EVALUATOR_HTTP_ERROR: status {status}" + (f": {text}" if text else "")
             return failed(reason, category_for_http_status(status))
-        return parse_output(body, source="body")
+        output = parse_output(body, source="body")
+        if not shown and (output.reason or "").startswith("EVALUATOR_OUTPUT_INVALID"):
+            return invalid_output("body is not an evaluator answer (a JSON object with a status)")
+        return output
 
     async def _post(self, url: str, content: bytes, seconds: float) -> tuple[int, bytes]:
         """The reply's status and body: a whole answer (up to the cap) or the start of an error."""

@@ -6,13 +6,13 @@ import json
 import socket
 import threading
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 
-from interlock_core.model import FailureCategory
+from interlock_core.model import FailureCategory, PipelineOrigin
 from interlock_core.outbound import HostPolicy
 from interlock_plugins.evaluators.http import HTTPRunner
 from tests.helpers.evaluators import evaluator_input, runner_context
@@ -251,3 +251,14 @@ async def test_outbound_deny_hosts_apply_to_evaluators(server: EvaluatorServer) 
     assert out.failure_category is FailureCategory.PERMANENT
     assert out.reason is not None and "denyHosts" in out.reason
     assert server.received == []
+
+
+async def test_an_api_pipeline_is_not_shown_what_a_url_answers(runner: HTTPRunner, server: EvaluatorServer) -> None:
+    asked = replace(evaluator_input(), origin=PipelineOrigin.API)
+    missing = await runner.run(f"{server.url}/missing", asked)
+    assert (missing.reason, missing.failure_category) == ("EVALUATOR_HTTP_ERROR: status 404",
+                                                          FailureCategory.PERMANENT)
+    not_json = await runner.run(f"{server.url}/not-json", asked)
+    assert not_json.reason == ("EVALUATOR_OUTPUT_INVALID: body is not an evaluator answer "
+                               "(a JSON object with a status)")
+    assert (await runner.run(f"{server.url}/pass", asked)).status == "PASS"
