@@ -15,6 +15,7 @@ import pluggy
 from . import hookspecs
 from .clock import Clock, SystemClock
 from .errors import PluginError
+from .outbound import HostPolicy
 
 T = TypeVar("T")
 
@@ -32,6 +33,8 @@ class PluginContext:
 
     project_dir: Path = field(default_factory=Path.cwd)
     clock: Clock = field(default_factory=SystemClock)
+    outbound: HostPolicy = field(default_factory=HostPolicy)
+    """Where the plugin's own HTTP requests may go (``outbound:`` in interlock.yaml)."""
 
 
 class Registry(Generic[T]):

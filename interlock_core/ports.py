@@ -22,6 +22,7 @@ from .model import (
     EventRecord,
     FailureCategory,
     PipelineConfig,
+    PipelineOrigin,
     ReadinessResult,
     RerunRecord,
     RunLogEntry,
@@ -158,6 +159,8 @@ class EvaluatorInput:
     schedule_id: str
     date: str
     timeout: float
+    origin: PipelineOrigin = PipelineOrigin.FILE
+    """An API pipeline's evaluator is only ever a bare name in the evaluator directories."""
 
 
 @dataclass
@@ -217,6 +220,9 @@ class LaunchRequest:
     attempt: int
     variables: Mapping[str, str]
     callback_url: str | None = None
+    environment: Mapping[str, str] | None = None
+    """The environment variables the trigger config may name besides ``variables``: ``None`` for
+    the whole process environment (a pipeline file), only ``api.allowedEnv`` for an API pipeline."""
 
 
 @dataclass

@@ -16,10 +16,11 @@ from pydantic import BaseModel
 from ..archetypes import ArchetypeRegistry, unknown_traits
 from ..calendars import CalendarRegistry
 from ..errors import ConfigError, ConfigErrors, PluginError
-from ..model import AlertSpec, Archetype, Calendar, PipelineConfig, ProjectConfig
+from ..model import AlertSpec, Archetype, Calendar, PipelineConfig, PipelineOrigin, ProjectConfig
 from ..plugins import Plugins, load_plugins
 from ..templating import RUN_VARIABLES, MissingVariable, expand, references
 from .errors import located_errors
+from .registration import evaluator_name_problems, is_api
 from .salvage import salvage
 from .yamlsource import Located, dotted, read_yaml
 
@@ -101,8 +102,15 @@ def _builtin_files(kind: str) -> list[Path]:
     return sorted(out)
 
 
-def _yaml_files(directory: Path) -> list[Path]:
-    return sorted(p for p in directory.iterdir() if p.is_file() and p.suffix in _YAML_SUFFIXES)
+def _yaml_files(directory: Path, display: str, errors: list[ConfigError]) -> list[Path]:
+    """Every ``*.yaml``/``*.yml`` entry but subdirectories: a dangling link, a special file or one
+    that cannot be read is reported when it is read, never skipped silently."""
+    try:
+        entries = sorted(directory.iterdir())
+    except OSError as exc:
+        errors.append(ConfigError(f"cannot list directory: {exc.strerror or exc}", file=display))
+        return []
+    return [p for p in entries if p.suffix in _YAML_SUFFIXES and not p.is_dir()]
 
 
 def _single_mapping(path: Path, display: str, errors: list[ConfigError], kind: str) -> list[Located]:
@@ -123,7 +131,12 @@ def _single_mapping(path: Path, display: str, errors: list[ConfigError], kind: s
 
 
 def _display(path: Path) -> str:
-    """How a file is named in errors: relative to the working directory when under it, else absolute."""
+    """How a file is named in errors: relative to the working directory when under it, else absolute
+    (a link is named as such, not as the file it points to)."""
+    try:
+        return str(Path(os.path.abspath(path)).relative_to(Path.cwd()))
+    except ValueError:
+        pass
     try:
         return str(path.resolve().relative_to(Path.cwd().resolve()))
     except (ValueError, OSError):
@@ -154,7 +167,7 @@ def _load_dir_items(
             if explicit:
                 errors.append(source.error(f"{kind} directory does not exist: {directory}", (f"{kind}Dirs",)))
             continue
-        files += [(p, _display(p)) for p in _yaml_files(directory)]
+        files += [(p, _display(p)) for p in _yaml_files(directory, _display(directory), errors)]
     for path, display in files:
         for doc in _single_mapping(path, display, errors, kind):
             try:
@@ -216,7 +229,9 @@ def validate_pipeline(
                     errors.extend(located_errors(exc, source, ("trigger",)))
                 else:
                     errors.extend(located_errors(exc, None, ("trigger",)))
-            errors.extend(_check_env_refs(spec.options(), ("trigger",), env, err))
+            if not is_api(pipeline):  # an API pipeline's references are checked on registration
+                errors.extend(_check_env_refs(spec.options(), ("trigger",), env, err))
+    errors.extend(evaluator_name_problems(pipeline, err))
     return errors
 
 
@@ -406,5 +421,6 @@ def _load_pipelines(project: Project, dirs: list[tuple[Path, bool]], source: Loc
         if problems:
             errors.extend(problems)
             continue
+        pipeline.origin = PipelineOrigin.FILE
         project.pipelines[pipeline.name] = pipeline
         project.pipeline_files[pipeline.name] = item.path

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import stat
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -132,12 +133,26 @@ def parse_yaml(text: str, file: str) -> list[Located]:
     return docs
 
 
+MAX_FILE_BYTES = 1 << 20
+"""The largest configuration file read (1 MiB); a larger one is an error, never half-read."""
+
+
 def read_yaml(path: Path, display: str | None = None) -> list[Located]:
+    """Parse the YAML file at ``path``. Anything but a readable regular UTF-8 file of at most
+    :data:`MAX_FILE_BYTES` is a :class:`ConfigError` naming the file."""
     name = display or str(path)
     try:
-        raw = path.read_bytes()
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            raise ConfigError("not a regular file", file=name)
+        if info.st_size > MAX_FILE_BYTES:
+            raise ConfigError(f"file too large: {info.st_size} bytes (at most {MAX_FILE_BYTES})", file=name)
+        with path.open("rb") as stream:
+            raw = stream.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
         raise ConfigError(f"cannot read file: {exc.strerror or exc}", file=name) from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise ConfigError(f"file too large: more than {MAX_FILE_BYTES} bytes", file=name)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 from typing import Any, Protocol
 
 from ..archetypes import ArchetypeRegistry, ResolvedTrait, resolve_traits
@@ -70,6 +71,9 @@ class EngineContext:
     watcher: WatcherConfig = field(default_factory=WatcherConfig)
     owner: str = field(default_factory=lambda: f"engine-{uuid.uuid4().hex[:12]}")
     callback_base_url: str | None = None
+    api_allowed_env: frozenset[str] = frozenset()
+    """The environment variables a pipeline registered over the API may name (``api.allowedEnv``)."""
+    evaluator_dirs: tuple[Path, ...] = ()
     on_event: Callable[[Event], Awaitable[None]] | None = None
     wake_listeners: list[Callable[[WakeUp], None]] = field(default_factory=list)
 

@@ -5,8 +5,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import ValidationError
-from ..model import FailureCategory, PipelineConfig, ReadinessResult, RerunRecord, RunState, TraitEvaluation
+from ..config.registration import api_pipeline_problems
+from ..errors import ConfigErrors, ValidationError
+from ..model import (
+    FailureCategory,
+    PipelineConfig,
+    PipelineOrigin,
+    ReadinessResult,
+    RerunRecord,
+    RunState,
+    TraitEvaluation,
+)
 from .callbacks import Callbacks
 from .context import EngineContext
 from .cycle import CyclePass
@@ -38,17 +47,31 @@ class Engine:
         return self.ctx.store
 
     # ------------------------------------------------------------------------- pipelines
-    async def register_pipeline(self, pipeline: PipelineConfig, *, via_api: bool = False) -> PipelineConfig:
-        if via_api and pipeline.trigger is not None:
+    async def register_pipeline(self, pipeline: PipelineConfig, *,
+                                origin: PipelineOrigin = PipelineOrigin.FILE) -> PipelineConfig:
+        """Store ``pipeline`` as written by ``origin`` (whatever origin the pipeline itself claims).
+        An API pipeline is held to :mod:`interlock_core.config.registration` first."""
+        pipeline = pipeline.model_copy(update={"origin": origin})
+        if origin is PipelineOrigin.API:
+            self._check_api_pipeline(pipeline)
+        if self._validate_pipeline is not None:
+            self._validate_pipeline(pipeline)
+        await self.ctx.store.put_pipeline(pipeline)
+        return pipeline
+
+    def _check_api_pipeline(self, pipeline: PipelineConfig) -> None:
+        if pipeline.trigger is not None:
             cls = self.ctx.triggers.cls(pipeline.trigger.type) if pipeline.trigger.type in self.ctx.triggers.classes \
                 else None
             if cls is not None and not getattr(cls, "api_registrable", True):
                 raise ValidationError(f"{pipeline.trigger.type} triggers cannot be registered via API",
                                       field="trigger.type")
-        if self._validate_pipeline is not None:
-            self._validate_pipeline(pipeline)
-        await self.ctx.store.put_pipeline(pipeline)
-        return pipeline
+        problems = api_pipeline_problems(pipeline, allowed_env=self.ctx.api_allowed_env,
+                                         evaluator_dirs=self.ctx.evaluator_dirs)
+        if len(problems) == 1:
+            raise problems[0]
+        if problems:
+            raise ConfigErrors(problems)
 
     async def get_pipeline(self, pipeline_id: str) -> PipelineConfig:
         return await self.ctx.pipeline(pipeline_id)

@@ -17,6 +17,7 @@ from ..model import (
     EventKind,
     FailureCategory,
     PipelineConfig,
+    PipelineOrigin,
     ReadinessResult,
     ReadinessStatus,
     TraitEvaluation,
@@ -77,7 +78,8 @@ class Evaluation:
         assert trait.evaluator is not None
         timeout = trait.timeout or self.ctx.config.default_timeout.total_seconds()
         request = EvaluatorInput(pipeline_id=pipeline.name, trait_type=trait.type, config=dict(trait.config),
-                                 schedule_id=schedule_id, date=date, timeout=timeout)
+                                 schedule_id=schedule_id, date=date, timeout=timeout,
+                                 origin=pipeline.origin or PipelineOrigin.FILE)
         runner = self.runner_for(trait.evaluator)
         started = self.ctx.clock.monotonic()
         if runner is None:

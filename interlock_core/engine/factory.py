@@ -9,8 +9,9 @@ from typing import Any
 from ..clock import Clock, SystemClock
 from ..config import Project, validate_pipeline
 from ..errors import ConfigErrors
-from ..model import Alert, EventKind, PipelineConfig
+from ..model import Alert, EventKind, PipelineConfig, PipelineOrigin
 from ..notify import LocalNotifier
+from ..outbound import HostPolicy
 from ..plugins import PluginContext, Plugins, load_plugins
 from ..ports import Notifier, RunnerContext, Store
 from .context import EngineContext, TriggerRegistry
@@ -40,11 +41,12 @@ def build_engine(
     clock = clock or SystemClock()
     plugins = project.plugins or load_plugins()
     store = store or create_store(project, clock, plugins)
-    context = PluginContext(project_dir=project.root, clock=clock)
+    outbound = HostPolicy(project.config.outbound.allow_hosts, project.config.outbound.deny_hosts)
+    context = PluginContext(project_dir=project.root, clock=clock, outbound=outbound)
     builtins = {name: item for name, item in plugins.builtin_evaluators.items()}
     runner_context = RunnerContext(
         evaluator_dirs=tuple(Path(d) for d in project.evaluator_dirs), store=store, clock=clock,
-        options={"builtins": builtins, **(evaluator_options or {})},
+        options={"builtins": builtins, "outbound": outbound, **(evaluator_options or {})},
     )
     runner_classes = sorted((cls for _, cls in plugins.evaluator_runners.items()),
                             key=lambda c: -int(getattr(c, "priority", 0)))
@@ -73,6 +75,7 @@ def build_engine(
         store=store, clock=clock, archetypes=project.archetypes, calendars=project.calendars, runners=runners,
         triggers=triggers, alerts=alerts, notifier=notifier or LocalNotifier(), config=project.config.engine,
         watcher=project.config.watcher, callback_base_url=callback_base_url,
+        api_allowed_env=frozenset(project.config.api.allowed_env), evaluator_dirs=runner_context.evaluator_dirs,
     )
     if "ctx_holder" in locals():
         ctx_holder["ctx"] = ctx
@@ -91,4 +94,8 @@ async def start_engine(engine: Engine, project: Project, *, sync_pipelines: bool
     if sync_pipelines:
         for pipeline in project.pipelines.values():
             await engine.ctx.store.put_pipeline(pipeline)
+        for stored in await engine.ctx.store.list_pipelines():
+            # stored before pipelines knew their origin, and in no pipeline file: registered over the API
+            if stored.origin is None and stored.name not in project.pipelines:
+                await engine.ctx.store.put_pipeline(stored.model_copy(update={"origin": PipelineOrigin.API}))
     return engine

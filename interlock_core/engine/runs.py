@@ -10,6 +10,7 @@ from typing import Any
 
 import anyio
 
+from ..config.registration import trigger_environment
 from ..dates import check_run_date
 from ..errors import NotFoundError, StoreUnavailable, TriggerError, VersionConflict
 from ..metrics import METRICS
@@ -240,6 +241,7 @@ class Runs:
             variables=run_variables(pipeline.name, run.schedule_id, run.date, run.run_id, run.run_key, run.attempt),
             callback_url=f"{self.ctx.callback_base_url}/api/runs/{run.run_id}/complete"
             if self.ctx.callback_base_url else None,
+            environment=trigger_environment(pipeline, self.ctx.api_allowed_env),
         )
         result: LaunchResult | None = None
         error: BaseException | None = None

@@ -74,3 +74,12 @@ class EventKind(StrEnum):
     CASCADE_NOTIFIED = "CASCADE_NOTIFIED"
     RUN_RECONCILED = "RUN_RECONCILED"
     ALERT_FAILED = "ALERT_FAILED"
+
+
+class PipelineOrigin(StrEnum):
+    """Who wrote a pipeline: the operator, in a pipeline file, or an API client. An API pipeline
+    may name no arbitrary executable and read no server environment variable outside
+    ``api.allowedEnv``."""
+
+    FILE = "file"
+    API = "api"

@@ -12,7 +12,7 @@ from pydantic import ConfigDict, Field, field_validator, model_validator
 from ..durations import Duration
 from .base import ConfigModel
 from .calendar import normalise_dates, normalise_days
-from .enums import DEFAULT_SCHEDULE_ID, FailureCategory
+from .enums import DEFAULT_SCHEDULE_ID, FailureCategory, PipelineOrigin
 from .limits import (
     MAX_ATTEMPTS,
     MAX_BACKOFF_MULTIPLIER,
@@ -171,6 +171,9 @@ class PipelineConfig(ConfigModel):
     watch: WatchConfig | None = None
     schedules: list[ScheduleConfig] = Field(default_factory=list)
     exclusions: ExclusionConfig | None = None
+    origin: PipelineOrigin | None = None
+    """Set by Interlock (``file`` when loaded from a pipeline file, ``api`` when registered over
+    the API), never taken from what a client sends. Unset means a pipeline file."""
 
     @field_validator("name")
     @classmethod

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -17,6 +18,8 @@ from .limits import (
     MAX_TIMEOUT_SECONDS,
     duration_at_most,
 )
+
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 class ServerConfig(ConfigModel):
@@ -75,10 +78,44 @@ class LoggingConfig(ConfigModel):
     format: str = "auto"
 
 
+class ApiConfig(ConfigModel):
+    """What pipelines registered over the API may use of the server."""
+
+    allowed_env: list[str] = Field(default_factory=list)
+    """Environment variables an API pipeline's trigger may name as ``${NAME}`` (besides run variables)."""
+
+    @field_validator("allowed_env")
+    @classmethod
+    def _names(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if not ENV_NAME.fullmatch(name):
+                raise ValueError(f"{name!r} is not an environment variable name")
+        return value
+
+
+class OutboundConfig(ConfigModel):
+    """Where http triggers and http evaluators may send requests (see :mod:`interlock_core.outbound`)."""
+
+    allow_hosts: list[str] = Field(default_factory=list)
+    deny_hosts: list[str] = Field(default_factory=list)
+
+    @field_validator("allow_hosts", "deny_hosts")
+    @classmethod
+    def _hosts(cls, value: list[str]) -> list[str]:
+        from ..outbound import check_entries
+
+        bad = check_entries(value)
+        if bad:
+            raise ValueError(f"not a host name, *.domain, address or network: {', '.join(map(repr, bad))}")
+        return value
+
+
 class ProjectConfig(ConfigModel):
     provider: str = "sqlite"
     store: dict[str, Any] = Field(default_factory=dict, exclude=True)
     server: ServerConfig = Field(default_factory=ServerConfig)
+    api: ApiConfig = Field(default_factory=ApiConfig)
+    outbound: OutboundConfig = Field(default_factory=OutboundConfig)
     engine: EngineConfig = Field(default_factory=EngineConfig)
     watcher: WatcherConfig = Field(default_factory=WatcherConfig)
     archiver: ArchiverConfig = Field(default_factory=ArchiverConfig)

@@ -3,7 +3,8 @@
 The request body is ``{"pipelineId", "traitType", "config", "scheduleId", "date"}``; the reply
 body is the same JSON object a subprocess evaluator prints. Evaluators written as ``http://`` or
 ``https://`` URLs are posted to as they are; with the ``evaluator_base_url`` option (AWS mode) a
-relative name ``evaluate/freshness`` is posted to ``<base>/evaluate/freshness``.
+relative name ``evaluate/freshness`` is posted to ``<base>/evaluate/freshness``. Requests keep
+to the ``outbound:`` host policy: a link-local or cloud metadata address is never reached.
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ import anyio
 import httpx
 
 from interlock_core.errors import category_for_http_status
-from interlock_core.model import FailureCategory
+from interlock_core.model import FailureCategory, PipelineOrigin
+from interlock_core.outbound import HostPolicy, OutboundRefused
 from interlock_core.ports import EvaluatorInput, EvaluatorOutput, RunnerContext
 
+from ..outbound import guarded_client
 from .output import (
     MAX_OUTPUT_BYTES,
     InputNotEncodable,
@@ -58,7 +61,9 @@ class HTTPRunner:
         self.context = context
         base = context.options.get("evaluator_base_url")
         self.base_url: str | None = str(base).rstrip("/") if base else None
-        self._client = httpx.AsyncClient(
+        policy = context.options.get("outbound")
+        self._client = guarded_client(
+            policy if isinstance(policy, HostPolicy) else None,
             headers={"Accept": "application/json", "User-Agent": "interlock-evaluator-runner"},
             follow_redirects=False,
         )
@@ -88,6 +93,8 @@ class HTTPRunner:
             return failed(
                 f"EVALUATOR_TIMEOUT: no answer from {where} after {timeout:g}s", FailureCategory.TIMEOUT
             )
+        except OutboundRefused as exc:
+            return failed(f"EVALUATOR_REQUEST_FAILED: {where}: {exc.why}", FailureCategory.PERMANENT)
         except _TooLarge:
             return invalid_output(f"body exceeds {MAX_OUTPUT_BYTES} bytes")
         except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
@@ -95,11 +102,17 @@ class HTTPRunner:
         except httpx.HTTPError as exc:
             detail = str(exc) or type(exc).__name__
             return failed(f"EVALUATOR_REQUEST_FAILED: {where}: {detail}", FailureCategory.TRANSIENT)
+        # a pipeline registered over the API may point at any URL the policy allows: what answers
+        # there is not shown back (no body excerpt in its reasons), lest it read internal services
+        shown = request.origin is not PipelineOrigin.API
         if not 200 <= status < 300:
-            text = excerpt(body.decode("utf-8", errors="replace"))
+            text = excerpt(body.decode("utf-8", errors="replace")) if shown else ""
             reason = f"EVALUATOR_HTTP_ERROR: status {status}" + (f": {text}" if text else "")
             return failed(reason, category_for_http_status(status))
-        return parse_output(body, source="body")
+        output = parse_output(body, source="body")
+        if not shown and (output.reason or "").startswith("EVALUATOR_OUTPUT_INVALID"):
+            return invalid_output("body is not an evaluator answer (a JSON object with a status)")
+        return output
 
     async def _post(self, url: str, content: bytes, seconds: float) -> tuple[int, bytes]:
         """The reply's status and body: a whole answer (up to the cap) or the start of an error."""

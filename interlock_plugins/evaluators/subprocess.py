@@ -5,7 +5,8 @@ as ``INTERLOCK_*`` environment variables; it answers with one JSON object on std
 its own process group, killed whole on timeout, so a hung grandchild never blocks anything.
 
 Where the evaluator is looked for: a bare name (``check-freshness``) in each evaluator directory,
-then on ``$PATH``; a relative path (``evaluators/check-x``, ``./evaluators/check-x``) under each
+then on ``$PATH`` (for a pipeline registered over the API: only a bare name, only in the
+evaluator directories); a relative path (``evaluators/check-x``, ``./evaluators/check-x``) under each
 evaluator directory, under each evaluator directory's parent (the project directory) and under
 the working directory; an absolute path as it is.
 """
@@ -20,7 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
-from interlock_core.model import FailureCategory
+from interlock_core.config.registration import EVALUATOR_NAME
+from interlock_core.model import FailureCategory, PipelineOrigin
 from interlock_core.ports import EvaluatorInput, EvaluatorOutput, RunnerContext
 
 from .output import (
@@ -59,12 +61,17 @@ def _candidates(evaluator: str, evaluator_dirs: tuple[Path, ...]) -> Iterator[Pa
         yield Path.cwd() / relative
 
 
-def resolve_evaluator(evaluator: str, evaluator_dirs: tuple[Path, ...]) -> Resolution:
-    """Find the executable for ``evaluator``; a FAIL says where it looked when it is not there."""
+def resolve_evaluator(evaluator: str, evaluator_dirs: tuple[Path, ...], *, anywhere: bool = True) -> Resolution:
+    """Find the executable for ``evaluator``; a FAIL says where it looked when it is not there.
+
+    Without ``anywhere`` (a pipeline registered over the API) only a bare name in an evaluator
+    directory is looked for: no path, no ``$PATH``."""
     if not evaluator.strip():
         return Resolution(
             failure=failed("EVALUATOR_NOT_FOUND: empty evaluator path", FailureCategory.PERMANENT)
         )
+    if not anywhere:
+        return _resolve_bare_name(evaluator, evaluator_dirs)
     looked: list[str] = []
     try:
         for candidate in _candidates(evaluator, evaluator_dirs):
@@ -90,6 +97,24 @@ def resolve_evaluator(evaluator: str, evaluator_dirs: tuple[Path, ...]) -> Resol
             f"EVALUATOR_NOT_FOUND: {evaluator} (looked in: {', '.join(looked)})", FailureCategory.PERMANENT
         )
     )
+
+
+def _resolve_bare_name(evaluator: str, evaluator_dirs: tuple[Path, ...]) -> Resolution:
+    if not EVALUATOR_NAME.fullmatch(evaluator):
+        reason = f"EVALUATOR_NOT_FOUND: {evaluator!r}: a pipeline registered via API names its evaluator by bare name"
+        return Resolution(failure=failed(reason, FailureCategory.PERMANENT))
+    for directory in evaluator_dirs:
+        candidate = directory / evaluator
+        try:
+            if candidate.is_file():
+                if os.access(candidate, os.X_OK):
+                    return Resolution(path=candidate)
+                return Resolution(failure=_not_executable(candidate, "permission denied (no execute bit)"))
+        except (OSError, ValueError):
+            continue
+    looked = ", ".join(os.path.normpath(d) for d in evaluator_dirs) or "no evaluator directory"
+    return Resolution(failure=failed(f"EVALUATOR_NOT_FOUND: {evaluator} (looked in: {looked})",
+                                     FailureCategory.PERMANENT))
 
 
 def _not_executable(path: Path, why: str) -> EvaluatorOutput:
@@ -164,7 +189,8 @@ class SubprocessRunner:
         return env
 
     async def run(self, evaluator: str, request: EvaluatorInput) -> EvaluatorOutput:
-        resolution = resolve_evaluator(evaluator, tuple(self.context.evaluator_dirs))
+        resolution = resolve_evaluator(evaluator, tuple(self.context.evaluator_dirs),
+                                       anywhere=request.origin is not PipelineOrigin.API)
         if resolution.path is None:
             assert resolution.failure is not None
             return resolution.failure

@@ -1,7 +1,9 @@
 """Helpers shared by the built-in trigger types.
 
 * :func:`expand_config` — expand ``${NAME}`` in every string of a trigger config at launch time,
-  run variables first, then the process environment (secrets stay unexpanded in stored config).
+  run variables first, then the environment the launch may read: the process environment for a
+  pipeline file, only ``api.allowedEnv`` for an API pipeline (secrets stay unexpanded in stored
+  config). Errors show the config as written, never an expanded value.
 * :func:`mask_secrets` — header maps safe to keep in run metadata.
 * :func:`excerpt` — a bounded piece of a response body for messages and metadata.
 * :func:`http_client` / :func:`send` — an httpx client and one request whose failures are turned
@@ -13,8 +15,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from datetime import timedelta
 from typing import Annotated, Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
@@ -26,9 +29,12 @@ from pydantic import ValidationError as PydanticValidationError
 from interlock_core.durations import parse_duration
 from interlock_core.errors import TriggerError, category_for_http_status
 from interlock_core.model import FailureCategory
+from interlock_core.outbound import HostPolicy
 from interlock_core.plugins import PluginContext
 from interlock_core.ports import LaunchRequest
 from interlock_core.templating import MissingVariable, chain_lookup, expand_tree
+
+from ..outbound import OutboundRefused, guarded_client
 
 DEFAULT_HTTP_TIMEOUT = 30.0
 EXCERPT_LIMIT = 500
@@ -83,20 +89,28 @@ def coerce_config(model: type[ConfigT], config: Any) -> ConfigT:
 
 
 def expanded_config(model: type[ConfigT], config: Any, variables: Mapping[str, str], *,
-                    keep: Collection[str] = ()) -> ConfigT:
-    """``config`` validated, every string expanded with ``variables`` then ``os.environ``, and
-    validated again (so a ``${VAR}`` may stand for a value that only the expanded form validates).
+                    keep: Collection[str] = (), environment: Mapping[str, str] | None = None) -> ConfigT:
+    """``config`` validated, every string expanded with ``variables`` then ``environment``
+    (``None``: ``os.environ``), and validated again (so a ``${VAR}`` may stand for a value that only
+    the expanded form validates).
 
     Keys (as written in YAML) named in ``keep`` stay unexpanded: a status poll, which knows no run
     variables, keeps the job's parameters that it does not send anyway."""
     raw = coerce_config(model, config).model_dump(by_alias=True, exclude_none=True)
     kept = {key: raw.pop(key) for key in keep if key in raw}
-    return coerce_config(model, {**expand_with(raw, variables), **kept})
+    return coerce_config(model, {**expand_with(raw, variables, environment), **kept})
 
 
-def expand_with(data: Mapping[str, Any], variables: Mapping[str, str]) -> dict[str, Any]:
-    """``data`` with every string expanded: ``variables`` first, then ``os.environ``."""
-    lookup = chain_lookup(dict(variables), os.environ)
+def launch_config(model: type[ConfigT], config: Any, request: LaunchRequest) -> ConfigT:
+    """:func:`expanded_config` for a launch: the run variables, then the environment the launch may read."""
+    return expanded_config(model, config, request.variables, environment=request.environment)
+
+
+def expand_with(data: Mapping[str, Any], variables: Mapping[str, str],
+                environment: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """``data`` with every string expanded: ``variables`` first, then ``environment`` (``None``:
+    ``os.environ``; a pipeline registered over the API gets only ``api.allowedEnv``)."""
+    lookup = chain_lookup(dict(variables), os.environ if environment is None else environment)
     try:
         expanded = expand_tree(dict(data), lookup)
     except MissingVariable as exc:
@@ -109,10 +123,11 @@ def expand_with(data: Mapping[str, Any], variables: Mapping[str, str]) -> dict[s
 
 
 def expand_config(data: Mapping[str, Any], request: LaunchRequest) -> dict[str, Any]:
-    """``data`` with every string expanded: run variables first, then ``os.environ``.
+    """``data`` with every string expanded: run variables first, then the environment the launch
+    may read (``request.environment``).
 
     An unknown ``${NAME}`` without default is a permanent launch failure naming the variable."""
-    return expand_with(data, request.variables)
+    return expand_with(data, request.variables, request.environment)
 
 
 def redact_url(url: str) -> str:
@@ -145,14 +160,43 @@ def excerpt(text: str | bytes | None, limit: int = EXCERPT_LIMIT) -> str:
     return text[:limit] + "…"
 
 
-def http_client(timeout: float | None = DEFAULT_HTTP_TIMEOUT, **kwargs: Any) -> httpx.AsyncClient:
-    """An httpx client with Interlock's defaults (explicit timeout, no env proxies for 127.0.0.1)."""
-    return httpx.AsyncClient(
+def http_client(timeout: float | None = DEFAULT_HTTP_TIMEOUT, *, outbound: HostPolicy | None = None,
+                **kwargs: Any) -> httpx.AsyncClient:
+    """An httpx client with Interlock's defaults (explicit timeout, no redirects) that keeps to the
+    outbound policy (link-local and metadata addresses always refused)."""
+    return guarded_client(
+        outbound,
         timeout=httpx.Timeout(timeout if timeout and timeout > 0 else DEFAULT_HTTP_TIMEOUT),
         follow_redirects=False,
         headers={"User-Agent": "interlock"},
         **kwargs,
     )
+
+
+@contextlib.contextmanager
+def _request_errors(what: str, url: str, written: str | None) -> Iterator[None]:
+    """Transport failures as TriggerError (network -> TRANSIENT, timeout -> TIMEOUT, a host the
+    outbound policy refuses -> PERMANENT). ``written`` is the URL as configured, before ``${...}``
+    expansion: errors show it, never an expanded value (nor httpx's own words about the URL,
+    which quote it)."""
+    shown = url if written is None else written
+    try:
+        yield
+    except OutboundRefused as exc:
+        message = f"{what}: {redact_url(shown)}: {exc.why}"
+        raise TriggerError(message, category=FailureCategory.PERMANENT) from None
+    except httpx.TimeoutException as exc:
+        message = f"{what}: timed out ({type(exc).__name__})"
+        raise TriggerError(message, category=FailureCategory.TIMEOUT) from exc
+    except (httpx.InvalidURL, httpx.UnsupportedProtocol, httpx.LocalProtocolError) as exc:
+        detail = f": {exc}" if shown == url else f" ({type(exc).__name__})"
+        label = "invalid request to" if isinstance(exc, httpx.LocalProtocolError) else "invalid URL"
+        message = f"{what}: {label} {redact_url(shown)!r}{detail}"
+        raise TriggerError(message, category=FailureCategory.PERMANENT) from None
+    except httpx.HTTPError as exc:
+        raise TriggerError(
+            f"{what}: {type(exc).__name__}: {exc or 'request failed'}", category=FailureCategory.TRANSIENT
+        ) from exc
 
 
 async def send(
@@ -161,23 +205,40 @@ async def send(
     url: str,
     *,
     what: str,
+    written: str | None = None,
     **kwargs: Any,
 ) -> httpx.Response:
-    """Send one request; transport failures become TriggerError (network -> TRANSIENT, timeout -> TIMEOUT).
-
-    The response is returned whatever its status: callers decide what a status means."""
-    try:
+    """Send one request; failures as :func:`_request_errors` says. The response is returned
+    whatever its status: callers decide what a status means."""
+    with _request_errors(what, url, written):
         return await client.request(method, url, **kwargs)
-    except httpx.TimeoutException as exc:
-        message = f"{what}: timed out ({type(exc).__name__})"
-        raise TriggerError(message, category=FailureCategory.TIMEOUT) from exc
-    except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
-        message = f"{what}: invalid URL {url!r}: {exc}"
-        raise TriggerError(message, category=FailureCategory.PERMANENT) from exc
-    except httpx.HTTPError as exc:
-        raise TriggerError(
-            f"{what}: {type(exc).__name__}: {exc or 'request failed'}", category=FailureCategory.TRANSIENT
-        ) from exc
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+async def send_bounded(
+    client: httpx.AsyncClient,
+    method: str,
+    url: str,
+    *,
+    what: str,
+    limit: int,
+    written: str | None = None,
+    **kwargs: Any,
+) -> tuple[int, bytes]:
+    """Like :func:`send`, but only the status and at most ``limit`` bytes of the body are read."""
+    with _request_errors(what, url, written):
+        response = await client.send(client.build_request(method, url, **kwargs), stream=True)
+        body = bytearray()
+        try:
+            if limit > 0:
+                async for chunk in response.aiter_bytes():
+                    body += chunk
+                    if len(body) >= limit:
+                        break
+        finally:
+            await response.aclose()
+        return response.status_code, bytes(body[:limit])
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def raise_for_status(response: httpx.Response, what: str) -> None:
@@ -218,7 +279,7 @@ class HTTPTriggerBase:
 
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:
-            self._client = http_client()
+            self._client = http_client(outbound=self._context.outbound)
         return self._client
 
     async def close(self) -> None:

@@ -35,6 +35,7 @@ from ._common import (
     TriggerConfig,
     expanded_config,
     json_body,
+    launch_config,
     raise_for_status,
     redact_url,
     send,
@@ -110,7 +111,7 @@ class AirflowTrigger(HTTPTriggerBase):
         self._tokens = TokenCache(self._context.clock)
 
     async def launch(self, config: Any, request: LaunchRequest) -> LaunchResult:
-        cfg = expanded_config(AirflowConfig, config, request.variables)
+        cfg = launch_config(AirflowConfig, config, request)
         run_id = dag_run_id(request.run_key)
         payload: dict[str, Any] = {"dag_run_id": run_id, "conf": cfg.run_conf()}
         if cfg.api_version == "v2":

@@ -2,11 +2,13 @@
 
 The program runs without a shell (``command`` is split like a shell would split it, then each
 word is expanded on its own, so a run variable can never inject arguments) unless ``shell: true``
-asks for ``sh -c`` (then the ``${NAME}`` Interlock knows are expanded and the rest, such as a
-loop variable, is left to the shell). It runs in its own process group; a timeout or a
-cancelled launch kills the whole group, grandchildren included. Launch returns once the
-program exited: ``succeeded`` on exit 0, ``failed`` (TRANSIENT) otherwise, with the exit code
-and the tail of its output.
+asks for ``sh -c``. A script never has a value pasted into it: a run variable ``${date}`` is
+rewritten to the shell parameter ``${INTERLOCK_DATE}`` (set in the environment), and every other
+``${NAME}`` (``env:`` keys, the environment, a loop variable) is left to the shell, so a value
+can never be read as shell syntax. It runs in its own process group, which is killed whole once
+the program exited, on a timeout and on a cancelled launch: no background child outlives it.
+Launch returns once the program exited: ``succeeded`` on exit 0, ``failed`` (TRANSIENT)
+otherwise, with the exit code and the tail of its output.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import re
 import shlex
 import signal
 import subprocess
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -30,7 +32,6 @@ from interlock_core.errors import TriggerError
 from interlock_core.model import FailureCategory
 from interlock_core.plugins import PluginContext
 from interlock_core.ports import LaunchRequest, LaunchResult, PollResult
-from interlock_core.templating import chain_lookup
 
 from ._common import Seconds, TriggerConfig, coerce_config, expand_config
 
@@ -114,8 +115,8 @@ class CommandTrigger:
         if cfg.shell:
             expanded = expand_config({"cwd": cfg.cwd, "env": cfg.env}, request)
             script = cfg.command if cfg.command is not None else shlex.join(cfg.argv or [])
-            known = chain_lookup(dict(request.variables), expanded["env"], os.environ)
-            argv = ["sh", "-c", expand_for_shell(script, known)]
+            argv = ["sh", "-c", expand_for_shell(script)]
+            expanded["env"] = {**expanded["env"], **shell_parameters(request)}
         else:
             words = shlex.split(cfg.command) if cfg.command is not None else list(cfg.argv or [])
             expanded = expand_config({"argv": words, "cwd": cfg.cwd, "env": cfg.env}, request)
@@ -132,17 +133,35 @@ class CommandTrigger:
         return argv, str(cwd), {str(k): str(v) for k, v in expanded["env"].items()}
 
 
-def expand_for_shell(script: str, lookup: Callable[[str], str | None]) -> str:
-    """Expand the ``${NAME}`` that Interlock knows (run variables, ``env``, the environment) in a
-    shell script; leave every other ``${...}`` to the shell (``for f in *; do echo ${f}; done``)."""
+SHELL_PARAMETERS = {
+    "date": "INTERLOCK_DATE", "hour": "INTERLOCK_HOUR", "scheduleID": "INTERLOCK_SCHEDULE_ID",
+    "scheduleId": "INTERLOCK_SCHEDULE_ID", "pipelineID": "INTERLOCK_PIPELINE_ID",
+    "pipelineId": "INTERLOCK_PIPELINE_ID", "runId": "INTERLOCK_RUN_ID", "runID": "INTERLOCK_RUN_ID",
+    "runKey": "INTERLOCK_RUN_KEY", "attempt": "INTERLOCK_ATTEMPT",
+}
+"""The environment variable a run variable becomes in a ``shell: true`` script."""
+
+
+def expand_for_shell(script: str) -> str:
+    """Rewrite the run variables of a shell script as shell parameters (``${date}`` ->
+    ``${INTERLOCK_DATE}``, ``${date:-x}`` -> ``${INTERLOCK_DATE:-x}``); leave every other ``${...}``
+    to the shell. No value is ever pasted into the script, so none can inject shell syntax."""
 
     def repl(match: re.Match[str]) -> str:
         if match.group(0) == "$${":
             return "${"
-        value = lookup(match.group(1))
-        return value if value is not None else match.group(0)
+        parameter = SHELL_PARAMETERS.get(match.group(1))
+        if parameter is None:
+            return match.group(0)
+        return "${" + parameter + match.group(0)[2 + len(match.group(1)):]
 
     return _REFERENCE.sub(repl, script)
+
+
+def shell_parameters(request: LaunchRequest) -> dict[str, str]:
+    """The values :func:`expand_for_shell` refers to, as environment variables."""
+    return {parameter: str(request.variables.get(name, "")) for name, parameter in SHELL_PARAMETERS.items()
+            if name in request.variables}
 
 
 def _run_environment(request: LaunchRequest) -> dict[str, str]:
@@ -201,6 +220,9 @@ async def _supervise(process: anyio.abc.Process, limit_seconds: float) -> Launch
             if scope.cancelled_caught:
                 timed_out = True
                 await _kill_group(process)
+            else:
+                # the program is done: whatever it left running in its group goes with it
+                _signal_group(process.pid, signal.SIGKILL)
             # a background grandchild may keep the pipe open after the program exited
             with anyio.move_on_after(DRAIN_SECONDS):
                 await output_done.wait()

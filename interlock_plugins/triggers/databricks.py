@@ -28,6 +28,7 @@ from ._common import (
     excerpt,
     expanded_config,
     json_body,
+    launch_config,
     redact_url,
     send,
 )
@@ -121,7 +122,7 @@ class DatabricksTrigger(HTTPTriggerBase):
     api_registrable: ClassVar[bool] = True
 
     async def launch(self, config: Any, request: LaunchRequest) -> LaunchResult:
-        cfg = expanded_config(DatabricksConfig, config, request.variables)
+        cfg = launch_config(DatabricksConfig, config, request)
         job_id = await self._job_id(cfg)
         payload: dict[str, Any] = {"job_id": job_id, "idempotency_token": idempotency_token(request.run_key)}
         if cfg.parameters:

@@ -3,7 +3,9 @@
 The request carries ``Idempotency-Key: <run key>`` and ``X-Interlock-Run-Id`` (and, when the
 server knows its own address, ``X-Interlock-Callback-Url``), so a receiver can deduplicate a
 relaunch after a crash. A successful answer means the job was accepted: the run stays
-``running`` until the completion callback arrives. Failures are classified from the status code:
+``running`` until the completion callback arrives. The response body is not kept unless
+``storeResponse: true`` (then its first 500 characters); requests keep to the ``outbound:``
+host policy (link-local and cloud metadata addresses are never reached). Failures are classified from the status code:
 4xx PERMANENT, 5xx/408/429 TRANSIENT, network errors TRANSIENT, timeouts TIMEOUT.
 """
 
@@ -22,10 +24,14 @@ from ._common import (
     HTTPTriggerBase,
     Seconds,
     TriggerConfig,
+    coerce_config,
     excerpt,
-    expanded_config,
-    send,
+    launch_config,
+    send_bounded,
 )
+
+RESPONSE_READ_LIMIT = 16 * 1024
+"""Bytes of a response read at most (and only with ``storeResponse: true``)."""
 
 Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
 
@@ -37,6 +43,10 @@ class HTTPConfig(TriggerConfig):
     body: str | dict[str, Any] | list[Any] | None = None
     timeout: Seconds = DEFAULT_HTTP_TIMEOUT
     success_codes: list[int] | None = Field(default=None, alias="successCodes")
+    store_response: bool = Field(default=False, alias="storeResponse")
+    """Keep the start of the response body (at most EXCERPT_LIMIT characters) in the run's
+    metadata and failure message. Off by default: whatever the endpoint answers is not for
+    everyone who may read runs."""
 
     @field_validator("method", mode="before")
     @classmethod
@@ -71,26 +81,30 @@ class HTTPTrigger(HTTPTriggerBase):
     api_registrable: ClassVar[bool] = True
 
     async def launch(self, config: Any, request: LaunchRequest) -> LaunchResult:
-        cfg = expanded_config(HTTPConfig, config, request.variables)
+        written = coerce_config(HTTPConfig, config).url
+        cfg = launch_config(HTTPConfig, config, request)
         content: dict[str, Any] = {}
         if isinstance(cfg.body, str):
             content["content"] = cfg.body.encode()
         elif cfg.body is not None:
             content["json"] = cfg.body
-        response = await send(
+        status, answer = await send_bounded(
             self._http(),
             cfg.method,
             cfg.url,
             what="http trigger",
+            written=written,
+            limit=RESPONSE_READ_LIMIT if cfg.store_response else 0,
             headers=request_headers(cfg, request),
             timeout=cfg.timeout,
             **content,
         )
-        status = response.status_code
-        metadata: dict[str, Any] = {"httpStatus": status, "responseExcerpt": excerpt(response.text)}
-        accepted = status in cfg.success_codes if cfg.success_codes else response.is_success
+        metadata: dict[str, Any] = {"httpStatus": status}
+        body = excerpt(answer) if cfg.store_response else ""
+        if body:
+            metadata["responseExcerpt"] = body
+        accepted = status in cfg.success_codes if cfg.success_codes else 200 <= status < 300
         if not accepted:
-            body = metadata["responseExcerpt"]
             raise TriggerError(
                 f"http trigger: {cfg.method} returned status {status}" + (f": {body}" if body else ""),
                 category=category_for_http_status(status),

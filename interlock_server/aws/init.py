@@ -111,7 +111,7 @@ class LambdaSettings:
 def _yaml_files(directory: Path | None) -> list[Path]:
     if directory is None or not directory.is_dir():
         return []
-    return sorted(p for p in directory.iterdir() if p.is_file() and p.suffix in (".yaml", ".yml"))
+    return sorted(p for p in directory.iterdir() if not p.is_dir() and p.suffix in (".yaml", ".yml"))
 
 
 def _builtin(kind: str) -> list[Path]:

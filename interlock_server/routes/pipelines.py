@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import re
-from collections.abc import Sequence
-from pathlib import Path
-
 from starlette.requests import Request
 from starlette.responses import Response
 
-from interlock_core.errors import ValidationError
-from interlock_core.model import PipelineConfig
+from interlock_core.model import PipelineConfig, PipelineOrigin
 
 from ..redaction import redact
 from ..responses import json_response, no_content
@@ -19,26 +13,6 @@ from ._route import ApiRoute, Doc, Reply, api_state, read_body
 from .common import NOT_FOUND
 
 TAG = "pipelines"
-
-
-EVALUATOR_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-REMOTE_EVALUATORS = ("builtin:", "http://", "https://")
-
-
-def check_api_evaluators(pipeline: PipelineConfig, evaluator_dirs: Sequence[Path]) -> None:
-    """Over the API, as with ``command`` triggers, nothing may name an arbitrary executable: an
-    evaluator is a builtin, an http(s) URL, or the name of an executable in ``evaluatorDirs``
-    (never a path, never a lookup on ``$PATH``)."""
-    for trait_type, trait in pipeline.traits.items():
-        evaluator = (trait.evaluator or "").strip()
-        if not evaluator or evaluator.startswith(REMOTE_EVALUATORS):
-            continue
-        if EVALUATOR_NAME.match(evaluator) and any(
-                (d / evaluator).is_file() and os.access(d / evaluator, os.X_OK) for d in evaluator_dirs):
-            continue
-        raise ValidationError(
-            f"evaluator {evaluator!r} cannot be registered via API: name an executable in the project's "
-            "evaluatorDirs, a builtin: evaluator or an http(s) URL", field=f"traits.{trait_type}.evaluator")
 
 
 def masked(pipeline: PipelineConfig) -> dict[str, object]:
@@ -54,8 +28,9 @@ async def list_pipelines(request: Request) -> Response:
 async def register_pipeline(request: Request) -> Response:
     pipeline = await read_body(request, PipelineConfig)
     state = api_state(request)
-    check_api_evaluators(pipeline, state.evaluator_dirs)
-    stored = await state.engine.register_pipeline(pipeline, via_api=True)
+    # what an API pipeline may hold (no executable outside evaluatorDirs, no server environment
+    # beyond api.allowedEnv) is the engine's to enforce
+    stored = await state.engine.register_pipeline(pipeline, origin=PipelineOrigin.API)
     # every watcher (other replicas too) picks the new configuration up now, not at its next list refresh
     await state.engine.ctx.wake(stored.name, "pipeline-registered")
     return json_response(masked(stored), status_code=201)
@@ -83,12 +58,13 @@ ROUTES = [
         "Register (or replace) a pipeline", TAG,
         {201: Reply("The stored pipeline (secrets masked).", PipelineConfig),
          400: Reply("Invalid body: bad name, unknown archetype, unknown trait, command trigger, an evaluator "
-                    "outside evaluatorDirs, unset ${VAR} …")},
+                    "outside evaluatorDirs, a ${VAR} that is neither a run variable nor in api.allowedEnv …")},
         body=PipelineConfig,
         description="Names must match `[a-z0-9][a-z0-9._-]{0,253}[a-z0-9]`. `command` triggers cannot be "
                     "registered over the API, nor evaluators outside the project's evaluatorDirs (an "
                     "evaluator is a name there, a `builtin:` evaluator or an http(s) URL); put those in a "
-                    "pipeline file.")),
+                    "pipeline file. A trigger may name run variables (`${date}`, `${runKey}` …) and only the "
+                    "environment variables the project lists in `api.allowedEnv`.")),
     ApiRoute("/api/pipelines/{id}", get_pipeline, method="GET", doc=Doc(
         "Get a pipeline's configuration", TAG, {200: Reply("The pipeline (secrets masked).", PipelineConfig),
                                                 404: NOT_FOUND})),

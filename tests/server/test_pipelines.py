@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import pytest
 
 from .conftest import Api
@@ -99,7 +102,9 @@ async def test_unknown_archetype_and_unknown_trigger_field_are_400(api: Api) -> 
     assert response.json()["field"].startswith("trigger")
 
 
-async def test_secrets_are_masked_but_stored_unexpanded(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_secrets_are_masked_but_stored_unexpanded(make_api: Callable[..., Any],
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    api: Api = await make_api(config={"api": {"allowedEnv": ["ORCH_TOKEN"]}})
     monkeypatch.setenv("ORCH_TOKEN", "s3cr3t-value")
     body = http_pipeline("secretive", api.hook.url)
     body["trigger"]["headers"] = {"Authorization": "Bearer ${ORCH_TOKEN}", "X-Api-Key": "literal-key",

@@ -26,6 +26,7 @@ MODEL = [
     "RerunRecord", "RetryAttempt", "RetryPolicy", "RunLogEntry", "RunState", "RunStatus", "SLAConfig",
     "ScheduleConfig", "ServerConfig", "Timestamp", "TraitConfig", "TraitDefinition", "TraitEvaluation",
     "TraitStatus", "TriggerSpec", "WatchConfig", "WatcherConfig", "format_timestamp", "utcnow",
+    "ApiConfig", "OutboundConfig", "PipelineOrigin",
 ]
 
 CONFIG = [

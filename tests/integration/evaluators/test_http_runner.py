@@ -6,13 +6,14 @@ import json
 import socket
 import threading
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 
-from interlock_core.model import FailureCategory
+from interlock_core.model import FailureCategory, PipelineOrigin
+from interlock_core.outbound import HostPolicy
 from interlock_plugins.evaluators.http import HTTPRunner
 from tests.helpers.evaluators import evaluator_input, runner_context
 
@@ -231,3 +232,33 @@ async def test_handles(runner: HTTPRunner) -> None:
         assert with_base.url_for("https://other/x") == "https://other/x"
     finally:
         await with_base.close()
+
+
+@pytest.mark.parametrize("url", ["http://169.254.169.254/latest/meta-data/", "http://[fe80::1]:8080/check",
+                                 "http://metadata.google.internal/computeMetadata/v1/"])
+async def test_link_local_and_metadata_addresses_are_never_reached(runner: HTTPRunner, url: str) -> None:
+    out = await runner.run(url, evaluator_input())
+    assert out.status == "FAIL" and out.failure_category is FailureCategory.PERMANENT
+    assert out.reason is not None and "never reachable" in out.reason
+
+
+async def test_outbound_deny_hosts_apply_to_evaluators(server: EvaluatorServer) -> None:
+    runner = HTTPRunner(runner_context(outbound=HostPolicy(deny=["127.0.0.0/8"])))
+    try:
+        out = await runner.run(server.url.replace("127.0.0.1", "localhost") + "/pass", evaluator_input())
+    finally:
+        await runner.close()
+    assert out.failure_category is FailureCategory.PERMANENT
+    assert out.reason is not None and "denyHosts" in out.reason
+    assert server.received == []
+
+
+async def test_an_api_pipeline_is_not_shown_what_a_url_answers(runner: HTTPRunner, server: EvaluatorServer) -> None:
+    asked = replace(evaluator_input(), origin=PipelineOrigin.API)
+    missing = await runner.run(f"{server.url}/missing", asked)
+    assert (missing.reason, missing.failure_category) == ("EVALUATOR_HTTP_ERROR: status 404",
+                                                          FailureCategory.PERMANENT)
+    not_json = await runner.run(f"{server.url}/not-json", asked)
+    assert not_json.reason == ("EVALUATOR_OUTPUT_INVALID: body is not an evaluator answer "
+                               "(a JSON object with a status)")
+    assert (await runner.run(f"{server.url}/pass", asked)).status == "PASS"

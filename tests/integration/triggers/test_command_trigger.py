@@ -53,6 +53,11 @@ async def _wait_file(path: Path) -> str:
     return (await file.read_text()).strip()
 
 
+def _pwned(directory: Path) -> list[str]:
+    """Files an injected ``touch pwned…`` would have created."""
+    return sorted(p.name for p in directory.glob("pwned*"))
+
+
 def _kill(pid: int) -> None:
     try:
         os.kill(pid, signal.SIGKILL)
@@ -103,6 +108,46 @@ async def test_shell_only_when_asked(trigger: CommandTrigger, make_request: Make
     script = "for w in one two; do echo ${w}-${date}; done; echo ${UNSET_IN_TEST:-fallback}"
     looped = await trigger.launch({"command": script, "shell": True}, make_request())
     assert looped.metadata["outputTail"] == "one-2026-03-02\ntwo-2026-03-02\nfallback\n"
+
+
+@pytest.mark.parametrize("command", [
+    "echo ${date}; echo \"${pipelineID}\" ${scheduleID:-none}",
+    "d=\"${date}\"; echo \"$d\" ${pipelineID} \"${scheduleID:-none}\"",
+])
+async def test_shell_values_are_never_pasted_into_the_script(
+    trigger: CommandTrigger, make_request: MakeRequest, tmp_path: Path, command: str
+) -> None:
+    hostile = "2026-03-02; touch pwned-date"
+    request = make_request(date=hostile, pipeline_id="$(touch pwned-id)", schedule_id="`touch pwned-sched`")
+    result = await trigger.launch({"command": command, "shell": True, "env": {"X": "${date}"}}, request)
+    assert result.state == "succeeded"
+    assert hostile in result.metadata["outputTail"]
+    assert "$(touch pwned-id)" in result.metadata["outputTail"]
+    assert not _pwned(tmp_path)
+
+
+async def test_shell_env_values_are_not_pasted_either(trigger: CommandTrigger, make_request: MakeRequest,
+                                                      tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("INJECTED", "x; touch pwned-environ")
+    result = await trigger.launch({"command": "echo ${INJECTED} ${EXTRA}", "shell": True,
+                                   "env": {"EXTRA": "${date}; touch pwned-env"}},
+                                  make_request(date="2026-03-02"))
+    assert result.metadata["outputTail"] == "x; touch pwned-environ 2026-03-02; touch pwned-env\n"
+    assert not _pwned(tmp_path)
+
+
+async def test_success_leaves_no_background_child(trigger: CommandTrigger, make_request: MakeRequest,
+                                                  tmp_path: Path) -> None:
+    pid_file = tmp_path / "bg.pid"
+    try:
+        for command in ("sleep 300 & echo $! > bg.pid", "sleep 300 & echo $! > bg.pid; exit 3"):
+            pid_file.unlink(missing_ok=True)
+            result = await trigger.launch({"command": command, "shell": True}, make_request())
+            assert result.state in ("succeeded", "failed")
+            assert await _wait_gone(int(await _wait_file(pid_file)))
+    finally:
+        if pid_file.exists():
+            _kill(int(pid_file.read_text()))
 
 
 async def test_nonzero_exit_is_a_transient_failure(trigger: CommandTrigger,

@@ -19,6 +19,7 @@ from starlette.routing import Route
 
 from interlock_core.errors import TriggerError
 from interlock_core.model import FailureCategory
+from interlock_core.outbound import HostPolicy
 from interlock_core.plugins import PluginContext
 from interlock_plugins.triggers.http import HTTPConfig, HTTPTrigger
 
@@ -82,7 +83,7 @@ async def test_accepted_job_is_running_and_carries_run_identity(
     result = await trigger.launch(config, make_request(callback_url="http://127.0.0.1:3000/cb"))
 
     assert result.state == "running"
-    assert result.metadata == {"httpStatus": 202, "responseExcerpt": '{"job":1}'}
+    assert result.metadata == {"httpStatus": 202}  # the response body is not kept unless asked
     assert "s3cret-token" not in json.dumps(result.metadata)
     sent = service.requests[0]
     assert sent["method"] == "POST"
@@ -104,7 +105,7 @@ async def test_string_body_is_sent_as_written(trigger: HTTPTrigger, service: Job
 
 async def test_relaunch_sends_the_same_idempotency_key(trigger: HTTPTrigger, service: JobService,
                                                        make_request: MakeRequest) -> None:
-    config = {"url": service.url + "/jobs"}
+    config = {"url": service.url + "/jobs", "storeResponse": True}
     first = await trigger.launch(config, make_request())
     again = await trigger.launch(config, make_request())
     retry = await trigger.launch(config, make_request(attempt=2, run_id="run-2-0001"))
@@ -169,6 +170,74 @@ async def test_bad_url_and_undefined_variable_are_permanent(trigger: HTTPTrigger
     with pytest.raises(TriggerError) as undefined:
         await trigger.launch({"url": "http://127.0.0.1/${INTERLOCK_TEST_UNDEFINED_VARIABLE}"}, make_request())
     assert undefined.value.category is FailureCategory.PERMANENT
+
+
+async def test_response_body_is_kept_only_when_asked_and_bounded(trigger: HTTPTrigger, service: JobService,
+                                                                  make_request: MakeRequest) -> None:
+    service.statuses += [202, 500, 202, 500]
+    plain = await trigger.launch({"url": service.url + "/jobs"}, make_request())
+    assert plain.metadata == {"httpStatus": 202}
+    with pytest.raises(TriggerError) as failed:
+        await trigger.launch({"url": service.url + "/jobs"}, make_request())
+    assert "scripted" not in failed.value.message
+    kept = await trigger.launch({"url": service.url + "/jobs", "storeResponse": True}, make_request())
+    assert kept.metadata == {"httpStatus": 202, "responseExcerpt": '{"job":1}'}
+    with pytest.raises(TriggerError) as told:
+        await trigger.launch({"url": service.url + "/jobs", "storeResponse": True}, make_request())
+    assert "scripted 500" in told.value.message and len(told.value.message) < 700
+
+
+@pytest.mark.parametrize("url", [
+    "http://169.254.169.254/latest/meta-data/iam/security-credentials/",
+    "http://169.254.170.2/v2/credentials",
+    "http://[fe80::1]/",
+    "http://[::ffff:169.254.169.254]/",
+    "http://metadata.google.internal/computeMetadata/v1/",
+    "http://[fd00:ec2::254]/latest/meta-data/",
+])
+async def test_link_local_and_metadata_addresses_are_never_reached(trigger: HTTPTrigger,
+                                                                   make_request: MakeRequest, url: str) -> None:
+    with pytest.raises(TriggerError) as caught:
+        await trigger.launch({"url": url}, make_request())
+    assert caught.value.category is FailureCategory.PERMANENT
+    assert "never reachable" in caught.value.message
+
+
+async def test_allow_and_deny_hosts_are_checked_after_resolution(service: JobService, tmp_path: Any,
+                                                                 make_request: MakeRequest) -> None:
+    by_name = service.url.replace("127.0.0.1", "localhost") + "/jobs"
+
+    async def launch(url: str, **policy: list[str]) -> Any:
+        trigger = HTTPTrigger(PluginContext(project_dir=tmp_path, outbound=HostPolicy(**policy)))
+        try:
+            return await trigger.launch({"url": url}, make_request())
+        finally:
+            await trigger.close()
+
+    for url, policy, why in [
+        (by_name, {"deny": ["127.0.0.0/8"]}, "denyHosts"),  # the name is fine, its address is not
+        (service.url + "/jobs", {"deny": ["127.0.0.1"]}, "denyHosts"),
+        (by_name, {"deny": ["LOCALHOST."]}, "denyHosts"),
+        (by_name, {"allow": ["jobs.example.com", "10.0.0.0/8"]}, "allowHosts"),
+    ]:
+        with pytest.raises(TriggerError) as caught:
+            await launch(url, **policy)
+        assert caught.value.category is FailureCategory.PERMANENT
+        assert why in caught.value.message
+    assert service.requests == []
+    assert (await launch(by_name, allow=["127.0.0.0/8"])).state == "running"
+    assert (await launch(by_name, allow=["localhost"], deny=["10.0.0.0/8"])).state == "running"
+
+
+async def test_errors_show_the_url_as_written_never_the_expanded_value(
+    trigger: HTTPTrigger, make_request: MakeRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("JOB_HOST_SECRET", "s3cr3t-host:notaport")
+    with pytest.raises(TriggerError) as caught:
+        await trigger.launch({"url": "http://${JOB_HOST_SECRET}/x?date=${date}"}, make_request())
+    assert caught.value.category is FailureCategory.PERMANENT
+    assert "${JOB_HOST_SECRET}" in caught.value.message
+    assert "s3cr3t" not in caught.value.message and "notaport" not in caught.value.message
 
 
 async def test_not_pollable(trigger: HTTPTrigger) -> None:

@@ -1,0 +1,116 @@
+"""What a pipeline registered over the API may contain, and what it may read when it runs.
+
+A pipeline file is written by whoever runs the server; a pipeline registered over the API by
+anyone holding a write key. So an API pipeline
+
+* names no arbitrary executable: an evaluator is a ``builtin:`` evaluator, an http(s) URL, or the
+  bare name of an executable in an evaluator directory (never a path, never a ``$PATH`` lookup);
+* reads no server environment variable beyond those ``api.allowedEnv`` lists: its ``${NAME}``
+  are run variables (``${date}``, ``${runKey}`` …) or allowed names, checked when it is registered
+  and again when it launches.
+
+Every pipeline, whatever its origin: an evaluator name holds no control character and no
+surrounding whitespace (it is rejected, never stripped).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError
+from ..model import PipelineConfig, PipelineOrigin
+from ..templating import RUN_VARIABLES, references
+from .yamlsource import dotted
+
+EVALUATOR_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+"""A bare evaluator name, as an API pipeline may give it (matched whole)."""
+REMOTE_EVALUATORS = ("builtin:", "http://", "https://")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+Where = tuple[str | int, ...]
+Report = Callable[[str, Where], ConfigError]
+
+
+def is_api(pipeline: PipelineConfig) -> bool:
+    return pipeline.origin is PipelineOrigin.API
+
+
+def evaluator_name_problems(pipeline: PipelineConfig, report: Report) -> list[ConfigError]:
+    """Evaluator names with a control character or surrounding whitespace (any pipeline)."""
+    out = []
+    for trait_type, trait in pipeline.traits.items():
+        evaluator = trait.evaluator
+        if evaluator is None:
+            continue
+        if _CONTROL.search(evaluator) or evaluator != evaluator.strip() or not evaluator:
+            out.append(report(f"evaluator {evaluator!r} is not a valid name: it must not be empty nor hold control "
+                              "characters or surrounding whitespace", ("traits", trait_type, "evaluator")))
+    return out
+
+
+def api_pipeline_problems(pipeline: PipelineConfig, *, allowed_env: Collection[str],
+                          evaluator_dirs: Sequence[Path], env: Mapping[str, str] | None = None) -> list[ConfigError]:
+    """Everything an API pipeline may not hold, each naming its field."""
+    env = os.environ if env is None else env
+
+    def report(message: str, where: Where) -> ConfigError:
+        return ConfigError(message, key=dotted(where))
+
+    problems = evaluator_name_problems(pipeline, report)
+    named = {p.key for p in problems}
+    for trait_type, trait in pipeline.traits.items():
+        where: Where = ("traits", trait_type, "evaluator")
+        evaluator = trait.evaluator
+        if evaluator is None or dotted(where) in named or evaluator.startswith(REMOTE_EVALUATORS):
+            continue
+        if EVALUATOR_NAME.fullmatch(evaluator) and any(_executable(d / evaluator) for d in evaluator_dirs):
+            continue
+        problems.append(report(
+            f"evaluator {evaluator!r} cannot be registered via API: name an executable in the project's "
+            "evaluatorDirs, a builtin: evaluator or an http(s) URL", where))
+    if pipeline.trigger is not None:
+        for where, text in _strings(pipeline.trigger.options(), ("trigger",)):
+            for name, has_default in references(text):
+                if name in RUN_VARIABLES:
+                    continue
+                if name not in allowed_env:
+                    # the same words whether or not the server has such a variable: no oracle
+                    problems.append(report(
+                        f"${{{name}}} is not available to pipelines registered via API: use a run variable "
+                        f"({', '.join(sorted(RUN_VARIABLES))}) or a variable the project lists in api.allowedEnv",
+                        where))
+                elif not has_default and name not in env:
+                    problems.append(report(f"environment variable {name!r} is not set", where))
+    return problems
+
+
+def trigger_environment(pipeline: PipelineConfig, allowed_env: Collection[str],
+                        env: Mapping[str, str] | None = None) -> Mapping[str, str] | None:
+    """The environment a launch of ``pipeline`` may expand ``${NAME}`` from: ``None`` (the whole
+    process environment) for a pipeline file, only the allowed names for an API pipeline."""
+    env = os.environ if env is None else env
+    if not is_api(pipeline):
+        return None
+    return {name: env[name] for name in allowed_env if name in env}
+
+
+def _executable(path: Path) -> bool:
+    try:
+        return path.is_file() and os.access(path, os.X_OK)
+    except (OSError, ValueError):
+        return False
+
+
+def _strings(value: Any, where: Where) -> Iterator[tuple[Where, str]]:
+    if isinstance(value, str):
+        yield where, value
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            yield from _strings(item, (*where, str(key)))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _strings(item, (*where, index))
