@@ -217,6 +217,9 @@ class LaunchRequest:
     attempt: int
     variables: Mapping[str, str]
     callback_url: str | None = None
+    relaunch: int = 0
+    """0 for the first launch of the run; n for its n-th relaunch under the same run key after
+    its launcher crashed before recording the outcome (the orchestrator may already have the job)."""
 
 
 @dataclass

@@ -38,6 +38,7 @@ from ..model import (
 from ..schedule import deadlines, excluded, is_schedule_active, next_window, schedule_zone
 from .outcome import Outcome
 from .records import update_run
+from .runs import next_attempt
 from .steps_base import (
     LEASE_TTL,
     POLL_WINDOW,
@@ -133,7 +134,7 @@ class Steps(RunSteps):
         return skipped(blocked.outcome, blocked.message)
 
     def _ready_payload(self, entry: RunLogEntry | None, rerun_id: str | None) -> dict[str, Any]:
-        return {"outcome": "evaluate", "attemptNumber": (entry.attempt_number + 1) if entry else 1,
+        return {"outcome": "evaluate", "attemptNumber": next_attempt(entry),
                 "runLogVersion": entry.version if entry else None, "rerunId": rerun_id}
 
     async def _active_run(self, entry: RunLogEntry | None) -> RunState | None:

@@ -90,7 +90,8 @@ async def test_an_orphaned_run_days_old_is_reconciled(harness: Harness) -> None:
     harness.clock.advance(timedelta(days=2, hours=1))
     await Watcher(engine).run_once()
     reconciled = await engine.store.get_run(run.run_id)
-    assert reconciled is not None and reconciled.status is S.FAILED
+    assert reconciled is not None and reconciled.status is S.COMPLETED  # relaunched under its own run key
+    assert reconciled.run_key == run.run_key
 
 
 async def test_a_rerun_in_monitoring_finishes_its_window(harness: Harness) -> None:
