@@ -28,6 +28,7 @@ from ..retry import backoff, is_retryable
 from ..schedule import cycle_date, excluded, schedule_zone
 from ..templating import run_variables
 from .context import EngineContext
+from .dry_run import DryRun
 from .evaluation import Evaluation
 from .outcome import Outcome, RunOutcome
 from .records import update_rerun, update_run
@@ -59,6 +60,7 @@ class Runs:
         self.ctx = ctx
         self.evaluation = evaluation
         self.transitions = transitions
+        self.dry_run = DryRun(ctx)
 
     def resolve_cycle(self, pipeline: PipelineConfig, schedule_id: str | None,
                       date: str | None) -> tuple[ScheduleConfig, str]:
@@ -168,7 +170,15 @@ class Runs:
                                              await self.ctx.store.get_run_log(pipeline.name, day, sid))
             if blocked is not None:
                 return blocked
+        if pipeline.dry_run:
+            settled = await self.dry_run.settled(pipeline, sid, day)
+            if settled is not None:
+                return settled
         readiness = await self.evaluation.evaluate(pipeline, schedule_id=sid, date=day)
+        if pipeline.dry_run:
+            if readiness.ready:
+                return await self.dry_run.ready(pipeline, sid, day, readiness)
+            await self.dry_run.not_ready(pipeline, sid, day, readiness)
         if not readiness.ready:
             return RunOutcome(Outcome.NOT_READY, pipeline.name, sid, day,
                               f"{pipeline.name} is not ready: blocked by {', '.join(readiness.blocking)}",

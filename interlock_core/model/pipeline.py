@@ -157,6 +157,9 @@ class PipelineConfig(ConfigModel):
     watch: WatchConfig | None = None
     schedules: list[ScheduleConfig] = Field(default_factory=list)
     exclusions: ExclusionConfig | None = None
+    dry_run: bool = False
+    """Shadow mode: evaluate and record DRY_RUN_WOULD_TRIGGER where the trigger would fire, but
+    never launch, claim the cycle or write its run log (SLA projections and drift still recorded)."""
 
     @field_validator("name")
     @classmethod
