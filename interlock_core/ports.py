@@ -223,6 +223,9 @@ class LaunchRequest:
     environment: Mapping[str, str] | None = None
     """The environment variables the trigger config may name besides ``variables``: ``None`` for
     the whole process environment (a pipeline file), only ``api.allowedEnv`` for an API pipeline."""
+    relaunch: int = 0
+    """0 for the first launch of the run; n for its n-th relaunch under the same run key after
+    its launcher crashed before recording the outcome (the orchestrator may already have the job)."""
 
 
 @dataclass

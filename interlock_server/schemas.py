@@ -117,7 +117,7 @@ class OutcomeBody(Body):
 
     model_config = ConfigDict(extra="allow")
     outcome: Literal["triggered", "not_ready", "duplicate", "in_progress", "backoff", "exhausted",
-                     "non_retryable", "claim_lost", "no_trigger"]
+                     "non_retryable", "claim_lost", "no_trigger", "excluded", "dry_run"]
     pipeline_id: str
     schedule_id: str
     date: str
@@ -128,6 +128,8 @@ class OutcomeBody(Body):
     run_log: RunLogEntry | None = None
     rerun: RerunRecord | None = None
     retry_at: str | None = None
+    dry_run: bool | None = None
+    would_trigger_at: str | None = None
 
 
 class OutcomeError(OutcomeBody):

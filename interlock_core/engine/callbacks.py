@@ -1,5 +1,5 @@
-"""What happens to a launched run: completion callbacks, failure, cancellation, status polls and
-reconciliation of runs whose owner disappeared."""
+"""What happens to a launched run: completion callbacks, failure, cancellation and status polls.
+(A run whose owner disappeared mid-launch is reconciled by ``Runs.reconcile``: relaunched.)"""
 
 from __future__ import annotations
 
@@ -117,20 +117,4 @@ class Callbacks:
             change = Change("poll", f"run failed (provider state: {result.message})",
                             result.failure_category or FailureCategory.TRANSIENT, result.metadata or None)
         updated, _ = await self.transitions.move(run_id, target, change)
-        return updated or run
-
-    async def reconcile(self, run_id: str) -> RunState:
-        """A run left TRIGGERING by an owner whose lease expired (it crashed between launching and
-        recording). It is failed as TRANSIENT so the retry policy decides — never left stuck, never
-        silently relaunched under the same attempt."""
-        run = await self._run(run_id)
-        if run.status is not S.TRIGGERING:
-            return run
-        now = self.ctx.clock.now()
-        if run.lease_expires_at is not None and run.lease_expires_at > now:
-            return run
-        updated, _ = await self.transitions.move(
-            run_id, S.FAILED,
-            Change("reconcile", f"owner {run.owner} lost its lease before recording the launch outcome",
-                   FailureCategory.TRANSIENT))
         return updated or run

@@ -43,9 +43,10 @@ class CyclePass:
         self.sla = sla
 
     async def advance(self, run: RunState) -> RunState:
-        """Move an active run along: reconcile an orphan, poll a running job, monitor a completed one."""
+        """Move an active run along: relaunch an orphan under its run key, poll a running job,
+        monitor a completed one."""
         if run.status is S.TRIGGERING:
-            return await self.callbacks.reconcile(run.run_id)
+            return await self.runs.reconcile(run.run_id)
         if run.status is S.RUNNING:
             return await self.callbacks.poll_run(run.run_id)
         if run.status is S.COMPLETED_MONITORING:

@@ -21,6 +21,7 @@ class Outcome(StrEnum):
     CLAIM_LOST = "claim_lost"        # another caller claimed this attempt first
     NO_TRIGGER = "no_trigger"        # the pipeline has no trigger configured
     EXCLUDED = "excluded"            # the cycle's date is excluded by the pipeline's calendar
+    DRY_RUN = "dry_run"              # a dry-run pipeline: ready, it would have triggered; nothing launched
 
 
 @dataclass
@@ -35,6 +36,8 @@ class RunOutcome:
     run_log: RunLogEntry | None = None
     rerun: RerunRecord | None = None
     retry_at: datetime | None = None
+    would_trigger_at: datetime | None = None
+    """A dry-run pipeline: when the cycle first would have triggered."""
 
     @property
     def launched(self) -> bool:
@@ -59,4 +62,7 @@ class RunOutcome:
             out["rerun"] = self.rerun.to_json_dict()
         if self.retry_at is not None:
             out["retryAt"] = format_timestamp(self.retry_at)
+        if self.would_trigger_at is not None:
+            out["dryRun"] = True
+            out["wouldTriggerAt"] = format_timestamp(self.would_trigger_at)
         return out

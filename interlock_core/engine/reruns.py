@@ -78,6 +78,8 @@ class Reruns:
                 return None
             rec.status = S.PENDING
             rec.rerun_run_id = None
+            # no run, so nothing was launched: the next claim takes the same attempt (same run key)
+            rec.metadata["attempts"] = max(int(rec.metadata.get("attempts", 1)) - 1, 0)
             return rec
 
         return await update_rerun(self.ctx.store, record.rerun_id, release)

@@ -30,6 +30,7 @@ from ..retry import backoff, is_retryable
 from ..schedule import cycle_date, excluded, schedule_zone
 from ..templating import run_variables
 from .context import EngineContext
+from .dry_run import DryRun
 from .evaluation import Evaluation
 from .outcome import Outcome, RunOutcome
 from .records import update_rerun, update_run
@@ -38,6 +39,9 @@ from .transitions import Change, Transitions
 log = logging.getLogger("interlock.lifecycle")
 S = RunStatus
 
+MAX_RELAUNCHES = 3
+"""How often a run orphaned TRIGGERING is relaunched under its run key before it is failed."""
+
 
 def run_key(pipeline_id: str, schedule_id: str, date: str, attempt: int, rerun_id: str | None = None) -> str:
     """Deterministic per (pipeline, schedule, date, attempt): the idempotency key orchestrators get."""
@@ -45,11 +49,20 @@ def run_key(pipeline_id: str, schedule_id: str, date: str, attempt: int, rerun_i
     return f"{base}:{rerun_id}:{attempt}" if rerun_id else f"{base}:{attempt}"
 
 
+def next_attempt(entry: RunLogEntry | None) -> int:
+    """The attempt a claim of the cycle takes: the next one, or the same one again when the last
+    claim was abandoned before its run was recorded (PENDING), so its run key is reused."""
+    if entry is None:
+        return 1
+    return entry.attempt_number if entry.status is S.PENDING else entry.attempt_number + 1
+
+
 class Runs:
     def __init__(self, ctx: EngineContext, evaluation: Evaluation, transitions: Transitions) -> None:
         self.ctx = ctx
         self.evaluation = evaluation
         self.transitions = transitions
+        self.dry_run = DryRun(ctx)
 
     def resolve_cycle(self, pipeline: PipelineConfig, schedule_id: str | None,
                       date: str | None) -> tuple[ScheduleConfig, str]:
@@ -89,6 +102,8 @@ class Runs:
         if entry.status in (S.COMPLETED, S.COMPLETED_MONITORING):
             return out(Outcome.DUPLICATE, f"{pipeline.name} already completed for {date}/{schedule_id} "
                        f"(run {entry.run_id}); request a rerun to run it again")
+        if entry.status is S.PENDING:
+            return None  # an abandoned claim: its attempt is claimed again, under the same run key
         if not entry.status.is_terminal:
             run = await self.ctx.store.get_run(entry.run_id) if entry.run_id else None
             if run is not None and not run.status.is_terminal:
@@ -126,17 +141,17 @@ class Runs:
         return None
 
     async def _abandon(self, entry: RunLogEntry) -> RunLogEntry | None:
-        """Fail a claim whose run was never recorded (its claimer died first), so the retry policy decides."""
+        """Release a claim whose run was never recorded (its claimer died before launching): the
+        entry is PENDING again with the same attempt, so the next claim launches under the same
+        run key and no retry is spent on a job that never started."""
         now = self.ctx.clock.now()
-        failed = entry.model_copy(deep=True)
-        failed.status = S.FAILED
-        failed.failure_category = FailureCategory.TRANSIENT
-        failed.failure_message = "the claim was abandoned before its run was recorded"
-        failed.updated_at = now
-        failed.completed_at = now
-        failed.version = entry.version + 1
-        if await self.ctx.store.cas_run_log(failed, entry.version):
-            return failed
+        released = entry.model_copy(deep=True)
+        released.status = S.PENDING
+        released.failure_message = "the claim was abandoned before its run was recorded; the attempt is claimed again"
+        released.updated_at = now
+        released.version = entry.version + 1
+        if await self.ctx.store.cas_run_log(released, entry.version):
+            return released
         return await self.ctx.store.get_run_log(entry.pipeline_id, entry.date, entry.schedule_id)
 
     # ---------------------------------------------------------------------------- start_run
@@ -159,7 +174,15 @@ class Runs:
                                              await self.ctx.store.get_run_log(pipeline.name, day, sid))
             if blocked is not None:
                 return blocked
+        if pipeline.dry_run:
+            settled = await self.dry_run.settled(pipeline, sid, day)
+            if settled is not None:
+                return settled
         readiness = await self.evaluation.evaluate(pipeline, schedule_id=sid, date=day)
+        if pipeline.dry_run:
+            if readiness.ready:
+                return await self.dry_run.ready(pipeline, sid, day, readiness)
+            await self.dry_run.not_ready(pipeline, sid, day, readiness)
         if not readiness.ready:
             return RunOutcome(Outcome.NOT_READY, pipeline.name, sid, day,
                               f"{pipeline.name} is not ready: blocked by {', '.join(readiness.blocking)}",
@@ -181,7 +204,7 @@ class Runs:
         run_id = f"{pipeline.name}-{uuid.uuid4().hex[:16]}"
         assert pipeline.trigger is not None
         if rerun is None:
-            attempt = (entry.attempt_number + 1) if entry else 1
+            attempt = next_attempt(entry)
             claim = RunLogEntry(pipeline_id=pipeline.name, date=date, schedule_id=schedule_id, status=S.TRIGGERING,
                                 attempt_number=attempt, run_id=run_id,
                                 retry_history=list(entry.retry_history) if entry else [],
@@ -237,7 +260,7 @@ class Runs:
         spec = pipeline.trigger
         request = LaunchRequest(
             pipeline_id=pipeline.name, run_id=run.run_id, run_key=run.run_key, schedule_id=run.schedule_id,
-            date=run.date, attempt=run.attempt,
+            date=run.date, attempt=run.attempt, relaunch=int(run.metadata.get("relaunches", 0)),
             variables=run_variables(pipeline.name, run.schedule_id, run.date, run.run_id, run.run_key, run.attempt),
             callback_url=f"{self.ctx.callback_base_url}/api/runs/{run.run_id}/complete"
             if self.ctx.callback_base_url else None,
@@ -261,6 +284,55 @@ class Runs:
         with anyio.CancelScope(shield=True):
             recorded = await self._record_launch(pipeline, run, result, error)
         return recorded
+
+    async def reconcile(self, run_id: str) -> RunState:
+        """A run left TRIGGERING by an owner whose lease expired: it crashed between claiming and
+        recording the launch outcome, so the job may or may not have started. The run is taken
+        over and launched again under the SAME run key, which every trigger hands the orchestrator
+        as its idempotency key: a job that did start is adopted, never started a second time, and
+        no retry is spent. After ``MAX_RELAUNCHES`` relaunches without an outcome, or when the
+        pipeline's trigger is gone or changed, it is failed as TRANSIENT and the retry policy decides."""
+        run = await self.ctx.store.get_run(run_id)
+        if run is None:
+            raise NotFoundError(f"run {run_id!r} not found", runId=run_id)
+        now = self.ctx.clock.now()
+        if run.status is not S.TRIGGERING or (run.lease_expires_at is not None and run.lease_expires_at > now):
+            return run
+        lost = f"owner {run.owner} lost its lease before recording the launch outcome"
+        pipeline = await self.ctx.store.get_pipeline(run.pipeline_id)
+        relaunches = int(run.metadata.get("relaunches", 0))
+        reason = None
+        if pipeline is None or pipeline.trigger is None or pipeline.trigger.type != run.trigger_type:
+            reason = "its pipeline's trigger is gone or changed, so it is not relaunched"
+        elif relaunches >= MAX_RELAUNCHES:
+            reason = f"relaunched {relaunches} times under run key {run.run_key} without an outcome"
+        if reason is not None or pipeline is None:
+            updated, _ = await self.transitions.move(
+                run_id, S.FAILED, Change("reconcile", f"{lost}; {reason}", FailureCategory.TRANSIENT))
+            return updated or run
+        took = False
+
+        def take(current: RunState) -> RunState | None:
+            nonlocal took
+            took = (current.status is S.TRIGGERING and current.owner == run.owner
+                    and (current.lease_expires_at is None or current.lease_expires_at <= now))
+            if not took:
+                return None  # another replica took it over (or it was recorded) meanwhile
+            current.owner = self.ctx.owner
+            current.lease_expires_at = now + self.ctx.config.run_lease
+            current.updated_at = now
+            current.metadata["relaunches"] = int(current.metadata.get("relaunches", 0)) + 1
+            return current
+
+        taken = await update_run(self.ctx.store, run_id, take)
+        if taken is None or not took:
+            return taken or run
+        METRICS.inc("interlock_relaunches_total")
+        await self.ctx.emit(EventKind.RUN_RECONCILED, run.pipeline_id, run_id=run_id, status=S.TRIGGERING,
+                            schedule_id=run.schedule_id, date=run.date,
+                            message=f"{lost}; relaunched under the same run key {run.run_key}",
+                            details={"runKey": run.run_key, "relaunch": taken.metadata["relaunches"]})
+        return await self._launch(pipeline, taken)
 
     async def _record_launch(self, pipeline: PipelineConfig, run: RunState, result: LaunchResult | None,
                              error: BaseException | None) -> RunState:

@@ -12,6 +12,7 @@ from ..metrics import METRICS
 from ..model import AlertLevel, EventKind, FailureCategory, PipelineConfig, RunLogEntry, RunStatus, ScheduleConfig
 from ..schedule import deadlines
 from .context import EngineContext
+from .dry_run import would_trigger_at
 
 S = RunStatus
 
@@ -51,6 +52,15 @@ class SLAChecks:
         d = deadlines(pipeline, schedule, Date.fromisoformat(date))
         if d.completion is None or self.ctx.clock.now() <= d.completion:
             return False
+        if pipeline.dry_run and entry is None:  # the projection: would the gate have let it start in time?
+            at = await would_trigger_at(self.ctx, pipeline.name, schedule.name, date)
+            if at is not None and at <= d.completion:
+                return False
+            return await self._breach(
+                pipeline, schedule.name, date, "completion",
+                f"Pipeline {pipeline.name} completion SLA breached (dry run): it would not have triggered by "
+                f"{d.completion_label}", f"dry run: completion deadline {d.completion_label} breached",
+                status="NOT_STARTED")
         state = entry.status.value if entry else "NOT_STARTED"
         run = f"run {entry.run_id} still {state}" if entry and entry.run_id else f"cycle {state}"
         return await self._breach(
@@ -67,6 +77,12 @@ class SLAChecks:
         existing = await self.ctx.store.get_run_log(pipeline.name, date, schedule.name)
         if existing is not None and existing.status is not S.FAILED:
             return False
+        if pipeline.dry_run and existing is None:  # shadow mode writes no run log: nothing to force-fail
+            return await self._breach(
+                pipeline, schedule.name, date, "validation",
+                f"Validation timeout for {pipeline.name} (deadline: {d.validation_label}) reached while not "
+                "ready (dry run: nothing force-failed)", f"dry run: validation timeout {d.validation_label} "
+                "breached", status="NOT_READY")
         now = self.ctx.clock.now()
         entry = RunLogEntry(
             pipeline_id=pipeline.name, date=date, schedule_id=schedule.name, status=S.FAILED,

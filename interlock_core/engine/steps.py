@@ -39,6 +39,7 @@ from ..model import (
 from ..schedule import deadlines, excluded, is_schedule_active, next_window, schedule_zone
 from .outcome import Outcome
 from .records import update_run
+from .runs import next_attempt
 from .steps_base import (
     LEASE_TTL,
     POLL_WINDOW,
@@ -110,6 +111,10 @@ class Steps(RunSteps):
             return await self._rerun_gate(pipeline, cycle, owner, cycle.rerun_id)
         entry = await self.ctx.store.get_run_log(pipeline.name, cycle.date, cycle.schedule_id)
         blocked, entry = await self.engine.runs.gate(pipeline, cycle.schedule_id, cycle.date, entry)
+        settled = await self.engine.runs.dry_run.settled(pipeline, cycle.schedule_id, cycle.date) \
+            if pipeline.dry_run and blocked is None else None
+        if settled is not None:
+            return skipped(Outcome.DRY_RUN, settled.message, dryRun=True)
         if blocked is None:
             return Step(True, self._ready_payload(entry, None))
         if blocked.outcome is Outcome.DUPLICATE:
@@ -131,7 +136,7 @@ class Steps(RunSteps):
         return skipped(blocked.outcome, blocked.message)
 
     def _ready_payload(self, entry: RunLogEntry | None, rerun_id: str | None) -> dict[str, Any]:
-        return {"outcome": "evaluate", "attemptNumber": (entry.attempt_number + 1) if entry else 1,
+        return {"outcome": "evaluate", "attemptNumber": next_attempt(entry),
                 "runLogVersion": entry.version if entry else None, "rerunId": rerun_id}
 
     async def _active_run(self, entry: RunLogEntry | None) -> RunState | None:
@@ -205,6 +210,8 @@ class Steps(RunSteps):
         evaluations = [self._evaluation_of(pipeline, t, by_type.get(t.type), now) for t in traits]
         result = await self.engine.evaluation.conclude(pipeline, traits, evaluations, cycle.schedule_id, cycle.date)
         status, blocking = result.status, result.blocking
+        if pipeline.dry_run and not result.ready:
+            await self.engine.runs.dry_run.not_ready(pipeline, cycle.schedule_id, cycle.date, result)
         return Step(result.ready, {"status": status.value, "blocking": blocking})
 
     def _evaluation_of(self, pipeline: PipelineConfig, trait: ResolvedTrait, item: Mapping[str, Any] | None,
@@ -266,6 +273,9 @@ class Steps(RunSteps):
         pipeline = await self.ctx.pipeline(cycle.pipeline_id)
         if pipeline.trigger is None:
             return skipped(Outcome.NO_TRIGGER, f"pipeline {pipeline.name} has no trigger configured")
+        if pipeline.dry_run:  # shadow mode: record the would-trigger, launch and claim nothing
+            outcome = await self.engine.runs.dry_run.ready(pipeline, cycle.schedule_id, cycle.date, None)
+            return skipped(Outcome.DRY_RUN, outcome.message, dryRun=True)
         rerun: RerunRecord | None = None
         entry: RunLogEntry | None = None
         if rerun_id:

@@ -18,12 +18,12 @@ class RunSteps(StepsBase):
 
     async def poll(self, cycle: CycleRef, run_id: str, owner: str) -> Step:
         """Where the run stands: a RUNNING job is polled, a TRIGGERING one whose launcher lost its
-        lease is reconciled, a completion callback that arrived meanwhile is simply read."""
+        lease is relaunched under its run key, a completion callback that arrived meanwhile is simply read."""
         run = await self._run(run_id)
         pipeline = await self.ctx.store.get_pipeline(run.pipeline_id)
         await self.renew_lease(cycle, owner)
         if run.status is S.TRIGGERING:
-            run = await self.engine.callbacks.reconcile(run_id)
+            run = await self.engine.runs.reconcile(run_id)
         elif run.status is S.RUNNING:
             run = await self.engine.callbacks.poll_run(run_id)
         await self.hold_for_run(cycle, owner, run, pipeline)

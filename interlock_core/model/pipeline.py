@@ -174,6 +174,9 @@ class PipelineConfig(ConfigModel):
     origin: PipelineOrigin | None = None
     """Set by Interlock (``file`` when loaded from a pipeline file, ``api`` when registered over
     the API), never taken from what a client sends. Unset means a pipeline file."""
+    dry_run: bool = False
+    """Shadow mode: evaluate and record DRY_RUN_WOULD_TRIGGER where the trigger would fire, but
+    never launch, claim the cycle or write its run log (SLA projections and drift still recorded)."""
 
     @field_validator("name")
     @classmethod

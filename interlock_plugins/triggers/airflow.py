@@ -1,8 +1,8 @@
 """The ``airflow`` trigger: create a DAG run through Airflow's stable REST API and poll it.
 
 Idempotent: the DAG run id is derived from the run key, so relaunching after a crash between
-"launched" and "recorded" finds Airflow's 409 (duplicate ``dag_run_id``) and carries on with the
-run that already exists instead of starting a second one.
+"launched" and "recorded" finds Airflow's 409 (duplicate ``dag_run_id``) and adopts the run that
+already exists (read back, in its current state, then polled) instead of starting a second one.
 
 API v2 (Airflow 3, the default) authenticates with a JWT from ``POST <url>/auth/token`` when
 ``username``/``password`` are given (kept until it expires or is answered with 401), requires
@@ -125,14 +125,24 @@ class AirflowTrigger(HTTPTriggerBase):
             "airflow_api_version": cfg.api_version,
         }
         if response.status_code == 409:
-            return LaunchResult(state="running", metadata={**metadata, "airflow_relaunch": True},
-                                message=f"DAG run {run_id} already exists")
+            return await self._adopt(config, {**metadata, "airflow_relaunch": True}, run_id)
         raise_for_status(response, "airflow trigger")
         data = json_body(response, "airflow trigger")
         returned = data.get("dag_run_id")
         if isinstance(returned, str) and returned:
             metadata["airflow_dag_run_id"] = returned
         return LaunchResult(state="running", metadata=metadata, message=str(data.get("state") or "queued"))
+
+    async def _adopt(self, config: Any, metadata: dict[str, Any], run_id: str) -> LaunchResult:
+        """Airflow already has the DAG run of this run key (a relaunch after a crash between launch
+        and record): carry on with it, in the state it is in now, instead of starting another."""
+        adopted = f"DAG run {run_id} already exists; adopted"
+        try:
+            state = await self.poll(config, metadata)
+        except TriggerError as exc:  # it exists (409): the watcher's polls will find where it stands
+            return LaunchResult(state="running", metadata=metadata, message=f"{adopted} ({exc.message})")
+        return LaunchResult(state=state.state, metadata=metadata, message=f"{adopted}: {state.message}",
+                            failure_category=state.failure_category)
 
     async def poll(self, config: Any, metadata: Mapping[str, Any]) -> PollResult:
         run_id, dag_id = metadata.get("airflow_dag_run_id"), metadata.get("airflow_dag_id")

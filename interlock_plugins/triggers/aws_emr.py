@@ -10,6 +10,11 @@ trigger:
   actionOnFailure: CONTINUE           # optional
 ```
 
+AddJobFlowSteps takes no idempotency token. The step is named after the run key unless ``jobName``
+is set; a relaunch of a run under its key (its launcher crashed before recording the launch) then
+looks the step up with ListSteps (the most recent steps) and follows it instead of adding another.
+With ``jobName`` set, a relaunch adds the step again: at-least-once.
+
 The older mapping form of ``arguments`` is accepted too and becomes ``key=value`` arguments in the
 order written; ``command`` is accepted as the older name of ``jar``.
 """
@@ -79,6 +84,13 @@ class EMRTrigger(AWSTrigger[EMRConfig]):
             "HadoopJarStep": {"Jar": cfg.jar, "Args": cfg.step_arguments()},
         }
 
+        if request.relaunch and not cfg.job_name:
+            adopted = await self._existing_step(cfg, step_name)
+            if adopted is not None:
+                return LaunchResult(state="running", message=f"step {step_name} already added; adopted",
+                                    metadata={"emr_cluster_id": cfg.cluster_id, "emr_step_id": adopted,
+                                              "emr_relaunch": True})
+
         async def add(client: Any) -> list[str]:
             response = await client.add_job_flow_steps(JobFlowId=cfg.cluster_id, Steps=[step])
             return [str(s) for s in response.get("StepIds") or []]
@@ -92,6 +104,19 @@ class EMRTrigger(AWSTrigger[EMRConfig]):
             state="running",
             metadata={"emr_cluster_id": cfg.cluster_id, "emr_step_id": step_ids[0]},
         )
+
+    async def _existing_step(self, cfg: EMRConfig, step_name: str) -> str | None:
+        """The step a crashed launcher already added for this run key (AddJobFlowSteps takes no
+        idempotency token, so a relaunch looks for the step named after the run key)."""
+
+        async def find(client: Any) -> str | None:
+            response = await client.list_steps(ClusterId=cfg.cluster_id)
+            for step in response.get("Steps") or []:
+                if step.get("Name") == step_name and step.get("Id"):
+                    return str(step["Id"])
+            return None
+
+        return await self.call(cfg, "emr trigger: ListSteps", find)
 
     async def poll(self, config: Any, metadata: Mapping[str, Any]) -> PollResult:
         keys = metadata_text(metadata, "emr_cluster_id", "emr_step_id")

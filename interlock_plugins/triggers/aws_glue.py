@@ -8,6 +8,12 @@ trigger:
   workerType: G.1X                    # optional, together with numberOfWorkers
   numberOfWorkers: 10
 ```
+
+StartJobRun takes no idempotency token (its ``JobRunId`` only names a run to retry), so a relaunch
+of a run under its key — its launcher crashed before recording the launch — starts the job again:
+at-least-once. Keep the job's ``MaxConcurrentRuns`` at 1 (Glue's default) and Glue refuses the
+second run while the first is still going (``ConcurrentRunsExceededException``, a transient failure
+recorded on the run, so the retry policy decides).
 """
 
 from __future__ import annotations

@@ -9,6 +9,12 @@ can never be read as shell syntax. It runs in its own process group, which is ki
 the program exited, on a timeout and on a cancelled launch: no background child outlives it.
 Launch returns once the program exited: ``succeeded`` on exit 0, ``failed`` (TRANSIENT)
 otherwise, with the exit code and the tail of its output.
+
+The child's environment names the run: ``INTERLOCK_RUN_ID``, ``INTERLOCK_RUN_KEY`` (the idempotency
+key: a relaunch after a crash between launch and record carries the same key), ``INTERLOCK_ATTEMPT``,
+``INTERLOCK_RELAUNCH`` (0, or how often the run was relaunched under its key), ``INTERLOCK_PIPELINE_ID``,
+``INTERLOCK_SCHEDULE_ID``, ``INTERLOCK_DATE`` and ``INTERLOCK_CALLBACK_URL``. A command that must run
+exactly once keys its side effects on ``INTERLOCK_RUN_KEY``.
 """
 
 from __future__ import annotations
@@ -172,6 +178,7 @@ def _run_environment(request: LaunchRequest) -> dict[str, str]:
         "INTERLOCK_SCHEDULE_ID": request.schedule_id,
         "INTERLOCK_DATE": request.date,
         "INTERLOCK_ATTEMPT": str(request.attempt),
+        "INTERLOCK_RELAUNCH": str(request.relaunch),
     }
     if request.callback_url:
         env["INTERLOCK_CALLBACK_URL"] = request.callback_url

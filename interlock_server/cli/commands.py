@@ -152,6 +152,8 @@ def _describe(out: Out, outcome: RunOutcome) -> None:
 
 
 def _exit_for(outcome: RunOutcome) -> int:
+    if outcome.outcome is Outcome.DRY_RUN:
+        return EXIT_OK  # ready: it would have triggered
     if outcome.outcome is Outcome.TRIGGERED and outcome.run is not None:
         return EXIT_BLOCKED if outcome.run.status in (RunStatus.FAILED, RunStatus.CANCELLED) else EXIT_OK
     return EXIT_BLOCKED
@@ -214,6 +216,9 @@ async def cmd_complete(args: argparse.Namespace, out: Out) -> int:
     return EXIT_OK
 
 
+DRY_RUN_MARK = "DRY-RUN"
+
+
 async def cmd_status(args: argparse.Namespace, out: Out) -> int:
     async with open_engine(args.project) as (_, engine):
         if not args.pipeline:
@@ -225,7 +230,8 @@ async def cmd_status(args: argparse.Namespace, out: Out) -> int:
                 rows.append((p, cached.status.value if cached else "UNKNOWN", runs[0] if runs else None))
             if out.json_mode:
                 out.json([{"pipeline": p.name, "archetype": p.archetype, "tier": p.tier, "readiness": r,
-                           "lastRun": run.to_json_dict() if run else None} for p, r, run in rows])
+                           "dryRun": p.dry_run, "lastRun": run.to_json_dict() if run else None}
+                          for p, r, run in rows])
                 return EXIT_OK
             if not rows:
                 out.line("No pipelines registered.")
@@ -234,8 +240,9 @@ async def cmd_status(args: argparse.Namespace, out: Out) -> int:
             out.line()
             for p, readiness, run in rows:
                 last = f"{run.run_id} {out.status_word(run.status.value)}" if run else out.dim("no runs")
+                mode = f"  {out.yellow(DRY_RUN_MARK)}" if p.dry_run else ""
                 out.line(f"  {p.name:<30} {out.status_word(readiness):<15} archetype={p.archetype:<22} "
-                         f"tier={p.tier if p.tier is not None else '-'}  last run: {last}")
+                         f"tier={p.tier if p.tier is not None else '-'}  last run: {last}{mode}")
             out.line()
             return EXIT_OK
         pipeline = await engine.get_pipeline(args.pipeline)
@@ -243,6 +250,8 @@ async def cmd_status(args: argparse.Namespace, out: Out) -> int:
         runs = await engine.store.list_runs(pipeline.name, 10)
         logs = await engine.store.list_run_logs(pipeline.name, 10)
         reruns = await engine.store.list_reruns(pipeline.name, 10)
+        would = [e for e in await engine.store.list_events(pipeline.name, 200)
+                 if e.kind is EventKind.DRY_RUN_WOULD_TRIGGER] if pipeline.dry_run else []
     if out.json_mode:
         out.json({"pipeline": pipeline.to_json_dict(), "readiness": readiness.to_json_dict(),
                   "runs": [r.to_json_dict() for r in runs], "runLogs": [e.to_json_dict() for e in logs],
@@ -253,6 +262,10 @@ async def cmd_status(args: argparse.Namespace, out: Out) -> int:
     out.line(f"  Tier:      {pipeline.tier if pipeline.tier is not None else '-'}")
     if pipeline.trigger:
         out.line(f"  Trigger:   {pipeline.trigger.type}")
+    if pipeline.dry_run:
+        out.line(f"  Mode:      {out.yellow(DRY_RUN_MARK)} (shadow: evaluates, never triggers)")
+        for e in would[-3:]:
+            out.line(f"    would trigger {e.date} {e.schedule_id or '-'} at {e.timestamp.isoformat()}")
     out.line(f"  Readiness: {out.status_word(readiness.status.value)}"
              + (f"  blocked by {', '.join(readiness.blocking)}" if readiness.blocking else ""))
     out.line()

@@ -17,7 +17,7 @@ TEMPLATES = Path(__file__).with_name("templates")
 
 OK = {"READY", "PASS", "COMPLETED", "on time", "triggered"}
 BAD = {"NOT_READY", "FAIL", "FAILED", "breached", "EVALUATOR_CRASH", "PERMANENT"}
-WARN = {"STALE", "at risk", "CANCELLED", "TIMEOUT", "TRANSIENT", "EXCLUDED"}
+WARN = {"STALE", "at risk", "CANCELLED", "TIMEOUT", "TRANSIENT", "EXCLUDED", "DRY_RUN"}
 BUSY = {"PENDING", "TRIGGERING", "RUNNING", "COMPLETED_MONITORING"}
 
 
@@ -75,7 +75,7 @@ def headline(kind: object) -> str:
     """An event kind as a heading: ``SLA_BREACHED`` -> ``SLA breached``."""
     text = words(kind).lower()
     text = text[:1].upper() + text[1:]
-    return text.replace("Sla ", "SLA ")
+    return text.replace("Sla ", "SLA ").replace("Dry run ", "Dry run: ")
 
 
 def compact(value: Any, limit: int = 160) -> str:

@@ -149,7 +149,8 @@ async def _computed_row(engine: Engine, pipeline: PipelineConfig,
     row = OverviewRow(
         name=pipeline.name, archetype=pipeline.archetype, readiness=readiness, blockers=blockers,
         last_run=runs[0] if runs else None, schedules=schedules, description=pipeline.description,
-        tier=pipeline.tier, has_trigger=pipeline.trigger is not None, watched=pipeline.watched, problem=problem,
+        tier=pipeline.tier, has_trigger=pipeline.trigger is not None, watched=pipeline.watched,
+        dry_run=pipeline.dry_run, problem=problem,
         neighbours=neighbours)
     return row, result
 

@@ -105,6 +105,8 @@ class OverviewRow:
     tier: int | None = None
     has_trigger: bool = True
     watched: bool = True
+    dry_run: bool = False
+    """Shadow mode: evaluated, never triggered (a DRY-RUN badge)."""
     problem: str | None = None
     """Why the row could not be computed in full (a store or config problem), shown as is."""
     neighbours: list[str] = field(default_factory=list)

@@ -7,7 +7,9 @@
 * ``duplicate``, ``in_progress``, ``claim_lost``, ``exhausted``, ``non_retryable`` - 409, the
   cycle's state forbids a new attempt now (a rerun, or waiting for the active run, is needed);
 * ``no_trigger`` - 422, the pipeline cannot be run at all;
-* ``excluded`` - 409, the cycle's date is excluded by the pipeline's calendar (a rerun runs it anyway).
+* ``excluded`` - 409, the cycle's date is excluded by the pipeline's calendar (a rerun runs it anyway);
+* ``dry_run`` - 200, a ``dryRun`` pipeline was ready and would have triggered (``wouldTriggerAt``);
+  nothing was launched or claimed.
 
 429 rather than 409 for a backoff because it is the one refusal a client may simply retry later,
 at a time the server names.
@@ -36,6 +38,7 @@ STATUS = {
     Outcome.NON_RETRYABLE: 409,
     Outcome.NO_TRIGGER: 422,
     Outcome.EXCLUDED: 409,
+    Outcome.DRY_RUN: 200,
 }
 
 
@@ -58,4 +61,6 @@ def outcome_response(outcome: RunOutcome, now: datetime) -> Response:
     status = STATUS[outcome.outcome]
     if outcome.outcome is Outcome.TRIGGERED and outcome.run is not None:
         return json_response(outcome.run, status_code=status)
+    if outcome.outcome is Outcome.DRY_RUN:
+        return json_response(outcome.to_json(), status_code=status)
     return json_response(refusal_body(outcome), status_code=status, headers=retry_after(outcome, now))

@@ -9,7 +9,7 @@ from interlock_core.errors import NotFoundError
 from interlock_core.model import RunState
 
 from ..responses import json_response
-from ..schemas import CancelBody, CompleteBody, CycleBody, ErrorBody, OutcomeError
+from ..schemas import CancelBody, CompleteBody, CycleBody, ErrorBody, OutcomeBody, OutcomeError
 from ._route import ApiRoute, Doc, Reply, api_state, limit_param, read_body, read_limit
 from .common import NOT_FOUND
 from .outcomes import outcome_response
@@ -72,6 +72,8 @@ ROUTES = [
     ApiRoute("/api/pipelines/{id}/run", start_run, method="POST", doc=Doc(
         "Evaluate and, when ready, trigger the pipeline", TAG,
         {202: Reply("Launched: the run (a launch that failed is a FAILED run with its reason).", RunState),
+         200: Reply("Dry run (`dryRun: true`): ready, it would have triggered (`outcome: dry_run`, "
+                    "`wouldTriggerAt`); nothing was launched or claimed.", OutcomeBody),
          404: NOT_FOUND,
          409: CONFLICT,
          412: Reply("Not ready: `status: NOT_READY` and the `blocking` traits.", OutcomeError),

@@ -204,10 +204,10 @@ async def test_orphaned_triggering_run_is_reconciled_after_its_lease(harness: Ha
     assert reconciled.status is S.TRIGGERING  # lease still live
     harness.clock.advance(engine.ctx.config.run_lease.total_seconds() + 1)
     reconciled = await engine.advance_run(run.run_id)
-    assert reconciled.status is S.FAILED and reconciled.failure_category is FailureCategory.TRANSIENT
-    harness.clock.advance(31)
-    retry = await engine.start_run("p1")
-    assert retry.outcome is Outcome.TRIGGERED and retry.run is not None and retry.run.attempt == 2
+    # relaunched under the same run key (attempt 1), not failed and retried under a new one
+    assert reconciled.status is S.COMPLETED and reconciled.attempt == 1 and reconciled.run_key == run.run_key
+    assert reconciled.owner == engine.ctx.owner
+    assert (await engine.start_run("p1")).outcome is Outcome.DUPLICATE
     assert EventKind.RUN_RECONCILED in [e.kind for e in await engine.store.list_events("p1", 100)]
 
 
@@ -330,11 +330,12 @@ async def test_cascade_silver_to_gold(harness: Harness) -> None:
     assert gold_run.outcome is Outcome.TRIGGERED
 
 
-async def test_claim_without_a_recorded_run_blocks_until_its_lease_then_fails(harness: Harness) -> None:
+async def test_claim_without_a_recorded_run_blocks_until_its_lease_then_is_claimed_again(harness: Harness) -> None:
     from interlock_core.model import RunLogEntry
 
     harness.write([pipeline("p1")])
-    harness.sensors.ready("p1")
+    harness.sensors.set("p1.freshness", "PASS")
+    harness.sensors.set("p1.volume", "FAIL not yet")
     engine = await harness.engine()
     now = harness.clock.now()
     claim = RunLogEntry(pipeline_id="p1", date="2026-03-02", status=S.TRIGGERING, attempt_number=1,
@@ -342,12 +343,15 @@ async def test_claim_without_a_recorded_run_blocks_until_its_lease_then_fails(ha
     assert await engine.store.cas_run_log(claim, None)
     assert (await engine.start_run("p1")).outcome is Outcome.IN_PROGRESS
     harness.clock.advance(engine.ctx.config.run_lease.total_seconds() + 1)
-    abandoned = await engine.start_run("p1")  # the claim is failed now; its backoff starts now
-    assert abandoned.outcome is Outcome.BACKOFF and abandoned.run_log is not None
-    assert abandoned.run_log.status is S.FAILED and "abandoned" in (abandoned.run_log.failure_message or "")
-    harness.clock.advance(31)
-    retried = await engine.start_run("p1")
-    assert retried.outcome is Outcome.TRIGGERED and retried.run is not None and retried.run.attempt == 2
+    # nothing was launched for it: the claim is released (PENDING, same attempt), no retry is spent
+    waiting = await engine.start_run("p1")
+    assert waiting.outcome is Outcome.NOT_READY and waiting.run_log is not None
+    assert waiting.run_log.status is S.PENDING and waiting.run_log.attempt_number == 1
+    assert "abandoned" in (waiting.run_log.failure_message or "")
+    harness.sensors.ready("p1")
+    again = await engine.start_run("p1")
+    assert again.outcome is Outcome.TRIGGERED and again.run is not None and again.run.attempt == 1
+    assert again.run.run_key == "p1:daily:2026-03-02:1"
 
 
 async def test_cancelled_cycle_is_not_retried(harness: Harness) -> None:

@@ -90,7 +90,8 @@ async def test_an_orphaned_run_days_old_is_reconciled(harness: Harness) -> None:
     harness.clock.advance(timedelta(days=2, hours=1))
     await Watcher(engine).run_once()
     reconciled = await engine.store.get_run(run.run_id)
-    assert reconciled is not None and reconciled.status is S.FAILED
+    assert reconciled is not None and reconciled.status is S.COMPLETED  # relaunched under its own run key
+    assert reconciled.run_key == run.run_key
 
 
 async def test_a_rerun_in_monitoring_finishes_its_window(harness: Harness) -> None:
@@ -148,6 +149,9 @@ async def test_a_rerun_claimed_without_a_run_is_not_stuck(harness: Harness) -> N
     await watcher.run_once()
     done = await engine.store.get_rerun(record.rerun_id)
     assert done is not None and done.status is S.COMPLETED and done.rerun_run_id != record.rerun_run_id
+    run = await engine.store.get_run(done.rerun_run_id or "")
+    # nothing was launched for the lost claim, so its attempt (and run key) is taken again
+    assert run is not None and run.attempt == 1 and run.run_key == f"p1:daily:2026-03-01:{record.rerun_id}:1"
 
 
 async def test_a_rerun_whose_run_ended_unrecorded_is_closed(harness: Harness) -> None:

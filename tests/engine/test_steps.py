@@ -104,6 +104,27 @@ async def test_launch_is_claimed_once_and_a_repeated_call_returns_the_same_run(h
     assert len(await engine.store.list_runs("p1")) == 1
 
 
+async def test_a_launch_step_that_died_before_recording_is_relaunched_under_the_same_key(
+        harness: Harness, tmp_path: Path) -> None:
+    marker = tmp_path / "keys"
+    engine, steps = await setup(harness, pipeline("p1", trigger={
+        "type": "command", "argv": ["sh", "-c", f"echo $INTERLOCK_RUN_KEY >> {marker}"]}))
+    harness.sensors.ready("p1")
+    cycle = await steps.resolve_cycle("p1")
+    # the trigger Lambda claimed the attempt and timed out mid-launch: the run stays TRIGGERING
+    run = await engine.runs._claim(await engine.get_pipeline("p1"), "daily", DAY, None, None)
+    assert run is not None
+    harness.clock.advance(timedelta(minutes=10))  # the run lease and the cycle lease lapse
+    assert (await steps.acquire_lease(cycle, "exec-2")).proceed
+    gate = await steps.check_run_log(cycle, "exec-2")
+    assert not gate.proceed and gate.payload["outcome"] == "in_progress" and gate.payload["runId"] == run.run_id
+    polled = await steps.poll(cycle, run.run_id, "exec-2")
+    assert polled.payload["status"] == "COMPLETED" and polled.payload["attemptNumber"] == 1
+    assert marker.read_text().split() == ["p1:daily:2026-03-02:1"]
+    assert [r.run_key for r in await engine.store.list_runs("p1")] == ["p1:daily:2026-03-02:1"]
+    assert "RETRY_SCHEDULED" not in await kinds(engine, "p1")
+
+
 async def test_a_failure_is_retried_after_its_backoff_as_the_policy_says(harness: Harness) -> None:
     engine, steps = await setup(harness, pipeline("p1", trigger={"type": "command", "argv": ["false"]},
                                                   retry={"maxAttempts": 2, "backoffSeconds": 60}))

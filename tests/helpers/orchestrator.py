@@ -5,6 +5,9 @@ sent as ``Idempotency-Key`` and the ``X-Interlock-Callback-Url``). A test can ma
 (HTTP 500, a number of times or until told otherwise), hold its answers (a launch that hangs), or
 have the orchestrator call the completion callback itself, as a real orchestrator would when the
 job ends: ``POST <X-Interlock-Callback-Url>`` with ``{"status": ..., "metadata": ...}``.
+
+Like a real orchestrator honouring ``Idempotency-Key``, it holds one job per key: a launch whose
+key was accepted before is answered at once as that same job (``duplicate``), never a second one.
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ class Launch:
     body: Any
     at: float  # time.monotonic() on arrival
     answered: int
+    duplicate: bool = False
+    """The key was accepted before: the orchestrator answered with the job it already had."""
 
     def header(self, name: str) -> str | None:
         return next((v for k, v in self.headers.items() if k.lower() == name.lower()), None)
@@ -108,6 +113,10 @@ class Orchestrator:
     def accepted(self, name: str) -> list[Launch]:
         return [x for x in self.launches(name) if x.answered < 400]
 
+    def jobs(self, name: str) -> list[Launch]:
+        """The jobs the orchestrator started: one per accepted run key."""
+        return [x for x in self.accepted(name) if not x.duplicate]
+
     async def call_back(self, launch: Launch, status: str = "success",
                         metadata: dict[str, Any] | None = None) -> httpx.Response:
         """The job ended: tell Interlock at the callback URL the launch carried."""
@@ -120,6 +129,10 @@ class Orchestrator:
     def _arrived(self, path: str, headers: dict[str, str], body: Any) -> tuple[int, threading.Event | None]:
         with self._lock:
             behaviour = self._of(path)
+            key = next((v for k, v in headers.items() if k.lower() == "idempotency-key"), None)
+            if key is not None and any(x.run_key == key and x.answered < 400 for x in self._launches):
+                self._launches.append(Launch(path, headers, body, time.monotonic(), 200, duplicate=True))
+                return 200, None
             status = 200
             if behaviour.failures_left is None or behaviour.failures_left > 0:
                 status = behaviour.fail_status

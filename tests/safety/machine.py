@@ -296,7 +296,9 @@ class SafetyMachine(RuleBasedStateMachine):
             counts = {"store-faults": sum(s.store.injected for s in slots),
                       "engines-replaced": len(self.world.retired),
                       "watcher-ticks": sum(len(t) for t in self.world.ticks.values()),
-                      "alerts": len(self.world.submitted), "alerts-failed": len(self.world.failed_alerts)}
+                      "alerts": len(self.world.submitted), "alerts-failed": len(self.world.failed_alerts),
+                      "relaunches": sum(x.relaunch > 0 for x in self.world.behaviour.ledger.launches),
+                      "orchestrator-jobs": len(self.world.behaviour.ledger.jobs)}
             for kind in ("RUN_RECONCILED", "SLA_BREACHED", "RETRY_SCHEDULED", "RETRY_EXHAUSTED",
                          "MONITORING_DRIFT_DETECTED", "RERUN_COMPLETED", "CASCADE_NOTIFIED"):
                 counts[kind] = sum(e.kind.value == kind for e in self.world.events)

@@ -57,6 +57,19 @@ class Launch:
     at: datetime
     traits: dict[str, str]
     step: int
+    relaunch: int = 0
+
+
+@dataclass
+class Job:
+    """The fake orchestrator's one run for a run key (it dedupes launches on the key, as the real
+    ones do on their idempotency key). ``answered``: a launch of it returned to the engine (a
+    result or an error), so the engine heard what became of it."""
+
+    run_key: str
+    run_id: str
+    launches: int = 1
+    answered: bool = False
 
 
 @dataclass
@@ -64,16 +77,25 @@ class Ledger:
     launches: list[Launch] = field(default_factory=list)
     by_key: dict[str, Launch] = field(default_factory=dict)
     by_cycle_attempt: dict[tuple[str, str, str, int, bool], Launch] = field(default_factory=dict)
+    jobs: dict[str, Job] = field(default_factory=dict)
     violations: list[str] = field(default_factory=list)
 
     def violation(self, message: str) -> None:
         self.violations.append(message)
 
-    def record(self, launch: Launch) -> None:
-        previous = self.by_key.get(launch.run_key)
-        if previous is not None:
-            self.violation(f"run key {launch.run_key} launched twice (runs {previous.run_id} at step "
-                           f"{previous.step} and {launch.run_id} at step {launch.step})")
+    def record(self, launch: Launch) -> Job:
+        """One orchestrator run per run key: a launch of a key the orchestrator has is adopted. It
+        must be a relaunch of the same run (its launcher crashed before recording the outcome)."""
+        job = self.jobs.get(launch.run_key)
+        if job is not None:
+            if launch.relaunch == 0 or launch.run_id != job.run_id:
+                previous = self.by_key[launch.run_key]
+                self.violation(f"run key {launch.run_key} launched again by run {launch.run_id} (relaunch "
+                               f"{launch.relaunch}, step {launch.step}) — not a relaunch of run {job.run_id} "
+                               f"launched at step {previous.step}")
+            job.launches += 1
+            self.launches.append(launch)
+            return job
         if not launch.rerun:
             cycle = (launch.pipeline, launch.schedule, launch.date, launch.attempt, launch.rerun)
             twin = self.by_cycle_attempt.get(cycle)
@@ -81,5 +103,8 @@ class Ledger:
                 self.violation(f"{launch.pipeline}/{launch.schedule}/{launch.date} attempt {launch.attempt} "
                                f"launched twice ({twin.run_id}, {launch.run_id})")
             self.by_cycle_attempt[cycle] = launch
+        job = Job(run_key=launch.run_key, run_id=launch.run_id)
+        self.jobs[launch.run_key] = job
         self.by_key[launch.run_key] = launch
         self.launches.append(launch)
+        return job

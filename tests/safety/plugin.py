@@ -3,9 +3,10 @@
 * ``SafetyRunner`` runs evaluators written ``safety:<name>``: the campaign sets what each
   (pipeline, trait) answers — pass, fail, timeout, crash or bad output.
 * ``ObservedSubprocessRunner`` is the real subprocess runner; it only notes what it returned.
-* ``SafetyTrigger`` (``type: safety``) records every launch in the ledger, checks the trait
-  states the deciding flow saw, and then behaves as the campaign says: succeed, keep running,
-  fail transiently or permanently, time out — or hang until cancelled (a crash mid-launch).
+* ``SafetyTrigger`` (``type: safety``) is the fake orchestrator: it holds one job per run key (a
+  relaunch of a key is adopted), records every launch in the ledger, checks the trait states the
+  deciding flow saw, and then behaves as the campaign says: succeed, keep running, fail
+  transiently or permanently, time out — or hang until cancelled (a crash mid-launch).
 """
 
 from __future__ import annotations
@@ -20,13 +21,15 @@ from pydantic import BaseModel, ConfigDict
 from interlock_core.clock import Clock
 from interlock_core.errors import TriggerError
 from interlock_core.hookspecs import hookimpl
-from interlock_core.model import FailureCategory
+from interlock_core.model import FailureCategory, RunStatus
 from interlock_core.plugins import PluginContext
 from interlock_core.ports import EvaluatorInput, EvaluatorOutput, LaunchRequest, LaunchResult, PollResult, RunnerContext
 from interlock_plugins.evaluators.subprocess import SubprocessRunner
 
 from .oracle import DECISION, PASS, Launch, Ledger, observe_evaluation
 
+GIVEN_UP = ("not relaunched", "without an outcome")
+"""How ``Runs.reconcile`` words a run it gives up relaunching (it fails it as TRANSIENT)."""
 EVALUATOR_OUTCOMES = ("pass", "fail", "timeout", "crash", "bad")
 TRIGGER_OUTCOMES = ("success", "running", "transient", "permanent", "timeout", "failed-result")
 POLL_OUTCOMES = ("running", "succeeded", "failed", "error")
@@ -54,37 +57,24 @@ class Behaviour:
         return self.evaluators.get((pipeline, trait), "pass")
 
     async def launch(self, request: LaunchRequest) -> LaunchResult:
-        decision = DECISION.get()
-        seen: dict[str, str] = {}
-        for trait, pushed in self.traits.get(request.pipeline_id, []):
-            if decision is None:
-                seen[trait] = "UNOBSERVED"
-            elif pushed:
-                seen[trait] = decision.stored.get((request.pipeline_id, trait), "UNOBSERVED")
-            else:
-                seen[trait] = decision.evaluated.get(
-                    (request.pipeline_id, request.schedule_id, request.date, trait), "UNOBSERVED")
+        seen = self._traits_seen(request)
         if not seen:
             self.ledger.violation(f"launch of unknown pipeline {request.pipeline_id}")
         blocked = {t: s for t, s in seen.items() if s != PASS}
-        if blocked:
+        if blocked and not request.relaunch:  # a relaunch carries out the decision its claim made
             self.ledger.violation(f"{request.run_key} launched while required traits were not PASS: {blocked}")
         if ":rerun-" not in request.run_key and request.attempt > 1 and self.observer is not None:
-            before = self.ledger.by_cycle_attempt.get(
-                (request.pipeline_id, request.schedule_id, request.date, request.attempt - 1, False))
-            previous = await self.observer.get_run(before.run_id) if before else None
-            if previous is not None and not previous.status.is_terminal:
-                self.ledger.violation(f"{request.run_key} launched while attempt {request.attempt - 1} "
-                                      f"({previous.run_id}) is still {previous.status.value}")
-        self.ledger.record(Launch(
+            await self._check_retry(request)
+        job = self.ledger.record(Launch(
             pipeline=request.pipeline_id, schedule=request.schedule_id, date=request.date, attempt=request.attempt,
             run_key=request.run_key, run_id=request.run_id, rerun=":rerun-" in request.run_key,
-            at=self.clock.now(), traits=seen, step=self.step))
+            at=self.clock.now(), traits=seen, step=self.step, relaunch=request.relaunch))
         if request.pipeline_id in self.hang_next:
             self.hang_next.discard(request.pipeline_id)
             if self.hanging is not None:
                 self.hanging.set()
             await anyio.sleep_forever()
+        job.answered = True
         mode = self.triggers.get(request.pipeline_id, "success")
         meta = {"job": request.run_id}
         if mode == "success":
@@ -97,6 +87,40 @@ class Behaviour:
         category = {"transient": FailureCategory.TRANSIENT, "permanent": FailureCategory.PERMANENT,
                     "timeout": FailureCategory.TIMEOUT}[mode]
         raise TriggerError(f"injected {mode} launch failure", category=category)
+
+    def _traits_seen(self, request: LaunchRequest) -> dict[str, str]:
+        decision = DECISION.get()
+        seen: dict[str, str] = {}
+        for trait, pushed in self.traits.get(request.pipeline_id, []):
+            if decision is None:
+                seen[trait] = "UNOBSERVED"
+            elif pushed:
+                seen[trait] = decision.stored.get((request.pipeline_id, trait), "UNOBSERVED")
+            else:
+                seen[trait] = decision.evaluated.get(
+                    (request.pipeline_id, request.schedule_id, request.date, trait), "UNOBSERVED")
+        return seen
+
+    async def _check_retry(self, request: LaunchRequest) -> None:
+        """A new run key for a cycle (attempt n) only once attempt n-1 ended, and only as a retry
+        the engine recorded on what it heard: never because it lost track of a job it launched
+        (that job is relaunched under its own key) — unless the reconciler gave it up, which it
+        records as a failure."""
+        before = self.ledger.by_cycle_attempt.get(
+            (request.pipeline_id, request.schedule_id, request.date, request.attempt - 1, False))
+        previous = await self.observer.get_run(before.run_id) if before else None
+        if previous is not None and not previous.status.is_terminal:
+            self.ledger.violation(f"{request.run_key} launched while attempt {request.attempt - 1} "
+                                  f"({previous.run_id}) is still {previous.status.value}")
+        job = self.ledger.jobs.get(before.run_key) if before else None
+        if job is None or job.answered or previous is None:
+            return
+        given_up = previous.status is RunStatus.FAILED and any(
+            words in (previous.failure_message or "") for words in GIVEN_UP)
+        if not given_up:
+            self.ledger.violation(f"{request.run_key} launched although attempt {request.attempt - 1}'s job "
+                                  f"{job.run_key} never answered and was not relaunched (run {previous.run_id} "
+                                  f"{previous.status.value}: {previous.failure_message})")
 
     def poll(self, metadata: Mapping[str, Any], pipeline: str) -> PollResult:
         mode = self.polls.get(pipeline, "running")

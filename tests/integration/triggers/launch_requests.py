@@ -12,7 +12,7 @@ MakeRequest = Callable[..., LaunchRequest]
 
 def launch_request(pipeline_id: str = "daily-sales", schedule_id: str = "h07", date: str = "2026-03-02",
                    attempt: int = 1, run_key: str | None = None, run_id: str | None = None,
-                   callback_url: str | None = None) -> LaunchRequest:
+                   callback_url: str | None = None, relaunch: int = 0) -> LaunchRequest:
     run_key = run_key or f"{pipeline_id}:{schedule_id}:{date}:{attempt}"
     run_id = run_id or f"run-{attempt}-0001"
     return LaunchRequest(
@@ -24,4 +24,5 @@ def launch_request(pipeline_id: str = "daily-sales", schedule_id: str = "h07", d
         attempt=attempt,
         variables=run_variables(pipeline_id, schedule_id, date, run_id, run_key, attempt),
         callback_url=callback_url,
+        relaunch=relaunch,
     )

@@ -80,12 +80,26 @@ async def test_relaunch_after_a_crash_finds_the_existing_dag_run(
     first = await trigger.launch(config(url), make_request())
     again = await trigger.launch(config(url), make_request())  # 409 from Airflow
 
-    assert again.state == "running"
+    assert again.state == "running" and again.metadata["airflow_relaunch"] is True
     assert again.metadata["airflow_dag_run_id"] == first.metadata["airflow_dag_run_id"] == RUN_ID
     assert len(fake.runs) == 1
+    assert [c["path"] for c in fake.calls("GET", "/dagRuns/")] == [f"/api/v2/dags/daily_sales/dagRuns/{RUN_ID}"]
     retry = await trigger.launch(config(url), make_request(attempt=2))
     assert retry.metadata["airflow_dag_run_id"] == "interlock__daily-sales:h07:2026-03-02:2"
     assert len(fake.runs) == 2
+
+
+@pytest.mark.parametrize(("airflow_state", "state"), [("success", "succeeded"), ("failed", "failed"),
+                                                      ("running", "running")])
+async def test_a_relaunch_adopts_the_dag_run_in_the_state_it_is_in(
+    trigger: AirflowTrigger, fake_airflow: Peer, make_request: MakeRequest, airflow_state: str, state: str
+) -> None:
+    fake, url = fake_airflow
+    await trigger.launch(config(url), make_request())
+    fake.set_state("daily_sales", RUN_ID, airflow_state)
+    adopted = await trigger.launch(config(url), make_request())  # the same run key: 409, then read back
+    assert (adopted.state, adopted.metadata["airflow_dag_run_id"]) == (state, RUN_ID)
+    assert "already exists; adopted" in (adopted.message or "") and len(fake.runs) == 1
 
 
 def test_dag_run_ids_use_only_what_airflow_accepts() -> None:

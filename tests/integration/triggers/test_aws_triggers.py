@@ -32,6 +32,7 @@ from interlock_plugins.triggers.aws import (
     StepFunctionTrigger,
 )
 from interlock_plugins.triggers.aws_base import AWSTrigger, idempotency_name
+from interlock_plugins.triggers.aws_emr_serverless import CLIENT_TOKEN_LIMIT
 
 try:
     from tests.moto_server import FAKE_ACCOUNT, MotoServer, fake_aws_environment
@@ -70,7 +71,8 @@ def aws(moto: MotoServer, service: str) -> Any:
     return _boto3_client(moto.url, service)
 
 
-def make_request(pipeline: str = "daily-sales", schedule: str = "h07", attempt: int = 1) -> LaunchRequest:
+def make_request(pipeline: str = "daily-sales", schedule: str = "h07", attempt: int = 1,
+                 relaunch: int = 0) -> LaunchRequest:
     run_key = f"{pipeline}:{schedule}:{DATE}:{attempt}"
     run_id = uuid.uuid4().hex
     return LaunchRequest(
@@ -81,6 +83,7 @@ def make_request(pipeline: str = "daily-sales", schedule: str = "h07", attempt: 
         date=DATE,
         attempt=attempt,
         variables=run_variables(pipeline, schedule, DATE, run_id=run_id, run_key=run_key, attempt=attempt),
+        relaunch=relaunch,
     )
 
 
@@ -228,6 +231,32 @@ async def test_emr_accepts_cluster_id_spelling_jar_and_mapping_arguments(
     assert step["Config"]["Args"] == [f"date={DATE}", "full=true"]
 
 
+async def test_emr_relaunch_of_the_same_run_key_adopts_the_step_already_added(
+    moto: MotoServer, emr: EMRTrigger
+) -> None:
+    cluster_id = emr_cluster(moto)
+    cfg = config(emr, moto, clusterID=cluster_id, arguments=["spark-submit", "s3://bucket/job.py"])
+    first = await emr.launch(cfg, make_request())
+    # the launcher crashed before recording: the run is relaunched under its key (AddJobFlowSteps
+    # has no idempotency token, so the trigger looks for the step named after the run key)
+    again = await emr.launch(cfg, make_request(relaunch=1))
+
+    assert again.metadata["emr_step_id"] == first.metadata["emr_step_id"] and again.metadata["emr_relaunch"]
+    steps = aws(moto, "emr").list_steps(ClusterId=cluster_id)["Steps"]
+    assert [s["Name"] for s in steps] == [f"daily-sales:h07:{DATE}:1"]
+    retry = await emr.launch(cfg, make_request(attempt=2, relaunch=1))  # never launched: added
+    assert retry.metadata["emr_step_id"] != first.metadata["emr_step_id"]
+    assert len(aws(moto, "emr").list_steps(ClusterId=cluster_id)["Steps"]) == 2
+
+
+async def test_emr_relaunch_with_a_fixed_step_name_adds_the_step_again(moto: MotoServer, emr: EMRTrigger) -> None:
+    cluster_id = emr_cluster(moto)
+    cfg = config(emr, moto, clusterID=cluster_id, jobName="load", arguments=["true"])
+    await emr.launch(cfg, make_request())
+    await emr.launch(cfg, make_request(relaunch=1))  # documented: at-least-once with jobName set
+    assert len(aws(moto, "emr").list_steps(ClusterId=cluster_id)["Steps"]) == 2
+
+
 # ------------------------------------------------------------------------------ emr-serverless
 
 
@@ -276,6 +305,40 @@ async def test_emr_serverless_unknown_application_is_permanent(
 
     assert caught.value.category is FailureCategory.PERMANENT
     assert "emr-serverless trigger: StartJobRun failed: ResourceNotFoundException" in caught.value.message
+
+
+async def test_emr_serverless_sends_the_run_key_as_client_token(
+    moto: MotoServer, emr_serverless: EMRServerlessTrigger
+) -> None:
+    """The run key is the ``clientToken`` of every StartJobRun, so the service returns the job run
+    it already has on a relaunch (moto does not implement that deduplication: the test checks
+    what is sent)."""
+    application_id = emr_application(moto)
+    cfg = config(emr_serverless, moto, applicationId=application_id, executionRoleArn=ROLE_ARN,
+                 entryPoint="s3://bucket/sales.py")
+    sent: list[dict[str, Any]] = []
+    real_call = emr_serverless.call
+
+    async def recording(cfg: Any, what: str, operation: Any) -> Any:
+        async def spy(client: Any) -> Any:
+            start = client.start_job_run
+
+            async def start_job_run(**params: Any) -> Any:
+                sent.append(params)
+                return await start(**params)
+
+            client.start_job_run = start_job_run
+            return await operation(client)
+
+        return await real_call(cfg, what, spy)
+
+    emr_serverless.call = recording  # type: ignore[method-assign]
+    await emr_serverless.launch(cfg, make_request())
+    await emr_serverless.launch(cfg, make_request(relaunch=1))
+    await emr_serverless.launch(cfg, make_request(attempt=2))
+    first, second = (idempotency_name(f"daily-sales:h07:{DATE}:{n}", CLIENT_TOKEN_LIMIT, r"A-Za-z0-9._-")
+                     for n in (1, 2))
+    assert [p["clientToken"] for p in sent] == [first, first, second] and first != second
 
 
 # ------------------------------------------------------------------------------- step-function

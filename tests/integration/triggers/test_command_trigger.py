@@ -93,9 +93,18 @@ async def test_child_environment_carries_run_identity(trigger: CommandTrigger,
         "INTERLOCK_SCHEDULE_ID": "h07",
         "INTERLOCK_DATE": "2026-03-02",
         "INTERLOCK_ATTEMPT": "1",
+        "INTERLOCK_RELAUNCH": "0",
         "INTERLOCK_CALLBACK_URL": "http://127.0.0.1:3000/api/runs/run-1-0001/complete",
         "EXTRA": "for daily-sales",
     }
+
+
+async def test_a_relaunch_carries_the_same_run_key(trigger: CommandTrigger, make_request: MakeRequest) -> None:
+    code = "import os; print(os.environ['INTERLOCK_RUN_KEY'], os.environ['INTERLOCK_RELAUNCH'])"
+    first = await trigger.launch({"argv": [PY, "-c", code]}, make_request())
+    again = await trigger.launch({"argv": [PY, "-c", code]}, make_request(relaunch=1))
+    assert first.metadata["outputTail"].split() == ["daily-sales:h07:2026-03-02:1", "0"]
+    assert again.metadata["outputTail"].split() == ["daily-sales:h07:2026-03-02:1", "1"]
 
 
 async def test_shell_only_when_asked(trigger: CommandTrigger, make_request: MakeRequest) -> None:
