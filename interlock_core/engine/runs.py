@@ -35,6 +35,9 @@ from .transitions import Change, Transitions
 
 log = logging.getLogger("interlock.lifecycle")
 S = RunStatus
+ACTIVE = frozenset({S.PENDING, S.TRIGGERING, S.RUNNING})
+"""A run in one of these is still doing its job (COMPLETED_MONITORING is done; only watched)."""
+RERUN_SCAN_LIMIT = 500
 
 
 def run_key(pipeline_id: str, schedule_id: str, date: str, attempt: int, rerun_id: str | None = None) -> str:
@@ -121,6 +124,22 @@ class Runs:
                        f"{retry_at.isoformat()}", retry_at=retry_at)
         return None
 
+    async def active_run(self, pipeline_id: str, schedule_id: str, date: str) -> RunState | None:
+        """A run of the cycle (its scheduled attempt or any rerun) that is still doing its job."""
+        candidates: list[str] = []
+        entry = await self.ctx.store.get_run_log(pipeline_id, date, schedule_id)
+        if entry is not None and entry.run_id and not entry.status.is_terminal:
+            candidates.append(entry.run_id)
+        for record in await self.ctx.store.list_reruns(pipeline_id, RERUN_SCAN_LIMIT):
+            if (record.original_date == date and record.schedule_id == schedule_id and record.rerun_run_id
+                    and not record.status.is_terminal):
+                candidates.append(record.rerun_run_id)
+        for run_id in candidates:
+            run = await self.ctx.store.get_run(run_id)
+            if run is not None and run.status in ACTIVE:
+                return run
+        return None
+
     async def _abandon(self, entry: RunLogEntry) -> RunLogEntry | None:
         """Fail a claim whose run was never recorded (its claimer died first), so the retry policy decides."""
         now = self.ctx.clock.now()
@@ -150,6 +169,12 @@ class Runs:
             return RunOutcome(Outcome.EXCLUDED, pipeline.name, sid, day,
                               f"{day} is excluded by {pipeline.name}'s calendar; request a rerun to run it anyway")
         entry = None
+        if rerun is not None:
+            active = await self.active_run(pipeline.name, sid, day)
+            if active is not None:  # never two runs of one cycle at once
+                return RunOutcome(Outcome.IN_PROGRESS, pipeline.name, sid, day,
+                                  f"run {active.run_id} of {pipeline.name} for {day}/{sid} is "
+                                  f"{active.status.value}; the rerun waits for it to end", run=active, rerun=rerun)
         if rerun is None:
             blocked, entry = await self.gate(pipeline, sid, day,
                                              await self.ctx.store.get_run_log(pipeline.name, day, sid))
