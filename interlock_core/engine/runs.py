@@ -112,12 +112,14 @@ class Runs:
                 await self.transitions.alert_gave_up(pipeline, schedule_id, date, entry.attempt_number,
                                                      entry.failure_category, entry.failure_message or "")
             return out(Outcome.NON_RETRYABLE, f"last attempt failed with a non-retryable error "
-                       f"({entry.failure_category or 'uncategorised'}): {entry.failure_message}")
+                       f"({entry.failure_category or 'uncategorised'}): {entry.failure_message}; "
+                       "request a rerun to run it again")
         if entry.attempt_number >= policy.max_attempts:
             if not entry.alert_sent:
                 await self.transitions.alert_gave_up(pipeline, schedule_id, date, entry.attempt_number,
                                                      entry.failure_category, entry.failure_message or "")
-            return out(Outcome.EXHAUSTED, f"all {policy.max_attempts} attempts failed for {date}/{schedule_id}")
+            return out(Outcome.EXHAUSTED, f"all {policy.max_attempts} attempts failed for {date}/{schedule_id}; "
+                       "request a rerun to run it again")
         retry_at = entry.updated_at + backoff(policy, entry.attempt_number)
         if self.ctx.clock.now() < retry_at:
             return out(Outcome.BACKOFF, f"attempt {entry.attempt_number} failed; the next one waits until "
