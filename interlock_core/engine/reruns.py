@@ -71,10 +71,14 @@ class Reruns:
                             message=f"rerun requested for {original_date}: {reason}",
                             details={"rerunId": record.rerun_id, "originalDate": original_date,
                                      "originalRunId": original_run_id, "reason": reason})
-        await self.ctx.wake(pipeline.name, "rerun-requested", str(sid), original_date)
         if not execute:
+            await self.ctx.wake(pipeline.name, "rerun-requested", str(sid), original_date)
             return record, None
-        outcome = await self.runs.start_run(pipeline.name, rerun=record)
+        # started here first, the watcher woken after: woken first, it would race this caller for the claim
+        try:
+            outcome = await self.runs.start_run(pipeline.name, rerun=record)
+        finally:
+            await self.ctx.wake(pipeline.name, "rerun-requested", str(sid), original_date)
         return (await self.ctx.store.get_rerun(record.rerun_id)) or record, outcome
 
     async def cancel_rerun(self, rerun_id: str, reason: str = "cancelled") -> RerunRecord:
