@@ -138,7 +138,7 @@ class OutcomeError(OutcomeBody):
 
 
 class RerunAccepted(Body):
-    rerun: RerunRecord
+    rerun: RerunRecord | None = None  # none when no rerun was recorded (a run of the cycle is active)
     outcome: OutcomeBody | None = None
 
 
@@ -147,5 +147,5 @@ class RerunRefused(Body):
     error: str
     status: str | None = None
     blocking: list[str] | None = None
-    rerun: RerunRecord
+    rerun: RerunRecord | None = None  # none when no rerun was recorded (a run of the cycle is active)
     outcome: OutcomeBody | None = None

@@ -42,6 +42,9 @@ class Project:
     pipeline_files: dict[str, Path] = field(default_factory=dict)
     alert_configs: list[tuple[str, BaseModel]] = field(default_factory=list)
     plugins: Plugins | None = None
+    warnings: list[ConfigError] = field(default_factory=list)
+    """Problems tolerated by a read-only load (``require_secrets=False``): unset secrets of triggers
+    and alert sinks, which reading state never uses."""
 
     def path(self, value: str) -> Path:
         candidate = Path(value).expanduser()
@@ -80,13 +83,32 @@ def _expand_env(source: Located, value: Any, path: tuple[str | int, ...], env: M
         try:
             return expand(value, _env_lookup(env))
         except MissingVariable as exc:
-            errors.append(source.error(f"environment variable {exc.name!r} is not set", path))
+            located = source.error(f"environment variable {exc.name!r} is not set", path)
+            errors.append(UnsetVariable(located.reason, file=located.file, line=located.line, key=located.key))
             return value
     if isinstance(value, dict):
         return {k: _expand_env(source, v, (*path, k), env, errors) for k, v in value.items()}
     if isinstance(value, list):
         return [_expand_env(source, v, (*path, i), env, errors) for i, v in enumerate(value)]
     return value
+
+
+class UnsetVariable(ConfigError):
+    """A ``${VAR}`` whose environment variable is not set."""
+
+
+def _tolerate_alert_secrets(data: dict[str, Any], errors: list[ConfigError], warnings: list[ConfigError]) -> None:
+    """Move the unset-variable errors of ``alerts:`` entries to ``warnings`` and leave those entries out."""
+    skipped: set[int] = set()
+    for problem in list(errors):
+        key = problem.key or ""
+        if isinstance(problem, UnsetVariable) and key.startswith("alerts["):
+            errors.remove(problem)
+            warnings.append(problem)
+            skipped.add(int(key[len("alerts["):key.index("]")]))
+    entries = data.get("alerts")
+    if skipped and isinstance(entries, list):
+        data["alerts"] = [entry for i, entry in enumerate(entries) if i not in skipped]
 
 
 def _builtin_files(kind: str) -> list[Path]:
@@ -241,7 +263,8 @@ def _check_env_refs(value: Any, path: tuple[str | int, ...], env: Mapping[str, s
     if isinstance(value, str):
         for name, has_default in references(value):
             if name not in RUN_VARIABLES and not has_default and name not in env:
-                out.append(err(f"environment variable {name!r} is not set", path))
+                located = err(f"environment variable {name!r} is not set", path)
+                out.append(UnsetVariable(located.reason, file=located.file, line=located.line, key=located.key))
     elif isinstance(value, dict):
         for k, v in value.items():
             out += _check_env_refs(v, (*path, k), env, err)
@@ -292,8 +315,13 @@ def load_project(
     env: Mapping[str, str] | None = None,
     plugins: Plugins | None = None,
     load_pipelines: bool = True,
+    require_secrets: bool = True,
 ) -> Project:
-    """Load ``interlock.yaml`` and everything it points to. Raises :class:`ConfigErrors`."""
+    """Load ``interlock.yaml`` and everything it points to. Raises :class:`ConfigErrors`.
+
+    With ``require_secrets=False`` (commands that only read state), an unset ``${VAR}`` in a
+    pipeline's trigger or in an alert sink is a warning (``Project.warnings``) and such an alert
+    sink is left out; everywhere else (the store, above all) it is still an error."""
     env = os.environ if env is None else env
     try:
         plugins = plugins or load_plugins()
@@ -311,6 +339,9 @@ def load_project(
     if len(docs) > 1:
         raise ConfigErrors([source.error("interlock.yaml must hold a single YAML document")])
     data = _expand_env(source, dict(source.data), (), env, errors)
+    warnings: list[ConfigError] = []
+    if not require_secrets:
+        _tolerate_alert_secrets(data, errors, warnings)
     provider, store_config = _validate_store_section(source, data, plugins, errors)
     alert_specs, alert_configs = _validate_alerts(source, data, plugins, errors)
     explicit = {k for k in ("archetypeDirs", "pipelineDirs", "calendarDirs", "evaluatorDirs") if k in data}
@@ -332,6 +363,7 @@ def load_project(
         calendars=CalendarRegistry(),
         alert_configs=alert_configs,
         plugins=plugins,
+        warnings=warnings,
     )
 
     def dirs(key: str, values: list[str]) -> list[tuple[Path, bool]]:
@@ -350,7 +382,8 @@ def load_project(
             message = f"evaluator directory does not exist: {directory}"
             errors.append(source.error(message, ("evaluatorDirs",)))
     if load_pipelines:
-        _load_pipelines(project, dirs("pipelineDirs", config.pipeline_dirs), source, env, errors)
+        _load_pipelines(project, dirs("pipelineDirs", config.pipeline_dirs), source, env, errors,
+                        require_secrets=require_secrets)
     if errors:
         raise ConfigErrors(_in_file_order(errors))
     return project
@@ -396,13 +429,19 @@ def _validate_alerts(
 
 
 def _load_pipelines(project: Project, dirs: list[tuple[Path, bool]], source: Located, env: Mapping[str, str],
-                    errors: list[ConfigError]) -> None:
-    """Load every pipeline file; a pipeline with any problem is not registered (and the load fails)."""
+                    errors: list[ConfigError], *, require_secrets: bool = True) -> None:
+    """Load every pipeline file; a pipeline with any problem is not registered (and the load fails).
+    Without ``require_secrets``, an unset variable in a trigger is a warning only."""
     plugins = project.plugins or load_plugins()
     first_seen: dict[str, str] = {}
 
     def cross_check(pipeline: PipelineConfig, doc: Located) -> list[ConfigError]:
-        return validate_pipeline(pipeline, project.archetypes, project.calendars, plugins, doc, env)
+        problems = validate_pipeline(pipeline, project.archetypes, project.calendars, plugins, doc, env)
+        if require_secrets:
+            return problems
+        tolerated = [p for p in problems if isinstance(p, UnsetVariable) and (p.key or "").startswith("trigger")]
+        project.warnings.extend(tolerated)
+        return [p for p in problems if p not in tolerated]
 
     def unique(name: str, doc: Located) -> bool:
         if name in first_seen:

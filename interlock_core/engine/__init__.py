@@ -3,6 +3,7 @@
 from .context import EngineContext, NullAlerts, TriggerRegistry
 from .engine import Engine
 from .outcome import Outcome, RunOutcome
+from .reruns import CycleBusy
 from .runs import run_key
 
-__all__ = ["Engine", "EngineContext", "NullAlerts", "Outcome", "RunOutcome", "TriggerRegistry", "run_key"]
+__all__ = ["CycleBusy", "Engine", "EngineContext", "NullAlerts", "Outcome", "RunOutcome", "TriggerRegistry", "run_key"]

@@ -3,11 +3,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import Any
 
-from ..errors import InvalidTransition, NotFoundError, TriggerError
-from ..model import FailureCategory, RunState, RunStatus
+from ..errors import InvalidTransition, NotFoundError, StoreUnavailable, TriggerError
+from ..model import AlertLevel, FailureCategory, RunState, RunStatus
 from .context import EngineContext
 from .transitions import Change, Transitions
 
@@ -102,6 +103,13 @@ class Callbacks:
             result = await trigger.poll(config, run.metadata)
         except TriggerError as exc:
             log.warning("status poll of %s failed: %s", run_id, exc.message)
+            if exc.category is FailureCategory.PERMANENT:  # will not mend by itself: say so once per run
+                with contextlib.suppress(StoreUnavailable):  # alert_once alerted before raising
+                    await self.ctx.alert_once(
+                        f"poll-refused:{run_id}", AlertLevel.ERROR,
+                        f"Status poll of run {run_id} of pipeline {run.pipeline_id} failed: {exc.message}. "
+                        "The run stays RUNNING until a poll succeeds; complete or cancel it if it ended.",
+                        run.pipeline_id, details={"runId": run_id, "upstreamStatus": exc.upstream_status})
             return run
         except Exception:
             log.exception("status poll of %s failed", run_id)

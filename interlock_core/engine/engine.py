@@ -122,6 +122,9 @@ class Engine:
     async def complete_rerun(self, rerun_id: str, status: str, metadata: dict[str, Any] | None = None) -> RerunRecord:
         return await self.reruns.complete_rerun(rerun_id, status, metadata)
 
+    async def cancel_rerun(self, rerun_id: str, reason: str = "cancelled") -> RerunRecord:
+        return await self.reruns.cancel_rerun(rerun_id, reason)
+
     # ------------------------------------------------------------------------- lifetime
     async def aclose(self) -> None:
         await self.ctx.triggers.aclose()

@@ -7,15 +7,26 @@ from datetime import datetime
 from typing import Any
 
 from ..dates import check_run_date
-from ..errors import InvalidTransition, NotFoundError, ValidationError
+from ..errors import ConflictError, InvalidTransition, NotFoundError, ValidationError
 from ..model import EventKind, RerunRecord, RunState, RunStatus
 from .callbacks import Callbacks
 from .context import EngineContext
 from .outcome import RunOutcome
 from .records import update_rerun
-from .runs import Runs
+from .runs import ACTIVE, Runs
 
 S = RunStatus
+
+
+class CycleBusy(ConflictError):
+    """A rerun was asked for while a run of that cycle (pipeline, schedule, date) is still active."""
+
+    def __init__(self, pipeline_id: str, schedule_id: str, date: str, run: RunState) -> None:
+        super().__init__(f"run {run.run_id} of {pipeline_id} for {date}/{schedule_id} is still "
+                         f"{run.status.value}; wait for it to end (or cancel it: POST /api/runs/{run.run_id}/cancel) "
+                         "before requesting a rerun", pipelineId=pipeline_id, scheduleId=schedule_id, date=date,
+                         activeRunId=run.run_id, activeRunStatus=run.status.value)
+        self.run = run
 
 
 class Reruns:
@@ -41,6 +52,9 @@ class Reruns:
         sid = schedule_id or meta.get("scheduleId") or pipeline.resolved_schedules()[0].name
         if pipeline.schedule(str(sid)) is None:
             raise ValidationError(f"pipeline {pipeline.name!r} has no schedule {sid!r}", field="scheduleId")
+        active = await self.runs.active_run(pipeline.name, str(sid), original_date)
+        if active is not None:
+            raise CycleBusy(pipeline.name, str(sid), original_date, active)
         if original_run_id is None:
             entry = await self.ctx.store.get_run_log(pipeline.name, original_date, str(sid))
             original_run_id = entry.run_id if entry else None
@@ -53,11 +67,50 @@ class Reruns:
                             message=f"rerun requested for {original_date}: {reason}",
                             details={"rerunId": record.rerun_id, "originalDate": original_date,
                                      "originalRunId": original_run_id, "reason": reason})
-        await self.ctx.wake(pipeline.name, "rerun-requested", str(sid), original_date)
         if not execute:
+            await self.ctx.wake(pipeline.name, "rerun-requested", str(sid), original_date)
             return record, None
-        outcome = await self.runs.start_run(pipeline.name, rerun=record)
+        # started here first, the watcher woken after: woken first, it would race this caller for the claim
+        try:
+            outcome = await self.runs.start_run(pipeline.name, rerun=record)
+        finally:
+            await self.ctx.wake(pipeline.name, "rerun-requested", str(sid), original_date)
         return (await self.ctx.store.get_rerun(record.rerun_id)) or record, outcome
+
+    async def cancel_rerun(self, rerun_id: str, reason: str = "cancelled") -> RerunRecord:
+        """Cancel a rerun that has not started (PENDING). One whose run is under way is cancelled by
+        cancelling that run. Idempotent."""
+        record = await self.ctx.store.get_rerun(rerun_id)
+        if record is None:
+            raise NotFoundError(f"rerun {rerun_id!r} not found", rerunId=rerun_id)
+        if record.status is S.CANCELLED:
+            return record
+        if record.status is not S.PENDING:
+            hint = f"; cancel its run instead: POST /api/runs/{record.rerun_run_id}/cancel" \
+                if record.rerun_run_id and record.status in ACTIVE else ""
+            raise InvalidTransition(f"rerun {rerun_id} is {record.status.value}; only a PENDING rerun can be "
+                                    f"cancelled{hint}", rerunId=rerun_id, status=record.status.value)
+        now = self.ctx.clock.now()
+
+        def cancel(rec: RerunRecord) -> RerunRecord | None:
+            if rec.status is not S.PENDING:
+                return None
+            rec.status = S.CANCELLED
+            rec.completed_at = now
+            rec.metadata["cancelReason"] = reason
+            return rec
+
+        updated = await update_rerun(self.ctx.store, rerun_id, cancel)
+        if updated is None or updated.status is not S.CANCELLED:
+            current = await self.ctx.store.get_rerun(rerun_id)
+            raise InvalidTransition(f"rerun {rerun_id} changed while being cancelled (now "
+                                    f"{current.status.value if current else 'gone'}); try again",
+                                    rerunId=rerun_id)
+        await self.ctx.emit(EventKind.RERUN_COMPLETED, updated.pipeline_id, status=S.CANCELLED,
+                            schedule_id=updated.schedule_id, date=updated.original_date,
+                            message=f"rerun {rerun_id} cancelled: {reason}",
+                            details={"rerunId": rerun_id, "originalDate": updated.original_date})
+        return updated
 
     async def repair(self, record: RerunRecord, run: RunState | None) -> RerunRecord | None:
         """A claimed rerun whose run ended without the record hearing of it is closed; one whose run

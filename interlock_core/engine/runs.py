@@ -38,6 +38,9 @@ from .transitions import Change, Transitions
 
 log = logging.getLogger("interlock.lifecycle")
 S = RunStatus
+ACTIVE = frozenset({S.PENDING, S.TRIGGERING, S.RUNNING})
+"""A run in one of these is still doing its job (COMPLETED_MONITORING is done; only watched)."""
+RERUN_SCAN_LIMIT = 500
 
 MAX_RELAUNCHES = 3
 """How often a run orphaned TRIGGERING is relaunched under its run key before it is failed."""
@@ -128,16 +131,34 @@ class Runs:
                 await self.transitions.alert_gave_up(pipeline, schedule_id, date, entry.attempt_number,
                                                      entry.failure_category, entry.failure_message or "")
             return out(Outcome.NON_RETRYABLE, f"last attempt failed with a non-retryable error "
-                       f"({entry.failure_category or 'uncategorised'}): {entry.failure_message}")
+                       f"({entry.failure_category or 'uncategorised'}): {entry.failure_message}; "
+                       "request a rerun to run it again")
         if entry.attempt_number >= policy.max_attempts:
             if not entry.alert_sent:
                 await self.transitions.alert_gave_up(pipeline, schedule_id, date, entry.attempt_number,
                                                      entry.failure_category, entry.failure_message or "")
-            return out(Outcome.EXHAUSTED, f"all {policy.max_attempts} attempts failed for {date}/{schedule_id}")
+            return out(Outcome.EXHAUSTED, f"all {policy.max_attempts} attempts failed for {date}/{schedule_id}; "
+                       "request a rerun to run it again")
         retry_at = entry.updated_at + backoff(policy, entry.attempt_number)
         if self.ctx.clock.now() < retry_at:
             return out(Outcome.BACKOFF, f"attempt {entry.attempt_number} failed; the next one waits until "
                        f"{retry_at.isoformat()}", retry_at=retry_at)
+        return None
+
+    async def active_run(self, pipeline_id: str, schedule_id: str, date: str) -> RunState | None:
+        """A run of the cycle (its scheduled attempt or any rerun) that is still doing its job."""
+        candidates: list[str] = []
+        entry = await self.ctx.store.get_run_log(pipeline_id, date, schedule_id)
+        if entry is not None and entry.run_id and not entry.status.is_terminal:
+            candidates.append(entry.run_id)
+        for record in await self.ctx.store.list_reruns(pipeline_id, RERUN_SCAN_LIMIT):
+            if (record.original_date == date and record.schedule_id == schedule_id and record.rerun_run_id
+                    and not record.status.is_terminal):
+                candidates.append(record.rerun_run_id)
+        for run_id in candidates:
+            run = await self.ctx.store.get_run(run_id)
+            if run is not None and run.status in ACTIVE:
+                return run
         return None
 
     async def _abandon(self, entry: RunLogEntry) -> RunLogEntry | None:
@@ -169,6 +190,12 @@ class Runs:
             return RunOutcome(Outcome.EXCLUDED, pipeline.name, sid, day,
                               f"{day} is excluded by {pipeline.name}'s calendar; request a rerun to run it anyway")
         entry = None
+        if rerun is not None:
+            active = await self.active_run(pipeline.name, sid, day)
+            if active is not None:  # never two runs of one cycle at once
+                return RunOutcome(Outcome.IN_PROGRESS, pipeline.name, sid, day,
+                                  f"run {active.run_id} of {pipeline.name} for {day}/{sid} is "
+                                  f"{active.status.value}; the rerun waits for it to end", run=active, rerun=rerun)
         if rerun is None:
             blocked, entry = await self.gate(pipeline, sid, day,
                                              await self.ctx.store.get_run_log(pipeline.name, day, sid))

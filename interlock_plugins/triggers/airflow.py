@@ -5,9 +5,14 @@ Idempotent: the DAG run id is derived from the run key, so relaunching after a c
 already exists (read back, in its current state, then polled) instead of starting a second one.
 
 API v2 (Airflow 3, the default) authenticates with a JWT from ``POST <url>/auth/token`` when
-``username``/``password`` are given (kept until it expires or is answered with 401), requires
-``logical_date`` (sent as null). API v1 (Airflow 2) uses basic auth for ``username``/``password``.
-Configured ``headers`` (e.g. ``Authorization: Bearer ${AIRFLOW_TOKEN}``) are always sent.
+``username``/``password`` are given (kept until it expires or is answered with 401 or 403 — Airflow
+answers 403 "Invalid JWT token" for a token it no longer accepts, e.g. after a restart with a new
+secret — whereupon one fresh token is fetched and the call repeated once), requires ``logical_date``
+(sent as null). API v1 (Airflow 2) uses basic auth for ``username``/``password``.
+Configured ``headers`` (e.g. ``Authorization: Bearer ${AIRFLOW_TOKEN}``) are always sent; such a
+static token cannot be renewed, so its rejection fails with a message saying so.
+
+A failed DAG run's message names the failed task(s), from the DAG run's task instances.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from ._common import (
     HTTPTriggerBase,
     Seconds,
     TriggerConfig,
+    excerpt,
     expanded_config,
     json_body,
     launch_config,
@@ -162,14 +168,32 @@ class AirflowTrigger(HTTPTriggerBase):
         if state == "success":
             return PollResult(state="succeeded", message=state)
         if state == "failed":
-            return PollResult(state="failed", message=state, failure_category=FailureCategory.TRANSIENT)
+            message = await self._failed_tasks_message(cfg, url, version)
+            return PollResult(state="failed", message=message, failure_category=FailureCategory.TRANSIENT)
         return PollResult(state="running", message=state)
 
+    async def _failed_tasks_message(self, cfg: AirflowConfig, run_url: str, version: str) -> str:
+        """``failed``, naming the DAG run's failed task instances when Airflow tells them (best effort:
+        the run failed either way)."""
+        try:
+            response = await self._request(cfg, "GET", f"{run_url}/taskInstances", "airflow task instances",
+                                           version=version)
+            if not response.is_success:
+                return "failed"
+            instances = json_body(response, "airflow task instances").get("task_instances")
+        except TriggerError:
+            return "failed"
+        failed = sorted({str(ti["task_id"]) for ti in instances if isinstance(ti, dict)
+                         and ti.get("state") == "failed" and ti.get("task_id")}) if isinstance(instances, list) else []
+        if not failed:
+            return "failed"
+        return f"failed: task{'s' if len(failed) > 1 else ''} {', '.join(failed)} failed"
 
     async def _request(self, cfg: AirflowConfig, method: str, url: str, what: str, *,
                        version: str | None = None, **kwargs: Any) -> httpx.Response:
-        """One API call with the configured headers and credentials; a 401 on a cached JWT
-        fetches a fresh one and retries once."""
+        """One API call with the configured headers and credentials. A 401 or 403 on a cached JWT
+        fetches a fresh one and repeats the call once; a rejected static ``Authorization`` header is
+        a PERMANENT failure that says the token was rejected."""
         version = version or cfg.api_version
         client = self._http()
         for attempt in (1, 2):
@@ -185,9 +209,15 @@ class AirflowTrigger(HTTPTriggerBase):
                     headers["Authorization"] = f"Bearer {token}"
             response = await send(client, method, url, what=what, headers=headers, auth=auth,
                                   timeout=cfg.timeout, **kwargs)
-            if response.status_code == 401 and cached and attempt == 1:
+            if response.status_code in (401, 403) and cached and attempt == 1:
                 self._tokens.forget(cfg.base_url, cfg.username or "")
                 continue
+            if response.status_code in (401, 403) and _has_auth(cfg.headers):
+                raise TriggerError(
+                    f"{what}: Airflow rejected the configured Authorization header (HTTP {response.status_code}: "
+                    f"{excerpt(response.text, 200)}); a static token expires and cannot be renewed - configure "
+                    "'username' and 'password' instead so Interlock fetches and renews tokens itself",
+                    category=FailureCategory.PERMANENT, status=response.status_code)
             return response
         raise AssertionError("unreachable")  # pragma: no cover
 

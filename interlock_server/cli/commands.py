@@ -3,25 +3,43 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 from typing import Any
 
 import anyio
+import anyio.abc
 import yaml
 
-from interlock_core.config import load_project, read_yaml
+from interlock_core.archetypes import resolve_traits
+from interlock_core.config import CONFIG_FILENAMES, Project, load_project, read_yaml
 from interlock_core.engine import Outcome, RunOutcome
 from interlock_core.errors import ConfigError, ConfigErrors, NotFoundError
-from interlock_core.model import Event, EventKind, PipelineConfig, RunStatus, TraitEvaluation
+from interlock_core.model import (
+    DEFAULT_SCHEDULE_ID,
+    Event,
+    EventKind,
+    PipelineConfig,
+    RunState,
+    RunStatus,
+    TraitEvaluation,
+)
 
-from .output import EXIT_BLOCKED, EXIT_ERROR, EXIT_OK, Out
+from .output import EXIT_BLOCKED, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, Out
 from .scaffold import scaffold
 from .session import open_engine
 
 
 async def cmd_init(args: argparse.Namespace, out: Out) -> int:
     target = Path(args.name)
+    existing = [target / name for name in CONFIG_FILENAMES if (target / name).exists()]
+    existing += [p for p in (target / "pipelines").glob("*.y*ml")] if (target / "pipelines").is_dir() else []
+    if existing and not getattr(args, "force", False):
+        print(f"error: {target} already holds an Interlock project ({', '.join(str(p) for p in existing[:3])}"
+              f"{' …' if len(existing) > 3 else ''}); nothing was written. Pass --force to write over it "
+              "(interlock.yaml and the example files are replaced; other pipelines are kept).", file=sys.stderr)
+        return EXIT_ERROR
     out.line(out.bold(f"Initializing Interlock project: {args.name}"))
     scaffold(target, store=args.store)
     out.line(out.green("  ✓ Project scaffolded") + out.dim(f" ({args.store} store)"))
@@ -34,8 +52,40 @@ async def cmd_init(args: argparse.Namespace, out: Out) -> int:
     return EXIT_OK
 
 
+def _unresolved_evaluators(project: Project) -> list[ConfigError]:
+    """Trait evaluators that resolve nowhere (no such builtin, no executable in the evaluator
+    directories or on $PATH), each located at its pipeline file's ``traits.<type>.evaluator``."""
+    from interlock_plugins.evaluators.check import unresolved
+
+    builtins = project.plugins.builtin_evaluators.names() if project.plugins else []
+    problems: list[ConfigError] = []
+    for name, pipeline in sorted(project.pipelines.items()):
+        path = project.pipeline_files.get(name)
+        docs = [d for d in read_yaml(path, _shown(path)) if isinstance(d.data, dict) and d.data.get("name") == name] \
+            if path else []
+        for trait in resolve_traits(project.archetypes.get(pipeline.archetype), pipeline):
+            why = unresolved(trait.evaluator, project.evaluator_dirs, builtins) if trait.evaluator else None
+            if why is None:
+                continue
+            key = ("traits", trait.type, "evaluator")
+            problems.append(docs[0].error(why, key) if docs else ConfigError(why, file=str(path or ""),
+                                                                                key=".".join(key)))
+    return problems
+
+
+def _shown(path: Path) -> str:
+    """A file as errors name it: relative to the working directory when under it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except (ValueError, OSError):
+        return str(path)
+
+
 async def cmd_validate(args: argparse.Namespace, out: Out) -> int:
     project = load_project(args.dir or args.project)
+    unresolved = _unresolved_evaluators(project)
+    if unresolved:
+        raise ConfigErrors(unresolved)
     summary = {
         "configFile": str(project.config_file),
         "provider": project.config.provider,
@@ -74,10 +124,27 @@ def _pipeline_from_args(args: argparse.Namespace) -> tuple[PipelineConfig, str |
     if not args.name:
         raise ConfigError("either --file or --name is required", key="--name")
     trigger: dict[str, Any] = {"type": args.trigger_type}
+    args.dag_id, args.job_id = getattr(args, "dag_id", None), getattr(args, "job_id", None)
     if args.trigger_type == "command" and args.trigger_command:
         trigger["command"] = args.trigger_command
     if args.trigger_type == "http":
         trigger.update({"url": args.trigger_url, "method": "POST"})
+    if args.trigger_type == "airflow":
+        trigger.update({k: v for k, v in (("url", args.trigger_url), ("dagID", args.dag_id)) if v})
+    if args.trigger_type == "databricks":
+        trigger.update({k: v for k, v in (("workspaceURL", args.trigger_url), ("jobID", args.job_id)) if v})
+    flags = {"--trigger-command": (args.trigger_command, ("command",)),
+             "--trigger-url": (args.trigger_url, ("http", "airflow", "databricks")),
+             "--dag-id": (args.dag_id, ("airflow",)), "--job-id": (args.job_id, ("databricks",))}
+    for flag, (value, types) in flags.items():
+        if value and args.trigger_type not in types:
+            raise ConfigError(f"{flag} applies to trigger type {' or '.join(types)}, not {args.trigger_type!r}",
+                              key=flag)
+    needed = {"http": ("--trigger-url",), "airflow": ("--trigger-url", "--dag-id"),
+              "databricks": ("--trigger-url", "--job-id")}.get(args.trigger_type, ())
+    missing = [flag for flag in needed if not flags[flag][0]]
+    if missing:
+        raise ConfigError(f"a {args.trigger_type} trigger needs {' and '.join(missing)}", key=missing[0])
     data = {"name": args.name, "archetype": args.archetype, "tier": args.tier, "trigger": trigger}
     import pydantic
 
@@ -132,7 +199,7 @@ async def cmd_evaluate(args: argparse.Namespace, out: Out) -> int:
     return EXIT_OK if result.ready else EXIT_BLOCKED
 
 
-def _describe(out: Out, outcome: RunOutcome) -> None:
+def _describe(out: Out, outcome: RunOutcome, *, polled: bool = False, forced: bool = False) -> None:
     run = outcome.run
     if outcome.readiness is not None:
         out.readiness(outcome.readiness)
@@ -140,8 +207,8 @@ def _describe(out: Out, outcome: RunOutcome) -> None:
         out.line(f"Run {out.bold(run.run_id)}  attempt {run.attempt}  {outcome.schedule_id}/{outcome.date}: "
                  f"{out.status_word(run.status.value)}")
         if run.status is RunStatus.RUNNING:
-            out.line(f"  awaiting completion: POST /api/runs/{run.run_id}/complete "
-                     f"or `interlock complete {run.run_id} --status success`")
+            for hint in _running_hints(run, polled):
+                out.line(f"  {hint}")
         if run.failure_message:
             out.line(out.red(f"  {run.failure_message}"))
         tail = run.metadata.get("outputTail")
@@ -149,6 +216,37 @@ def _describe(out: Out, outcome: RunOutcome) -> None:
             out.line(out.dim("  output: " + str(tail).strip().replace("\n", "\n          ")))
     elif outcome.outcome is not Outcome.NOT_READY:
         out.line(out.yellow(f"{outcome.outcome.value}: ") + outcome.message)
+        hint = _next_step(outcome, forced)
+        if hint:
+            out.line(f"  next: {hint}")
+
+
+def _running_hints(run: RunState, polled: bool) -> list[str]:
+    """What happens to a RUNNING run now, and what the user can do about it."""
+    if polled:
+        return [f"{run.trigger_type} reports when the job ends: `interlock serve` (its watcher) polls it, "
+                f"or follow it here with `interlock run {run.pipeline_id} --date {run.date} --wait`"]
+    return [f"awaiting completion: POST /api/runs/{run.run_id}/complete "
+            f"or `interlock complete {run.run_id} --status success`"]
+
+
+def _next_step(outcome: RunOutcome, forced: bool) -> str | None:
+    """The command that moves a refused cycle on, when there is one."""
+    p, d = outcome.pipeline_id, outcome.date
+    schedule = f" --schedule {outcome.schedule_id}" if outcome.schedule_id not in ("", DEFAULT_SCHEDULE_ID) else ""
+    rerun = f'interlock rerun {p} --date {d}{schedule} --reason "..."'
+    if outcome.outcome is Outcome.DUPLICATE and not forced:
+        return f"to run it again anyway: interlock run {p} --date {d}{schedule} --force"
+    if outcome.outcome in (Outcome.EXHAUSTED, Outcome.NON_RETRYABLE):
+        return f"fix the cause, then run the date again as a rerun: {rerun}"
+    if outcome.outcome is Outcome.IN_PROGRESS and outcome.run is not None:
+        return (f"follow it: interlock run {p} --date {d}{schedule} --wait; "
+                f"or cancel it: interlock cancel {outcome.run.run_id}")
+    if outcome.outcome is Outcome.BACKOFF and outcome.retry_at is not None:
+        return f"the next attempt may start after {outcome.retry_at.isoformat()} (`interlock serve` starts it)"
+    if outcome.outcome is Outcome.EXCLUDED:
+        return f"to run the excluded date anyway: {rerun}"
+    return None
 
 
 def _exit_for(outcome: RunOutcome) -> int:
@@ -159,24 +257,80 @@ def _exit_for(outcome: RunOutcome) -> int:
     return EXIT_BLOCKED
 
 
-async def _wait(engine: Any, out: Out, run_id: str, limit: float) -> Any:
+def _polled(engine: Any, outcome: RunOutcome) -> bool:
+    """Whether the run's trigger type reports the job's end itself when polled (its ``pollable``)."""
+    kind = outcome.run.trigger_type if outcome.run is not None else None
+    if not kind:
+        return False
+    try:
+        return bool(getattr(engine.ctx.triggers.cls(kind), "pollable", False))
+    except Exception:  # an unknown trigger type: fall back to the completion hint
+        return False
+
+
+class _Stop:
+    """Why following a run stopped before it ended."""
+
+    TIMEOUT = "timeout"
+    INTERRUPTED = "interrupted"
+
+
+async def _wait(engine: Any, out: Out, run_id: str, limit: float) -> tuple[Any, str | None]:
+    """Follow a run until it ends, ``limit`` seconds pass (``timeout``) or Ctrl-C (``interrupted``).
+    Stopping to wait never touches the run: an interrupt is honoured between two steps."""
     spinner = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
-    waited = 0.0
-    run = await engine.advance_run(run_id)
-    while not run.status.is_terminal and waited < limit:
-        if out.color:
-            sys.stdout.write(f"\r{spinner[int(waited * 4) % len(spinner)]} {run_id} {run.status.value} "
-                             f"{waited:5.0f}s")
-            sys.stdout.flush()
-        await anyio.sleep(1.0)
-        waited += 1.0
+    stop = anyio.Event()
+    started = anyio.current_time()
+
+    async def on_interrupt(*, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        with anyio.open_signal_receiver(signal.SIGINT) as signals:
+            task_status.started()
+            async for _ in signals:
+                stop.set()
+                return
+
+    stopped: str | None = None
+    async with anyio.create_task_group() as tg:
+        await tg.start(on_interrupt)  # Ctrl-C is ours from here on: the message below promises it
+        print(f"waiting for run {run_id} to end (up to {limit:g}s; Ctrl-C stops waiting, not the run) …",
+              file=sys.stderr, flush=True)
         run = await engine.advance_run(run_id)
+        while not run.status.is_terminal:
+            waited = anyio.current_time() - started
+            if stop.is_set():
+                stopped = _Stop.INTERRUPTED
+                break
+            if waited >= limit:
+                stopped = _Stop.TIMEOUT
+                break
+            if out.color:
+                sys.stdout.write(f"\r{spinner[int(waited * 4) % len(spinner)]} {run_id} {run.status.value} "
+                                 f"{waited:5.0f}s")
+                sys.stdout.flush()
+            with anyio.move_on_after(min(1.0, max(limit - waited, 0.0))):
+                await stop.wait()
+            if not stop.is_set():
+                run = await engine.advance_run(run_id)
+        tg.cancel_scope.cancel()
     if out.color:
         sys.stdout.write("\r\033[K")
-    return run
+    return run, stopped
+
+
+def _stopped_waiting(out: Out, run: RunState, why: str, limit: float, polled: bool) -> None:
+    head = (f"timed out after {limit:g}s" if why == _Stop.TIMEOUT else "interrupted") + \
+        f": run {run.run_id} is still {run.status.value} (stopping to wait did not stop it)"
+    lines = [head]
+    if polled:
+        lines.append("  `interlock serve` keeps polling it until it ends")
+    lines += [f"  complete it: interlock complete {run.run_id} --status success|failed",
+              f"  cancel it:   interlock cancel {run.run_id}"]
+    for text in lines:
+        print(text, file=sys.stderr)
 
 
 async def cmd_run(args: argparse.Namespace, out: Out) -> int:
+    stopped: str | None = None
     async with open_engine(args.project) as (_, engine):
         outcome = await engine.start_run(args.pipeline, args.schedule, args.date)
         if outcome.outcome is Outcome.DUPLICATE and args.force:
@@ -184,12 +338,16 @@ async def cmd_run(args: argparse.Namespace, out: Out) -> int:
                                                           schedule_id=outcome.schedule_id)
             assert rerun_outcome is not None
             outcome = rerun_outcome
+        polled = _polled(engine, outcome)
         if args.wait and outcome.run is not None and not outcome.run.status.is_terminal:
-            outcome.run = await _wait(engine, out, outcome.run.run_id, args.timeout)
+            outcome.run, stopped = await _wait(engine, out, outcome.run.run_id, args.timeout)
     if out.json_mode:
-        out.json(outcome.to_json())
+        out.json({**outcome.to_json(), **({"waitStopped": stopped} if stopped else {})})
     else:
-        _describe(out, outcome)
+        _describe(out, outcome, polled=polled and not stopped, forced=args.force)
+    if stopped and outcome.run is not None:
+        _stopped_waiting(out, outcome.run, stopped, args.timeout, polled)
+        return EXIT_INTERRUPTED if stopped == _Stop.INTERRUPTED else EXIT_BLOCKED
     return _exit_for(outcome)
 
 
@@ -197,13 +355,38 @@ async def cmd_rerun(args: argparse.Namespace, out: Out) -> int:
     async with open_engine(args.project) as (_, engine):
         record, outcome = await engine.request_rerun(args.pipeline, args.date, args.reason,
                                                      schedule_id=args.schedule)
+        polled = _polled(engine, outcome) if outcome else False
     if out.json_mode:
         out.json({"rerun": record.to_json_dict(), **({"outcome": outcome.to_json()} if outcome else {})})
     else:
         out.line(f"Rerun {out.bold(record.rerun_id)} for {record.original_date}: {out.status_word(record.status)}")
         if outcome is not None:
-            _describe(out, outcome)
+            _describe(out, outcome, polled=polled, forced=True)
+            if record.status is RunStatus.PENDING:
+                out.line(f"  `interlock serve` starts it once ready; to drop it: interlock cancel-rerun "
+                         f"{record.rerun_id}")
     return _exit_for(outcome) if outcome else EXIT_OK
+
+
+async def cmd_cancel(args: argparse.Namespace, out: Out) -> int:
+    async with open_engine(args.project) as (_, engine):
+        run = await engine.cancel_run(args.run_id, args.reason)
+    if out.json_mode:
+        out.json(run.to_json_dict())
+    else:
+        out.line(f"Run {run.run_id}: {out.status_word(run.status.value)}"
+                 + out.dim("  (the orchestrator's job itself is not stopped)"))
+    return EXIT_OK
+
+
+async def cmd_cancel_rerun(args: argparse.Namespace, out: Out) -> int:
+    async with open_engine(args.project) as (_, engine):
+        record = await engine.cancel_rerun(args.rerun_id, args.reason)
+    if out.json_mode:
+        out.json(record.to_json_dict())
+    else:
+        out.line(f"Rerun {record.rerun_id}: {out.status_word(record.status.value)}")
+    return EXIT_OK
 
 
 async def cmd_complete(args: argparse.Namespace, out: Out) -> int:
@@ -220,7 +403,7 @@ DRY_RUN_MARK = "DRY-RUN"
 
 
 async def cmd_status(args: argparse.Namespace, out: Out) -> int:
-    async with open_engine(args.project) as (_, engine):
+    async with open_engine(args.project, read_only=True) as (_, engine):
         if not args.pipeline:
             pipelines = await engine.list_pipelines()
             rows = []

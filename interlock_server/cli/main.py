@@ -10,15 +10,17 @@ from collections.abc import Sequence
 import anyio
 
 from interlock_core.dates import run_date_problem
+from interlock_core.engine import CycleBusy
 from interlock_core.errors import ConfigError, ConfigErrors, InterlockError
 
 from .. import __version__
 from . import commands
-from .output import EXIT_ERROR, EXIT_OK, Out
+from .output import EXIT_BLOCKED, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, Out
 
 EPILOG = """\
-exit codes: 0 success / READY / launched, 1 blocked (NOT_READY, duplicate, failed run),
-            2 error (bad configuration, unknown pipeline, store unavailable)
+exit codes: 0 success / READY / launched, 1 blocked (NOT_READY, duplicate, failed run, a rerun
+            while a run of the cycle is active, `run --wait` timed out), 2 error (bad configuration,
+            unknown pipeline, store unavailable, `init` over an existing project), 130 interrupted
 
 Start with:  interlock init demo && cd demo && interlock run example
 """
@@ -47,6 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", help="directory to create")
     p.add_argument("--store", choices=["sqlite", "redis"], default="sqlite",
                    help="store to configure (default: sqlite, embedded, nothing to start)")
+    p.add_argument("--force", action="store_true",
+                   help="write over an existing project (its interlock.yaml and example files are replaced)")
     p.add_argument("--skip-valkey", action="store_true", help=argparse.SUPPRESS)
 
     p = sub.add_parser("validate", help="load a project and report what it holds, or every error")
@@ -58,9 +62,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name")
     p.add_argument("--archetype", default="batch-ingestion")
     p.add_argument("--tier", type=int, default=3)
-    p.add_argument("--trigger-type", default="command")
-    p.add_argument("--trigger-command")
-    p.add_argument("--trigger-url")
+    p.add_argument("--trigger-type", default="command",
+                   help="command, http, airflow, databricks, ... (default: command)")
+    p.add_argument("--trigger-command", help="command trigger: the shell command to run")
+    p.add_argument("--trigger-url", help="http: the URL to POST; airflow: the Airflow base URL; "
+                   "databricks: the workspace URL")
+    p.add_argument("--dag-id", help="airflow trigger: the DAG to run")
+    p.add_argument("--job-id", help="databricks trigger: the job to run")
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("evaluate", help="evaluate a pipeline's readiness now (runs its evaluators)")
@@ -74,7 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--schedule")
     p.add_argument("--date", type=run_date, help="cycle date YYYY-MM-DD (default: today in the schedule's zone)")
     p.add_argument("--wait", action="store_true", help="follow the run until it ends")
-    p.add_argument("--timeout", type=float, default=3600, help="seconds to wait with --wait (default 3600)")
+    p.add_argument("--timeout", type=float, default=3600,
+                   help="seconds to wait with --wait (default 3600); when it expires the run keeps going "
+                   "and the command exits 1")
     p.add_argument("--force", action="store_true",
                    help="run a cycle that already completed again, as a recorded rerun")
     p.add_argument("--reason", default="forced from the command line", help="reason recorded with --force")
@@ -94,6 +104,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("complete", help="report a run's outcome (what an orchestrator callback does)")
     p.add_argument("run_id")
     p.add_argument("--status", choices=["success", "failed"], required=True)
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("cancel", help="cancel an active run (the orchestrator's job is not stopped)")
+    p.add_argument("run_id")
+    p.add_argument("--reason", default="cancelled from the command line")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("cancel-rerun", help="cancel a PENDING rerun before it starts")
+    p.add_argument("rerun_id")
+    p.add_argument("--reason", default="cancelled from the command line")
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("serve", help="start the HTTP API, the watcher and the archiver")
@@ -122,6 +142,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         _report_config(out, exc.errors)
     except ConfigError as exc:
         _report_config(out, [exc])
+    except CycleBusy as exc:  # a refusal like a duplicate, not an error
+        if out.json_mode:
+            out.json(exc.to_json())
+        else:
+            print(f"refused: {exc.message}", file=sys.stderr)
+            print(f"  follow it:  interlock run {exc.run.pipeline_id} --date {exc.run.date} --wait\n"
+                  f"  cancel it:  interlock cancel {exc.run.run_id}", file=sys.stderr)
+        return EXIT_BLOCKED
     except InterlockError as exc:
         if out.json_mode:
             out.json(exc.to_json())
@@ -129,6 +157,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"error: {exc.message}", file=sys.stderr)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except BrokenPipeError:  # output piped into `head` and closed early
         return EXIT_OK
     return EXIT_ERROR

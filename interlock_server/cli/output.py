@@ -12,6 +12,7 @@ from interlock_core.model import ReadinessResult, RunStatus, TraitEvaluation
 EXIT_OK = 0
 EXIT_BLOCKED = 1
 EXIT_ERROR = 2
+EXIT_INTERRUPTED = 130  # Ctrl-C, as shells report SIGINT
 
 
 class Out:

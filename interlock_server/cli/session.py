@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -13,15 +14,20 @@ from interlock_core.engine.factory import build_engine, start_engine
 
 
 @asynccontextmanager
-async def open_engine(project_dir: str | Path | None, **kwargs: Any) -> AsyncIterator[tuple[Project, Engine]]:
-    project = load_project(project_dir)
+async def open_engine(project_dir: str | Path | None, *, read_only: bool = False,
+                      **kwargs: Any) -> AsyncIterator[tuple[Project, Engine]]:
+    """``read_only``: the command only reads state, so unset trigger and alert secrets are warnings
+    (printed to stderr), not errors."""
+    project = load_project(project_dir, require_secrets=not read_only)
+    for warning in project.warnings:
+        print(f"warning: {warning.message} (not needed to read state)", file=sys.stderr)
     engine = build_engine(project, **kwargs)
     try:
         await start_engine(engine, project)
         yield project, engine
     finally:
         alerts = engine.ctx.alerts
-        deliver = getattr(alerts, "deliver_pending", None)
+        deliver = None if read_only else getattr(alerts, "deliver_pending", None)
         if deliver is not None:
             try:
                 await deliver()

@@ -1,4 +1,4 @@
-"""Reruns: run a completed date again through the same lifecycle, list them, complete them."""
+"""Reruns: run a completed date again through the same lifecycle, list them, complete or cancel them."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from interlock_core.errors import NotFoundError
 from interlock_core.model import RerunRecord
 
 from ..responses import json_response
-from ..schemas import CompleteBody, ErrorBody, RerunAccepted, RerunBody, RerunRefused
+from ..schemas import CancelBody, CompleteBody, ErrorBody, RerunAccepted, RerunBody, RerunRefused
 from ._route import ApiRoute, Doc, Reply, api_state, limit_param, read_body, read_limit
 from .common import NOT_FOUND
 from .outcomes import STATUS, retry_after
@@ -68,13 +68,20 @@ async def complete_rerun(request: Request) -> Response:
     return json_response(record)
 
 
+async def cancel_rerun(request: Request) -> Response:
+    body = await read_body(request, CancelBody, required=False)
+    record = await api_state(request).engine.cancel_rerun(request.path_params["rerunId"], body.reason)
+    return json_response(record)
+
+
 ROUTES = [
     ApiRoute("/api/pipelines/{id}/rerun", request_rerun, method="POST", doc=Doc(
         "Rerun a completed date", TAG,
         {202: Reply("The rerun was recorded and its run launched: the rerun record and the outcome.",
                     RerunAccepted),
          404: NOT_FOUND,
-         409: Reply("Another caller claimed this rerun first.", RerunRefused),
+         409: Reply("Another caller claimed this rerun first, or a run of that cycle is still active "
+                    "(`activeRunId` names it).", RerunRefused),
          412: Reply("Not ready now: the rerun stays PENDING and the watcher starts it once ready.",
                     RerunRefused),
          422: Reply("The pipeline has no trigger.", RerunRefused)},
@@ -96,4 +103,10 @@ ROUTES = [
          400: Reply("`status` is not success/failed."), 404: NOT_FOUND,
          409: Reply("The rerun already ended in another state.", ErrorBody)},
         body=CompleteBody)),
+    ApiRoute("/api/reruns/{rerunId}/cancel", cancel_rerun, method="POST", doc=Doc(
+        "Cancel a pending rerun", TAG,
+        {200: Reply("The CANCELLED rerun record (idempotent).", RerunRecord), 404: NOT_FOUND,
+         409: Reply("The rerun is not PENDING: its run started (cancel that run) or it already ended.",
+                    ErrorBody)},
+        body=CancelBody, body_required=False)),
 ]

@@ -8,7 +8,7 @@ import anyio
 import anyio.lowlevel
 import pytest
 
-from interlock_core.engine import Outcome
+from interlock_core.engine import CycleBusy, Outcome
 from interlock_core.errors import InvalidTransition, NotFoundError
 from interlock_core.model import EventKind, FailureCategory, RunStatus
 from tests.helpers.project import Harness, pipeline
@@ -377,3 +377,42 @@ async def test_a_manual_run_on_an_excluded_day_is_refused_but_a_rerun_runs(harne
     assert await engine.store.list_runs("p1") == []
     _, outcome = await engine.request_rerun("p1", "2026-03-02", "holiday backfill")
     assert outcome is not None and outcome.outcome is Outcome.TRIGGERED
+
+
+async def test_no_rerun_starts_while_a_run_of_its_cycle_is_active(harness: Harness) -> None:
+    with webhook_server() as hook:
+        harness.write([pipeline("p1", trigger={"type": "http", "url": hook.url})])
+        harness.sensors.set("p1.freshness", "FAIL stale")
+        harness.sensors.set("p1.volume", "PASS")
+        engine = await harness.engine()
+        pending, _ = await engine.request_rerun("p1", "2026-03-02", "fix")  # not ready: stays PENDING
+        harness.sensors.ready("p1")
+        scheduled = (await engine.start_run("p1")).run
+        assert scheduled is not None and scheduled.status is S.RUNNING
+        with pytest.raises(CycleBusy) as busy:
+            await engine.request_rerun("p1", "2026-03-02", "again")
+        assert busy.value.details["activeRunId"] == scheduled.run_id
+        waiting = await engine.reruns.start_pending(pending)  # what the watcher does
+        assert waiting.outcome is Outcome.IN_PROGRESS and scheduled.run_id in waiting.message
+        assert len(hook.requests) == 1
+        assert (await engine.store.get_rerun(pending.rerun_id)).status is S.PENDING  # type: ignore[union-attr]
+        await engine.complete_run(scheduled.run_id, "success")
+        started = await engine.reruns.start_pending(pending)
+        assert started.outcome is Outcome.TRIGGERED and len(hook.requests) == 2
+
+
+async def test_cancel_a_pending_rerun(harness: Harness) -> None:
+    harness.write([pipeline("p1")])
+    harness.sensors.set("p1.freshness", "FAIL stale")
+    harness.sensors.set("p1.volume", "PASS")
+    engine = await harness.engine()
+    record, _ = await engine.request_rerun("p1", "2026-03-01", "fix")
+    cancelled = await engine.cancel_rerun(record.rerun_id, "no longer needed")
+    assert cancelled.status is S.CANCELLED and cancelled.completed_at is not None
+    harness.sensors.ready("p1")
+    schedule = (await engine.get_pipeline("p1")).resolved_schedules()[0]
+    await engine.cycles.pending_reruns(await engine.get_pipeline("p1"), schedule)
+    assert (await engine.store.get_rerun(record.rerun_id)).status is S.CANCELLED  # type: ignore[union-attr]
+    assert await engine.store.list_runs("p1", 10) == []
+    with pytest.raises(NotFoundError):
+        await engine.cancel_rerun("rerun-nope")

@@ -100,3 +100,36 @@ async def test_unknown_rerun_is_404(api: Api) -> None:
     response = await api.client.post("/api/reruns/nope/complete", json={"status": "success"})
     assert response.status_code == 404
     assert response.json() == {"error": "rerun 'nope' not found", "rerunId": "nope"}
+
+
+async def test_a_rerun_while_another_run_of_the_cycle_is_active_is_409_naming_it(api: Api) -> None:
+    await _completed_day(api)
+    first = (await api.client.post("/api/pipelines/sales/rerun", json=RERUN)).json()["rerun"]
+    assert first["status"] == "RUNNING"
+    second = await api.client.post("/api/pipelines/sales/rerun", json=RERUN)
+    assert second.status_code == 409, second.text
+    body = second.json()
+    assert (body["activeRunId"], body["activeRunStatus"]) == (first["rerunRunId"], "RUNNING")
+    assert first["rerunRunId"] in body["error"]
+    assert len(api.hook.requests) == 2  # no second launch
+    assert len((await api.client.get("/api/pipelines/sales/reruns")).json()) == 1  # nothing recorded
+    await api.client.post(f"/api/runs/{first['rerunRunId']}/complete", json={"status": "success"})
+    third = await api.client.post("/api/pipelines/sales/rerun", json=RERUN)
+    assert third.status_code == 202, third.text
+
+
+async def test_a_pending_rerun_can_be_cancelled_once_started_it_cannot(api: Api) -> None:
+    await api.register("blocked", evaluator="fail")
+    pending = (await api.client.post("/api/pipelines/blocked/rerun", json=RERUN)).json()["rerun"]
+    cancelled = await api.client.post(f"/api/reruns/{pending['rerunId']}/cancel", json={"reason": "not needed"})
+    assert cancelled.status_code == 200, cancelled.text
+    assert cancelled.json()["status"] == "CANCELLED"
+    assert cancelled.json()["metadata"]["cancelReason"] == "not needed"
+    again = await api.client.post(f"/api/reruns/{pending['rerunId']}/cancel")
+    assert (again.status_code, again.json()["status"]) == (200, "CANCELLED")
+    assert (await api.client.post("/api/reruns/rerun-ghost/cancel")).status_code == 404
+    await _completed_day(api)
+    running = (await api.client.post("/api/pipelines/sales/rerun", json=RERUN)).json()["rerun"]
+    refused = await api.client.post(f"/api/reruns/{running['rerunId']}/cancel")
+    assert refused.status_code == 409
+    assert f"/api/runs/{running['rerunRunId']}/cancel" in refused.json()["error"]

@@ -113,3 +113,28 @@ def test_validate_without_a_project(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert "no interlock.yaml" in done.stderr
     assert "interlock init" in done.stderr
+
+
+def test_an_evaluator_that_resolves_nowhere_is_an_error_with_file_line_and_key(good: Path) -> None:
+    (good / "evaluators").mkdir()
+    checker = good / "evaluators" / "check-here"
+    checker.write_text("#!/bin/sh\necho '{\"status\": \"PASS\"}'\n")
+    checker.chmod(0o755)
+    (good / "pipelines" / "daily-sales.yaml").write_text(GOOD_PIPELINE + """\
+traits:
+  source-freshness:
+    evaluator: check-here
+  upstream-dependency:
+    evaluator: check-nowhere-to-be-found
+  resource-availability:
+    evaluator: builtin:no-such-builtin
+""")
+    result = interlock("validate", cwd=good)
+    assert result.returncode == 2, result.stdout
+    err = result.stderr
+    assert "pipelines/daily-sales.yaml:10: traits.upstream-dependency.evaluator: EVALUATOR_NOT_FOUND: " \
+           "check-nowhere-to-be-found" in err
+    assert "pipelines/daily-sales.yaml:12: traits.resource-availability.evaluator: unknown builtin evaluator " \
+           "'no-such-builtin'" in err
+    assert "check-here" not in err
+    assert "2 problems" in err

@@ -2,10 +2,14 @@
 
 * API v2 (Airflow 3): ``POST /auth/token`` (JSON ``{"username", "password"}`` -> 201
   ``{"access_token": <JWT>}``); every ``/api/v2`` call needs ``Authorization: Bearer <JWT>``
-  (HS256, ``exp`` checked against the fake's clock; 401 otherwise). ``POST .../dagRuns`` takes
+  (HS256, ``exp`` checked against the fake's clock). As Airflow 3 does, a call without a bearer
+  token gets 401 ``Not authenticated`` and one whose token is bad, expired or revoked (a restart
+  with a new ``jwt_secret``) gets 403 ``{"detail": "Invalid JWT token"}``. ``POST .../dagRuns`` takes
   ``TriggerDAGRunPostBody``: unknown fields are rejected (422) and ``logical_date`` is required
   but nullable (422 when absent).
 * API v1 (Airflow 2): basic auth; ``logical_date`` optional.
+* ``GET .../dagRuns/{id}/taskInstances`` lists the task instances a test set with
+  :meth:`FakeAirflow.set_task_state`.
 * Both: 404 for an unknown DAG or DAG run, 409 for a duplicate ``dag_run_id``; DAG runs start
   ``queued`` and tests move them with :meth:`FakeAirflow.set_state`.
 * Faults: :meth:`FakeAirflow.fail_next` answers the next matching calls with a given status,
@@ -57,6 +61,7 @@ class FakeAirflow:
     token_ttl: float = 3600.0
     secret: bytes = b"fake-airflow-secret"
     runs: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    task_instances: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
     requests: list[dict[str, Any]] = field(default_factory=list)
     tokens_issued: int = 0
     revoked_before: float = 0.0
@@ -80,6 +85,9 @@ class FakeAirflow:
     def set_state(self, dag_id: str, dag_run_id: str, state: str) -> None:
         self.runs[(dag_id, dag_run_id)]["state"] = state
 
+    def set_task_state(self, dag_id: str, dag_run_id: str, task_id: str, state: str) -> None:
+        self.task_instances.setdefault((dag_id, dag_run_id), {})[task_id] = state
+
     def fail_next(self, status: int, body: Any = None, *, path_contains: str = "/dagRuns",
                   times: int = 1) -> None:
         body = body if body is not None else {"detail": "injected"}
@@ -98,6 +106,8 @@ class FakeAirflow:
             Route("/api/{version:str}/dags/{dag_id:str}/dagRuns", self._trigger, methods=["POST"]),
             Route("/api/{version:str}/dags/{dag_id:str}/dagRuns/{dag_run_id:str}", self._get_run,
                   methods=["GET"]),
+            Route("/api/{version:str}/dags/{dag_id:str}/dagRuns/{dag_run_id:str}/taskInstances",
+                  self._task_instances, methods=["GET"]),
         ])
 
     async def _record(self, request: Request) -> tuple[Any, Response | None]:
@@ -130,24 +140,28 @@ class FakeAirflow:
             return JSONResponse({"detail": "Invalid credentials"}, status_code=401)
         return JSONResponse({"access_token": self.issue_token(body["username"])}, status_code=201)
 
-    def _authorised(self, request: Request, version: str) -> bool:
+    def _refused(self, request: Request, version: str) -> Response | None:
+        """None when the call is authenticated, else Airflow's answer: 401 without credentials,
+        403 ``Invalid JWT token`` for a token it does not accept."""
         header = request.headers.get("authorization", "")
         if version == "v1":
-            if not header.startswith("Basic "):
-                return False
-            user, _, password = base64.b64decode(header[6:]).decode().partition(":")
-            return self.users.get(user) == password
+            if header.startswith("Basic "):
+                user, _, password = base64.b64decode(header[6:]).decode().partition(":")
+                if self.users.get(user) == password:
+                    return None
+            return JSONResponse({"detail": "Not authenticated"}, status_code=401)
         if not header.startswith("Bearer "):
-            return False
+            return JSONResponse({"detail": "Not authenticated"}, status_code=401)
         try:
             head, payload, signature = header[7:].split(".")
             expected = _b64(hmac.new(self.secret, f"{head}.{payload}".encode(), hashlib.sha256).digest())
             claims = json.loads(_unb64(payload))
-        except ValueError:
-            return False
-        return (hmac.compare_digest(signature, expected)
-                and float(claims["exp"]) > self.clock.now().timestamp()
-                and float(claims["jti"]) > self.revoked_before)
+            valid = (hmac.compare_digest(signature, expected)
+                     and float(claims["exp"]) > self.clock.now().timestamp()
+                     and float(claims["jti"]) > self.revoked_before)
+        except (ValueError, KeyError, TypeError):
+            valid = False
+        return None if valid else JSONResponse({"detail": "Invalid JWT token"}, status_code=403)
 
     async def _trigger(self, request: Request) -> Response:
         body, fault = await self._record(request)
@@ -156,8 +170,9 @@ class FakeAirflow:
         version, dag_id = request.path_params["version"], request.path_params["dag_id"]
         if version not in ("v1", "v2"):
             return JSONResponse({"detail": "Not Found"}, status_code=404)
-        if not self._authorised(request, version):
-            return JSONResponse({"detail": "Not authenticated"}, status_code=401)
+        refused = self._refused(request, version)
+        if refused is not None:
+            return refused
         if not isinstance(body, dict):
             return _validation_error("body", None, "Input should be a valid dictionary")
         extra = sorted(set(body) - TRIGGER_FIELDS)
@@ -190,14 +205,31 @@ class FakeAirflow:
             return fault
         version, dag_id = request.path_params["version"], request.path_params["dag_id"]
         run_id = request.path_params["dag_run_id"]
-        if not self._authorised(request, version):
-            return JSONResponse({"detail": "Not authenticated"}, status_code=401)
+        refused = self._refused(request, version)
+        if refused is not None:
+            return refused
         run = self.runs.get((dag_id, run_id))
         if run is None:
             return JSONResponse(
                 {"detail": f"The DagRun with dag_id: `{dag_id}` and run_id: `{run_id}` was not found"},
                 status_code=404)
         return JSONResponse(run)
+
+    async def _task_instances(self, request: Request) -> Response:
+        _, fault = await self._record(request)
+        if fault is not None:
+            return fault
+        version, dag_id = request.path_params["version"], request.path_params["dag_id"]
+        run_id = request.path_params["dag_run_id"]
+        refused = self._refused(request, version)
+        if refused is not None:
+            return refused
+        if (dag_id, run_id) not in self.runs:
+            return JSONResponse({"detail": "DagRun not found"}, status_code=404)
+        states = self.task_instances.get((dag_id, run_id), {})
+        instances = [{"task_id": task, "dag_id": dag_id, "dag_run_id": run_id, "state": state, "try_number": 1}
+                     for task, state in states.items()]
+        return JSONResponse({"task_instances": instances, "total_entries": len(instances)})
 
 
 def _validation_error(where: str, name: Any, message: str, kind: str = "value_error") -> Response:

@@ -135,6 +135,81 @@ async def test_a_refused_token_is_replaced_once(trigger: AirflowTrigger, fake_ai
     assert len(fake.calls("POST", "/auth/token")) == 2
 
 
+async def test_the_fake_answers_like_airflow_3_for_missing_and_bad_tokens(fake_airflow: Peer) -> None:
+    fake, url = fake_airflow
+    endpoint = f"{url}/api/v2/dags/daily_sales/dagRuns"
+    body = {"logical_date": None}
+    async with httpx.AsyncClient() as client:
+        missing = await client.post(endpoint, json=body)
+        bad = await client.post(endpoint, json=body, headers={"Authorization": "Bearer not-a-jwt"})
+        token = fake.issue_token()
+        fake.revoke_tokens()
+        stale = await client.post(endpoint, json=body, headers={"Authorization": f"Bearer {token}"})
+    assert missing.status_code == 401
+    assert (bad.status_code, bad.json()) == (403, {"detail": "Invalid JWT token"})
+    assert (stale.status_code, stale.json()) == (403, {"detail": "Invalid JWT token"})
+
+
+async def test_a_launch_after_airflow_stopped_accepting_the_cached_token_renews_it(
+    trigger: AirflowTrigger, fake_airflow: Peer, make_request: MakeRequest
+) -> None:
+    fake, url = fake_airflow
+    await trigger.launch(config(url), make_request())
+    fake.revoke_tokens()  # Airflow restarted with a new jwt_secret: 403 "Invalid JWT token"
+    launched = await trigger.launch(config(url), make_request(attempt=2))
+    assert launched.state == "running"
+    assert len(fake.calls("POST", "/auth/token")) == 2
+    assert len(fake.runs) == 2
+
+
+async def test_a_fresh_token_that_is_still_refused_is_renewed_only_once(
+    trigger: AirflowTrigger, fake_airflow: Peer, make_request: MakeRequest
+) -> None:
+    fake, url = fake_airflow
+    await trigger.launch(config(url), make_request())  # a token is cached
+    fake.fail_next(403, {"detail": "Forbidden"}, times=2)
+    with pytest.raises(TriggerError) as caught:
+        await trigger.launch(config(url), make_request(attempt=2))
+    assert (caught.value.category, caught.value.upstream_status) == (FailureCategory.PERMANENT, 403)
+    assert len(fake.calls("POST", "/auth/token")) == 2
+    assert len(fake.calls("POST", "/dagRuns")) == 3
+
+
+async def test_a_rejected_static_token_says_so_and_recommends_username_and_password(
+    trigger: AirflowTrigger, fake_airflow: Peer, make_request: MakeRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake, url = fake_airflow
+    monkeypatch.setenv("AIRFLOW_TOKEN", fake.issue_token())
+    cfg = {"url": url, "dagID": "daily_sales", "headers": {"Authorization": "Bearer ${AIRFLOW_TOKEN}"}}
+    launched = await trigger.launch(cfg, make_request())
+    fake.revoke_tokens()
+    for attempt in (trigger.launch(cfg, make_request(attempt=2)), trigger.poll(cfg, launched.metadata)):
+        with pytest.raises(TriggerError) as caught:
+            await attempt
+        assert caught.value.category is FailureCategory.PERMANENT
+        assert caught.value.upstream_status == 403
+        assert "rejected the configured Authorization header" in caught.value.message
+        assert "Invalid JWT token" in caught.value.message
+        assert "'username' and 'password'" in caught.value.message
+    assert fake.calls("POST", "/auth/token") == []
+
+
+async def test_a_failed_dag_run_names_its_failed_task(trigger: AirflowTrigger, fake_airflow: Peer,
+                                                      make_request: MakeRequest) -> None:
+    fake, url = fake_airflow
+    launched = await trigger.launch(config(url), make_request())
+    fake.set_task_state("daily_sales", RUN_ID, "extract", "success")
+    fake.set_task_state("daily_sales", RUN_ID, "transform", "failed")
+    fake.set_task_state("daily_sales", RUN_ID, "load", "upstream_failed")
+    fake.set_state("daily_sales", RUN_ID, "failed")
+    failed = await trigger.poll(config(url), launched.metadata)
+    assert (failed.state, failed.message) == ("failed", "failed: task transform failed")
+    assert fake.calls("GET", "/taskInstances")[0]["path"] == \
+        f"/api/v2/dags/daily_sales/dagRuns/{RUN_ID}/taskInstances"
+    fake.fail_next(500, path_contains="/taskInstances")  # the run failed either way
+    assert (await trigger.poll(config(url), launched.metadata)).message == "failed"
+
+
 async def test_wrong_credentials_are_permanent(trigger: AirflowTrigger, fake_airflow: Peer,
                                                make_request: MakeRequest) -> None:
     _, url = fake_airflow

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from interlock_core.config import load_project
 from interlock_core.errors import ConfigError, ConfigErrors
 
 
@@ -453,3 +454,23 @@ def test_errors_in_a_directory_outside_the_working_directory_use_absolute_paths(
     error = project.only_error()
     assert error.file == str(project.root / "pipelines" / "p.yaml")
     assert error.message.startswith(f"{project.root / 'pipelines' / 'p.yaml'}:2: archetype: ")
+
+
+def test_a_read_only_load_warns_about_unset_trigger_and_alert_secrets_but_not_store_ones(project) -> None:
+    project.config("provider: sqlite\nalerts:\n  - type: console\n  - type: webhook\n    url: ${HOOK_URL}\n")
+    project.pipeline("p", """\
+        name: p1
+        archetype: batch-ingestion
+        trigger:
+          type: command
+          command: deploy --token ${DEPLOY_TOKEN}
+        """)
+    assert any("HOOK_URL" in e.message for e in project.errors())  # a normal load refuses
+    loaded = load_project(project.root, env={}, require_secrets=False)
+    assert sorted(loaded.pipelines) == ["p1"]
+    assert [name for name, _ in loaded.alert_configs] == ["console"]  # the sink without its URL is left out
+    assert sorted((w.file, w.line, w.key) for w in loaded.warnings) == [
+        ("interlock.yaml", 5, "alerts[1].url"), ("pipelines/p.yaml", 5, "trigger.command")]
+    project.config("provider: sqlite\nsqlite:\n  path: ${DATA_DIR}/interlock.db\n")
+    with pytest.raises(ConfigError):  # the store is needed to read state at all
+        load_project(project.root, env={}, require_secrets=False)

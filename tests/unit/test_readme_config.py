@@ -1,0 +1,34 @@
+"""The configuration the README documents loads as written (every section, the DynamoDB store)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from interlock_core.config import load_project
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+ENV = {"INTERLOCK_API_KEY": "k", "CI_KEY": "a", "OPS_KEY": "b", "VIEWER_KEY": "c",
+       "ARCHIVE_DSN": "postgresql://interlock@localhost:5432/archive"}
+
+
+def documented_blocks() -> list[str]:
+    text = README.read_text()
+    start = text.index("Every section and its defaults")
+    return re.findall(r"```yaml\n(.*?)```", text[start:text.index("Every configuration error", start)], re.S)
+
+
+@pytest.mark.parametrize("index", [0, 1])
+def test_the_documented_settings_load(tmp_path: Path, index: int) -> None:
+    block = documented_blocks()[index]
+    (tmp_path / "interlock.yaml").write_text(block if "provider:" in block else "provider: sqlite\n" + block)
+    project = load_project(tmp_path, env=ENV)
+    if index == 0:
+        assert project.config.server.tokens() == ["k", "a", "b"]
+        assert project.config.server.read_only_api_keys == ["c"]
+        assert project.config.archiver.dsn == ENV["ARCHIVE_DSN"] and project.config.logging.format == "auto"
+    else:
+        assert project.config.provider == "dynamodb"
+        assert getattr(project.store_config, "table_name", None) == "interlock"
