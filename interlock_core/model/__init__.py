@@ -16,6 +16,7 @@ from .enums import (
 from .pipeline import (
     PIPELINE_NAME,
     ExclusionConfig,
+    InclusionConfig,
     MonitoringConfig,
     PipelineConfig,
     RetryPolicy,
@@ -32,6 +33,7 @@ from .project import (
     LoggingConfig,
     ProjectConfig,
     ServerConfig,
+    WatchdogConfig,
     WatcherConfig,
 )
 from .records import (
@@ -67,6 +69,7 @@ __all__ = [
     "EventRecord",
     "ExclusionConfig",
     "FailureCategory",
+    "InclusionConfig",
     "LoggingConfig",
     "MonitoringConfig",
     "PipelineConfig",
@@ -92,6 +95,7 @@ __all__ = [
     "TraitStatus",
     "TriggerSpec",
     "WatchConfig",
+    "WatchdogConfig",
     "WatcherConfig",
     "format_timestamp",
     "utcnow",

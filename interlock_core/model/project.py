@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, field_validator
 
 from ..durations import Duration
 from .base import ConfigModel
@@ -29,10 +29,33 @@ class EngineConfig(ConfigModel):
     run_lease: Duration = timedelta(minutes=5)
 
 
+class WatchdogConfig(ConfigModel):
+    """``watcher.watchdog``: the checks a watcher pass makes for what did not happen."""
+
+    enabled: bool = True
+    expected_duration: Duration = timedelta(minutes=30)
+    recovery_grace: Duration = timedelta(seconds=10)
+
+    @field_validator("expected_duration")
+    @classmethod
+    def _expected(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0) or value > timedelta(days=7):
+            raise ValueError("must be more than 0s and at most 7d")
+        return value
+
+    @field_validator("recovery_grace")
+    @classmethod
+    def _grace(cls, value: timedelta) -> timedelta:
+        if value < timedelta(0) or value > timedelta(days=1):
+            raise ValueError("must be between 0s and 1d")
+        return value
+
+
 class WatcherConfig(ConfigModel):
     enabled: bool = True
     default_interval: Duration = timedelta(seconds=30)
     max_concurrent_cycles: int = Field(default=32, ge=1)
+    watchdog: WatchdogConfig = Field(default_factory=WatchdogConfig)
 
 
 class ArchiverConfig(ConfigModel):
