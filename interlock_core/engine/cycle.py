@@ -60,9 +60,10 @@ class CyclePass:
         tz = schedule_zone(pipeline, schedule)
         today = cycle_date(now, tz)
         dog = self.watchdog if self.watchdog is not None and self.watchdog.enabled else None
+        if dog is not None:
+            await dog.since()  # the start mark is written on the first pass, not when first needed
         ran_before = False
         before: RunLogEntry | None = None
-        orphaned = False
         for day in days_in_view(today):
             if excluded(pipeline, Date.fromisoformat(day), self.ctx.calendars):
                 continue
@@ -79,7 +80,6 @@ class CyclePass:
                     entry = await self.ctx.store.get_run_log(pipeline.name, day, schedule.name)
             if day == today:
                 before = entry
-                orphaned = entry is not None and not entry.status.is_terminal and run is None
             # a never-started cycle is judged on its own day, or once the cycle has run on an earlier
             # day in view (then it was expected; a pipeline that never ran is not judged backwards)
             if day == today or entry is not None or ran_before:
@@ -99,7 +99,7 @@ class CyclePass:
                 await self.sla.check_evaluation(pipeline, schedule, today)
                 await self.sla.check_validation(pipeline, schedule, today)
             if dog is not None:
-                await dog.after_start(pipeline, schedule, today, before, orphaned, outcome)
+                await dog.after_start(pipeline, schedule, today, before, outcome)
         await self.pending_reruns(pipeline, schedule)
         return outcome
 

@@ -35,6 +35,7 @@ from .transitions import Change, Transitions
 
 log = logging.getLogger("interlock.lifecycle")
 S = RunStatus
+ABANDONED_CLAIM = "the claim was abandoned before its run was recorded"
 
 
 def run_key(pipeline_id: str, schedule_id: str, date: str, attempt: int, rerun_id: str | None = None) -> str:
@@ -127,7 +128,7 @@ class Runs:
         failed = entry.model_copy(deep=True)
         failed.status = S.FAILED
         failed.failure_category = FailureCategory.TRANSIENT
-        failed.failure_message = "the claim was abandoned before its run was recorded"
+        failed.failure_message = ABANDONED_CLAIM
         failed.updated_at = now
         failed.completed_at = now
         failed.version = entry.version + 1

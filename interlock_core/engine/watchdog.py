@@ -38,6 +38,7 @@ from ..model import (
 from ..schedule import excluded, schedule_zone, window_closes, window_opens
 from .context import EngineContext
 from .outcome import Outcome, RunOutcome
+from .runs import ABANDONED_CLAIM
 from .sla import SLAChecks
 
 log = logging.getLogger("interlock.watchdog")
@@ -172,7 +173,7 @@ class Watchdog:
         key = f"watchdog:sensor:{run.run_id}"
         if self.ctx.clock.now() < started + timeout or not self._judge(key):
             return False
-        if any(t.evaluated_at >= started for t in await self.ctx.store.list_traits(pipeline.name)):
+        if any(t.evaluated_at > started for t in await self.ctx.store.list_traits(pipeline.name)):
             return False
         details = {"runId": run.run_id, "scheduleId": run.schedule_id, "date": run.date,
                    "sensorTimeout": format_duration(timeout), "monitoringStartedAt": format_timestamp(started)}
@@ -188,7 +189,7 @@ class Watchdog:
 
     # ------------------------------------------------------------------------- triggers
     async def after_start(self, pipeline: PipelineConfig, schedule: ScheduleConfig, day: str,
-                          before: RunLogEntry | None, orphaned: bool, outcome: RunOutcome) -> None:
+                          before: RunLogEntry | None, outcome: RunOutcome) -> None:
         """After the pass's ``start_run``: remember the first trait pass and spot a recovered trigger."""
         if outcome.readiness is not None:
             await self._mark_first_pass(pipeline, schedule, day, outcome.readiness)
@@ -196,7 +197,7 @@ class Watchdog:
             return
         reason = None
         now = self.ctx.clock.now()
-        if orphaned:
+        if before is not None and before.status is S.FAILED and before.failure_message == ABANDONED_CLAIM:
             reason = "the previous claim was abandoned before its run was recorded (a crashed replica)"
         elif before is None and outcome.readiness is not None:
             ready_since = self._ready_since(pipeline, schedule, day, outcome.readiness)
