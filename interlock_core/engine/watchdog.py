@@ -58,6 +58,12 @@ def _instant(text: str | None) -> datetime | None:
         return None
 
 
+def has_window(pipeline: PipelineConfig, schedule: ScheduleConfig) -> bool:
+    """Whether the pipeline's cycles have a window that can be missed (see :func:`window_closes`)."""
+    evaluation = pipeline.sla.evaluation_deadline if pipeline.sla else None
+    return bool(schedule.deadline or evaluation or pipeline.include is not None)
+
+
 class Watchdog:
     def __init__(self, ctx: EngineContext, sla: SLAChecks) -> None:
         self.ctx = ctx
@@ -107,7 +113,7 @@ class Watchdog:
     async def check_missed(self, pipeline: PipelineConfig, schedule: ScheduleConfig, day: str,
                            entry: RunLogEntry | None) -> bool:
         """SCHEDULE_MISSED once when the window of ``day`` closed with no run and no evaluation."""
-        if entry is not None:
+        if entry is not None or not has_window(pipeline, schedule):
             return False
         key = f"watchdog:missed:{pipeline.name}:{schedule.name}:{day}"
         if key in self._judged:
