@@ -85,7 +85,7 @@ class CyclePass:
             if day == today or entry is not None or ran_before:
                 await self.sla.check_completion(pipeline, schedule, day, entry)
             if dog is not None:
-                await dog.check_cycle(pipeline, schedule, day, entry, run)
+                await dog.check_cycle(pipeline, schedule, day, entry, run, sla=day == today or entry is not None)
             ran_before = ran_before or entry is not None
         if excluded(pipeline, Date.fromisoformat(today), self.ctx.calendars):
             return None

@@ -100,10 +100,11 @@ class Watchdog:
 
     # ------------------------------------------------------------------------- a cycle
     async def check_cycle(self, pipeline: PipelineConfig, schedule: ScheduleConfig, day: str,
-                          entry: RunLogEntry | None, run: RunState | None) -> None:
-        """The per-day checks of a cycle the pass looked at: missed window and SLA risk."""
+                          entry: RunLogEntry | None, run: RunState | None, *, sla: bool = True) -> None:
+        """The per-day checks of a cycle the pass looked at: missed window, and (when ``sla``: today,
+        or a day that ran) SLA warning, ``maxDuration`` and SLA met."""
         await self.check_missed(pipeline, schedule, day, entry)
-        if pipeline.sla is None and schedule.deadline is None:
+        if not sla or (pipeline.sla is None and schedule.deadline is None):
             return
         first_pass = await self.first_pass(pipeline, schedule, day)
         await self.sla.check_at_risk(pipeline, schedule, day, entry, run, first_pass)
