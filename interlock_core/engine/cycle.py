@@ -110,7 +110,9 @@ class CyclePass:
             if record.rerun_run_id:
                 run = await self.ctx.store.get_run(record.rerun_run_id)
                 if run is not None and not run.status.is_terminal:
-                    await self.advance(run)
+                    run = await self.advance(run)
+                    if self.watchdog is not None and self.watchdog.enabled:
+                        await self.watchdog.check_stuck(pipeline, run)
                     continue
                 if record.status is not S.PENDING:  # claimed, but its run ended or never came: repair
                     repaired = await self.reruns.repair(record, run)

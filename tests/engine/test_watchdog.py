@@ -365,3 +365,23 @@ def test_watchdog_durations_are_bounded(harness: Harness, where: str, doc: dict[
     with pytest.raises(ConfigError) as info:
         load_project(harness.root)
     assert key in str(info.value)
+
+
+async def test_a_stuck_rerun_is_reported_too(harness: Harness) -> None:
+    with webhook_server() as hook:
+        harness.write([pipeline("p1", trigger={"type": "http", "url": hook.url}, sla={"expectedDuration": "10m"})])
+        harness.sensors.ready("p1")
+        engine = await harness.engine()
+        watcher = Watcher(engine)
+        await watcher.run_once()
+        first = (await engine.store.list_runs("p1"))[0]
+        await engine.complete_run(first.run_id, "success")
+        record, _ = await engine.request_rerun("p1", "2026-03-02", "backfill")
+        harness.clock.advance(1)
+        await watcher.run_once()
+        rerun = await engine.store.get_rerun(record.rerun_id)
+        assert rerun is not None and rerun.rerun_run_id
+        harness.clock.advance(11 * 60)
+        await watcher.run_once()
+        stuck = [e for e in await engine.store.list_events("p1", 1000) if e.kind is K.RUN_STUCK]
+        assert [e.run_id for e in stuck] == [rerun.rerun_run_id]
