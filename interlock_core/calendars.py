@@ -41,6 +41,18 @@ def is_excluded(exclusions: ExclusionConfig | None, day: Date, calendars: Calend
     """Whether ``day`` (a calendar date in the pipeline's zone) is excluded."""
     if exclusions is None:
         return False
+    return matches(exclusions, day, calendars)
+
+
+def is_included(include: ExclusionConfig | None, day: Date, calendars: CalendarRegistry | None) -> bool:
+    """Whether ``day`` is one a pipeline with an ``include:`` list runs on (every day without one)."""
+    if include is None:
+        return True
+    return matches(include, day, calendars)
+
+
+def matches(exclusions: ExclusionConfig, day: Date, calendars: CalendarRegistry | None) -> bool:
+    """Whether ``day`` is among the days and dates listed, directly or in the named calendars."""
     days = list(exclusions.days)
     dates = set(exclusions.dates)
     for name in exclusions.calendar_names():

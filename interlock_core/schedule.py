@@ -15,7 +15,7 @@ from datetime import UTC, datetime, time, timedelta, tzinfo
 from datetime import date as Date
 from zoneinfo import ZoneInfo
 
-from .calendars import CalendarRegistry, is_excluded
+from .calendars import CalendarRegistry, is_excluded, is_included
 from .durations import parse_duration
 from .model import PipelineConfig, ScheduleConfig
 
@@ -87,7 +87,9 @@ def is_schedule_active(schedule: ScheduleConfig, now: datetime, tz: tzinfo) -> b
 
 
 def excluded(pipeline: PipelineConfig, day: Date, calendars: CalendarRegistry | None) -> bool:
-    return is_excluded(pipeline.exclusions, day, calendars)
+    """Whether the pipeline does not run on ``day``: an excluded day, or, for a pipeline with an
+    ``include:`` list, a day not on it."""
+    return is_excluded(pipeline.exclusions, day, calendars) or not is_included(pipeline.include, day, calendars)
 
 
 @dataclass(frozen=True)
@@ -134,6 +136,24 @@ def deadlines(pipeline: PipelineConfig, schedule: ScheduleConfig, day: Date) -> 
     validation_label = sla.validation_timeout if sla else None
     validation = at(validation_label, tz_sla)
     return Deadlines(evaluation, completion, validation, evaluation_label, completion_label, validation_label)
+
+
+def window_opens(schedule: ScheduleConfig, day: Date, tz: tzinfo) -> datetime:
+    """When the cycle of ``day`` may start: its ``after`` time, else local midnight."""
+    try:
+        return wall_time(day, schedule.after, tz) if schedule.after else local_midnight(day, tz)
+    except ValueError:
+        return local_midnight(day, tz)
+
+
+def window_closes(pipeline: PipelineConfig, schedule: ScheduleConfig, day: Date) -> datetime | None:
+    """When the cycle of ``day`` should have started by: its evaluation deadline (the schedule's
+    ``deadline`` or ``sla.evaluationDeadline``); for a pipeline with an ``include:`` list and no
+    deadline, the end of the day. None when the cycle has no window to miss."""
+    closes = deadlines(pipeline, schedule, day).evaluation
+    if closes is None and pipeline.include is not None:
+        closes = local_midnight(day + timedelta(days=1), schedule_zone(pipeline, schedule))
+    return closes
 
 
 def next_window(schedule: ScheduleConfig, now: datetime, tz: tzinfo) -> datetime:

@@ -227,11 +227,12 @@ def validate_pipeline(
         for trait in unknown_traits(archetype, pipeline):
             message = f"trait {trait!r} is not defined by archetype {archetype.name!r}"
             errors.append(err(message, ("traits", trait)))
-    if pipeline.exclusions:
-        exclusions = pipeline.exclusions
+    for section, listing in (("exclusions", pipeline.exclusions), ("include", pipeline.include)):
+        if listing is None:
+            continue
         named: list[tuple[str, tuple[str | int, ...]]] = [
-            *([(exclusions.calendar, ("exclusions", "calendar"))] if exclusions.calendar else []),
-            *[(name, ("exclusions", "calendars", i)) for i, name in enumerate(exclusions.calendars)],
+            *([(listing.calendar, (section, "calendar"))] if listing.calendar else []),
+            *[(name, (section, "calendars", i)) for i, name in enumerate(listing.calendars)],
         ]
         for name, where in named:
             if name not in calendars:

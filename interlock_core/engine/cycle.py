@@ -1,5 +1,6 @@
-"""One pass over one pipeline × schedule: look after its active runs, check its SLAs, start it
-when it is due, and run its pending reruns. The watcher calls this; so can tests and tools."""
+"""One pass over one pipeline × schedule: look after its active runs, check its SLAs and the
+watchdog's conditions, start it when it is due, and run its pending reruns. The watcher calls this;
+so can tests and tools."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import logging
 from datetime import date as Date
 from datetime import timedelta
 
-from ..model import EventKind, PipelineConfig, RunState, RunStatus, ScheduleConfig
+from ..model import EventKind, PipelineConfig, RunLogEntry, RunState, RunStatus, ScheduleConfig
 from ..schedule import cycle_date, excluded, is_schedule_active, schedule_zone
 from .callbacks import Callbacks
 from .context import EngineContext
@@ -16,6 +17,7 @@ from .outcome import Outcome, RunOutcome
 from .reruns import Reruns
 from .runs import Runs
 from .sla import SLAChecks
+from .watchdog import Watchdog
 
 log = logging.getLogger("interlock.watcher")
 S = RunStatus
@@ -34,8 +36,9 @@ def days_in_view(today: str) -> list[str]:
 
 class CyclePass:
     def __init__(self, ctx: EngineContext, runs: Runs, callbacks: Callbacks, monitoring: Monitoring,
-                 reruns: Reruns, sla: SLAChecks) -> None:
+                 reruns: Reruns, sla: SLAChecks, watchdog: Watchdog | None = None) -> None:
         self.ctx = ctx
+        self.watchdog = watchdog
         self.runs = runs
         self.callbacks = callbacks
         self.monitoring = monitoring
@@ -57,20 +60,33 @@ class CyclePass:
         now = self.ctx.clock.now()
         tz = schedule_zone(pipeline, schedule)
         today = cycle_date(now, tz)
+        dog = self.watchdog if self.watchdog is not None and self.watchdog.enabled else None
+        if dog is not None:
+            await dog.since()  # the start mark is written on the first pass, not when first needed
         ran_before = False
+        before: RunLogEntry | None = None
         for day in days_in_view(today):
             if excluded(pipeline, Date.fromisoformat(day), self.ctx.calendars):
                 continue
             entry = await self.ctx.store.get_run_log(pipeline.name, day, schedule.name)
+            run = None
             if entry is not None and not entry.status.is_terminal and entry.run_id:
                 run = await self.ctx.store.get_run(entry.run_id)
                 if run is not None and not run.status.is_terminal:
-                    await self.advance(run)
+                    if dog is not None:
+                        await dog.check_sensor(pipeline, run)
+                    run = await self.advance(run)
+                    if dog is not None:
+                        await dog.check_stuck(pipeline, run)
                     entry = await self.ctx.store.get_run_log(pipeline.name, day, schedule.name)
+            if day == today:
+                before = entry
             # a never-started cycle is judged on its own day, or once the cycle has run on an earlier
             # day in view (then it was expected; a pipeline that never ran is not judged backwards)
             if day == today or entry is not None or ran_before:
                 await self.sla.check_completion(pipeline, schedule, day, entry)
+            if dog is not None:
+                await dog.check_cycle(pipeline, schedule, day, entry, run, sla=day == today or entry is not None)
             ran_before = ran_before or entry is not None
         if excluded(pipeline, Date.fromisoformat(today), self.ctx.calendars):
             return None
@@ -83,6 +99,8 @@ class CyclePass:
             if outcome.outcome is Outcome.NOT_READY:
                 await self.sla.check_evaluation(pipeline, schedule, today)
                 await self.sla.check_validation(pipeline, schedule, today)
+            if dog is not None:
+                await dog.after_start(pipeline, schedule, today, before, outcome)
         await self.pending_reruns(pipeline, schedule)
         return outcome
 
@@ -93,7 +111,9 @@ class CyclePass:
             if record.rerun_run_id:
                 run = await self.ctx.store.get_run(record.rerun_run_id)
                 if run is not None and not run.status.is_terminal:
-                    await self.advance(run)
+                    run = await self.advance(run)
+                    if self.watchdog is not None and self.watchdog.enabled:
+                        await self.watchdog.check_stuck(pipeline, run)
                     continue
                 if record.status is not S.PENDING:  # claimed, but its run ended or never came: repair
                     repaired = await self.reruns.repair(record, run)

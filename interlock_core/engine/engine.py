@@ -26,6 +26,7 @@ from .reruns import Reruns
 from .runs import Runs
 from .sla import SLAChecks
 from .transitions import Transitions
+from .watchdog import Watchdog
 
 
 class Engine:
@@ -38,7 +39,9 @@ class Engine:
         self.reruns = Reruns(ctx, self.runs, self.callbacks)
         self.monitoring = Monitoring(self.evaluation, self.transitions, self.reruns)
         self.sla = SLAChecks(ctx)
-        self.cycles = CyclePass(ctx, self.runs, self.callbacks, self.monitoring, self.reruns, self.sla)
+        self.watchdog = Watchdog(ctx, self.sla)
+        self.cycles = CyclePass(ctx, self.runs, self.callbacks, self.monitoring, self.reruns, self.sla,
+                                self.watchdog)
         self._validate_pipeline = validate_pipeline
         self._closers = closers or []
 

@@ -44,6 +44,7 @@ RERUN_SCAN_LIMIT = 500
 
 MAX_RELAUNCHES = 3
 """How often a run orphaned TRIGGERING is relaunched under its run key before it is failed."""
+ABANDONED_CLAIM = "the claim was abandoned before its run was recorded; the attempt is claimed again"
 
 
 def run_key(pipeline_id: str, schedule_id: str, date: str, attempt: int, rerun_id: str | None = None) -> str:
@@ -168,7 +169,7 @@ class Runs:
         now = self.ctx.clock.now()
         released = entry.model_copy(deep=True)
         released.status = S.PENDING
-        released.failure_message = "the claim was abandoned before its run was recorded; the attempt is claimed again"
+        released.failure_message = ABANDONED_CLAIM
         released.updated_at = now
         released.version = entry.version + 1
         if await self.ctx.store.cas_run_log(released, entry.version):

@@ -1,25 +1,150 @@
-"""SLA checks per cycle: evaluation deadline, completion deadline, validation timeout.
+"""SLA checks per cycle: evaluation deadline, completion deadline, validation timeout, and — as
+part of the watchdog — the relative ``maxDuration``, SLA_WARNING when a cycle is at risk and
+SLA_MET when it completed in time.
 
 Each breach fires one SLA_BREACHED event and one alert per (pipeline, schedule, date, kind),
-however often the watcher looks. Excluded days never reach these checks.
+however often the watcher looks; each warning and each met likewise once. Excluded days never
+reach these checks.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date as Date
+from datetime import datetime, timedelta
+from typing import Any
 
+from ..durations import format_duration
 from ..metrics import METRICS
-from ..model import AlertLevel, EventKind, FailureCategory, PipelineConfig, RunLogEntry, RunStatus, ScheduleConfig
+from ..model import (
+    AlertLevel,
+    EventKind,
+    FailureCategory,
+    PipelineConfig,
+    RunLogEntry,
+    RunState,
+    RunStatus,
+    ScheduleConfig,
+    format_timestamp,
+)
 from ..schedule import deadlines
 from .context import EngineContext
 from .dry_run import would_trigger_at
 
 S = RunStatus
+DONE = (S.COMPLETED, S.COMPLETED_MONITORING)
+_MEMO_LIMIT = 100_000
+
+
+@dataclass(frozen=True)
+class Target:
+    """A time by which a cycle should have completed: ``completion`` (the completion deadline) or
+    ``maxDuration`` (that long after the cycle's first trait pass)."""
+
+    kind: str
+    due: datetime
+    label: str
 
 
 class SLAChecks:
     def __init__(self, ctx: EngineContext) -> None:
         self.ctx = ctx
+        self._settled: set[str] = set()  # warning/met keys this process has claimed or seen claimed
+
+    def expected_duration(self, pipeline: PipelineConfig) -> timedelta:
+        """How long a run of the pipeline is expected to take (``sla.expectedDuration``, else the
+        project's ``watcher.watchdog.expectedDuration``)."""
+        if pipeline.sla is not None and pipeline.sla.expected_duration is not None:
+            return pipeline.sla.expected_duration
+        return self.ctx.watcher.watchdog.expected_duration
+
+    def targets(self, pipeline: PipelineConfig, schedule: ScheduleConfig, date: str,
+                first_pass: datetime | None) -> list[Target]:
+        if pipeline.sla is None and schedule.deadline is None:
+            return []
+        out = []
+        d = deadlines(pipeline, schedule, Date.fromisoformat(date))
+        if d.completion is not None:
+            out.append(Target("completion", d.completion, d.completion_label or ""))
+        max_duration = pipeline.sla.max_duration if pipeline.sla else None
+        if max_duration is not None and first_pass is not None:
+            out.append(Target("maxDuration", first_pass + max_duration,
+                              f"{format_duration(max_duration)} after the first trait pass "
+                              f"({format_timestamp(first_pass)})"))
+        return out
+
+    async def _once(self, key: str, level: AlertLevel, message: str, pipeline: PipelineConfig,
+                    details: dict[str, Any]) -> bool:
+        if key in self._settled:
+            return False
+        if len(self._settled) > _MEMO_LIMIT:
+            self._settled.clear()
+        self._settled.add(key)
+        return await self.ctx.alert_once(key, level, message, pipeline.name, details=details)
+
+    async def check_at_risk(self, pipeline: PipelineConfig, schedule: ScheduleConfig, date: str,
+                            entry: RunLogEntry | None, run: RunState | None, first_pass: datetime | None) -> None:
+        """SLA_WARNING once per target when, ``expectedDuration`` before it, the cycle is not done and
+        no run started early enough to finish by it."""
+        if entry is not None and entry.status in DONE:
+            return
+        now = self.ctx.clock.now()
+        expected = self.expected_duration(pipeline)
+        for target in self.targets(pipeline, schedule, date, first_pass):
+            if not target.due - expected <= now < target.due:
+                continue
+            active = run is not None and run.status in (S.TRIGGERING, S.RUNNING)
+            if active and run is not None and run.created_at + expected <= target.due:
+                continue  # started in time to finish by the target
+            state = run.status.value if active and run is not None else (entry.status.value if entry else "NOT_STARTED")
+            left = format_duration(target.due - now)
+            message = (f"Pipeline {pipeline.name} SLA at risk: cycle {date}/{schedule.name} {state} with {left} "
+                       f"left before {target.label} (expected duration {format_duration(expected)})")
+            details = {"kind": target.kind, "scheduleId": schedule.name, "date": date,
+                       "due": format_timestamp(target.due), "expectedDuration": format_duration(expected)}
+            if await self._once(f"sla:warning:{target.kind}:{pipeline.name}:{schedule.name}:{date}",
+                                AlertLevel.WARNING, message, pipeline, details):
+                METRICS.inc("interlock_sla_warnings_total", kind=target.kind)
+                await self.ctx.emit(EventKind.SLA_WARNING, pipeline.name, status=state, schedule_id=schedule.name,
+                                    date=date, run_id=run.run_id if run else None,
+                                    message=f"{target.kind} SLA at risk: {left} left before {target.label}",
+                                    details=details)
+
+    async def check_max_duration(self, pipeline: PipelineConfig, schedule: ScheduleConfig, date: str,
+                                 entry: RunLogEntry | None, first_pass: datetime | None) -> bool:
+        """Breached once when the cycle has not completed ``maxDuration`` after its first trait pass."""
+        if entry is not None and entry.status in DONE:
+            return False
+        for target in self.targets(pipeline, schedule, date, first_pass):
+            if target.kind != "maxDuration" or self.ctx.clock.now() <= target.due:
+                continue
+            state = entry.status.value if entry else "NOT_STARTED"
+            return await self._breach(
+                pipeline, schedule.name, date, "maxDuration",
+                f"Pipeline {pipeline.name} maxDuration SLA breached: cycle {state} {target.label}",
+                f"maxDuration SLA breached: not completed {target.label}", status=state,
+                run_id=entry.run_id if entry else None)
+        return False
+
+    async def check_met(self, pipeline: PipelineConfig, schedule: ScheduleConfig, date: str,
+                        entry: RunLogEntry | None, first_pass: datetime | None) -> bool:
+        """SLA_MET once when the cycle completed before every one of its targets."""
+        if entry is None or entry.status not in DONE:
+            return False
+        targets = self.targets(pipeline, schedule, date, first_pass)
+        done_at = entry.completed_at or entry.updated_at
+        if not targets or any(done_at > t.due for t in targets):
+            return False
+        labels = ", ".join(f"{t.kind} {t.label}" for t in targets)
+        details = {"kinds": [t.kind for t in targets], "scheduleId": schedule.name, "date": date,
+                   "completedAt": format_timestamp(done_at)}
+        if not await self._once(f"sla:met:{pipeline.name}:{schedule.name}:{date}", AlertLevel.INFO,
+                                f"Pipeline {pipeline.name} SLA met: cycle {date}/{schedule.name} completed at "
+                                f"{format_timestamp(done_at)}, before {labels}", pipeline, details):
+            return False
+        await self.ctx.emit(EventKind.SLA_MET, pipeline.name, status=entry.status.value, schedule_id=schedule.name,
+                            date=date, run_id=entry.run_id, message=f"completed in time ({labels})", details=details)
+        return True
 
     async def _breach(self, pipeline: PipelineConfig, schedule_id: str, date: str, kind: str, message: str,
                       event_message: str, *, status: str | None = None, run_id: str | None = None,

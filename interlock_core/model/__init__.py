@@ -17,6 +17,7 @@ from .enums import (
 from .pipeline import (
     PIPELINE_NAME,
     ExclusionConfig,
+    InclusionConfig,
     MonitoringConfig,
     PipelineConfig,
     RetryPolicy,
@@ -35,6 +36,7 @@ from .project import (
     OutboundConfig,
     ProjectConfig,
     ServerConfig,
+    WatchdogConfig,
     WatcherConfig,
 )
 from .records import (
@@ -71,6 +73,7 @@ __all__ = [
     "EventRecord",
     "ExclusionConfig",
     "FailureCategory",
+    "InclusionConfig",
     "LoggingConfig",
     "MonitoringConfig",
     "OutboundConfig",
@@ -98,6 +101,7 @@ __all__ = [
     "TraitStatus",
     "TriggerSpec",
     "WatchConfig",
+    "WatchdogConfig",
     "WatcherConfig",
     "format_timestamp",
     "utcnow",

@@ -96,22 +96,47 @@ class RetryPolicy(ConfigModel):
     )
 
 
+MAX_WATCHDOG_DURATION = timedelta(days=7)
+
+
+def check_watchdog_duration(value: timedelta | None) -> timedelta | None:
+    """A watchdog duration (``expectedDuration``, ``maxDuration``, ``sensorTimeout``): more than
+    zero and at most seven days (the days a watcher pass looks back over)."""
+    if value is None:
+        return None
+    if value <= timedelta(0) or value > MAX_WATCHDOG_DURATION:
+        raise ValueError("must be more than 0s and at most 7d")
+    return value
+
+
 class SLAConfig(ConfigModel):
     evaluation_deadline: str | None = None
     completion_deadline: str | None = None
     validation_timeout: str | None = None
     timezone: str | None = None
+    expected_duration: Duration | None = None
+    max_duration: Duration | None = None
 
     _tz = field_validator("timezone")(check_timezone)
     _deadlines = field_validator("evaluation_deadline", "completion_deadline", "validation_timeout")(
         check_deadline
     )
+    _durations = field_validator("expected_duration", "max_duration")(check_watchdog_duration)
 
 
 class MonitoringConfig(ConfigModel):
     enabled: bool = False
     duration: Duration = timedelta(hours=2)
     auto_rerun: bool = True
+    sensor_timeout: Duration | None = None
+
+    _sensor = field_validator("sensor_timeout")(check_watchdog_duration)
+
+    @model_validator(mode="after")
+    def _sensor_within_window(self) -> MonitoringConfig:
+        if self.sensor_timeout is not None and self.sensor_timeout > self.duration:
+            raise ValueError("sensorTimeout must not be longer than the monitoring duration")
+        return self
 
     _duration = field_validator("duration")(duration_at_most(MAX_MONITORING, "monitoring.duration"))
 
@@ -159,6 +184,12 @@ class ExclusionConfig(ConfigModel):
         return [*([self.calendar] if self.calendar else []), *self.calendars]
 
 
+class InclusionConfig(ExclusionConfig):
+    """``include:``: the only days a pipeline runs on — irregular dates listed here or in named
+    calendars (the same calendar files exclusions name; here their days and dates are the ones
+    that run). Exclusions still apply on an included day."""
+
+
 class PipelineConfig(ConfigModel):
     name: str = Field(min_length=1)
     archetype: str = Field(min_length=1)
@@ -177,6 +208,7 @@ class PipelineConfig(ConfigModel):
     dry_run: bool = False
     """Shadow mode: evaluate and record DRY_RUN_WOULD_TRIGGER where the trigger would fire, but
     never launch, claim the cycle or write its run log (SLA projections and drift still recorded)."""
+    include: InclusionConfig | None = None
 
     @field_validator("name")
     @classmethod

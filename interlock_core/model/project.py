@@ -47,10 +47,33 @@ class EngineConfig(ConfigModel):
     _run_lease = field_validator("run_lease")(duration_at_most(MAX_INTERVAL, "runLease"))
 
 
+class WatchdogConfig(ConfigModel):
+    """``watcher.watchdog``: the checks a watcher pass makes for what did not happen."""
+
+    enabled: bool = True
+    expected_duration: Duration = timedelta(minutes=30)
+    recovery_grace: Duration = timedelta(seconds=10)
+
+    @field_validator("expected_duration")
+    @classmethod
+    def _expected(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0) or value > timedelta(days=7):
+            raise ValueError("must be more than 0s and at most 7d")
+        return value
+
+    @field_validator("recovery_grace")
+    @classmethod
+    def _grace(cls, value: timedelta) -> timedelta:
+        if value < timedelta(0) or value > timedelta(days=1):
+            raise ValueError("must be between 0s and 1d")
+        return value
+
+
 class WatcherConfig(ConfigModel):
     enabled: bool = True
     default_interval: Duration = timedelta(seconds=30)
     max_concurrent_cycles: int = Field(default=32, ge=1, le=MAX_CONCURRENCY)
+    watchdog: WatchdogConfig = Field(default_factory=WatchdogConfig)
 
     _interval = field_validator("default_interval")(duration_at_most(MAX_INTERVAL, "defaultInterval"))
 

@@ -21,11 +21,11 @@ CORE = [
 MODEL = [
     "DEFAULT_SCHEDULE_ID", "PIPELINE_NAME", "Alert", "AlertLevel", "AlertSpec", "Archetype", "ArchiverConfig",
     "Calendar", "CascadeMarker", "ConfigModel", "EngineConfig", "Event", "EventKind", "EventRecord",
-    "ExclusionConfig", "FailureCategory", "LoggingConfig", "MonitoringConfig", "PipelineConfig",
+    "ExclusionConfig", "FailureCategory", "InclusionConfig", "LoggingConfig", "MonitoringConfig", "PipelineConfig",
     "ProjectConfig", "ReadinessResult", "ReadinessRule", "ReadinessRuleType", "ReadinessStatus", "Record",
     "RerunRecord", "RetryAttempt", "RetryPolicy", "RunLogEntry", "RunState", "RunStatus", "SLAConfig",
     "ScheduleConfig", "ServerConfig", "Timestamp", "TraitConfig", "TraitDefinition", "TraitEvaluation",
-    "TraitStatus", "TriggerSpec", "WatchConfig", "WatcherConfig", "format_timestamp", "utcnow",
+    "TraitStatus", "TriggerSpec", "WatchConfig", "WatchdogConfig", "WatcherConfig", "format_timestamp", "utcnow",
     "ApiConfig", "OutboundConfig", "PipelineOrigin",
 ]
 
