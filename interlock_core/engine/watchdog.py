@@ -204,8 +204,7 @@ class Watchdog:
             return
         reason = None
         now = self.ctx.clock.now()
-        if (before is not None and before.status in (S.FAILED, S.PENDING)
-                and before.failure_message == ABANDONED_CLAIM):
+        if before is not None and _abandoned(before, outcome.run):
             reason = "the previous claim was abandoned before its run was recorded (a crashed replica)"
         elif before is None and outcome.readiness is not None:
             ready_since = self._ready_since(pipeline, schedule, day, outcome.readiness)
@@ -260,3 +259,12 @@ class Watchdog:
                 self._first_pass.clear()
             self._first_pass[key] = mark
         return self._first_pass[key]
+
+
+def _abandoned(before: RunLogEntry, run: RunState) -> bool:
+    """Whether ``run`` took over a claim a crashed replica left: the claim was released earlier
+    (PENDING with the abandonment message), or this very start found it unrecorded past its lease
+    and launched the same attempt (a claim still in flight answers IN_PROGRESS, never a run)."""
+    if before.failure_message == ABANDONED_CLAIM and before.status in (S.PENDING, S.FAILED):
+        return True
+    return before.status is S.TRIGGERING and run.attempt == before.attempt_number
