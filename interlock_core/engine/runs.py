@@ -42,6 +42,8 @@ ACTIVE = frozenset({S.PENDING, S.TRIGGERING, S.RUNNING})
 """A run in one of these is still doing its job (COMPLETED_MONITORING is done; only watched)."""
 RERUN_SCAN_LIMIT = 500
 
+RERUN_CLAIM_TTL = 30.0
+"""Seconds a rerun claim holds its cycle's claim lease at most (released as soon as the run exists)."""
 MAX_RELAUNCHES = 3
 """How often a run orphaned TRIGGERING is relaunched under its run key before it is failed."""
 ABANDONED_CLAIM = "the claim was abandoned before its run was recorded; the attempt is claimed again"
@@ -148,6 +150,11 @@ class Runs:
 
     async def active_run(self, pipeline_id: str, schedule_id: str, date: str) -> RunState | None:
         """A run of the cycle (its scheduled attempt or any rerun) that is still doing its job."""
+        runs = await self.active_runs(pipeline_id, schedule_id, date)
+        return runs[0] if runs else None
+
+    async def active_runs(self, pipeline_id: str, schedule_id: str, date: str) -> list[RunState]:
+        """Every run of the cycle (its scheduled attempt and its reruns) still doing its job."""
         candidates: list[str] = []
         entry = await self.ctx.store.get_run_log(pipeline_id, date, schedule_id)
         if entry is not None and entry.run_id and not entry.status.is_terminal:
@@ -156,11 +163,12 @@ class Runs:
             if (record.original_date == date and record.schedule_id == schedule_id and record.rerun_run_id
                     and not record.status.is_terminal):
                 candidates.append(record.rerun_run_id)
-        for run_id in candidates:
+        active: list[RunState] = []
+        for run_id in dict.fromkeys(candidates):
             run = await self.ctx.store.get_run(run_id)
             if run is not None and run.status in ACTIVE:
-                return run
-        return None
+                active.append(run)
+        return active
 
     async def _abandon(self, entry: RunLogEntry) -> RunLogEntry | None:
         """Release a claim whose run was never recorded (its claimer died before launching): the
@@ -215,7 +223,14 @@ class Runs:
             return RunOutcome(Outcome.NOT_READY, pipeline.name, sid, day,
                               f"{pipeline.name} is not ready: blocked by {', '.join(readiness.blocking)}",
                               readiness=readiness, run_log=entry, rerun=rerun)
-        run = await self._claim(pipeline, sid, day, entry, rerun)
+        if rerun is None:
+            run = await self._claim(pipeline, sid, day, entry, None)
+        else:
+            busy, run = await self._claim_rerun(pipeline, sid, day, rerun)
+            if busy is not None:
+                return RunOutcome(Outcome.IN_PROGRESS, pipeline.name, sid, day,
+                                  f"run {busy.run_id} of {pipeline.name} for {day}/{sid} is {busy.status.value}; "
+                                  "the rerun waits for it to end", run=busy, readiness=readiness, rerun=rerun)
         if run is None:
             return RunOutcome(Outcome.CLAIM_LOST, pipeline.name, sid, day,
                               f"another caller already claimed this cycle of {pipeline.name}", readiness=readiness)
@@ -225,6 +240,31 @@ class Runs:
         return RunOutcome(Outcome.TRIGGERED, pipeline.name, sid, day,
                           f"run {run.run_id} launched: {run.status.value}", run=run, readiness=readiness,
                           run_log=log_entry, rerun=rec)
+
+    async def _claim_rerun(self, pipeline: PipelineConfig, schedule_id: str, date: str,
+                           rerun: RerunRecord) -> tuple[RunState | None, RunState | None]:
+        """Claim ``rerun`` unless a run of its cycle is active: ``(active run, None)`` or ``(None, the
+        claimed run or None when the claim was lost)``. Reruns of one cycle asked for at the same moment
+        all pass the check made before evaluating, so the check is made again, and the run created,
+        under a short per-cycle store lease: whoever claims second sees the first one's run."""
+        key = f"rerun-claim:{pipeline.name}:{schedule_id}:{date}"
+        owner = f"{self.ctx.owner}:{uuid.uuid4().hex}"
+        if not await self.ctx.store.acquire_lease(key, owner, RERUN_CLAIM_TTL):
+            holder = await self.active_run(pipeline.name, schedule_id, date)
+            if holder is not None:
+                return holder, None
+            return None, None  # another claim of this cycle is being made right now
+        try:
+            active = await self.active_run(pipeline.name, schedule_id, date)
+            if active is not None:
+                return active, None
+            return None, await self._claim(pipeline, schedule_id, date, None, rerun)
+        finally:
+            with anyio.CancelScope(shield=True):
+                try:
+                    await self.ctx.store.release_lease(key, owner)
+                except StoreUnavailable as exc:  # it lapses by itself within RERUN_CLAIM_TTL
+                    log.warning("could not release %s: %s", key, exc.message)
 
     async def _claim(self, pipeline: PipelineConfig, schedule_id: str, date: str, entry: RunLogEntry | None,
                      rerun: RerunRecord | None) -> RunState | None:

@@ -401,6 +401,36 @@ async def test_no_rerun_starts_while_a_run_of_its_cycle_is_active(harness: Harne
         assert started.outcome is Outcome.TRIGGERED and len(hook.requests) == 2
 
 
+async def test_reruns_requested_at_the_same_moment_never_overlap(harness: Harness) -> None:
+    with webhook_server() as hook:
+        harness.write([pipeline("p1", trigger={"type": "http", "url": hook.url})])
+        harness.sensors.ready("p1")
+        engine = await harness.engine()
+        refused: list[str] = []
+        outcomes = []
+
+        async def request(n: int) -> None:
+            try:
+                _, outcome = await engine.request_rerun("p1", "2026-03-02", f"at once {n}")
+                outcomes.append(outcome)
+            except CycleBusy as exc:
+                refused.append(exc.details["activeRunId"])
+
+        async with anyio.create_task_group() as tg:
+            for n in range(8):
+                tg.start_soon(request, n)
+        triggered = [o for o in outcomes if o is not None and o.outcome is Outcome.TRIGGERED]
+        assert len(hook.requests) == 1 and len(triggered) == 1
+        active = [r for r in await engine.store.list_runs("p1") if r.status in (S.TRIGGERING, S.RUNNING)]
+        assert [r.run_id for r in active] == [triggered[0].run.run_id]  # type: ignore[union-attr]
+        waiting = [o for o in outcomes if o is not None and o is not triggered[0]]
+        # each other one saw the active run, or the claim being made at that moment
+        assert all(o.outcome in (Outcome.IN_PROGRESS, Outcome.CLAIM_LOST) for o in waiting)
+        for o in waiting:  # a rerun that stepped back waits, PENDING, to run after the active one
+            assert o.rerun is not None
+            assert (await engine.store.get_rerun(o.rerun.rerun_id)).status is S.PENDING  # type: ignore[union-attr]
+
+
 async def test_cancel_a_pending_rerun(harness: Harness) -> None:
     harness.write([pipeline("p1")])
     harness.sensors.set("p1.freshness", "FAIL stale")
