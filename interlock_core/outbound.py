@@ -10,9 +10,11 @@ the address actually connected to (so a name that resolves to a metadata address
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -26,6 +28,26 @@ ALWAYS_DENIED_NETWORKS: tuple[IPNetwork, ...] = (
 )
 _HOST = re.compile(r"[a-z0-9_-]+(\.[a-z0-9_-]+)*")
 ALWAYS_DENIED_NAMES = frozenset({"metadata.google.internal", "metadata.goog"})
+
+
+_QUOTE_RESPONSES: ContextVar[bool] = ContextVar("interlock_quote_responses", default=True)
+
+
+@contextlib.contextmanager
+def untrusted_target(untrusted: bool = True) -> Iterator[None]:
+    """Within this block (a launch or poll of a pipeline registered over the API) plugins quote
+    nothing an answering server sent in messages they return: its URL was chosen by an API client,
+    so a quoted body would read internal services back through the run record."""
+    token = _QUOTE_RESPONSES.set(not untrusted and _QUOTE_RESPONSES.get())
+    try:
+        yield
+    finally:
+        _QUOTE_RESPONSES.reset(token)
+
+
+def may_quote_responses() -> bool:
+    """False while talking to a target an API client chose (see :func:`untrusted_target`)."""
+    return _QUOTE_RESPONSES.get()
 
 
 class OutboundRefused(Exception):

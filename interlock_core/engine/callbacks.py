@@ -8,7 +8,8 @@ import logging
 from typing import Any
 
 from ..errors import InvalidTransition, NotFoundError, StoreUnavailable, TriggerError
-from ..model import AlertLevel, FailureCategory, RunState, RunStatus
+from ..model import AlertLevel, FailureCategory, PipelineOrigin, RunState, RunStatus
+from ..outbound import untrusted_target
 from .context import EngineContext
 from .transitions import Change, Transitions
 
@@ -100,7 +101,8 @@ class Callbacks:
         trigger = self.ctx.triggers.get(run.trigger_type)
         try:
             config = cls.config_model.model_validate(pipeline.trigger.options())
-            result = await trigger.poll(config, run.metadata)
+            with untrusted_target(pipeline.origin is PipelineOrigin.API):
+                result = await trigger.poll(config, run.metadata)
         except TriggerError as exc:
             log.warning("status poll of %s failed: %s", run_id, exc.message)
             if exc.category is FailureCategory.PERMANENT:  # will not mend by itself: say so once per run

@@ -18,6 +18,7 @@ from ..model import (
     EventKind,
     FailureCategory,
     PipelineConfig,
+    PipelineOrigin,
     RerunRecord,
     RunLogEntry,
     RunState,
@@ -25,6 +26,7 @@ from ..model import (
     ScheduleConfig,
     format_timestamp,
 )
+from ..outbound import untrusted_target
 from ..ports import LaunchRequest, LaunchResult
 from ..retry import backoff, is_retryable
 from ..schedule import cycle_date, excluded, schedule_zone
@@ -342,7 +344,8 @@ class Runs:
             async with anyio.create_task_group() as tg:
                 tg.start_soon(self._renew_lease, run.run_id)
                 try:
-                    result = await trigger.launch(config, request)
+                    with untrusted_target(pipeline.origin is PipelineOrigin.API):
+                        result = await trigger.launch(config, request)
                 except Exception as exc:  # kept out of the task group so it is not wrapped
                     error = exc
                 finally:

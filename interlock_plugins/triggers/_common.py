@@ -29,7 +29,7 @@ from pydantic import ValidationError as PydanticValidationError
 from interlock_core.durations import parse_duration
 from interlock_core.errors import TriggerError, category_for_http_status
 from interlock_core.model import FailureCategory
-from interlock_core.outbound import HostPolicy
+from interlock_core.outbound import HostPolicy, may_quote_responses
 from interlock_core.plugins import PluginContext
 from interlock_core.ports import LaunchRequest
 from interlock_core.templating import MissingVariable, chain_lookup, expand_tree
@@ -150,7 +150,7 @@ def mask_secrets(mapping: Mapping[str, Any] | None) -> dict[str, Any]:
 
 def excerpt(text: str | bytes | None, limit: int = EXCERPT_LIMIT) -> str:
     """At most ``limit`` characters of ``text`` (decoded leniently), marked when cut."""
-    if text is None:
+    if text is None or not may_quote_responses():
         return ""
     if isinstance(text, bytes):
         text = text.decode("utf-8", errors="replace")

@@ -145,3 +145,25 @@ async def test_api_pipeline_evaluators_are_never_looked_up_on_path(
     assert not result.ready
     reason = result.traits[0].reason or ""
     assert reason.startswith("EVALUATOR_NOT_FOUND: path-only-pass") and "$PATH" not in reason
+
+
+INTERNAL = '"accepted": false'  # what the answering server wrote in its body
+
+
+def _airflow_pipeline(name: str, url: str) -> dict[str, Any]:
+    data = http_pipeline(name, url)
+    data["trigger"] = {"type": "airflow", "url": url, "dagID": "etl"}
+    return data
+
+
+async def test_an_api_pipeline_never_reads_an_answer_back_through_its_failure_message(
+    make_api: Callable[..., Any], hook: Any
+) -> None:
+    hook.status = 500
+    api: Api = await make_api(pipelines=[_airflow_pipeline("filed", hook.url)])
+    assert (await api.client.post("/api/pipelines", json=_airflow_pipeline("posted", hook.url))).status_code == 201
+    posted = (await api.engine.start_run("posted", date="2026-03-02")).run
+    assert posted is not None and posted.status is RunStatus.FAILED
+    assert "HTTP 500" in (posted.failure_message or "") and INTERNAL not in (posted.failure_message or "")
+    filed = (await api.engine.start_run("filed", date="2026-03-02")).run  # the operator's own file: quoted
+    assert filed is not None and INTERNAL in (filed.failure_message or "")
