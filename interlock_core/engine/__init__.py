@@ -5,5 +5,7 @@ from .engine import Engine
 from .outcome import Outcome, RunOutcome
 from .reruns import CycleBusy
 from .runs import run_key
+from .sweep import SweepSummary
 
-__all__ = ["CycleBusy", "Engine", "EngineContext", "NullAlerts", "Outcome", "RunOutcome", "TriggerRegistry", "run_key"]
+__all__ = ["CycleBusy", "Engine", "EngineContext", "NullAlerts", "Outcome", "RunOutcome", "SweepSummary",
+           "TriggerRegistry", "run_key"]

@@ -63,31 +63,7 @@ class CyclePass:
         dog = self.watchdog if self.watchdog is not None and self.watchdog.enabled else None
         if dog is not None:
             await dog.since()  # the start mark is written on the first pass, not when first needed
-        ran_before = False
-        before: RunLogEntry | None = None
-        for day in days_in_view(today):
-            if excluded(pipeline, Date.fromisoformat(day), self.ctx.calendars):
-                continue
-            entry = await self.ctx.store.get_run_log(pipeline.name, day, schedule.name)
-            run = None
-            if entry is not None and not entry.status.is_terminal and entry.run_id:
-                run = await self.ctx.store.get_run(entry.run_id)
-                if run is not None and not run.status.is_terminal:
-                    if dog is not None:
-                        await dog.check_sensor(pipeline, run)
-                    run = await self.advance(run)
-                    if dog is not None:
-                        await dog.check_stuck(pipeline, run)
-                    entry = await self.ctx.store.get_run_log(pipeline.name, day, schedule.name)
-            if day == today:
-                before = entry
-            # a never-started cycle is judged on its own day, or once the cycle has run on an earlier
-            # day in view (then it was expected; a pipeline that never ran is not judged backwards)
-            if day == today or entry is not None or ran_before:
-                await self.sla.check_completion(pipeline, schedule, day, entry)
-            if dog is not None:
-                await dog.check_cycle(pipeline, schedule, day, entry, run, sla=day == today or entry is not None)
-            ran_before = ran_before or entry is not None
+        before = await self.look_back(pipeline, schedule, today, dog)
         if excluded(pipeline, Date.fromisoformat(today), self.ctx.calendars):
             return None
         outcome = None
@@ -103,6 +79,39 @@ class CyclePass:
                 await dog.after_start(pipeline, schedule, today, before, outcome)
         await self.pending_reruns(pipeline, schedule)
         return outcome
+
+    async def look_back(self, pipeline: PipelineConfig, schedule: ScheduleConfig, today: str,
+                        dog: Watchdog | None, *, advance: bool = True) -> RunLogEntry | None:
+        """The days in view up to ``today``: move active runs along (unless ``advance`` is off: in
+        AWS mode the state machine polls), check SLAs and the watchdog's conditions. Returns today's
+        run-log entry as it stood."""
+        ran_before = False
+        before: RunLogEntry | None = None
+        for day in days_in_view(today):
+            if excluded(pipeline, Date.fromisoformat(day), self.ctx.calendars):
+                continue
+            entry = await self.ctx.store.get_run_log(pipeline.name, day, schedule.name)
+            run = None
+            if entry is not None and not entry.status.is_terminal and entry.run_id:
+                run = await self.ctx.store.get_run(entry.run_id)
+                if run is not None and not run.status.is_terminal:
+                    if dog is not None:
+                        await dog.check_sensor(pipeline, run)
+                    if advance:
+                        run = await self.advance(run)
+                    if dog is not None:
+                        await dog.check_stuck(pipeline, run)
+                    entry = await self.ctx.store.get_run_log(pipeline.name, day, schedule.name)
+            if day == today:
+                before = entry
+            # a never-started cycle is judged on its own day, or once the cycle has run on an earlier
+            # day in view (then it was expected; a pipeline that never ran is not judged backwards)
+            if day == today or entry is not None or ran_before:
+                await self.sla.check_completion(pipeline, schedule, day, entry)
+            if dog is not None:
+                await dog.check_cycle(pipeline, schedule, day, entry, run, sla=day == today or entry is not None)
+            ran_before = ran_before or entry is not None
+        return before
 
     async def pending_reruns(self, pipeline: PipelineConfig, schedule: ScheduleConfig) -> None:
         for record in await self.ctx.store.list_reruns(pipeline.name, limit=50):

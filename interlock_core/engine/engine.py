@@ -25,6 +25,7 @@ from .outcome import RunOutcome
 from .reruns import Reruns
 from .runs import Runs
 from .sla import SLAChecks
+from .sweep import SweepSummary, WatchdogSweep
 from .transitions import Transitions
 from .watchdog import Watchdog
 
@@ -42,6 +43,7 @@ class Engine:
         self.watchdog = Watchdog(ctx, self.sla)
         self.cycles = CyclePass(ctx, self.runs, self.callbacks, self.monitoring, self.reruns, self.sla,
                                 self.watchdog)
+        self.sweep = WatchdogSweep(ctx, self.cycles, self.evaluation, self.watchdog)
         self._validate_pipeline = validate_pipeline
         self._closers = closers or []
 
@@ -127,6 +129,10 @@ class Engine:
 
     async def cancel_rerun(self, rerun_id: str, reason: str = "cancelled") -> RerunRecord:
         return await self.reruns.cancel_rerun(rerun_id, reason)
+
+    async def watchdog_sweep(self) -> SweepSummary:
+        """The watchdog's checks over every pipeline without a watcher pass (AWS mode's scheduled sweep)."""
+        return await self.sweep.sweep()
 
     # ------------------------------------------------------------------------- lifetime
     async def aclose(self) -> None:

@@ -1,0 +1,144 @@
+"""The watchdog sweep: the watchdog's checks over every pipeline, for a deployment with no watcher.
+
+In AWS mode nothing runs a watcher pass: every cycle is a state machine execution started by a
+marker, and the state machine polls its own runs. A scheduled function calls :meth:`WatchdogSweep.sweep`
+instead. It looks at the same days a watcher pass looks at (:func:`.cycle.days_in_view`) through
+the same code (:meth:`.cycle.CyclePass.look_back`), with two differences:
+
+* it never evaluates, launches, polls or reruns: SCHEDULE_MISSED, RUN_STUCK, POST_RUN_SENSOR_MISSING,
+  SLA_WARNING / maxDuration / SLA_MET and the completion SLA are judged on what the store holds;
+* self-healing starts a cycle the way AWS mode starts one: a cycle that is ready on its stored
+  trait results, inside its window, with nothing triggered for longer than ``recoveryGrace`` gets a
+  cascade marker from source ``watchdog`` (the table stream turns it into an execution, which
+  evaluates and triggers through the normal idempotent path) and a TRIGGER_RECOVERED event. The
+  marker is written once per cycle.
+
+Every check fires once per condition, across sweeps and containers (the ``alert_once`` claims).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date as Date
+from typing import Any
+
+from ..model import (
+    AlertLevel,
+    CascadeMarker,
+    Event,
+    EventKind,
+    PipelineConfig,
+    RunLogEntry,
+    RunStatus,
+    ScheduleConfig,
+    format_timestamp,
+)
+from ..schedule import cycle_date, excluded, is_schedule_active, schedule_zone
+from .context import EngineContext
+from .cycle import CyclePass
+from .evaluation import Evaluation
+from .watchdog import Watchdog
+
+RECOVERY_SOURCE = "watchdog"
+COUNTED = (EventKind.SCHEDULE_MISSED, EventKind.RUN_STUCK, EventKind.POST_RUN_SENSOR_MISSING,
+           EventKind.SLA_WARNING, EventKind.SLA_MET, EventKind.SLA_BREACHED, EventKind.TRIGGER_RECOVERED)
+
+
+@dataclass
+class SweepSummary:
+    """What one sweep looked at and what it reported (events per kind)."""
+
+    enabled: bool = True
+    pipelines: int = 0
+    cycles: int = 0
+    events: Counter[str] = field(default_factory=Counter)
+    recovered: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"enabled": self.enabled, "pipelines": self.pipelines, "cycles": self.cycles,
+                "counts": {kind.value: self.events.get(kind.value, 0) for kind in COUNTED},
+                "recovered": list(self.recovered), "errors": list(self.errors)}
+
+
+class WatchdogSweep:
+    def __init__(self, ctx: EngineContext, cycles: CyclePass, evaluation: Evaluation, watchdog: Watchdog) -> None:
+        self.ctx = ctx
+        self.cycles = cycles
+        self.evaluation = evaluation
+        self.watchdog = watchdog
+
+    async def sweep(self) -> SweepSummary:
+        """Run the watchdog's checks for every pipeline × schedule over the cycles in view."""
+        summary = SweepSummary(enabled=self.watchdog.enabled)
+        if not summary.enabled:
+            return summary
+        await self.watchdog.since()
+        previous = self.ctx.on_event
+
+        async def count(event: Event) -> None:
+            summary.events[event.kind.value] += 1
+            if previous is not None:
+                await previous(event)
+
+        self.ctx.on_event = count
+        try:
+            for pipeline in await self.ctx.store.list_pipelines():
+                summary.pipelines += 1
+                for schedule in pipeline.resolved_schedules():
+                    summary.cycles += 1
+                    try:
+                        await self.sweep_cycle(pipeline, schedule, summary)
+                    except Exception as exc:  # one broken pipeline does not hide the others
+                        summary.errors.append(f"{pipeline.name}/{schedule.name}: {type(exc).__name__}: {exc}")
+        finally:
+            self.ctx.on_event = previous
+        return summary
+
+    async def sweep_cycle(self, pipeline: PipelineConfig, schedule: ScheduleConfig, summary: SweepSummary) -> None:
+        today = cycle_date(self.ctx.clock.now(), schedule_zone(pipeline, schedule))
+        before = await self.cycles.look_back(pipeline, schedule, today, self.watchdog, advance=False)
+        for record in await self.ctx.store.list_reruns(pipeline.name, limit=50):
+            if record.schedule_id != schedule.name or record.status.is_terminal or not record.rerun_run_id:
+                continue
+            run = await self.ctx.store.get_run(record.rerun_run_id)
+            if run is not None and not run.status.is_terminal:
+                await self.watchdog.check_stuck(pipeline, run)
+        if await self.recover(pipeline, schedule, today, before):
+            summary.recovered.append(f"{pipeline.name}/{schedule.name}/{today}")
+
+    async def recover(self, pipeline: PipelineConfig, schedule: ScheduleConfig, today: str,
+                      entry: RunLogEntry | None) -> bool:
+        """Ask for an execution of a cycle that is ready but was never triggered (a lost marker)."""
+        if pipeline.trigger is None or pipeline.dry_run:
+            return False
+        if entry is not None and (entry.status is not RunStatus.PENDING or entry.run_id):
+            return False
+        now = self.ctx.clock.now()
+        if not is_schedule_active(schedule, now, schedule_zone(pipeline, schedule)) or \
+                excluded(pipeline, Date.fromisoformat(today), self.ctx.calendars):
+            return False
+        readiness = await self.evaluation.check_readiness(pipeline.name)
+        if not readiness.ready:
+            return False
+        ready_since = self.watchdog._ready_since(pipeline, schedule, today, readiness)
+        if ready_since is None or now - ready_since <= self.ctx.watcher.watchdog.recovery_grace:
+            return False
+        markers = await self.ctx.store.list_cascade_markers(pipeline.name, today, schedule.name)
+        if any(m.source == RECOVERY_SOURCE for m in markers):
+            return False
+        await self.ctx.store.write_cascade_marker(CascadeMarker(
+            pipeline_id=pipeline.name, schedule_id=schedule.name, date=today, source=RECOVERY_SOURCE, timestamp=now))
+        reason = (f"ready since {format_timestamp(ready_since)} but never triggered (a lost marker); "
+                  f"a cycle execution was requested")
+        details = {"scheduleId": schedule.name, "date": today, "reason": reason,
+                   "readySince": format_timestamp(ready_since)}
+        await self.ctx.emit(EventKind.TRIGGER_RECOVERED, pipeline.name, status=RunStatus.PENDING.value,
+                            schedule_id=schedule.name, date=today, message=f"requested by the watchdog: {reason}",
+                            details=details)
+        await self.ctx.alert_once(f"watchdog:recovered:{pipeline.name}:{schedule.name}:{today}", AlertLevel.WARNING,
+                                  f"Pipeline {pipeline.name}: trigger recovered for {today}/{schedule.name}: {reason}",
+                                  pipeline.name, details=details)
+        await self.ctx.wake(pipeline.name, "watchdog", schedule.name, today)
+        return True
