@@ -1,6 +1,7 @@
 """AWS mode: the Lambda handlers (thin adapters over the engine's lifecycle steps).
 
 ``stream_router`` (DynamoDB Stream → Step Functions), ``orchestrator``, ``evaluator``,
-``trigger`` and ``run_checker`` each expose ``handler(event, context)``; ``init`` holds the
+``trigger``, ``run_checker`` and ``watchdog`` (the scheduled watchdog sweep) each expose
+``handler(event, context)``; ``init`` holds the
 settings read from the environment and the one engine per container they share.
 """
