@@ -5,6 +5,7 @@ see interlock_cdk/config.py and docs/aws.md."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 from pathlib import Path
@@ -18,12 +19,27 @@ if TYPE_CHECKING:
     import aws_cdk
 
 
+WATCHDOG_RATE_CONTEXT = "watchdogRateMinutes"
+
+
+def with_context(config: StackConfig, watchdog_rate: object) -> StackConfig:
+    """``cdk deploy -c watchdogRateMinutes=10`` overrides INTERLOCK_WATCHDOG_RATE_MINUTES."""
+    if watchdog_rate is None or str(watchdog_rate).strip() == "":
+        return config
+    try:
+        minutes = int(str(watchdog_rate).strip())
+    except ValueError:
+        raise ConfigError(f"context {WATCHDOG_RATE_CONTEXT}={watchdog_rate!r} is not a whole number") from None
+    return dataclasses.replace(config, watchdog_rate_minutes=minutes)
+
+
 def build_app(config: StackConfig, outdir: str | None = None) -> aws_cdk.App:
     """A CDK app holding the Interlock stack (aws-cdk-lib is imported only here)."""
     import aws_cdk as cdk
     from interlock_cdk.stack import InterlockStack
 
     app = cdk.App(outdir=outdir or os.environ.get("CDK_OUTDIR") or "cdk.out")
+    config = with_context(config, app.node.try_get_context(WATCHDOG_RATE_CONTEXT))
     environment = cdk.Environment(account=config.account, region=config.region)
     InterlockStack(
         app,

@@ -50,6 +50,7 @@ LOGICAL_PREFIX = {
     "evaluator": "EvaluatorFunction",
     "trigger": "TriggerFunction",
     "run-checker": "RunCheckerFunction",
+    "watchdog": "WatchdogFunction",
 }
 STANDIN_ASL = {
     "Comment": "stand-in with every placeholder the stack fills in",
@@ -142,6 +143,7 @@ def enabled(artifacts: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
         enable_emr_trigger=True,
         enable_emr_serverless_trigger=True,
         enable_step_function_trigger=True,
+        watchdog_rate_minutes=15,
     )
 
 
@@ -256,9 +258,9 @@ def test_archetype_layer_is_arm64_python(template: Template) -> None:
 # --- functions ------------------------------------------------------------------------------
 
 
-def test_exactly_the_five_named_functions(template: Template, enabled: Template) -> None:
+def test_exactly_the_six_named_functions(template: Template, enabled: Template) -> None:
     # Log groups are explicit resources, so no log-retention helper function is added.
-    template.resource_count_is("AWS::Lambda::Function", 5)
+    template.resource_count_is("AWS::Lambda::Function", 6)
     for suffix, module in FUNCTION_MODULES.items():
         template.has_resource_properties(
             "AWS::Lambda::Function",
@@ -268,7 +270,7 @@ def test_exactly_the_five_named_functions(template: Template, enabled: Template)
                 "Architectures": ["arm64"],
                 "Handler": f"interlock_server.aws.{module}.handler",
                 "MemorySize": 256,
-                "Timeout": 60,
+                "Timeout": 300 if suffix == "watchdog" else 60,
             },
         )
         enabled.has_resource_properties("AWS::Lambda::Function", {"FunctionName": f"interlock-e2e-{suffix}"})
@@ -307,8 +309,48 @@ def test_stream_router_gets_the_state_machine_arn_and_no_layer(template: Templat
     assert not {"dynamodb:PutItem", "dynamodb:UpdateItem"} & _actions(statements)
 
 
+def test_watchdog_function_gets_the_engine_environment_and_the_layer(template: Template) -> None:
+    layer_id = next(iter(_resources(template, "AWS::Lambda::LayerVersion")))
+    _, workflow = _function(template, "orchestrator")
+    _, properties = _function(template, "watchdog")
+    assert properties["Handler"] == "interlock_server.aws.watchdog.handler"
+    assert properties["Environment"] == workflow["Environment"]
+    assert properties["Layers"] == [{"Ref": layer_id}]
+    # it starts no execution itself: a recovery marker goes through the stream-router
+    assert "states:StartExecution" not in _actions(_function_statements(template, "watchdog"))
+
+
+def test_watchdog_runs_every_five_minutes_or_as_configured(template: Template, enabled: Template) -> None:
+    for stack, rate, name in ((template, 5, "interlock-watchdog"), (enabled, 15, "interlock-e2e-watchdog")):
+        stack.resource_count_is("AWS::Events::Rule", 1)
+        watchdog_id, _ = _function(stack, "watchdog")
+        (rule,) = _resources(stack, "AWS::Events::Rule").values()
+        properties = rule["Properties"]
+        assert properties["ScheduleExpression"] == f"rate({rate} minutes)"
+        assert properties["State"] == "ENABLED" and properties["Name"] == name
+        (target,) = properties["Targets"]
+        assert target["Arn"] == {"Fn::GetAtt": [watchdog_id, "Arn"]}
+        stack.has_resource_properties(
+            "AWS::Lambda::Permission",
+            {"Action": "lambda:InvokeFunction", "Principal": "events.amazonaws.com",
+             "FunctionName": {"Fn::GetAtt": [watchdog_id, "Arn"]}},
+        )
+
+
+def test_watchdog_rate_from_context_overrides_the_environment() -> None:
+    app_module = _load_module("interlock_cdk_app_context", CDK_DIR / "app.py")
+    config = load_config({"INTERLOCK_WATCHDOG_RATE_MINUTES": "10"})
+    assert config.watchdog_rate_minutes == 10 and load_config({}).watchdog_rate_minutes == 5
+    assert app_module.with_context(config, None).watchdog_rate_minutes == 10
+    assert app_module.with_context(config, "30").watchdog_rate_minutes == 30
+    with pytest.raises(ConfigError, match="watchdogRateMinutes='often' is not a whole number"):
+        app_module.with_context(config, "often")
+    with pytest.raises(ConfigError, match="watchdog rate 2000 minutes is outside 1-1440"):
+        app_module.with_context(config, 2000)
+
+
 def test_log_groups_keep_a_week(template: Template) -> None:
-    template.resource_count_is("AWS::Logs::LogGroup", 5)
+    template.resource_count_is("AWS::Logs::LogGroup", 6)
     for suffix in FUNCTION_MODULES:
         template.has_resource_properties(
             "AWS::Logs::LogGroup", {"LogGroupName": f"/aws/lambda/interlock-{suffix}", "RetentionInDays": 7}
@@ -337,7 +379,7 @@ WRITE = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}
 
 def test_workflow_functions_read_write_the_table_and_publish_alerts(template: Template) -> None:
     topic_id = _topic_id(template)
-    for suffix in WORKFLOW:
+    for suffix in (*WORKFLOW, "watchdog"):
         statements = _function_statements(template, suffix)
         assert READ | WRITE <= _actions(statements), suffix
         publish = [s for s in statements if s["Action"] == "sns:Publish"]
@@ -426,6 +468,7 @@ def test_state_machine_role_invokes_the_four_functions_and_publishes_alerts(temp
     for suffix in WORKFLOW:
         assert _function(template, suffix)[0] in invoked
     assert _function(template, "stream-router")[0] not in invoked
+    assert _function(template, "watchdog")[0] not in invoked
     publish = [s for s in statements if s["Action"] == "sns:Publish"]
     assert publish and publish[0]["Resource"] == {"Ref": _topic_id(template)}
 
@@ -488,6 +531,7 @@ def test_load_config_defaults_and_overrides() -> None:
         ("INTERLOCK_LAMBDA_TIMEOUT_SECONDS", "1000", "outside 1-900"),
         ("INTERLOCK_LAMBDA_MEMORY_MB", "lots", "is not a whole number"),
         ("INTERLOCK_LOG_RETENTION_DAYS", "8", "log retention 8 days is not one of"),
+        ("INTERLOCK_WATCHDOG_RATE_MINUTES", "0", "watchdog rate 0 minutes is outside 1-1440"),
     ],
 )
 def test_bad_settings_are_config_errors(variable: str, value: str, message: str) -> None:

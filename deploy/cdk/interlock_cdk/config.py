@@ -32,6 +32,8 @@ DEFAULT_RETENTION_TTL = "168h"
 DEFAULT_MEMORY_MB = 256
 DEFAULT_TIMEOUT_SECONDS = 60
 DEFAULT_LOG_RETENTION_DAYS = 7
+DEFAULT_WATCHDOG_RATE_MINUTES = 5
+WATCHDOG_TIMEOUT_SECONDS = 300  # one sweep reads every pipeline's cycles in view
 DEFAULT_LAMBDA_ASSET_DIR = DEPLOY_DIR / "dist" / "lambda"
 DEFAULT_LAYER_ASSET_DIR = DEPLOY_DIR / "dist" / "layer"
 DEFAULT_ASL_PATH = DEPLOY_DIR / "statemachine.asl.json"
@@ -47,6 +49,7 @@ FUNCTION_MODULES: Mapping[str, str] = {
     "evaluator": "evaluator",
     "trigger": "trigger",
     "run-checker": "run_checker",
+    "watchdog": "watchdog",
 }
 
 # CloudWatch Logs accepts only these retention periods (the ones offered here).
@@ -78,6 +81,7 @@ class StackConfig:
     memory_mb: int = DEFAULT_MEMORY_MB
     timeout_seconds: int = DEFAULT_TIMEOUT_SECONDS
     log_retention_days: int = DEFAULT_LOG_RETENTION_DAYS
+    watchdog_rate_minutes: int = DEFAULT_WATCHDOG_RATE_MINUTES
     enable_glue_trigger: bool = ENABLE_GLUE_TRIGGER
     enable_emr_trigger: bool = ENABLE_EMR_TRIGGER
     enable_emr_serverless_trigger: bool = ENABLE_EMR_SERVERLESS_TRIGGER
@@ -112,6 +116,8 @@ class StackConfig:
             raise ConfigError(f"Lambda memory {self.memory_mb} MB is outside 128-10240")
         if not 1 <= self.timeout_seconds <= 900:
             raise ConfigError(f"Lambda timeout {self.timeout_seconds} s is outside 1-900")
+        if not 1 <= self.watchdog_rate_minutes <= 1440:
+            raise ConfigError(f"watchdog rate {self.watchdog_rate_minutes} minutes is outside 1-1440")
         if self.log_retention_days not in LOG_RETENTION_CHOICES:
             choices = ", ".join(str(days) for days in LOG_RETENTION_CHOICES)
             raise ConfigError(f"log retention {self.log_retention_days} days is not one of {choices}")
@@ -161,6 +167,7 @@ def load_config(environ: Mapping[str, str] | None = None) -> StackConfig:
         memory_mb=_number(env, "INTERLOCK_LAMBDA_MEMORY_MB", DEFAULT_MEMORY_MB),
         timeout_seconds=_number(env, "INTERLOCK_LAMBDA_TIMEOUT_SECONDS", DEFAULT_TIMEOUT_SECONDS),
         log_retention_days=_number(env, "INTERLOCK_LOG_RETENTION_DAYS", DEFAULT_LOG_RETENTION_DAYS),
+        watchdog_rate_minutes=_number(env, "INTERLOCK_WATCHDOG_RATE_MINUTES", DEFAULT_WATCHDOG_RATE_MINUTES),
         enable_glue_trigger=_flag(env, "INTERLOCK_ENABLE_GLUE_TRIGGER", ENABLE_GLUE_TRIGGER),
         enable_emr_trigger=_flag(env, "INTERLOCK_ENABLE_EMR_TRIGGER", ENABLE_EMR_TRIGGER),
         enable_emr_serverless_trigger=_flag(

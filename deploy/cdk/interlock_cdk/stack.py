@@ -1,8 +1,11 @@
-"""The Interlock stack: table, alert topic, archetype layer, five Lambda functions, the state machine.
+"""The Interlock stack: table, alert topic, archetype layer, six Lambda functions, the state machine,
+the watchdog's schedule.
 
 Data flow: a marker item written to the table (``SK = MARKER#...``) reaches the stream-router through
 the table's stream; the router starts one execution of the state machine, whose tasks call the
-orchestrator, evaluator, trigger and run-checker functions and publish alerts to the topic.
+orchestrator, evaluator, trigger and run-checker functions and publish alerts to the topic. An
+EventBridge rule runs the watchdog function every few minutes (missed windows, stuck runs, SLA
+warnings; a cycle ready but never started gets a marker, which the stream-router starts).
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as event_sources
@@ -21,7 +26,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from .config import ARCHETYPE_MOUNT, FUNCTION_MODULES, LAMBDA_PYTHON_VERSION, StackConfig
+from .config import ARCHETYPE_MOUNT, FUNCTION_MODULES, LAMBDA_PYTHON_VERSION, WATCHDOG_TIMEOUT_SECONDS, StackConfig
 from .definition import ALERT_TOPIC_PLACEHOLDER, WORKFLOW_PLACEHOLDERS, load_definition
 
 RUNTIMES = {"3.11": lambda_.Runtime.PYTHON_3_11, "3.12": lambda_.Runtime.PYTHON_3_12}
@@ -102,6 +107,7 @@ class InterlockStack(cdk.Stack):
         self.topic.grant_publish(self.state_machine)
 
         self.functions["stream-router"] = self._stream_router(code)
+        self.functions["watchdog"] = self._watchdog(code)
 
         cdk.CfnOutput(self, "TableName", value=self.table.table_name, description="DynamoDB table")
         cdk.CfnOutput(self, "TopicArn", value=self.topic.topic_arn, description="SNS topic for alerts")
@@ -150,7 +156,13 @@ class InterlockStack(cdk.Stack):
         return environment
 
     def _function(
-        self, suffix: str, code: lambda_.Code, environment: Mapping[str, str], *, with_layer: bool
+        self,
+        suffix: str,
+        code: lambda_.Code,
+        environment: Mapping[str, str],
+        *,
+        with_layer: bool,
+        timeout_seconds: int | None = None,
     ) -> lambda_.Function:
         config = self.config
         name = config.function_name(suffix)
@@ -172,7 +184,7 @@ class InterlockStack(cdk.Stack):
             handler=f"interlock_server.aws.{FUNCTION_MODULES[suffix]}.handler",
             code=code,
             memory_size=config.memory_mb,
-            timeout=cdk.Duration.seconds(config.timeout_seconds),
+            timeout=cdk.Duration.seconds(timeout_seconds or config.timeout_seconds),
             environment=dict(environment),
             layers=[self.layer] if with_layer else None,
             log_group=log_group,
@@ -242,6 +254,28 @@ class InterlockStack(cdk.Stack):
             )
         )
         return router
+
+    def _watchdog(self, code: lambda_.Code) -> lambda_.Function:
+        """The watchdog sweep on a schedule: reads and writes the table (events, alert claims, a
+        recovery marker), publishes alerts; it starts no execution itself."""
+        watchdog = self._function(
+            "watchdog",
+            code,
+            self._workflow_environment(),
+            with_layer=True,
+            timeout_seconds=max(WATCHDOG_TIMEOUT_SECONDS, self.config.timeout_seconds),
+        )
+        self.table.grant_read_write_data(watchdog)
+        self.topic.grant_publish(watchdog)
+        events.Rule(
+            self,
+            "WatchdogSchedule",
+            rule_name=self.config.function_name("watchdog"),
+            description="Interlock watchdog sweep",
+            schedule=events.Schedule.rate(cdk.Duration.minutes(self.config.watchdog_rate_minutes)),
+            targets=[targets.LambdaFunction(watchdog, retry_attempts=0)],
+        )
+        return watchdog
 
 
 def _allow(function: lambda_.Function, sid: str, actions: tuple[str, ...]) -> None:
