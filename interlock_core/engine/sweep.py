@@ -7,10 +7,11 @@ the same code (:meth:`.cycle.CyclePass.look_back`), with two differences:
 
 * it never evaluates, launches, polls or reruns: SCHEDULE_MISSED, RUN_STUCK, POST_RUN_SENSOR_MISSING,
   SLA_WARNING / maxDuration / SLA_MET and the completion SLA are judged on what the store holds;
-* self-healing starts a cycle the way AWS mode starts one: a cycle that is ready on its stored
-  trait results, inside its window, with nothing triggered for longer than ``recoveryGrace`` gets a
+* self-healing starts a cycle the way AWS mode starts one: a cycle inside its window that is ready
+  on its stored trait results with nothing triggered for longer than ``recoveryGrace`` (a lost
+  marker), or whose claim outlived the run lease with no run recorded (a crashed function), gets a
   cascade marker from source ``watchdog`` (the table stream turns it into an execution, which
-  evaluates and triggers through the normal idempotent path) and a TRIGGER_RECOVERED event. The
+  evaluates and triggers through the normal idempotent gate) and a TRIGGER_RECOVERED event. The
   marker is written once per cycle.
 
 Every check fires once per condition, across sweeps and containers (the ``alert_once`` claims).
@@ -38,6 +39,7 @@ from ..schedule import cycle_date, excluded, is_schedule_active, schedule_zone
 from .context import EngineContext
 from .cycle import CyclePass
 from .evaluation import Evaluation
+from .runs import ABANDONED_CLAIM
 from .watchdog import Watchdog
 
 RECOVERY_SOURCE = "watchdog"
@@ -110,35 +112,55 @@ class WatchdogSweep:
 
     async def recover(self, pipeline: PipelineConfig, schedule: ScheduleConfig, today: str,
                       entry: RunLogEntry | None) -> bool:
-        """Ask for an execution of a cycle that is ready but was never triggered (a lost marker)."""
+        """Ask for an execution of a cycle nothing is moving: ready but never triggered (a lost
+        marker), or claimed by a function that died before recording its run (the execution's gate
+        releases that claim and launches the same attempt)."""
         if pipeline.trigger is None or pipeline.dry_run:
-            return False
-        if entry is not None and (entry.status is not RunStatus.PENDING or entry.run_id):
             return False
         now = self.ctx.clock.now()
         if not is_schedule_active(schedule, now, schedule_zone(pipeline, schedule)) or \
                 excluded(pipeline, Date.fromisoformat(today), self.ctx.calendars):
             return False
-        readiness = await self.evaluation.check_readiness(pipeline.name)
-        if not readiness.ready:
-            return False
-        ready_since = self.watchdog._ready_since(pipeline, schedule, today, readiness)
-        if ready_since is None or now - ready_since <= self.ctx.watcher.watchdog.recovery_grace:
+        details = await self._stalled(pipeline, schedule, today, entry)
+        if details is None:
             return False
         markers = await self.ctx.store.list_cascade_markers(pipeline.name, today, schedule.name)
         if any(m.source == RECOVERY_SOURCE for m in markers):
             return False
         await self.ctx.store.write_cascade_marker(CascadeMarker(
             pipeline_id=pipeline.name, schedule_id=schedule.name, date=today, source=RECOVERY_SOURCE, timestamp=now))
-        reason = (f"ready since {format_timestamp(ready_since)} but never triggered (a lost marker); "
-                  f"a cycle execution was requested")
-        details = {"scheduleId": schedule.name, "date": today, "reason": reason,
-                   "readySince": format_timestamp(ready_since)}
-        await self.ctx.emit(EventKind.TRIGGER_RECOVERED, pipeline.name, status=RunStatus.PENDING.value,
-                            schedule_id=schedule.name, date=today, message=f"requested by the watchdog: {reason}",
-                            details=details)
+        reason = f"{details['reason']}; a cycle execution was requested"
+        details = {"scheduleId": schedule.name, "date": today, **details, "reason": reason}
+        status = entry.status.value if entry else RunStatus.PENDING.value
+        await self.ctx.emit(EventKind.TRIGGER_RECOVERED, pipeline.name, status=status, schedule_id=schedule.name,
+                            date=today, message=f"requested by the watchdog: {reason}", details=details)
         await self.ctx.alert_once(f"watchdog:recovered:{pipeline.name}:{schedule.name}:{today}", AlertLevel.WARNING,
                                   f"Pipeline {pipeline.name}: trigger recovered for {today}/{schedule.name}: {reason}",
                                   pipeline.name, details=details)
         await self.ctx.wake(pipeline.name, "watchdog", schedule.name, today)
         return True
+
+    async def _stalled(self, pipeline: PipelineConfig, schedule: ScheduleConfig, today: str,
+                       entry: RunLogEntry | None) -> dict[str, Any] | None:
+        """Why the cycle needs an execution, or None."""
+        now = self.ctx.clock.now()
+        if entry is not None and entry.status not in (RunStatus.PENDING, RunStatus.TRIGGERING):
+            return None
+        if entry is not None and entry.status is RunStatus.TRIGGERING:
+            claimed = entry.updated_at
+            if not entry.run_id or now < claimed + self.ctx.config.run_lease:
+                return None
+            if await self.ctx.store.get_run(entry.run_id) is not None:
+                return None  # recorded: the execution that launched it polls it
+            return {"reason": f"claimed at {format_timestamp(claimed)} but its run was never recorded "
+                              f"(a crashed function)", "claimedAt": format_timestamp(claimed)}
+        if entry is not None and entry.run_id and entry.failure_message != ABANDONED_CLAIM:
+            return None
+        readiness = await self.evaluation.check_readiness(pipeline.name)
+        if not readiness.ready:
+            return None
+        ready_since = self.watchdog._ready_since(pipeline, schedule, today, readiness)
+        if ready_since is None or now - ready_since <= self.ctx.watcher.watchdog.recovery_grace:
+            return None
+        return {"reason": f"ready since {format_timestamp(ready_since)} but never triggered (a lost marker)",
+                "readySince": format_timestamp(ready_since)}

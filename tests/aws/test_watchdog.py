@@ -71,3 +71,19 @@ def test_a_ready_cycle_nobody_started_is_recovered_through_the_stream(stack: AWS
     assert stack.run_log("dog-heal").status is S.COMPLETED and len(stack.runs("dog-heal")) == 1
     assert sweep()["recovered"] == []  # triggered now: nothing more to recover
     assert stack.event_kinds("dog-heal").count("TRIGGER_RECOVERED") == 1
+
+
+def test_a_claim_left_by_a_crashed_function_is_relaunched_under_the_same_attempt(stack: AWSStack) -> None:
+    passing(stack)
+    stack.put_pipeline(pipeline("dog-crash"))
+    claimed_at = stack.clock.now()
+    claim = RunLogEntry(pipeline_id="dog-crash", date=TODAY, status=S.TRIGGERING, attempt_number=1,
+                        run_id="never-recorded", started_at=claimed_at, updated_at=claimed_at)
+    stack.engine(lambda store: store.cas_run_log(claim, None))
+    stack.clock.advance(6 * 60)  # past the run lease: nobody is about to record that run
+    summary = sweep()
+    assert summary["recovered"] == [f"dog-crash/daily/{TODAY}"]
+    [execution] = stack.wait_for_execution("dog-crash_")
+    assert execution.status == "SUCCEEDED" and execution.entered_all("TriggerPipeline", "LogCompleted")
+    [run] = stack.runs("dog-crash")
+    assert run.attempt == 1 and run.status is S.COMPLETED and stack.run_log("dog-crash").status is S.COMPLETED

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from interlock_core.model import EventKind, RunStatus
+from interlock_core.model import EventKind, PipelineConfig, RunLogEntry, RunStatus
 from tests.helpers.project import Harness, pipeline
 from tests.helpers.webhook import webhook_server
 
@@ -107,3 +107,34 @@ async def test_watchdog_disabled_sweeps_nothing(harness: Harness) -> None:
     summary = await engine.watchdog_sweep()
     assert summary.to_json()["enabled"] is False and summary.pipelines == 0
     assert K.SCHEDULE_MISSED not in await kinds(engine, "p1")
+
+
+async def test_a_claim_whose_run_was_never_recorded_is_recovered_after_the_run_lease(harness: Harness) -> None:
+    harness.write([pipeline("p1")])
+    engine = await harness.engine()
+    claimed_at = harness.clock.now()
+    claim = RunLogEntry(pipeline_id="p1", date="2026-03-02", schedule_id="daily", status=RunStatus.TRIGGERING,
+                        attempt_number=1, run_id="never-recorded", started_at=claimed_at, updated_at=claimed_at)
+    assert await engine.store.cas_run_log(claim, None)
+    harness.clock.advance(60)  # the claimer may still be recording its run
+    assert (await engine.watchdog_sweep()).recovered == []
+    harness.clock.advance(5 * 60)  # past the run lease
+    summary = await engine.watchdog_sweep()
+    assert summary.recovered == ["p1/daily/2026-03-02"]
+    event = next(e for e in await engine.store.list_events("p1", 1000) if e.kind is K.TRIGGER_RECOVERED)
+    assert "never recorded (a crashed function)" in (event.message or "") and event.status == "TRIGGERING"
+    assert [m.source for m in await engine.store.list_cascade_markers("p1", "2026-03-02", "daily")] == ["watchdog"]
+    assert harness.sensors.calls("p1.volume") == 0
+
+
+async def test_one_broken_pipeline_does_not_stop_the_sweep(harness: Harness) -> None:
+    harness.write([pipeline("p1", schedules=[{"name": "daily", "after": "09:00", "deadline": "10:00"}])])
+    harness.clock.set(datetime(2026, 3, 2, 8, 0, tzinfo=UTC))
+    engine = await harness.engine()
+    broken = PipelineConfig.model_validate({**pipeline("p0"), "archetype": "no-such-archetype"})
+    await engine.store.put_pipeline(broken)  # written past the loader, e.g. by an older version
+    await engine.watchdog_sweep()
+    harness.clock.set(datetime(2026, 3, 2, 10, 30, tzinfo=UTC))
+    summary = await engine.watchdog_sweep()
+    assert summary.pipelines == 2 and len(summary.errors) == 1 and summary.errors[0].startswith("p0/daily: ")
+    assert summary.to_json()["counts"][K.SCHEDULE_MISSED.value] == 1
