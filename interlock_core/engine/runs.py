@@ -57,6 +57,11 @@ def run_key(pipeline_id: str, schedule_id: str, date: str, attempt: int, rerun_i
     return f"{base}:{rerun_id}:{attempt}" if rerun_id else f"{base}:{attempt}"
 
 
+def cycle_lease_key(pipeline_id: str, schedule_id: str) -> str:
+    """The lease an orchestration (a state machine execution) holds while it looks after a cycle."""
+    return f"cycle:{pipeline_id}:{schedule_id}"
+
+
 def next_attempt(entry: RunLogEntry | None) -> int:
     """The attempt a claim of the cycle takes: the next one, or the same one again when the last
     claim was abandoned before its run was recorded (PENDING), so its run key is reused."""

@@ -14,6 +14,7 @@ from ..archetypes import ResolvedTrait
 from ..errors import ConflictError, NotFoundError
 from ..model import PipelineConfig, RunState, RunStatus, ScheduleConfig, TraitEvaluation
 from .engine import Engine
+from .runs import cycle_lease_key
 
 S = RunStatus
 LEASE_TTL = timedelta(minutes=15)
@@ -111,7 +112,7 @@ class StepsBase:
 
     # ------------------------------------------------------------------------------ lease
     def lease_key(self, cycle: CycleRef) -> str:
-        return f"cycle:{cycle.pipeline_id}:{cycle.schedule_id}"
+        return cycle_lease_key(cycle.pipeline_id, cycle.schedule_id)
 
     async def acquire_lease(self, cycle: CycleRef, owner: str) -> Step:
         key = self.lease_key(cycle)

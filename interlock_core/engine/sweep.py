@@ -12,13 +12,18 @@ the same code (:meth:`.cycle.CyclePass.look_back`), with two differences:
   marker), or whose claim outlived the run lease with no run recorded (a crashed function), gets a
   cascade marker from source ``watchdog`` (the table stream turns it into an execution, which
   evaluates and triggers through the normal idempotent gate) and a TRIGGER_RECOVERED event. The
-  marker is written once per cycle.
+  marker is written once per cycle;
+* a cycle whose run is RUNNING, in post-run monitoring, or TRIGGERING past its launcher's lease while
+  no execution holds the cycle lease (its execution failed, or stopped polling at the end of its poll
+  window) gets a marker too: the new execution adopts the run and polls (a TRIGGERING one is
+  relaunched under its run key) or monitors it (listed as ``adopted`` in the summary).
 
 Every check fires once per condition, across sweeps and containers (the ``alert_once`` claims).
 """
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date as Date
@@ -37,12 +42,14 @@ from ..model import (
 )
 from ..schedule import cycle_date, excluded, is_schedule_active, schedule_zone
 from .context import EngineContext
-from .cycle import CyclePass
+from .cycle import CyclePass, days_in_view
 from .evaluation import Evaluation
-from .runs import ABANDONED_CLAIM
+from .runs import ABANDONED_CLAIM, cycle_lease_key
 from .watchdog import Watchdog
 
+log = logging.getLogger("interlock.watchdog")
 RECOVERY_SOURCE = "watchdog"
+ADOPTABLE = (RunStatus.TRIGGERING, RunStatus.RUNNING, RunStatus.COMPLETED_MONITORING)
 COUNTED = (EventKind.SCHEDULE_MISSED, EventKind.RUN_STUCK, EventKind.POST_RUN_SENSOR_MISSING,
            EventKind.SLA_WARNING, EventKind.SLA_MET, EventKind.SLA_BREACHED, EventKind.TRIGGER_RECOVERED)
 
@@ -56,12 +63,13 @@ class SweepSummary:
     cycles: int = 0
     events: Counter[str] = field(default_factory=Counter)
     recovered: list[str] = field(default_factory=list)
+    adopted: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {"enabled": self.enabled, "pipelines": self.pipelines, "cycles": self.cycles,
                 "counts": {kind.value: self.events.get(kind.value, 0) for kind in COUNTED},
-                "recovered": list(self.recovered), "errors": list(self.errors)}
+                "recovered": list(self.recovered), "adopted": list(self.adopted), "errors": list(self.errors)}
 
 
 class WatchdogSweep:
@@ -109,6 +117,33 @@ class WatchdogSweep:
                 await self.watchdog.check_stuck(pipeline, run)
         if await self.recover(pipeline, schedule, today, before):
             summary.recovered.append(f"{pipeline.name}/{schedule.name}/{today}")
+        elif (day := await self.adopt(pipeline, schedule, today)) is not None:
+            summary.adopted.append(f"{pipeline.name}/{schedule.name}/{day}")
+
+    async def adopt(self, pipeline: PipelineConfig, schedule: ScheduleConfig, today: str) -> str | None:
+        """Ask for an execution of a cycle whose run is active while no execution holds its cycle
+        lease (its execution failed, or stopped polling after its poll window): the new execution
+        adopts the run and polls or monitors it. Returns the cycle's date."""
+        if await self.ctx.store.lease_owner(cycle_lease_key(pipeline.name, schedule.name)) is not None:
+            return None
+        in_view = set(days_in_view(today))
+        for entry in await self.ctx.store.list_run_logs(pipeline.name, limit=2 * len(in_view)):
+            if entry.schedule_id != schedule.name or entry.date not in in_view or not entry.run_id \
+                    or entry.status not in ADOPTABLE:
+                continue
+            run = await self.ctx.store.get_run(entry.run_id)
+            now = self.ctx.clock.now()
+            if run is None or run.status not in ADOPTABLE or (
+                    run.status is RunStatus.TRIGGERING and run.lease_expires_at is not None
+                    and run.lease_expires_at > now):
+                continue  # never recorded (see recover), ended, or its launcher is still recording it
+            await self.ctx.store.write_cascade_marker(CascadeMarker(
+                pipeline_id=pipeline.name, schedule_id=schedule.name, date=entry.date,
+                source=f"{RECOVERY_SOURCE}-adopt-{format_timestamp(now)}", timestamp=now))
+            log.info("run %s of %s %s/%s is %s with no execution looking after it: execution requested",
+                     run.run_id, pipeline.name, entry.date, schedule.name, run.status.value)
+            return entry.date
+        return None
 
     async def recover(self, pipeline: PipelineConfig, schedule: ScheduleConfig, today: str,
                       entry: RunLogEntry | None) -> bool:

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from interlock_core.engine.runs import cycle_lease_key
 from interlock_core.model import RunLogEntry, RunState, RunStatus
 from interlock_server.aws import watchdog
 from tests.aws.stack import TODAY, AWSStack
 from tests.aws.test_scenarios import passing, pipeline
+from tests.moto_server import FAKE_REGION
 
 S = RunStatus
 
@@ -44,6 +46,8 @@ def test_a_stuck_run_alerts_once_and_is_left_to_the_state_machine(stack: AWSStac
                         run_id=run.run_id, started_at=now, updated_at=now)
     stack.engine(lambda store: store.put_run(run))
     stack.engine(lambda store: store.put_run_log(entry))
+    # an execution is looking after the cycle (it holds the cycle lease while it polls)
+    stack.engine(lambda store: store.acquire_lease(cycle_lease_key("dog-stuck", "daily"), "an-execution", 3600))
     stack.clock.advance(9 * 60)
     assert sweep()["counts"]["RUN_STUCK"] == 0
     stack.clock.advance(2 * 60)
@@ -56,6 +60,7 @@ def test_a_stuck_run_alerts_once_and_is_left_to_the_state_machine(stack: AWSStac
     assert [a for a in stack.alerts() if "stuck" in a["message"]]
     left = stack.engine(lambda store: store.get_run("dog-stuck-run"))
     assert left.status is S.RUNNING and left.version == run.version  # not polled: the state machine polls
+    assert again["adopted"] == [] and stack.executions() == []
 
 
 def test_a_ready_cycle_nobody_started_is_recovered_through_the_stream(stack: AWSStack) -> None:
@@ -87,3 +92,21 @@ def test_a_claim_left_by_a_crashed_function_is_relaunched_under_the_same_attempt
     assert execution.status == "SUCCEEDED" and execution.entered_all("TriggerPipeline", "LogCompleted")
     [run] = stack.runs("dog-crash")
     assert run.attempt == 1 and run.status is S.COMPLETED and stack.run_log("dog-crash").status is S.COMPLETED
+
+
+def test_a_running_job_no_execution_looks_after_is_adopted_by_a_new_execution(stack: AWSStack) -> None:
+    passing(stack)
+    stack.client("glue").create_job(Name="dog-adopt-etl", Role="arn:aws:iam::123456789012:role/glue",
+                                    Command={"Name": "glueetl", "ScriptLocation": "s3://bucket/etl.py"})
+    stack.put_pipeline(pipeline("dog-adopt", trigger={
+        "type": "glue", "jobName": "dog-adopt-etl", "region": FAKE_REGION, "endpointURL": stack.moto.url}))
+    # launched, then its execution went away (failed, or its poll window ended): nothing polls the job
+    outcome = stack.runtime.run(lambda steps: steps.engine.start_run("dog-adopt"))  # type: ignore[union-attr]
+    assert outcome.run is not None and outcome.run.status is S.RUNNING
+    summary = sweep()
+    assert summary["adopted"] == [f"dog-adopt/daily/{TODAY}"] and summary["recovered"] == []
+    [execution] = stack.wait_for_execution("dog-adopt_")
+    assert execution.status == "SUCCEEDED" and execution.entered_all("AdoptRun", "LogCompleted")
+    [run] = stack.runs("dog-adopt")
+    assert run.run_id == outcome.run.run_id and run.status is S.COMPLETED
+    assert sweep()["adopted"] == []  # done: nothing left to adopt

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from interlock_core.engine.runs import cycle_lease_key
 from interlock_core.model import EventKind, PipelineConfig, RunLogEntry, RunStatus
 from tests.helpers.project import Harness, pipeline
 from tests.helpers.webhook import webhook_server
@@ -138,3 +139,18 @@ async def test_one_broken_pipeline_does_not_stop_the_sweep(harness: Harness) -> 
     summary = await engine.watchdog_sweep()
     assert summary.pipelines == 2 and len(summary.errors) == 1 and summary.errors[0].startswith("p0/daily: ")
     assert summary.to_json()["counts"][K.SCHEDULE_MISSED.value] == 1
+
+
+async def test_an_active_run_without_an_orchestration_is_handed_to_a_new_one(harness: Harness) -> None:
+    with webhook_server() as hook:
+        harness.write([pipeline("p1", trigger={"type": "http", "url": hook.url})])
+        harness.sensors.ready("p1")
+        engine = await harness.engine()
+        await engine.start_run("p1")
+        await engine.store.acquire_lease(cycle_lease_key("p1", "daily"), "an-execution", 60)
+        assert (await engine.watchdog_sweep()).adopted == []  # an orchestration holds the cycle
+        harness.clock.advance(120)  # its lease lapsed: nothing is polling the run
+        summary = await engine.watchdog_sweep()
+        assert summary.adopted == ["p1/daily/2026-03-02"] and summary.recovered == []
+        markers = await engine.store.list_cascade_markers("p1", "2026-03-02", "daily")
+        assert [m.source for m in markers] == ["watchdog-adopt-2026-03-02T12:02:00Z"]
