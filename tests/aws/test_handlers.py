@@ -13,7 +13,7 @@ import pytest
 from interlock_core.errors import ConfigError, ConfigErrors, NotFoundError, ValidationError
 from interlock_core.model import PipelineConfig
 from interlock_plugins.stores.sqlite import SQLiteStore
-from interlock_server.aws import evaluator, init, orchestrator, stream_router, trigger
+from interlock_server.aws import evaluator, init, orchestrator, stream_router, trigger, watchdog
 from tests.aws.stack import ShiftedClock
 
 ENV = {"TABLE_NAME": "interlock-test", "AWS_REGION": "us-east-1"}
@@ -62,6 +62,8 @@ def test_a_handler_without_its_environment_fails_clearly(monkeypatch: pytest.Mon
         monkeypatch.setenv("AWS_REGION", "us-east-1")
         with pytest.raises(ConfigError, match="environment variable TABLE_NAME is required"):
             orchestrator.handler({"action": "checkExclusion", "input": {"pipelineId": "p"}}, None)
+        with pytest.raises(ConfigError, match="environment variable TABLE_NAME is required"):
+            watchdog.handler({"source": "aws.events"}, None)
     finally:
         init.install_runtime(previous)
 
