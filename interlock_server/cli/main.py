@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 import anyio
 
@@ -135,6 +137,25 @@ def main(argv: Sequence[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     out = Out(json_mode=getattr(args, "json", False))
     handler = getattr(commands, "cmd_" + args.command.replace("-", "_"))
+    with _json_only_on_stdout(out):
+        return _run(handler, args, out)
+
+
+@contextlib.contextmanager
+def _json_only_on_stdout(out: Out) -> Iterator[None]:
+    """With ``--json``, standard output holds the JSON document alone: whatever else would print
+    there (a console alert sink, a plugin's own print) goes to standard error meanwhile."""
+    if not out.json_mode:
+        yield
+        return
+    stdout, sys.stdout = sys.stdout, sys.stderr
+    try:
+        yield
+    finally:
+        sys.stdout = stdout
+
+
+def _run(handler: Any, args: argparse.Namespace, out: Out) -> int:
     try:
         code: int = anyio.run(handler, args, out)
         return code

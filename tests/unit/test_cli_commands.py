@@ -23,10 +23,9 @@ TODAY = datetime.now(UTC).date().isoformat()
 
 
 def parsed(result: subprocess.CompletedProcess[str]) -> Any:
-    """The JSON document of a ``--json`` command (the console alert sink may have printed before it)."""
-    lines = result.stdout.splitlines()
-    start = next(i for i, line in enumerate(lines) if line.startswith("{") or line in ("[", "[]"))
-    return json.loads("\n".join(lines[start:]))
+    """The JSON document of a ``--json`` command: standard output holds nothing else (alert lines
+    of the console sink go to standard error meanwhile)."""
+    return json.loads(result.stdout)
 
 
 def _env() -> dict[str, str]:
