@@ -45,6 +45,11 @@ class CyclePass:
         self.reruns = reruns
         self.sla = sla
 
+    @property
+    def active_watchdog(self) -> Watchdog | None:
+        """The watchdog, when there is one and it is enabled."""
+        return self.watchdog if self.watchdog is not None and self.watchdog.enabled else None
+
     async def advance(self, run: RunState) -> RunState:
         """Move an active run along: relaunch an orphan under its run key, poll a running job,
         monitor a completed one."""
@@ -60,7 +65,7 @@ class CyclePass:
         now = self.ctx.clock.now()
         tz = schedule_zone(pipeline, schedule)
         today = cycle_date(now, tz)
-        dog = self.watchdog if self.watchdog is not None and self.watchdog.enabled else None
+        dog = self.active_watchdog
         if dog is not None:
             await dog.since()  # the start mark is written on the first pass, not when first needed
         before = await self.look_back(pipeline, schedule, today, dog)
@@ -121,8 +126,8 @@ class CyclePass:
                 run = await self.ctx.store.get_run(record.rerun_run_id)
                 if run is not None and not run.status.is_terminal:
                     run = await self.advance(run)
-                    if self.watchdog is not None and self.watchdog.enabled:
-                        await self.watchdog.check_stuck(pipeline, run)
+                    if self.active_watchdog is not None:
+                        await self.active_watchdog.check_stuck(pipeline, run)
                     continue
                 if record.status is not S.PENDING:  # claimed, but its run ended or never came: repair
                     repaired = await self.reruns.repair(record, run)

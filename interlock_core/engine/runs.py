@@ -19,6 +19,7 @@ from ..model import (
     FailureCategory,
     PipelineConfig,
     PipelineOrigin,
+    ReadinessResult,
     RerunRecord,
     RunLogEntry,
     RunState,
@@ -68,6 +69,13 @@ def next_attempt(entry: RunLogEntry | None) -> int:
     if entry is None:
         return 1
     return entry.attempt_number if entry.status is S.PENDING else entry.attempt_number + 1
+
+
+def _rerun_waits(pipeline_id: str, schedule_id: str, date: str, active: RunState, rerun: RerunRecord,
+                 readiness: ReadinessResult | None) -> RunOutcome:
+    return RunOutcome(Outcome.IN_PROGRESS, pipeline_id, schedule_id, date,
+                      f"run {active.run_id} of {pipeline_id} for {date}/{schedule_id} is {active.status.value}; "
+                      "the rerun waits for it to end", run=active, readiness=readiness, rerun=rerun)
 
 
 class Runs:
@@ -209,9 +217,7 @@ class Runs:
         if rerun is not None:
             active = await self.active_run(pipeline.name, sid, day)
             if active is not None:  # never two runs of one cycle at once
-                return RunOutcome(Outcome.IN_PROGRESS, pipeline.name, sid, day,
-                                  f"run {active.run_id} of {pipeline.name} for {day}/{sid} is "
-                                  f"{active.status.value}; the rerun waits for it to end", run=active, rerun=rerun)
+                return _rerun_waits(pipeline.name, sid, day, active, rerun, None)
         if rerun is None:
             blocked, entry = await self.gate(pipeline, sid, day,
                                              await self.ctx.store.get_run_log(pipeline.name, day, sid))
@@ -235,9 +241,7 @@ class Runs:
         else:
             busy, run = await self._claim_rerun(pipeline, sid, day, rerun)
             if busy is not None:
-                return RunOutcome(Outcome.IN_PROGRESS, pipeline.name, sid, day,
-                                  f"run {busy.run_id} of {pipeline.name} for {day}/{sid} is {busy.status.value}; "
-                                  "the rerun waits for it to end", run=busy, readiness=readiness, rerun=rerun)
+                return _rerun_waits(pipeline.name, sid, day, busy, rerun, readiness)
         if run is None:
             return RunOutcome(Outcome.CLAIM_LOST, pipeline.name, sid, day,
                               f"another caller already claimed this cycle of {pipeline.name}", readiness=readiness)

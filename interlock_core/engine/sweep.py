@@ -194,7 +194,7 @@ class WatchdogSweep:
         readiness = await self.evaluation.check_readiness(pipeline.name)
         if not readiness.ready:
             return None
-        ready_since = self.watchdog._ready_since(pipeline, schedule, today, readiness)
+        ready_since = self.watchdog.ready_since(pipeline, schedule, today, readiness)
         if ready_since is None or now - ready_since <= self.ctx.watcher.watchdog.recovery_grace:
             return None
         return {"reason": f"ready since {format_timestamp(ready_since)} but never triggered (a lost marker)",

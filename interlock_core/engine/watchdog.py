@@ -207,7 +207,7 @@ class Watchdog:
         if before is not None and _abandoned(before, outcome.run):
             reason = "the previous claim was abandoned before its run was recorded (a crashed replica)"
         elif before is None and outcome.readiness is not None:
-            ready_since = self._ready_since(pipeline, schedule, day, outcome.readiness)
+            ready_since = self.ready_since(pipeline, schedule, day, outcome.readiness)
             if ready_since is not None and now - ready_since > self.ctx.watcher.watchdog.recovery_grace:
                 reason = (f"ready since {format_timestamp(ready_since)} but not triggered until this pass "
                           f"(a lost wake-up)")
@@ -222,7 +222,7 @@ class Watchdog:
                                   f"Pipeline {pipeline.name}: trigger recovered for {day}/{schedule.name} "
                                   f"(run {run.run_id}): {reason}", pipeline.name, details=details)
 
-    def _ready_since(self, pipeline: PipelineConfig, schedule: ScheduleConfig, day: str,
+    def ready_since(self, pipeline: PipelineConfig, schedule: ScheduleConfig, day: str,
                      readiness: ReadinessResult) -> datetime | None:
         passing = [t.evaluated_at for t in readiness.traits if t.status == TraitStatus.PASS]
         if not passing:
