@@ -244,7 +244,8 @@ class Runs:
                 return _rerun_waits(pipeline.name, sid, day, busy, rerun, readiness)
         if run is None:
             return RunOutcome(Outcome.CLAIM_LOST, pipeline.name, sid, day,
-                              f"another caller already claimed this cycle of {pipeline.name}", readiness=readiness)
+                              f"another caller already claimed this cycle of {pipeline.name}", readiness=readiness,
+                              rerun=await self.ctx.store.get_rerun(rerun.rerun_id) if rerun else None)
         run = await self._launch(pipeline, run)
         log_entry = None if rerun else await self.ctx.store.get_run_log(pipeline.name, day, sid)
         rec = await self.ctx.store.get_rerun(rerun.rerun_id) if rerun else None
