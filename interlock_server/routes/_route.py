@@ -125,7 +125,8 @@ def nesting(data: Any) -> int:
 
 
 async def read_body(request: Request, model: type[M], *, required: bool = True) -> M:
-    """Parse the request body as ``model``. Any content type is accepted (curl sends form type)."""
+    """Parse the request body as ``model`` (the browser guard has already refused a body that is not
+    declared application/json)."""
     raw = await request.body()
     if not raw.strip():
         if required:
