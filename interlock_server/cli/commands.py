@@ -25,6 +25,7 @@ from interlock_core.model import (
     RunStatus,
     TraitEvaluation,
 )
+from interlock_core.pipeline_state import PipelineState, PipelineStateView
 
 from .output import EXIT_BLOCKED, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, Out
 from .scaffold import scaffold
@@ -402,41 +403,55 @@ async def cmd_complete(args: argparse.Namespace, out: Out) -> int:
 DRY_RUN_MARK = "DRY-RUN"
 
 
+def _last_run_text(out: Out, view: PipelineStateView) -> str:
+    """The last run: the current cycle's, or another date's run labelled as such."""
+    run = view.last_run
+    if run is None:
+        return out.dim("no runs")
+    text = f"{run.run_id} {out.status_word(run.status.value)}"
+    return text if view.last_run_current else text + out.yellow(f" (another date: {run.date or '?'}, not this cycle)")
+
+
+def _state_json(view: PipelineStateView) -> dict[str, Any]:
+    """The state fields of ``status --json``: the API's ``/state`` words."""
+    body = view.to_json_dict()
+    return {"state": body["state"], "stateMessage": body["message"], "blockers": body["blockers"],
+            "readiness": body.get("readiness"), "lastRun": body.get("lastRun"),
+            "lastRunCurrent": body["lastRunCurrent"]}
+
+
 async def cmd_status(args: argparse.Namespace, out: Out) -> int:
     async with open_engine(args.project, read_only=True) as (_, engine):
         if not args.pipeline:
             pipelines = await engine.list_pipelines()
-            rows = []
-            for p in pipelines:
-                cached = await engine.store.get_readiness(p.name)
-                runs = await engine.store.list_runs(p.name, 1)
-                rows.append((p, cached.status.value if cached else "UNKNOWN", runs[0] if runs else None))
+            rows = [(p, await engine.pipeline_state(p)) for p in pipelines]
             if out.json_mode:
-                out.json([{"pipeline": p.name, "archetype": p.archetype, "tier": p.tier, "readiness": r,
-                           "dryRun": p.dry_run, "lastRun": run.to_json_dict() if run else None}
-                          for p, r, run in rows])
+                out.json([{"pipeline": p.name, "archetype": p.archetype, "tier": p.tier, "dryRun": p.dry_run,
+                           **_state_json(view)} for p, view in rows])
                 return EXIT_OK
             if not rows:
                 out.line("No pipelines registered.")
                 return EXIT_OK
             out.line(out.bold("Registered Pipelines:"))
             out.line()
-            for p, readiness, run in rows:
-                last = f"{run.run_id} {out.status_word(run.status.value)}" if run else out.dim("no runs")
+            for p, view in rows:
                 mode = f"  {out.yellow(DRY_RUN_MARK)}" if p.dry_run else ""
-                out.line(f"  {p.name:<30} {out.status_word(readiness):<15} archetype={p.archetype:<22} "
-                         f"tier={p.tier if p.tier is not None else '-'}  last run: {last}{mode}")
+                out.line(f"  {p.name:<30} {out.status_word(view.state.value):<15} archetype={p.archetype:<22} "
+                         f"tier={p.tier if p.tier is not None else '-'}  last run: {_last_run_text(out, view)}{mode}")
+                out.line(out.dim(f"  {'':<30} {view.message}"))
             out.line()
             return EXIT_OK
         pipeline = await engine.get_pipeline(args.pipeline)
-        readiness = await engine.check_readiness(pipeline.name)
+        view = await engine.pipeline_state(pipeline)
+        readiness = view.readiness_result
         runs = await engine.store.list_runs(pipeline.name, 10)
         logs = await engine.store.list_run_logs(pipeline.name, 10)
         reruns = await engine.store.list_reruns(pipeline.name, 10)
         would = [e for e in await engine.store.list_events(pipeline.name, 200)
                  if e.kind is EventKind.DRY_RUN_WOULD_TRIGGER] if pipeline.dry_run else []
     if out.json_mode:
-        out.json({"pipeline": pipeline.to_json_dict(), "readiness": readiness.to_json_dict(),
+        out.json({"pipeline": pipeline.to_json_dict(), "state": view.to_json_dict(),
+                  "readiness": readiness.to_json_dict() if readiness else None,
                   "runs": [r.to_json_dict() for r in runs], "runLogs": [e.to_json_dict() for e in logs],
                   "reruns": [r.to_json_dict() for r in reruns]})
         return EXIT_OK
@@ -449,11 +464,19 @@ async def cmd_status(args: argparse.Namespace, out: Out) -> int:
         out.line(f"  Mode:      {out.yellow(DRY_RUN_MARK)} (shadow: evaluates, never triggers)")
         for e in would[-3:]:
             out.line(f"    would trigger {e.date} {e.schedule_id or '-'} at {e.timestamp.isoformat()}")
-    out.line(f"  Readiness: {out.status_word(readiness.status.value)}"
-             + (f"  blocked by {', '.join(readiness.blocking)}" if readiness.blocking else ""))
+    out.line(f"  State:     {out.status_word(view.state.value)}  {view.message}")
+    for cycle in view.cycles if len(view.cycles) > 1 else []:
+        out.line(f"    {cycle.schedule_id:<10} {out.status_word(cycle.state.value):<12} {cycle.message}")
+    if view.blockers:
+        out.line(f"  Blocked by: {', '.join(b.trait for b in view.blockers)}")
+    if view.readiness is not None and view.readiness is not view.state:
+        matters = "" if view.blockers or view.readiness is PipelineState.READY else \
+            out.dim("  (blocks nothing until the next cycle)" if view.settled else "")
+        out.line(f"  Readiness: {out.status_word(view.readiness.value)}{matters}")
+    out.line(f"  Last run:  {_last_run_text(out, view)}")
     out.line()
     out.line("  Traits:")
-    for ev in readiness.traits:
+    for ev in readiness.traits if readiness else []:
         out.line(out.trait_line(ev, indent="    "))
     if logs:
         out.line()
