@@ -43,7 +43,8 @@ class PipelineState(StrEnum):
     ``state`` fields, the dashboard) uses these words and nothing else."""
 
     COMPLETED = "COMPLETED"
-    """The cycle's run completed (post-run monitoring may still watch it). Done until the next cycle."""
+    """The cycle's run completed (post-run monitoring may still watch it); for a dry-run pipeline, the
+    cycle would have triggered (nothing was launched). Done until the next cycle."""
     RUNNING = "RUNNING"
     """A run of the cycle (its scheduled attempt or a rerun) is launching or running."""
     RETRYING = "RETRYING"
@@ -151,6 +152,8 @@ class CycleFacts:
     """A rerun of this cycle that has not started (it waits for readiness)."""
     run: RunState | None = None
     """The run the run log names."""
+    would_trigger_at: datetime | None = None
+    """A dry-run pipeline's cycle: when it first would have triggered (its dry-run counterpart of done)."""
 
 
 # ---------------------------------------------------------------------------------- readiness
@@ -229,6 +232,9 @@ def cycle_state(pipeline: PipelineConfig, facts: CycleFacts, now: datetime, read
         tail = "; post-run monitoring continues" if entry.status is RunStatus.COMPLETED_MONITORING else ""
         return cycle(PipelineState.COMPLETED, f"{day} completed at {_clock(finished)} (run {entry.run_id}){tail}"), \
             False
+    if entry is None and facts.would_trigger_at is not None:
+        return cycle(PipelineState.COMPLETED, f"dry run: {day} would have triggered at "
+                                              f"{_clock(facts.would_trigger_at)}; nothing was launched"), False
     if entry is not None and entry.status in (RunStatus.TRIGGERING, RunStatus.RUNNING):
         # its run ended or is not recorded yet: the watcher's next pass repairs the log or reclaims it
         return cycle(PipelineState.RUNNING, f"attempt {entry.attempt_number} of {day} is {entry.status.value}"), \

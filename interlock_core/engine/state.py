@@ -11,6 +11,7 @@ from ..model import PipelineConfig, ReadinessResult, RerunRecord, RunStatus, Sch
 from ..pipeline_state import ACTIVE, CycleFacts, PipelineStateView, pipeline_state
 from ..schedule import cycle_date, excluded, schedule_zone
 from .context import EngineContext
+from .dry_run import would_trigger_at
 from .evaluation import Evaluation
 from .runs import RERUN_SCAN_LIMIT
 
@@ -51,5 +52,6 @@ class StateReader:
             is_excluded = excluded(pipeline, Date.fromisoformat(day), self.ctx.calendars)
         except InterlockError:
             is_excluded = False  # an unknown calendar excludes nothing (the loader reports it)
+        would = await would_trigger_at(self.ctx, pipeline.name, schedule.name, day) if pipeline.dry_run else None
         return CycleFacts(schedule=schedule, date=day, entry=entry, excluded=is_excluded, active_run=active,
-                          pending_rerun=pending, run=run)
+                          pending_rerun=pending, run=run, would_trigger_at=would)

@@ -86,6 +86,14 @@ def test_monitoring_is_completed_too() -> None:
     assert state.cycles[0].run_status is RunStatus.COMPLETED_MONITORING
 
 
+def test_a_dry_run_cycle_that_would_have_triggered_is_done() -> None:
+    p = pipeline(dryRun=True)
+    state = pipeline_state(p, [facts(p, would_trigger_at=AT)], EXPIRED, AT + timedelta(hours=4))
+    assert (state.state, state.blockers) == (S.COMPLETED, [])
+    assert state.message == "dry run: 2026-03-02 would have triggered at 2026-03-02 08:00 UTC; nothing was launched"
+    assert pipeline_state(p, [facts(p)], READY, AT).message == "2026-03-02: ready (dry run: evaluated, never triggered)"
+
+
 def test_failed_for_good_cancelled_and_retrying() -> None:
     p = pipeline(retry={"maxAttempts": 3, "backoffSeconds": 600})
     exhausted = entry(RunStatus.FAILED, attempt=3, category=FailureCategory.TRANSIENT)
