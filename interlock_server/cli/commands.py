@@ -159,7 +159,7 @@ def _pipeline_from_args(args: argparse.Namespace) -> tuple[PipelineConfig, str |
 
 async def cmd_add_pipeline(args: argparse.Namespace, out: Out) -> int:
     pipeline, text = _pipeline_from_args(args)
-    async with open_engine(args.project) as (project, engine):
+    async with open_engine(args.project, secrets_for=()) as (project, engine):
         await engine.register_pipeline(pipeline)
         directory = project.pipeline_dirs[0]
         directory.mkdir(parents=True, exist_ok=True)
@@ -188,7 +188,7 @@ def _live_traits(out: Out, pipeline_id: str) -> Any:
 
 
 async def cmd_evaluate(args: argparse.Namespace, out: Out) -> int:
-    async with open_engine(args.project) as (_, engine):
+    async with open_engine(args.project, secrets_for=()) as (_, engine):  # evaluating triggers nothing
         engine.ctx.on_event = _live_traits(out, args.pipeline)
         if engine.ctx.on_event is not None:
             out.line(out.dim(f"evaluating {args.pipeline} …"))
@@ -332,7 +332,7 @@ def _stopped_waiting(out: Out, run: RunState, why: str, limit: float, polled: bo
 
 async def cmd_run(args: argparse.Namespace, out: Out) -> int:
     stopped: str | None = None
-    async with open_engine(args.project) as (_, engine):
+    async with open_engine(args.project, secrets_for=(args.pipeline,)) as (_, engine):
         outcome = await engine.start_run(args.pipeline, args.schedule, args.date)
         if outcome.outcome is Outcome.DUPLICATE and args.force:
             _, rerun_outcome = await engine.request_rerun(args.pipeline, outcome.date, args.reason,
@@ -353,7 +353,7 @@ async def cmd_run(args: argparse.Namespace, out: Out) -> int:
 
 
 async def cmd_rerun(args: argparse.Namespace, out: Out) -> int:
-    async with open_engine(args.project) as (_, engine):
+    async with open_engine(args.project, secrets_for=(args.pipeline,)) as (_, engine):
         record, outcome = await engine.request_rerun(args.pipeline, args.date, args.reason,
                                                      schedule_id=args.schedule)
         polled = _polled(engine, outcome) if outcome else False
@@ -370,7 +370,7 @@ async def cmd_rerun(args: argparse.Namespace, out: Out) -> int:
 
 
 async def cmd_cancel(args: argparse.Namespace, out: Out) -> int:
-    async with open_engine(args.project) as (_, engine):
+    async with open_engine(args.project, secrets_for=()) as (_, engine):  # no trigger is called
         run = await engine.cancel_run(args.run_id, args.reason)
     if out.json_mode:
         out.json(run.to_json_dict())
@@ -381,7 +381,7 @@ async def cmd_cancel(args: argparse.Namespace, out: Out) -> int:
 
 
 async def cmd_cancel_rerun(args: argparse.Namespace, out: Out) -> int:
-    async with open_engine(args.project) as (_, engine):
+    async with open_engine(args.project, secrets_for=()) as (_, engine):
         record = await engine.cancel_rerun(args.rerun_id, args.reason)
     if out.json_mode:
         out.json(record.to_json_dict())
@@ -391,7 +391,7 @@ async def cmd_cancel_rerun(args: argparse.Namespace, out: Out) -> int:
 
 
 async def cmd_complete(args: argparse.Namespace, out: Out) -> int:
-    async with open_engine(args.project) as (_, engine):
+    async with open_engine(args.project, secrets_for=()) as (_, engine):  # no trigger is called
         run = await engine.complete_run(args.run_id, args.status)
     if out.json_mode:
         out.json(run.to_json_dict())
