@@ -101,11 +101,13 @@ class Engine:
     async def push_trait(self, pipeline_id: str, trait_type: str, status: str, **kwargs: Any) -> TraitEvaluation:
         return await self.evaluation.push_trait(pipeline_id, trait_type, status, **kwargs)
 
-    async def pipeline_state(self, pipeline: str | PipelineConfig) -> PipelineStateView:
+    async def pipeline_state(self, pipeline: str | PipelineConfig, *,
+                             readiness: ReadinessResult | None = None) -> PipelineStateView:
         """The pipeline's state for its current cycles (COMPLETED, RUNNING, NOT_READY with its
-        blockers …; :mod:`interlock_core.pipeline_state`), from stored records only."""
+        blockers …; :mod:`interlock_core.pipeline_state`), from stored records only (``readiness``:
+        :meth:`check_readiness` when the caller has just read it)."""
         config = await self.ctx.pipeline(pipeline) if isinstance(pipeline, str) else pipeline
-        return await self.states.read(config)
+        return await self.states.read(config, readiness=readiness)
 
     # ------------------------------------------------------------------------- lifecycle
     async def start_run(self, pipeline_id: str, schedule_id: str | None = None,

@@ -21,12 +21,13 @@ class StateReader:
         self.ctx = ctx
         self.evaluation = evaluation
 
-    async def read(self, pipeline: PipelineConfig, *, retired: bool = False) -> PipelineStateView:
+    async def read(self, pipeline: PipelineConfig, *, readiness: ReadinessResult | None = None,
+                   retired: bool = False) -> PipelineStateView:
+        """``readiness``: the stored readiness when the caller has just read it (read here otherwise)."""
         now = self.ctx.clock.now()
-        readiness: ReadinessResult | None = None
         problem: str | None = None
         try:
-            readiness = await self.evaluation.stored_readiness(pipeline)
+            readiness = readiness or await self.evaluation.stored_readiness(pipeline)
         except StoreUnavailable:
             raise
         except InterlockError as exc:  # e.g. an archetype that is no longer loaded

@@ -26,9 +26,8 @@ async def evaluate(request: Request) -> Response:
 
 async def readiness(request: Request) -> Response:
     engine = api_state(request).engine
-    view = await engine.pipeline_state(request.path_params["id"])
-    # readiness that cannot be read (an archetype gone) answers with its error, as ever
-    result = view.readiness_result or await engine.check_readiness(view.pipeline_id)
+    result = await engine.check_readiness(request.path_params["id"])
+    view = await engine.pipeline_state(result.pipeline_id, readiness=result)
     return json_response(ReadinessAnswer(**result.model_dump(), state=view.state))
 
 
