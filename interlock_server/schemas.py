@@ -17,6 +17,7 @@ from interlock_core.model import (
     RunState,
 )
 from interlock_core.model.limits import MAX_TTL_SECONDS
+from interlock_core.pipeline_state import PipelineState
 
 
 class Body(BaseModel):
@@ -149,3 +150,13 @@ class RerunRefused(Body):
     blocking: list[str] | None = None
     rerun: RerunRecord | None = None  # none when no rerun was recorded (a run of the cycle is active)
     outcome: OutcomeBody | None = None
+
+
+class ReadinessAnswer(ReadinessResult):
+    """``GET /readiness``: the readiness over stored results, and the pipeline's state beside it."""
+
+    state: PipelineState | None = Field(
+        default=None, description="The pipeline's state for its current cycle (COMPLETED, RUNNING, NOT_READY, "
+                                  "STALE …; `GET /api/pipelines/{id}/state` has the details). A completed "
+                                  "cycle stays COMPLETED when its trait results expire: `status` and "
+                                  "`blocking` then describe the traits, which block nothing until the next cycle.")

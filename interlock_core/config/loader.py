@@ -4,7 +4,7 @@ error lists every problem found, each with its file, line and key."""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -317,12 +317,15 @@ def load_project(
     plugins: Plugins | None = None,
     load_pipelines: bool = True,
     require_secrets: bool = True,
+    secrets_for: Collection[str] | None = None,
 ) -> Project:
     """Load ``interlock.yaml`` and everything it points to. Raises :class:`ConfigErrors`.
 
     With ``require_secrets=False`` (commands that only read state), an unset ``${VAR}`` in a
     pipeline's trigger or in an alert sink is a warning (``Project.warnings``) and such an alert
-    sink is left out; everywhere else (the store, above all) it is still an error."""
+    sink is left out; everywhere else (the store, above all) it is still an error.
+    ``secrets_for`` (commands that act on one pipeline or on a run): only these pipelines'
+    trigger variables are required; an unset one in any other pipeline's trigger is a warning."""
     env = os.environ if env is None else env
     try:
         plugins = plugins or load_plugins()
@@ -384,7 +387,7 @@ def load_project(
             errors.append(source.error(message, ("evaluatorDirs",)))
     if load_pipelines:
         _load_pipelines(project, dirs("pipelineDirs", config.pipeline_dirs), source, env, errors,
-                        require_secrets=require_secrets)
+                        require_secrets=require_secrets, secrets_for=secrets_for)
     if errors:
         raise ConfigErrors(_in_file_order(errors))
     return project
@@ -430,15 +433,17 @@ def _validate_alerts(
 
 
 def _load_pipelines(project: Project, dirs: list[tuple[Path, bool]], source: Located, env: Mapping[str, str],
-                    errors: list[ConfigError], *, require_secrets: bool = True) -> None:
+                    errors: list[ConfigError], *, require_secrets: bool = True,
+                    secrets_for: Collection[str] | None = None) -> None:
     """Load every pipeline file; a pipeline with any problem is not registered (and the load fails).
-    Without ``require_secrets``, an unset variable in a trigger is a warning only."""
+    Without ``require_secrets`` (or for a pipeline not in ``secrets_for``), an unset variable in a
+    trigger is a warning only."""
     plugins = project.plugins or load_plugins()
     first_seen: dict[str, str] = {}
 
     def cross_check(pipeline: PipelineConfig, doc: Located) -> list[ConfigError]:
         problems = validate_pipeline(pipeline, project.archetypes, project.calendars, plugins, doc, env)
-        if require_secrets:
+        if require_secrets and (secrets_for is None or pipeline.name in secrets_for):
             return problems
         tolerated = [p for p in problems if isinstance(p, UnsetVariable) and (p.key or "").startswith("trigger")]
         project.warnings.extend(tolerated)

@@ -20,10 +20,33 @@ SUCCESS_WORDS = {"success", "succeeded", "completed", "ok"}
 FAILURE_WORDS = {"failed", "failure", "error"}
 
 
+class PollProblems:
+    """What each pipeline's status polls last failed with. A failure that repeats on every poll (a
+    rejected static token, an orchestrator that is down) is logged once as a warning, again only
+    when it changes, and the first poll that works afterwards says so: a watcher polling every few
+    seconds must not repeat the same warning for as long as the problem lasts."""
+
+    def __init__(self) -> None:
+        self._last: dict[tuple[str, str], str] = {}
+
+    def failed(self, pipeline_id: str, trigger_type: str, message: str) -> bool:
+        """Record a failed poll; True when it is news (first, or another problem than the last)."""
+        key = (pipeline_id, trigger_type)
+        if self._last.get(key) == message:
+            return False
+        self._last[key] = message
+        return True
+
+    def recovered(self, pipeline_id: str, trigger_type: str) -> str | None:
+        """Record a poll that worked; the problem it ends, if there was one."""
+        return self._last.pop((pipeline_id, trigger_type), None)
+
+
 class Callbacks:
     def __init__(self, ctx: EngineContext, transitions: Transitions) -> None:
         self.ctx = ctx
         self.transitions = transitions
+        self.poll_problems = PollProblems()
 
     async def _run(self, run_id: str) -> RunState:
         run = await self.ctx.store.get_run(run_id)
@@ -104,7 +127,11 @@ class Callbacks:
             with untrusted_target(pipeline.origin is PipelineOrigin.API):
                 result = await trigger.poll(config, run.metadata)
         except TriggerError as exc:
-            log.warning("status poll of %s failed: %s", run_id, exc.message)
+            if self.poll_problems.failed(run.pipeline_id, run.trigger_type, exc.message):
+                log.warning("status poll of %s failed: %s (not logged again while it fails the same way)",
+                            run_id, exc.message)
+            else:
+                log.debug("status poll of %s failed again: %s", run_id, exc.message)
             if exc.category is FailureCategory.PERMANENT:  # will not mend by itself: say so once per run
                 with contextlib.suppress(StoreUnavailable):  # alert_once alerted before raising
                     await self.ctx.alert_once(
@@ -116,6 +143,8 @@ class Callbacks:
         except Exception:
             log.exception("status poll of %s failed", run_id)
             return run
+        if self.poll_problems.recovered(run.pipeline_id, run.trigger_type) is not None:
+            log.info("status poll of %s works again (%s)", run_id, result.message)
         if result.state == "running":
             return run
         if result.state == "succeeded":

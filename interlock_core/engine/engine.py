@@ -16,6 +16,7 @@ from ..model import (
     RunState,
     TraitEvaluation,
 )
+from ..pipeline_state import PipelineStateView
 from .callbacks import Callbacks
 from .context import EngineContext
 from .cycle import CyclePass
@@ -25,6 +26,7 @@ from .outcome import RunOutcome
 from .reruns import Reruns
 from .runs import Runs
 from .sla import SLAChecks
+from .state import StateReader
 from .sweep import SweepSummary, WatchdogSweep
 from .transitions import Transitions
 from .watchdog import Watchdog
@@ -44,6 +46,7 @@ class Engine:
         self.cycles = CyclePass(ctx, self.runs, self.callbacks, self.monitoring, self.reruns, self.sla,
                                 self.watchdog)
         self.sweep = WatchdogSweep(ctx, self.cycles, self.evaluation, self.watchdog)
+        self.states = StateReader(ctx, self.evaluation)
         self._validate_pipeline = validate_pipeline
         self._closers = closers or []
 
@@ -97,6 +100,14 @@ class Engine:
 
     async def push_trait(self, pipeline_id: str, trait_type: str, status: str, **kwargs: Any) -> TraitEvaluation:
         return await self.evaluation.push_trait(pipeline_id, trait_type, status, **kwargs)
+
+    async def pipeline_state(self, pipeline: str | PipelineConfig, *,
+                             readiness: ReadinessResult | None = None) -> PipelineStateView:
+        """The pipeline's state for its current cycles (COMPLETED, RUNNING, NOT_READY with its
+        blockers …; :mod:`interlock_core.pipeline_state`), from stored records only (``readiness``:
+        :meth:`check_readiness` when the caller has just read it)."""
+        config = await self.ctx.pipeline(pipeline) if isinstance(pipeline, str) else pipeline
+        return await self.states.read(config, readiness=readiness)
 
     # ------------------------------------------------------------------------- lifecycle
     async def start_run(self, pipeline_id: str, schedule_id: str | None = None,

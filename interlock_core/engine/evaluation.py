@@ -194,7 +194,10 @@ class Evaluation:
 
     async def check_readiness(self, pipeline_id: str) -> ReadinessResult:
         """Readiness from stored results only: nothing runs; missing or expired traits are STALE."""
-        pipeline = await self.ctx.pipeline(pipeline_id)
+        return await self.stored_readiness(await self.ctx.pipeline(pipeline_id))
+
+    async def stored_readiness(self, pipeline: PipelineConfig) -> ReadinessResult:
+        """:meth:`check_readiness` of a pipeline already read."""
         archetype = self.ctx.archetypes.get(pipeline.archetype)
         traits = self.ctx.traits_of(pipeline)
         stored_by_type = {t.trait_type: t for t in await self.ctx.store.list_traits(pipeline.name)}

@@ -25,6 +25,7 @@ from interlock_core.model import (
     RunStatus,
     TraitEvaluation,
 )
+from interlock_core.pipeline_state import PipelineState, PipelineStateView
 
 from .output import EXIT_BLOCKED, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, Out
 from .scaffold import scaffold
@@ -158,7 +159,7 @@ def _pipeline_from_args(args: argparse.Namespace) -> tuple[PipelineConfig, str |
 
 async def cmd_add_pipeline(args: argparse.Namespace, out: Out) -> int:
     pipeline, text = _pipeline_from_args(args)
-    async with open_engine(args.project) as (project, engine):
+    async with open_engine(args.project, secrets_for=()) as (project, engine):
         await engine.register_pipeline(pipeline)
         directory = project.pipeline_dirs[0]
         directory.mkdir(parents=True, exist_ok=True)
@@ -187,7 +188,7 @@ def _live_traits(out: Out, pipeline_id: str) -> Any:
 
 
 async def cmd_evaluate(args: argparse.Namespace, out: Out) -> int:
-    async with open_engine(args.project) as (_, engine):
+    async with open_engine(args.project, secrets_for=()) as (_, engine):  # evaluating triggers nothing
         engine.ctx.on_event = _live_traits(out, args.pipeline)
         if engine.ctx.on_event is not None:
             out.line(out.dim(f"evaluating {args.pipeline} …"))
@@ -331,7 +332,7 @@ def _stopped_waiting(out: Out, run: RunState, why: str, limit: float, polled: bo
 
 async def cmd_run(args: argparse.Namespace, out: Out) -> int:
     stopped: str | None = None
-    async with open_engine(args.project) as (_, engine):
+    async with open_engine(args.project, secrets_for=(args.pipeline,)) as (_, engine):
         outcome = await engine.start_run(args.pipeline, args.schedule, args.date)
         if outcome.outcome is Outcome.DUPLICATE and args.force:
             _, rerun_outcome = await engine.request_rerun(args.pipeline, outcome.date, args.reason,
@@ -352,7 +353,7 @@ async def cmd_run(args: argparse.Namespace, out: Out) -> int:
 
 
 async def cmd_rerun(args: argparse.Namespace, out: Out) -> int:
-    async with open_engine(args.project) as (_, engine):
+    async with open_engine(args.project, secrets_for=(args.pipeline,)) as (_, engine):
         record, outcome = await engine.request_rerun(args.pipeline, args.date, args.reason,
                                                      schedule_id=args.schedule)
         polled = _polled(engine, outcome) if outcome else False
@@ -369,7 +370,7 @@ async def cmd_rerun(args: argparse.Namespace, out: Out) -> int:
 
 
 async def cmd_cancel(args: argparse.Namespace, out: Out) -> int:
-    async with open_engine(args.project) as (_, engine):
+    async with open_engine(args.project, secrets_for=()) as (_, engine):  # no trigger is called
         run = await engine.cancel_run(args.run_id, args.reason)
     if out.json_mode:
         out.json(run.to_json_dict())
@@ -380,7 +381,7 @@ async def cmd_cancel(args: argparse.Namespace, out: Out) -> int:
 
 
 async def cmd_cancel_rerun(args: argparse.Namespace, out: Out) -> int:
-    async with open_engine(args.project) as (_, engine):
+    async with open_engine(args.project, secrets_for=()) as (_, engine):
         record = await engine.cancel_rerun(args.rerun_id, args.reason)
     if out.json_mode:
         out.json(record.to_json_dict())
@@ -390,7 +391,7 @@ async def cmd_cancel_rerun(args: argparse.Namespace, out: Out) -> int:
 
 
 async def cmd_complete(args: argparse.Namespace, out: Out) -> int:
-    async with open_engine(args.project) as (_, engine):
+    async with open_engine(args.project, secrets_for=()) as (_, engine):  # no trigger is called
         run = await engine.complete_run(args.run_id, args.status)
     if out.json_mode:
         out.json(run.to_json_dict())
@@ -402,41 +403,55 @@ async def cmd_complete(args: argparse.Namespace, out: Out) -> int:
 DRY_RUN_MARK = "DRY-RUN"
 
 
+def _last_run_text(out: Out, view: PipelineStateView) -> str:
+    """The last run: the current cycle's, or another date's run labelled as such."""
+    run = view.last_run
+    if run is None:
+        return out.dim("no runs")
+    text = f"{run.run_id} {out.status_word(run.status.value)}"
+    return text if view.last_run_current else text + out.yellow(f" (another date: {run.date or '?'}, not this cycle)")
+
+
+def _state_json(view: PipelineStateView) -> dict[str, Any]:
+    """The state fields of ``status --json``: the API's ``/state`` words."""
+    body = view.to_json_dict()
+    return {"state": body["state"], "stateMessage": body["message"], "blockers": body["blockers"],
+            "readiness": body.get("readiness"), "lastRun": body.get("lastRun"),
+            "lastRunCurrent": body["lastRunCurrent"]}
+
+
 async def cmd_status(args: argparse.Namespace, out: Out) -> int:
     async with open_engine(args.project, read_only=True) as (_, engine):
         if not args.pipeline:
             pipelines = await engine.list_pipelines()
-            rows = []
-            for p in pipelines:
-                cached = await engine.store.get_readiness(p.name)
-                runs = await engine.store.list_runs(p.name, 1)
-                rows.append((p, cached.status.value if cached else "UNKNOWN", runs[0] if runs else None))
+            rows = [(p, await engine.pipeline_state(p)) for p in pipelines]
             if out.json_mode:
-                out.json([{"pipeline": p.name, "archetype": p.archetype, "tier": p.tier, "readiness": r,
-                           "dryRun": p.dry_run, "lastRun": run.to_json_dict() if run else None}
-                          for p, r, run in rows])
+                out.json([{"pipeline": p.name, "archetype": p.archetype, "tier": p.tier, "dryRun": p.dry_run,
+                           **_state_json(view)} for p, view in rows])
                 return EXIT_OK
             if not rows:
                 out.line("No pipelines registered.")
                 return EXIT_OK
             out.line(out.bold("Registered Pipelines:"))
             out.line()
-            for p, readiness, run in rows:
-                last = f"{run.run_id} {out.status_word(run.status.value)}" if run else out.dim("no runs")
+            for p, view in rows:
                 mode = f"  {out.yellow(DRY_RUN_MARK)}" if p.dry_run else ""
-                out.line(f"  {p.name:<30} {out.status_word(readiness):<15} archetype={p.archetype:<22} "
-                         f"tier={p.tier if p.tier is not None else '-'}  last run: {last}{mode}")
+                out.line(f"  {p.name:<30} {out.status_word(view.state.value):<15} archetype={p.archetype:<22} "
+                         f"tier={p.tier if p.tier is not None else '-'}  last run: {_last_run_text(out, view)}{mode}")
+                out.line(out.dim(f"  {'':<30} {view.message}"))
             out.line()
             return EXIT_OK
         pipeline = await engine.get_pipeline(args.pipeline)
-        readiness = await engine.check_readiness(pipeline.name)
+        view = await engine.pipeline_state(pipeline)
+        readiness = view.readiness_result
         runs = await engine.store.list_runs(pipeline.name, 10)
         logs = await engine.store.list_run_logs(pipeline.name, 10)
         reruns = await engine.store.list_reruns(pipeline.name, 10)
         would = [e for e in await engine.store.list_events(pipeline.name, 200)
                  if e.kind is EventKind.DRY_RUN_WOULD_TRIGGER] if pipeline.dry_run else []
     if out.json_mode:
-        out.json({"pipeline": pipeline.to_json_dict(), "readiness": readiness.to_json_dict(),
+        out.json({"pipeline": pipeline.to_json_dict(), "state": view.to_json_dict(),
+                  "readiness": readiness.to_json_dict() if readiness else None,
                   "runs": [r.to_json_dict() for r in runs], "runLogs": [e.to_json_dict() for e in logs],
                   "reruns": [r.to_json_dict() for r in reruns]})
         return EXIT_OK
@@ -449,11 +464,19 @@ async def cmd_status(args: argparse.Namespace, out: Out) -> int:
         out.line(f"  Mode:      {out.yellow(DRY_RUN_MARK)} (shadow: evaluates, never triggers)")
         for e in would[-3:]:
             out.line(f"    would trigger {e.date} {e.schedule_id or '-'} at {e.timestamp.isoformat()}")
-    out.line(f"  Readiness: {out.status_word(readiness.status.value)}"
-             + (f"  blocked by {', '.join(readiness.blocking)}" if readiness.blocking else ""))
+    out.line(f"  State:     {out.status_word(view.state.value)}  {view.message}")
+    for cycle in view.cycles if len(view.cycles) > 1 else []:
+        out.line(f"    {cycle.schedule_id:<10} {out.status_word(cycle.state.value):<12} {cycle.message}")
+    if view.blockers:
+        out.line(f"  Blocked by: {', '.join(b.trait for b in view.blockers)}")
+    if view.readiness is not None and view.readiness is not view.state:
+        matters = "" if view.blockers or view.readiness is PipelineState.READY else \
+            out.dim("  (blocks nothing until the next cycle)" if view.settled else "")
+        out.line(f"  Readiness: {out.status_word(view.readiness.value)}{matters}")
+    out.line(f"  Last run:  {_last_run_text(out, view)}")
     out.line()
     out.line("  Traits:")
-    for ev in readiness.traits:
+    for ev in readiness.traits if readiness else []:
         out.line(out.trait_line(ev, indent="    "))
     if logs:
         out.line()

@@ -52,9 +52,9 @@ class Out:
     def status_word(self, status: str) -> str:
         if status in (RunStatus.COMPLETED, "READY", "PASS"):
             return self.green(status)
-        if status in (RunStatus.FAILED, RunStatus.CANCELLED, "NOT_READY", "FAIL"):
+        if status in (RunStatus.FAILED, RunStatus.CANCELLED, "NOT_READY", "FAIL", "ERROR"):
             return self.red(status)
-        if status in ("STALE",):
+        if status in ("STALE", "RETRYING"):
             return self.yellow(status)
         return self.cyan(status)
 

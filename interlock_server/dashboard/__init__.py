@@ -2,7 +2,7 @@
 
 Routes (all read-only but the three actions, which go through the engine):
 
-* ``GET /`` - every pipeline: readiness, blockers, last run, today's run logs, SLA, next window
+* ``GET /`` - every pipeline: its state, blockers, last run, today's cycles, SLA, next window
 * ``GET /pipelines/{name}`` - traits, runs, run logs, reruns, events, upstream and downstream
 * ``POST /pipelines/{name}/evaluate|run|rerun`` - the buttons (full API key only)
 * ``GET|POST /login``, ``POST /logout`` - exchange an API key for a session cookie

@@ -1,7 +1,8 @@
 """Reading what the pages show: the store's records through the engine, into the view models.
 
-Only reads: readiness comes from the stored trait results (nothing is evaluated), everything
-else from the store's list/get methods, as the API's routes read them. Secrets in configs,
+Only reads: each pipeline's state comes from the engine's one reading of it
+(:meth:`interlock_core.engine.Engine.pipeline_state`: run logs and stored trait results, nothing
+is evaluated), everything else from the store's list/get methods, as the API's routes read them. Secrets in configs,
 trait values and event details are masked before a template sees them.
 """
 
@@ -27,10 +28,11 @@ from interlock_core.model import (
     TraitEvaluation,
     TraitStatus,
 )
-from interlock_core.schedule import cycle_date, deadlines, excluded, schedule_zone
+from interlock_core.pipeline_state import Blocker, CycleState, PipelineState
+from interlock_core.schedule import deadlines, excluded
 
 from ..redaction import mask_urls, redact
-from .overview import DONE, OverviewRow, Readiness, ScheduleToday, readiness_of, schedule_today
+from .overview import DONE, OverviewRow, ScheduleToday, schedule_today
 
 log = logging.getLogger("interlock.dashboard")
 
@@ -122,8 +124,8 @@ async def _row_and_readiness(engine: Engine, pipeline: PipelineConfig,
         log.exception("dashboard: cannot compute the state of %s", pipeline.name)
         problem = f"cannot compute this pipeline's state: {type(exc).__name__}: {str(exc)[:200]}"
         row = OverviewRow(
-            name=pipeline.name, archetype=pipeline.archetype, readiness=Readiness.STALE, blockers=[], last_run=None,
-            schedules=[], description=pipeline.description, tier=pipeline.tier,
+            name=pipeline.name, archetype=pipeline.archetype, state=PipelineState.ERROR, blockers=[], last_run=None,
+            schedules=[], message=problem, description=pipeline.description, tier=pipeline.tier,
             has_trigger=pipeline.trigger is not None, watched=pipeline.watched, problem=problem,
             neighbours=sorted(pipeline.upstream_pipelines()) + downstream)
         return row, None
@@ -131,42 +133,30 @@ async def _row_and_readiness(engine: Engine, pipeline: PipelineConfig,
 
 async def _computed_row(engine: Engine, pipeline: PipelineConfig,
                         downstream: list[str]) -> tuple[OverviewRow, ReadinessResult | None]:
-    store = engine.store
-    problem: str | None = None
-    result: ReadinessResult | None = None
-    try:
-        result = await engine.check_readiness(pipeline.name)
-        readiness, blockers = readiness_of(result)
-    except StoreUnavailable:
-        raise
-    except InterlockError as exc:  # e.g. an archetype that is no longer loaded
-        readiness, blockers, problem = Readiness.STALE, [], exc.message
-    runs: list[RunState] = await store.list_runs(pipeline.name, 1)
+    view = await engine.pipeline_state(pipeline)
     now = engine.ctx.clock.now()
-    schedules = [await _today(engine, pipeline, s, now, ready=readiness is Readiness.READY)
-                 for s in pipeline.resolved_schedules()]
+    ready = view.readiness is PipelineState.READY
+    schedules = [_today(engine, pipeline, schedule, cycle, now, ready=ready)
+                 for schedule, cycle in zip(pipeline.resolved_schedules(), view.cycles, strict=True)]
     neighbours = sorted(pipeline.upstream_pipelines()) + downstream
     row = OverviewRow(
-        name=pipeline.name, archetype=pipeline.archetype, readiness=readiness, blockers=blockers,
-        last_run=runs[0] if runs else None, schedules=schedules, description=pipeline.description,
-        tier=pipeline.tier, has_trigger=pipeline.trigger is not None, watched=pipeline.watched,
-        dry_run=pipeline.dry_run, problem=problem,
-        neighbours=neighbours)
-    return row, result
+        name=pipeline.name, archetype=pipeline.archetype, state=view.state, blockers=view.blockers,
+        last_run=view.last_run, schedules=schedules, message=view.message, last_run_current=view.last_run_current,
+        readiness=view.readiness, description=pipeline.description, tier=pipeline.tier,
+        has_trigger=pipeline.trigger is not None, watched=pipeline.watched, dry_run=pipeline.dry_run,
+        problem=view.problem, neighbours=neighbours)
+    return row, view.readiness_result
 
 
-async def _today(engine: Engine, pipeline: PipelineConfig, schedule: ScheduleConfig, now: datetime, *,
-                 ready: bool) -> ScheduleToday:
-    day = cycle_date(now, schedule_zone(pipeline, schedule))
-    entry = await engine.store.get_run_log(pipeline.name, day, schedule.name)
-
+def _today(engine: Engine, pipeline: PipelineConfig, schedule: ScheduleConfig, cycle: CycleState, now: datetime, *,
+           ready: bool) -> ScheduleToday:
     def is_excluded(candidate: Date) -> bool:
         try:
             return excluded(pipeline, candidate, engine.ctx.calendars)
         except InterlockError:
             return False  # an unknown calendar excludes nothing (the loader reports it)
 
-    return schedule_today(pipeline, schedule, day, entry, now, deadlines(pipeline, schedule, Date.fromisoformat(day)),
+    return schedule_today(pipeline, schedule, cycle, now, deadlines(pipeline, schedule, Date.fromisoformat(cycle.date)),
                           ready=ready, is_excluded=is_excluded)
 
 
@@ -183,7 +173,7 @@ async def pipeline_detail(engine: Engine, name: str) -> PipelineDetail:
     known = {p.name: p for p in pipelines}
     return PipelineDetail(
         pipeline=pipeline, config=redact(pipeline.to_json_dict()), row=row,
-        traits=trait_rows(_resolved(engine, pipeline), result),
+        traits=trait_rows(_resolved(engine, pipeline), result, row.blockers),
         runs=await store.list_runs(pipeline.name, RUNS_SHOWN),
         run_logs=await store.list_run_logs(pipeline.name, RUN_LOGS_SHOWN),
         reruns=await store.list_reruns(pipeline.name, RERUNS_SHOWN),
@@ -200,10 +190,12 @@ def _resolved(engine: Engine, pipeline: PipelineConfig) -> list[ResolvedTrait]:
         return []
 
 
-def trait_rows(resolved: list[ResolvedTrait], result: ReadinessResult | None) -> list[TraitRow]:
-    """Each configured trait with its stored result (readiness lists them in the same order)."""
+def trait_rows(resolved: list[ResolvedTrait], result: ReadinessResult | None,
+               blockers: list[Blocker]) -> list[TraitRow]:
+    """Each configured trait with its stored result (readiness lists them in the same order);
+    ``blocking`` only for the state's blockers (a settled cycle has none, whatever expired)."""
     evaluations = {t.trait_type: t for t in result.traits} if result else {}
-    blocking = {label.removesuffix(" (STALE)") for label in result.blocking} if result else set()
+    blocking = {b.trait for b in blockers}
     return [_trait_row(trait, evaluations.get(trait.type), trait.type in blocking) for trait in resolved]
 
 

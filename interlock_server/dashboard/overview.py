@@ -1,9 +1,10 @@
 """The overview's view model: one row per pipeline, computed from records without any I/O.
 
-A row answers "why didn't my pipeline run?" at a glance: readiness (READY, NOT_READY when a
-required trait fails, STALE when the only blockers are missing or expired results) with the
-blocking traits and their reasons, the last run, today's cycle of each schedule (its run log,
-its SLA state, its next window). ``gather`` reads the records; everything here is pure.
+A row answers "why didn't my pipeline run?" at a glance: the pipeline's state for its current
+cycle, in the one vocabulary of :mod:`interlock_core.pipeline_state` (COMPLETED, RUNNING, NOT_READY
+with its blocking traits and their reasons, STALE …), the last run (the current cycle's, or one of
+another date labelled as such), today's cycle of each schedule (its state, its SLA, its next
+window). ``gather`` reads the records; everything here is pure.
 """
 
 from __future__ import annotations
@@ -15,30 +16,13 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from urllib.parse import urlencode
 
-from interlock_core.model import (
-    PipelineConfig,
-    ReadinessResult,
-    RunLogEntry,
-    RunState,
-    RunStatus,
-    ScheduleConfig,
-    TraitEvaluation,
-    TraitStatus,
-)
-from interlock_core.retry import backoff, is_retryable
+from interlock_core.model import PipelineConfig, RunLogEntry, RunState, RunStatus, ScheduleConfig
+from interlock_core.pipeline_state import DONE, SEVERITY, Blocker, CycleState, PipelineState
 from interlock_core.schedule import Deadlines, is_schedule_active, schedule_zone, wall_time
 
 AT_RISK_WINDOW = timedelta(minutes=30)
 """A cycle not done this close to its deadline is at risk."""
 LOOKAHEAD_DAYS = 14
-DONE = frozenset({RunStatus.COMPLETED, RunStatus.COMPLETED_MONITORING})
-ACTIVE = frozenset({RunStatus.PENDING, RunStatus.TRIGGERING, RunStatus.RUNNING})
-
-
-class Readiness(StrEnum):
-    READY = "READY"
-    NOT_READY = "NOT_READY"
-    STALE = "STALE"
 
 
 class SlaState(StrEnum):
@@ -49,24 +33,14 @@ class SlaState(StrEnum):
 
 
 SLA_SEVERITY = {SlaState.NONE: 0, SlaState.ON_TIME: 1, SlaState.AT_RISK: 2, SlaState.BREACHED: 3}
-READINESS_SEVERITY = {Readiness.READY: 0, Readiness.STALE: 1, Readiness.NOT_READY: 2}
-
-
-@dataclass(frozen=True)
-class Blocker:
-    trait: str
-    status: str
-    reason: str | None = None
-    failure_category: str | None = None
 
 
 @dataclass(frozen=True)
 class ScheduleToday:
-    """Today's cycle of one schedule, in the schedule's own zone."""
+    """Today's cycle of one schedule, in the schedule's own zone: its state (the pipeline state
+    vocabulary), its SLA and its next window."""
 
-    schedule: str
-    date: str
-    run_log: RunLogEntry | None
+    cycle: CycleState
     excluded: bool
     sla: SlaState
     deadline: datetime | None
@@ -74,33 +48,54 @@ class ScheduleToday:
     window_open: bool
     next_window: datetime | None
     """When the schedule next opens a cycle that has not run (None: open now)."""
-    retry_at: datetime | None = None
-    """A failed cycle whose next attempt waits for its backoff: when it may start."""
-    gave_up: bool = False
-    """The cycle failed for good (cancelled, non-retryable, or every attempt spent)."""
 
     @property
-    def state(self) -> str:
-        """The run log's status, or what stands in for a cycle without one."""
-        if self.run_log is not None:
-            return self.run_log.status.value
-        if self.excluded:
-            return "EXCLUDED"
-        return "NOT_STARTED" if self.window_open else "WAITING"
+    def schedule(self) -> str:
+        return self.cycle.schedule_id
+
+    @property
+    def date(self) -> str:
+        return self.cycle.date
+
+    @property
+    def run_log(self) -> RunLogEntry | None:
+        return self.cycle.run_log
+
+    @property
+    def state(self) -> PipelineState:
+        return self.cycle.state
 
     @property
     def attempts(self) -> int:
-        return self.run_log.attempt_number if self.run_log else 0
+        return self.cycle.attempt
+
+    @property
+    def retry_at(self) -> datetime | None:
+        """A failed cycle whose next attempt waits for its backoff: when it may start."""
+        return self.cycle.retry_at
+
+    @property
+    def gave_up(self) -> bool:
+        """The cycle failed for good (non-retryable, or every attempt spent)."""
+        return self.cycle.state is PipelineState.FAILED
 
 
 @dataclass(frozen=True)
 class OverviewRow:
     name: str
     archetype: str
-    readiness: Readiness
+    state: PipelineState
+    """The pipeline's state for its current cycle (its most urgent schedule's)."""
     blockers: list[Blocker]
+    """Only while readiness decides what happens next: a settled cycle has none."""
     last_run: RunState | None
     schedules: list[ScheduleToday]
+    message: str = ""
+    """The state in words (when a cycle completed, what blocks it, when its window opens …)."""
+    last_run_current: bool = True
+    """False: ``last_run`` is another date's run (no run of the current cycle yet)."""
+    readiness: PipelineState | None = None
+    """What the stored trait results say (READY, NOT_READY, STALE), whether or not it matters now."""
     description: str | None = None
     tier: int | None = None
     has_trigger: bool = True
@@ -126,29 +121,6 @@ class OverviewRow:
     @property
     def last_run_at(self) -> datetime | None:
         return self.last_run.updated_at if self.last_run else None
-
-
-# ---------------------------------------------------------------------------------- readiness
-
-
-def readiness_of(result: ReadinessResult) -> tuple[Readiness, list[Blocker]]:
-    """READY, NOT_READY (a required trait FAILs) or STALE (only missing or expired results block)."""
-    by_type = {t.trait_type: t for t in result.traits}
-    blockers = [_blocker(label, by_type) for label in result.blocking]
-    if result.ready:
-        return Readiness.READY, []
-    if blockers and all(b.status == TraitStatus.STALE for b in blockers):
-        return Readiness.STALE, blockers
-    return Readiness.NOT_READY, blockers
-
-
-def _blocker(label: str, by_type: dict[str, TraitEvaluation]) -> Blocker:
-    trait_type = label.removesuffix(" (STALE)")
-    evaluation = by_type.get(trait_type)
-    if evaluation is None:
-        return Blocker(trait_type, TraitStatus.STALE if label != trait_type else TraitStatus.FAIL)
-    category = evaluation.failure_category.value if evaluation.failure_category else None
-    return Blocker(trait_type, evaluation.status, evaluation.reason, category)
 
 
 # ---------------------------------------------------------------------------------- SLA
@@ -205,69 +177,73 @@ def next_window(pipeline: PipelineConfig, schedule: ScheduleConfig, now: datetim
     return None
 
 
-def schedule_today(pipeline: PipelineConfig, schedule: ScheduleConfig, day: str, entry: RunLogEntry | None,
-                   now: datetime, deadlines: Deadlines, *, ready: bool,
-                   is_excluded: Callable[[Date], bool]) -> ScheduleToday:
+def schedule_today(pipeline: PipelineConfig, schedule: ScheduleConfig, cycle: CycleState, now: datetime,
+                   deadlines: Deadlines, *, ready: bool, is_excluded: Callable[[Date], bool]) -> ScheduleToday:
     tz = schedule_zone(pipeline, schedule)
-    excluded = is_excluded(Date.fromisoformat(day))
-    gave_up, retry_at = _failure(pipeline, entry)
+    excluded = is_excluded(Date.fromisoformat(cycle.date))
+    entry = cycle.run_log
+    gave_up = cycle.state in (PipelineState.FAILED, PipelineState.CANCELLED)
     done = entry is not None and (entry.status in DONE or gave_up)
     sla, deadline, label = sla_state(deadlines, entry, now, ready=ready, excluded=excluded)
     if gave_up and sla is SlaState.ON_TIME:
         sla = SlaState.AT_RISK  # nothing will run before the deadline unless someone acts
     return ScheduleToday(
-        schedule=schedule.name, date=day, run_log=entry, excluded=excluded, sla=sla, deadline=deadline,
-        deadline_label=label, window_open=not excluded and is_schedule_active(schedule, now, tz),
-        next_window=next_window(pipeline, schedule, now, today_done=done, is_excluded=is_excluded),
-        retry_at=retry_at, gave_up=gave_up)
-
-
-def _failure(pipeline: PipelineConfig, entry: RunLogEntry | None) -> tuple[bool, datetime | None]:
-    """(gave up, next attempt at) for a failed or cancelled cycle, as the retry policy decides."""
-    if entry is None or entry.status not in (RunStatus.FAILED, RunStatus.CANCELLED):
-        return False, None
-    policy = pipeline.retry_policy
-    if entry.status is RunStatus.CANCELLED or not is_retryable(policy, entry.failure_category) \
-            or entry.attempt_number >= policy.max_attempts:
-        return True, None
-    return False, entry.updated_at + backoff(policy, entry.attempt_number)
+        cycle=cycle, excluded=excluded, sla=sla, deadline=deadline, deadline_label=label,
+        window_open=not excluded and is_schedule_active(schedule, now, tz),
+        next_window=next_window(pipeline, schedule, now, today_done=done, is_excluded=is_excluded))
 
 
 # ---------------------------------------------------------------------------------- lists
 
 
+ALWAYS_COUNTED = (PipelineState.COMPLETED, PipelineState.RUNNING, PipelineState.READY, PipelineState.NOT_READY,
+                  PipelineState.STALE, PipelineState.FAILED)
+"""States the summary always counts (in this order); the others only when a pipeline is in them."""
+
+
 @dataclass(frozen=True)
 class Counts:
     total: int
-    ready: int
-    not_ready: int
-    stale: int
-    running: int
+    states: dict[PipelineState, int]
+    """Pipelines per state: every state of ``ALWAYS_COUNTED``, then any other state that occurs."""
     at_risk: int
     breached: int
 
     @classmethod
     def of(cls, rows: Sequence[OverviewRow]) -> Counts:
-        return cls(
-            total=len(rows),
-            ready=sum(r.readiness is Readiness.READY for r in rows),
-            not_ready=sum(r.readiness is Readiness.NOT_READY for r in rows),
-            stale=sum(r.readiness is Readiness.STALE for r in rows),
-            running=sum(r.last_run is not None and r.last_run.status in ACTIVE for r in rows),
-            at_risk=sum(r.sla is SlaState.AT_RISK for r in rows),
-            breached=sum(r.sla is SlaState.BREACHED for r in rows),
-        )
+        states = {state: sum(r.state is state for r in rows) for state in PipelineState}
+        shown = {s: states[s] for s in ALWAYS_COUNTED}
+        shown.update({s: n for s, n in states.items() if n and s not in shown})
+        return cls(total=len(rows), states=shown, at_risk=sum(r.sla is SlaState.AT_RISK for r in rows),
+                   breached=sum(r.sla is SlaState.BREACHED for r in rows))
+
+    def __getitem__(self, state: PipelineState) -> int:
+        return self.states.get(state, 0)
+
+    @property
+    def running(self) -> int:
+        return self[PipelineState.RUNNING]
+
+
+STATE_WORDS = {PipelineState.COMPLETED: "done", PipelineState.NOT_READY: "not ready"}
+"""How the summary names a count (other states: their word in lower case)."""
+
+
+def count_label(state: PipelineState) -> str:
+    return STATE_WORDS.get(state, state.value.replace("_", " ").lower())
 
 
 SORT_KEYS: dict[str, Callable[[OverviewRow], tuple[object, ...]]] = {
     "name": lambda r: (r.name,),
-    "readiness": lambda r: (-READINESS_SEVERITY[r.readiness], -SLA_SEVERITY[r.sla], r.name),
-    "sla": lambda r: (-SLA_SEVERITY[r.sla], -READINESS_SEVERITY[r.readiness], r.name),
+    "state": lambda r: (-SEVERITY[r.state], -SLA_SEVERITY[r.sla], r.name),
+    "sla": lambda r: (-SLA_SEVERITY[r.sla], -SEVERITY[r.state], r.name),
     "last-run": lambda r: (-(r.last_run_at.timestamp() if r.last_run_at else float("-inf")), r.name),
     "next-window": lambda r: (r.next_window is not None,
                               r.next_window.timestamp() if r.next_window else 0.0, r.name),
 }
 """Each key puts what needs attention first: blocked, breached, most recent, soonest."""
+SORT_ALIASES = {"readiness": "state"}
+"""Keys of older links, still understood."""
 
 
 @dataclass(frozen=True)
@@ -275,27 +251,27 @@ class Selection:
     """The overview's filter and sort, as read from the query string."""
 
     text: str = ""
-    readiness: Readiness | None = None
+    state: PipelineState | None = None
     sla: SlaState | None = None
-    sort: str = "readiness"
+    sort: str = "state"
     descending: bool = False
 
     @classmethod
     def parse(cls, query: dict[str, str]) -> Selection:
-        readiness = query.get("readiness", "").upper()
+        state = (query.get("state") or query.get("readiness") or "").upper()  # readiness=: links of old
         sla = query.get("sla", "")
-        sort = query.get("sort", "")
+        sort = SORT_ALIASES.get(query.get("sort", ""), query.get("sort", ""))
         return cls(
             text=query.get("q", "").strip()[:200],
-            readiness=Readiness(readiness) if readiness in Readiness.__members__ else None,
+            state=PipelineState(state) if state in PipelineState.__members__ else None,
             sla=SlaState(sla) if sla in {s.value for s in SlaState} else None,
-            sort=sort if sort in SORT_KEYS else "readiness",
+            sort=sort if sort in SORT_KEYS else "state",
             descending=query.get("order") == "desc",
         )
 
     def query(self, **changes: str) -> str:
         """This selection as a query string, with ``changes`` (an empty value drops a key)."""
-        values = {"q": self.text, "readiness": self.readiness.value if self.readiness else "",
+        values = {"q": self.text, "state": self.state.value if self.state else "",
                   "sla": self.sla.value if self.sla else "", "sort": self.sort,
                   "order": "desc" if self.descending else "asc"}
         values.update(changes)
@@ -306,6 +282,6 @@ class Selection:
         kept = [r for r in rows
                 if (not needle or needle in r.name.lower() or needle in (r.description or "").lower()
                     or any(needle in b.trait.lower() or needle in (b.reason or "").lower() for b in r.blockers))
-                and (self.readiness is None or r.readiness is self.readiness)
+                and (self.state is None or r.state is self.state)
                 and (self.sla is None or r.sla is self.sla)]
         return sorted(kept, key=SORT_KEYS[self.sort], reverse=self.descending)

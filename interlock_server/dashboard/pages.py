@@ -7,10 +7,11 @@ from starlette.responses import Response
 
 from interlock_core.engine import Engine
 from interlock_core.errors import InterlockError
+from interlock_core.pipeline_state import PipelineState
 
 from .gather import overview_rows, pipeline_detail
 from .live import LiveFeed, LiveResponse
-from .overview import Counts, Readiness, Selection, SlaState
+from .overview import Counts, Selection, SlaState, count_label
 from .session import (
     COOKIE,
     DashboardAuth,
@@ -42,8 +43,8 @@ class Pages:
         except InterlockError as exc:
             return self.render.error(request, viewer, exc.status_code, exc.message)
         return self.render.page(request, "overview.html", viewer, rows=selection.apply(rows), counts=Counts.of(rows),
-                                selection=selection, query=selection.query, readiness_choices=list(Readiness),
-                                sla_choices=[s for s in SlaState if s is not SlaState.NONE])
+                                selection=selection, query=selection.query, state_choices=list(PipelineState),
+                                count_label=count_label, sla_choices=[s for s in SlaState if s is not SlaState.NONE])
 
     async def pipeline(self, request: Request) -> Response:
         viewer = self.auth.viewer(request)

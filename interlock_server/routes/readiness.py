@@ -1,4 +1,4 @@
-"""Readiness: evaluate now, read the stored verdict, read and push trait results."""
+"""Readiness: evaluate now, read the stored verdict and the pipeline's state, read and push trait results."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ from starlette.responses import Response
 
 from interlock_core.errors import NotFoundError
 from interlock_core.model import ReadinessResult, TraitEvaluation
+from interlock_core.pipeline_state import PipelineStateView
 
 from ..responses import json_response
-from ..schemas import CycleBody, PushTraitBody
+from ..schemas import CycleBody, PushTraitBody, ReadinessAnswer
 from ._route import ApiRoute, Doc, Reply, api_state, read_body
 from .common import NOT_FOUND
 
@@ -24,8 +25,15 @@ async def evaluate(request: Request) -> Response:
 
 
 async def readiness(request: Request) -> Response:
-    result = await api_state(request).engine.check_readiness(request.path_params["id"])
-    return json_response(result)
+    engine = api_state(request).engine
+    result = await engine.check_readiness(request.path_params["id"])
+    view = await engine.pipeline_state(result.pipeline_id, readiness=result)
+    return json_response(ReadinessAnswer(**result.model_dump(), state=view.state))
+
+
+async def state(request: Request) -> Response:
+    view = await api_state(request).engine.pipeline_state(request.path_params["id"])
+    return json_response(view)
 
 
 async def list_traits(request: Request) -> Response:
@@ -63,7 +71,18 @@ ROUTES = [
     ApiRoute("/api/pipelines/{id}/readiness", readiness, method="GET", doc=Doc(
         "Readiness from stored trait results", TAG,
         {200: Reply("The readiness rule over the stored results; a missing or expired result is STALE. "
-                    "No evaluator runs.", ReadinessResult), 404: NOT_FOUND})),
+                    "No evaluator runs. `state` is the pipeline's state for its current cycle.", ReadinessAnswer),
+         404: NOT_FOUND})),
+    ApiRoute("/api/pipelines/{id}/state", state, method="GET", doc=Doc(
+        "The pipeline's state for its current cycle", TAG,
+        {200: Reply("One word for what the current cycle is doing (COMPLETED, RUNNING, RETRYING, FAILED, "
+                    "CANCELLED, READY, NOT_READY, STALE, WAITING, EXCLUDED, RETIRED, ERROR), why, the "
+                    "blockers while readiness decides what happens next, every schedule's cycle, and the "
+                    "last run (the current cycle's; `lastRunCurrent: false` when it is another date's).",
+                    PipelineStateView), 404: NOT_FOUND},
+        description="The same state `interlock status` and the dashboard show. A cycle that has completed "
+                    "reads COMPLETED whatever its trait results say since: expired results block nothing "
+                    "until the next cycle.")),
     ApiRoute("/api/pipelines/{id}/traits", list_traits, method="GET", doc=Doc(
         "All stored trait results", TAG,
         {200: Reply("Unexpired results, by trait type ([] when none).", list[TraitEvaluation]),

@@ -88,8 +88,8 @@ async def test_overview_shows_every_pipeline_with_counts_and_local_times(browser
     async with viewer(browser, morning, header=True) as page:
         await live(page)
         counts = page.get_by_role("region", name="Summary", exact=True)
-        for text in ("8 pipelines", "5 ready", "2 not ready", "1 stale", "1 running", "1 SLA at risk",
-                     "1 SLA breached"):
+        for text in ("8 pipelines", "1 done", "1 running", "0 ready", "2 not ready", "1 stale", "0 failed",
+                     "1 retrying", "1 waiting", "1 excluded", "1 SLA at risk", "1 SLA breached"):
             await expect(counts).to_contain_text(re.compile(r"\s*".join(map(re.escape, text.split(" ")))))
         rows = page.locator("tbody tr")
         await expect(rows).to_have_count(8)
@@ -101,9 +101,17 @@ async def test_overview_shows_every_pipeline_with_counts_and_local_times(browser
         agg = page.locator('tr[data-pipeline="orders-daily-agg"]')
         await expect(agg).to_contain_text("RUNNING")
         await expect(agg).to_contain_text("at risk")
+        # one state per pipeline, in the words of `interlock status` and the API
+        for name, state in (("raw-orders-ingest", "COMPLETED"), ("orders-daily-agg", "RUNNING"),
+                            ("marketing-attribution", "NOT_READY"), ("inventory-snapshot", "STALE"),
+                            ("customer-360", "WAITING"), ("weekend-digest", "EXCLUDED"),
+                            ("payments-reconcile", "RETRYING")):
+            await expect(page.locator(f'tr[data-pipeline="{name}"]')).to_have_attribute("data-state", state)
         await expect(page.locator('tr[data-pipeline="weekend-digest"]')).to_contain_text("EXCLUDED")
         await expect(page.locator('tr[data-pipeline="customer-360"]')).to_contain_text("WAITING")
         await expect(page.locator('tr[data-pipeline="inventory-snapshot"]')).to_contain_text("STALE")
+        done = page.locator('tr[data-pipeline="raw-orders-ingest"]')
+        await expect(done.locator(".blockers")).to_have_count(0)
         # 09:00 UTC is 10:00 in Berlin; UTC on hover
         deadline = agg.locator("time").last
         await expect(deadline).to_contain_text("10:00")
@@ -118,7 +126,7 @@ async def test_a_blocked_pipeline_shows_its_blocking_traits_and_reasons(browser:
         await page.locator('tr[data-pipeline="finance-revenue-report"] a').click()
         await expect(page).to_have_url(re.compile(r"/pipelines/finance-revenue-report$"))
         await live(page)
-        blocked = page.get_by_role("region", name="Readiness", exact=True)
+        blocked = page.get_by_role("region", name="State", exact=True)
         await expect(blocked).to_contain_text("Blocked: 2 traits hold this pipeline")
         await expect(blocked).to_contain_text("upstream-complete")
         await expect(blocked).to_contain_text("orders-daily-agg has not completed for 2026-03-02")
@@ -146,9 +154,9 @@ async def test_filter_and_sort_without_a_reload(browser: Browser, morning: Serve
         await expect(rows).to_have_count(3)  # two by name, one by a blocking reason
         await expect(page).to_have_url(re.compile(r"[?&]q=orders"))
         await page.get_by_label("Filter", exact=True).fill("")
-        await page.get_by_label("Readiness", exact=True).select_option("NOT_READY")
+        await page.get_by_label("State", exact=True).select_option("NOT_READY")
         await expect(rows).to_have_count(2)
-        await page.get_by_label("Readiness", exact=True).select_option("")
+        await page.get_by_label("State", exact=True).select_option("")
         await page.get_by_label("SLA", exact=True).select_option("at risk")
         await expect(rows).to_have_count(1)
         await expect(rows.first).to_have_attribute("data-pipeline", "orders-daily-agg")

@@ -1,4 +1,5 @@
-"""The overview's view model: readiness words, SLA states, next windows, counts, filter and sort."""
+"""The overview's view model: SLA states, next windows, counts by state, filter and sort (the states
+themselves are core's: tests/unit/test_pipeline_state.py)."""
 
 from __future__ import annotations
 
@@ -11,42 +12,26 @@ import pytest
 from interlock_core.model import (
     FailureCategory,
     PipelineConfig,
-    ReadinessResult,
-    ReadinessStatus,
     RunLogEntry,
     RunState,
     RunStatus,
     ScheduleConfig,
-    TraitEvaluation,
 )
+from interlock_core.pipeline_state import Blocker, CycleFacts, CycleState, PipelineState, cycle_state
 from interlock_core.schedule import Deadlines, deadlines
 from interlock_server.dashboard.overview import (
-    Blocker,
     Counts,
     OverviewRow,
-    Readiness,
     ScheduleToday,
     Selection,
     SlaState,
     next_window,
-    readiness_of,
     schedule_today,
     sla_state,
 )
 
 DAY = "2026-03-02"  # a Monday
 AT = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
-
-
-def trait(kind: str, status: str, reason: str | None = None,
-          category: FailureCategory | None = None) -> TraitEvaluation:
-    return TraitEvaluation(pipeline_id="p", trait_type=kind, status=status, reason=reason, failure_category=category,
-                           evaluated_at=AT)
-
-
-def result(blocking: list[str], *traits: TraitEvaluation) -> ReadinessResult:
-    status = ReadinessStatus.NOT_READY if blocking else ReadinessStatus.READY
-    return ReadinessResult(pipeline_id="p", status=status, traits=list(traits), blocking=blocking, evaluated_at=AT)
 
 
 def entry(status: RunStatus, *, attempt: int = 1, completed: datetime | None = None,
@@ -68,25 +53,10 @@ def never(_: Date) -> bool:
     return False
 
 
-# ---------------------------------------------------------------------------------- readiness
-
-
-def test_ready_has_no_blockers() -> None:
-    assert readiness_of(result([], trait("a", "PASS"))) == (Readiness.READY, [])
-
-
-def test_a_failing_trait_is_not_ready_with_its_reason_and_category() -> None:
-    state, blockers = readiness_of(result(["a", "b (STALE)"], trait("a", "FAIL", "too old", FailureCategory.TRANSIENT),
-                                          trait("b", "STALE", "no evaluation found or expired")))
-    assert state is Readiness.NOT_READY
-    assert [(b.trait, b.status, b.reason, b.failure_category) for b in blockers] == [
-        ("a", "FAIL", "too old", "TRANSIENT"), ("b", "STALE", "no evaluation found or expired", None)]
-
-
-def test_only_missing_results_is_stale() -> None:
-    state, blockers = readiness_of(result(["a (STALE)"], trait("a", "STALE", "no evaluation found or expired")))
-    assert state is Readiness.STALE
-    assert blockers[0].trait == "a"
+def cycle(p: PipelineConfig, log: RunLogEntry | None, now: datetime = AT) -> CycleState:
+    """The cycle as core states it (readiness READY: it decides nothing here)."""
+    facts = CycleFacts(schedule=p.resolved_schedules()[0], date=DAY, entry=log)
+    return cycle_state(p, facts, now, PipelineState.READY, [])[0]
 
 
 # ---------------------------------------------------------------------------------- SLA
@@ -124,16 +94,17 @@ def test_a_cycle_that_gave_up_before_its_deadline_is_at_risk() -> None:
     p = pipeline(schedules=[{"name": "daily", "deadline": "12:00"}], retry={"maxAttempts": 2})
     schedule = p.resolved_schedules()[0]
     failed = entry(RunStatus.FAILED, attempt=2, category=FailureCategory.TRANSIENT)
-    today = schedule_today(p, schedule, DAY, failed, AT, deadlines(p, schedule, Date(2026, 3, 2)), ready=True,
+    today = schedule_today(p, schedule, cycle(p, failed), AT, deadlines(p, schedule, Date(2026, 3, 2)), ready=True,
                            is_excluded=never)
-    assert (today.state, today.gave_up, today.retry_at, today.sla) == ("FAILED", True, None, SlaState.AT_RISK)
+    assert (today.state, today.gave_up, today.retry_at, today.sla) == (PipelineState.FAILED, True, None,
+                                                                       SlaState.AT_RISK)
 
 
 def test_a_failed_cycle_with_attempts_left_says_when_it_retries() -> None:
     p = pipeline(retry={"maxAttempts": 3, "backoffSeconds": 600})
     schedule = p.resolved_schedules()[0]
     failed = entry(RunStatus.FAILED, attempt=1, category=FailureCategory.TRANSIENT)
-    today = schedule_today(p, schedule, DAY, failed, AT, deadlines(p, schedule, Date(2026, 3, 2)), ready=True,
+    today = schedule_today(p, schedule, cycle(p, failed), AT, deadlines(p, schedule, Date(2026, 3, 2)), ready=True,
                            is_excluded=never)
     assert (today.gave_up, today.retry_at, today.next_window) == (False, AT + timedelta(minutes=10), None)
 
@@ -142,7 +113,7 @@ def test_a_permanent_failure_gives_up_at_once() -> None:
     p = pipeline()
     schedule = p.resolved_schedules()[0]
     failed = entry(RunStatus.FAILED, category=FailureCategory.PERMANENT)
-    today = schedule_today(p, schedule, DAY, failed, AT, deadlines(p, schedule, Date(2026, 3, 2)), ready=True,
+    today = schedule_today(p, schedule, cycle(p, failed), AT, deadlines(p, schedule, Date(2026, 3, 2)), ready=True,
                            is_excluded=never)
     assert today.gave_up and today.next_window == datetime(2026, 3, 3, tzinfo=UTC)
 
@@ -175,40 +146,55 @@ def test_next_window_skips_excluded_days() -> None:
 def test_an_excluded_day_says_so() -> None:
     p = pipeline(exclusions={"days": ["Monday"]})
     schedule = p.resolved_schedules()[0]
-    today = schedule_today(p, schedule, DAY, None, AT, deadlines(p, schedule, Date(2026, 3, 2)), ready=True,
+    excluded = CycleFacts(schedule=schedule, date=DAY, entry=None, excluded=True)
+    today = schedule_today(p, schedule, cycle_state(p, excluded, AT, PipelineState.READY, [])[0], AT,
+                           deadlines(p, schedule, Date(2026, 3, 2)), ready=True,
                            is_excluded=lambda day: day.weekday() == 0)
-    assert (today.state, today.window_open, today.sla) == ("EXCLUDED", False, SlaState.NONE)
+    assert (today.state, today.window_open, today.sla) == (PipelineState.EXCLUDED, False, SlaState.NONE)
     assert today.next_window == datetime(2026, 3, 3, tzinfo=UTC)
 
 
 # ---------------------------------------------------------------------------------- lists
 
 
-def today(sla: SlaState, window: datetime | None = None, state: RunStatus | None = None) -> ScheduleToday:
-    return ScheduleToday(schedule="daily", date=DAY, run_log=entry(state) if state else None, excluded=False,
-                         sla=sla, deadline=None, deadline_label=None, window_open=window is None,
+def today(sla: SlaState, window: datetime | None = None, state: PipelineState = PipelineState.READY) -> ScheduleToday:
+    return ScheduleToday(cycle=CycleState(schedule_id="daily", date=DAY, state=state, message=state.value),
+                         excluded=False, sla=sla, deadline=None, deadline_label=None, window_open=window is None,
                          next_window=window)
 
 
-def row(name: str, readiness: Readiness, sla: SlaState = SlaState.ON_TIME, *, last: datetime | None = None,
+def row(name: str, state: PipelineState, sla: SlaState = SlaState.ON_TIME, *, last: datetime | None = None,
         running: bool = False, window: datetime | None = None, blockers: tuple[str, ...] = ()) -> OverviewRow:
     run = RunState(run_id=f"{name}-1", pipeline_id=name, status=RunStatus.RUNNING if running else RunStatus.COMPLETED,
                    created_at=last, updated_at=last) if last else None
-    return OverviewRow(name=name, archetype="gate", readiness=readiness,
-                       blockers=[Blocker(b, "FAIL") for b in blockers], last_run=run,
-                       schedules=[today(sla, window)], description=f"the {name} job")
+    return OverviewRow(name=name, archetype="gate", state=state,
+                       blockers=[Blocker(trait=b, status="FAIL") for b in blockers], last_run=run,
+                       schedules=[today(sla, window, state)], description=f"the {name} job")
 
 
 ROWS = [
-    row("alpha", Readiness.READY, last=AT, window=AT + timedelta(hours=3)),
-    row("bravo", Readiness.NOT_READY, SlaState.BREACHED, blockers=("source-freshness",)),
-    row("charlie", Readiness.STALE, SlaState.AT_RISK, last=AT - timedelta(hours=1), running=True),
-    row("delta", Readiness.NOT_READY, SlaState.NONE, blockers=("row-count",), window=AT + timedelta(hours=1)),
+    row("alpha", PipelineState.COMPLETED, last=AT, window=AT + timedelta(hours=3)),
+    row("bravo", PipelineState.NOT_READY, SlaState.BREACHED, blockers=("source-freshness",)),
+    row("charlie", PipelineState.RUNNING, SlaState.AT_RISK, last=AT - timedelta(hours=1), running=True),
+    row("delta", PipelineState.NOT_READY, SlaState.NONE, blockers=("row-count",), window=AT + timedelta(hours=1)),
 ]
 
 
-def test_counts() -> None:
-    assert Counts.of(ROWS) == Counts(total=4, ready=1, not_ready=2, stale=1, running=1, at_risk=1, breached=1)
+def test_counts_are_by_state() -> None:
+    S = PipelineState
+    counts = Counts.of([*ROWS, row("echo", S.RETRYING)])
+    assert (counts.total, counts.at_risk, counts.breached) == (5, 1, 1)
+    assert counts.states == {S.COMPLETED: 1, S.RUNNING: 1, S.READY: 0, S.NOT_READY: 2, S.STALE: 0, S.FAILED: 0,
+                             S.RETRYING: 1}  # the usual states always, others when they occur
+    assert counts.running == 1 and counts[S.WAITING] == 0
+
+
+def test_settled_pipelines_count_as_done_not_stale() -> None:
+    """Once today's runs completed and their trait results expired, the summary says done."""
+    done = [row(f"p{i}", PipelineState.COMPLETED, last=AT) for i in range(9)]
+    counts = Counts.of(done)
+    assert counts[PipelineState.COMPLETED] == 9
+    assert counts[PipelineState.STALE] == 0 and counts[PipelineState.READY] == 0
 
 
 def names(selection: Selection) -> list[str]:
@@ -226,13 +212,16 @@ def test_default_sort_puts_what_needs_attention_first() -> None:
 def test_filters() -> None:
     assert names(Selection(text="ROW-count")) == ["delta"]  # a blocking trait
     assert names(Selection(text="the alpha")) == ["alpha"]  # the description
-    assert names(Selection(readiness=Readiness.NOT_READY, sort="name")) == ["bravo", "delta"]
+    assert names(Selection(state=PipelineState.NOT_READY, sort="name")) == ["bravo", "delta"]
+    assert names(Selection(state=PipelineState.COMPLETED)) == ["alpha"]
     assert names(Selection(sla=SlaState.AT_RISK)) == ["charlie"]
 
 
 def test_selection_from_a_query_string_ignores_nonsense() -> None:
-    parsed = Selection.parse({"q": "  sales ", "readiness": "stale", "sla": "at risk", "sort": "name", "order": "desc"})
-    assert parsed == Selection("sales", Readiness.STALE, SlaState.AT_RISK, "name", True)
-    assert Selection.parse({"readiness": "<script>", "sla": "soon", "sort": "__class__"}) == Selection()
-    assert parsed.query(sort="sla") == "q=sales&readiness=STALE&sla=at+risk&sort=sla&order=desc"
-    assert Selection().query(readiness="READY") == "readiness=READY&sort=readiness&order=asc"
+    parsed = Selection.parse({"q": "  sales ", "state": "stale", "sla": "at risk", "sort": "name", "order": "desc"})
+    assert parsed == Selection("sales", PipelineState.STALE, SlaState.AT_RISK, "name", True)
+    assert Selection.parse({"state": "<script>", "sla": "soon", "sort": "__class__"}) == Selection()
+    assert parsed.query(sort="sla") == "q=sales&state=STALE&sla=at+risk&sort=sla&order=desc"
+    assert Selection().query(state="COMPLETED") == "state=COMPLETED&sort=state&order=asc"
+    # links of old (readiness=, sort=readiness) still work
+    assert Selection.parse({"readiness": "NOT_READY", "sort": "readiness"}) == Selection(state=PipelineState.NOT_READY)

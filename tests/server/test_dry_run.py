@@ -47,6 +47,8 @@ def test_interlock_status_marks_a_dry_run_pipeline(tmp_path: Path, capsys: pytes
     assert main(["-C", str(root), "status"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert "DRY-RUN" in next(line for line in lines if "shadow" in line)
+    # its cycle is settled once it would have triggered: done, not READY (nor STALE once results expire)
+    assert " COMPLETED " in next(line for line in lines if line.startswith("  shadow "))
     assert "DRY-RUN" not in next(line for line in lines if " live " in line)
     assert main(["-C", str(root), "status", "shadow"]) == 0
     detail = capsys.readouterr().out

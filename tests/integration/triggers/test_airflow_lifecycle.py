@@ -1,9 +1,12 @@
 """An Airflow-triggered run through the engine against the fake Airflow 3: token renewal while a run is
-RUNNING, a rejected static token's alert, and the failed task in the run's failure message."""
+RUNNING, a rejected static token's alert and its one warning, and the failed task in the run's failure
+message."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -73,6 +76,40 @@ async def test_a_rejected_static_token_alerts_once_and_the_run_stays_running(
     assert "rejected the configured Authorization header" in message
     assert "'username' and 'password'" in message
     assert outcome.run.run_id in message
+
+
+async def test_a_rejected_static_token_is_logged_once_until_it_changes_or_polls_recover(
+    harness: Harness, fake_airflow: Peer, clock: FakeClock, monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture
+) -> None:
+    fake, url = fake_airflow
+    monkeypatch.setenv("AIRFLOW_TOKEN", fake.issue_token())
+    harness.write([airflow_pipeline(url, headers={"Authorization": "Bearer ${AIRFLOW_TOKEN}"})])
+    harness.sensors.ready("sales")
+    engine = await harness.engine()
+    outcome = await engine.start_run("sales")
+    assert outcome.run is not None and outcome.run.status is RunStatus.RUNNING
+    run_id = outcome.run.run_id
+
+    def warnings() -> list[str]:
+        return [r.getMessage() for r in caplog.records
+                if r.name == "interlock.lifecycle" and r.levelno >= logging.WARNING]
+
+    caplog.set_level(logging.DEBUG, logger="interlock.lifecycle")
+    fake.revoke_tokens()  # the static token expired mid-run
+    for _ in range(44):  # 90 s of polls every 2 s
+        clock.advance(timedelta(seconds=2))
+        assert (await engine.poll_run(run_id)).status is RunStatus.RUNNING
+    (warning,) = warnings()
+    assert run_id in warning and "rejected the configured Authorization header" in warning
+
+    monkeypatch.setenv("AIRFLOW_TOKEN", fake.issue_token())  # a new token: polls work again
+    assert (await engine.poll_run(run_id)).status is RunStatus.RUNNING
+    assert any(r.levelno == logging.INFO and "works again" in r.getMessage() for r in caplog.records)
+    fake.revoke_tokens()  # and fail again: that is news, said once more
+    for _ in range(5):
+        await engine.poll_run(run_id)
+    assert len(warnings()) == 2
 
 
 async def test_a_failed_dag_run_fails_the_run_naming_the_task(harness: Harness, fake_airflow: Peer) -> None:

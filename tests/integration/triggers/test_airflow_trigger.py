@@ -18,6 +18,7 @@ from interlock_core.clock import FakeClock
 from interlock_core.errors import TriggerError
 from interlock_core.model import FailureCategory
 from interlock_core.plugins import PluginContext
+from interlock_plugins.triggers._airflow_auth import renewal_margin
 from interlock_plugins.triggers.airflow import AirflowConfig, AirflowTrigger, dag_run_id
 
 Peer = tuple[FakeAirflow, str]
@@ -123,6 +124,30 @@ async def test_jwt_is_reused_until_it_expires(trigger: AirflowTrigger, fake_airf
     clock.advance(fake.token_ttl)  # the token the trigger holds has expired
     await trigger.poll(config(url), launched.metadata)
     assert len(fake.calls("POST", "/auth/token")) == 2
+
+
+async def test_a_token_that_lives_30_s_or_less_is_reused_for_half_its_life(
+    trigger: AirflowTrigger, fake_airflow: Peer, clock: FakeClock, make_request: MakeRequest
+) -> None:
+    fake, url = fake_airflow
+    fake.token_ttl = 20.0  # shorter than the 30 s renewal margin: it must not be replaced before every call
+    launched = await trigger.launch(config(url), make_request())
+    for _ in range(9):
+        clock.advance(1)
+        await trigger.poll(config(url), launched.metadata)
+    assert len(fake.calls("POST", "/auth/token")) == 1  # ten calls in 9 s, one token
+    clock.advance(1)  # 10 s after it arrived: min(30 s, 20 s / 2) before its expiry
+    await trigger.poll(config(url), launched.metadata)
+    assert len(fake.calls("POST", "/auth/token")) == 2
+    for _ in range(9):
+        clock.advance(1)
+        await trigger.poll(config(url), launched.metadata)
+    assert len(fake.calls("POST", "/auth/token")) == 2
+
+
+@pytest.mark.parametrize(("lifetime", "margin"), [(3600, 30), (60, 30), (30, 15), (20, 10), (1, 0.5), (0, 0)])
+def test_the_renewal_margin_is_30_s_or_half_the_lifetime(lifetime: float, margin: float) -> None:
+    assert renewal_margin(lifetime) == margin
 
 
 async def test_a_refused_token_is_replaced_once(trigger: AirflowTrigger, fake_airflow: Peer,
