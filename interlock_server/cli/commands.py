@@ -12,8 +12,7 @@ import anyio
 import anyio.abc
 import yaml
 
-from interlock_core.archetypes import resolve_traits
-from interlock_core.config import CONFIG_FILENAMES, Project, load_project, read_yaml
+from interlock_core.config import CONFIG_FILENAMES, load_project, read_yaml
 from interlock_core.engine import Outcome, RunOutcome
 from interlock_core.errors import ConfigError, ConfigErrors, NotFoundError
 from interlock_core.model import (
@@ -52,40 +51,17 @@ async def cmd_init(args: argparse.Namespace, out: Out) -> int:
     return EXIT_OK
 
 
-def _unresolved_evaluators(project: Project) -> list[ConfigError]:
-    """Trait evaluators that resolve nowhere (no such builtin, no executable in the evaluator
-    directories or on $PATH), each located at its pipeline file's ``traits.<type>.evaluator``."""
+def _evaluator_check() -> Any:
+    """How ``validate`` tells an evaluator that resolves nowhere: as the evaluator runners resolve it."""
+    from interlock_core.plugins import load_plugins
     from interlock_plugins.evaluators.check import unresolved
 
-    builtins = project.plugins.builtin_evaluators.names() if project.plugins else []
-    problems: list[ConfigError] = []
-    for name, pipeline in sorted(project.pipelines.items()):
-        path = project.pipeline_files.get(name)
-        docs = [d for d in read_yaml(path, _shown(path)) if isinstance(d.data, dict) and d.data.get("name") == name] \
-            if path else []
-        for trait in resolve_traits(project.archetypes.get(pipeline.archetype), pipeline):
-            why = unresolved(trait.evaluator, project.evaluator_dirs, builtins) if trait.evaluator else None
-            if why is None:
-                continue
-            key = ("traits", trait.type, "evaluator")
-            problems.append(docs[0].error(why, key) if docs else ConfigError(why, file=str(path or ""),
-                                                                                key=".".join(key)))
-    return problems
-
-
-def _shown(path: Path) -> str:
-    """A file as errors name it: relative to the working directory when under it."""
-    try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except (ValueError, OSError):
-        return str(path)
+    builtins = load_plugins().builtin_evaluators.names()
+    return lambda evaluator, evaluator_dirs: unresolved(evaluator, evaluator_dirs, builtins)
 
 
 async def cmd_validate(args: argparse.Namespace, out: Out) -> int:
-    project = load_project(args.dir or args.project)
-    unresolved = _unresolved_evaluators(project)
-    if unresolved:
-        raise ConfigErrors(unresolved)
+    project = load_project(args.dir or args.project, evaluator_check=_evaluator_check())
     summary = {
         "configFile": str(project.config_file),
         "provider": project.config.provider,
