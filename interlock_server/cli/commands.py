@@ -10,21 +10,20 @@ from typing import Any
 
 import anyio
 import anyio.abc
-import yaml
 
-from interlock_core.config import CONFIG_FILENAMES, load_project, read_yaml
+from interlock_core.config import CONFIG_FILENAMES, load_project
 from interlock_core.engine import Outcome, RunOutcome
-from interlock_core.errors import ConfigError, ConfigErrors, NotFoundError
+from interlock_core.errors import NotFoundError
 from interlock_core.model import (
     DEFAULT_SCHEDULE_ID,
     Event,
     EventKind,
-    PipelineConfig,
     RunState,
     RunStatus,
     TraitEvaluation,
 )
 
+from .add_pipeline import cmd_add_pipeline
 from .output import EXIT_BLOCKED, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, Out
 from .scaffold import scaffold
 from .session import open_engine
@@ -79,72 +78,6 @@ async def cmd_validate(args: argparse.Namespace, out: Out) -> int:
     out.line(f"  calendars:  {', '.join(summary['calendars']) or '-'}")
     out.line(f"  pipelines:  {', '.join(summary['pipelines']) or '-'}")
     out.line(f"  alerts:     {', '.join(summary['alerts']) or '-'}")
-    return EXIT_OK
-
-
-def _pipeline_from_args(args: argparse.Namespace) -> tuple[PipelineConfig, str | None]:
-    if args.file:
-        docs = read_yaml(Path(args.file))
-        if len(docs) != 1 or not isinstance(docs[0].data, dict):
-            raise ConfigError("expected one pipeline mapping", file=args.file)
-        from interlock_core.config.errors import located_errors
-
-        try:
-            return PipelineConfig.model_validate(docs[0].data), Path(args.file).read_text()
-        except Exception as exc:
-            import pydantic
-
-            if isinstance(exc, pydantic.ValidationError):
-                raise ConfigErrors(located_errors(exc, docs[0])) from None
-            raise
-    if not args.name:
-        raise ConfigError("either --file or --name is required", key="--name")
-    trigger: dict[str, Any] = {"type": args.trigger_type}
-    args.dag_id, args.job_id = getattr(args, "dag_id", None), getattr(args, "job_id", None)
-    if args.trigger_type == "command" and args.trigger_command:
-        trigger["command"] = args.trigger_command
-    if args.trigger_type == "http":
-        trigger.update({"url": args.trigger_url, "method": "POST"})
-    if args.trigger_type == "airflow":
-        trigger.update({k: v for k, v in (("url", args.trigger_url), ("dagID", args.dag_id)) if v})
-    if args.trigger_type == "databricks":
-        trigger.update({k: v for k, v in (("workspaceURL", args.trigger_url), ("jobID", args.job_id)) if v})
-    flags = {"--trigger-command": (args.trigger_command, ("command",)),
-             "--trigger-url": (args.trigger_url, ("http", "airflow", "databricks")),
-             "--dag-id": (args.dag_id, ("airflow",)), "--job-id": (args.job_id, ("databricks",))}
-    for flag, (value, types) in flags.items():
-        if value and args.trigger_type not in types:
-            raise ConfigError(f"{flag} applies to trigger type {' or '.join(types)}, not {args.trigger_type!r}",
-                              key=flag)
-    needed = {"http": ("--trigger-url",), "airflow": ("--trigger-url", "--dag-id"),
-              "databricks": ("--trigger-url", "--job-id")}.get(args.trigger_type, ())
-    missing = [flag for flag in needed if not flags[flag][0]]
-    if missing:
-        raise ConfigError(f"a {args.trigger_type} trigger needs {' and '.join(missing)}", key=missing[0])
-    data = {"name": args.name, "archetype": args.archetype, "tier": args.tier, "trigger": trigger}
-    import pydantic
-
-    try:
-        return PipelineConfig.model_validate(data), None
-    except pydantic.ValidationError as exc:
-        from interlock_core.config.errors import located_errors
-
-        raise ConfigErrors(located_errors(exc, None)) from None
-
-
-async def cmd_add_pipeline(args: argparse.Namespace, out: Out) -> int:
-    pipeline, text = _pipeline_from_args(args)
-    async with open_engine(args.project) as (project, engine):
-        await engine.register_pipeline(pipeline)
-        directory = project.pipeline_dirs[0]
-        directory.mkdir(parents=True, exist_ok=True)
-        path = directory / f"{pipeline.name}.yaml"
-        path.write_text(text or yaml.safe_dump(pipeline.to_json_dict(), sort_keys=False))
-    if out.json_mode:
-        out.json({"registered": pipeline.name, "file": str(path)})
-    else:
-        out.line(out.green(f'Pipeline "{pipeline.name}" registered with archetype "{pipeline.archetype}"')
-                 + out.dim(f"  ({path})"))
     return EXIT_OK
 
 
@@ -460,4 +393,4 @@ async def cmd_serve(args: argparse.Namespace, out: Out) -> int:
     return await serve(args, out)
 
 
-__all__ = ["EXIT_ERROR"]
+__all__ = ["EXIT_ERROR", "cmd_add_pipeline"]

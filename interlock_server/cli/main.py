@@ -59,14 +59,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dir", nargs="?", default=None)
     p.add_argument("--json", action="store_true")
 
-    p = sub.add_parser("add-pipeline", help="register a pipeline (from a YAML file or flags)")
+    p = sub.add_parser("add-pipeline", help="register a pipeline (from a YAML file or flags)",
+                       description="Write pipelines/<name>.yaml and register it. From flags, the file lists "
+                       "every trait the archetype requires, with the project's evaluator for it when there is "
+                       "one (a trait without is pushed); the command says what is left to do.")
     p.add_argument("--file", "-f", help="pipeline YAML file to add")
     p.add_argument("--name")
     p.add_argument("--archetype", default="batch-ingestion")
     p.add_argument("--tier", type=int, default=3)
     p.add_argument("--trigger-type", default="command",
                    help="command, http, airflow, databricks, ... (default: command)")
-    p.add_argument("--trigger-command", help="command trigger: the shell command to run")
+    p.add_argument("--trigger-command", metavar="COMMAND",
+                   help="command trigger: the program and its arguments, split into words like a shell does "
+                   "but run without a shell (no pipes, redirections, && or $VAR expansion; see --shell)")
+    p.add_argument("--shell", action="store_true",
+                   help="command trigger: run --trigger-command with sh -c (writes `shell: true`)")
+    p.add_argument("--force", action="store_true", help="replace a pipeline of that name (its file is rewritten)")
     p.add_argument("--trigger-url", help="http: the URL to POST; airflow: the Airflow base URL; "
                    "databricks: the workspace URL")
     p.add_argument("--dag-id", help="airflow trigger: the DAG to run")
