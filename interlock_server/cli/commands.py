@@ -13,7 +13,7 @@ import anyio.abc
 
 from interlock_core.config import CONFIG_FILENAMES, load_project
 from interlock_core.engine import Outcome, RunOutcome
-from interlock_core.errors import NotFoundError
+from interlock_core.errors import InterlockError, NotFoundError
 from interlock_core.model import (
     DEFAULT_SCHEDULE_ID,
     Event,
@@ -29,17 +29,33 @@ from .scaffold import scaffold
 from .session import open_engine
 
 
-async def cmd_init(args: argparse.Namespace, out: Out) -> int:
-    target = Path(args.name)
+def _check_init_target(target: Path, force: bool) -> None:
+    """Refuse a target that is a file or already holds a project (unless ``force``): nothing is written."""
+    if target.exists() and not target.is_dir():
+        raise InterlockError(f"{target} is a file, not a directory: nothing was written. Name a new directory "
+                             "(or an existing one) for the project", path=str(target))
     existing = [target / name for name in CONFIG_FILENAMES if (target / name).exists()]
     existing += [p for p in (target / "pipelines").glob("*.y*ml")] if (target / "pipelines").is_dir() else []
-    if existing and not getattr(args, "force", False):
-        print(f"error: {target} already holds an Interlock project ({', '.join(str(p) for p in existing[:3])}"
-              f"{' …' if len(existing) > 3 else ''}); nothing was written. Pass --force to write over it "
-              "(interlock.yaml and the example files are replaced; other pipelines are kept).", file=sys.stderr)
-        return EXIT_ERROR
+    if existing and not force:
+        raise InterlockError(
+            f"{target} already holds an Interlock project ({', '.join(str(p) for p in existing[:3])}"
+            f"{' …' if len(existing) > 3 else ''}); nothing was written. Pass --force to write over it "
+            "(interlock.yaml and the example files are replaced; other pipelines are kept).", path=str(target))
+
+
+async def cmd_init(args: argparse.Namespace, out: Out) -> int:
+    target = Path(args.name)
+    _check_init_target(target, getattr(args, "force", False))
+    try:
+        written = scaffold(target, store=args.store)
+    except OSError as exc:
+        where = f" ({exc.filename})" if exc.filename else ""
+        raise InterlockError(f"cannot write the project to {target}: {exc.strerror or exc}{where}",
+                             path=str(target)) from None
+    if out.json_mode:
+        out.json({"project": str(target), "store": args.store, "files": [str(p) for p in written]})
+        return EXIT_OK
     out.line(out.bold(f"Initializing Interlock project: {args.name}"))
-    scaffold(target, store=args.store)
     out.line(out.green("  ✓ Project scaffolded") + out.dim(f" ({args.store} store)"))
     out.line()
     out.line("Next steps:")

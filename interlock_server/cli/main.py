@@ -54,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true",
                    help="write over an existing project (its interlock.yaml and example files are replaced)")
     p.add_argument("--skip-valkey", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("validate", help="load a project and report what it holds, or every error")
     p.add_argument("dir", nargs="?", default=None)

@@ -70,6 +70,31 @@ def test_init_over_an_existing_project_refuses_unless_forced(tmp_path: Path) -> 
     assert (tmp_path / "proj" / "pipelines" / "mine.yaml").exists()
 
 
+def test_init_on_a_file_or_an_unwritable_path_says_so_without_a_traceback(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("mine\n")
+    on_file = interlock("init", "notes.txt", cwd=tmp_path)
+    assert on_file.returncode == 2
+    assert on_file.stderr.startswith("error: notes.txt is a file, not a directory")
+    assert "Traceback" not in on_file.stderr
+    assert (tmp_path / "notes.txt").read_text() == "mine\n"
+
+    under_file = interlock("init", "notes.txt/proj", cwd=tmp_path)  # nothing can be created there
+    assert under_file.returncode == 2
+    assert under_file.stderr.startswith("error: cannot write the project to notes.txt/proj: Not a directory")
+    assert "Traceback" not in under_file.stderr
+
+    as_json = interlock("init", "notes.txt", "--json", cwd=tmp_path)
+    assert as_json.returncode == 2 and "is a file" in parsed(as_json)["error"]
+
+
+def test_init_as_json_lists_what_it_wrote(tmp_path: Path) -> None:
+    created = interlock("init", "proj", "--json", cwd=tmp_path)
+    assert created.returncode == 0, created.stderr
+    report = parsed(created)
+    assert report["project"] == "proj" and report["store"] == "sqlite"
+    assert "proj/interlock.yaml" in report["files"] and "proj/pipelines/example.yaml" in report["files"]
+
+
 # ------------------------------------------------------------------------------------ run hints
 def test_refusals_say_what_to_do_next(project: Path) -> None:
     assert interlock("run", "example", cwd=project).returncode == 0
