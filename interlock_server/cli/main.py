@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import math
 import sys
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -34,6 +35,26 @@ def run_date(value: str) -> str:
     if problem is not None:
         raise argparse.ArgumentTypeError(problem)
     return value
+
+
+def positive_seconds(value: str) -> float:
+    """``--timeout``: a number of seconds above zero (argparse exits 2 with the reason)."""
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of seconds") from None
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise argparse.ArgumentTypeError(f"{value!r}: the timeout must be more than 0 seconds")
+    return seconds
+
+
+def _everywhere(parser: argparse.ArgumentParser, sub: Any) -> None:
+    """The options of the whole command line work after the subcommand too (``interlock status -v``);
+    given there they win, left out they keep what came before the subcommand."""
+    for command in sub.choices.values():
+        command.add_argument("-C", "--project", metavar="DIR", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+        command.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                             help="log what the engine does")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -93,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--schedule")
     p.add_argument("--date", type=run_date, help="cycle date YYYY-MM-DD (default: today in the schedule's zone)")
     p.add_argument("--wait", action="store_true", help="follow the run until it ends")
-    p.add_argument("--timeout", type=float, default=3600,
+    p.add_argument("--timeout", type=positive_seconds, default=3600,
                    help="seconds to wait with --wait (default 3600); when it expires the run keeps going "
                    "and the command exits 1")
     p.add_argument("--force", action="store_true",
@@ -133,6 +154,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--insecure", action="store_true",
                    help="allow listening beyond loopback without an API key")
     p.add_argument("--no-watcher", action="store_true", help="serve the API only")
+    p.add_argument("--json", action="store_true",
+                   help="JSON lines on standard output (listening, signals, stopped) and JSON log lines")
+    _everywhere(parser, sub)
     return parser
 
 

@@ -3,6 +3,7 @@ real HTTP, and a graceful SIGTERM shutdown."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -208,6 +209,39 @@ async def test_an_empty_configuration_serves_this_machine_without_a_key(tmp_path
         process.send_signal(signal.SIGTERM)
         with anyio.fail_after(20):
             assert await process.wait() == 0
+    finally:
+        if process.returncode is None:
+            process.kill()
+        with anyio.move_on_after(10):
+            await process.wait()
+        await process.aclose()
+
+
+async def test_serve_json_prints_json_lines(tmp_path: Path) -> None:
+    """``serve --json``: standard output holds one JSON object per line (listening, the signal, stopped)."""
+    root = write_project(tmp_path)
+    command = [sys.executable, "-m", "interlock_server.cli.main", "-C", str(root), "serve", "--port", "0",
+               "--no-watcher", "--json"]
+    process = await anyio.open_process(command, env={**os.environ, "INTERLOCK_API_KEY": KEY},
+                                       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=str(root))
+    try:
+        assert process.stdout is not None
+        buffer = ""
+        with anyio.fail_after(START_TIMEOUT):
+            while "\n" not in buffer:
+                buffer += (await process.stdout.receive()).decode()
+        first = json.loads(buffer.splitlines()[0])
+        assert first["event"] == "listening" and first["url"].startswith("http://127.0.0.1:")
+        assert (first["store"], first["watcher"], first["auth"]) == ("sqlite", False, True)
+        async with httpx.AsyncClient(base_url=first["url"], headers={"X-API-Key": KEY}, timeout=30) as client:
+            assert (await client.get("/api/pipelines")).status_code == 200
+        process.send_signal(signal.SIGTERM)
+        with anyio.fail_after(20):
+            assert await process.wait() == 0
+        buffer += "".join([chunk.decode() async for chunk in process.stdout])
+        lines = [json.loads(line) for line in buffer.splitlines() if line.strip()]
+        assert [line["event"] for line in lines] == ["listening", "signal", "stopped"]
+        assert lines[1]["signal"] == "SIGTERM"
     finally:
         if process.returncode is None:
             process.kill()
