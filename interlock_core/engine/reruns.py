@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from ..dates import check_run_date
-from ..errors import ConflictError, InvalidTransition, NotFoundError, ValidationError
+from ..errors import ConflictError, InvalidTransition, NextStep, NotFoundError, ValidationError
 from ..model import EventKind, RerunRecord, RunState, RunStatus
 from .callbacks import Callbacks
 from .context import EngineContext
@@ -23,9 +23,9 @@ class CycleBusy(ConflictError):
 
     def __init__(self, pipeline_id: str, schedule_id: str, date: str, run: RunState) -> None:
         super().__init__(f"run {run.run_id} of {pipeline_id} for {date}/{schedule_id} is still "
-                         f"{run.status.value}; wait for it to end (or cancel it: POST /api/runs/{run.run_id}/cancel) "
-                         "before requesting a rerun", pipelineId=pipeline_id, scheduleId=schedule_id, date=date,
-                         activeRunId=run.run_id, activeRunStatus=run.status.value)
+                         f"{run.status.value}; wait for it to end, or cancel it, before requesting a rerun",
+                         next_step=NextStep("cancel-run", run.run_id, "cancel it"), pipelineId=pipeline_id,
+                         scheduleId=schedule_id, date=date, activeRunId=run.run_id, activeRunStatus=run.status.value)
         self.run = run
 
 
@@ -86,10 +86,12 @@ class Reruns:
         if record.status is S.CANCELLED:
             return record
         if record.status is not S.PENDING:
-            hint = f"; cancel its run instead: POST /api/runs/{record.rerun_run_id}/cancel" \
-                if record.rerun_run_id and record.status in ACTIVE else ""
+            running = record.rerun_run_id if record.rerun_run_id and record.status in ACTIVE else None
             raise InvalidTransition(f"rerun {rerun_id} is {record.status.value}; only a PENDING rerun can be "
-                                    f"cancelled{hint}", rerunId=rerun_id, status=record.status.value)
+                                    "cancelled" + (f" (its run {running} can be)" if running else ""),
+                                    next_step=NextStep("cancel-run", running, "cancel its run instead")
+                                    if running else None, rerunId=rerun_id, status=record.status.value,
+                                    rerunRunId=running)
         now = self.ctx.clock.now()
 
         def cancel(rec: RerunRecord) -> RerunRecord | None:

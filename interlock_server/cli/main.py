@@ -14,16 +14,17 @@ import anyio
 
 from interlock_core.dates import run_date_problem
 from interlock_core.engine import CycleBusy
-from interlock_core.errors import ConfigError, ConfigErrors, InterlockError
+from interlock_core.errors import ConfigError, ConfigErrors, ConflictError, InterlockError, NextStep
 
 from .. import __version__
 from . import commands
 from .output import EXIT_BLOCKED, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, Out
 
 EPILOG = """\
-exit codes: 0 success / READY / launched, 1 blocked (NOT_READY, duplicate, failed run, a rerun
-            while a run of the cycle is active, `run --wait` timed out), 2 error (bad configuration,
-            unknown pipeline, store unavailable, `init` over an existing project), 130 interrupted
+exit codes: 0 success / READY / launched, 1 blocked or refused (NOT_READY, duplicate, failed run, a
+            rerun while a run of the cycle is active, `run --wait` timed out, completing or
+            cancelling a run that already ended), 2 error (bad configuration, unknown pipeline,
+            store unavailable, `init` over an existing project), 130 interrupted
 
 Start with:  interlock init demo && cd demo && interlock run example
 """
@@ -204,17 +205,32 @@ def _run(handler: Any, args: argparse.Namespace, out: Out) -> int:
             print(f"  follow it:  interlock run {exc.run.pipeline_id} --date {exc.run.date} --wait\n"
                   f"  cancel it:  interlock cancel {exc.run.run_id}", file=sys.stderr)
         return EXIT_BLOCKED
+    except ConflictError as exc:  # the state refuses the action (a run already ended …): exit 1, like a refusal
+        if out.json_mode:
+            out.json({**exc.to_json(), "error": exc.described(cli_step)})
+        else:
+            print(f"refused: {exc.described(cli_step)}", file=sys.stderr)
+        return EXIT_BLOCKED
     except InterlockError as exc:
         if out.json_mode:
-            out.json(exc.to_json())
+            out.json({**exc.to_json(), "error": exc.described(cli_step)})
         else:
-            print(f"error: {exc.message}", file=sys.stderr)
+            print(f"error: {exc.described(cli_step)}", file=sys.stderr)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except BrokenPipeError:  # output piped into `head` and closed early
         return EXIT_OK
     return EXIT_ERROR
+
+
+CLI_STEPS = {"cancel-run": "interlock cancel {target}"}
+"""A core error's next step (:class:`~interlock_core.errors.NextStep`) as a command to type."""
+
+
+def cli_step(step: NextStep) -> str | None:
+    command = CLI_STEPS.get(step.action)
+    return command.format(target=step.target) if command else None
 
 
 def _report_config(out: Out, errors: list[ConfigError]) -> None:

@@ -164,6 +164,37 @@ def test_a_pending_rerun_can_be_cancelled(project: Path) -> None:
     assert unknown.returncode == 2 and "not found" in unknown.stderr
 
 
+def test_a_started_rerun_is_refused_with_the_cli_command_that_cancels_its_run(project: Path, hook: Webhook) -> None:
+    """The hint comes from the caller's context: a command-line user is told the command, not a POST."""
+    add_hooked(project, hook)
+    run_id = parsed(interlock("run", "hooked", "--json", cwd=project))["run"]["runId"]
+    assert interlock("complete", run_id, "--status", "success", cwd=project).returncode == 0
+    requested = parsed(interlock("rerun", "hooked", "--date", TODAY, "--reason", "again", "--json", cwd=project))
+    rerun_id, rerun_run = requested["rerun"]["rerunId"], requested["rerun"]["rerunRunId"]
+
+    refused = interlock("cancel-rerun", rerun_id, cwd=project)
+    assert refused.returncode == 1, refused.stderr  # refused by the state, not an error
+    assert f"cancel its run instead: interlock cancel {rerun_run}" in refused.stderr
+    assert "POST" not in refused.stderr and "/api/" not in refused.stderr
+    busy = interlock("rerun", "hooked", "--date", TODAY, "--reason", "once more", cwd=project)
+    assert busy.returncode == 1 and f"interlock cancel {rerun_run}" in busy.stderr
+    assert "POST" not in busy.stderr and "/api/" not in busy.stderr
+
+
+def test_completing_or_cancelling_an_ended_run_is_a_refusal_exit_1(project: Path, hook: Webhook) -> None:
+    add_hooked(project, hook)
+    run_id = parsed(interlock("run", "hooked", "--json", cwd=project))["run"]["runId"]
+    assert interlock("complete", run_id, "--status", "success", cwd=project).returncode == 0
+    assert interlock("complete", run_id, "--status", "success", cwd=project).returncode == 0  # the same again
+    contradicted = interlock("complete", run_id, "--status", "failed", cwd=project)
+    assert contradicted.returncode == 1
+    assert contradicted.stderr.startswith(f"refused: run {run_id} is already COMPLETED")
+    cancelled = interlock("cancel", run_id, "--json", cwd=project)
+    assert cancelled.returncode == 1 and "already COMPLETED" in parsed(cancelled)["error"]
+    unknown = interlock("complete", "hooked-nope", "--status", "success", cwd=project)
+    assert unknown.returncode == 2  # an unknown run is still an error
+
+
 # ------------------------------------------------------------------------------------- run --wait
 def test_run_wait_timeout_says_the_run_goes_on_and_exits_1(project: Path, hook: Webhook) -> None:
     add_hooked(project, hook)
