@@ -337,7 +337,7 @@ async def cmd_status(args: argparse.Namespace, out: Out) -> int:
                 runs = await engine.store.list_runs(p.name, 1)
                 rows.append((p, cached.status.value if cached else "UNKNOWN", runs[0] if runs else None))
             if out.json_mode:
-                out.json([{"pipeline": p.name, "archetype": p.archetype, "tier": p.tier, "readiness": r,
+                out.json([{"pipelineId": p.name, "archetype": p.archetype, "tier": p.tier, "readiness": r,
                            "dryRun": p.dry_run, "lastRun": run.to_json_dict() if run else None}
                           for p, r, run in rows])
                 return EXIT_OK

@@ -264,3 +264,16 @@ def test_add_pipeline_with_an_airflow_trigger_uses_the_url_and_dag_id(project: P
     assert written["trigger"]["workspaceURL"] == "https://dbc.example"
     assert str(written["trigger"]["jobID"]) == "42"
 
+
+
+# ------------------------------------------------------------------------------------ JSON fields
+def test_cli_json_names_the_pipeline_as_the_api_does(project: Path) -> None:
+    """``pipelineId``, as in the API's answers, for every command that names a pipeline by its id."""
+    assert interlock("run", "example", cwd=project).returncode == 0
+    rows = parsed(interlock("status", "--json", cwd=project))
+    assert [row["pipelineId"] for row in rows] == ["example"] and all("pipeline" not in row for row in rows)
+    assert rows[0]["lastRun"]["pipelineId"] == "example"
+    assert parsed(interlock("run", "example", "--json", cwd=project))["pipelineId"] == "example"
+    assert parsed(interlock("evaluate", "example", "--json", cwd=project))["pipelineId"] == "example"
+    added = parsed(interlock("add-pipeline", "--name", "sales", "--trigger-command", "true", "--json", cwd=project))
+    assert added["pipelineId"] == "sales"
