@@ -58,6 +58,9 @@ class ReadinessResult(Record):
     evaluated_at: Timestamp
     schedule_id: str | None = None
     date: str | None = None
+    excluded: str | None = None
+    """Why the cycle's date does not run (its exclusions, or not on its ``include:`` list) when it
+    does not: the traits were evaluated, but a run of that date is refused whatever they say."""
 
     @property
     def ready(self) -> bool:

@@ -121,7 +121,7 @@ async def cmd_evaluate(args: argparse.Namespace, out: Out) -> int:
         out.json(result.to_json_dict())
     else:
         out.readiness(result)
-    return EXIT_OK if result.ready else EXIT_BLOCKED
+    return EXIT_OK if result.ready and not result.excluded else EXIT_BLOCKED
 
 
 def _describe(out: Out, outcome: RunOutcome, *, polled: bool = False, forced: bool = False) -> None:

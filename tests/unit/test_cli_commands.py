@@ -277,3 +277,18 @@ def test_cli_json_names_the_pipeline_as_the_api_does(project: Path) -> None:
     assert parsed(interlock("evaluate", "example", "--json", cwd=project))["pipelineId"] == "example"
     added = parsed(interlock("add-pipeline", "--name", "sales", "--trigger-command", "true", "--json", cwd=project))
     assert added["pipelineId"] == "sales"
+
+
+# ------------------------------------------------------------------------------------ excluded days
+def test_evaluate_on_an_excluded_day_says_so_and_exits_1(project: Path) -> None:
+    pipeline = yaml.safe_load((project / "pipelines" / "example.yaml").read_text())
+    pipeline.update(name="weekdays", exclusions={"days": ["Saturday", "Sunday"]})
+    (project / "pipelines" / "weekdays.yaml").write_text(yaml.safe_dump(pipeline))
+    saturday = interlock("evaluate", "weekdays", "--date", "2026-03-07", cwd=project)
+    assert saturday.returncode == 1, saturday.stdout
+    assert "Status: EXCLUDED  (traits ready)" in saturday.stdout and "READY ✓" not in saturday.stdout
+    assert "2026-03-07 is excluded by weekdays's calendar" in saturday.stdout
+    as_json = parsed(interlock("evaluate", "weekdays", "--date", "2026-03-07", "--json", cwd=project))
+    assert as_json["status"] == "READY" and "excluded by" in as_json["excluded"]
+    monday = interlock("evaluate", "weekdays", "--date", "2026-03-09", cwd=project)
+    assert monday.returncode == 0 and "READY ✓" in monday.stdout
