@@ -55,18 +55,22 @@ class Reruns:
         active = await self.runs.active_run(pipeline.name, str(sid), original_date)
         if active is not None:
             raise CycleBusy(pipeline.name, str(sid), original_date, active)
+        entry = await self.ctx.store.get_run_log(pipeline.name, original_date, str(sid))
         if original_run_id is None:
-            entry = await self.ctx.store.get_run_log(pipeline.name, original_date, str(sid))
             original_run_id = entry.run_id if entry else None
+        never_ran = None if entry is not None else (
+            f"{pipeline.name} never ran for {original_date}/{sid}: there is nothing to rerun, so this rerun is "
+            "that date's first run (check the date)")
         record = RerunRecord(rerun_id=f"rerun-{pipeline.name}-{uuid.uuid4().hex[:12]}", pipeline_id=pipeline.name,
                              original_date=original_date, schedule_id=str(sid), original_run_id=original_run_id,
                              reason=reason, description=description, status=S.PENDING,
-                             requested_at=self.ctx.clock.now(), metadata=meta, version=1)
+                             requested_at=self.ctx.clock.now(), metadata=meta, version=1, warning=never_ran)
         await self.ctx.store.cas_rerun(record, None)
         await self.ctx.emit(EventKind.RERUN_REQUESTED, pipeline.name, schedule_id=str(sid), date=original_date,
                             message=f"rerun requested for {original_date}: {reason}",
                             details={"rerunId": record.rerun_id, "originalDate": original_date,
-                                     "originalRunId": original_run_id, "reason": reason})
+                                     "originalRunId": original_run_id, "reason": reason,
+                                     **({"warning": never_ran} if never_ran else {})})
         if not execute:
             await self.ctx.wake(pipeline.name, "rerun-requested", str(sid), original_date)
             return record, None

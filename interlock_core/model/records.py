@@ -132,6 +132,8 @@ class RerunRecord(Record):
     completed_at: Timestamp | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
     version: int = 1
+    warning: str | None = None
+    """Said when the rerun was requested: its date had never run (a typo, or a backfill)."""
 
 
 class Event(Record):

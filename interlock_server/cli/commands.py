@@ -281,6 +281,8 @@ async def cmd_rerun(args: argparse.Namespace, out: Out) -> int:
         record, outcome = await engine.request_rerun(args.pipeline, args.date, args.reason,
                                                      schedule_id=args.schedule)
         polled = _polled(engine, outcome) if outcome else False
+    if record.warning:
+        print(f"warning: {record.warning}", file=sys.stderr)
     if out.json_mode:
         out.json({"rerun": record.to_json_dict(), **({"outcome": outcome.to_json()} if outcome else {})})
     else:

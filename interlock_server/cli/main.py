@@ -127,9 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("pipeline", nargs="?")
     p.add_argument("--json", action="store_true")
 
-    p = sub.add_parser("rerun", help="rerun a completed date through the same lifecycle")
+    p = sub.add_parser("rerun", help="run a date again through the same lifecycle (warns when it never ran)")
     p.add_argument("pipeline")
-    p.add_argument("--date", type=run_date, required=True, help="the completed date to run again (YYYY-MM-DD)")
+    p.add_argument("--date", type=run_date, required=True, help="the date to run again (YYYY-MM-DD)")
     p.add_argument("--reason", required=True)
     p.add_argument("--schedule")
     p.add_argument("--json", action="store_true")

@@ -292,3 +292,14 @@ def test_evaluate_on_an_excluded_day_says_so_and_exits_1(project: Path) -> None:
     assert as_json["status"] == "READY" and "excluded by" in as_json["excluded"]
     monday = interlock("evaluate", "weekdays", "--date", "2026-03-09", cwd=project)
     assert monday.returncode == 0 and "READY ✓" in monday.stdout
+
+
+# ------------------------------------------------------------------------------ reruns of no run
+def test_a_rerun_of_a_date_that_never_ran_warns(project: Path) -> None:
+    assert interlock("run", "example", cwd=project).returncode == 0
+    ran = interlock("rerun", "example", "--date", TODAY, "--reason", "again", cwd=project)
+    assert ran.returncode == 0 and "warning" not in ran.stderr
+    never = interlock("rerun", "example", "--date", "2026-01-02", "--reason", "typo?", "--json", cwd=project)
+    assert never.returncode == 0, never.stderr
+    assert "warning: example never ran for 2026-01-02/daily" in never.stderr
+    assert parsed(never)["rerun"]["warning"].startswith("example never ran for 2026-01-02/daily")
