@@ -105,8 +105,9 @@ def with_archetype_traits(pipeline: PipelineConfig, project: Project) -> Pipelin
     has for it or none (pushed)."""
     if pipeline.archetype not in project.archetypes:
         return pipeline  # registering reports the unknown archetype
-    traits = {t.type: {"evaluator": _evaluator_for(t.type, project)} if _evaluator_for(t.type, project) else {}
-              for t in project.archetypes.get(pipeline.archetype).required_traits}
+    required = project.archetypes.get(pipeline.archetype).required_traits
+    found = {t.type: _evaluator_for(t.type, project) for t in required}
+    traits = {trait_type: {"evaluator": evaluator} if evaluator else {} for trait_type, evaluator in found.items()}
     return PipelineConfig.model_validate({**pipeline.to_json_dict(), "traits": traits})
 
 
