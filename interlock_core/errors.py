@@ -20,21 +20,43 @@ maps all of them in one handler::
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from .model.enums import FailureCategory
 
 
+@dataclass(frozen=True)
+class NextStep:
+    """What the caller can do about an error: an ``action`` on a record (``cancel-run`` on a run id).
+    The core names it; each front end says it in its caller's terms (the API a route, the CLI a
+    command), so no message tells a command-line user to POST."""
+
+    action: str
+    target: str
+    label: str
+    """How the message introduces it: ``cancel its run instead``."""
+
+
 class InterlockError(Exception):
     status_code = 500
+    next_step: NextStep | None = None
 
-    def __init__(self, message: str, **details: Any) -> None:
+    def __init__(self, message: str, *, next_step: NextStep | None = None, **details: Any) -> None:
         super().__init__(message)
         self.message = message
+        self.next_step = next_step
         self.details = {k: v for k, v in details.items() if v is not None}
 
     def to_json(self) -> dict[str, Any]:
         return {"error": self.message, **self.details}
+
+    def described(self, say: Callable[[NextStep], str | None]) -> str:
+        """The message with its next step in the caller's terms (``say`` gives them, or None)."""
+        step = self.next_step
+        how = say(step) if step is not None else None
+        return f"{self.message}; {step.label}: {how}" if step is not None and how else self.message
 
 
 class ConfigError(InterlockError):

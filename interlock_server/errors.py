@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from interlock_core.errors import ConfigError, ConfigErrors, InterlockError, StoreUnavailable
+from interlock_core.errors import ConfigError, ConfigErrors, InterlockError, NextStep, StoreUnavailable
 
 from .responses import error_response, json_response
 
@@ -29,8 +29,17 @@ class RequestBodyTooLarge(InterlockError):
     status_code = 413
 
 
+API_STEPS = {"cancel-run": "POST /api/runs/{target}/cancel"}
+"""A core error's next step (:class:`~interlock_core.errors.NextStep`) as an API client takes it."""
+
+
+def api_step(step: NextStep) -> str | None:
+    route = API_STEPS.get(step.action)
+    return route.format(target=step.target) if route else None
+
+
 def error_body(exc: InterlockError) -> dict[str, Any]:
-    body = exc.to_json()
+    body = {**exc.to_json(), "error": exc.described(api_step)}
     if isinstance(exc, ConfigError):
         problems = exc.errors if isinstance(exc, ConfigErrors) else [exc]
         body = {"error": exc.message, "errors": [{"field": e.key or "body", "message": e.reason} for e in problems]}

@@ -1,5 +1,6 @@
-"""Where ``interlock serve`` listens: ``server.addr`` (``:3000`` = every interface), overridden by
-``--host``/``--port``; whether that is loopback; the bound socket; the callback base URL."""
+"""Where ``interlock serve`` listens: ``server.addr`` (default ``127.0.0.1:3000``; ``:3000`` = every
+interface), overridden by ``--host``/``--port``; whether that is loopback; the bound socket; the
+callback base URL."""
 
 from __future__ import annotations
 

@@ -10,6 +10,7 @@ engine closes the store. A second signal stops at once.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import signal
@@ -48,7 +49,7 @@ WATCHER_RESTART_MIN, WATCHER_RESTART_MAX = 1.0, 30.0
 async def serve(args: argparse.Namespace, out: Out) -> int:
     project = load_project(args.project)
     level = "debug" if getattr(args, "verbose", False) else project.config.logging.level
-    configure_logging(level, project.config.logging.format)
+    configure_logging(level, "json" if out.json_mode else project.config.logging.format)
     listen = resolve_listen(project.config.server.addr, args.host, args.port)
     tokens = resolve_tokens(project.config.server, os.environ)
     if not tokens.enabled and not is_loopback(listen.host) and not args.insecure:
@@ -61,8 +62,16 @@ async def serve(args: argparse.Namespace, out: Out) -> int:
                         bound_url(sock, listen))
     finally:
         sock.close()  # a no-op once hypercorn owns it
-    out.line(out.green("Server stopped gracefully"))
+    _say(out, out.green("Server stopped gracefully"), event="stopped")
     return EXIT_OK
+
+
+def _say(out: Out, text: str, **fields: Any) -> None:
+    """A line for the operator; with ``--json`` one JSON object per line instead (``event`` first)."""
+    if out.json_mode:
+        print(json.dumps(fields, separators=(",", ":")), file=out.stream, flush=True)
+    else:
+        out.line(text)
 
 
 async def _serve_on(sock: socket.socket, project: Project, args: argparse.Namespace, out: Out, tokens: Tokens,
@@ -79,10 +88,14 @@ async def _serve_on(sock: socket.socket, project: Project, args: argparse.Namesp
                              provider=project.config.provider, tokens=tokens, evaluator_dirs=project.evaluator_dirs,
                              allowed_hosts=[callback_host] if callback_host else [])
             archiver = _archiver(project, engine)
-            out.line(f"Interlock server listening on {url}")
-            out.line(f"  store: {project.config.provider}   watcher: {'on' if watcher else 'off'}   "
-                     f"archiver: {'on' if archiver else 'off'}   auth: {'on' if tokens.enabled else 'off'}")
-            if not tokens.enabled and args.insecure:
+            if out.json_mode:
+                _say(out, "", event="listening", url=url, store=project.config.provider, watcher=watcher is not None,
+                     archiver=archiver is not None, auth=tokens.enabled)
+            else:
+                out.line(f"Interlock server listening on {url}")
+                out.line(f"  store: {project.config.provider}   watcher: {'on' if watcher else 'off'}   "
+                         f"archiver: {'on' if archiver else 'off'}   auth: {'on' if tokens.enabled else 'off'}")
+            if not tokens.enabled and args.insecure and not out.json_mode:
                 out.line(out.dim("  no API key: only loopback host names, the callback host and server.allowedHosts "
                                  "are answered (see docs/security.md)"))
             await _run(app, sock, engine, watcher, archiver, out)
@@ -143,10 +156,11 @@ async def _on_signals(shutdown: anyio.Event, out: Out, hard_stop: anyio.CancelSc
         async for signum in signals:
             name = signal.Signals(signum).name
             if shutdown.is_set():
-                out.line(out.red(f"Received {name} again, stopping now"))
+                _say(out, out.red(f"Received {name} again, stopping now"), event="signal", signal=name, stopping="now")
                 hard_stop.cancel()
                 return
-            out.line(out.yellow(f"Received {name}, shutting down..."))
+            _say(out, out.yellow(f"Received {name}, shutting down..."), event="signal", signal=name,
+                 stopping="gracefully")
             shutdown.set()
             if close_streams is not None:  # live dashboard streams would hold the drain open
                 close_streams()

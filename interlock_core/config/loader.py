@@ -20,12 +20,15 @@ from ..model import AlertSpec, Archetype, Calendar, PipelineConfig, PipelineOrig
 from ..plugins import Plugins, load_plugins
 from ..templating import RUN_VARIABLES, MissingVariable, expand, references
 from .errors import located_errors
+from .evaluators import EvaluatorCheck, unresolved_evaluators
 from .registration import evaluator_name_problems, is_api
 from .salvage import salvage
 from .yamlsource import Located, dotted, read_yaml
 
 CONFIG_FILENAMES = ("interlock.yaml", "interlock.yml")
 _YAML_SUFFIXES = {".yaml", ".yml"}
+_NAME_STAND_IN = {"name": "invalid-name"}
+"""What a pipeline with a bad or missing name is cross-checked under (it is never registered)."""
 
 
 @dataclass
@@ -178,7 +181,7 @@ class _Item:
 
 def _load_dir_items(
     dirs: list[tuple[Path, bool]], model: type[Any], kind: str, errors: list[ConfigError],
-    builtin: list[Path], source: Located, *, salvaged: bool = False,
+    builtin: list[Path], source: Located, *, salvaged: bool = False, stand_ins: Mapping[str, Any] | None = None,
 ) -> list[_Item]:
     """Validate every document of every YAML file in ``dirs``. With ``salvaged``, a document that
     failed also yields what :func:`salvage` kept of it (``valid=False``), for the cross-file checks."""
@@ -196,7 +199,7 @@ def _load_dir_items(
                 out.append(_Item(model.model_validate(doc.data), doc, path))
             except pydantic.ValidationError as exc:
                 errors.extend(located_errors(exc, doc))
-                partial = salvage(model, doc.data, exc) if salvaged else None
+                partial = salvage(model, doc.data, exc, stand_ins) if salvaged else None
                 if partial is not None:
                     out.append(_Item(partial, doc, path, valid=False))
     return out
@@ -252,8 +255,8 @@ def validate_pipeline(
                     errors.extend(located_errors(exc, source, ("trigger",)))
                 else:
                     errors.extend(located_errors(exc, None, ("trigger",)))
-            if not is_api(pipeline):  # an API pipeline's references are checked on registration
-                errors.extend(_check_env_refs(spec.options(), ("trigger",), env, err))
+        if not is_api(pipeline):  # an API pipeline's references are checked on registration
+            errors.extend(_check_env_refs(spec.options(), ("trigger",), env, err))
     errors.extend(evaluator_name_problems(pipeline, err))
     return errors
 
@@ -318,14 +321,19 @@ def load_project(
     load_pipelines: bool = True,
     require_secrets: bool = True,
     secrets_for: Collection[str] | None = None,
+    evaluator_check: EvaluatorCheck | None = None,
 ) -> Project:
-    """Load ``interlock.yaml`` and everything it points to. Raises :class:`ConfigErrors`.
+    """Load ``interlock.yaml`` and everything it points to. Raises :class:`ConfigErrors` listing
+    every problem of the project at once (schema, references, environment, evaluators).
 
     With ``require_secrets=False`` (commands that only read state), an unset ``${VAR}`` in a
     pipeline's trigger or in an alert sink is a warning (``Project.warnings``) and such an alert
     sink is left out; everywhere else (the store, above all) it is still an error.
     ``secrets_for`` (commands that act on one pipeline or on a run): only these pipelines'
-    trigger variables are required; an unset one in any other pipeline's trigger is a warning."""
+    trigger variables are required; an unset one in any other pipeline's trigger is a warning.
+
+    ``evaluator_check`` (``interlock validate``) also reports every trait evaluator that resolves
+    nowhere, at its pipeline file's ``traits.<type>.evaluator``."""
     env = os.environ if env is None else env
     try:
         plugins = plugins or load_plugins()
@@ -351,12 +359,14 @@ def load_project(
     explicit = {k for k in ("archetypeDirs", "pipelineDirs", "calendarDirs", "evaluatorDirs") if k in data}
     try:
         config = ProjectConfig.model_validate(data)
-        config.provider = provider
-        if alert_specs is not None:
-            config.alerts = alert_specs
     except pydantic.ValidationError as exc:
         errors.extend(located_errors(exc, source))
-        raise ConfigErrors(_in_file_order(errors)) from None
+        # the rest of the project is still checked, with what the file says correctly (defaults for
+        # the rest): every problem is reported in one load, not one file after the other
+        config = salvage(ProjectConfig, data, exc) or ProjectConfig()
+    config.provider = provider
+    if alert_specs is not None:
+        config.alerts = alert_specs
 
     project = Project(
         root=root,
@@ -387,7 +397,8 @@ def load_project(
             errors.append(source.error(message, ("evaluatorDirs",)))
     if load_pipelines:
         _load_pipelines(project, dirs("pipelineDirs", config.pipeline_dirs), source, env, errors,
-                        require_secrets=require_secrets, secrets_for=secrets_for)
+                        require_secrets=require_secrets, secrets_for=secrets_for,
+                        evaluator_check=evaluator_check)
     if errors:
         raise ConfigErrors(_in_file_order(errors))
     return project
@@ -434,7 +445,8 @@ def _validate_alerts(
 
 def _load_pipelines(project: Project, dirs: list[tuple[Path, bool]], source: Located, env: Mapping[str, str],
                     errors: list[ConfigError], *, require_secrets: bool = True,
-                    secrets_for: Collection[str] | None = None) -> None:
+                    secrets_for: Collection[str] | None = None,
+                    evaluator_check: EvaluatorCheck | None = None) -> None:
     """Load every pipeline file; a pipeline with any problem is not registered (and the load fails).
     Without ``require_secrets`` (or for a pipeline not in ``secrets_for``), an unset variable in a
     trigger is a warning only."""
@@ -443,6 +455,9 @@ def _load_pipelines(project: Project, dirs: list[tuple[Path, bool]], source: Loc
 
     def cross_check(pipeline: PipelineConfig, doc: Located) -> list[ConfigError]:
         problems = validate_pipeline(pipeline, project.archetypes, project.calendars, plugins, doc, env)
+        if evaluator_check is not None:
+            problems += unresolved_evaluators(pipeline, project.archetypes, project.evaluator_dirs, doc,
+                                              evaluator_check)
         if require_secrets and (secrets_for is None or pipeline.name in secrets_for):
             return problems
         tolerated = [p for p in problems if isinstance(p, UnsetVariable) and (p.key or "").startswith("trigger")]
@@ -457,9 +472,11 @@ def _load_pipelines(project: Project, dirs: list[tuple[Path, bool]], source: Loc
         first_seen[name] = doc.file
         return True
 
-    for item in _load_dir_items(dirs, PipelineConfig, "pipeline", errors, [], source, salvaged=True):
+    for item in _load_dir_items(dirs, PipelineConfig, "pipeline", errors, [], source, salvaged=True,
+                                stand_ins=_NAME_STAND_IN):
         pipeline: PipelineConfig = item.value
-        if not unique(pipeline.name, item.doc) or not item.valid:
+        named = pipeline.name == item.doc.data.get("name")  # not the stand-in of a bad name
+        if (named and not unique(pipeline.name, item.doc)) or not item.valid:
             errors.extend(cross_check(pipeline, item.doc))
             continue
         problems = cross_check(pipeline, item.doc)

@@ -7,6 +7,7 @@ type is unknown: the load then reports every problem at once instead of one per 
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from typing import Any, TypeVar
 
 import pydantic
@@ -36,15 +37,24 @@ def _drop(data: Any, loc: tuple[str | int, ...]) -> bool:
     return False
 
 
-def salvage(model: type[M], data: Any, error: pydantic.ValidationError) -> M | None:
+def salvage(model: type[M], data: Any, error: pydantic.ValidationError,
+            stand_ins: Mapping[str, Any] | None = None) -> M | None:
     """``model`` built from ``data`` without the values that failed validation, or None when the
-    failures are in required or whole-document values (nothing meaningful is left to check)."""
+    failures are in required or whole-document values (nothing meaningful is left to check).
+
+    ``stand_ins`` gives a valid value for top-level keys that are required: a bad or missing one is
+    replaced by it rather than giving up (a pipeline with a bad name still has its other keys checked)."""
     if not isinstance(data, dict):
         return None
     data = copy.deepcopy(data)
+    stand_ins = stand_ins or {}
     for _ in range(_ROUNDS):
         for problem in error.errors():
             loc = tuple(p for p in problem["loc"] if isinstance(p, str | int))
+            key = loc[0] if len(loc) == 1 else None
+            if isinstance(key, str) and key in stand_ins:
+                data[key] = stand_ins[key]
+                continue
             if problem["type"] == "missing" or not _drop(data, loc):
                 return None
         try:

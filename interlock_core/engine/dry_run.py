@@ -85,6 +85,6 @@ class DryRun:
     def _outcome(self, pipeline: PipelineConfig, schedule_id: str, date: str, at: datetime,
                  readiness: ReadinessResult | None) -> RunOutcome:
         return RunOutcome(Outcome.DRY_RUN, pipeline.name, schedule_id, date,
-                          f"dry run: {pipeline.name} would have triggered for {date}/{schedule_id} at "
+                          f"{pipeline.name} would have triggered for {date}/{schedule_id} at "
                           f"{format_timestamp(at)}; nothing was launched", readiness=readiness,
                           would_trigger_at=at)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import date as Date
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -26,7 +27,7 @@ from ..model import (
 from ..model.limits import MAX_TTL_SECONDS
 from ..ports import EvaluatorInput, EvaluatorOutput, EvaluatorRunner
 from ..readiness import apply_rule
-from ..schedule import cycle_date, schedule_zone
+from ..schedule import cycle_date, excluded, schedule_zone
 from .context import EngineContext
 
 log = logging.getLogger("interlock.engine")
@@ -179,7 +180,8 @@ class Evaluation:
         archetype = self.ctx.archetypes.get(pipeline.archetype)
         status, blocking = apply_rule(archetype.readiness_rule.type, list(zip(traits, evaluations, strict=True)))
         result = ReadinessResult(pipeline_id=pipeline.name, status=status, traits=evaluations, blocking=blocking,
-                                 evaluated_at=self.ctx.clock.now(), schedule_id=schedule_id, date=date)
+                                 evaluated_at=self.ctx.clock.now(), schedule_id=schedule_id, date=date,
+                                 excluded=self._exclusion(pipeline, date))
         previous = await self.ctx.store.get_readiness(pipeline.name)
         await self.ctx.store.put_readiness(result, self.ctx.config.readiness_ttl.total_seconds())
         await self.ctx.emit(EventKind.READINESS_CHECKED, pipeline.name, status=status,
@@ -191,6 +193,11 @@ class Evaluation:
                 f"Pipeline {pipeline.name} blocked by: [{' '.join(blocking)}]", pipeline.name,
                 ttl=EDGE_KEY_TTL, details={"blocking": blocking})
         return result
+
+    def _exclusion(self, pipeline: PipelineConfig, date: str) -> str | None:
+        if not excluded(pipeline, Date.fromisoformat(date), self.ctx.calendars):
+            return None
+        return f"{date} is excluded by {pipeline.name}'s calendar: a run of it is refused (a rerun runs it anyway)"
 
     async def check_readiness(self, pipeline_id: str) -> ReadinessResult:
         """Readiness from stored results only: nothing runs; missing or expired traits are STALE."""

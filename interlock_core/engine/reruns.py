@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from ..dates import check_run_date
-from ..errors import ConflictError, InvalidTransition, NotFoundError, ValidationError
+from ..errors import ConflictError, InvalidTransition, NextStep, NotFoundError, ValidationError
 from ..model import EventKind, RerunRecord, RunState, RunStatus
 from .callbacks import Callbacks
 from .context import EngineContext
@@ -23,9 +23,9 @@ class CycleBusy(ConflictError):
 
     def __init__(self, pipeline_id: str, schedule_id: str, date: str, run: RunState) -> None:
         super().__init__(f"run {run.run_id} of {pipeline_id} for {date}/{schedule_id} is still "
-                         f"{run.status.value}; wait for it to end (or cancel it: POST /api/runs/{run.run_id}/cancel) "
-                         "before requesting a rerun", pipelineId=pipeline_id, scheduleId=schedule_id, date=date,
-                         activeRunId=run.run_id, activeRunStatus=run.status.value)
+                         f"{run.status.value}; wait for it to end, or cancel it, before requesting a rerun",
+                         next_step=NextStep("cancel-run", run.run_id, "cancel it"), pipelineId=pipeline_id,
+                         scheduleId=schedule_id, date=date, activeRunId=run.run_id, activeRunStatus=run.status.value)
         self.run = run
 
 
@@ -55,18 +55,22 @@ class Reruns:
         active = await self.runs.active_run(pipeline.name, str(sid), original_date)
         if active is not None:
             raise CycleBusy(pipeline.name, str(sid), original_date, active)
+        entry = await self.ctx.store.get_run_log(pipeline.name, original_date, str(sid))
         if original_run_id is None:
-            entry = await self.ctx.store.get_run_log(pipeline.name, original_date, str(sid))
             original_run_id = entry.run_id if entry else None
+        never_ran = None if entry is not None else (
+            f"{pipeline.name} never ran for {original_date}/{sid}: there is nothing to rerun, so this rerun is "
+            "that date's first run (check the date)")
         record = RerunRecord(rerun_id=f"rerun-{pipeline.name}-{uuid.uuid4().hex[:12]}", pipeline_id=pipeline.name,
                              original_date=original_date, schedule_id=str(sid), original_run_id=original_run_id,
                              reason=reason, description=description, status=S.PENDING,
-                             requested_at=self.ctx.clock.now(), metadata=meta, version=1)
+                             requested_at=self.ctx.clock.now(), metadata=meta, version=1, warning=never_ran)
         await self.ctx.store.cas_rerun(record, None)
         await self.ctx.emit(EventKind.RERUN_REQUESTED, pipeline.name, schedule_id=str(sid), date=original_date,
                             message=f"rerun requested for {original_date}: {reason}",
                             details={"rerunId": record.rerun_id, "originalDate": original_date,
-                                     "originalRunId": original_run_id, "reason": reason})
+                                     "originalRunId": original_run_id, "reason": reason,
+                                     **({"warning": never_ran} if never_ran else {})})
         if not execute:
             await self.ctx.wake(pipeline.name, "rerun-requested", str(sid), original_date)
             return record, None
@@ -86,10 +90,12 @@ class Reruns:
         if record.status is S.CANCELLED:
             return record
         if record.status is not S.PENDING:
-            hint = f"; cancel its run instead: POST /api/runs/{record.rerun_run_id}/cancel" \
-                if record.rerun_run_id and record.status in ACTIVE else ""
+            running = record.rerun_run_id if record.rerun_run_id and record.status in ACTIVE else None
             raise InvalidTransition(f"rerun {rerun_id} is {record.status.value}; only a PENDING rerun can be "
-                                    f"cancelled{hint}", rerunId=rerun_id, status=record.status.value)
+                                    "cancelled" + (f" (its run {running} can be)" if running else ""),
+                                    next_step=NextStep("cancel-run", running, "cancel its run instead")
+                                    if running else None, rerunId=rerun_id, status=record.status.value,
+                                    rerunRunId=running)
         now = self.ctx.clock.now()
 
         def cancel(rec: RerunRecord) -> RerunRecord | None:

@@ -22,8 +22,13 @@ from .limits import (
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
+DEFAULT_ADDR = "127.0.0.1:3000"
+"""Loopback unless the project says otherwise: an empty ``interlock.yaml`` serves this machine
+only, with or without an API key (``":3000"`` listens on every interface)."""
+
+
 class ServerConfig(ConfigModel):
-    addr: str = ":3000"
+    addr: str = DEFAULT_ADDR
     api_key: str | None = None
     api_keys: list[str] = Field(default_factory=list)
     max_request_body: int = Field(default=1_048_576, gt=0, le=MAX_REQUEST_BODY)

@@ -58,6 +58,9 @@ class ReadinessResult(Record):
     evaluated_at: Timestamp
     schedule_id: str | None = None
     date: str | None = None
+    excluded: str | None = None
+    """Why the cycle's date does not run (its exclusions, or not on its ``include:`` list) when it
+    does not: the traits were evaluated, but a run of that date is refused whatever they say."""
 
     @property
     def ready(self) -> bool:
@@ -129,6 +132,8 @@ class RerunRecord(Record):
     completed_at: Timestamp | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
     version: int = 1
+    warning: str | None = None
+    """Said when the rerun was requested: its date had never run (a typo, or a backfill)."""
 
 
 class Event(Record):

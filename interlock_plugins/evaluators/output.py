@@ -1,8 +1,10 @@
 """What every evaluator runner shares: the failure values it returns and the output validation.
 
 An evaluator's answer is a JSON object ``{"status": "PASS"|"FAIL", "value": {...}, "reason": "...",
-"failureCategory": "..."}``. Anything else is not trusted: it becomes a FAIL with category
-``EVALUATOR_CRASH`` and a reason starting ``EVALUATOR_OUTPUT_INVALID`` that says what was wrong.
+"failureCategory": "..."}``. Anything else is not trusted: it becomes a FAIL with a reason starting
+``EVALUATOR_OUTPUT_INVALID`` that says what was wrong, and category ``PERMANENT``: the evaluator ran
+and answered, but not in the protocol, and asking again gives the same answer until it is fixed (a
+crash, ``EVALUATOR_CRASH``, is a process that died: a signal, an exit status from 128).
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ def failed(reason: str, category: FailureCategory | None = None) -> EvaluatorOut
 
 
 def invalid_output(problem: str) -> EvaluatorOutput:
-    return failed(f"EVALUATOR_OUTPUT_INVALID: {problem}", FailureCategory.EVALUATOR_CRASH)
+    return failed(f"EVALUATOR_OUTPUT_INVALID: {problem}", FailureCategory.PERMANENT)
 
 
 def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:

@@ -10,39 +10,53 @@ from typing import Any
 
 import anyio
 import anyio.abc
-import yaml
 
-from interlock_core.archetypes import resolve_traits
-from interlock_core.config import CONFIG_FILENAMES, Project, load_project, read_yaml
+from interlock_core.config import CONFIG_FILENAMES, load_project
 from interlock_core.engine import Outcome, RunOutcome
-from interlock_core.errors import ConfigError, ConfigErrors, NotFoundError
+from interlock_core.errors import InterlockError, NotFoundError
 from interlock_core.model import (
     DEFAULT_SCHEDULE_ID,
     Event,
     EventKind,
-    PipelineConfig,
     RunState,
     RunStatus,
     TraitEvaluation,
 )
 from interlock_core.pipeline_state import PipelineState, PipelineStateView
 
+from .add_pipeline import cmd_add_pipeline
 from .output import EXIT_BLOCKED, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, Out
 from .scaffold import scaffold
 from .session import open_engine
 
 
-async def cmd_init(args: argparse.Namespace, out: Out) -> int:
-    target = Path(args.name)
+def _check_init_target(target: Path, force: bool) -> None:
+    """Refuse a target that is a file or already holds a project (unless ``force``): nothing is written."""
+    if target.exists() and not target.is_dir():
+        raise InterlockError(f"{target} is a file, not a directory: nothing was written. Name a new directory "
+                             "(or an existing one) for the project", path=str(target))
     existing = [target / name for name in CONFIG_FILENAMES if (target / name).exists()]
     existing += [p for p in (target / "pipelines").glob("*.y*ml")] if (target / "pipelines").is_dir() else []
-    if existing and not getattr(args, "force", False):
-        print(f"error: {target} already holds an Interlock project ({', '.join(str(p) for p in existing[:3])}"
-              f"{' …' if len(existing) > 3 else ''}); nothing was written. Pass --force to write over it "
-              "(interlock.yaml and the example files are replaced; other pipelines are kept).", file=sys.stderr)
-        return EXIT_ERROR
+    if existing and not force:
+        raise InterlockError(
+            f"{target} already holds an Interlock project ({', '.join(str(p) for p in existing[:3])}"
+            f"{' …' if len(existing) > 3 else ''}); nothing was written. Pass --force to write over it "
+            "(interlock.yaml and the example files are replaced; other pipelines are kept).", path=str(target))
+
+
+async def cmd_init(args: argparse.Namespace, out: Out) -> int:
+    target = Path(args.name)
+    _check_init_target(target, getattr(args, "force", False))
+    try:
+        written = scaffold(target, store=args.store)
+    except OSError as exc:
+        where = f" ({exc.filename})" if exc.filename else ""
+        raise InterlockError(f"cannot write the project to {target}: {exc.strerror or exc}{where}",
+                             path=str(target)) from None
+    if out.json_mode:
+        out.json({"project": str(target), "store": args.store, "files": [str(p) for p in written]})
+        return EXIT_OK
     out.line(out.bold(f"Initializing Interlock project: {args.name}"))
-    scaffold(target, store=args.store)
     out.line(out.green("  ✓ Project scaffolded") + out.dim(f" ({args.store} store)"))
     out.line()
     out.line("Next steps:")
@@ -53,40 +67,17 @@ async def cmd_init(args: argparse.Namespace, out: Out) -> int:
     return EXIT_OK
 
 
-def _unresolved_evaluators(project: Project) -> list[ConfigError]:
-    """Trait evaluators that resolve nowhere (no such builtin, no executable in the evaluator
-    directories or on $PATH), each located at its pipeline file's ``traits.<type>.evaluator``."""
+def _evaluator_check() -> Any:
+    """How ``validate`` tells an evaluator that resolves nowhere: as the evaluator runners resolve it."""
+    from interlock_core.plugins import load_plugins
     from interlock_plugins.evaluators.check import unresolved
 
-    builtins = project.plugins.builtin_evaluators.names() if project.plugins else []
-    problems: list[ConfigError] = []
-    for name, pipeline in sorted(project.pipelines.items()):
-        path = project.pipeline_files.get(name)
-        docs = [d for d in read_yaml(path, _shown(path)) if isinstance(d.data, dict) and d.data.get("name") == name] \
-            if path else []
-        for trait in resolve_traits(project.archetypes.get(pipeline.archetype), pipeline):
-            why = unresolved(trait.evaluator, project.evaluator_dirs, builtins) if trait.evaluator else None
-            if why is None:
-                continue
-            key = ("traits", trait.type, "evaluator")
-            problems.append(docs[0].error(why, key) if docs else ConfigError(why, file=str(path or ""),
-                                                                                key=".".join(key)))
-    return problems
-
-
-def _shown(path: Path) -> str:
-    """A file as errors name it: relative to the working directory when under it."""
-    try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except (ValueError, OSError):
-        return str(path)
+    builtins = load_plugins().builtin_evaluators.names()
+    return lambda evaluator, evaluator_dirs: unresolved(evaluator, evaluator_dirs, builtins)
 
 
 async def cmd_validate(args: argparse.Namespace, out: Out) -> int:
-    project = load_project(args.dir or args.project)
-    unresolved = _unresolved_evaluators(project)
-    if unresolved:
-        raise ConfigErrors(unresolved)
+    project = load_project(args.dir or args.project, evaluator_check=_evaluator_check())
     summary = {
         "configFile": str(project.config_file),
         "provider": project.config.provider,
@@ -104,72 +95,6 @@ async def cmd_validate(args: argparse.Namespace, out: Out) -> int:
     out.line(f"  calendars:  {', '.join(summary['calendars']) or '-'}")
     out.line(f"  pipelines:  {', '.join(summary['pipelines']) or '-'}")
     out.line(f"  alerts:     {', '.join(summary['alerts']) or '-'}")
-    return EXIT_OK
-
-
-def _pipeline_from_args(args: argparse.Namespace) -> tuple[PipelineConfig, str | None]:
-    if args.file:
-        docs = read_yaml(Path(args.file))
-        if len(docs) != 1 or not isinstance(docs[0].data, dict):
-            raise ConfigError("expected one pipeline mapping", file=args.file)
-        from interlock_core.config.errors import located_errors
-
-        try:
-            return PipelineConfig.model_validate(docs[0].data), Path(args.file).read_text()
-        except Exception as exc:
-            import pydantic
-
-            if isinstance(exc, pydantic.ValidationError):
-                raise ConfigErrors(located_errors(exc, docs[0])) from None
-            raise
-    if not args.name:
-        raise ConfigError("either --file or --name is required", key="--name")
-    trigger: dict[str, Any] = {"type": args.trigger_type}
-    args.dag_id, args.job_id = getattr(args, "dag_id", None), getattr(args, "job_id", None)
-    if args.trigger_type == "command" and args.trigger_command:
-        trigger["command"] = args.trigger_command
-    if args.trigger_type == "http":
-        trigger.update({"url": args.trigger_url, "method": "POST"})
-    if args.trigger_type == "airflow":
-        trigger.update({k: v for k, v in (("url", args.trigger_url), ("dagID", args.dag_id)) if v})
-    if args.trigger_type == "databricks":
-        trigger.update({k: v for k, v in (("workspaceURL", args.trigger_url), ("jobID", args.job_id)) if v})
-    flags = {"--trigger-command": (args.trigger_command, ("command",)),
-             "--trigger-url": (args.trigger_url, ("http", "airflow", "databricks")),
-             "--dag-id": (args.dag_id, ("airflow",)), "--job-id": (args.job_id, ("databricks",))}
-    for flag, (value, types) in flags.items():
-        if value and args.trigger_type not in types:
-            raise ConfigError(f"{flag} applies to trigger type {' or '.join(types)}, not {args.trigger_type!r}",
-                              key=flag)
-    needed = {"http": ("--trigger-url",), "airflow": ("--trigger-url", "--dag-id"),
-              "databricks": ("--trigger-url", "--job-id")}.get(args.trigger_type, ())
-    missing = [flag for flag in needed if not flags[flag][0]]
-    if missing:
-        raise ConfigError(f"a {args.trigger_type} trigger needs {' and '.join(missing)}", key=missing[0])
-    data = {"name": args.name, "archetype": args.archetype, "tier": args.tier, "trigger": trigger}
-    import pydantic
-
-    try:
-        return PipelineConfig.model_validate(data), None
-    except pydantic.ValidationError as exc:
-        from interlock_core.config.errors import located_errors
-
-        raise ConfigErrors(located_errors(exc, None)) from None
-
-
-async def cmd_add_pipeline(args: argparse.Namespace, out: Out) -> int:
-    pipeline, text = _pipeline_from_args(args)
-    async with open_engine(args.project, secrets_for=()) as (project, engine):
-        await engine.register_pipeline(pipeline)
-        directory = project.pipeline_dirs[0]
-        directory.mkdir(parents=True, exist_ok=True)
-        path = directory / f"{pipeline.name}.yaml"
-        path.write_text(text or yaml.safe_dump(pipeline.to_json_dict(), sort_keys=False))
-    if out.json_mode:
-        out.json({"registered": pipeline.name, "file": str(path)})
-    else:
-        out.line(out.green(f'Pipeline "{pipeline.name}" registered with archetype "{pipeline.archetype}"')
-                 + out.dim(f"  ({path})"))
     return EXIT_OK
 
 
@@ -197,7 +122,7 @@ async def cmd_evaluate(args: argparse.Namespace, out: Out) -> int:
         out.json(result.to_json_dict())
     else:
         out.readiness(result)
-    return EXIT_OK if result.ready else EXIT_BLOCKED
+    return EXIT_OK if result.ready and not result.excluded else EXIT_BLOCKED
 
 
 def _describe(out: Out, outcome: RunOutcome, *, polled: bool = False, forced: bool = False) -> None:
@@ -357,6 +282,8 @@ async def cmd_rerun(args: argparse.Namespace, out: Out) -> int:
         record, outcome = await engine.request_rerun(args.pipeline, args.date, args.reason,
                                                      schedule_id=args.schedule)
         polled = _polled(engine, outcome) if outcome else False
+    if record.warning:
+        print(f"warning: {record.warning}", file=sys.stderr)
     if out.json_mode:
         out.json({"rerun": record.to_json_dict(), **({"outcome": outcome.to_json()} if outcome else {})})
     else:
@@ -426,7 +353,7 @@ async def cmd_status(args: argparse.Namespace, out: Out) -> int:
             pipelines = await engine.list_pipelines()
             rows = [(p, await engine.pipeline_state(p)) for p in pipelines]
             if out.json_mode:
-                out.json([{"pipeline": p.name, "archetype": p.archetype, "tier": p.tier, "dryRun": p.dry_run,
+                out.json([{"pipelineId": p.name, "archetype": p.archetype, "tier": p.tier, "dryRun": p.dry_run,
                            **_state_json(view)} for p, view in rows])
                 return EXIT_OK
             if not rows:
@@ -507,4 +434,4 @@ async def cmd_serve(args: argparse.Namespace, out: Out) -> int:
     return await serve(args, out)
 
 
-__all__ = ["EXIT_ERROR"]
+__all__ = ["EXIT_ERROR", "cmd_add_pipeline"]

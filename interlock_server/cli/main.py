@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import math
 import sys
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -13,16 +14,17 @@ import anyio
 
 from interlock_core.dates import run_date_problem
 from interlock_core.engine import CycleBusy
-from interlock_core.errors import ConfigError, ConfigErrors, InterlockError
+from interlock_core.errors import ConfigError, ConfigErrors, ConflictError, InterlockError, NextStep
 
 from .. import __version__
 from . import commands
 from .output import EXIT_BLOCKED, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, Out
 
 EPILOG = """\
-exit codes: 0 success / READY / launched, 1 blocked (NOT_READY, duplicate, failed run, a rerun
-            while a run of the cycle is active, `run --wait` timed out), 2 error (bad configuration,
-            unknown pipeline, store unavailable, `init` over an existing project), 130 interrupted
+exit codes: 0 success / READY / launched, 1 blocked or refused (NOT_READY, duplicate, failed run, a
+            rerun while a run of the cycle is active, `run --wait` timed out, completing or
+            cancelling a run that already ended), 2 error (bad configuration, unknown pipeline,
+            store unavailable, `init` over an existing project), 130 interrupted
 
 Start with:  interlock init demo && cd demo && interlock run example
 """
@@ -34,6 +36,26 @@ def run_date(value: str) -> str:
     if problem is not None:
         raise argparse.ArgumentTypeError(problem)
     return value
+
+
+def positive_seconds(value: str) -> float:
+    """``--timeout``: a number of seconds above zero (argparse exits 2 with the reason)."""
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of seconds") from None
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise argparse.ArgumentTypeError(f"{value!r}: the timeout must be more than 0 seconds")
+    return seconds
+
+
+def _everywhere(parser: argparse.ArgumentParser, sub: Any) -> None:
+    """The options of the whole command line work after the subcommand too (``interlock status -v``);
+    given there they win, left out they keep what came before the subcommand."""
+    for command in sub.choices.values():
+        command.add_argument("-C", "--project", metavar="DIR", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+        command.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                             help="log what the engine does")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -54,19 +76,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true",
                    help="write over an existing project (its interlock.yaml and example files are replaced)")
     p.add_argument("--skip-valkey", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("validate", help="load a project and report what it holds, or every error")
     p.add_argument("dir", nargs="?", default=None)
     p.add_argument("--json", action="store_true")
 
-    p = sub.add_parser("add-pipeline", help="register a pipeline (from a YAML file or flags)")
+    p = sub.add_parser("add-pipeline", help="register a pipeline (from a YAML file or flags)",
+                       description="Write pipelines/<name>.yaml and register it. From flags, the file lists "
+                       "every trait the archetype requires, with the project's evaluator for it when there is "
+                       "one (a trait without is pushed); the command says what is left to do.")
     p.add_argument("--file", "-f", help="pipeline YAML file to add")
     p.add_argument("--name")
     p.add_argument("--archetype", default="batch-ingestion")
     p.add_argument("--tier", type=int, default=3)
     p.add_argument("--trigger-type", default="command",
                    help="command, http, airflow, databricks, ... (default: command)")
-    p.add_argument("--trigger-command", help="command trigger: the shell command to run")
+    p.add_argument("--trigger-command", metavar="COMMAND",
+                   help="command trigger: the program and its arguments, split into words like a shell does "
+                   "but run without a shell (no pipes, redirections, && or $VAR expansion; see --shell)")
+    p.add_argument("--shell", action="store_true",
+                   help="command trigger: run --trigger-command with sh -c (writes `shell: true`)")
+    p.add_argument("--force", action="store_true", help="replace a pipeline of that name (its file is rewritten)")
     p.add_argument("--trigger-url", help="http: the URL to POST; airflow: the Airflow base URL; "
                    "databricks: the workspace URL")
     p.add_argument("--dag-id", help="airflow trigger: the DAG to run")
@@ -84,7 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--schedule")
     p.add_argument("--date", type=run_date, help="cycle date YYYY-MM-DD (default: today in the schedule's zone)")
     p.add_argument("--wait", action="store_true", help="follow the run until it ends")
-    p.add_argument("--timeout", type=float, default=3600,
+    p.add_argument("--timeout", type=positive_seconds, default=3600,
                    help="seconds to wait with --wait (default 3600); when it expires the run keeps going "
                    "and the command exits 1")
     p.add_argument("--force", action="store_true",
@@ -96,9 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("pipeline", nargs="?")
     p.add_argument("--json", action="store_true")
 
-    p = sub.add_parser("rerun", help="rerun a completed date through the same lifecycle")
+    p = sub.add_parser("rerun", help="run a date again through the same lifecycle (warns when it never ran)")
     p.add_argument("pipeline")
-    p.add_argument("--date", type=run_date, required=True, help="the completed date to run again (YYYY-MM-DD)")
+    p.add_argument("--date", type=run_date, required=True, help="the date to run again (YYYY-MM-DD)")
     p.add_argument("--reason", required=True)
     p.add_argument("--schedule")
     p.add_argument("--json", action="store_true")
@@ -124,6 +155,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--insecure", action="store_true",
                    help="allow listening beyond loopback without an API key")
     p.add_argument("--no-watcher", action="store_true", help="serve the API only")
+    p.add_argument("--json", action="store_true",
+                   help="JSON lines on standard output (listening, signals, stopped) and JSON log lines")
+    _everywhere(parser, sub)
     return parser
 
 
@@ -171,17 +205,32 @@ def _run(handler: Any, args: argparse.Namespace, out: Out) -> int:
             print(f"  follow it:  interlock run {exc.run.pipeline_id} --date {exc.run.date} --wait\n"
                   f"  cancel it:  interlock cancel {exc.run.run_id}", file=sys.stderr)
         return EXIT_BLOCKED
+    except ConflictError as exc:  # the state refuses the action (a run already ended …): exit 1, like a refusal
+        if out.json_mode:
+            out.json({**exc.to_json(), "error": exc.described(cli_step)})
+        else:
+            print(f"refused: {exc.described(cli_step)}", file=sys.stderr)
+        return EXIT_BLOCKED
     except InterlockError as exc:
         if out.json_mode:
-            out.json(exc.to_json())
+            out.json({**exc.to_json(), "error": exc.described(cli_step)})
         else:
-            print(f"error: {exc.message}", file=sys.stderr)
+            print(f"error: {exc.described(cli_step)}", file=sys.stderr)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except BrokenPipeError:  # output piped into `head` and closed early
         return EXIT_OK
     return EXIT_ERROR
+
+
+CLI_STEPS = {"cancel-run": "interlock cancel {target}"}
+"""A core error's next step (:class:`~interlock_core.errors.NextStep`) as a command to type."""
+
+
+def cli_step(step: NextStep) -> str | None:
+    command = CLI_STEPS.get(step.action)
+    return command.format(target=step.target) if command else None
 
 
 def _report_config(out: Out, errors: list[ConfigError]) -> None:

@@ -78,14 +78,18 @@ class Out:
         self.line()
         self.line(self.bold(f"Pipeline: {result.pipeline_id}") +
                   self.dim(f"  ({result.schedule_id or 'daily'} {result.date or ''})".rstrip()))
-        if result.ready:
+        if result.excluded:
+            traits = "traits ready" if result.ready else "traits not ready"
+            self.line(f"Status: {self.yellow('EXCLUDED')}  ({traits})")
+            self.line(self.yellow(result.excluded))
+        elif result.ready:
             self.line(f"Status: {self.green('READY ✓')}")
         else:
             self.line(f"Status: {self.red('NOT READY ✗')}")
-            if result.blocking:
-                self.line(self.red("Blocking traits:"))
-                for entry in result.blocking:
-                    self.line(f"  - {entry}")
+        if not result.ready and result.blocking:
+            self.line(self.red("Blocking traits:"))
+            for entry in result.blocking:
+                self.line(f"  - {entry}")
         self.line()
         self.line("Trait evaluations:")
         for ev in result.traits:

@@ -128,6 +128,14 @@ retry:
   backoffSeconds: 30
 """
 
+EXAMPLE_EVALUATORS = {
+    "source-freshness": "check-source-freshness",
+    "upstream-dependency": "check-upstream",
+    "resource-availability": "check-resources",
+}
+"""The example evaluator ``init`` writes for each trait of ``batch-ingestion`` (``add-pipeline``
+wires them into the pipelines it writes, and says they are examples)."""
+
 CALENDAR_README = "# Named calendars (YAML: name, days, dates). Built-ins: us-holidays, weekends.\n"
 
 

@@ -86,7 +86,8 @@ ROUTES = [
                     RerunRefused),
          422: Reply("The pipeline has no trigger.", RerunRefused)},
         body=RerunBody,
-        description="Bypasses the once-per-cycle dedup; readiness still applies.")),
+        description="Bypasses the once-per-cycle dedup; readiness still applies. A date that never ran is "
+                    "accepted (its first run), and the rerun's `warning` says so.")),
     ApiRoute("/api/pipelines/{id}/reruns", list_pipeline_reruns, method="GET", doc=Doc(
         "Reruns of a pipeline", TAG,
         {200: Reply("Newest first ([] when none).", list[RerunRecord]), 404: NOT_FOUND},

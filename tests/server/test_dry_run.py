@@ -43,7 +43,8 @@ def test_interlock_status_marks_a_dry_run_pipeline(tmp_path: Path, capsys: pytes
     root = write_project(tmp_path / "project", pipelines=[
         http_pipeline("shadow", "http://127.0.0.1:9/never", dryRun=True), http_pipeline("live", "http://127.0.0.1:9/")])
     assert main(["-C", str(root), "run", "shadow"]) == 0  # ready: it would have triggered
-    assert "dry_run" in capsys.readouterr().out
+    said = capsys.readouterr().out
+    assert "dry_run: shadow would have triggered for " in said and said.count("dry") == 1  # no repeated prefix
     assert main(["-C", str(root), "status"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert "DRY-RUN" in next(line for line in lines if "shadow" in line)
@@ -54,5 +55,5 @@ def test_interlock_status_marks_a_dry_run_pipeline(tmp_path: Path, capsys: pytes
     detail = capsys.readouterr().out
     assert "Mode:" in detail and "DRY-RUN" in detail and "would trigger" in detail
     assert main(["-C", str(root), "status", "--json"]) == 0
-    rows = {r["pipeline"]: r["dryRun"] for r in json.loads(capsys.readouterr().out)}
+    rows = {r["pipelineId"]: r["dryRun"] for r in json.loads(capsys.readouterr().out)}
     assert rows == {"shadow": True, "live": False}

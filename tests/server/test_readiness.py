@@ -30,6 +30,16 @@ async def test_evaluate_not_ready_names_the_blocking_trait(api: Api) -> None:
     assert body["traits"][0]["reason"] == "deliberate test failure"
 
 
+async def test_evaluate_on_an_excluded_day_says_the_calendar_excludes_it(api: Api) -> None:
+    await api.register("weekdays", exclusions={"days": ["Saturday", "Sunday"]})
+    saturday = await api.client.post("/api/pipelines/weekdays/evaluate", json={"date": "2026-03-07"})
+    body = saturday.json()
+    assert (saturday.status_code, body["status"]) == (200, "READY")  # the traits pass …
+    assert body["excluded"].startswith("2026-03-07 is excluded by weekdays's calendar")  # … but it does not run
+    monday = (await api.client.post("/api/pipelines/weekdays/evaluate", json={"date": "2026-03-09"})).json()
+    assert monday["status"] == "READY" and "excluded" not in monday
+
+
 async def test_evaluate_takes_a_cycle_and_validates_it(api: Api) -> None:
     await api.register("sales")
     ok = await api.client.post("/api/pipelines/sales/evaluate", json={"scheduleId": "daily", "date": "2026-03-01"})

@@ -14,6 +14,19 @@ async def _completed_day(api: Api, name: str = "sales") -> str:
     return str(run_id)
 
 
+async def test_a_rerun_of_a_date_that_never_ran_is_accepted_with_a_warning(api: Api) -> None:
+    await _completed_day(api)
+    ran = (await api.client.post("/api/pipelines/sales/rerun", json=RERUN)).json()["rerun"]
+    assert "warning" not in ran
+    await api.client.post(f"/api/runs/{ran['rerunRunId']}/complete", json={"status": "success"})
+    typo = await api.client.post("/api/pipelines/sales/rerun", json={**RERUN, "originalDate": "2026-03-11"})
+    assert typo.status_code == 202, typo.text  # its first run (a backfill is legitimate) …
+    warning = typo.json()["rerun"]["warning"]
+    assert warning.startswith("sales never ran for 2026-03-11/daily")  # … but the caller is told
+    stored = (await api.client.get(f"/api/reruns/{typo.json()['rerun']['rerunId']}")).json()
+    assert stored["warning"] == warning
+
+
 async def test_request_rerun_runs_it(api: Api) -> None:
     original = await _completed_day(api)
     response = await api.client.post("/api/pipelines/sales/rerun", json={**RERUN, "description": "backfill"})

@@ -3,6 +3,7 @@ real HTTP, and a graceful SIGTERM shutdown."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -180,3 +181,70 @@ async def test_without_a_key_the_server_answers_loopback_names_and_its_callback_
                              ("rebound.evil.example", 421)):
             response = await client.get("/api/pipelines", headers={"Host": host})
             assert response.status_code == status, (host, response.text)
+
+
+async def test_an_empty_configuration_serves_this_machine_without_a_key(tmp_path: Path) -> None:
+    """``server.addr`` defaults to 127.0.0.1:3000, as documented: an empty interlock.yaml starts
+    (no key needed) and listens on loopback only, never on every interface."""
+    (tmp_path / "interlock.yaml").write_text("")
+    command = [sys.executable, "-m", "interlock_server.cli.main", "-C", str(tmp_path), "serve", "--port", "0",
+               "--no-watcher"]
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("INTERLOCK_")} | {"NO_COLOR": "1"}
+    process = await anyio.open_process(command, env=environment, stdout=subprocess.PIPE,
+                                       stderr=subprocess.PIPE, cwd=str(tmp_path))
+    try:
+        assert process.stdout is not None and process.stderr is not None
+        buffer = ""
+        with anyio.fail_after(START_TIMEOUT):
+            while "listening on" not in buffer:
+                try:
+                    buffer += (await process.stdout.receive()).decode()
+                except anyio.EndOfStream:
+                    error = b"".join([chunk async for chunk in process.stderr]).decode()
+                    raise AssertionError(f"serve exited: {buffer}{error}") from None
+        url = re.search(r"listening on (http://\S+)", buffer)
+        assert url is not None and url.group(1).startswith("http://127.0.0.1:"), buffer
+        async with httpx.AsyncClient(base_url=url.group(1), timeout=30) as client:
+            assert (await client.get("/api/pipelines")).status_code == 200
+        process.send_signal(signal.SIGTERM)
+        with anyio.fail_after(20):
+            assert await process.wait() == 0
+    finally:
+        if process.returncode is None:
+            process.kill()
+        with anyio.move_on_after(10):
+            await process.wait()
+        await process.aclose()
+
+
+async def test_serve_json_prints_json_lines(tmp_path: Path) -> None:
+    """``serve --json``: standard output holds one JSON object per line (listening, the signal, stopped)."""
+    root = write_project(tmp_path)
+    command = [sys.executable, "-m", "interlock_server.cli.main", "-C", str(root), "serve", "--port", "0",
+               "--no-watcher", "--json"]
+    process = await anyio.open_process(command, env={**os.environ, "INTERLOCK_API_KEY": KEY},
+                                       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=str(root))
+    try:
+        assert process.stdout is not None
+        buffer = ""
+        with anyio.fail_after(START_TIMEOUT):
+            while "\n" not in buffer:
+                buffer += (await process.stdout.receive()).decode()
+        first = json.loads(buffer.splitlines()[0])
+        assert first["event"] == "listening" and first["url"].startswith("http://127.0.0.1:")
+        assert (first["store"], first["watcher"], first["auth"]) == ("sqlite", False, True)
+        async with httpx.AsyncClient(base_url=first["url"], headers={"X-API-Key": KEY}, timeout=30) as client:
+            assert (await client.get("/api/pipelines")).status_code == 200
+        process.send_signal(signal.SIGTERM)
+        with anyio.fail_after(20):
+            assert await process.wait() == 0
+        buffer += "".join([chunk.decode() async for chunk in process.stdout])
+        lines = [json.loads(line) for line in buffer.splitlines() if line.strip()]
+        assert [line["event"] for line in lines] == ["listening", "signal", "stopped"]
+        assert lines[1]["signal"] == "SIGTERM"
+    finally:
+        if process.returncode is None:
+            process.kill()
+        with anyio.move_on_after(10):
+            await process.wait()
+        await process.aclose()

@@ -70,6 +70,31 @@ def test_init_over_an_existing_project_refuses_unless_forced(tmp_path: Path) -> 
     assert (tmp_path / "proj" / "pipelines" / "mine.yaml").exists()
 
 
+def test_init_on_a_file_or_an_unwritable_path_says_so_without_a_traceback(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("mine\n")
+    on_file = interlock("init", "notes.txt", cwd=tmp_path)
+    assert on_file.returncode == 2
+    assert on_file.stderr.startswith("error: notes.txt is a file, not a directory")
+    assert "Traceback" not in on_file.stderr
+    assert (tmp_path / "notes.txt").read_text() == "mine\n"
+
+    under_file = interlock("init", "notes.txt/proj", cwd=tmp_path)  # nothing can be created there
+    assert under_file.returncode == 2
+    assert under_file.stderr.startswith("error: cannot write the project to notes.txt/proj: Not a directory")
+    assert "Traceback" not in under_file.stderr
+
+    as_json = interlock("init", "notes.txt", "--json", cwd=tmp_path)
+    assert as_json.returncode == 2 and "is a file" in parsed(as_json)["error"]
+
+
+def test_init_as_json_lists_what_it_wrote(tmp_path: Path) -> None:
+    created = interlock("init", "proj", "--json", cwd=tmp_path)
+    assert created.returncode == 0, created.stderr
+    report = parsed(created)
+    assert report["project"] == "proj" and report["store"] == "sqlite"
+    assert "proj/interlock.yaml" in report["files"] and "proj/pipelines/example.yaml" in report["files"]
+
+
 # ------------------------------------------------------------------------------------ run hints
 def test_refusals_say_what_to_do_next(project: Path) -> None:
     assert interlock("run", "example", cwd=project).returncode == 0
@@ -137,6 +162,37 @@ def test_a_pending_rerun_can_be_cancelled(project: Path) -> None:
     assert parsed(cancelled)["status"] == "CANCELLED"
     unknown = interlock("cancel-rerun", "rerun-nope", cwd=project)
     assert unknown.returncode == 2 and "not found" in unknown.stderr
+
+
+def test_a_started_rerun_is_refused_with_the_cli_command_that_cancels_its_run(project: Path, hook: Webhook) -> None:
+    """The hint comes from the caller's context: a command-line user is told the command, not a POST."""
+    add_hooked(project, hook)
+    run_id = parsed(interlock("run", "hooked", "--json", cwd=project))["run"]["runId"]
+    assert interlock("complete", run_id, "--status", "success", cwd=project).returncode == 0
+    requested = parsed(interlock("rerun", "hooked", "--date", TODAY, "--reason", "again", "--json", cwd=project))
+    rerun_id, rerun_run = requested["rerun"]["rerunId"], requested["rerun"]["rerunRunId"]
+
+    refused = interlock("cancel-rerun", rerun_id, cwd=project)
+    assert refused.returncode == 1, refused.stderr  # refused by the state, not an error
+    assert f"cancel its run instead: interlock cancel {rerun_run}" in refused.stderr
+    assert "POST" not in refused.stderr and "/api/" not in refused.stderr
+    busy = interlock("rerun", "hooked", "--date", TODAY, "--reason", "once more", cwd=project)
+    assert busy.returncode == 1 and f"interlock cancel {rerun_run}" in busy.stderr
+    assert "POST" not in busy.stderr and "/api/" not in busy.stderr
+
+
+def test_completing_or_cancelling_an_ended_run_is_a_refusal_exit_1(project: Path, hook: Webhook) -> None:
+    add_hooked(project, hook)
+    run_id = parsed(interlock("run", "hooked", "--json", cwd=project))["run"]["runId"]
+    assert interlock("complete", run_id, "--status", "success", cwd=project).returncode == 0
+    assert interlock("complete", run_id, "--status", "success", cwd=project).returncode == 0  # the same again
+    contradicted = interlock("complete", run_id, "--status", "failed", cwd=project)
+    assert contradicted.returncode == 1
+    assert contradicted.stderr.startswith(f"refused: run {run_id} is already COMPLETED")
+    cancelled = interlock("cancel", run_id, "--json", cwd=project)
+    assert cancelled.returncode == 1 and "already COMPLETED" in parsed(cancelled)["error"]
+    unknown = interlock("complete", "hooked-nope", "--status", "success", cwd=project)
+    assert unknown.returncode == 2  # an unknown run is still an error
 
 
 # ------------------------------------------------------------------------------------- run --wait
@@ -208,3 +264,42 @@ def test_add_pipeline_with_an_airflow_trigger_uses_the_url_and_dag_id(project: P
     assert written["trigger"]["workspaceURL"] == "https://dbc.example"
     assert str(written["trigger"]["jobID"]) == "42"
 
+
+
+# ------------------------------------------------------------------------------------ JSON fields
+def test_cli_json_names_the_pipeline_as_the_api_does(project: Path) -> None:
+    """``pipelineId``, as in the API's answers, for every command that names a pipeline by its id."""
+    assert interlock("run", "example", cwd=project).returncode == 0
+    rows = parsed(interlock("status", "--json", cwd=project))
+    assert [row["pipelineId"] for row in rows] == ["example"] and all("pipeline" not in row for row in rows)
+    assert rows[0]["lastRun"]["pipelineId"] == "example"
+    assert parsed(interlock("run", "example", "--json", cwd=project))["pipelineId"] == "example"
+    assert parsed(interlock("evaluate", "example", "--json", cwd=project))["pipelineId"] == "example"
+    added = parsed(interlock("add-pipeline", "--name", "sales", "--trigger-command", "true", "--json", cwd=project))
+    assert added["pipelineId"] == "sales"
+
+
+# ------------------------------------------------------------------------------------ excluded days
+def test_evaluate_on_an_excluded_day_says_so_and_exits_1(project: Path) -> None:
+    pipeline = yaml.safe_load((project / "pipelines" / "example.yaml").read_text())
+    pipeline.update(name="weekdays", exclusions={"days": ["Saturday", "Sunday"]})
+    (project / "pipelines" / "weekdays.yaml").write_text(yaml.safe_dump(pipeline))
+    saturday = interlock("evaluate", "weekdays", "--date", "2026-03-07", cwd=project)
+    assert saturday.returncode == 1, saturday.stdout
+    assert "Status: EXCLUDED  (traits ready)" in saturday.stdout and "READY ✓" not in saturday.stdout
+    assert "2026-03-07 is excluded by weekdays's calendar" in saturday.stdout
+    as_json = parsed(interlock("evaluate", "weekdays", "--date", "2026-03-07", "--json", cwd=project))
+    assert as_json["status"] == "READY" and "excluded by" in as_json["excluded"]
+    monday = interlock("evaluate", "weekdays", "--date", "2026-03-09", cwd=project)
+    assert monday.returncode == 0 and "READY ✓" in monday.stdout
+
+
+# ------------------------------------------------------------------------------ reruns of no run
+def test_a_rerun_of_a_date_that_never_ran_warns(project: Path) -> None:
+    assert interlock("run", "example", cwd=project).returncode == 0
+    ran = interlock("rerun", "example", "--date", TODAY, "--reason", "again", cwd=project)
+    assert ran.returncode == 0 and "warning" not in ran.stderr
+    never = interlock("rerun", "example", "--date", "2026-01-02", "--reason", "typo?", "--json", cwd=project)
+    assert never.returncode == 0, never.stderr
+    assert "warning: example never ran for 2026-01-02/daily" in never.stderr
+    assert parsed(never)["rerun"]["warning"].startswith("example never ran for 2026-01-02/daily")

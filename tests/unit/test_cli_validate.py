@@ -138,3 +138,38 @@ traits:
            "'no-such-builtin'" in err
     assert "check-here" not in err
     assert "2 problems" in err
+
+
+def test_validate_reports_every_kind_of_problem_in_one_pass(good: Path) -> None:
+    """Schema, references, environment and evaluators together: one run lists them all, each at its
+    file, line and key (no second run needed to see the next kind)."""
+    (good / "interlock.yaml").write_text("provider: sqlite\nwatcher:\n  defaultInterval: often\n")
+    (good / "pipelines" / "daily-sales.yaml").write_text("""\
+name: Daily_Sales
+archetype: batch-ingestion
+traits:
+  source-freshness:
+    evaluator: check-nowhere-to-be-found
+trigger:
+  type: command
+  command: echo ${UNSET_FOR_VALIDATE}
+""")
+    (good / "pipelines" / "hourly.yaml").write_text("""\
+name: hourly-clicks
+archetype: no-such-archetype
+trigger:
+  type: no-such-trigger
+  url: ${ALSO_UNSET_FOR_VALIDATE}
+""")
+    done = interlock("validate", "--json", cwd=good)
+    assert done.returncode == 2, done.stdout
+    located = {(Path(e["file"]).name, e["line"], e["key"]) for e in json.loads(done.stdout)["errors"]}
+    assert located == {
+        ("interlock.yaml", 3, "watcher.defaultInterval"),                 # schema, project file
+        ("daily-sales.yaml", 1, "name"),                                  # schema, pipeline
+        ("daily-sales.yaml", 5, "traits.source-freshness.evaluator"),     # evaluators
+        ("daily-sales.yaml", 8, "trigger.command"),                       # environment
+        ("hourly.yaml", 2, "archetype"),                                  # references
+        ("hourly.yaml", 4, "trigger.type"),
+        ("hourly.yaml", 5, "trigger.url"),                                # environment, unknown trigger type
+    }

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from interlock_core.config import load_project
+from interlock_server.cli.scaffold import SQLITE_CONFIG, scaffold
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 ENV = {"INTERLOCK_API_KEY": "k", "CI_KEY": "a", "OPS_KEY": "b", "VIEWER_KEY": "c",
@@ -32,3 +33,25 @@ def test_the_documented_settings_load(tmp_path: Path, index: int) -> None:
     else:
         assert project.config.provider == "dynamodb"
         assert getattr(project.store_config, "table_name", None) == "interlock"
+
+
+def test_the_readme_shows_the_interlock_yaml_init_writes_and_it_validates(tmp_path: Path) -> None:
+    """The README's ``interlock.yaml`` sample is the file ``interlock init`` writes, word for word, and
+    a project holding it validates with nothing set in the environment."""
+    text = README.read_text()
+    start = text.index("`interlock.yaml` as `interlock init` writes it")
+    sample = re.search(r"```yaml\n(.*?)```", text[start:], re.S)
+    assert sample is not None
+    assert sample.group(1) == SQLITE_CONFIG
+    scaffold(tmp_path, store="sqlite")
+    assert (tmp_path / "interlock.yaml").read_text() == sample.group(1)
+    project = load_project(tmp_path, env={})
+    assert project.config.server.addr == "127.0.0.1:3000" and project.config.server.tokens() == []
+    assert [name for name, _ in project.alert_configs] == ["console", "file"]
+
+
+def test_the_documented_alerts_load(tmp_path: Path) -> None:
+    block = documented_blocks()[0]
+    (tmp_path / "interlock.yaml").write_text("provider: sqlite\n" + block)
+    project = load_project(tmp_path, env=ENV)
+    assert [name for name, _ in project.alert_configs] == ["console", "file", "webhook"]

@@ -157,7 +157,7 @@ async def test_http_errors(
 async def test_invalid_body(runner: HTTPRunner, server: EvaluatorServer, path: str, says: str) -> None:
     out = await runner.run(f"{server.url}/{path}", evaluator_input())
     assert out.status == "FAIL"
-    assert out.failure_category is FailureCategory.EVALUATOR_CRASH
+    assert out.failure_category is FailureCategory.PERMANENT
     assert out.reason is not None and out.reason.startswith("EVALUATOR_OUTPUT_INVALID: ")
     assert says in out.reason
 

@@ -65,10 +65,11 @@ async def test_failure_category_kept_only_when_valid(
         ("huge-output", "stdout exceeds 1048576 bytes"),
     ],
 )
-async def test_invalid_output_is_an_evaluator_crash(runner: SubprocessRunner, script: str, says: str) -> None:
+async def test_invalid_output_is_a_permanent_failure_not_a_crash(runner: SubprocessRunner, script: str,
+                                                                 says: str) -> None:
     out = await runner.run(script, evaluator_input())
     assert out.status == "FAIL"
-    assert out.failure_category is FailureCategory.EVALUATOR_CRASH
+    assert out.failure_category is FailureCategory.PERMANENT  # it ran and answered: nothing crashed
     assert out.reason is not None
     assert out.reason.startswith("EVALUATOR_OUTPUT_INVALID: ")
     assert says in out.reason

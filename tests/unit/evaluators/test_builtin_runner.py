@@ -201,7 +201,7 @@ async def test_builtin_timeout(misbehaving: BuiltinRunner) -> None:
 
 async def test_builtin_output_is_validated(misbehaving: BuiltinRunner) -> None:
     out = await misbehaving.run("builtin:lowercase", request())
-    assert out.failure_category is FailureCategory.EVALUATOR_CRASH
+    assert out.failure_category is FailureCategory.PERMANENT
     assert out.reason is not None and out.reason.startswith("EVALUATOR_OUTPUT_INVALID: builtin lowercase")
 
 

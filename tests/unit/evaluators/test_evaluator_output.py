@@ -63,7 +63,7 @@ def test_invalid_outputs(raw: bytes, reason: str) -> None:
     assert (out.status, out.reason, out.failure_category) == (
         "FAIL",
         f"EVALUATOR_OUTPUT_INVALID: {reason}",
-        FailureCategory.EVALUATOR_CRASH,
+        FailureCategory.PERMANENT,
     )
 
 
