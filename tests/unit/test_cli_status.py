@@ -74,7 +74,7 @@ def test_status_says_completed_for_a_done_cycle_and_stale_never_unknown(
     assert "(another date: 2026-01-20, not this cycle)" in old
 
     assert main(["-C", str(root), "status", "--json"]) == 0
-    rows = {row["pipeline"]: row for row in json.loads(capsys.readouterr().out)}
+    rows = {row["pipelineId"]: row for row in json.loads(capsys.readouterr().out)}
     assert (rows["done"]["state"], rows["done"]["blockers"], rows["done"]["readiness"]) == ("COMPLETED", [], "STALE")
     assert rows["done"]["lastRun"]["date"] == "2026-03-02" and rows["done"]["lastRunCurrent"] is True
     assert rows["fresh"]["state"] == "STALE" and rows["fresh"]["blockers"][0]["trait"] == "source-ready"
