@@ -7,9 +7,11 @@ import contextlib
 import logging
 from typing import Any
 
+from ..config.registration import expanded_values
 from ..errors import InvalidTransition, NotFoundError, StoreUnavailable, TriggerError
 from ..model import AlertLevel, FailureCategory, PipelineOrigin, RunState, RunStatus
 from ..outbound import untrusted_target
+from ..redaction import EXPANDED
 from .context import EngineContext
 from .transitions import Change, Transitions
 
@@ -99,11 +101,13 @@ class Callbacks:
         if not getattr(cls, "pollable", False):
             return run
         trigger = self.ctx.triggers.get(run.trigger_type)
+        EXPANDED.add(expanded_values(pipeline, self.ctx.api_allowed_env))  # masked in whatever quotes them
         try:
             config = cls.config_model.model_validate(pipeline.trigger.options())
             with untrusted_target(pipeline.origin is PipelineOrigin.API):
                 result = await trigger.poll(config, run.metadata)
         except TriggerError as exc:
+            exc.message = EXPANDED.mask(exc.message)
             log.warning("status poll of %s failed: %s", run_id, exc.message)
             if exc.category is FailureCategory.PERMANENT:  # will not mend by itself: say so once per run
                 with contextlib.suppress(StoreUnavailable):  # alert_once alerted before raising

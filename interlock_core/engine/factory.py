@@ -8,12 +8,14 @@ from typing import Any
 
 from ..clock import Clock, SystemClock
 from ..config import Project, validate_pipeline
+from ..config.registration import expanded_values
 from ..errors import ConfigErrors
 from ..model import Alert, EventKind, PipelineConfig, PipelineOrigin
 from ..notify import LocalNotifier
 from ..outbound import HostPolicy
 from ..plugins import PluginContext, Plugins, load_plugins
 from ..ports import Notifier, RunnerContext, Store
+from ..redaction import EXPANDED
 from .context import EngineContext, TriggerRegistry
 from .engine import Engine
 
@@ -76,6 +78,7 @@ def build_engine(
         triggers=triggers, alerts=alerts, notifier=notifier or LocalNotifier(), config=project.config.engine,
         watcher=project.config.watcher, callback_base_url=callback_base_url,
         api_allowed_env=frozenset(project.config.api.allowed_env), evaluator_dirs=runner_context.evaluator_dirs,
+        outbound=outbound,
     )
     if "ctx_holder" in locals():
         ctx_holder["ctx"] = ctx
@@ -97,5 +100,8 @@ async def start_engine(engine: Engine, project: Project, *, sync_pipelines: bool
         for stored in await engine.ctx.store.list_pipelines():
             # stored before pipelines knew their origin, and in no pipeline file: registered over the API
             if stored.origin is None and stored.name not in project.pipelines:
-                await engine.ctx.store.put_pipeline(stored.model_copy(update={"origin": PipelineOrigin.API}))
+                stored = stored.model_copy(update={"origin": PipelineOrigin.API})
+                await engine.ctx.store.put_pipeline(stored)
+            # masked from the start, also in what earlier runs recorded
+            EXPANDED.add(expanded_values(stored, engine.ctx.api_allowed_env))
     return engine

@@ -10,7 +10,7 @@ from typing import Any
 
 import anyio
 
-from ..config.registration import trigger_environment
+from ..config.registration import expanded_values, trigger_environment
 from ..dates import check_run_date
 from ..errors import NotFoundError, StoreUnavailable, TriggerError, VersionConflict
 from ..metrics import METRICS
@@ -29,6 +29,7 @@ from ..model import (
 )
 from ..outbound import untrusted_target
 from ..ports import LaunchRequest, LaunchResult
+from ..redaction import EXPANDED
 from ..retry import backoff, is_retryable
 from ..schedule import cycle_date, excluded, schedule_zone
 from ..templating import run_variables
@@ -346,6 +347,7 @@ class Runs:
             if self.ctx.callback_base_url else None,
             environment=trigger_environment(pipeline, self.ctx.api_allowed_env),
         )
+        EXPANDED.add(expanded_values(pipeline, self.ctx.api_allowed_env))  # masked in whatever quotes them
         result: LaunchResult | None = None
         error: BaseException | None = None
         try:

@@ -22,6 +22,7 @@ from ..model import (
     RunStatus,
     format_timestamp,
 )
+from ..redaction import mask_expanded
 from ..retry import backoff, is_retryable
 from .context import EngineContext
 from .records import update_rerun, update_run, update_run_log
@@ -51,8 +52,13 @@ class Transitions:
         return S.COMPLETED
 
     async def move(self, run_id: str, target: RunStatus, change: Change) -> tuple[RunState | None, bool]:
-        """Move the run to ``target`` if the lifecycle allows it. Returns (run, moved)."""
+        """Move the run to ``target`` if the lifecycle allows it. Returns (run, moved).
+
+        The one place a trigger's words enter the run, its events and alerts: no value expanded
+        from the environment into a trigger config survives here (see ``redaction.EXPANDED``)."""
         now = self.ctx.clock.now()
+        change = Change(change.source, mask_expanded(change.message), change.category,
+                        mask_expanded(change.metadata) if change.metadata else change.metadata)
         moved = False
 
         def apply(run: RunState) -> RunState | None:

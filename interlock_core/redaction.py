@@ -1,0 +1,271 @@
+"""The one redaction pass: what could be a secret is masked before anything leaves the server.
+
+Every output goes through :func:`redact` (structures) or :func:`redact_text` (a string): the API's
+JSON answers, the dashboard's pages, alerts (before any sink sees them) and log lines. It masks
+
+* values under keys named like a credential (:func:`is_sensitive`: ``Authorization``, ``Cookie``,
+  ``*token*``, ``*secret*``, ``*password*``, ``pwd``, ``*_pass``, ``auth``, ``bearer``, ``sig``,
+  ``*apiKey*``, ``*accessKey*``, ``*privateKey*``, ``credentials`` …), at any depth;
+* every header value (under a ``…headers`` key) but those of a few harmless headers
+  (``SAFE_HEADERS``) — custom headers carry credentials under names no list can foresee;
+* in any string (:func:`redact_text`): every URL's userinfo, query values and fragment values
+  (``https://u:p@h/?k=v#access_token=t`` → ``https://***@h/?k=***#access_token=***``, a run
+  variable such as ``${date}`` kept), ``password=…`` and the like in DSNs and messages
+  (``host=db password=***``, ``"token": "***"``), ``Bearer``/``Basic`` credentials, the body of a
+  PEM block, AWS access key ids, and every value expanded from the environment into a trigger
+  (:data:`EXPANDED`, also in its escaped forms: ``repr``, JSON, percent-encoding).
+
+Pure functions of the standard library only: core masks alerts with them, the server its answers,
+pages and logs.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Iterable, Mapping
+from functools import lru_cache
+from typing import Any
+from urllib.parse import SplitResult, quote, urlsplit, urlunsplit
+
+MASK = "***"
+
+# ------------------------------------------------------------------------------------ key names
+
+_SENSITIVE_NAMES = frozenset({
+    "authorization", "proxyauthorization", "cookie", "setcookie", "passwd", "pwd", "pass", "password",
+    "credential", "credentials", "auth", "bearer", "sig", "signature", "secret", "token",
+})
+_SENSITIVE_PARTS = ("token", "secret", "password", "passwd", "passphrase", "apikey", "privatekey", "accesskey",
+                    "secretkey", "signingkey", "clientkey", "sshkey", "encryptionkey", "masterkey", "cookie",
+                    "credential", "signature", "sessionid")
+_ANY_SEGMENT = frozenset({"auth", "bearer"})
+_ABOUT_A_SECRET = frozenset({"url", "uri", "endpoint", "path", "file", "type", "name", "at", "expires", "expiry",
+                             "ttl", "header", "field", "length"})
+"""A last word that makes the key name something about a credential, not one (``tokenUrl``,
+``passwordFile``, ``secretName``, ``tokenExpiresAt``)."""
+_LAST_SEGMENT = frozenset({"pass", "pwd", "sig"})
+_SEPARATORS = re.compile(r"[\s_.-]+")
+_SEGMENT = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
+
+
+@lru_cache(maxsize=4096)
+def is_sensitive(key: str) -> bool:
+    """Whether a value under ``key`` is a credential, compared without case, ``-``, ``_`` or ``.``
+    (``db_pass``, ``aws_secret_access_key``, ``sessionCookie``, ``X-Auth-Token`` …). The short
+    words count as a word of their own only: ``basicAuth`` and ``db_pass`` are, ``author``,
+    ``bypass`` and ``lastPassAt`` are not."""
+    name = _SEPARATORS.sub("", key.strip().lower())
+    if not name:
+        return False
+    if name in _SENSITIVE_NAMES or (name[0] == "x" and name[1:] in _SENSITIVE_NAMES):
+        return True
+    segments = [s.lower() for s in _SEGMENT.findall(key)]
+    if len(segments) > 1 and segments[-1] in _ABOUT_A_SECRET:
+        return False
+    if any(part in name for part in _SENSITIVE_PARTS):
+        return True
+    return bool(segments) and (segments[-1] in _LAST_SEGMENT or any(s in _ANY_SEGMENT for s in segments))
+
+
+HEADERS_KEY = re.compile(r"^.*headers$", re.IGNORECASE)
+SAFE_HEADERS = frozenset({
+    "accept", "accept-charset", "accept-encoding", "accept-language", "cache-control", "content-encoding",
+    "content-language", "content-type", "user-agent", "x-request-id", "x-correlation-id",
+})
+
+
+def is_safe_header(name: str) -> bool:
+    return name.strip().lower() in SAFE_HEADERS
+
+
+# ------------------------------------------------------------------------------ expanded values
+
+
+class ExpandedValues:
+    """Values expanded from the environment into a trigger's config (``${ORCH_TOKEN}`` …): whatever
+    a message quotes of an expanded field — an invalid header, an unresolvable host, a region —
+    never shows them. Values shorter than ``MIN_LENGTH`` are not kept: masking them would garble
+    every message and hide no secret worth the name."""
+
+    MIN_LENGTH = 4
+
+    def __init__(self) -> None:
+        self._values: frozenset[str] = frozenset()
+        self._pattern: re.Pattern[str] | None = None
+        self._lock = threading.Lock()
+
+    def add(self, values: Iterable[str]) -> None:
+        new = {v for v in values if isinstance(v, str) and len(v.strip()) >= self.MIN_LENGTH}
+        if new <= self._values:
+            return
+        with self._lock:
+            values = self._values | new
+            forms = {form for value in values for form in _forms(value) if len(form) >= self.MIN_LENGTH}
+            self._pattern = re.compile("|".join(re.escape(f) for f in sorted(forms, key=len, reverse=True)))
+            self._values = frozenset(values)
+
+    def mask(self, text: str) -> str:
+        pattern = self._pattern
+        return text if pattern is None else pattern.sub(MASK, text)
+
+    def __contains__(self, value: object) -> bool:
+        return value in self._values
+
+    def clear(self) -> None:
+        with self._lock:
+            self._values, self._pattern = frozenset(), None
+
+
+def _forms(value: str) -> set[str]:
+    """``value`` as messages may quote it: as is, stripped, ``repr``-escaped (str and UTF-8
+    bytes), JSON-escaped and percent-encoded."""
+    forms = {value, value.strip(), repr(value)[1:-1], json.dumps(value)[1:-1],
+             json.dumps(value, ensure_ascii=False)[1:-1], quote(value, safe=""), quote(value)}
+    try:
+        forms.add(repr(value.encode("utf-8"))[2:-1])
+    except UnicodeEncodeError:
+        pass
+    return forms
+
+
+EXPANDED = ExpandedValues()
+"""The process's expanded values: filled at every launch and poll, applied by :func:`redact_text`."""
+
+
+def mask_expanded(value: Any) -> Any:
+    """``value`` (a string or a structure of them) with every expanded value masked, and nothing
+    else: what the engine stores of a trigger's messages and metadata (the rest of the redaction
+    pass is applied when they are shown)."""
+    if isinstance(value, str):
+        return EXPANDED.mask(value)
+    if isinstance(value, Mapping):
+        return {k: mask_expanded(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [mask_expanded(item) for item in value]
+    return value
+
+
+# ---------------------------------------------------------------------------------- text values
+
+RUN_VARIABLE = re.compile(r"^\$\{(date|scheduleID|scheduleId|pipelineID|pipelineId|hour|runID|runId|runKey"
+                          r"|attempt)\}$")
+URL = re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]{1,20}://[^\s'\"<>`]+")
+PEM = re.compile(r"(-----BEGIN [A-Z0-9 ]{1,60}-----)(.*?)(-----END [A-Z0-9 ]{1,60}-----|\Z)", re.DOTALL)
+_WORDS = (r"(?:[A-Za-z0-9]*[_.-])*(?:[A-Za-z0-9]*(?:password|passwd|passphrase|secret|token|api[_-]?key"
+          r"|access[_-]?key|private[_-]?key|credentials?|signature|session[_-]?id)[A-Za-z0-9_]*"
+          r"|pass|pwd|auth|sig|bearer|cookie)")
+ASSIGNED = re.compile(rf"(?i)(?<![A-Za-z0-9])({_WORDS}\s*=\s*)('[^']*'|\"[^\"]*\"|[^\s;&,'\"<>)]+)")
+"""``password=secret`` (libpq and ODBC DSNs, messages); the value up to a space, ``;``, ``&`` or ``,``."""
+QUOTED = re.compile(rf"(?i)([\"']{_WORDS}[\"']\s*:\s*)(\"(?:[^\"\\]|\\.)*\"|'[^']*'|[^\s,}}\]]+)")
+"""``"token": "abc"`` in a JSON or Python text quoted by a message."""
+HEADER_LINE = re.compile(r"(?i)\b((?:proxy-)?authorization|(?:set-)?cookie|x-api-key|api-key|private-token"
+                         r"|x-auth-token)(\s*:\s*)([^\r\n]+)")
+SCHEME_CREDENTIAL = re.compile(r"(?i)\b(bearer|basic|token)(\s+)([A-Za-z0-9._~+/=-]{8,})")
+AWS_KEY_ID = re.compile(r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[A-Z0-9]{16}\b")
+
+
+def _masked_pairs(text: str) -> str:
+    parts = []
+    for pair in text.split("&"):
+        name, sep, value = pair.partition("=")
+        parts.append(f"{name}{sep}{value if not value or RUN_VARIABLE.match(value) else MASK}" if sep else pair)
+    return "&".join(parts)
+
+
+def _masked_fragment(fragment: str) -> str:
+    if "=" in fragment:
+        return _masked_pairs(fragment)
+    return fragment if len(fragment) < 20 or RUN_VARIABLE.match(fragment) else MASK
+
+
+def _masked_url(match: re.Match[str]) -> str:
+    text = match.group(0)
+    try:
+        url = urlsplit(text)
+        netloc = url.netloc
+    except ValueError:
+        return MASK
+    if "@" in netloc:
+        netloc = f"{MASK}@{netloc.rpartition('@')[2]}"
+    query = _masked_pairs(url.query) if url.query else url.query
+    fragment = _masked_fragment(url.fragment) if url.fragment else url.fragment
+    if netloc == url.netloc and query == url.query and fragment == url.fragment:
+        return text
+    return urlunsplit(SplitResult(url.scheme, netloc, url.path, query, fragment))
+
+
+def mask_urls(text: str) -> str:
+    """``text`` with every URL's userinfo, query values and fragment values masked."""
+    if "://" not in text:
+        return text
+    return URL.sub(_masked_url, text)
+
+
+def _pem(match: re.Match[str]) -> str:
+    return f"{match.group(1)}{MASK}{match.group(3)}"
+
+
+def redact_text(text: str) -> str:
+    """``text`` with every secret-looking value masked (see the module documentation)."""
+    text = EXPANDED.mask(text)
+    if "://" in text:
+        text = URL.sub(_masked_url, text)
+    if "-----BEGIN" in text:
+        text = PEM.sub(_pem, text)
+    if "=" in text:
+        text = ASSIGNED.sub(lambda m: f"{m.group(1)}{MASK}", text)
+    if ":" in text:
+        text = QUOTED.sub(lambda m: f"{m.group(1)}{_quoted_mask(m.group(2))}", text)
+        text = HEADER_LINE.sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}", text)
+    text = SCHEME_CREDENTIAL.sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}", text)
+    return AWS_KEY_ID.sub(MASK, text)
+
+
+def _quoted_mask(value: str) -> str:
+    if value[:1] in ("'", '"'):
+        return f"{value[0]}{MASK}{value[0]}"
+    return MASK
+
+
+# ---------------------------------------------------------------------------------- structures
+
+
+def _headers(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: (redact(v) if isinstance(k, str) and is_safe_header(k) else MASK if v not in (None, "") else v)
+                for k, v in value.items()}
+    if isinstance(value, list | tuple):  # [{name, value}] or ["Name: value"] forms
+        return [_header_item(item) for item in value]
+    return redact(value)
+
+
+def _header_item(item: Any) -> Any:
+    if isinstance(item, str):
+        name, sep, _ = item.partition(":")
+        return item if not sep or is_safe_header(name) else f"{name}: {MASK}"
+    if isinstance(item, Mapping) and "name" in item and "value" in item:
+        return {**item, "value": redact(item["value"]) if is_safe_header(str(item["name"])) else MASK}
+    return _headers(item)
+
+
+def redact_entry(key: Any, value: Any) -> Any:
+    """``value`` as shown under ``key``: masked whole under a credential-like key, header values
+    masked under a ``…headers`` key, :func:`redact` otherwise."""
+    if isinstance(key, str) and is_sensitive(key) and value not in (None, ""):
+        return MASK
+    if isinstance(key, str) and HEADERS_KEY.match(key):
+        return _headers(value)
+    return redact(value)
+
+
+def redact(value: Any) -> Any:
+    """A copy of ``value`` with every credential-like value masked (see the module documentation)."""
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, Mapping):
+        return {k: redact_entry(k, v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact(item) for item in value]
+    return value
