@@ -160,8 +160,9 @@ ASSIGNED = re.compile(rf"(?i)(?<![A-Za-z0-9])({_WORDS}\s*=\s*)('[^']*'|\"[^\"]*\
 """``password=secret`` (libpq and ODBC DSNs, messages); the value up to a space, ``;``, ``&`` or ``,``."""
 QUOTED = re.compile(rf"(?i)([\"']{_WORDS}[\"']\s*:\s*)(\"(?:[^\"\\]|\\.)*\"|'[^']*'|[^\s,}}\]]+)")
 """``"token": "abc"`` in a JSON or Python text quoted by a message."""
-HEADER_LINE = re.compile(r"(?i)\b((?:proxy-)?authorization|(?:set-)?cookie|x-api-key|api-key|private-token"
-                         r"|x-auth-token)(\s*:\s*)([^\r\n]+)")
+HEADER_LINE = re.compile(r"(?i)\b((?:proxy-)?authorization|x-api-key|api-key|private-token|x-auth-token)(\s*:\s*)"
+                         r"([^\r\n;,]+)|\b((?:set-)?cookie)(\s*:\s*)([^\r\n]+)")
+"""A header line quoted in a message: the credential up to the end of the value (a cookie: of the line)."""
 SCHEME_CREDENTIAL = re.compile(r"(?i)\b(bearer|basic|token)(\s+)([A-Za-z0-9._~+/=-]{8,})")
 AWS_KEY_ID = re.compile(r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[A-Z0-9]{16}\b")
 
@@ -218,9 +219,14 @@ def redact_text(text: str) -> str:
         text = ASSIGNED.sub(lambda m: f"{m.group(1)}{MASK}", text)
     if ":" in text:
         text = QUOTED.sub(lambda m: f"{m.group(1)}{_quoted_mask(m.group(2))}", text)
-        text = HEADER_LINE.sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}", text)
+        text = HEADER_LINE.sub(_header_line, text)
     text = SCHEME_CREDENTIAL.sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}", text)
     return AWS_KEY_ID.sub(MASK, text)
+
+
+def _header_line(match: re.Match[str]) -> str:
+    name, separator = (match.group(1), match.group(2)) if match.group(1) else (match.group(4), match.group(5))
+    return f"{name}{separator}{MASK}"
 
 
 def _quoted_mask(value: str) -> str:

@@ -7,34 +7,26 @@ unresolvable host, an AWS region quoted by botocore."""
 
 from __future__ import annotations
 
-import html
+import functools
 import io
 import json
 import logging
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import httpx
 import pytest
 
-from interlock_core.clock import FakeClock
-from interlock_core.config import load_project
-from interlock_core.engine import Engine
-from interlock_core.engine.factory import build_engine, start_engine
-from interlock_core.model import PipelineConfig, PipelineOrigin, RunStatus
+from interlock_core.model import RunStatus
 from interlock_core.redaction import EXPANDED, redact_text
-from interlock_server.app import create_app
 from interlock_server.logging import configure_logging
 
-from .support import http_pipeline, write_project
+from .alerting import DATE, KEY, AlertingApi
+from .support import http_pipeline
 
 TOKEN = "orch-ok-3x4mpl3"
-KEY, READER = "full-expanded-1", "reader-expanded-1"
-DATE = "2026-03-02"
 
 
 @pytest.fixture(autouse=True)
@@ -45,61 +37,10 @@ def forget_expanded() -> Iterator[None]:
     EXPANDED.clear()
 
 
-class Setup:
-    def __init__(self, root: Path, engine: Engine, client: httpx.AsyncClient) -> None:
-        self.root, self.engine, self.client = root, engine, client
-
-    async def store_api_pipeline(self, data: dict[str, Any]) -> None:
-        """As the API stores a pipeline, its checks bypassed (say, registered before they existed)."""
-        pipeline = PipelineConfig.model_validate(data).model_copy(update={"origin": PipelineOrigin.API})
-        await self.engine.store.put_pipeline(pipeline)
-
-    async def everything_shown(self, name: str) -> str:
-        """What anyone may read about ``name``: API answers to both keys, the pipeline's page, the alerts."""
-        await self.engine.ctx.alerts.flush(10)  # type: ignore[attr-defined]
-        texts = []
-        for key in (KEY, READER):
-            for path in (f"/api/pipelines/{name}/events", f"/api/pipelines/{name}/runlogs",
-                         f"/api/pipelines/{name}/runlogs/{DATE}"):
-                texts.append((await self.client.get(path, headers={"X-API-Key": key})).text)
-            texts.append(html.unescape((await self.client.get(f"/pipelines/{name}",
-                                                               headers={"X-API-Key": key})).text))
-        for run in await self.engine.store.list_runs(name, 10):
-            texts.append((await self.client.get(f"/api/runs/{run.run_id}", headers={"X-API-Key": READER})).text)
-            texts.append(run.model_dump_json())  # as stored
-        alerts_log = self.root / "alerts.log"
-        texts.append(alerts_log.read_text() if alerts_log.exists() else "")
-        return "\n".join(texts)
-
-
 @pytest.fixture
-async def setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Callable[..., Any]]:
+def setup(make_alerting_api: Callable[..., Any], monkeypatch: pytest.MonkeyPatch) -> Callable[..., Any]:
     monkeypatch.setenv("ORCH_TOKEN", TOKEN)
-    engines: list[Engine] = []
-    clients: list[httpx.AsyncClient] = []
-
-    async def make(pipelines: list[dict[str, Any]] | None = None) -> Setup:
-        root = write_project(tmp_path / f"project{len(engines)}", pipelines=pipelines, config={
-            "api": {"allowedEnv": ["ORCH_TOKEN"]},
-            "alerts": [{"type": "console"}, {"type": "file", "path": "alerts.log"}],
-            "server": {"addr": "127.0.0.1:0", "apiKey": KEY, "readOnlyApiKeys": [READER]},
-        })
-        project = load_project(root)
-        engine = build_engine(project, clock=FakeClock())
-        await start_engine(engine, project)
-        engines.append(engine)
-        app = create_app(engine, server=project.config.server, env={})
-        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost")
-        clients.append(client)
-        return Setup(root, engine, client)
-
-    try:
-        yield make
-    finally:
-        for client in clients:
-            await client.aclose()
-        for engine in engines:
-            await engine.aclose()
+    return functools.partial(make_alerting_api, api={"allowedEnv": ["ORCH_TOKEN"]})
 
 
 @pytest.fixture
@@ -131,7 +72,7 @@ def with_header(name: str, url: str, value: str) -> dict[str, Any]:
 
 async def test_an_invalid_header_value_never_shows_the_expanded_value(
         setup: Callable[..., Any], capsys: pytest.CaptureFixture[str], echo: str) -> None:
-    made: Setup = await setup()
+    made: AlertingApi = await setup()
     await made.store_api_pipeline(with_header("leaky", echo, "a\n${ORCH_TOKEN}"))
     run = (await made.engine.start_run("leaky", date=DATE)).run
     assert run is not None and run.status is RunStatus.FAILED
@@ -145,7 +86,7 @@ async def test_a_pipeline_file_never_shows_its_expanded_values_either(
         setup: Callable[..., Any], capsys: pytest.CaptureFixture[str], echo: str,
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FILE_SECRET", f"a\n{TOKEN}")  # the line break arrives with the value
-    made: Setup = await setup(pipelines=[with_header("filed", echo, "${FILE_SECRET}")])
+    made: AlertingApi = await setup(pipelines=[with_header("filed", echo, "${FILE_SECRET}")])
     run = (await made.engine.start_run("filed", date=DATE)).run
     assert run is not None and run.status is RunStatus.FAILED
     shown = await made.everything_shown("filed") + capsys.readouterr().out
@@ -153,7 +94,7 @@ async def test_a_pipeline_file_never_shows_its_expanded_values_either(
 
 
 async def test_an_unresolvable_host_never_shows_the_expanded_value(setup: Callable[..., Any]) -> None:
-    made: Setup = await setup()
+    made: AlertingApi = await setup()
     await made.store_api_pipeline(http_pipeline("resolver", "http://${ORCH_TOKEN}.invalid/run"))
     run = (await made.engine.start_run("resolver", date=DATE)).run
     assert run is not None and run.status is RunStatus.FAILED
@@ -167,14 +108,14 @@ async def test_an_aws_region_never_shows_the_expanded_value(setup: Callable[...,
     monkeypatch.setenv("ORCH_TOKEN", "bad/region-" + TOKEN)
     data = http_pipeline("regional", "http://127.0.0.1:9/unused")
     data["trigger"] = {"type": "glue", "jobName": "etl", "region": "${ORCH_TOKEN}", "maxAttempts": 1}
-    made: Setup = await setup(pipelines=[data])
+    made: AlertingApi = await setup(pipelines=[data])
     run = (await made.engine.start_run("regional", date=DATE)).run
     assert run is not None and run.status is RunStatus.FAILED
     assert TOKEN not in await made.everything_shown("regional")
 
 
 async def test_log_lines_never_show_an_expanded_value(setup: Callable[..., Any]) -> None:
-    made: Setup = await setup()
+    made: AlertingApi = await setup()
     await made.store_api_pipeline(http_pipeline("logged", "http://${ORCH_TOKEN}.invalid/run"))
     stream = io.StringIO()
     configure_logging("debug", "json", stream)
@@ -204,7 +145,7 @@ def test_escaped_forms_of_an_expanded_value_are_masked() -> None:
 
 async def test_a_header_value_with_a_control_character_is_refused_at_registration(
         setup: Callable[..., Any], echo: str) -> None:
-    made: Setup = await setup()
+    made: AlertingApi = await setup()
     for value in ("a\n${ORCH_TOKEN}", "a\r\nX-Injected: 1", "a\x00b", "a\x1bb"):
         response = await made.client.post("/api/pipelines", json=with_header("ctl", echo, value),
                                           headers={"X-API-Key": KEY})
