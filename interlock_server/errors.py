@@ -29,6 +29,10 @@ class RequestBodyTooLarge(InterlockError):
     status_code = 413
 
 
+class RequestTimeout(InterlockError):
+    status_code = 408
+
+
 def error_body(exc: InterlockError) -> dict[str, Any]:
     body = exc.to_json()
     if isinstance(exc, ConfigError):

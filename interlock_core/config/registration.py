@@ -51,15 +51,20 @@ def is_api(pipeline: PipelineConfig) -> bool:
 
 
 def evaluator_name_problems(pipeline: PipelineConfig, report: Report) -> list[ConfigError]:
-    """Evaluator names with a control character or surrounding whitespace (any pipeline)."""
+    """Evaluator names with a control character or surrounding whitespace, and ``builtin:`` names
+    that are no bare name (``builtin:../x``), in any pipeline."""
     out = []
     for trait_type, trait in pipeline.traits.items():
         evaluator = trait.evaluator
         if evaluator is None:
             continue
+        where: Where = ("traits", trait_type, "evaluator")
         if _CONTROL.search(evaluator) or evaluator != evaluator.strip() or not evaluator:
             out.append(report(f"evaluator {evaluator!r} is not a valid name: it must not be empty nor hold control "
-                              "characters or surrounding whitespace", ("traits", trait_type, "evaluator")))
+                              "characters or surrounding whitespace", where))
+        elif evaluator.startswith("builtin:") and not EVALUATOR_NAME.fullmatch(evaluator.removeprefix("builtin:")):
+            out.append(report(f"evaluator {evaluator!r} is not a valid name: builtin: takes a bare name "
+                              "(letters, digits, '.', '_', '-')", where))
     return out
 
 

@@ -48,7 +48,8 @@ def build_engine(
     builtins = {name: item for name, item in plugins.builtin_evaluators.items()}
     runner_context = RunnerContext(
         evaluator_dirs=tuple(Path(d) for d in project.evaluator_dirs), store=store, clock=clock,
-        options={"builtins": builtins, "outbound": outbound, **(evaluator_options or {})},
+        options={"builtins": builtins, "outbound": outbound, "evaluator_env": tuple(project.config.evaluator_env),
+                 **(evaluator_options or {})},
     )
     runner_classes = sorted((cls for _, cls in plugins.evaluator_runners.items()),
                             key=lambda c: -int(getattr(c, "priority", 0)))
