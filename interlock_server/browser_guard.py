@@ -39,11 +39,20 @@ then at most a numeric port. Nothing else — no ``@``, no second colon, no path
 def host_name(host: str) -> str:
     """The name in a ``Host`` header, without port or IPv6 brackets, lower case; ``""`` when the
     header is no ``name[:port]`` at all (``localhost:3301@evil.com``)."""
-    match = _HOST.fullmatch(host.strip().lower())
+    host = host.strip().lower()
+    match = _HOST.fullmatch(host)
     if match is None:
-        return ""
+        return host if _bare_ipv6(host) else ""
     name = match["name"]
     return name[1:-1] if name.startswith("[") else name
+
+
+def _bare_ipv6(host: str) -> bool:
+    """An IPv6 address written without brackets (``::1``): no port can follow it."""
+    try:
+        return isinstance(ipaddress.ip_address(host), ipaddress.IPv6Address)
+    except ValueError:
+        return False
 
 
 def is_loopback_name(name: str) -> bool:
