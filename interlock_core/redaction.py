@@ -12,8 +12,8 @@ JSON answers, the dashboard's pages, alerts (before any sink sees them) and log 
   (``https://u:p@h/?k=v#access_token=t`` → ``https://***@h/?k=***#access_token=***``, a run
   variable such as ``${date}`` kept), ``password=…`` and the like in DSNs and messages
   (``host=db password=***``, ``"token": "***"``), ``Bearer``/``Basic`` credentials, the body of a
-  PEM block, AWS access key ids, and every value expanded from the environment into a trigger
-  (:data:`EXPANDED`, also in its escaped forms: ``repr``, JSON, percent-encoding).
+  PEM block, AWS access key ids, and — while a trigger runs — the values expanded into its config
+  (:mod:`interlock_core.expanded`).
 
 Pure functions of the standard library only: core masks alerts with them, the server its answers,
 pages and logs.
@@ -21,15 +21,13 @@ pages and logs.
 
 from __future__ import annotations
 
-import json
 import re
-import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
-from urllib.parse import SplitResult, quote, urlsplit, urlunsplit
+from urllib.parse import SplitResult, urlsplit, urlunsplit
 
-MASK = "***"
+from .expanded import MASK, mask_active
 
 # ------------------------------------------------------------------------------------ key names
 
@@ -78,73 +76,6 @@ SAFE_HEADERS = frozenset({
 
 def is_safe_header(name: str) -> bool:
     return name.strip().lower() in SAFE_HEADERS
-
-
-# ------------------------------------------------------------------------------ expanded values
-
-
-class ExpandedValues:
-    """Values expanded from the environment into a trigger's config (``${ORCH_TOKEN}`` …): whatever
-    a message quotes of an expanded field — an invalid header, an unresolvable host, a region —
-    never shows them. Values shorter than ``MIN_LENGTH`` are not kept: masking them would garble
-    every message and hide no secret worth the name."""
-
-    MIN_LENGTH = 4
-
-    def __init__(self) -> None:
-        self._values: frozenset[str] = frozenset()
-        self._pattern: re.Pattern[str] | None = None
-        self._lock = threading.Lock()
-
-    def add(self, values: Iterable[str]) -> None:
-        new = {v for v in values if isinstance(v, str) and len(v.strip()) >= self.MIN_LENGTH}
-        if new <= self._values:
-            return
-        with self._lock:
-            values = self._values | new
-            forms = {form for value in values for form in _forms(value) if len(form) >= self.MIN_LENGTH}
-            self._pattern = re.compile("|".join(re.escape(f) for f in sorted(forms, key=len, reverse=True)))
-            self._values = frozenset(values)
-
-    def mask(self, text: str) -> str:
-        pattern = self._pattern
-        return text if pattern is None else pattern.sub(MASK, text)
-
-    def __contains__(self, value: object) -> bool:
-        return value in self._values
-
-    def clear(self) -> None:
-        with self._lock:
-            self._values, self._pattern = frozenset(), None
-
-
-def _forms(value: str) -> set[str]:
-    """``value`` as messages may quote it: as is, stripped, ``repr``-escaped (str and UTF-8
-    bytes), JSON-escaped and percent-encoded."""
-    forms = {value, value.strip(), repr(value)[1:-1], json.dumps(value)[1:-1],
-             json.dumps(value, ensure_ascii=False)[1:-1], quote(value, safe=""), quote(value)}
-    try:
-        forms.add(repr(value.encode("utf-8"))[2:-1])
-    except UnicodeEncodeError:
-        pass
-    return forms
-
-
-EXPANDED = ExpandedValues()
-"""The process's expanded values: filled at every launch and poll, applied by :func:`redact_text`."""
-
-
-def mask_expanded(value: Any) -> Any:
-    """``value`` (a string or a structure of them) with every expanded value masked, and nothing
-    else: what the engine stores of a trigger's messages and metadata (the rest of the redaction
-    pass is applied when they are shown)."""
-    if isinstance(value, str):
-        return EXPANDED.mask(value)
-    if isinstance(value, Mapping):
-        return {k: mask_expanded(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [mask_expanded(item) for item in value]
-    return value
 
 
 # ---------------------------------------------------------------------------------- text values
@@ -210,7 +141,7 @@ def _pem(match: re.Match[str]) -> str:
 
 def redact_text(text: str) -> str:
     """``text`` with every secret-looking value masked (see the module documentation)."""
-    text = EXPANDED.mask(text)
+    text = mask_active(text)
     if "://" in text:
         text = URL.sub(_masked_url, text)
     if "-----BEGIN" in text:

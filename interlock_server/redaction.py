@@ -9,7 +9,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from interlock_core.redaction import (
-    EXPANDED,
     MASK,
     SAFE_HEADERS,
     is_safe_header,
@@ -20,7 +19,7 @@ from interlock_core.redaction import (
     redact_text,
 )
 
-__all__ = ["EXPANDED", "MASK", "SAFE_HEADERS", "is_safe_header", "is_sensitive", "mask_urls", "redact",
+__all__ = ["MASK", "SAFE_HEADERS", "is_safe_header", "is_sensitive", "mask_urls", "redact",
            "redact_event", "redact_text"]
 
 _NESTED = (Mapping, list, tuple, str)

@@ -9,9 +9,9 @@ from typing import Any
 
 from ..config.registration import expanded_values
 from ..errors import InvalidTransition, NotFoundError, StoreUnavailable, TriggerError
+from ..expanded import EXPANDED, expanded_scope
 from ..model import AlertLevel, FailureCategory, PipelineOrigin, RunState, RunStatus
 from ..outbound import untrusted_target
-from ..redaction import EXPANDED
 from .context import EngineContext
 from .transitions import Change, Transitions
 
@@ -101,13 +101,14 @@ class Callbacks:
         if not getattr(cls, "pollable", False):
             return run
         trigger = self.ctx.triggers.get(run.trigger_type)
-        EXPANDED.add(expanded_values(pipeline, self.ctx.api_allowed_env))  # masked in whatever quotes them
+        expanded = expanded_values(pipeline, self.ctx.api_allowed_env)
+        EXPANDED.remember(pipeline.name, expanded)  # never stored, never logged (see interlock_core.expanded)
         try:
             config = cls.config_model.model_validate(pipeline.trigger.options())
-            with untrusted_target(pipeline.origin is PipelineOrigin.API):
+            with untrusted_target(pipeline.origin is PipelineOrigin.API), expanded_scope(expanded):
                 result = await trigger.poll(config, run.metadata)
         except TriggerError as exc:
-            exc.message = EXPANDED.mask(exc.message)
+            exc.message = EXPANDED.mask(pipeline.name, exc.message)
             log.warning("status poll of %s failed: %s", run_id, exc.message)
             if exc.category is FailureCategory.PERMANENT:  # will not mend by itself: say so once per run
                 with contextlib.suppress(StoreUnavailable):  # alert_once alerted before raising

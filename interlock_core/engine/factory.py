@@ -10,12 +10,12 @@ from ..clock import Clock, SystemClock
 from ..config import Project, validate_pipeline
 from ..config.registration import expanded_values
 from ..errors import ConfigErrors
+from ..expanded import EXPANDED
 from ..model import Alert, EventKind, PipelineConfig, PipelineOrigin
 from ..notify import LocalNotifier
 from ..outbound import HostPolicy
 from ..plugins import PluginContext, Plugins, load_plugins
 from ..ports import Notifier, RunnerContext, Store
-from ..redaction import EXPANDED
 from .context import EngineContext, TriggerRegistry
 from .engine import Engine
 
@@ -103,6 +103,6 @@ async def start_engine(engine: Engine, project: Project, *, sync_pipelines: bool
             if stored.origin is None and stored.name not in project.pipelines:
                 stored = stored.model_copy(update={"origin": PipelineOrigin.API})
                 await engine.ctx.store.put_pipeline(stored)
-            # masked from the start, also in what earlier runs recorded
-            EXPANDED.add(expanded_values(stored, engine.ctx.api_allowed_env))
+            # masked from the start (a completion callback may come before any launch or poll)
+            EXPANDED.remember(stored.name, expanded_values(stored, engine.ctx.api_allowed_env))
     return engine

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..durations import format_duration
+from ..expanded import EXPANDED, mask_message_fields
 from ..fsm import can_transition
 from ..metrics import METRICS
 from ..model import (
@@ -22,7 +23,6 @@ from ..model import (
     RunStatus,
     format_timestamp,
 )
-from ..redaction import mask_expanded
 from ..retry import backoff, is_retryable
 from .context import EngineContext
 from .records import update_rerun, update_run, update_run_log
@@ -42,6 +42,16 @@ class Change:
     metadata: dict[str, Any] | None = None
 
 
+def _masked(change: Change, pipeline_id: str) -> Change:
+    """``change`` with the pipeline's expanded values masked in its message (and in the text fields
+    of its metadata; ids stay exact)."""
+    if not EXPANDED.values(pipeline_id):
+        return change
+    message = EXPANDED.mask(pipeline_id, change.message) if change.message else change.message
+    metadata = mask_message_fields(pipeline_id, change.metadata) if change.metadata else change.metadata
+    return Change(change.source, message, change.category, metadata)
+
+
 class Transitions:
     def __init__(self, ctx: EngineContext) -> None:
         self.ctx = ctx
@@ -55,14 +65,15 @@ class Transitions:
         """Move the run to ``target`` if the lifecycle allows it. Returns (run, moved).
 
         The one place a trigger's words enter the run, its events and alerts: no value expanded
-        from the environment into a trigger config survives here (see ``redaction.EXPANDED``)."""
+        from the environment into the pipeline's trigger config survives here (see
+        :mod:`interlock_core.expanded`)."""
         now = self.ctx.clock.now()
-        change = Change(change.source, mask_expanded(change.message), change.category,
-                        mask_expanded(change.metadata) if change.metadata else change.metadata)
         moved = False
+        original = change
 
         def apply(run: RunState) -> RunState | None:
-            nonlocal moved
+            nonlocal moved, change
+            change = _masked(original, run.pipeline_id)
             moved = False
             if change.metadata:
                 run.metadata.update(change.metadata)

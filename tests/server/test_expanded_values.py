@@ -19,8 +19,9 @@ from urllib.parse import quote
 
 import pytest
 
+from interlock_core.expanded import EXPANDED, expanded_scope
 from interlock_core.model import RunStatus
-from interlock_core.redaction import EXPANDED, redact_text
+from interlock_core.redaction import redact_text
 from interlock_server.logging import configure_logging
 
 from .alerting import DATE, KEY, AlertingApi
@@ -114,18 +115,23 @@ async def test_an_aws_region_never_shows_the_expanded_value(setup: Callable[...,
     assert TOKEN not in await made.everything_shown("regional")
 
 
-async def test_log_lines_never_show_an_expanded_value(setup: Callable[..., Any]) -> None:
+async def test_log_lines_never_show_an_expanded_value(setup: Callable[..., Any], echo: str) -> None:
+    """Whatever is logged while a trigger runs (by the trigger, httpx, botocore) goes through the
+    redaction pass with the trigger's expanded values; the engine's own lines quote masked texts."""
     made: AlertingApi = await setup()
-    await made.store_api_pipeline(http_pipeline("logged", "http://${ORCH_TOKEN}.invalid/run"))
+    await made.store_api_pipeline(with_header("logged", echo, "a\n${ORCH_TOKEN}"))
+    await made.store_api_pipeline(http_pipeline("resolved", "http://${ORCH_TOKEN}.invalid/run"))
     stream = io.StringIO()
     configure_logging("debug", "json", stream)
     try:
-        await made.engine.start_run("logged", date=DATE)
-        logging.getLogger("interlock.test").warning("quoting %s in a line", TOKEN)
-        try:
-            raise ValueError(f"an error quoting {TOKEN}")
-        except ValueError:
-            logging.getLogger("interlock.test").exception("with a traceback")
+        for name in ("logged", "resolved"):
+            await made.engine.start_run(name, date=DATE)
+        with expanded_scope([TOKEN]):  # as while a trigger launches or polls
+            logging.getLogger("interlock.test").warning("quoting %s in a line", TOKEN)
+            try:
+                raise ValueError(f"an error quoting {TOKEN}")
+            except ValueError:
+                logging.getLogger("interlock.test").exception("with a traceback")
     finally:
         logging.getLogger().handlers.clear()
     text = stream.getvalue()
@@ -135,12 +141,30 @@ async def test_log_lines_never_show_an_expanded_value(setup: Callable[..., Any])
 
 def test_escaped_forms_of_an_expanded_value_are_masked() -> None:
     secret = 'p@ss "w\\ord"\n\u00e9t\u00e9'
-    EXPANDED.add([secret, "abc"])
-    for quoted in (secret, repr(secret), repr(secret.encode()), json.dumps(secret), quote(secret, safe=""),
-                   f"Illegal header value {secret.encode()!r}"):
-        shown = redact_text(quoted)
-        assert "p@ss" not in shown and "p%40ss" not in shown and "***" in shown, (quoted, shown)
-    assert redact_text("abc") == "abc"  # too short to be kept: masking it would garble every message
+    with expanded_scope([secret, "abc"]):
+        for quoted in (secret, repr(secret), repr(secret.encode()), json.dumps(secret), quote(secret, safe=""),
+                       f"Illegal header value {secret.encode()!r}"):
+            shown = redact_text(quoted)
+            assert "p@ss" not in shown and "p%40ss" not in shown and "***" in shown, (quoted, shown)
+        assert redact_text("abc") == "abc"  # too short to be kept: masking it would garble every message
+    assert redact_text(secret) == secret  # outside a trigger's run nothing is known of it
+
+
+async def test_only_the_pipelines_own_messages_are_masked(setup: Callable[..., Any], echo: str,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """A value that is no secret (a region, a team name) is masked in its own pipeline's trigger
+    messages, never in other pipelines' names, ids or anything the API shows of them."""
+    monkeypatch.setenv("TEAM_NAME", "sales")
+    data = http_pipeline("sales-daily", "http://${TEAM_NAME}.invalid/run")
+    made: AlertingApi = await setup(pipelines=[data, http_pipeline("sales-weekly", echo)])
+    run = (await made.engine.start_run("sales-daily", date=DATE)).run
+    assert run is not None and run.status is RunStatus.FAILED
+    assert "sales" not in (run.failure_message or "")
+    assert run.run_id.startswith("sales-daily-")  # ids are never masked
+    other = (await made.engine.start_run("sales-weekly", date=DATE)).run
+    assert other is not None and other.status is RunStatus.RUNNING
+    listed = await made.read("/api/pipelines")
+    assert '"sales-daily"' in listed and '"sales-weekly"' in listed
 
 
 async def test_a_header_value_with_a_control_character_is_refused_at_registration(
