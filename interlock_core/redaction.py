@@ -38,7 +38,7 @@ _SENSITIVE_NAMES = frozenset({
 _SENSITIVE_PARTS = ("token", "secret", "password", "passwd", "passphrase", "apikey", "privatekey", "accesskey",
                     "secretkey", "signingkey", "clientkey", "sshkey", "encryptionkey", "masterkey", "cookie",
                     "credential", "signature", "sessionid")
-_ANY_SEGMENT = frozenset({"auth", "bearer"})
+_WHOLE_OR_LAST_SEGMENT = frozenset({"auth", "bearer"})
 _ABOUT_A_SECRET = frozenset({"url", "uri", "endpoint", "path", "file", "type", "name", "at", "expires", "expiry",
                              "ttl", "header", "field", "length"})
 """A last word that makes the key name something about a credential, not one (``tokenUrl``,
@@ -52,8 +52,8 @@ _SEGMENT = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
 def is_sensitive(key: str) -> bool:
     """Whether a value under ``key`` is a credential, compared without case, ``-``, ``_`` or ``.``
     (``db_pass``, ``aws_secret_access_key``, ``sessionCookie``, ``X-Auth-Token`` …). The short
-    words count as a word of their own only: ``basicAuth`` and ``db_pass`` are, ``author``,
-    ``bypass`` and ``lastPassAt`` are not."""
+    words count as the last word only: ``basicAuth`` and ``db_pass`` are, ``author``, ``bypass``,
+    ``authMethod`` and ``lastPassAt`` are not."""
     name = _SEPARATORS.sub("", key.strip().lower())
     if not name:
         return False
@@ -64,10 +64,13 @@ def is_sensitive(key: str) -> bool:
         return False
     if any(part in name for part in _SENSITIVE_PARTS):
         return True
-    return bool(segments) and (segments[-1] in _LAST_SEGMENT or any(s in _ANY_SEGMENT for s in segments))
+    return bool(segments) and (segments[-1] in _LAST_SEGMENT or segments[-1] in _WHOLE_OR_LAST_SEGMENT)
 
 
 HEADERS_KEY = re.compile(r"^.*headers$", re.IGNORECASE)
+NAMED_MAPS = frozenset({"traits"})
+"""Keys whose mapping is keyed by names a user chose (trait types: ``token-freshness``), not by
+settings: the names stay visible, the values are redacted as usual."""
 SAFE_HEADERS = frozenset({
     "accept", "accept-charset", "accept-encoding", "accept-language", "cache-control", "content-encoding",
     "content-language", "content-type", "user-agent", "x-request-id", "x-correlation-id",
@@ -194,6 +197,8 @@ def redact_entry(key: Any, value: Any) -> Any:
         return MASK
     if isinstance(key, str) and HEADERS_KEY.match(key):
         return _headers(value)
+    if key in NAMED_MAPS and isinstance(value, Mapping):
+        return {name: redact(item) for name, item in value.items()}
     return redact(value)
 
 

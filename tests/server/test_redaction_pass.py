@@ -90,9 +90,18 @@ def test_credential_key_names(key: str) -> None:
 
 
 @pytest.mark.parametrize("key", ["author", "authority", "bypass", "lastPassAt", "tokenUrl", "runKey", "config",
-                                 "passed", "signal", "secretName", "design"])
+                                 "passed", "signal", "secretName", "design", "authMethod"])
 def test_names_that_merely_resemble_credentials(key: str) -> None:
     assert not is_sensitive(key)
+
+
+def test_trait_types_are_names_not_settings() -> None:
+    """A trait named like a credential keeps its name and its settings visible (its secrets not)."""
+    traits = {"token-freshness": {"evaluator": "check", "config": {"maxAge": 60, "password": "p"}},
+              "auth-service-up": {"evaluator": "builtin:ping"}}
+    assert redact({"traits": traits}) == {"traits": {
+        "token-freshness": {"evaluator": "check", "config": {"maxAge": 60, "password": MASK}},
+        "auth-service-up": {"evaluator": "builtin:ping"}}}
 
 
 @pytest.mark.parametrize(("text", "shown"), [
