@@ -1,4 +1,5 @@
-"""Where Interlock's own HTTP requests may go (http, Airflow and Databricks triggers, http evaluators).
+"""Where Interlock's own HTTP requests may go (http, Airflow and Databricks triggers, http evaluators,
+the ``endpointURL`` of the AWS triggers).
 
 Link-local addresses (``169.254.0.0/16``, ``fe80::/10``) and the cloud metadata endpoints are
 always refused: a pipeline must never read the server's cloud credentials. ``outbound.denyHosts``
@@ -6,6 +7,11 @@ refuses more; a non-empty ``outbound.allowHosts`` refuses everything it does not
 a host name (``jobs.example.com``), a domain with its subdomains (``*.example.com``), an address
 or a network (``10.0.0.0/8``). Names are checked as written; addresses after DNS resolution, on
 the address actually connected to (so a name that resolves to a metadata address is refused too).
+
+``listed=True`` asks for more: the host must be listed in ``outbound.allowHosts`` itself, even when
+that list is empty (which otherwise means "any host"). The AWS triggers of a pipeline registered
+over the API ask it of their ``endpointURL``: the server signs every AWS call with its own
+credentials, so only an endpoint the operator named may receive one.
 """
 
 from __future__ import annotations
@@ -48,6 +54,11 @@ def untrusted_target(untrusted: bool = True) -> Iterator[None]:
 def may_quote_responses() -> bool:
     """False while talking to a target an API client chose (see :func:`untrusted_target`)."""
     return _QUOTE_RESPONSES.get()
+
+
+def is_untrusted_target() -> bool:
+    """True while launching or polling a pipeline registered over the API (see :func:`untrusted_target`)."""
+    return not _QUOTE_RESPONSES.get()
 
 
 class OutboundRefused(Exception):
@@ -128,19 +139,24 @@ class HostPolicy:
         self.deny = _Entries.parse(deny)
         self.restricted = bool(self.allow.names or self.allow.suffixes or self.allow.networks)
 
-    def check_host(self, host: str) -> None:
-        """Refuse ``host`` as written in the URL (a name or an address literal)."""
+    def check_host(self, host: str, *, listed: bool = False) -> None:
+        """Refuse ``host`` as written in the URL (a name or an address literal). ``listed``: refuse
+        it unless ``outbound.allowHosts`` lists it (by name, domain or network), even when empty."""
         address = _address(host)
         if address is not None:
-            self.check_address(host, address, named=False)
+            self.check_address(host, address, named=False, listed=listed)
             return
         if _name(host) in ALWAYS_DENIED_NAMES:
             raise OutboundRefused(host, "cloud metadata endpoints are never reachable")
         if self.deny.has_name(host):
             raise OutboundRefused(host, "listed in outbound.denyHosts")
+        if listed and not self.allow.has_name(host) and not self.allow.networks:
+            raise OutboundRefused(host, "not listed in outbound.allowHosts")
 
-    def check_address(self, host: str, address: IPAddress | str, *, named: bool = True) -> None:
-        """Refuse connecting to ``address`` (what ``host`` resolved to)."""
+    def check_address(self, host: str, address: IPAddress | str, *, named: bool = True,
+                      listed: bool = False) -> None:
+        """Refuse connecting to ``address`` (what ``host`` resolved to). ``listed``: as in
+        :meth:`check_host`, the name or the address must be in ``outbound.allowHosts``."""
         parsed = _address(address) if isinstance(address, str) else address
         if parsed is None:
             raise OutboundRefused(host, f"not an address: {address}")
@@ -151,7 +167,8 @@ class HostPolicy:
             raise OutboundRefused(shown, "link-local and cloud metadata addresses are never reachable")
         if self.deny.has_address(parsed):
             raise OutboundRefused(shown, "listed in outbound.denyHosts")
-        if self.restricted and not (self.allow.has_address(parsed) or (named and self.allow.has_name(host))):
+        if (self.restricted or listed) and not (self.allow.has_address(parsed)
+                                                or (named and self.allow.has_name(host))):
             raise OutboundRefused(shown, "not listed in outbound.allowHosts")
 
 

@@ -3,9 +3,10 @@ composed here, in one visible place (outermost first):
 
 1. request context — request id, log context, access log line, latency histogram, last-resort 500
 2. browser guard   — 403 cross-site writes, 415 non-JSON API bodies, 421 foreign host names when open
-3. token auth      — 401/403 before anything is read (``GET /api/health`` is open; the dashboard's
-                     pages check the same keys themselves, to offer a login form)
-4. body limit      — 413 past ``server.maxRequestBody``
+3. token auth      — 401/403 before anything is read, 429 after too many wrong keys from one address
+                     (``GET /api/health`` is open; the dashboard's pages check the same keys
+                     themselves, to offer a login form, with the same throttle)
+4. body limit      — 413 past ``server.maxRequestBody``, 408 past ``server.readTimeout``
 5. (Starlette)     — exception handlers turn every error into ``{"error": ...}`` JSON
 """
 
@@ -30,6 +31,7 @@ from .limits import BodyLimit
 from .request_context import RequestContext
 from .routes import api_routes
 from .state import ApiState
+from .throttle import KeyThrottle
 
 PUBLIC = (("GET", "/api/health"), ("HEAD", "/api/health"))
 
@@ -51,15 +53,18 @@ def create_app(
     answered without an API key, beyond loopback)."""
     server = server or ServerConfig()
     tokens = tokens if tokens is not None else resolve_tokens(server, os.environ if env is None else env)
-    dashboard = Dashboard(engine, tokens)
+    clock = engine.ctx.clock
+    throttle = KeyThrottle(now=lambda: clock.now().timestamp())  # wrong keys: one budget per address
+    dashboard = Dashboard(engine, tokens, throttle)
     app = Starlette(
         routes=[*api_routes(), dashboard.mount],
         middleware=[
             Middleware(RequestContext, access_log=access_log),
             Middleware(BrowserGuard, loopback_only=not tokens.enabled,
                        allowed_hosts=[*server.allowed_hosts, *allowed_hosts], public=PUBLIC),
-            Middleware(TokenAuth, tokens=tokens, public=PUBLIC, delegate=dashboard.owns),
-            Middleware(BodyLimit, max_bytes=server.max_request_body),
+            Middleware(TokenAuth, tokens=tokens, public=PUBLIC, delegate=dashboard.owns, throttle=throttle),
+            Middleware(BodyLimit, max_bytes=server.max_request_body,
+                       read_timeout=server.read_timeout.total_seconds()),
         ],
         exception_handlers=EXCEPTION_HANDLERS,
     )

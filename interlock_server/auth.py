@@ -3,7 +3,9 @@
 Tokens come from ``server.apiKey``, ``server.apiKeys`` and the ``INTERLOCK_API_KEY`` environment
 variable; ``server.readOnlyApiKeys`` may only read (GET). With no token configured the API is
 open, which ``interlock serve`` allows on a loopback address only (or with ``--insecure``).
-``GET /api/health`` is always open. Comparison is constant-time and checks every token.
+``GET /api/health`` is always open. Comparison is constant-time and checks every token. Wrong
+keys are throttled per client address (:mod:`.throttle`, one budget with the sign-in form): 429
+with ``Retry-After`` to any key presented from that address until the window has passed.
 Requests a ``delegate`` claims (the dashboard's pages) pass through unchecked: they authenticate
 themselves, with the same tokens, so that a browser gets a login form instead of a 401.
 """
@@ -20,6 +22,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from interlock_core.model import ServerConfig
 
 from .responses import error_response
+from .throttle import KeyThrottle
 
 ENV_API_KEY = "INTERLOCK_API_KEY"
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -77,11 +80,12 @@ class TokenAuth:
     """ASGI middleware. 401 without a valid token, 403 for a read-only token on a write."""
 
     def __init__(self, app: ASGIApp, tokens: Tokens, public: Iterable[tuple[str, str]] = (),
-                 delegate: Callable[[Scope], bool] | None = None) -> None:
+                 delegate: Callable[[Scope], bool] | None = None, throttle: KeyThrottle | None = None) -> None:
         self.app = app
         self.tokens = tokens
         self.public = frozenset(public)
         self.delegate = delegate
+        self.throttle = throttle or KeyThrottle()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not self.tokens.enabled or (scope["method"], scope["path"]) in self.public \
@@ -89,6 +93,12 @@ class TokenAuth:
             await self.app(scope, receive, send)
             return
         token = presented_token(scope["headers"])
+        client = _client(scope)
+        wait = self.throttle.retry_after(client) if token is not None else None
+        if wait is not None:
+            await error_response(429, "too many wrong API keys from this address: try again later",
+                                 headers={"Retry-After": str(wait)}, retryAfter=wait)(scope, receive, send)
+            return
         if token is not None and _matches(token, self.tokens.full):
             await self.app(scope, receive, send)
             return
@@ -98,5 +108,12 @@ class TokenAuth:
                 return
             await error_response(403, "this API key may only read")(scope, receive, send)
             return
+        if token is not None:
+            self.throttle.failed(client)
         await error_response(401, "unauthorized", headers={"WWW-Authenticate": 'Bearer realm="interlock"'})(
             scope, receive, send)
+
+
+def _client(scope: Scope) -> str:
+    client = scope.get("client")
+    return str(client[0]) if client else "unknown"

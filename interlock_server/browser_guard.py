@@ -9,14 +9,16 @@ reach it under a foreign host name (DNS rebinding).
   it cannot send cross-site without the server's consent (CORS, never granted here). The
   dashboard's own forms post to its own routes, with a CSRF token (see ``dashboard.session``).
 * With no API key configured, the server answers only to loopback host names — ``localhost``,
-  ``127.0.0.1``, ``[::1]`` (any port) — and to the names listed in ``server.allowedHosts``:
-  421 otherwise. A rebinding page reaches 127.0.0.1 under its own name, which is refused.
+  ``127.0.0.1``, ``[::1]`` (any numeric port) — and to the names listed in ``server.allowedHosts``:
+  421 otherwise, and for a ``Host`` that is no ``name[:port]`` at all (``localhost:3301@evil.com``).
+  A rebinding page reaches 127.0.0.1 under its own name, which is refused.
   ``GET /api/health`` is exempt (probes address a container by its IP; it tells nothing).
 """
 
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Iterable
 
 from starlette.datastructures import Headers
@@ -29,12 +31,28 @@ LOOPBACK_NAMES = frozenset({"localhost", "localhost."})
 JSON_TYPES = ("application/json",)
 
 
+_HOST = re.compile(r"(?P<name>\[[0-9a-f:.]+(?:%[0-9a-z._~-]+)?\]|[a-z0-9._-]+)(?::[0-9]{1,5})?")
+"""A ``Host`` header: a name (letters, digits, ``.``, ``-``, ``_``) or a bracketed IPv6 address,
+then at most a numeric port. Nothing else — no ``@``, no second colon, no path."""
+
+
 def host_name(host: str) -> str:
-    """The name in a ``Host`` header, without port or IPv6 brackets, lower case."""
+    """The name in a ``Host`` header, without port or IPv6 brackets, lower case; ``""`` when the
+    header is no ``name[:port]`` at all (``localhost:3301@evil.com``)."""
     host = host.strip().lower()
-    if host.startswith("["):
-        return host[1:].partition("]")[0]
-    return host.rpartition(":")[0] if host.count(":") == 1 else host
+    match = _HOST.fullmatch(host)
+    if match is None:
+        return host if _bare_ipv6(host) else ""
+    name = match["name"]
+    return name[1:-1] if name.startswith("[") else name
+
+
+def _bare_ipv6(host: str) -> bool:
+    """An IPv6 address written without brackets (``::1``): no port can follow it."""
+    try:
+        return isinstance(ipaddress.ip_address(host), ipaddress.IPv6Address)
+    except ValueError:
+        return False
 
 
 def is_loopback_name(name: str) -> bool:
@@ -78,12 +96,12 @@ class BrowserGuard:
                  public: Iterable[tuple[str, str]] = ()) -> None:
         self.app = app
         self.loopback_only = loopback_only
-        self.allowed = frozenset(host_name(h) for h in allowed_hosts if h.strip())
+        self.allowed = frozenset(name for name in (host_name(h) for h in allowed_hosts) if name)
         self.public = frozenset(public)
 
     def host_allowed(self, headers: Headers) -> bool:
         name = host_name(headers.get("host", ""))
-        return is_loopback_name(name) or name in self.allowed
+        return bool(name) and (is_loopback_name(name) or name in self.allowed)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -38,6 +38,10 @@ def api_step(step: NextStep) -> str | None:
     return route.format(target=step.target) if route else None
 
 
+class RequestTimeout(InterlockError):
+    status_code = 408
+
+
 def error_body(exc: InterlockError) -> dict[str, Any]:
     body = {**exc.to_json(), "error": exc.described(api_step)}
     if isinstance(exc, ConfigError):

@@ -59,7 +59,8 @@ def configure_logging(level: str = "info", fmt: str = "auto", stream: TextIO | N
     use_json = fmt == "json" or (fmt != "console" and not _is_tty(stream))
     renderer: Any = (structlog.processors.JSONRenderer() if use_json
                      else structlog.dev.ConsoleRenderer(colors=_is_tty(stream)))
-    exceptions: list[Any] = [structlog.processors.format_exc_info] if use_json else []
+    # tracebacks become text first, so that the redaction pass sees them too
+    exceptions: list[Any] = [structlog.processors.format_exc_info, redact_event]
 
     def writer(*args: Any) -> _NamedWriteLogger:
         return _NamedWriteLogger(stream, str(args[0]) if args else "interlock")

@@ -65,6 +65,8 @@ def _standard_replies(doc: Doc, method: str, auth: bool) -> dict[int, Reply]:
         replies[400] = Reply("Invalid request; `field` names what is wrong.")
     if auth and not doc.public:
         replies[401] = Reply("Missing or invalid API key (`X-API-Key` or `Authorization: Bearer`).")
+        replies[429] = Reply("Too many wrong API keys from this client address; retry after `Retry-After` "
+                             "seconds.", headers={"Retry-After": "Seconds to wait before retrying."})
     if not auth and not doc.public:
         replies[421] = Reply("No API key is set and the `Host` is not a loopback name (nor in "
                              "`server.allowedHosts`).")
@@ -74,6 +76,7 @@ def _standard_replies(doc: Doc, method: str, auth: bool) -> dict[int, Reply]:
         replies[415] = Reply("A request body that is not `application/json`.")
     if doc.body is not None:
         replies[413] = Reply("Request body larger than `server.maxRequestBody`.")
+        replies[408] = Reply("The request body did not arrive within `server.readTimeout`.")
     if doc.uses_store:
         replies[503] = Reply("The store is unavailable; retry after `Retry-After` seconds.",
                              headers={"Retry-After": "Seconds to wait before retrying."})

@@ -1,4 +1,7 @@
-"""JSON responses: compact, newline-terminated, records serialised with their camelCase keys."""
+"""JSON responses: compact, newline-terminated, records serialised with their camelCase keys, and
+every answer through the one redaction pass (:mod:`interlock_core.redaction`): trait values and
+reasons, event messages and details, run metadata and failure messages, error texts — to full and
+read-only keys alike. Only a document of the server's own (the OpenAPI document) opts out."""
 
 from __future__ import annotations
 
@@ -8,6 +11,8 @@ from typing import Any
 
 from pydantic import BaseModel
 from starlette.responses import Response
+
+from interlock_core.redaction import redact
 
 JSON_MEDIA_TYPE = "application/json"
 
@@ -23,13 +28,21 @@ def to_jsonable(content: Any) -> Any:
 
 class JSONResponse(Response):
     media_type = JSON_MEDIA_TYPE
+    redacted = True
 
     def render(self, content: Any) -> bytes:
-        if isinstance(content, BaseModel):  # serialised by pydantic-core, without a Python dict in between
-            return content.__pydantic_serializer__.to_json(content, by_alias=True, exclude_none=True) + b"\n"
+        data = to_jsonable(content)
         return json.dumps(
-            to_jsonable(content), ensure_ascii=False, allow_nan=False, separators=(",", ":"), default=str
+            redact(data) if self.redacted else data, ensure_ascii=False, allow_nan=False, separators=(",", ":"),
+            default=str,
         ).encode("utf-8") + b"\n"
+
+
+class OwnJSONResponse(JSONResponse):
+    """A document the server writes itself, holding nothing a client or a pipeline wrote (the
+    OpenAPI document: its ``securitySchemes`` would read as credentials)."""
+
+    redacted = False
 
 
 def json_response(content: Any, status_code: int = 200, headers: Mapping[str, str] | None = None) -> JSONResponse:

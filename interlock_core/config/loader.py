@@ -21,7 +21,7 @@ from ..plugins import Plugins, load_plugins
 from ..templating import RUN_VARIABLES, MissingVariable, expand, references
 from .errors import located_errors
 from .evaluators import EvaluatorCheck, unresolved_evaluators
-from .registration import evaluator_name_problems, is_api
+from .registration import evaluator_name_problems, header_problems, is_api
 from .salvage import salvage
 from .yamlsource import Located, dotted, read_yaml
 
@@ -258,6 +258,7 @@ def validate_pipeline(
         if not is_api(pipeline):  # an API pipeline's references are checked on registration
             errors.extend(_check_env_refs(spec.options(), ("trigger",), env, err))
     errors.extend(evaluator_name_problems(pipeline, err))
+    errors.extend(header_problems(pipeline, err))
     return errors
 
 

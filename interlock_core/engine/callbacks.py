@@ -7,7 +7,9 @@ import contextlib
 import logging
 from typing import Any
 
+from ..config.registration import expanded_values
 from ..errors import InvalidTransition, NotFoundError, StoreUnavailable, TriggerError
+from ..expanded import EXPANDED, expanded_scope
 from ..model import AlertLevel, FailureCategory, PipelineOrigin, RunState, RunStatus
 from ..outbound import untrusted_target
 from .context import EngineContext
@@ -122,11 +124,14 @@ class Callbacks:
         if not getattr(cls, "pollable", False):
             return run
         trigger = self.ctx.triggers.get(run.trigger_type)
+        expanded = expanded_values(pipeline, self.ctx.api_allowed_env)
+        EXPANDED.remember(pipeline.name, expanded)  # never stored, never logged (see interlock_core.expanded)
         try:
             config = cls.config_model.model_validate(pipeline.trigger.options())
-            with untrusted_target(pipeline.origin is PipelineOrigin.API):
+            with untrusted_target(pipeline.origin is PipelineOrigin.API), expanded_scope(expanded):
                 result = await trigger.poll(config, run.metadata)
         except TriggerError as exc:
+            exc.message = EXPANDED.mask(pipeline.name, exc.message)
             if self.poll_problems.failed(run.pipeline_id, run.trigger_type, exc.message):
                 log.warning("status poll of %s failed: %s (not logged again while it fails the same way)",
                             run_id, exc.message)

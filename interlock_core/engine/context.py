@@ -15,7 +15,9 @@ from ..calendars import CalendarRegistry
 from ..clock import Clock
 from ..errors import NotFoundError, StoreUnavailable
 from ..model import Alert, AlertLevel, EngineConfig, Event, EventKind, PipelineConfig, RetryPolicy, WatcherConfig
+from ..outbound import HostPolicy
 from ..ports import EvaluatorRunner, Notifier, Store, TriggerType, WakeUp
+from ..redaction import redact, redact_text
 
 log = logging.getLogger("interlock.engine")
 
@@ -74,6 +76,8 @@ class EngineContext:
     api_allowed_env: frozenset[str] = frozenset()
     """The environment variables a pipeline registered over the API may name (``api.allowedEnv``)."""
     evaluator_dirs: tuple[Path, ...] = ()
+    outbound: HostPolicy = field(default_factory=HostPolicy)
+    """The outbound host policy (``outbound:``), for what registration checks of an API pipeline."""
     on_event: Callable[[Event], Awaitable[None]] | None = None
     wake_listeners: list[Callable[[WakeUp], None]] = field(default_factory=list)
 
@@ -106,8 +110,11 @@ class EngineContext:
     def alert(self, level: AlertLevel, message: str, pipeline_id: str | None = None, *,
               trait_type: str | None = None, details: dict[str, Any] | None = None,
               key: str | None = None) -> None:
-        self.alerts.submit(Alert(level=level, message=message, pipeline_id=pipeline_id, trait_type=trait_type,
-                                 details=details, timestamp=self.clock.now(), key=key))
+        """Queue an alert for every sink, through the one redaction pass (no sink sees a secret a
+        trait reason, a failure message or a detail quoted)."""
+        self.alerts.submit(Alert(level=level, message=redact_text(message), pipeline_id=pipeline_id,
+                                 trait_type=trait_type, details=redact(details) if details else details,
+                                 timestamp=self.clock.now(), key=key))
 
     async def alert_once(self, key: str, level: AlertLevel, message: str, pipeline_id: str | None = None,
                          *, ttl: timedelta = timedelta(days=8), **kwargs: Any) -> bool:

@@ -75,7 +75,7 @@ class Engine:
                 raise ValidationError(f"{pipeline.trigger.type} triggers cannot be registered via API",
                                       field="trigger.type")
         problems = api_pipeline_problems(pipeline, allowed_env=self.ctx.api_allowed_env,
-                                         evaluator_dirs=self.ctx.evaluator_dirs)
+                                         evaluator_dirs=self.ctx.evaluator_dirs, outbound=self.ctx.outbound)
         if len(problems) == 1:
             raise problems[0]
         if problems:

@@ -8,7 +8,9 @@ from typing import Any
 
 from ..clock import Clock, SystemClock
 from ..config import Project, validate_pipeline
+from ..config.registration import expanded_values
 from ..errors import ConfigErrors
+from ..expanded import EXPANDED
 from ..model import Alert, EventKind, PipelineConfig, PipelineOrigin
 from ..notify import LocalNotifier
 from ..outbound import HostPolicy
@@ -46,7 +48,8 @@ def build_engine(
     builtins = {name: item for name, item in plugins.builtin_evaluators.items()}
     runner_context = RunnerContext(
         evaluator_dirs=tuple(Path(d) for d in project.evaluator_dirs), store=store, clock=clock,
-        options={"builtins": builtins, "outbound": outbound, **(evaluator_options or {})},
+        options={"builtins": builtins, "outbound": outbound, "evaluator_env": tuple(project.config.evaluator_env),
+                 **(evaluator_options or {})},
     )
     runner_classes = sorted((cls for _, cls in plugins.evaluator_runners.items()),
                             key=lambda c: -int(getattr(c, "priority", 0)))
@@ -76,6 +79,7 @@ def build_engine(
         triggers=triggers, alerts=alerts, notifier=notifier or LocalNotifier(), config=project.config.engine,
         watcher=project.config.watcher, callback_base_url=callback_base_url,
         api_allowed_env=frozenset(project.config.api.allowed_env), evaluator_dirs=runner_context.evaluator_dirs,
+        outbound=outbound,
     )
     if "ctx_holder" in locals():
         ctx_holder["ctx"] = ctx
@@ -97,5 +101,8 @@ async def start_engine(engine: Engine, project: Project, *, sync_pipelines: bool
         for stored in await engine.ctx.store.list_pipelines():
             # stored before pipelines knew their origin, and in no pipeline file: registered over the API
             if stored.origin is None and stored.name not in project.pipelines:
-                await engine.ctx.store.put_pipeline(stored.model_copy(update={"origin": PipelineOrigin.API}))
+                stored = stored.model_copy(update={"origin": PipelineOrigin.API})
+                await engine.ctx.store.put_pipeline(stored)
+            # masked from the start (a completion callback may come before any launch or poll)
+            EXPANDED.remember(stored.name, expanded_values(stored, engine.ctx.api_allowed_env))
     return engine

@@ -10,9 +10,10 @@ from typing import Any
 
 import anyio
 
-from ..config.registration import trigger_environment
+from ..config.registration import expanded_values, trigger_environment
 from ..dates import check_run_date
 from ..errors import NotFoundError, StoreUnavailable, TriggerError, VersionConflict
+from ..expanded import EXPANDED, expanded_scope
 from ..metrics import METRICS
 from ..model import (
     EventKind,
@@ -346,6 +347,8 @@ class Runs:
             if self.ctx.callback_base_url else None,
             environment=trigger_environment(pipeline, self.ctx.api_allowed_env),
         )
+        expanded = expanded_values(pipeline, self.ctx.api_allowed_env)
+        EXPANDED.remember(pipeline.name, expanded)  # never stored, never logged (see interlock_core.expanded)
         result: LaunchResult | None = None
         error: BaseException | None = None
         try:
@@ -354,7 +357,7 @@ class Runs:
             async with anyio.create_task_group() as tg:
                 tg.start_soon(self._renew_lease, run.run_id)
                 try:
-                    with untrusted_target(pipeline.origin is PipelineOrigin.API):
+                    with untrusted_target(pipeline.origin is PipelineOrigin.API), expanded_scope(expanded):
                         result = await trigger.launch(config, request)
                 except Exception as exc:  # kept out of the task group so it is not wrapped
                     error = exc

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..durations import format_duration
+from ..expanded import EXPANDED, mask_message_fields
 from ..fsm import can_transition
 from ..metrics import METRICS
 from ..model import (
@@ -41,6 +42,16 @@ class Change:
     metadata: dict[str, Any] | None = None
 
 
+def _masked(change: Change, pipeline_id: str) -> Change:
+    """``change`` with the pipeline's expanded values masked in its message (and in the text fields
+    of its metadata; ids stay exact)."""
+    if not EXPANDED.values(pipeline_id):
+        return change
+    message = EXPANDED.mask(pipeline_id, change.message) if change.message else change.message
+    metadata = mask_message_fields(pipeline_id, change.metadata) if change.metadata else change.metadata
+    return Change(change.source, message, change.category, metadata)
+
+
 class Transitions:
     def __init__(self, ctx: EngineContext) -> None:
         self.ctx = ctx
@@ -51,12 +62,18 @@ class Transitions:
         return S.COMPLETED
 
     async def move(self, run_id: str, target: RunStatus, change: Change) -> tuple[RunState | None, bool]:
-        """Move the run to ``target`` if the lifecycle allows it. Returns (run, moved)."""
+        """Move the run to ``target`` if the lifecycle allows it. Returns (run, moved).
+
+        The one place a trigger's words enter the run, its events and alerts: no value expanded
+        from the environment into the pipeline's trigger config survives here (see
+        :mod:`interlock_core.expanded`)."""
         now = self.ctx.clock.now()
         moved = False
+        original = change
 
         def apply(run: RunState) -> RunState | None:
-            nonlocal moved
+            nonlocal moved, change
+            change = _masked(original, run.pipeline_id)
             moved = False
             if change.metadata:
                 run.metadata.update(change.metadata)

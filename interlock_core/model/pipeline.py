@@ -190,11 +190,15 @@ class InclusionConfig(ExclusionConfig):
     that run). Exclusions still apply on an included day."""
 
 
+MAX_TIER = 1000
+"""A pipeline's ``tier`` is a small whole number (0-1000): a label, never a value to overflow a store."""
+
+
 class PipelineConfig(ConfigModel):
     name: str = Field(min_length=1)
     archetype: str = Field(min_length=1)
     description: str | None = None
-    tier: int | None = None
+    tier: int | None = Field(default=None, ge=0, le=MAX_TIER)
     traits: dict[str, TraitConfig] = Field(default_factory=dict)
     trigger: TriggerSpec | None = None
     retry: RetryPolicy | None = None

@@ -35,6 +35,15 @@ class ServerConfig(ConfigModel):
     read_only_api_keys: list[str] = Field(default_factory=list)
     allowed_hosts: list[str] = Field(default_factory=list)
     """Host names the server answers to without an API key, beyond loopback (DNS rebinding guard)."""
+    read_timeout: Duration = timedelta(seconds=30)
+    """How long a client may take to send a request's whole body (408 past it)."""
+
+    @field_validator("read_timeout")
+    @classmethod
+    def _read_timeout(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0) or value > timedelta(hours=1):
+            raise ValueError("readTimeout must be more than 0s and at most 1h")
+        return value
 
     def tokens(self) -> list[str]:
         return [k for k in [self.api_key, *self.api_keys] if k]
@@ -149,7 +158,18 @@ class ProjectConfig(ConfigModel):
     archiver: ArchiverConfig = Field(default_factory=ArchiverConfig)
     archetype_dirs: list[str] = Field(default_factory=lambda: ["./archetypes"])
     evaluator_dirs: list[str] = Field(default_factory=lambda: ["./evaluators"])
+    evaluator_env: list[str] = Field(default_factory=list)
+    """Environment variables handed to subprocess evaluators besides ``PATH``, ``HOME``, ``LANG`` …
+    (an evaluator never inherits the server's whole environment)."""
     pipeline_dirs: list[str] = Field(default_factory=lambda: ["./pipelines"])
     calendar_dirs: list[str] = Field(default_factory=lambda: ["./calendars"])
     alerts: list[AlertSpec] = Field(default_factory=lambda: [AlertSpec(type="console")])
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
+
+    @field_validator("evaluator_env")
+    @classmethod
+    def _env_names(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if not ENV_NAME.fullmatch(name):
+                raise ValueError(f"{name!r} is not an environment variable name")
+        return value

@@ -1,8 +1,11 @@
-"""The ``console`` alert sink: one line per alert on stdout (or stderr)."""
+"""The ``console`` alert sink: one line per alert on stdout (or stderr). Control characters an
+alert carries (ESC sequences that would drive the terminal, line breaks, bidi overrides) are
+written escaped (``\x1b``), never raw: only the sink's own colour codes reach the terminal."""
 
 from __future__ import annotations
 
 import os
+import re
 import sys
 from typing import ClassVar, Literal, TextIO
 
@@ -14,6 +17,12 @@ from interlock_core.plugins import PluginContext
 _TAGS = {AlertLevel.ERROR: "[ERROR]", AlertLevel.WARNING: "[WARN]", AlertLevel.INFO: "[INFO]"}
 _COLOURS = {AlertLevel.ERROR: "\033[31m", AlertLevel.WARNING: "\033[33m", AlertLevel.INFO: "\033[36m"}
 _RESET = "\033[0m"
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def escaped(text: str) -> str:
+    """``text`` with every control character written as an escape (``\\x1b``, ``\\u202e``)."""
+    return _CONTROL.sub(lambda m: m.group(0).encode("unicode_escape").decode("ascii"), text)
 
 
 class ConsoleSinkConfig(ConfigModel):
@@ -25,8 +34,8 @@ def format_line(alert: Alert, *, colour: bool) -> str:
     tag = _TAGS.get(alert.level, "[INFO]")
     if colour:
         tag = f"{_COLOURS.get(alert.level, _COLOURS[AlertLevel.INFO])}{tag}{_RESET}"
-    where = f" [{alert.pipeline_id}]" if alert.pipeline_id else ""
-    message = " ".join(alert.message.splitlines())  # one alert, one line
+    where = f" [{escaped(alert.pipeline_id)}]" if alert.pipeline_id else ""
+    message = escaped(" ".join(alert.message.splitlines()))  # one alert, one line
     return f"{tag}{where} {message}"
 
 

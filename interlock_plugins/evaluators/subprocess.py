@@ -9,6 +9,12 @@ then on ``$PATH`` (for a pipeline registered over the API: only a bare name, onl
 evaluator directories); a relative path (``evaluators/check-x``, ``./evaluators/check-x``) under each
 evaluator directory, under each evaluator directory's parent (the project directory) and under
 the working directory; an absolute path as it is.
+
+Its environment is explicit, never the server's own (which may hold ``INTERLOCK_API_KEY``, cloud
+credentials, ``${VAR}`` secrets of triggers): the ``INTERLOCK_*`` cycle variables, a few
+variables a program needs to start (``BASE_ENVIRONMENT``: ``PATH``, ``HOME``, ``LANG``, ``LC_*``,
+``TZ``, ``TMPDIR`` …) and the variables the project lists in ``evaluatorEnv`` (passed on as the
+server has them).
 """
 
 from __future__ import annotations
@@ -38,6 +44,9 @@ from .process import ProcessOutcome, run_in_process_group
 
 DEFAULT_TIMEOUT_SECONDS = 30.0
 STDERR_KEEP_BYTES = 2048
+BASE_ENVIRONMENT = frozenset({"PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TZ", "TMPDIR", "TEMP", "TMP",
+                              "SYSTEMROOT"})
+"""Variables every evaluator gets from the server's environment (and ``LC_*``); ``evaluatorEnv`` adds more."""
 
 
 @dataclass(frozen=True)
@@ -179,7 +188,9 @@ class SubprocessRunner:
         return True
 
     def environment(self, request: EvaluatorInput) -> dict[str, str]:
-        env = dict(os.environ)
+        """The evaluator's whole environment (see the module documentation)."""
+        passed = BASE_ENVIRONMENT | frozenset(self.context.options.get("evaluator_env", ()))
+        env = {k: v for k, v in os.environ.items() if k in passed or k.startswith("LC_")}
         env.update(
             INTERLOCK_PIPELINE_ID=request.pipeline_id,
             INTERLOCK_TRAIT_TYPE=request.trait_type,

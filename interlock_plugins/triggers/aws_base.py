@@ -4,6 +4,14 @@ Every AWS trigger accepts ``region``, ``endpointURL`` (a local emulator), ``time
 one launch or poll may take in all, retries included) and ``maxAttempts`` (botocore's own
 retries of throttled or failed calls). One aioboto3 session is made per trigger instance, lazily;
 a client is opened per call with the configured region and endpoint.
+
+``endpointURL`` keeps to the outbound policy like the http triggers (:mod:`interlock_core.outbound`):
+its host as written, then every address it resolves to, before aiohttp connects (no proxy from the
+environment then). A pipeline registered over the API may only name an endpoint listed in
+``outbound.allowHosts``: every call is signed with the server's own AWS credentials. And for such
+a pipeline no AWS error text, failure detail or unknown state word is quoted (an allow-listed
+endpoint is still one an API client chose): the error code when it is a known one, the HTTP status
+otherwise.
 """
 
 from __future__ import annotations
@@ -13,21 +21,25 @@ import os
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Annotated, Any, ClassVar, Generic, TypeVar
+from urllib.parse import urlsplit
 
 import aioboto3
 import anyio
 import pydantic
+from aiobotocore.config import AioConfig
 from botocore.config import Config as BotoConfig
 from pydantic import AliasChoices, BeforeValidator, Field
 
 from interlock_core.errors import TriggerError
 from interlock_core.model import FailureCategory
 from interlock_core.model.base import ConfigModel
+from interlock_core.outbound import OutboundRefused, is_untrusted_target
 from interlock_core.plugins import PluginContext
 from interlock_core.ports import LaunchRequest, LaunchResult, PollResult
 from interlock_core.templating import MissingVariable, chain_lookup, expand
 
-from ._common import expand_config
+from ..outbound import GuardedResolver, guarded_resolver
+from ._common import expand_config, redact_url
 from .aws_errors import trigger_error
 
 DEFAULT_TIMEOUT = 30.0
@@ -48,6 +60,8 @@ def _scalar_text(value: Any) -> Any:
 ArgumentText = Annotated[str, BeforeValidator(_scalar_text)]
 """A string argument that may be written as a bare YAML number or boolean."""
 
+_STATE_WORD = re.compile(r"[A-Z][A-Z_]{0,31}")
+
 
 def poll_result(
     state: str,
@@ -57,7 +71,12 @@ def poll_result(
     detail: str | None = None,
 ) -> PollResult:
     """Map a provider state to running/succeeded/failed; the message is the provider's state
-    (with its failure detail when there is one)."""
+    (with its failure detail when there is one). For a pipeline registered over the API the
+    detail is left out, and a state this trigger does not know is not quoted."""
+    if is_untrusted_target():
+        detail = None
+        if state not in succeeded and state not in failed and not _STATE_WORD.fullmatch(state):
+            state = "unknown state"
     message = f"{state}: {detail}" if detail and state in failed else state
     if state in succeeded:
         return PollResult(state="succeeded", message=message)
@@ -184,18 +203,44 @@ class AWSTrigger(Generic[C]):
     def missing_metadata(self) -> str:
         return f"missing {self.metadata_kind} metadata"
 
+    def _check_endpoint(self, endpoint: str, what: str, listed: bool) -> None:
+        """Refuse an ``endpointURL`` the outbound policy refuses, as written (its addresses are
+        checked when connecting)."""
+        try:
+            parts = urlsplit(endpoint)
+            host = parts.hostname
+        except ValueError:
+            host = None
+        if host is None or parts.scheme not in ("http", "https"):
+            raise TriggerError(f"{what}: endpointURL {redact_url(endpoint)!r} is not an http(s) URL",
+                               category=FailureCategory.PERMANENT)
+        try:
+            self.context.outbound.check_host(host, listed=listed)
+        except OutboundRefused as exc:
+            raise _refused(what, endpoint, exc, listed) from None
+
     async def call(self, config: AWSTriggerConfig, what: str, operation: Callable[[Any], Awaitable[T]]) -> T:
         """Run ``operation(client)`` within ``config.timeout``; failures become TriggerError
         ``<what> failed: …`` with the category of the AWS error."""
+        untrusted = is_untrusted_target()
+        resolver: GuardedResolver | None = None
+        if config.endpoint_url:
+            self._check_endpoint(config.endpoint_url, what, untrusted)
         try:
             with anyio.fail_after(config.timeout):
                 session = await self._get_session()
-                boto_config = BotoConfig(
-                    connect_timeout=config.timeout,
-                    read_timeout=config.timeout,
-                    retries={"mode": "standard", "max_attempts": config.max_attempts},
-                    user_agent_extra="interlock",
-                )
+                options: dict[str, Any] = {
+                    "connect_timeout": config.timeout,
+                    "read_timeout": config.timeout,
+                    "retries": {"mode": "standard", "max_attempts": config.max_attempts},
+                    "user_agent_extra": "interlock",
+                }
+                if config.endpoint_url:
+                    # every resolved address checked before connecting; no proxy (it would connect unchecked)
+                    resolver = guarded_resolver(self.context.outbound, listed=untrusted)
+                    boto_config: BotoConfig = AioConfig({"resolver": resolver}, proxies={}, **options)
+                else:
+                    boto_config = BotoConfig(**options)
                 async with session.client(
                     self.service,
                     region_name=config.region,
@@ -206,10 +251,20 @@ class AWSTrigger(Generic[C]):
         except TriggerError:
             raise
         except Exception as exc:  # every AWS/transport failure is classified, never propagated raw
-            raise trigger_error(what, exc) from exc
+            if resolver is not None and resolver.refused is not None and config.endpoint_url:
+                raise _refused(what, config.endpoint_url, resolver.refused, untrusted) from None
+            raise trigger_error(what, exc, quote=not untrusted) from exc
 
     async def _get_session(self) -> Any:
         if self._session is None:
             # building a session reads botocore's data files: keep that off the event loop
             self._session = await anyio.to_thread.run_sync(aioboto3.Session)
         return self._session
+
+
+def _refused(what: str, endpoint: str, exc: OutboundRefused, listed: bool) -> TriggerError:
+    why = exc.why
+    if listed and "allowHosts" in why:
+        why += " (a pipeline registered via API reaches only an endpointURL listed there)"
+    return TriggerError(f"{what}: endpointURL {redact_url(endpoint)}: refused: {why}",
+                        category=FailureCategory.PERMANENT)

@@ -4,6 +4,9 @@
 * ``ValidationException``, ``EntityNotFoundException``, ``ResourceNotFoundException``,
   ``AccessDenied*``, other 4xx, missing credentials or region, bad parameters: PERMANENT;
 * connect/read timeouts and the trigger's own deadline: TIMEOUT.
+
+``quote=False`` (a pipeline registered over the API) keeps the answering endpoint's words out of
+messages: a known error code or the HTTP status, the exception's class, never a message text.
 """
 
 from __future__ import annotations
@@ -126,8 +129,28 @@ def category_for(exc: BaseException) -> FailureCategory:
     return FailureCategory.TRANSIENT
 
 
-def describe(exc: BaseException) -> str:
-    """A short text for a failed call: ``Code: message`` for API errors, the error text otherwise."""
+def known_code(code: str) -> bool:
+    return code in TRANSIENT_CODES or code in TIMEOUT_CODES or code in PERMANENT_CODES \
+        or (code.startswith("AccessDenied") and code.isalnum())
+
+
+def describe_unquoted(exc: BaseException) -> str:
+    """A short text for a failed call that quotes nothing the endpoint wrote."""
+    if isinstance(exc, ClientError):
+        code, status = error_code(exc), http_status(exc)
+        if known_code(code):
+            return code
+        return f"HTTP {status}" if status else "error"
+    if isinstance(exc, NoRegionError | TimeoutError):
+        return describe(exc)
+    return type(exc).__name__
+
+
+def describe(exc: BaseException, *, quote: bool = True) -> str:
+    """A short text for a failed call: ``Code: message`` for API errors, the error text otherwise
+    (``quote=False``: :func:`describe_unquoted`)."""
+    if not quote:
+        return describe_unquoted(exc)
     if isinstance(exc, ClientError):
         error: dict[str, Any] = exc.response.get("Error", {})
         code = error_code(exc) or "error"
@@ -144,7 +167,7 @@ def describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def trigger_error(what: str, exc: BaseException) -> TriggerError:
+def trigger_error(what: str, exc: BaseException, *, quote: bool = True) -> TriggerError:
     """``<what> failed: <detail>`` as a TriggerError carrying the category and upstream status."""
     status = http_status(exc) if isinstance(exc, ClientError) else None
-    return TriggerError(f"{what} failed: {describe(exc)}", category=category_for(exc), status=status)
+    return TriggerError(f"{what} failed: {describe(exc, quote=quote)}", category=category_for(exc), status=status)

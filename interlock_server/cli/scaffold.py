@@ -23,6 +23,7 @@ watcher:
 
 archetypeDirs: [./archetypes]
 evaluatorDirs: [./evaluators]
+evaluatorEnv: [EXAMPLE_SOURCE_LAG]   # what evaluators get from the environment besides PATH, HOME, LANG …
 pipelineDirs: [./pipelines]
 calendarDirs: [./calendars]
 

@@ -25,6 +25,7 @@ from starlette.types import Scope
 from interlock_core.engine import Engine
 
 from ..auth import Tokens
+from ..throttle import KeyThrottle
 from .actions import Actions
 from .formatting import environment
 from .live import LiveFeed
@@ -36,10 +37,10 @@ STATIC = Path(__file__).with_name("static")
 
 
 class Dashboard:
-    def __init__(self, engine: Engine, tokens: Tokens) -> None:
+    def __init__(self, engine: Engine, tokens: Tokens, throttle: KeyThrottle | None = None) -> None:
         self.engine = engine
         clock = engine.ctx.clock
-        self.auth = DashboardAuth(tokens, now=lambda: clock.now().timestamp())
+        self.auth = DashboardAuth(tokens, now=lambda: clock.now().timestamp(), throttle=throttle)
         self.live = LiveFeed(engine)
         renderer = Renderer(Jinja2Templates(env=environment()), engine.ctx.clock, auth_enabled=tokens.enabled)
         pages = Pages(engine, self.auth, renderer, self.live)

@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse, Response
 from interlock_core.dates import run_date_problem
 from interlock_core.engine import Engine, Outcome, RunOutcome
 from interlock_core.errors import InterlockError
+from interlock_core.redaction import redact_text
 
 from .session import DashboardAuth, base_path, csrf_ok
 from .web import form_fields, login_redirect, redirect, with_notice
@@ -85,6 +86,7 @@ class Actions:
             answer = await work(name, fields)
         except InterlockError as exc:
             answer = Answer("error", exc.message)
+        answer = Answer(answer.level, redact_text(answer.message))
         if wants_json:
             return JSONResponse({"level": answer.level, "message": answer.message},
                                 headers={"Cache-Control": "no-store"})

@@ -1,9 +1,12 @@
 """How values look on the pages: times (UTC in the markup, the viewer's zone by script), ages,
-durations, status tones. Registered as Jinja filters by :func:`environment`."""
+durations, status tones. Registered as Jinja filters by :func:`environment`, whose templates put
+every ``{{ … }}`` through the one redaction pass (:func:`shown`): no page shows a secret, whatever
+route gathered the value."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -12,6 +15,7 @@ import jinja2
 from markupsafe import Markup
 
 from interlock_core.model import format_timestamp
+from interlock_core.redaction import redact, redact_text
 
 TEMPLATES = Path(__file__).with_name("templates")
 
@@ -79,16 +83,28 @@ def headline(kind: object) -> str:
 
 
 def compact(value: Any, limit: int = 160) -> str:
-    text = json.dumps(value, sort_keys=True, separators=(", ", ": "), default=str, ensure_ascii=False)
+    text = json.dumps(redact(value), sort_keys=True, separators=(", ", ": "), default=str, ensure_ascii=False)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def pretty(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, indent=2, default=str, ensure_ascii=False)
+    return json.dumps(redact(value), sort_keys=True, indent=2, default=str, ensure_ascii=False)
+
+
+def shown(value: Any) -> Any:
+    """What a template prints for ``value``: redacted, unless it is markup the templates built
+    (whose own values went through here already)."""
+    if isinstance(value, Markup):
+        return value
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, Mapping | list | tuple):
+        return redact(value)
+    return value
 
 
 def environment() -> jinja2.Environment:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, finalize=shown,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters.update(when=when, span=span, ago=ago, tone=tone, words=words, headline=headline, compact=compact,
                        pretty=pretty)

@@ -64,17 +64,18 @@ class Pages:
         return self.render.page(request, "login.html", None, target=target, failed=False)
 
     async def login(self, request: Request) -> Response:
-        fields = await form_fields(request)
-        target = safe_next(fields.get("next"), base_path(request))
-        if not self.auth.enabled:
-            return redirect(target)
         client = client_address(request)
-        wait = self.auth.retry_after(client)
-        if wait is not None:
+        wait = self.auth.retry_after(client) if self.auth.enabled else None
+        if wait is not None:  # a throttled client is answered before a byte of its body is read
+            target = safe_next(request.query_params.get("next"), base_path(request))
             response = self.render.page(request, "login.html", None, status_code=429, target=target, failed=True,
                                         retry_after=wait)
             response.headers["Retry-After"] = str(wait)
             return response
+        fields = await form_fields(request)
+        target = safe_next(fields.get("next"), base_path(request))
+        if not self.auth.enabled:
+            return redirect(target)
         session = self.auth.issue(fields.get("key", "")) if same_origin(request) else None
         if session is None:
             self.auth.failed(client)

@@ -8,8 +8,9 @@
 * Signing out revokes the session on the server: its nonce is remembered until the cookie would
   have expired, so a copy of the old cookie stops working too (per process: a replica that did
   not serve the sign-out keeps honouring the cookie until it expires or its key is rotated).
-* Signing in is rate limited per client address: after ``LOGIN_FAILURES`` wrong keys within
-  ``LOGIN_WINDOW`` seconds the form answers 429 with ``Retry-After`` (even to the right key).
+* Signing in is rate limited per client address (:mod:`interlock_server.throttle`, one budget with
+  the API's wrong keys): after ``LOGIN_FAILURES`` wrong keys within ``LOGIN_WINDOW`` seconds the
+  form answers 429 with ``Retry-After`` (even to the right key), before reading the form.
 * With no key configured (loopback only) the dashboard is open and may act.
 
 Every action form carries a CSRF token derived from the viewer's credential (the cookie, the
@@ -31,15 +32,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ..auth import Access, Tokens, presented_token
+from ..throttle import FAILURES, WINDOW, KeyThrottle
 
 COOKIE = "interlock_session"
 SESSION_SECONDS = 12 * 3600
 CSRF_FIELD = "csrf"
 CSRF_HEADER = "x-csrf-token"
 _VERSION = "v1"
-LOGIN_FAILURES = 5
-LOGIN_WINDOW = 60
-MAX_TRACKED_CLIENTS = 10_000
+LOGIN_FAILURES = FAILURES
+LOGIN_WINDOW = WINDOW
 
 _SESSION = re.compile(
     rf"{_VERSION}\.(?P<access>{Access.FULL.value}|{Access.READ_ONLY.value})\.(?P<expires>[0-9]{{1,12}})"
@@ -73,37 +74,24 @@ def _csrf(secret: bytes) -> str:
 
 
 class DashboardAuth:
-    def __init__(self, tokens: Tokens, *, now: Callable[[], float] = time.time) -> None:
+    def __init__(self, tokens: Tokens, *, now: Callable[[], float] = time.time,
+                 throttle: KeyThrottle | None = None) -> None:
         self.tokens = tokens
         self._now = now
         self._open_secret = secrets.token_bytes(32)
         self._revoked: dict[str, float] = {}  # session nonce -> when the cookie expires anyway
-        self._failures: dict[str, list[float]] = {}  # client address -> times of wrong keys
+        self.throttle = throttle or KeyThrottle(now)
 
     # ------------------------------------------------------------------------------ sign-in throttle
     def retry_after(self, client: str) -> int | None:
         """Seconds until ``client`` may try a key again (None: now)."""
-        now = self._now()
-        recent = [t for t in self._failures.get(client, []) if t > now - LOGIN_WINDOW]
-        if recent:
-            self._failures[client] = recent
-        else:
-            self._failures.pop(client, None)
-        if len(recent) < LOGIN_FAILURES:
-            return None
-        return max(1, int(recent[-LOGIN_FAILURES] + LOGIN_WINDOW - now) + 1)
+        return self.throttle.retry_after(client)
 
     def failed(self, client: str) -> None:
-        if client not in self._failures and len(self._failures) >= MAX_TRACKED_CLIENTS:
-            now = self._now()
-            for known in [c for c, times in self._failures.items() if times[-1] <= now - LOGIN_WINDOW]:
-                del self._failures[known]
-            if len(self._failures) >= MAX_TRACKED_CLIENTS:  # still full: forget the oldest entry
-                del self._failures[next(iter(self._failures))]
-        self._failures.setdefault(client, []).append(self._now())
+        self.throttle.failed(client)
 
     def succeeded(self, client: str) -> None:
-        self._failures.pop(client, None)
+        self.throttle.succeeded(client)
 
     @property
     def enabled(self) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -107,6 +108,26 @@ MAX_JSON_DEPTH = 64
 the interpreter's recursion limit in what walks it later (validation, masking, storing)."""
 
 _TOO_DEEP = object()
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def lone_surrogate(data: Any) -> str | None:
+    """The dotted path of the first string (or key) holding a lone UTF-16 surrogate (``"\\ud800"``
+    is valid JSON but no character: nothing could store or show it), or None."""
+    stack: list[tuple[Any, str]] = [(data, "")]
+    while stack:
+        value, where = stack.pop()
+        if isinstance(value, str):
+            if _SURROGATE.search(value):
+                return where or "body"
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                if isinstance(key, str) and _SURROGATE.search(key):
+                    return where or "body"
+                stack.append((item, f"{where}.{key}" if where else str(key)))
+        elif isinstance(value, list):
+            stack.extend((item, f"{where}.{i}" if where else str(i)) for i, item in enumerate(value))
+    return None
 
 
 def nesting(data: Any) -> int:
@@ -141,6 +162,9 @@ async def read_body(request: Request, model: type[M], *, required: bool = True) 
             data = _TOO_DEEP
         if data is _TOO_DEEP or nesting(data) > MAX_JSON_DEPTH:
             raise ValidationError(f"the request body nests deeper than {MAX_JSON_DEPTH} levels", field="body")
+        where = lone_surrogate(data)
+        if where is not None:
+            raise ValidationError(f"{where}: not valid Unicode (a lone UTF-16 surrogate)", field=where)
     if not isinstance(data, dict):
         raise ValidationError("the request body must be a JSON object", field="body")
     try:

@@ -13,7 +13,7 @@ from interlock_core.model import format_timestamp
 
 from .. import __version__
 from ..metrics import PROMETHEUS_CONTENT_TYPE, render_prometheus
-from ..responses import json_response
+from ..responses import OwnJSONResponse, json_response
 from ..schemas import HealthBody
 from ..state import ApiState
 from ._route import ApiRoute, Doc, Reply, api_state
@@ -65,7 +65,7 @@ async def metrics(request: Request) -> Response:
 async def openapi(request: Request) -> Response:
     from ..openapi import openapi_document
 
-    return json_response(openapi_document(request.app))
+    return OwnJSONResponse(openapi_document(request.app))
 
 
 PROMETHEUS_TEXT = {"type": "string", "description": "Prometheus text exposition format 0.0.4."}

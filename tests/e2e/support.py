@@ -69,6 +69,7 @@ def write_project(root: Path, store: dict[str, Any], **config: Any) -> Path:
         "watcher": {"enabled": True, "defaultInterval": f"{WATCH_INTERVAL:g}s"},
         "alerts": [{"type": "file", "path": "alerts.jsonl"}],
         "evaluatorDirs": [str(E2E_EVALUATORS)],
+        "evaluatorEnv": [SENSORS_ENV],
         "logging": {"level": "warning", "format": "json"},
     }
     cfg.update(config)

@@ -91,7 +91,7 @@ class Harness:
         for c in calendars or []:
             (self.root / "calendars" / f"{c['name']}.yaml").write_text(yaml.safe_dump(c))
         cfg = {"provider": "sqlite", "sqlite": {"path": "./interlock.db"}, "alerts": [],
-               "watcher": {"defaultInterval": "30s"}}
+               "watcher": {"defaultInterval": "30s"}, "evaluatorEnv": ["INTERLOCK_TEST_SENSORS"]}
         cfg.update(config or {})
         (self.root / "interlock.yaml").write_text(yaml.safe_dump(cfg))
 

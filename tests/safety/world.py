@@ -103,6 +103,7 @@ class World:
             (self.root / "calendars" / f"{calendar['name']}.yaml").write_text(yaml.safe_dump(calendar))
         config = {"provider": "sqlite", "sqlite": {"path": "./interlock.db"}, "alerts": [],
                   "engine": {"runLease": "5m"}, "watcher": {"defaultInterval": "30s"}}
+        config["evaluatorEnv"] = ["INTERLOCK_TEST_SENSORS"]  # what the sensor evaluator reads
         (self.root / "interlock.yaml").write_text(yaml.safe_dump(config))
 
     def _store(self) -> Any:

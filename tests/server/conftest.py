@@ -18,6 +18,7 @@ from interlock_core.engine.factory import build_engine, start_engine
 from interlock_core.watcher import Watcher
 from interlock_server.app import create_app
 
+from .alerting import AlertingApi, alerting_config
 from .support import Webhook, http_pipeline, webhook_server, write_project
 
 
@@ -91,3 +92,30 @@ async def make_api(tmp_path: Path, hook: Webhook) -> AsyncIterator[Callable[...,
 async def api(make_api: Callable[..., Any]) -> Api:
     made: Api = await make_api()
     return made
+
+
+@pytest.fixture
+async def make_alerting_api(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
+    """``make(pipelines=..., **config)``: an :class:`AlertingApi` (real console and file alert sinks)."""
+    engines: list[Engine] = []
+    clients: list[httpx.AsyncClient] = []
+
+    async def make(pipelines: list[dict[str, Any]] | None = None, **config: Any) -> AlertingApi:
+        root = write_project(tmp_path / f"alerting{len(engines)}", pipelines=pipelines,
+                             config=alerting_config(**config))
+        project = load_project(root)
+        engine = build_engine(project, clock=FakeClock())
+        await start_engine(engine, project)
+        engines.append(engine)
+        app = create_app(engine, server=project.config.server, env={})
+        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost")
+        clients.append(client)
+        return AlertingApi(root, engine, client)
+
+    try:
+        yield make
+    finally:
+        for client in clients:
+            await client.aclose()
+        for engine in engines:
+            await engine.aclose()

@@ -269,7 +269,8 @@ def _pins() -> dict[str, str]:
     return dict(line.split("==", 1) for line in lines if line and not line.startswith("#"))
 
 
-@pytest.mark.parametrize(("name", "floor"), [("starlette", "0.49.1"), ("jinja2", "3.1.6"), ("h11", "0.16")])
+@pytest.mark.parametrize(("name", "floor"), [("starlette", "0.49.1"), ("jinja2", "3.1.6"), ("h11", "0.16"),
+                                           ("urllib3", "2.7.0"), ("aiohttp", "3.14.3")])
 def test_dependency_floors_past_known_cves(name: str, floor: str) -> None:
     from importlib.metadata import version
 

@@ -68,3 +68,18 @@ def test_config_is_strict_and_registered() -> None:
     with pytest.raises(pydantic.ValidationError):
         ConsoleSinkConfig.model_validate({"colour": True})
     assert load_plugins().alert_sinks.get("console") is ConsoleSink
+
+
+async def test_control_characters_are_written_escaped(monkeypatch: pytest.MonkeyPatch,
+                                                      make_alert: Callable[..., Alert]) -> None:
+    """An alert quoting a trait reason or a failure message must not drive the operator's terminal:
+    ESC sequences, BEL, carriage returns and bidi overrides arrive escaped; only the sink's own
+    colour codes are raw."""
+    terminal = FakeTerminal()
+    monkeypatch.setattr(sys, "stdout", terminal)
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    await sink().send(make_alert("reason \x1b]0;pwned\x07\x1b[2J\rover\u202eevil\x9b1m", level=AlertLevel.ERROR))
+    line = terminal.getvalue()
+    assert line.count("\x1b") == 2  # the tag's colour and its reset, nothing else
+    assert "\x07" not in line and "\r" not in line and "\u202e" not in line and "\x9b" not in line
+    assert "\\x1b]0;pwned\\x07\\x1b[2J over\\u202eevil\\x9b1m" in line  # a line break became a space

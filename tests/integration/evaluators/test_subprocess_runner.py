@@ -305,3 +305,42 @@ async def test_twenty_hanging_evaluators_all_come_back(runner: SubprocessRunner)
             tg.start_soon(one)
     assert results == [FailureCategory.TIMEOUT] * 20
     assert time.monotonic() - started < GRANDCHILD_SLEEP / 3
+
+
+async def test_the_environment_is_explicit_never_the_servers_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No INTERLOCK_API_KEY, cloud credential or trigger secret reaches an evaluator: it gets the
+    cycle variables, what a program needs to start, and the names the project lists in evaluatorEnv."""
+    for name, value in {"INTERLOCK_API_KEY": "server-key", "AWS_SECRET_ACCESS_KEY": "aws-secret",
+                        "ORCH_TOKEN": "trigger-secret", "HANDED_ON": "wanted", "LC_TIME": "C"}.items():
+        monkeypatch.setenv(name, value)
+    runner = SubprocessRunner(runner_context(FIXTURE_EVALUATORS, evaluator_env=("HANDED_ON",)))
+    out = await runner.run("dumps-environment", evaluator_input())
+    assert out.status == "PASS" and out.value is not None, out.reason
+    env = out.value["env"]
+    assert "server-key" not in str(env) and "aws-secret" not in str(env) and "trigger-secret" not in str(env)
+    assert env["HANDED_ON"] == "wanted" and "/usr/bin" in env["PATH"] and env["LC_TIME"] == "C"
+    assert env["INTERLOCK_DATE"] == "2026-03-02" and env["INTERLOCK_PIPELINE_ID"] == "sales-daily"
+    plain = await SubprocessRunner(runner_context(FIXTURE_EVALUATORS)).run("dumps-environment", evaluator_input())
+    assert plain.value is not None and "HANDED_ON" not in plain.value["env"]
+
+
+async def test_evaluator_env_is_a_project_setting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from interlock_core.config import load_project
+    from interlock_core.engine.factory import build_engine
+
+    monkeypatch.setenv("HANDED_ON", "wanted")
+    monkeypatch.setenv("INTERLOCK_API_KEY", "server-key")
+    (tmp_path / "interlock.yaml").write_text(
+        f"provider: sqlite\nsqlite: {{path: ./i.db}}\nalerts: []\nevaluatorDirs: [{FIXTURE_EVALUATORS}]\n"
+        "evaluatorEnv: [HANDED_ON]\n")
+    engine = build_engine(load_project(tmp_path))
+    try:
+        runner = next(r for r in engine.ctx.runners if isinstance(r, SubprocessRunner))
+        out = await runner.run("dumps-environment", evaluator_input())
+        assert out.value is not None and out.value["env"]["HANDED_ON"] == "wanted"
+        assert "INTERLOCK_API_KEY" not in out.value["env"]
+    finally:
+        await engine.aclose()
+    (tmp_path / "interlock.yaml").write_text("alerts: []\nevaluatorEnv: ['not a name']\n")
+    with pytest.raises(Exception, match="evaluatorEnv"):
+        load_project(tmp_path)
