@@ -74,7 +74,7 @@ async def test_2_rerun_after_quality_drop(deployment: Deployment) -> None:
 
     d.sensors.set(name, "record-count", 1200)  # fixed: the watcher starts the pending rerun
     second = (await d.wait_launch(name, 2))[1]
-    assert second.run_key == f"{name}:daily:{day}:{rerun_id}:1"
+    assert second.cycle_key == f"{name}:daily:{day}:{rerun_id}:1"
     rerun_run = await d.run(second.run_id or "")
     assert (rerun_run["status"], rerun_run["rerunId"]) == ("RUNNING", rerun_id)
     assert (await d.orchestrator.call_back(second)).json()["status"] == "COMPLETED"

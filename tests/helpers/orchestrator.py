@@ -50,6 +50,18 @@ class Launch:
         return self.header("Idempotency-Key")
 
     @property
+    def store_identity(self) -> str | None:
+        """The identity of the store the launching engine works on: the run key's first part."""
+        key = self.run_key
+        return key.split(":", 1)[0] if key and ":" in key else None
+
+    @property
+    def cycle_key(self) -> str | None:
+        """The run key without its store identity: ``pipeline:schedule:date[:rerun]:attempt``."""
+        key = self.run_key
+        return key.split(":", 1)[1] if key and ":" in key else key
+
+    @property
     def callback_url(self) -> str | None:
         return self.header("X-Interlock-Callback-Url")
 
