@@ -94,7 +94,7 @@ async def test_a_cycle_whose_history_lapsed_never_adopts_its_predecessors_dag_ru
     assert (f"launch key {dag_run_id} is taken by a job Interlock did not start for run {again.run.run_id}"
             in (again.run.failure_message or ""))
     assert len(fake.runs) == 1 and fake.runs[("daily_sales", dag_run_id)]["state"] == "success"
-    record, rerun = await engine.request_rerun("sales", DAY, "the key was taken")  # a new key
+    _, rerun = await engine.request_rerun("sales", DAY, "the key was taken")  # a new key
     assert rerun is not None and rerun.run is not None and rerun.run.status is S.RUNNING
     assert len(fake.runs) == 2
 
