@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import pytest
 
+from interlock_core.launch_keys import is_store_identity
+
 from .support import Deployment, batch_pipeline, eventually, today, weekday
 
 pytestmark = pytest.mark.e2e
@@ -36,8 +38,8 @@ async def test_1_progressive_readiness(deployment: Deployment) -> None:
     assert (r3["status"], r3["blocking"]) == ("READY", [])
 
     run = await d.wait_run(name, "RUNNING")  # the watcher triggered it; an http trigger stays RUNNING
-    assert run["runKey"] == f"{name}:daily:{day}:1"
     [launch] = d.orchestrator.launches(name)
+    assert launch.cycle_key == f"{name}:daily:{day}:1" and is_store_identity(launch.store_identity)
     assert (launch.run_id, launch.run_key) == (run["runId"], run["runKey"])
     assert launch.body == {"pipeline": name, "date": day}  # ${date} expanded
     assert launch.callback_url == f"{d.served.url}/api/runs/{run['runId']}/complete"
