@@ -16,6 +16,7 @@ maps all of them in one handler::
     ├── NotReadyError               412  raised only where a caller asked for "ready or fail"
     ├── StoreUnavailable            503  the store cannot be reached right now
     └── TriggerError                502  launching or polling the job failed (``retryable`` flag)
+        └── LaunchOutcomeUnknown    502  a job holds the run key, but whose it is could not be checked
 """
 
 from __future__ import annotations
@@ -151,6 +152,17 @@ class TriggerError(InterlockError):
     @property
     def retryable(self) -> bool:
         return self.category in (FailureCategory.TRANSIENT, FailureCategory.TIMEOUT)
+
+
+class LaunchOutcomeUnknown(TriggerError):
+    """The orchestrator holds a job under the run key, but reading it to check that this run
+    started it failed: whether the launch happened is unknown, as after a crash between launching
+    and recording. The run is left TRIGGERING and is relaunched under the same key (and checked
+    again) once its lease lapses; it is neither failed (a retry would launch a second job under a
+    new key) nor adopted unproven."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, category=FailureCategory.TRANSIENT)
 
 
 def category_for_http_status(status: int) -> FailureCategory:

@@ -52,6 +52,13 @@ class Store(Protocol):
     async def ping(self) -> bool:
         """True when the backend answers."""
 
+    async def store_identity(self) -> str:
+        """This store's identity: a random id created by the first caller, atomically (the first
+        writer wins), and kept in the store, so every later call, from any process or replica on
+        the same backend, answers the same value for as long as the store's data lives. A fresh
+        store (another file, key prefix or table) has another one. Every run key carries it, so two
+        deployments in front of one orchestrator never hand it the same idempotency key."""
+
     # pipelines -----------------------------------------------------------------------------
     async def put_pipeline(self, pipeline: PipelineConfig) -> None:
         """Upsert by name."""
@@ -209,8 +216,11 @@ class EvaluatorRunnerFactory(Protocol):
 
 @dataclass(frozen=True)
 class LaunchRequest:
-    """One launch of a pipeline's job. ``run_key`` is deterministic per (pipeline, schedule,
-    date, attempt) and is handed to orchestrators that accept an idempotency key."""
+    """One launch of a pipeline's job. ``run_key`` is deterministic per (store identity, pipeline,
+    schedule, date, attempt) and is handed to orchestrators that accept an idempotency key. A job
+    found under it is adopted only when it proves to be this run's (it carries ``run_id``): a
+    relaunch after a crash (``relaunch > 0``) finds its own job; anything else is a key taken by a
+    job Interlock did not start for this run, a PERMANENT failure."""
 
     pipeline_id: str
     run_id: str

@@ -12,8 +12,9 @@ import anyio
 
 from ..config.registration import expanded_values, trigger_environment
 from ..dates import check_run_date
-from ..errors import NotFoundError, StoreUnavailable, TriggerError, VersionConflict
+from ..errors import LaunchOutcomeUnknown, NotFoundError, StoreUnavailable, TriggerError, VersionConflict
 from ..expanded import EXPANDED, expanded_scope
+from ..launch_keys import run_key
 from ..metrics import METRICS
 from ..model import (
     EventKind,
@@ -40,6 +41,8 @@ from .outcome import Outcome, RunOutcome
 from .records import update_rerun, update_run
 from .transitions import Change, Transitions
 
+__all__ = ["Runs", "cycle_lease_key", "next_attempt", "run_key"]
+
 log = logging.getLogger("interlock.lifecycle")
 S = RunStatus
 ACTIVE = frozenset({S.PENDING, S.TRIGGERING, S.RUNNING})
@@ -51,12 +54,6 @@ RERUN_CLAIM_TTL = 30.0
 MAX_RELAUNCHES = 3
 """How often a run orphaned TRIGGERING is relaunched under its run key before it is failed."""
 ABANDONED_CLAIM = "the claim was abandoned before its run was recorded; the attempt is claimed again"
-
-
-def run_key(pipeline_id: str, schedule_id: str, date: str, attempt: int, rerun_id: str | None = None) -> str:
-    """Deterministic per (pipeline, schedule, date, attempt): the idempotency key orchestrators get."""
-    base = f"{pipeline_id}:{schedule_id}:{date}"
-    return f"{base}:{rerun_id}:{attempt}" if rerun_id else f"{base}:{attempt}"
 
 
 def cycle_lease_key(pipeline_id: str, schedule_id: str) -> str:
@@ -281,6 +278,7 @@ class Runs:
 
     async def _claim(self, pipeline: PipelineConfig, schedule_id: str, date: str, entry: RunLogEntry | None,
                      rerun: RerunRecord | None) -> RunState | None:
+        store_identity = await self.ctx.store.store_identity()  # read before anything is claimed
         now = self.ctx.clock.now()
         run_id = f"{pipeline.name}-{uuid.uuid4().hex[:16]}"
         assert pipeline.trigger is not None
@@ -309,7 +307,8 @@ class Runs:
                 return None
         run = RunState(run_id=run_id, pipeline_id=pipeline.name, status=S.TRIGGERING, version=1, created_at=now,
                        updated_at=now, schedule_id=schedule_id, date=date, attempt=attempt,
-                       run_key=run_key(pipeline.name, schedule_id, date, attempt, rerun.rerun_id if rerun else None),
+                       run_key=run_key(store_identity, pipeline.name, schedule_id, date, attempt,
+                                       rerun.rerun_id if rerun else None),
                        trigger_type=pipeline.trigger.type, rerun_id=rerun.rerun_id if rerun else None,
                        owner=self.ctx.owner, lease_expires_at=now + self.ctx.config.run_lease,
                        metadata={"scheduleId": schedule_id})
@@ -421,6 +420,8 @@ class Runs:
     async def _record_launch(self, pipeline: PipelineConfig, run: RunState, result: LaunchResult | None,
                              error: BaseException | None) -> RunState:
         spec_type = pipeline.trigger.type if pipeline.trigger else "none"
+        if isinstance(error, LaunchOutcomeUnknown):
+            return await self._launch_unknown(run, spec_type, error)
         if error is not None or result is None or result.state == "failed":
             if isinstance(error, TriggerError):
                 category, message = error.category, error.message
@@ -438,6 +439,17 @@ class Runs:
             change = Change("launch", result.message, None, result.metadata)
         updated, _ = await self.transitions.move(run.run_id, target, change)
         return updated or run
+
+    async def _launch_unknown(self, run: RunState, spec_type: str, error: LaunchOutcomeUnknown) -> RunState:
+        """A job holds the run key but could not be checked to be ours: nothing is recorded, as if
+        the launcher had crashed. The run stays TRIGGERING; once its lease lapses it is relaunched
+        under the same key (:meth:`reconcile`), which adopts the job if it proves to be this run's."""
+        METRICS.inc("interlock_triggers_total", type=spec_type, outcome="unknown")
+        log.warning("run %s: %s", run.run_id, error.message)
+        await self.ctx.emit(EventKind.TRIGGER_FAILED, run.pipeline_id, run_id=run.run_id, status=S.TRIGGERING,
+                            schedule_id=run.schedule_id, date=run.date, message=error.message,
+                            details={"runKey": run.run_key, "outcome": "unknown"})
+        return await self.ctx.store.get_run(run.run_id) or run
 
     async def retry_in(self, pipeline: PipelineConfig, entry: RunLogEntry) -> timedelta:
         return backoff(pipeline.retry_policy, entry.attempt_number)

@@ -41,6 +41,7 @@ DATA = "data"
 VERSION = "version"
 OWNER = "owner"
 SEQUENCE = "seq"
+IDENTITY = "identity"
 
 
 def text(value: str) -> dict[str, str]:
@@ -180,6 +181,10 @@ def marker_item(marker: CascadeMarker, ttl: int | None) -> Item:
         date=text(marker.date),
         source=text(marker.source),
     )
+
+
+def identity_item(identity: str) -> Item:
+    return {**key(keys.STORE, keys.IDENTITY), IDENTITY: text(identity)}
 
 
 def lease_item(lease_key: str, owner: str, ttl: int | None) -> Item:

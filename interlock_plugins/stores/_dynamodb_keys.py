@@ -15,6 +15,7 @@ also carry ``GSI1PK``/``GSI1SK`` for the one global secondary index ``GSI1``::
     PIPELINE#<id>   EVENT#<20-digit sequence>                event; the sequence number is its cursor
     PIPELINE#<id>   MARKER#cascade#<date>#<schedule>#<src>   cascade marker (top-level scheduleID, date, source)
     LOCK#<key>      LOCK                                     lease (``owner``)
+    STORE           IDENTITY                                 the store identity (``identity``), written once
 
 Times in sort keys are fixed-width UTC (``2026-03-02T12:00:00.123456Z``) so they sort as text.
 """
@@ -40,6 +41,8 @@ EVENT_PREFIX = "EVENT#"
 EVENT_SEQUENCE = "EVENTSEQ"
 MARKER_PREFIX = "MARKER#"
 CASCADE_PREFIX = MARKER_PREFIX + "cascade#"
+STORE = "STORE"
+IDENTITY = "IDENTITY"
 LEASE_PREFIX = "LOCK#"
 LEASE = "LOCK"
 

@@ -7,6 +7,7 @@ together share a cluster slot through a ``{<pipelineId>}`` hash tag; keys looked
 =====================================  =======  =============================================
 key                                    type     contents
 =====================================  =======  =============================================
+``P identity``                         string   the store identity (set once, never expires)
 ``P pipelines``                        hash     pipeline name -> config JSON
 ``P {<pipeline>}:trait:<type>``        string   trait evaluation JSON, PEXPIRE = trait TTL
 ``P {<pipeline>}:traits``              set      trait types written (members may have expired)
@@ -65,6 +66,10 @@ class RedisKeys:
 
     def _pipeline(self, pipeline_id: str) -> str:
         return f"{self.prefix}{{{escape(pipeline_id)}}}"
+
+    @property
+    def identity(self) -> str:
+        return f"{self.prefix}identity"
 
     # pipelines ---------------------------------------------------------------------------
     @property

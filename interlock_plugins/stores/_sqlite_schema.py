@@ -2,7 +2,8 @@
 
 Every record is kept as its JSON (``data``) next to the columns that queries filter or sort on.
 ``expires_at`` is a Unix timestamp (seconds, UTC) or NULL for "never"; rows past it are absent on
-read and deleted lazily. ``schema_version`` holds the version of the newest migration applied.
+read and deleted lazily. ``schema_version`` holds the version of the newest migration applied;
+``store_meta`` holds facts about the store itself (its identity).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 
 from interlock_core.errors import StoreUnavailable
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _VERSION_TABLE = "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"
 
@@ -80,8 +81,14 @@ _V1 = (
         expires_at REAL)""",
 )
 
+_V2 = (
+    """CREATE TABLE store_meta (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL)""",
+)
+
 # migration n takes a database at version n-1 to version n
-MIGRATIONS: dict[int, tuple[str, ...]] = {1: _V1}
+MIGRATIONS: dict[int, tuple[str, ...]] = {1: _V1, 2: _V2}
 
 EXPIRING_TABLES = ("traits", "readiness", "runs", "run_logs", "reruns", "events", "cascade_markers", "leases")
 

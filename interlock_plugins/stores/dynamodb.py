@@ -25,6 +25,7 @@ from pydantic import ValidationError as ModelError
 
 from interlock_core.clock import Clock, SystemClock
 from interlock_core.errors import ConfigError
+from interlock_core.launch_keys import new_store_identity
 from interlock_core.model import (
     DEFAULT_SCHEDULE_ID,
     CascadeMarker,
@@ -116,6 +117,19 @@ class DynamoDBStore:
 
     async def ping(self) -> bool:
         return await self._db.ping()
+
+    async def store_identity(self) -> str:
+        """Read (strongly consistent); when absent, a conditional put that only the first writer
+        wins, then read what is stored."""
+        stored = items.string_of(await self._db.get(keys.STORE, keys.IDENTITY) or {}, items.IDENTITY)
+        if stored:
+            return stored
+        candidate = items.identity_item(new_store_identity())
+        await self._db.put(candidate, items.new_item())
+        stored = items.string_of(await self._db.get(keys.STORE, keys.IDENTITY) or {}, items.IDENTITY)
+        if not stored:
+            raise unavailable(self.table, "the store identity was written but cannot be read back")
+        return stored
 
     # pipelines -------------------------------------------------------------------------------
     async def put_pipeline(self, pipeline: PipelineConfig) -> None:

@@ -22,6 +22,7 @@ from redis.commands.core import AsyncScript
 
 from interlock_core.clock import Clock, SystemClock
 from interlock_core.errors import StoreUnavailable, ValidationError
+from interlock_core.launch_keys import new_store_identity
 from interlock_core.model import (
     DEFAULT_SCHEDULE_ID,
     CascadeMarker,
@@ -139,6 +140,14 @@ class RedisStore:
         except UNAVAILABLE_ERRORS as exc:
             log.debug("redis store at %s does not answer: %s", self.target, exc)
             return False
+
+    @translate_errors
+    async def store_identity(self) -> str:
+        """``SET <prefix>identity <fresh> NX GET``: one atomic command that keeps the first value
+        ever written and answers it (None when this call wrote it)."""
+        candidate = new_store_identity()
+        existing = await self._redis.set(self.keys.identity, candidate, nx=True, get=True)
+        return _text(existing) if isinstance(existing, bytes | str) else candidate
 
     @translate_errors
     async def purge(self) -> None:

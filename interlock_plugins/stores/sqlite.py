@@ -23,6 +23,7 @@ from pydantic import ValidationError as ModelError
 from interlock_core.clock import Clock, SystemClock
 from interlock_core.durations import Duration
 from interlock_core.errors import ConfigError, StoreUnavailable, ValidationError
+from interlock_core.launch_keys import new_store_identity
 from interlock_core.model import (
     DEFAULT_SCHEDULE_ID,
     CascadeMarker,
@@ -61,6 +62,7 @@ T = TypeVar("T")
 DEFAULT_RETENTION = timedelta(days=7)
 UNFINISHED_GRACE = 86400.0  # unfinished runs, run logs and reruns outlive retention by a day
 PURGE_INTERVAL = 60.0  # seconds of clock time between lazy purges of expired rows
+_IDENTITY_SQL = "SELECT value FROM store_meta WHERE key = 'identity'"
 
 
 class SQLiteConfig(ConfigModel):
@@ -135,6 +137,21 @@ class SQLiteStore:
             return bool(await self._db.read(lambda conn: conn.execute("SELECT 1").fetchone()))
         except StoreUnavailable:
             return False
+
+    async def store_identity(self) -> str:
+        """Read; when absent, one ``BEGIN IMMEDIATE`` transaction inserts a fresh one unless another
+        process got there first, and reads what is stored."""
+        row = await self._db.read(lambda conn: conn.execute(_IDENTITY_SQL).fetchone())
+        if row:
+            return str(row[0])
+        candidate = new_store_identity()
+
+        def create(conn: sqlite3.Connection, now: float) -> str:
+            conn.execute("INSERT INTO store_meta (key, value) VALUES ('identity', ?) ON CONFLICT (key) DO NOTHING",
+                         (candidate,))
+            return str(conn.execute(_IDENTITY_SQL).fetchone()[0])
+
+        return await self._write(create)
 
     # pipelines ---------------------------------------------------------------------------------
     async def put_pipeline(self, pipeline: PipelineConfig) -> None:

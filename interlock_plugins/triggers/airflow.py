@@ -1,8 +1,11 @@
 """The ``airflow`` trigger: create a DAG run through Airflow's stable REST API and poll it.
 
-Idempotent: the DAG run id is derived from the run key, so relaunching after a crash between
-"launched" and "recorded" finds Airflow's 409 (duplicate ``dag_run_id``) and adopts the run that
-already exists (read back, in its current state, then polled) instead of starting a second one.
+Idempotent: the DAG run id is derived from the run key (which carries the store identity), so
+relaunching after a crash between "launched" and "recorded" finds Airflow's 409 (duplicate
+``dag_run_id``) instead of starting a second DAG run. The DAG run's ``conf`` carries the run id
+(``interlock_run_id``), and a DAG run found under the id is adopted (in its current state, then
+polled) only when its conf carries this run's id; any other is a key taken by a DAG run Interlock
+did not start for this run: PERMANENT, never adopted.
 
 API v2 (Airflow 3, the default) authenticates with a JWT from ``POST <url>/auth/token`` when
 ``username``/``password`` are given (kept until it expires or is answered with 401 or 403 — Airflow
@@ -28,6 +31,7 @@ import httpx
 from pydantic import Field, model_validator
 
 from interlock_core.errors import TriggerError
+from interlock_core.launch_keys import OWNER_FIELD, key_taken, ownership_unknown
 from interlock_core.model import FailureCategory
 from interlock_core.plugins import PluginContext
 from interlock_core.ports import LaunchRequest, LaunchResult, PollResult
@@ -119,7 +123,7 @@ class AirflowTrigger(HTTPTriggerBase):
     async def launch(self, config: Any, request: LaunchRequest) -> LaunchResult:
         cfg = launch_config(AirflowConfig, config, request)
         run_id = dag_run_id(request.run_key)
-        payload: dict[str, Any] = {"dag_run_id": run_id, "conf": cfg.run_conf()}
+        payload: dict[str, Any] = {"dag_run_id": run_id, "conf": {**cfg.run_conf(), OWNER_FIELD: request.run_id}}
         if cfg.api_version == "v2":
             payload["logical_date"] = None
         response = await self._request(cfg, "POST", cfg.dag_runs_url(cfg.api_version), "airflow trigger",
@@ -131,7 +135,7 @@ class AirflowTrigger(HTTPTriggerBase):
             "airflow_api_version": cfg.api_version,
         }
         if response.status_code == 409:
-            return await self._adopt(config, {**metadata, "airflow_relaunch": True}, run_id)
+            return await self._adopt(cfg, {**metadata, "airflow_relaunch": True}, request)
         raise_for_status(response, "airflow trigger")
         data = json_body(response, "airflow trigger")
         returned = data.get("dag_run_id")
@@ -139,13 +143,31 @@ class AirflowTrigger(HTTPTriggerBase):
             metadata["airflow_dag_run_id"] = returned
         return LaunchResult(state="running", metadata=metadata, message=str(data.get("state") or "queued"))
 
-    async def _adopt(self, config: Any, metadata: dict[str, Any], run_id: str) -> LaunchResult:
-        """Airflow already has the DAG run of this run key (a relaunch after a crash between launch
-        and record): carry on with it, in the state it is in now, instead of starting another."""
-        adopted = f"DAG run {run_id} already exists; adopted"
+    async def _adopt(self, cfg: AirflowConfig, metadata: dict[str, Any], request: LaunchRequest) -> LaunchResult:
+        """Airflow already has a DAG run under this run key's id (409). It is carried on with, in the
+        state it is in now, only when its ``conf`` carries this run's id (a relaunch after a crash
+        between launch and record); otherwise :func:`key_taken`. When it cannot be read right now,
+        :func:`ownership_unknown` (an error Airflow will not get over, such as a rejected token, is
+        raised as it is)."""
+        run_id = metadata["airflow_dag_run_id"]
+        job = f"DAG run {run_id} of DAG {cfg.dag_id}"
+        url = f"{cfg.dag_runs_url(cfg.api_version)}/{quote(run_id, safe='')}"
         try:
-            state = await self.poll(config, metadata)
-        except TriggerError as exc:  # it exists (409): the watcher's polls will find where it stands
+            response = await self._request(cfg, "GET", url, "airflow trigger")
+            raise_for_status(response, "airflow trigger")
+            data = json_body(response, "airflow trigger")
+        except TriggerError as exc:
+            if exc.category is FailureCategory.PERMANENT:
+                raise
+            raise ownership_unknown("airflow trigger", run_id, job, exc) from None
+        conf = data.get("conf")
+        owner = conf.get(OWNER_FIELD) if isinstance(conf, dict) else None
+        if owner != request.run_id:
+            raise key_taken("airflow trigger", run_id, request.run_id, job, owner)
+        adopted = f"DAG run {run_id} already exists and carries this run's id; adopted"
+        try:
+            state = await self._result(cfg, url, cfg.api_version, data, "airflow trigger")
+        except TriggerError as exc:  # ours, in a state not told: the watcher's polls will find it
             return LaunchResult(state="running", metadata=metadata, message=f"{adopted} ({exc.message})")
         return LaunchResult(state=state.state, metadata=metadata, message=f"{adopted}: {state.message}",
                             failure_category=state.failure_category)
@@ -161,10 +183,14 @@ class AirflowTrigger(HTTPTriggerBase):
         url = f"{cfg.dag_runs_url(version)}/{quote(str(run_id), safe='')}"
         response = await self._request(cfg, "GET", url, "airflow status", version=version)
         raise_for_status(response, "airflow status")
-        state = json_body(response, "airflow status").get("state")
+        return await self._result(cfg, url, version, json_body(response, "airflow status"), "airflow status")
+
+    async def _result(self, cfg: AirflowConfig, url: str, version: str, dag_run: Mapping[str, Any],
+                      what: str) -> PollResult:
+        """Where a DAG run (as Airflow answered it) stands."""
+        state = dag_run.get("state")
         if not isinstance(state, str) or not state:
-            raise TriggerError("airflow status: response missing state field",
-                               category=FailureCategory.TRANSIENT)
+            raise TriggerError(f"{what}: response missing state field", category=FailureCategory.TRANSIENT)
         if state == "success":
             return PollResult(state="succeeded", message=state)
         if state == "failed":

@@ -10,10 +10,13 @@ trigger:
   actionOnFailure: CONTINUE           # optional
 ```
 
-AddJobFlowSteps takes no idempotency token. The step is named after the run key unless ``jobName``
-is set; a relaunch of a run under its key (its launcher crashed before recording the launch) then
-looks the step up with ListSteps (the most recent steps) and follows it instead of adding another.
-With ``jobName`` set, a relaunch adds the step again: at-least-once.
+AddJobFlowSteps takes no idempotency token. The step is named after the run key (which carries the
+store identity) unless ``jobName`` is set, and carries the run id as the Java property
+``interlock_run_id``. A relaunch of a run under its key (its launcher crashed before recording the
+launch) looks the step up with ListSteps (the most recent steps) and follows it instead of adding
+another — but only a step of that name that carries this run's id: a step of the same name that
+does not is not ours, and the step is added. With ``jobName`` set, a relaunch adds the step again:
+at-least-once.
 
 The older mapping form of ``arguments`` is accepted too and becomes ``key=value`` arguments in the
 order written; ``command`` is accepted as the older name of ``jar``.
@@ -27,6 +30,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import AliasChoices, Field, model_validator
 
 from interlock_core.errors import TriggerError
+from interlock_core.launch_keys import OWNER_FIELD, ownership_unknown
 from interlock_core.model import FailureCategory
 from interlock_core.ports import LaunchRequest, LaunchResult, PollResult
 
@@ -81,11 +85,12 @@ class EMRTrigger(AWSTrigger[EMRConfig]):
         step = {
             "Name": step_name,
             "ActionOnFailure": cfg.action_on_failure,
-            "HadoopJarStep": {"Jar": cfg.jar, "Args": cfg.step_arguments()},
+            "HadoopJarStep": {"Jar": cfg.jar, "Args": cfg.step_arguments(),
+                              "Properties": [{"Key": OWNER_FIELD, "Value": request.run_id}]},
         }
 
         if request.relaunch and not cfg.job_name:
-            adopted = await self._existing_step(cfg, step_name)
+            adopted = await self._existing_step(cfg, step_name, request.run_id)
             if adopted is not None:
                 return LaunchResult(state="running", message=f"step {step_name} already added; adopted",
                                     metadata={"emr_cluster_id": cfg.cluster_id, "emr_step_id": adopted,
@@ -105,18 +110,26 @@ class EMRTrigger(AWSTrigger[EMRConfig]):
             metadata={"emr_cluster_id": cfg.cluster_id, "emr_step_id": step_ids[0]},
         )
 
-    async def _existing_step(self, cfg: EMRConfig, step_name: str) -> str | None:
-        """The step a crashed launcher already added for this run key (AddJobFlowSteps takes no
-        idempotency token, so a relaunch looks for the step named after the run key)."""
+    async def _existing_step(self, cfg: EMRConfig, step_name: str, run_id: str) -> str | None:
+        """The step a crashed launcher of this run already added (AddJobFlowSteps takes no
+        idempotency token, so a relaunch looks for the step named after the run key that carries
+        this run's id); :func:`ownership_unknown` when the steps cannot be listed right now."""
 
         async def find(client: Any) -> str | None:
             response = await client.list_steps(ClusterId=cfg.cluster_id)
             for step in response.get("Steps") or []:
-                if step.get("Name") == step_name and step.get("Id"):
+                properties = (step.get("Config") or {}).get("Properties") or {}
+                if step.get("Name") == step_name and step.get("Id") and properties.get(OWNER_FIELD) == run_id:
                     return str(step["Id"])
             return None
 
-        return await self.call(cfg, "emr trigger: ListSteps", find)
+        try:
+            return await self.call(cfg, "emr trigger: ListSteps", find)
+        except TriggerError as exc:
+            if exc.category is FailureCategory.PERMANENT:
+                raise
+            raise ownership_unknown("emr trigger", step_name, f"a step of cluster {cfg.cluster_id}",
+                                    exc) from None
 
     async def poll(self, config: Any, metadata: Mapping[str, Any]) -> PollResult:
         keys = metadata_text(metadata, "emr_cluster_id", "emr_step_id")

@@ -7,8 +7,14 @@ trigger:
   input: {"date": "${date}", "schedule": "${scheduleID}"}   # or `arguments:`; a JSON string works too
 ```
 
-The execution is named after the run key, so relaunching the same run finds the execution
-already started (``ExecutionAlreadyExists``) and follows it instead of starting another.
+The execution is named after the run key (which carries the store identity), so relaunching the
+same run finds the execution already started instead of starting another. The input document
+carries the run id (``interlock_run_id``, added to a JSON object input; an input that is not a JSON
+object is sent as written and cannot carry it). StartExecution answers an execution of the same name
+and the same input (so the same run id) with that execution; one whose input differs is
+``ExecutionAlreadyExists``, and that execution is followed only when its input carries this run's
+id (DescribeExecution); any other is a name taken by an execution Interlock did not start for this
+run: PERMANENT, never adopted.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from botocore.exceptions import ClientError
 from pydantic import Field, model_validator
 
 from interlock_core.errors import TriggerError
+from interlock_core.launch_keys import OWNER_FIELD, key_taken, ownership_unknown
 from interlock_core.model import FailureCategory
 from interlock_core.ports import LaunchRequest, LaunchResult, PollResult
 
@@ -47,21 +54,31 @@ class StepFunctionConfig(AWSTriggerConfig):
             raise ValueError("give the execution input as `input` or as `arguments`, not both")
         return self
 
-    def execution_input(self) -> str | None:
-        """The input document as JSON text, or None for no input."""
-        document = self.input if self.input is not None else self.arguments
-        if document is None or document == {}:
-            return None
+    def execution_input(self, run_id: str) -> str:
+        """The input document as JSON text, carrying ``run_id`` as ``interlock_run_id`` (an input
+        that is a JSON array or scalar is kept as written: it has no place for it)."""
+        document: Any = self.input if self.input is not None else self.arguments
         if isinstance(document, str):
             try:
-                json.loads(document)
+                parsed = json.loads(document)
             except ValueError as exc:
                 raise TriggerError(
                     f"step-function trigger: input is not valid JSON: {exc}",
                     category=FailureCategory.PERMANENT,
                 ) from None
-            return document
-        return json.dumps(document, separators=(",", ":"), sort_keys=True)
+            if not isinstance(parsed, dict):
+                return document
+            document = parsed
+        return json.dumps({**(document or {}), OWNER_FIELD: run_id}, separators=(",", ":"), sort_keys=True)
+
+
+def input_owner(document: object) -> object:
+    """The ``interlock_run_id`` in an execution's input (None when it has none)."""
+    try:
+        parsed = json.loads(document) if isinstance(document, str) else None
+    except ValueError:
+        return None
+    return parsed.get(OWNER_FIELD) if isinstance(parsed, dict) else None
 
 
 def execution_arn(state_machine_arn: str, name: str) -> str:
@@ -84,30 +101,45 @@ class StepFunctionTrigger(AWSTrigger[StepFunctionConfig]):
     async def launch(self, config: Any, request: LaunchRequest) -> LaunchResult:
         cfg = self.launch_config(config, request)
         name = idempotency_name(request.run_key or request.run_id, EXECUTION_NAME_LIMIT)
-        params: dict[str, Any] = {"stateMachineArn": cfg.state_machine_arn, "name": name}
-        document = cfg.execution_input()
-        if document is not None:
-            params["input"] = document
+        params: dict[str, Any] = {"stateMachineArn": cfg.state_machine_arn, "name": name,
+                                  "input": cfg.execution_input(request.run_id)}
 
-        async def start(client: Any) -> tuple[str, bool]:
+        async def start(client: Any) -> str | None:
             try:
                 response = await client.start_execution(**params)
             except ClientError as exc:
                 if error_code(exc) != "ExecutionAlreadyExists":
                     raise
-                # launched before (a relaunch after a crash): follow the execution already there
-                existing = await client.describe_execution(
-                    executionArn=execution_arn(cfg.state_machine_arn, name)
-                )
-                return str(existing["executionArn"]), True
-            return str(response["executionArn"]), False
+                return None  # an execution of that name with another input: whose is it?
+            return str(response["executionArn"])
 
-        arn, existed = await self.call(cfg, "step-function trigger: StartExecution", start)
-        return LaunchResult(
-            state="running",
-            metadata={"sfn_execution_arn": arn},
-            message=f"execution {name} was already started; following it" if existed else None,
-        )
+        arn = await self.call(cfg, "step-function trigger: StartExecution", start)
+        if arn is None:
+            arn = await self._prove_ours(cfg, name, request)
+            return LaunchResult(state="running", metadata={"sfn_execution_arn": arn},
+                                message=f"execution {name} was already started by this run; following it")
+        return LaunchResult(state="running", metadata={"sfn_execution_arn": arn})
+
+    async def _prove_ours(self, cfg: StepFunctionConfig, name: str, request: LaunchRequest) -> str:
+        """The ARN of execution ``name`` when its input carries this run's id (a relaunch after a
+        crash, with an input that changed meanwhile); :func:`key_taken` when it does not,
+        :func:`ownership_unknown` when it cannot be described right now."""
+        arn = execution_arn(cfg.state_machine_arn, name)
+
+        async def describe(client: Any) -> dict[str, Any]:
+            return dict(await client.describe_execution(executionArn=arn))
+
+        job = f"execution {name}"
+        try:
+            execution = await self.call(cfg, "step-function trigger: DescribeExecution", describe)
+        except TriggerError as exc:
+            if exc.category is FailureCategory.PERMANENT:
+                raise
+            raise ownership_unknown("step-function trigger", name, job, exc) from None
+        owner = input_owner(execution.get("input"))
+        if owner != request.run_id:
+            raise key_taken("step-function trigger", name, request.run_id, job, owner)
+        return str(execution.get("executionArn") or arn)
 
     async def poll(self, config: Any, metadata: Mapping[str, Any]) -> PollResult:
         keys = metadata_text(metadata, "sfn_execution_arn")

@@ -3,6 +3,12 @@
 The job is named by ``jobID`` or by ``jobName`` (resolved with ``jobs/list?name=``). ``run-now``
 carries the run key as ``idempotency_token`` (hashed when longer than Databricks' 64 characters),
 so relaunching after a crash returns the run that already exists instead of starting another.
+``run-now`` answers the same way for a new run and for one a token already named, so every launch
+reads the run back (``runs/get``) and keeps it only when it carries this run's id: the launch passes
+``interlock_run_id`` with the job's parameters (``job_parameters`` when ``parameters`` is given,
+even as ``{}``, else ``notebook_params``; a job with job-level parameters should define an
+``interlock_run_id`` parameter). A run without it is a token taken by a run Interlock did not start for
+this run: PERMANENT, never adopted.
 Errors are classified from Databricks' structured ``error_code`` where it has one, else from the
 HTTP status.
 """
@@ -17,6 +23,7 @@ import httpx
 from pydantic import AliasChoices, Field, field_validator, model_validator
 
 from interlock_core.errors import TriggerError, category_for_http_status
+from interlock_core.launch_keys import OWNER_FIELD, key_taken, ownership_unknown
 from interlock_core.model import FailureCategory
 from interlock_core.ports import LaunchRequest, LaunchResult, PollResult
 
@@ -71,7 +78,7 @@ class DatabricksConfig(TriggerConfig):
     def _check(self) -> DatabricksConfig:
         if (self.job_id is None) == (self.job_name is None):
             raise ValueError("give exactly one of 'jobID' or 'jobName'")
-        if self.parameters and (self.notebook_params or self.arguments):
+        if self.parameters is not None and (self.notebook_params or self.arguments):
             raise ValueError("'parameters' (job parameters) cannot be combined with 'notebookParams'")
         return self
 
@@ -91,6 +98,23 @@ def idempotency_token(run_key: str) -> str:
     if len(run_key) <= MAX_IDEMPOTENCY_TOKEN:
         return run_key
     return hashlib.sha256(run_key.encode()).hexdigest()[:MAX_IDEMPOTENCY_TOKEN]
+
+
+def run_owner(run: Mapping[str, Any]) -> object:
+    """The ``interlock_run_id`` a run (``runs/get``) was started with: among the parameters it was
+    given (``overriding_parameters``: job or notebook parameters) or its resolved job parameters."""
+    given = run.get("overriding_parameters")
+    if isinstance(given, Mapping):
+        for family in ("job_parameters", "notebook_params"):
+            values = given.get(family)
+            if isinstance(values, Mapping) and OWNER_FIELD in values:
+                return values[OWNER_FIELD]
+    resolved = run.get("job_parameters")
+    if isinstance(resolved, list):
+        for parameter in resolved:
+            if isinstance(parameter, Mapping) and parameter.get("name") == OWNER_FIELD:
+                return parameter.get("value")
+    return None
 
 
 def failure_for(response: httpx.Response, what: str) -> TriggerError:
@@ -124,23 +148,42 @@ class DatabricksTrigger(HTTPTriggerBase):
     async def launch(self, config: Any, request: LaunchRequest) -> LaunchResult:
         cfg = launch_config(DatabricksConfig, config, request)
         job_id = await self._job_id(cfg)
-        payload: dict[str, Any] = {"job_id": job_id, "idempotency_token": idempotency_token(request.run_key)}
-        if cfg.parameters:
-            payload["job_parameters"] = cfg.parameters
-        notebook = {**(cfg.arguments or {}), **(cfg.notebook_params or {})}
-        if notebook:
-            payload["notebook_params"] = notebook
+        token = idempotency_token(request.run_key)
+        payload: dict[str, Any] = {"job_id": job_id, "idempotency_token": token}
+        owner = {OWNER_FIELD: request.run_id}
+        if cfg.parameters is not None:  # `parameters: {}` chooses job parameters for a job that has them
+            payload["job_parameters"] = {**cfg.parameters, **owner}
+        else:
+            payload["notebook_params"] = {**(cfg.arguments or {}), **(cfg.notebook_params or {}), **owner}
         data = await self._call(cfg, "POST", "/api/2.1/jobs/run-now", "databricks trigger", json=payload)
         run_id = data.get("run_id")
         if not isinstance(run_id, int) or isinstance(run_id, bool) or run_id <= 0:
             raise TriggerError("databricks trigger: response missing run_id",
                                category=FailureCategory.TRANSIENT)
+        await self._prove_ours(cfg, run_id, job_id, token, request)
         metadata = {
             "databricks_workspace_url": redact_url(cfg.base_url),
             "databricks_run_id": str(run_id),
             "databricks_job_id": str(job_id),
         }
         return LaunchResult(state="running", metadata=metadata, message=f"run {run_id} of job {job_id}")
+
+    async def _prove_ours(self, cfg: DatabricksConfig, run_id: int, job_id: int, token: str,
+                          request: LaunchRequest) -> None:
+        """Return when run ``run_id`` (what ``run-now`` answered for ``token``) carries this run's id
+        in its parameters; raise :func:`key_taken` when it does not, :func:`ownership_unknown` when
+        it cannot be read right now."""
+        job = f"run {run_id} of job {job_id}"
+        try:
+            data = await self._call(cfg, "GET", "/api/2.1/jobs/runs/get", "databricks trigger",
+                                    params={"run_id": str(run_id)})
+        except TriggerError as exc:
+            if exc.category is FailureCategory.PERMANENT:
+                raise
+            raise ownership_unknown("databricks trigger", token, job, exc) from None
+        owner = run_owner(data)
+        if owner != request.run_id:
+            raise key_taken("databricks trigger", token, request.run_id, job, owner)
 
     async def poll(self, config: Any, metadata: Mapping[str, Any]) -> PollResult:
         run_id = metadata.get("databricks_run_id")

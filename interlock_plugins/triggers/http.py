@@ -1,9 +1,13 @@
 """The ``http`` trigger: one request to a generic REST endpoint or webhook.
 
-The request carries ``Idempotency-Key: <run key>`` and ``X-Interlock-Run-Id`` (and, when the
-server knows its own address, ``X-Interlock-Callback-Url``), so a receiver can deduplicate a
-relaunch after a crash. A successful answer means the job was accepted: the run stays
-``running`` until the completion callback arrives. The response body is not kept unless
+The request carries ``Idempotency-Key: <run key>`` (which starts with the store identity) and
+``X-Interlock-Run-Id`` (and, when the server knows its own address, ``X-Interlock-Callback-Url``), so
+a receiver can deduplicate a relaunch after a crash. Interlock cannot read back what a generic
+endpoint did with a key, so the proof of ownership is the receiver's to check: keep the run id with
+the key, answer a repeated key with the same run id as the job already accepted (a relaunch), and a
+repeated key with another run id ``409 Conflict`` — which fails the run PERMANENT, saying the key is
+taken by a job Interlock did not start for this run. A successful answer means the job was
+accepted: the run stays ``running`` until the completion callback arrives. The response body is not kept unless
 ``storeResponse: true`` (then its first 500 characters); requests keep to the ``outbound:``
 host policy (link-local and cloud metadata addresses are never reached). Failures are classified from the status code:
 4xx PERMANENT, 5xx/408/429 TRANSIENT, network errors TRANSIENT, timeouts TIMEOUT.
@@ -17,6 +21,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field, field_validator
 
 from interlock_core.errors import TriggerError, category_for_http_status
+from interlock_core.model import FailureCategory
 from interlock_core.ports import LaunchRequest, LaunchResult, PollResult
 
 from ._common import (
@@ -104,6 +109,14 @@ class HTTPTrigger(HTTPTriggerBase):
         if body:
             metadata["responseExcerpt"] = body
         accepted = status in cfg.success_codes if cfg.success_codes else 200 <= status < 300
+        if not accepted and status == 409:
+            raise TriggerError(
+                f"http trigger: {cfg.method} returned status 409 Conflict for Idempotency-Key {request.run_key}: "
+                f"the key is taken by a job Interlock did not start for run {request.run_id}; it is not adopted"
+                + (f": {body}" if body else ""),
+                category=FailureCategory.PERMANENT,
+                status=status,
+            )
         if not accepted:
             raise TriggerError(
                 f"http trigger: {cfg.method} returned status {status}" + (f": {body}" if body else ""),

@@ -23,6 +23,11 @@ from interlock_core.model import (
 Advance = Callable[[float], Awaitable[None]]
 """``await advance(seconds)``: let that much time pass for the store under test."""
 
+OpenStore = Callable[..., Awaitable[Any]]
+"""``await open_store()``: another started store on the same backend as ``store`` (the same file,
+key prefix or table, as a second process or replica opens it); ``await open_store(fresh=True)``:
+one on a new, empty backend. The fixture closes (and cleans up) what it opened."""
+
 BASE = datetime(2026, 3, 2, 12, 0, 0, 123456, tzinfo=UTC)
 
 

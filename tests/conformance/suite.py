@@ -1,17 +1,20 @@
 """The store conformance suite: what every :class:`interlock_core.ports.Store` must do.
 
-A backend's test module subclasses :class:`StoreConformance` and provides two fixtures:
+A backend's test module subclasses :class:`StoreConformance` and provides three fixtures:
 
 * ``store`` — a started store, isolated per test (its own file, key prefix or table);
 * ``advance`` — ``await advance(seconds)`` makes that much time pass *for the store* (advance a
   fake clock, or sleep where the backend's TTLs are native). Tests that need expiry use 1 s TTLs
-  and ``await advance(1.5)``, so a real sleep stays short.
+  and ``await advance(1.5)``, so a real sleep stays short;
+* ``open_store`` — ``await open_store()`` opens another store on the same backend (as a second
+  process or replica would), ``await open_store(fresh=True)`` one on a new, empty backend.
 
 Records are compared whole after a round trip, so a backend that loses a field fails here. The
-cases live in three mixins: this module (lifecycle, pipelines, traits, readiness, runs),
-``suite_ledger`` (run logs, reruns, cascade markers, list limits) and ``suite_events`` (the event
-log and leases). The cases follow section 5 of the predecessor's behaviour reference, adapted to
-our Protocol (absent records read as ``None``), plus what the engine relies on beyond it.
+cases live in four mixins: this module (lifecycle, pipelines, traits, readiness, runs),
+``suite_ledger`` (run logs, reruns, cascade markers, list limits), ``suite_events`` (the event
+log and leases) and ``suite_identity`` (the store identity). The cases follow section 5 of the
+predecessor's behaviour reference, adapted to our Protocol (absent records read as ``None``),
+plus what the engine relies on beyond it.
 """
 
 from __future__ import annotations
@@ -30,11 +33,13 @@ from interlock_core.ports import Store
 
 from .records import Advance, at, event, pipeline, readiness, run, trait
 from .suite_events import EventAndLeaseConformance
+from .suite_identity import IdentityConformance
 from .suite_ledger import CONCURRENCY, LedgerConformance
 
 
-class StoreConformance(LedgerConformance, EventAndLeaseConformance):
-    """Subclass as ``TestXStore(StoreConformance)`` next to ``store`` and ``advance`` fixtures."""
+class StoreConformance(LedgerConformance, EventAndLeaseConformance, IdentityConformance):
+    """Subclass as ``TestXStore(StoreConformance)`` next to ``store``, ``advance`` and ``open_store``
+    fixtures."""
 
     # lifecycle -------------------------------------------------------------------------------
     async def test_is_a_store(self, store: Store) -> None:

@@ -19,7 +19,7 @@ from interlock_plugins.stores.dynamodb import DynamoDBStore
 from tests.helpers.dynamodb import dynamodb_moto_server
 from tests.moto_server import FAKE_REGION, MotoServer, fake_aws_environment
 
-from .records import Advance
+from .records import Advance, OpenStore
 from .suite import StoreConformance
 
 
@@ -59,6 +59,34 @@ async def store(
         await dynamodb_store.close()
         admin = boto3.client("dynamodb", endpoint_url=moto_server.url, region_name=FAKE_REGION)
         admin.delete_table(TableName=table)
+
+
+@pytest.fixture
+async def open_store(
+    moto_server: MotoServer, aws_session: aioboto3.Session, clock: FakeClock, store: DynamoDBStore
+) -> AsyncIterator[OpenStore]:
+    opened: list[DynamoDBStore] = []
+    fresh_tables: list[str] = []
+
+    async def open_store(fresh: bool = False) -> DynamoDBStore:
+        table = store.table
+        if fresh:
+            table = f"interlock-test-{uuid.uuid4().hex[:12]}"
+            fresh_tables.append(table)
+        other = DynamoDBStore(table_name=table, endpoint=moto_server.url, region=FAKE_REGION,
+                              create_table=fresh, clock=clock, session=aws_session)
+        opened.append(other)
+        await other.start()
+        return other
+
+    try:
+        yield open_store
+    finally:
+        for other in opened:
+            await other.close()
+        admin = boto3.client("dynamodb", endpoint_url=moto_server.url, region_name=FAKE_REGION)
+        for table in fresh_tables:
+            admin.delete_table(TableName=table)
 
 
 @pytest.fixture

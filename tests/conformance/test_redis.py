@@ -14,7 +14,7 @@ import pytest
 from interlock_core.clock import FakeClock
 from interlock_plugins.stores.redis import RedisStore
 
-from .records import Advance
+from .records import Advance, OpenStore
 from .suite import StoreConformance
 
 REDIS_URL = "redis://127.0.0.1:6379"
@@ -39,6 +39,30 @@ async def store() -> AsyncIterator[RedisStore]:
             await cleaner.purge()
         finally:
             await cleaner.close()
+
+
+@pytest.fixture
+async def open_store(store: RedisStore) -> AsyncIterator[OpenStore]:
+    opened: list[RedisStore] = []
+    fresh_prefixes: list[str] = []
+
+    async def open_store(fresh: bool = False) -> RedisStore:
+        prefix = store.config.key_prefix
+        if fresh:
+            prefix = f"interlock-test:{uuid.uuid4().hex}:"
+            fresh_prefixes.append(prefix)
+        other = RedisStore(url=REDIS_URL, key_prefix=prefix, clock=FakeClock(), connect_timeout=2)
+        opened.append(other)
+        await other.start()
+        return other
+
+    try:
+        yield open_store
+    finally:
+        for other in opened:
+            if other.config.key_prefix in fresh_prefixes:
+                await other.purge()
+            await other.close()
 
 
 @pytest.fixture

@@ -14,13 +14,14 @@ from pydantic import ValidationError as PydanticError
 
 from interlock_core.clock import FakeClock
 from interlock_core.errors import ConfigError, StoreUnavailable, ValidationError
+from interlock_core.launch_keys import is_store_identity
 from interlock_core.model import RunStatus
 from interlock_core.plugins import PluginContext
 from interlock_plugins.stores import interlock_register_stores
-from interlock_plugins.stores._sqlite_schema import SCHEMA_VERSION
+from interlock_plugins.stores._sqlite_schema import MIGRATIONS, SCHEMA_VERSION
 from interlock_plugins.stores.sqlite import SQLiteConfig, SQLiteStore
 
-from .records import Advance, event, marker, pipeline, rerun, run, run_log, trait
+from .records import Advance, OpenStore, event, marker, pipeline, rerun, run, run_log, trait
 from .suite import StoreConformance
 
 
@@ -37,6 +38,24 @@ async def store(tmp_path: Path, clock: FakeClock) -> AsyncIterator[SQLiteStore]:
         yield sqlite_store
     finally:
         await sqlite_store.close()
+
+
+@pytest.fixture
+async def open_store(tmp_path: Path, clock: FakeClock, store: SQLiteStore) -> AsyncIterator[OpenStore]:
+    opened: list[SQLiteStore] = []
+
+    async def open_store(fresh: bool = False) -> SQLiteStore:
+        path = tmp_path / f"fresh-{len(opened)}.db" if fresh else Path(store.path)
+        other = SQLiteStore(path, clock=clock)
+        opened.append(other)
+        await other.start()
+        return other
+
+    try:
+        yield open_store
+    finally:
+        for other in opened:
+            await other.close()
 
 
 @pytest.fixture
@@ -95,6 +114,28 @@ async def test_schema_is_versioned_and_in_wal_mode(store: SQLiteStore) -> None:
     with closing(_raw(Path(store.path))) as conn:
         assert conn.execute("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)]
         assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+
+
+async def test_a_version_1_database_is_migrated_and_gets_an_identity(tmp_path: Path) -> None:
+    path = tmp_path / "v1.db"
+    with closing(_raw(path)) as conn:  # a database as the first schema version left it
+        conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+        for statement in MIGRATIONS[1]:
+            conn.execute(statement)
+        conn.execute("INSERT INTO schema_version (version) VALUES (1)")
+        conn.execute("INSERT INTO pipelines (name, data) VALUES (?, ?)",
+                     ("ct-old", pipeline("ct-old").model_dump_json(by_alias=True)))
+    store = SQLiteStore(path)
+    await store.start()
+    try:
+        identity = await store.store_identity()
+        assert is_store_identity(identity) and await store.store_identity() == identity
+        assert await store.get_pipeline("ct-old") is not None
+    finally:
+        await store.close()
+    with closing(_raw(path)) as conn:
+        assert conn.execute("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)]
+        assert conn.execute("SELECT value FROM store_meta WHERE key = 'identity'").fetchone() == (identity,)
 
 
 async def test_newer_schema_is_refused(tmp_path: Path) -> None:

@@ -1,4 +1,5 @@
-"""Several processes racing for the same claims on one SQLite file: exactly one wins each."""
+"""Several processes racing for the same claims on one SQLite file: exactly one wins each, and
+all of them (opening the file at once, none having asked before) agree on one store identity."""
 
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ async def main(path: str, worker: str, cycles: int) -> None:
     await store.start()
     print("ready", flush=True)
     sys.stdin.readline()
+    identity = await store.store_identity()
     won = []
     now = datetime.now(UTC)
     for i in range(cycles):
@@ -42,7 +44,7 @@ async def main(path: str, worker: str, cycles: int) -> None:
         if await store.acquire_lease("lease-" + date, worker, 600):
             won.append("lease-" + date)
     await store.close()
-    print(json.dumps(won), flush=True)
+    print(json.dumps({"identity": identity, "won": won}), flush=True)
 
 
 anyio.run(main, sys.argv[1], sys.argv[2], int(sys.argv[3]))
@@ -69,6 +71,7 @@ def test_claims_race_across_processes(tmp_path: Path) -> None:
             assert worker.stdout is not None
             assert worker.stdout.readline().strip() == "ready", worker.communicate(timeout=30)[1]
         results: list[list[str]] = []
+        identities: set[str] = set()
         for worker in workers:
             assert worker.stdin is not None
             worker.stdin.write("go\n")
@@ -76,13 +79,16 @@ def test_claims_race_across_processes(tmp_path: Path) -> None:
         for worker in workers:
             out, err = worker.communicate(timeout=60)
             assert worker.returncode == 0, err
-            results.append(json.loads(out.strip().splitlines()[-1]))
+            answer = json.loads(out.strip().splitlines()[-1])
+            results.append(answer["won"])
+            identities.add(answer["identity"])
     finally:
         for worker in workers:
             if worker.poll() is None:
                 worker.kill()
                 worker.wait()
 
+    assert len(identities) == 1, identities
     claims = [claim for won in results for claim in won]
     expected = [f"2026-01-{i + 1:02}" for i in range(CYCLES)]
     assert sorted(c for c in claims if not c.startswith("lease-")) == expected
@@ -92,6 +98,7 @@ def test_claims_race_across_processes(tmp_path: Path) -> None:
         store = SQLiteStore(path)
         await store.start()
         try:
+            assert {await store.store_identity()} == identities
             for n, won in enumerate(results):
                 for date in (c for c in won if not c.startswith("lease-")):
                     entry = await store.get_run_log("ct-mp", date, "daily")

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import pytest
 
+from interlock_core.launch_keys import is_store_identity
+
 from .support import Deployment, batch_pipeline, eventually, today, weekday
 
 pytestmark = pytest.mark.e2e
@@ -36,8 +38,8 @@ async def test_1_progressive_readiness(deployment: Deployment) -> None:
     assert (r3["status"], r3["blocking"]) == ("READY", [])
 
     run = await d.wait_run(name, "RUNNING")  # the watcher triggered it; an http trigger stays RUNNING
-    assert run["runKey"] == f"{name}:daily:{day}:1"
     [launch] = d.orchestrator.launches(name)
+    assert launch.cycle_key == f"{name}:daily:{day}:1" and is_store_identity(launch.store_identity)
     assert (launch.run_id, launch.run_key) == (run["runId"], run["runKey"])
     assert launch.body == {"pipeline": name, "date": day}  # ${date} expanded
     assert launch.callback_url == f"{d.served.url}/api/runs/{run['runId']}/complete"
@@ -74,7 +76,7 @@ async def test_2_rerun_after_quality_drop(deployment: Deployment) -> None:
 
     d.sensors.set(name, "record-count", 1200)  # fixed: the watcher starts the pending rerun
     second = (await d.wait_launch(name, 2))[1]
-    assert second.run_key == f"{name}:daily:{day}:{rerun_id}:1"
+    assert second.cycle_key == f"{name}:daily:{day}:{rerun_id}:1"
     rerun_run = await d.run(second.run_id or "")
     assert (rerun_run["status"], rerun_run["rerunId"]) == ("RUNNING", rerun_id)
     assert (await d.orchestrator.call_back(second)).json()["status"] == "COMPLETED"

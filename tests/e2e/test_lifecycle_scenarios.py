@@ -65,7 +65,9 @@ async def test_8_retry_with_backoff(deployment: Deployment) -> None:
     assert "status 500" in failed["failureMessage"]
     retried = await d.wait_run(name, "RUNNING")  # attempt 2, once the 1 s backoff has passed
     assert retried["attempt"] == 2
-    assert [x.run_key for x in d.orchestrator.launches(name)] == [f"{name}:daily:{day}:1", f"{name}:daily:{day}:2"]
+    launches = d.orchestrator.launches(name)
+    assert [x.cycle_key for x in launches] == [f"{name}:daily:{day}:1", f"{name}:daily:{day}:2"]
+    assert launches[0].store_identity == launches[1].store_identity
     assert (await d.orchestrator.call_back(d.orchestrator.launches(name)[1])).json()["status"] == "COMPLETED"
     entry = await d.wait_run_log(name, day, "COMPLETED")
     assert entry["attemptNumber"] == 2
@@ -145,7 +147,7 @@ async def test_10_replay(deployment: Deployment) -> None:
         ("triggered", "RUNNING", run["runId"])
     [_, relaunch] = d.orchestrator.launches(name)
     assert relaunch.run_id == rerun["rerunRunId"]
-    assert relaunch.run_key == f"{name}:daily:{day}:{rerun['rerunId']}:1"
+    assert relaunch.cycle_key == f"{name}:daily:{day}:{rerun['rerunId']}:1"
     assert (await d.orchestrator.call_back(relaunch)).json()["status"] == "COMPLETED"
 
     [listed] = await d.reruns(name)

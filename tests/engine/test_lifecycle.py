@@ -11,7 +11,7 @@ import pytest
 from interlock_core.engine import CycleBusy, Outcome
 from interlock_core.errors import InvalidTransition, NotFoundError
 from interlock_core.model import EventKind, FailureCategory, RunStatus
-from tests.helpers.project import Harness, pipeline
+from tests.helpers.project import Harness, pipeline, store_key
 from tests.helpers.webhook import webhook_server
 
 S = RunStatus
@@ -30,7 +30,7 @@ async def test_ready_pipeline_runs_once_and_dedups(harness: Harness, tmp_path: P
     outcome = await engine.start_run("p1")
     assert outcome.outcome is Outcome.TRIGGERED
     assert outcome.run is not None and outcome.run.status is S.COMPLETED
-    assert outcome.run.run_key == "p1:daily:2026-03-02:1"
+    assert outcome.run.run_key == await store_key(engine, "p1:daily:2026-03-02:1")
     log = await engine.store.get_run_log("p1", "2026-03-02", "daily")
     assert log is not None and log.status is S.COMPLETED and log.attempt_number == 1
     assert marker.read_text().count("x") == 1
@@ -92,7 +92,7 @@ async def test_failing_trigger_retries_with_backoff_then_exhausts(harness: Harne
     harness.clock.advance(61)
     second = await engine.start_run("p1")
     assert second.outcome is Outcome.TRIGGERED and second.run is not None and second.run.attempt == 2
-    assert second.run.run_key == "p1:daily:2026-03-02:2"
+    assert second.run.run_key == await store_key(engine, "p1:daily:2026-03-02:2")
 
     harness.clock.advance(121)
     third = await engine.start_run("p1")
@@ -135,7 +135,7 @@ async def test_http_trigger_runs_until_callback_and_callback_is_idempotent(harne
         run = outcome.run
         assert run is not None and run.status is S.RUNNING
         assert hook.requests[0]["body"] == {"pipeline": "p1", "date": "2026-03-02"}
-        assert hook.requests[0]["headers"]["Idempotency-Key"] == "p1:daily:2026-03-02:1"
+        assert hook.requests[0]["headers"]["Idempotency-Key"] == await store_key(engine, "p1:daily:2026-03-02:1")
 
         in_progress = await engine.start_run("p1")
         assert in_progress.outcome is Outcome.IN_PROGRESS
@@ -238,7 +238,8 @@ async def test_rerun_of_completed_date_runs_again(harness: Harness, tmp_path: Pa
     assert record.status is S.COMPLETED and record.original_run_id == first.run.run_id
     assert record.rerun_run_id == outcome.run.run_id  # type: ignore[union-attr]
     lines = marker.read_text().split()
-    assert lines[0] == "p1:daily:2026-03-02:1" and lines[1].startswith("p1:daily:2026-03-02:rerun-p1-")
+    assert lines[0] == await store_key(engine, "p1:daily:2026-03-02:1")
+    assert lines[1].startswith(await store_key(engine, "p1:daily:2026-03-02:rerun-p1-"))
     log = await engine.store.get_run_log("p1", "2026-03-02", "daily")
     assert log is not None and log.run_id == first.run.run_id  # the rerun never mutates the run log
     kinds_ = [e.kind for e in await engine.store.list_events("p1", 200)]
@@ -351,7 +352,7 @@ async def test_claim_without_a_recorded_run_blocks_until_its_lease_then_is_claim
     harness.sensors.ready("p1")
     again = await engine.start_run("p1")
     assert again.outcome is Outcome.TRIGGERED and again.run is not None and again.run.attempt == 1
-    assert again.run.run_key == "p1:daily:2026-03-02:1"
+    assert again.run.run_key == await store_key(engine, "p1:daily:2026-03-02:1")
 
 
 async def test_cancelled_cycle_is_not_retried(harness: Harness) -> None:

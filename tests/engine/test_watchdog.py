@@ -223,7 +223,8 @@ async def test_a_claim_abandoned_by_a_crashed_replica_is_healed_and_recorded(har
     harness.clock.advance(31)
     await watcher.run_once()
     runs = await engine.store.list_runs("p1")
-    assert len(runs) == 1 and runs[0].run_key == run_key("p1", "daily", "2026-03-02", 1)
+    assert len(runs) == 1
+    assert runs[0].run_key == run_key(await engine.store.store_identity(), "p1", "daily", "2026-03-02", 1)
     recovered = [e for e in await engine.store.list_events("p1", 1000) if e.kind is K.TRIGGER_RECOVERED]
     assert len(recovered) == 1 and "crashed replica" in (recovered[0].message or "")
 

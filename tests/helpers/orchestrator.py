@@ -6,8 +6,10 @@ sent as ``Idempotency-Key`` and the ``X-Interlock-Callback-Url``). A test can ma
 have the orchestrator call the completion callback itself, as a real orchestrator would when the
 job ends: ``POST <X-Interlock-Callback-Url>`` with ``{"status": ..., "metadata": ...}``.
 
-Like a real orchestrator honouring ``Idempotency-Key``, it holds one job per key: a launch whose
-key was accepted before is answered at once as that same job (``duplicate``), never a second one.
+Like a real orchestrator honouring ``Idempotency-Key`` (as docs/security.md asks a receiver to), it
+holds one job per key and the run id it came with: a launch whose key was accepted before is
+answered at once as that same job (``duplicate``) when it carries the same run id (a relaunch), and
+with 409 Conflict when it carries another; never a second job.
 """
 
 from __future__ import annotations
@@ -48,6 +50,18 @@ class Launch:
     @property
     def run_key(self) -> str | None:
         return self.header("Idempotency-Key")
+
+    @property
+    def store_identity(self) -> str | None:
+        """The identity of the store the launching engine works on: the run key's first part."""
+        key = self.run_key
+        return key.split(":", 1)[0] if key and ":" in key else None
+
+    @property
+    def cycle_key(self) -> str | None:
+        """The run key without its store identity: ``pipeline:schedule:date[:rerun]:attempt``."""
+        key = self.run_key
+        return key.split(":", 1)[1] if key and ":" in key else key
 
     @property
     def callback_url(self) -> str | None:
@@ -130,9 +144,13 @@ class Orchestrator:
         with self._lock:
             behaviour = self._of(path)
             key = next((v for k, v in headers.items() if k.lower() == "idempotency-key"), None)
-            if key is not None and any(x.run_key == key and x.answered < 400 for x in self._launches):
-                self._launches.append(Launch(path, headers, body, time.monotonic(), 200, duplicate=True))
-                return 200, None
+            held = next((x for x in self._launches if key is not None and x.run_key == key and x.answered < 400), None)
+            if held is not None:
+                arrived = Launch(path, headers, body, time.monotonic(), 409)
+                if arrived.run_id == held.run_id:
+                    arrived = Launch(path, headers, body, time.monotonic(), 200, duplicate=True)
+                self._launches.append(arrived)
+                return arrived.answered, None
             status = 200
             if behaviour.failures_left is None or behaviour.failures_left > 0:
                 status = behaviour.fail_status

@@ -42,6 +42,12 @@ def pipeline(name: str, **extra: Any) -> dict[str, Any]:
     return data
 
 
+async def store_key(engine: Engine, key: str) -> str:
+    """``key`` (``pipeline:schedule:date[:rerun]:attempt``) as a run key of ``engine``'s store: every
+    run key starts with the store identity."""
+    return f"{await engine.store.store_identity()}:{key}"
+
+
 class MemoryAlerts:
     """Captures alerts (unit-test double for the dispatcher)."""
 

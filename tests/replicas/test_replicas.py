@@ -81,7 +81,7 @@ async def test_replicas_never_work_a_cycle_at_once_nor_launch_it_twice(trio: Clu
     replicas = {served.pid for served in trio.replicas.values()}
     for name in names:
         launches = trio.orchestrator.launches(name)
-        assert [x.run_key for x in launches] == [f"{name}:daily:{launches[0].body['date']}:1"], name
+        assert [x.cycle_key for x in launches] == [f"{name}:daily:{launches[0].body['date']}:1"], name
         assert len(await _get(a, f"/api/pipelines/{name}/runs")) == 1
         spans = read_spans(trio.sensors, name)
         assert overlaps(spans) == [], f"{name} was evaluated by two replicas at once: {overlaps(spans)}"
@@ -154,7 +154,8 @@ async def test_a_replica_killed_while_launching_is_relaunched_elsewhere_under_th
     entry = await _wait_run_log(b, name, "COMPLETED")
     assert (entry["attemptNumber"], entry["runId"], entry["retryHistory"]) == (1, launch.run_id, [])
     launches = cluster.orchestrator.launches(name)
-    assert [x.run_key for x in launches] == [f"{name}:late:{entry['date']}:1"] * 2
+    assert [x.cycle_key for x in launches] == [f"{name}:late:{entry['date']}:1"] * 2
+    assert len({x.run_key for x in launches}) == 1  # both replicas: one store identity, one key
     assert [x.duplicate for x in launches] == [False, True] and len(cluster.orchestrator.jobs(name)) == 1
     assert cluster.by_url(launches[1].callback_url) == "b"
 
@@ -200,9 +201,9 @@ async def test_replicas_killed_mid_cycle_leave_the_work_to_the_survivors(make_cl
     launched = await _wait_run_log(survivor, launching, "COMPLETED", within=30)
     day = evaluated["date"]
     [only] = cluster.orchestrator.launches(evaluating)
-    assert only.run_key == f"{evaluating}:daily:{day}:1" and cluster.by_url(only.callback_url) not in victims
+    assert only.cycle_key == f"{evaluating}:daily:{day}:1" and cluster.by_url(only.callback_url) not in victims
     keys = [x.run_key for x in cluster.orchestrator.launches(launching)]
-    assert keys == [f"{launching}:daily:{day}:1"] * 2  # relaunched under the same key: one job
+    assert keys == [f"{only.store_identity}:{launching}:daily:{day}:1"] * 2  # relaunched under the same key
     assert len(cluster.orchestrator.jobs(launching)) == 1
     assert launched["attemptNumber"] == 1 and launched["retryHistory"] == []
     assert overlaps(read_spans(cluster.sensors, evaluating)) == []

@@ -3,10 +3,13 @@
 * ``SafetyRunner`` runs evaluators written ``safety:<name>``: the campaign sets what each
   (pipeline, trait) answers — pass, fail, timeout, crash or bad output.
 * ``ObservedSubprocessRunner`` is the real subprocess runner; it only notes what it returned.
-* ``SafetyTrigger`` (``type: safety``) is the fake orchestrator: it holds one job per run key (a
-  relaunch of a key is adopted), records every launch in the ledger, checks the trait states the
-  deciding flow saw, and then behaves as the campaign says: succeed, keep running, fail
-  transiently or permanently, time out — or hang until cancelled (a crash mid-launch).
+* ``SafetyTrigger`` (``type: safety``) is the fake orchestrator: it holds one job per run key and
+  the run id it was launched for, and follows the proof rule of the real triggers: a launch of a
+  key it holds is adopted when it carries that job's run id (a relaunch after a crash) and refused
+  as a key taken by a job Interlock did not start (PERMANENT) when it carries another. It records
+  every launch in the ledger, checks the trait states the deciding flow saw, and then behaves as
+  the campaign says: succeed, keep running, fail transiently or permanently, time out — or hang
+  until cancelled (a crash mid-launch).
 """
 
 from __future__ import annotations
@@ -69,6 +72,9 @@ class Behaviour:
             pipeline=request.pipeline_id, schedule=request.schedule_id, date=request.date, attempt=request.attempt,
             run_key=request.run_key, run_id=request.run_id, rerun=":rerun-" in request.run_key,
             at=self.clock.now(), traits=seen, step=self.step, relaunch=request.relaunch))
+        if job.run_id != request.run_id:  # the ledger noted the reuse; the orchestrator refuses it
+            raise TriggerError(f"launch key {request.run_key} is taken by a job Interlock did not start for run "
+                               f"{request.run_id}", category=FailureCategory.PERMANENT)
         if request.pipeline_id in self.hang_next:
             self.hang_next.discard(request.pipeline_id)
             if self.hanging is not None:

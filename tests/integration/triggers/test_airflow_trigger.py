@@ -15,7 +15,7 @@ from launch_requests import MakeRequest
 from serve_asgi import closed_port
 
 from interlock_core.clock import FakeClock
-from interlock_core.errors import TriggerError
+from interlock_core.errors import LaunchOutcomeUnknown, TriggerError
 from interlock_core.model import FailureCategory
 from interlock_core.plugins import PluginContext
 from interlock_plugins.triggers._airflow_auth import renewal_margin
@@ -48,8 +48,8 @@ async def test_launch_creates_a_dag_run_with_a_deterministic_id(
                                "airflow_url": url, "airflow_api_version": "v2"}
     posted = fake.calls("POST", "/dagRuns")[0]
     assert posted["path"] == "/api/v2/dags/daily_sales/dagRuns"
-    assert posted["body"] == {"dag_run_id": RUN_ID, "conf": {"date": "2026-03-02", "hour": "07"},
-                              "logical_date": None}
+    assert posted["body"] == {"dag_run_id": RUN_ID, "logical_date": None,
+                              "conf": {"date": "2026-03-02", "hour": "07", "interlock_run_id": "run-1-0001"}}
     assert fake.runs[("daily_sales", RUN_ID)]["state"] == "queued"
     assert "admin" not in json.dumps(result.metadata)
 
@@ -100,7 +100,49 @@ async def test_a_relaunch_adopts_the_dag_run_in_the_state_it_is_in(
     fake.set_state("daily_sales", RUN_ID, airflow_state)
     adopted = await trigger.launch(config(url), make_request())  # the same run key: 409, then read back
     assert (adopted.state, adopted.metadata["airflow_dag_run_id"]) == (state, RUN_ID)
-    assert "already exists; adopted" in (adopted.message or "") and len(fake.runs) == 1
+    assert "already exists and carries this run's id; adopted" in (adopted.message or "") and len(fake.runs) == 1
+
+
+@pytest.mark.parametrize("conf", [{"interlock_run_id": "run-of-another-store"}, {}, None])
+async def test_a_dag_run_under_the_id_that_this_run_did_not_start_is_never_adopted(
+    trigger: AirflowTrigger, fake_airflow: Peer, make_request: MakeRequest, conf: dict[str, str] | None
+) -> None:
+    """A fresh store, a second deployment or a re-created pipeline sends an id Airflow already has:
+    the 409 is no proof, the DAG run's conf must carry this run's id."""
+    fake, url = fake_airflow
+    fake.runs[("daily_sales", RUN_ID)] = {"dag_run_id": RUN_ID, "dag_id": "daily_sales", "state": "success",
+                                          "conf": conf}
+    with pytest.raises(TriggerError) as caught:
+        await trigger.launch(config(url), make_request())
+    error = caught.value
+    assert error.category is FailureCategory.PERMANENT
+    assert f"launch key {RUN_ID} is taken by a job Interlock did not start for run run-1-0001" in error.message
+    assert "not adopted" in error.message
+    assert len(fake.runs) == 1 and fake.runs[("daily_sales", RUN_ID)]["conf"] == conf
+
+
+async def test_a_relaunch_of_another_run_under_the_same_key_is_refused_and_its_own_is_adopted(
+    trigger: AirflowTrigger, fake_airflow: Peer, make_request: MakeRequest
+) -> None:
+    fake, url = fake_airflow
+    await trigger.launch(config(url), make_request(run_id="run-a"))
+    with pytest.raises(TriggerError, match="taken by a job Interlock did not start for run run-b"):
+        await trigger.launch(config(url), make_request(run_id="run-b", relaunch=1))
+    adopted = await trigger.launch(config(url), make_request(run_id="run-a", relaunch=1))
+    assert adopted.state == "running" and adopted.metadata["airflow_dag_run_id"] == RUN_ID
+    assert len(fake.runs) == 1
+
+
+async def test_a_dag_run_that_cannot_be_read_after_a_409_leaves_the_launch_outcome_unknown(
+    trigger: AirflowTrigger, fake_airflow: Peer, make_request: MakeRequest
+) -> None:
+    fake, url = fake_airflow
+    await trigger.launch(config(url), make_request())
+    fake.fail_next(503, path_contains=f"/dagRuns/{RUN_ID}")
+    with pytest.raises(LaunchOutcomeUnknown) as caught:
+        await trigger.launch(config(url), make_request(relaunch=1))
+    assert f"could not check whether DAG run {RUN_ID} of DAG daily_sales" in caught.value.message
+    assert len(fake.runs) == 1
 
 
 def test_dag_run_ids_use_only_what_airflow_accepts() -> None:
@@ -253,7 +295,7 @@ async def test_bearer_header_from_the_environment(trigger: AirflowTrigger, fake_
     cfg = {"url": url, "dagID": "daily_sales", "headers": {"Authorization": "Bearer ${AIRFLOW_TOKEN}"},
            "body": '{"source": "${pipelineID}"}'}
     result = await trigger.launch(cfg, make_request())
-    assert fake.runs[("daily_sales", RUN_ID)]["conf"] == {"source": "daily-sales"}
+    assert fake.runs[("daily_sales", RUN_ID)]["conf"] == {"source": "daily-sales", "interlock_run_id": "run-1-0001"}
     assert token not in json.dumps(result.metadata)
     assert fake.calls("POST", "/auth/token") == []
     monkeypatch.setenv("AIRFLOW_TOKEN", "not-a-token")
@@ -269,7 +311,7 @@ async def test_api_v1_uses_basic_auth_and_no_logical_date(trigger: AirflowTrigge
     launched = await trigger.launch(cfg, make_request())
     posted = fake.calls("POST", "/dagRuns")[0]
     assert posted["path"] == "/api/v1/dags/daily_sales/dagRuns"
-    assert posted["body"] == {"dag_run_id": RUN_ID, "conf": {}}
+    assert posted["body"] == {"dag_run_id": RUN_ID, "conf": {"interlock_run_id": "run-1-0001"}}
     assert posted["headers"]["authorization"].startswith("Basic ")
     fake.set_state("daily_sales", RUN_ID, "success")
     assert (await trigger.poll(cfg, launched.metadata)).state == "succeeded"

@@ -72,9 +72,10 @@ def aws(moto: MotoServer, service: str) -> Any:
 
 
 def make_request(pipeline: str = "daily-sales", schedule: str = "h07", attempt: int = 1,
-                 relaunch: int = 0) -> LaunchRequest:
+                 relaunch: int = 0, run_id: str | None = None) -> LaunchRequest:
+    """A launch of a new run (a fresh run id) unless ``run_id`` names the run being relaunched."""
     run_key = f"{pipeline}:{schedule}:{DATE}:{attempt}"
-    run_id = uuid.uuid4().hex
+    run_id = run_id or uuid.uuid4().hex
     return LaunchRequest(
         pipeline_id=pipeline,
         run_id=run_id,
@@ -141,19 +142,36 @@ async def test_glue_launches_job_with_expanded_arguments_and_polls_succeeded(
         arguments={"--date": "${date}", "--hour": "${hour}", "--n": 5},
         workerType="G.1X", numberOfWorkers=2,
     )
+    request = make_request()
 
-    result = await glue.launch(cfg, make_request())
+    result = await glue.launch(cfg, request)
 
     assert result.state == "running"
     assert set(result.metadata) == {"glue_job_name", "glue_job_run_id"}
     assert result.metadata["glue_job_name"] == "sales-h07"
     run_id = result.metadata["glue_job_run_id"]
     run = aws(moto, "glue").get_job_run(JobName="sales-h07", RunId=run_id)["JobRun"]
-    assert run["Arguments"] == {"--date": DATE, "--hour": "07", "--n": "5"}
+    assert run["Arguments"] == {"--date": DATE, "--hour": "07", "--n": "5", "--interlock_run_id": request.run_id}
     assert (run["WorkerType"], run["NumberOfWorkers"]) == ("G.1X", 2)
 
     polled = await glue.poll(cfg, result.metadata)
     assert (polled.state, polled.message) == ("succeeded", "SUCCEEDED")
+
+
+async def test_glue_relaunch_adopts_the_job_run_that_carries_its_run_id_and_no_other(
+    moto: MotoServer, glue: GlueTrigger
+) -> None:
+    aws(moto, "glue").create_job(Name="j", Role=ROLE_ARN, Command={"Name": "glueetl"})
+    cfg = config(glue, moto, jobName="j")
+    first = await glue.launch(cfg, make_request(run_id="run-a"))
+    # another run relaunched (say, of a store whose history of this cycle lapsed): not run-a's job
+    other = await glue.launch(cfg, make_request(run_id="run-b", relaunch=1))
+    assert other.metadata["glue_job_run_id"] != first.metadata["glue_job_run_id"]
+    # run-a's launcher crashed before recording: its relaunch finds its own job run
+    again = await glue.launch(cfg, make_request(run_id="run-a", relaunch=1))
+    assert again.metadata["glue_job_run_id"] == first.metadata["glue_job_run_id"] and again.metadata["glue_relaunch"]
+    assert "adopted" in (again.message or "")
+    assert len(aws(moto, "glue").get_job_runs(JobName="j")["JobRuns"]) == 2
 
 
 async def test_glue_unknown_job_is_a_permanent_launch_failure(moto: MotoServer, glue: GlueTrigger) -> None:
@@ -236,16 +254,31 @@ async def test_emr_relaunch_of_the_same_run_key_adopts_the_step_already_added(
 ) -> None:
     cluster_id = emr_cluster(moto)
     cfg = config(emr, moto, clusterID=cluster_id, arguments=["spark-submit", "s3://bucket/job.py"])
-    first = await emr.launch(cfg, make_request())
+    first = await emr.launch(cfg, make_request(run_id="run-a"))
     # the launcher crashed before recording: the run is relaunched under its key (AddJobFlowSteps
     # has no idempotency token, so the trigger looks for the step named after the run key)
-    again = await emr.launch(cfg, make_request(relaunch=1))
+    again = await emr.launch(cfg, make_request(run_id="run-a", relaunch=1))
 
     assert again.metadata["emr_step_id"] == first.metadata["emr_step_id"] and again.metadata["emr_relaunch"]
     steps = aws(moto, "emr").list_steps(ClusterId=cluster_id)["Steps"]
     assert [s["Name"] for s in steps] == [f"daily-sales:h07:{DATE}:1"]
     retry = await emr.launch(cfg, make_request(attempt=2, relaunch=1))  # never launched: added
     assert retry.metadata["emr_step_id"] != first.metadata["emr_step_id"]
+    assert len(aws(moto, "emr").list_steps(ClusterId=cluster_id)["Steps"]) == 2
+
+
+async def test_emr_a_step_of_the_same_name_that_another_run_added_is_never_adopted(
+    moto: MotoServer, emr: EMRTrigger
+) -> None:
+    cluster_id = emr_cluster(moto)
+    cfg = config(emr, moto, clusterID=cluster_id, arguments=["true"])
+    first = await emr.launch(cfg, make_request(run_id="run-a"))
+    step = aws(moto, "emr").describe_step(ClusterId=cluster_id, StepId=first.metadata["emr_step_id"])["Step"]
+    assert step["Config"]["Properties"] == {"interlock_run_id": "run-a"}
+    other = await emr.launch(cfg, make_request(run_id="run-b", relaunch=1))
+    assert other.metadata["emr_step_id"] != first.metadata["emr_step_id"] and "emr_relaunch" not in other.metadata
+    again = await emr.launch(cfg, make_request(run_id="run-b", relaunch=2))
+    assert again.metadata["emr_step_id"] == other.metadata["emr_step_id"]
     assert len(aws(moto, "emr").list_steps(ClusterId=cluster_id)["Steps"]) == 2
 
 
@@ -341,6 +374,46 @@ async def test_emr_serverless_sends_the_run_key_as_client_token(
     assert [p["clientToken"] for p in sent] == [first, first, second] and first != second
 
 
+@pytest.fixture
+def client_tokens_honoured(monkeypatch: pytest.MonkeyPatch) -> None:
+    """moto starts a new job run for every StartJobRun; EMR Serverless answers a clientToken it
+    already knows with that job run. Make moto (in this process) do what the service does."""
+    from moto.emrserverless.models import EMRServerlessBackend
+
+    start = EMRServerlessBackend.start_job_run
+
+    def start_job_run(self: Any, application_id: str, client_token: str, *args: Any, **kwargs: Any) -> Any:
+        for run in self.job_runs.get(application_id, []):
+            if run.client_token == client_token:
+                return run
+        return start(self, application_id, client_token, *args, **kwargs)
+
+    monkeypatch.setattr(EMRServerlessBackend, "start_job_run", start_job_run)
+
+
+async def test_emr_serverless_keeps_only_a_job_run_tagged_with_its_run_id(
+    moto: MotoServer, emr_serverless: EMRServerlessTrigger, client_tokens_honoured: None
+) -> None:
+    application_id = emr_application(moto)
+    cfg = config(emr_serverless, moto, applicationId=application_id, executionRoleArn=ROLE_ARN,
+                 entryPoint="s3://bucket/sales.py")
+    first = await emr_serverless.launch(cfg, make_request(run_id="run-a"))
+    job_run_id = first.metadata["emr_sl_job_run_id"]
+    run = aws(moto, "emr-serverless").get_job_run(applicationId=application_id, jobRunId=job_run_id)["jobRun"]
+    assert run["tags"] == {"interlock_run_id": "run-a"}
+
+    with pytest.raises(TriggerError) as caught:  # the same token for another run: the service answers run-a's
+        await emr_serverless.launch(cfg, make_request(run_id="run-b"))
+    token = idempotency_name(f"daily-sales:h07:{DATE}:1", CLIENT_TOKEN_LIMIT, r"A-Za-z0-9._-")
+    assert caught.value.category is FailureCategory.PERMANENT
+    assert (f"launch key {token} is taken by a job Interlock did not start for run run-b (job run {job_run_id} "
+            f"of application {application_id} carries interlock_run_id 'run-a')") in caught.value.message
+
+    again = await emr_serverless.launch(cfg, make_request(run_id="run-a", relaunch=1))
+    assert again.metadata["emr_sl_job_run_id"] == job_run_id
+    assert len(aws(moto, "emr-serverless").list_job_runs(applicationId=application_id)["jobRuns"]) == 1
+
+
 # ------------------------------------------------------------------------------- step-function
 
 
@@ -358,7 +431,8 @@ async def test_step_function_starts_named_execution_with_input_and_polls_running
     arn = result.metadata["sfn_execution_arn"]
     execution = aws(moto, "stepfunctions").describe_execution(executionArn=arn)
     assert execution["name"] == idempotency_name(request.run_key, 80)
-    assert json.loads(execution["input"]) == {"date": DATE, "pipeline": "daily-sales"}
+    assert json.loads(execution["input"]) == {"date": DATE, "pipeline": "daily-sales",
+                                              "interlock_run_id": request.run_id}
 
     polled = await sfn.poll(cfg, result.metadata)
     assert (polled.state, polled.message) == ("running", "RUNNING")
@@ -382,6 +456,31 @@ async def test_step_function_relaunch_of_the_same_run_key_starts_one_execution(
 
     other = await sfn.launch(config(sfn, moto, stateMachineArn=arn), make_request(attempt=2))
     assert other.metadata != first.metadata
+
+
+@pytest.mark.parametrize("started_with", [{"interlock_run_id": "run-a"}, {"date": DATE}])
+async def test_step_function_an_execution_of_the_name_this_run_did_not_start_is_never_followed(
+    moto: MotoServer, sfn: StepFunctionTrigger, started_with: dict[str, str]
+) -> None:
+    arn = state_machine(moto)
+    name = idempotency_name(f"daily-sales:h07:{DATE}:1", 80)
+    aws(moto, "stepfunctions").start_execution(stateMachineArn=arn, name=name, input=json.dumps(started_with))
+
+    with pytest.raises(TriggerError) as caught:
+        await sfn.launch(config(sfn, moto, stateMachineArn=arn, input={"date": "${date}"}),
+                         make_request(run_id="run-b"))
+    assert caught.value.category is FailureCategory.PERMANENT
+    assert f"launch key {name} is taken by a job Interlock did not start for run run-b" in caught.value.message
+    assert len(aws(moto, "stepfunctions").list_executions(stateMachineArn=arn)["executions"]) == 1
+
+
+async def test_step_function_input_that_is_not_an_object_is_sent_as_written(
+    moto: MotoServer, sfn: StepFunctionTrigger
+) -> None:
+    arn = state_machine(moto)
+    result = await sfn.launch(config(sfn, moto, stateMachineArn=arn, input='["${date}"]'), make_request())
+    execution = aws(moto, "stepfunctions").describe_execution(executionArn=result.metadata["sfn_execution_arn"])
+    assert json.loads(execution["input"]) == [DATE]
 
 
 @pytest.fixture

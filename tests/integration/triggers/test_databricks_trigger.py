@@ -12,7 +12,7 @@ from fake_databricks_api import FakeDatabricks
 from launch_requests import MakeRequest
 from serve_asgi import closed_port
 
-from interlock_core.errors import TriggerError
+from interlock_core.errors import LaunchOutcomeUnknown, TriggerError
 from interlock_core.model import FailureCategory
 from interlock_core.plugins import PluginContext
 from interlock_plugins.triggers.databricks import DatabricksConfig, DatabricksTrigger, idempotency_token
@@ -49,7 +49,8 @@ async def test_run_now_by_job_id(trigger: DatabricksTrigger, fake_databricks: Pe
     assert FakeDatabricks.token not in json.dumps(result.metadata)
     posted = fake.calls("POST", "/run-now")[0]
     assert posted["body"] == {"job_id": 101, "idempotency_token": RUN_KEY,
-                              "notebook_params": {"date": "2026-03-02", "hour": "07"}}
+                              "notebook_params": {"date": "2026-03-02", "hour": "07", "interlock_run_id": "run-1-0001"}}
+    assert fake.calls("GET", "/runs/get")[0]["query"] == {"run_id": "5001"}  # read back: is it ours?
 
 
 async def test_job_name_is_resolved_and_job_parameters_sent(trigger: DatabricksTrigger, fake_databricks: Peer,
@@ -60,7 +61,9 @@ async def test_job_name_is_resolved_and_job_parameters_sent(trigger: DatabricksT
     result = await trigger.launch(cfg, make_request())
     assert result.metadata["databricks_job_id"] == "102"
     assert fake.calls("GET", "/jobs/list")[0]["query"] == {"name": "hourly-clicks"}
-    assert fake.calls("POST", "/run-now")[0]["body"]["job_parameters"] == {"run_date": "2026-03-02"}
+    assert fake.calls("POST", "/run-now")[0]["body"]["job_parameters"] == {"run_date": "2026-03-02",
+                                                                           "interlock_run_id": "run-1-0001"}
+    assert "notebook_params" not in fake.calls("POST", "/run-now")[0]["body"]
 
 
 async def test_unknown_or_ambiguous_job_name_is_permanent(trigger: DatabricksTrigger, fake_databricks: Peer,
@@ -85,6 +88,46 @@ async def test_relaunch_returns_the_run_already_started(trigger: DatabricksTrigg
     assert len(fake.runs) == 1
     retry = await trigger.launch(config(url, jobID=101), make_request(attempt=2))
     assert retry.metadata["databricks_run_id"] != first.metadata["databricks_run_id"]
+
+
+@pytest.mark.parametrize("family", [{}, {"parameters": {}}, {"parameters": {"run_date": "${date}"}}])
+async def test_a_run_another_run_started_under_the_token_is_never_adopted(
+    trigger: DatabricksTrigger, fake_databricks: Peer, make_request: MakeRequest, family: dict[str, Any]
+) -> None:
+    """run-now answers a token it knows with that run, exactly as a new one: only a run carrying
+    this run's id in its parameters is kept, whichever parameter family the job uses."""
+    fake, url = fake_databricks
+    first = await trigger.launch(config(url, jobID=101, **family), make_request(run_id="run-a"))
+    with pytest.raises(TriggerError) as caught:
+        await trigger.launch(config(url, jobID=101, **family), make_request(run_id="run-b"))
+    error = caught.value
+    assert error.category is FailureCategory.PERMANENT
+    assert (f"launch key {RUN_KEY} is taken by a job Interlock did not start for run run-b "
+            f"(run {first.metadata['databricks_run_id']} of job 101 carries interlock_run_id 'run-a')") in error.message
+    again = await trigger.launch(config(url, jobID=101, **family), make_request(run_id="run-a", relaunch=1))
+    assert again.metadata["databricks_run_id"] == first.metadata["databricks_run_id"] and len(fake.runs) == 1
+
+
+async def test_a_run_without_an_interlock_run_id_is_not_ours(trigger: DatabricksTrigger, fake_databricks: Peer,
+                                                           make_request: MakeRequest) -> None:
+    fake, url = fake_databricks
+    fake.tokens[RUN_KEY] = 4999  # someone else's run-now with this token, without our parameter
+    fake.runs[4999] = {"job_id": 101, "run_id": 4999, "state": {"life_cycle_state": "RUNNING"},
+                       "overriding_parameters": {"notebook_params": {"date": "2026-03-02"}}}
+    with pytest.raises(TriggerError, match=r"taken by a job Interlock did not start .* carries no interlock_run_id"):
+        await trigger.launch(config(url, jobID=101), make_request())
+    assert len(fake.runs) == 1
+
+
+async def test_a_run_that_cannot_be_read_back_leaves_the_launch_outcome_unknown(
+    trigger: DatabricksTrigger, fake_databricks: Peer, make_request: MakeRequest
+) -> None:
+    fake, url = fake_databricks
+    fake.fail_next(503, "TEMPORARILY_UNAVAILABLE", path_contains="/runs/get")
+    with pytest.raises(LaunchOutcomeUnknown, match="could not check whether run 5001 of job 101"):
+        await trigger.launch(config(url, jobID=101), make_request())
+    adopted = await trigger.launch(config(url, jobID=101), make_request(relaunch=1))  # once its lease lapsed
+    assert adopted.metadata["databricks_run_id"] == "5001" and len(fake.runs) == 1
 
 
 async def test_long_run_keys_are_hashed_to_a_valid_token(trigger: DatabricksTrigger, fake_databricks: Peer,
@@ -198,6 +241,7 @@ def test_config_model() -> None:
                 {"workspaceURL": ws, "jobName": "j", "jobID": 1},
                 {"workspaceURL": ws, "jobID": "abc"},
                 {"workspaceURL": ws, "jobName": "j", "parameters": {"a": "1"}, "notebookParams": {"b": "2"}},
+                {"workspaceURL": ws, "jobName": "j", "parameters": {}, "notebookParams": {"b": "2"}},
                 {"workspaceURL": ws, "jobName": "j", "cluster": "c"}):
         with pytest.raises(pydantic.ValidationError):
             DatabricksConfig.model_validate(bad)

@@ -28,12 +28,15 @@ from interlock_plugins.triggers.http import HTTPConfig, HTTPTrigger
 class JobService:
     """Accepts jobs at ``/jobs`` (202 unless a status is scripted); ``/hang`` never answers in time.
 
-    Like a service honouring ``Idempotency-Key``, it starts one job per key."""
+    Like a service honouring ``Idempotency-Key`` as docs/security.md asks, it starts one job per key
+    and keeps the run id it came with: the same key with the same run id (a relaunch) is answered
+    with that job, the same key with another run id is 409 Conflict."""
 
     url: str = ""
     statuses: list[int] = field(default_factory=list)
     requests: list[dict[str, Any]] = field(default_factory=list)
     jobs: dict[str, int] = field(default_factory=dict)
+    owners: dict[str, str] = field(default_factory=dict)
     released: asyncio.Event = field(default_factory=asyncio.Event)
 
     def app(self) -> Starlette:
@@ -48,6 +51,9 @@ class JobService:
         if status >= 300:
             return JSONResponse({"error": f"scripted {status}", "detail": "x" * 2000}, status_code=status)
         key = request.headers.get("idempotency-key", "")
+        run_id = request.headers.get("x-interlock-run-id", "")
+        if self.owners.setdefault(key, run_id) != run_id:
+            return JSONResponse({"error": f"key {key} belongs to another run"}, status_code=409)
         job = self.jobs.setdefault(key, len(self.jobs) + 1)
         return JSONResponse({"job": job}, status_code=status)
 
@@ -114,6 +120,19 @@ async def test_relaunch_sends_the_same_idempotency_key(trigger: HTTPTrigger, ser
     assert keys == [first_key, first_key, retry_key]
     assert first.metadata["responseExcerpt"] == again.metadata["responseExcerpt"] == '{"job":1}'
     assert retry.metadata["responseExcerpt"] == '{"job":2}'
+
+
+async def test_a_key_that_another_run_holds_fails_permanent_naming_the_key(
+        trigger: HTTPTrigger, service: JobService, make_request: MakeRequest) -> None:
+    config = {"url": service.url + "/jobs"}
+    await trigger.launch(config, make_request(run_id="run-a"))
+    with pytest.raises(TriggerError) as caught:
+        await trigger.launch(config, make_request(run_id="run-b"))
+    error = caught.value
+    assert (error.category, error.upstream_status) == (FailureCategory.PERMANENT, 409)
+    assert ("409 Conflict for Idempotency-Key daily-sales:h07:2026-03-02:1: the key is taken by a job "
+            "Interlock did not start for run run-b") in error.message
+    assert len(service.jobs) == 1
 
 
 @pytest.mark.parametrize(
