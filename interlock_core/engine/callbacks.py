@@ -105,7 +105,7 @@ class Callbacks:
                 result = await trigger.poll(config, run.metadata)
         except TriggerError as exc:
             log.warning("status poll of %s failed: %s", run_id, exc.message)
-            if exc.category is FailureCategory.PERMANENT:  # will not mend by itself: say so once per run
+            if exc.category is FailureCategory.PERMANENT and not pipeline.retired:  # will not mend: say so once
                 with contextlib.suppress(StoreUnavailable):  # alert_once alerted before raising
                     await self.ctx.alert_once(
                         f"poll-refused:{run_id}", AlertLevel.ERROR,

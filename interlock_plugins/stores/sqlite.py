@@ -49,6 +49,7 @@ from ._sqlite_schema import (
     RUNS,
     TRAITS,
     Table,
+    check_schema,
     ensure_schema,
     purge_expired,
 )
@@ -124,6 +125,11 @@ class SQLiteStore:
     # lifecycle ---------------------------------------------------------------------------------
     async def start(self) -> None:
         await self._db.open(ensure_schema(self.path))
+
+    async def start_read_only(self) -> None:
+        """Open an existing database to read it: nothing is created or migrated
+        (:class:`~interlock_core.errors.StoreMissing` when there is none)."""
+        await self._db.open(check_schema(self.path), create=False)
 
     async def close(self) -> None:
         await self._db.close()

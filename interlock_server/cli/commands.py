@@ -27,6 +27,8 @@ from interlock_core.model import (
 )
 
 from .output import EXIT_BLOCKED, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, Out
+from .pipeline_view import ACTIVE, RETIRED, describe, listing
+from .remove import cmd_remove_pipeline
 from .scaffold import scaffold
 from .session import open_engine
 
@@ -403,32 +405,48 @@ DRY_RUN_MARK = "DRY-RUN"
 
 
 async def cmd_status(args: argparse.Namespace, out: Out) -> int:
-    async with open_engine(args.project, read_only=True) as (_, engine):
+    """Only reads: opens the store as it is (never creates it) and registers or retires nothing;
+    pipeline files and store are shown side by side (:mod:`.pipeline_view`)."""
+    async with open_engine(args.project, read_only=True) as (project, engine):
         if not args.pipeline:
-            pipelines = await engine.list_pipelines()
             rows = []
-            for p in pipelines:
-                cached = await engine.store.get_readiness(p.name)
-                runs = await engine.store.list_runs(p.name, 1)
-                rows.append((p, cached.status.value if cached else "UNKNOWN", runs[0] if runs else None))
+            for item in listing(await engine.list_pipelines(), project.pipelines):
+                p = item.pipeline
+                cached = await engine.store.get_readiness(p.name) if item.state == ACTIVE else None
+                runs = await engine.store.list_runs(p.name, 1) if item.registered else []
+                word = (cached.status.value if cached else "UNKNOWN") if item.state == ACTIVE else item.word
+                rows.append((item, word, runs[0] if runs else None))
             if out.json_mode:
-                out.json([{"pipeline": p.name, "archetype": p.archetype, "tier": p.tier, "readiness": r,
-                           "dryRun": p.dry_run, "lastRun": run.to_json_dict() if run else None}
-                          for p, r, run in rows])
+                out.json([{"pipeline": i.name, "archetype": i.pipeline.archetype, "tier": i.pipeline.tier,
+                           "readiness": r, "dryRun": i.pipeline.dry_run, "lastRun": run.to_json_dict() if run else None,
+                           **i.fields()} for i, r, run in rows])
                 return EXIT_OK
             if not rows:
                 out.line("No pipelines registered.")
                 return EXIT_OK
             out.line(out.bold("Registered Pipelines:"))
             out.line()
-            for p, readiness, run in rows:
+            for item, readiness, run in rows:
+                p = item.pipeline
                 last = f"{run.run_id} {out.status_word(run.status.value)}" if run else out.dim("no runs")
                 mode = f"  {out.yellow(DRY_RUN_MARK)}" if p.dry_run else ""
                 out.line(f"  {p.name:<30} {out.status_word(readiness):<15} archetype={p.archetype:<22} "
                          f"tier={p.tier if p.tier is not None else '-'}  last run: {last}{mode}")
+                if item.note():
+                    out.line(out.dim(f"  {'':<30} {item.note()}"))
             out.line()
             return EXIT_OK
-        pipeline = await engine.get_pipeline(args.pipeline)
+        item = describe(args.pipeline, await engine.store.get_pipeline(args.pipeline), project.pipelines)
+        if item is None:
+            raise NotFoundError(f"pipeline {args.pipeline!r} not found", pipelineId=args.pipeline)
+        if not item.registered:
+            if out.json_mode:
+                out.json({"pipeline": item.pipeline.to_json_dict(), **item.fields()})
+            else:
+                out.line(out.bold(f"Pipeline: {item.name}") + f"  {out.status_word(item.word)}")
+                out.line(f"  {item.note()}")
+            return EXIT_OK
+        pipeline = item.pipeline
         readiness = await engine.check_readiness(pipeline.name)
         runs = await engine.store.list_runs(pipeline.name, 10)
         logs = await engine.store.list_run_logs(pipeline.name, 10)
@@ -438,9 +456,12 @@ async def cmd_status(args: argparse.Namespace, out: Out) -> int:
     if out.json_mode:
         out.json({"pipeline": pipeline.to_json_dict(), "readiness": readiness.to_json_dict(),
                   "runs": [r.to_json_dict() for r in runs], "runLogs": [e.to_json_dict() for e in logs],
-                  "reruns": [r.to_json_dict() for r in reruns]})
+                  "reruns": [r.to_json_dict() for r in reruns], **item.fields()})
         return EXIT_OK
-    out.line(out.bold(f"Pipeline: {pipeline.name}"))
+    out.line(out.bold(f"Pipeline: {pipeline.name}")
+             + (f"  {out.status_word(item.word)}" if item.state == RETIRED else ""))
+    if item.note():
+        out.line(f"  {item.note()}")
     out.line(f"  Archetype: {pipeline.archetype}")
     out.line(f"  Tier:      {pipeline.tier if pipeline.tier is not None else '-'}")
     if pipeline.trigger:
@@ -484,4 +505,4 @@ async def cmd_serve(args: argparse.Namespace, out: Out) -> int:
     return await serve(args, out)
 
 
-__all__ = ["EXIT_ERROR"]
+__all__ = ["EXIT_ERROR", "cmd_remove_pipeline"]

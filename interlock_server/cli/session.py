@@ -16,14 +16,15 @@ from interlock_core.engine.factory import build_engine, start_engine
 @asynccontextmanager
 async def open_engine(project_dir: str | Path | None, *, read_only: bool = False,
                       **kwargs: Any) -> AsyncIterator[tuple[Project, Engine]]:
-    """``read_only``: the command only reads state, so unset trigger and alert secrets are warnings
-    (printed to stderr), not errors."""
+    """``read_only``: the command only reads state: unset trigger and alert secrets are warnings
+    (printed to stderr), not errors, and the store is opened as it is (never created, nothing
+    registered or retired)."""
     project = load_project(project_dir, require_secrets=not read_only)
     for warning in project.warnings:
         print(f"warning: {warning.message} (not needed to read state)", file=sys.stderr)
     engine = build_engine(project, **kwargs)
     try:
-        await start_engine(engine, project)
+        await start_engine(engine, project, read_only=read_only)
         yield project, engine
     finally:
         alerts = engine.ctx.alerts

@@ -125,7 +125,7 @@ async def _row_and_readiness(engine: Engine, pipeline: PipelineConfig,
             name=pipeline.name, archetype=pipeline.archetype, readiness=Readiness.STALE, blockers=[], last_run=None,
             schedules=[], description=pipeline.description, tier=pipeline.tier,
             has_trigger=pipeline.trigger is not None, watched=pipeline.watched, problem=problem,
-            neighbours=sorted(pipeline.upstream_pipelines()) + downstream)
+            neighbours=sorted(pipeline.upstream_pipelines()) + downstream, retired_at=pipeline.retired_at)
         return row, None
 
 
@@ -151,7 +151,7 @@ async def _computed_row(engine: Engine, pipeline: PipelineConfig,
         last_run=runs[0] if runs else None, schedules=schedules, description=pipeline.description,
         tier=pipeline.tier, has_trigger=pipeline.trigger is not None, watched=pipeline.watched,
         dry_run=pipeline.dry_run, problem=problem,
-        neighbours=neighbours)
+        neighbours=neighbours, retired_at=pipeline.retired_at)
     return row, result
 
 
