@@ -133,8 +133,9 @@ class PipelineFileWatch:
         self.engine = engine
         self.project = project
         self.interval = interval
-        self._seen: Fingerprint | None = fingerprint(project.pipeline_dirs)
-        """What the files looked like when last synced (the start-up sync read them so)."""
+        self._seen: Fingerprint | None = None
+        """What the files looked like when last synced: unknown at first, so the first look re-reads
+        them (they may have changed since the start-up sync read them)."""
 
     async def check(self) -> SyncReport | None:
         """Sync when the files changed since the last look; None when they did not."""
