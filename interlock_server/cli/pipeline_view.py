@@ -6,7 +6,8 @@ them. Each pipeline is shown with its *state*:
 
 * ``active`` — registered and acting (``fileChanged`` when its file was edited since it was registered);
 * ``retired`` — its file was deleted: never evaluated or triggered again, history kept
-  (``retiredAt`` is null while the deletion is not recorded yet);
+  (``retiredAt`` is null while the deletion is not recorded yet; ``fileChanged`` when the file is
+  back and the next command that writes restores it);
 * ``not-registered`` — in a pipeline file, not in the store yet.
 """
 
@@ -30,6 +31,7 @@ class ListedPipeline:
     origin: str
     retired_at: datetime | None = None
     file_changed: bool = False
+    """Active: its file was edited since it was registered. Retired: its file is back."""
 
     @property
     def name(self) -> str:
@@ -54,6 +56,8 @@ class ListedPipeline:
         """A short explanation for the text output ('' for an active pipeline as in its file)."""
         if self.state == NOT_REGISTERED:
             return "in a pipeline file, not registered yet (the next run, evaluate or serve registers it)"
+        if self.state == RETIRED and self.file_changed:
+            return "its file is back: restored by the next run, evaluate or serve"
         if self.state == RETIRED and self.retired_at is None:
             return "its file was deleted: retired by the next run, evaluate or serve"
         if self.state == RETIRED:
@@ -70,7 +74,7 @@ def describe(name: str, stored: PipelineConfig | None, files: Mapping[str, Pipel
         return ListedPipeline(in_file, NOT_REGISTERED, PipelineOrigin.FILE.value) if in_file is not None else None
     origin = stored.origin or (PipelineOrigin.FILE if in_file is not None else PipelineOrigin.API)
     if stored.retired:
-        return ListedPipeline(stored, RETIRED, origin.value, stored.retired_at)
+        return ListedPipeline(stored, RETIRED, origin.value, stored.retired_at, file_changed=in_file is not None)
     if origin is PipelineOrigin.FILE and in_file is None:
         return ListedPipeline(stored, RETIRED, origin.value)
     changed = in_file is not None and in_file != stored.model_copy(update={"origin": in_file.origin})
