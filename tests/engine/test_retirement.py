@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
+from interlock_core import errors
 from interlock_core.config import load_project
 from interlock_core.engine import Outcome
-from interlock_core.engine.pipeline_files import PipelineFileWatch
 from interlock_core.engine.steps import Steps
-from interlock_core.errors import ConfigErrors, PipelineRetired
+from interlock_core.errors import ConfigErrors
 from interlock_core.model import EventKind, PipelineConfig, PipelineOrigin, RunStatus
 from interlock_core.watcher import Watcher
 from tests.helpers.project import Harness, pipeline
@@ -28,8 +28,10 @@ async def kinds(engine: Any, name: str) -> list[EventKind]:
     return [e.kind for e in await engine.store.list_events(name, 1000)]
 
 
-def watch_files(harness: Harness, engine: Any) -> PipelineFileWatch:
+def watch_files(harness: Harness, engine: Any) -> Any:
     """What ``interlock serve`` runs beside the watcher: re-reads the pipeline files when they change."""
+    from interlock_core.engine.pipeline_files import PipelineFileWatch
+
     return PipelineFileWatch(engine, load_project(harness.root))
 
 
@@ -78,6 +80,24 @@ async def test_a_deleted_file_retires_its_pipeline_and_the_watcher_never_acts_on
     assert K.PIPELINE_RESTORED in await kinds(engine, "gone")
 
 
+async def test_a_command_started_after_the_file_was_deleted_retires_the_pipeline(harness: Harness) -> None:
+    """What every CLI command does when it opens the store: sync with the files as they are now."""
+    harness.write([pipeline("gone"), pipeline("kept")])
+    await harness.engine()
+    harness.write([pipeline("kept")])  # gone.yaml deleted
+    harness.sensors.ready("gone")
+    engine = await harness.engine()
+
+    await Watcher(engine).run_once()
+
+    assert await engine.store.list_runs("gone") == [] and harness.sensors.calls("gone.freshness") == 0
+    stored = await engine.store.get_pipeline("gone")
+    assert stored is not None and stored.to_json_dict().get("retiredAt") == "2026-03-02T12:00:00Z"
+    with pytest.raises(errors.ConflictError, match="is retired"):
+        await engine.start_run("gone")
+    assert K("PIPELINE_RETIRED") in await kinds(engine, "gone")
+
+
 async def test_every_entry_point_refuses_a_retired_pipeline(harness: Harness) -> None:
     harness.write([pipeline("gone")])
     harness.sensors.ready("gone")
@@ -89,7 +109,7 @@ async def test_every_entry_point_refuses_a_retired_pipeline(harness: Harness) ->
                 engine.request_rerun("gone", "2026-03-01", "again"),
                 engine.push_trait("gone", "freshness", "PASS")]
     for attempt in attempts:
-        with pytest.raises(PipelineRetired) as refused:
+        with pytest.raises(errors.PipelineRetired) as refused:
             await attempt
         body = refused.value.to_json()
         assert refused.value.status_code == 409 and body["retired"] is True and body["pipelineId"] == "gone"
@@ -112,7 +132,7 @@ async def test_a_pipeline_retired_while_it_is_evaluated_launches_nothing(harness
         return result
 
     engine.runs.evaluation.evaluate = evaluate_then_lose_the_file  # type: ignore[method-assign]
-    with pytest.raises(PipelineRetired):
+    with pytest.raises(errors.PipelineRetired):
         await engine.start_run("p1")
     assert await engine.store.list_runs("p1") == []
     assert await engine.store.get_run_log("p1", "2026-03-02", "daily") is None
