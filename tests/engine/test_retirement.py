@@ -278,6 +278,7 @@ async def test_a_pipeline_file_cannot_claim_to_be_retired(harness: Harness) -> N
         load_project(harness.root)
     [problem] = refused.value.errors
     assert problem.key == "retiredAt" and (problem.file or "").endswith("p1.yaml") and problem.line
+    assert "set by Interlock when a pipeline's file is deleted" in problem.reason
 
 
 async def test_aws_steps_start_nothing_for_a_retired_pipeline_but_adopt_its_run_under_way(harness: Harness) -> None:
