@@ -58,9 +58,9 @@ class Engine:
     # ------------------------------------------------------------------------- pipelines
     async def register_pipeline(self, pipeline: PipelineConfig, *,
                                 origin: PipelineOrigin = PipelineOrigin.FILE) -> PipelineConfig:
-        """Store ``pipeline`` as written by ``origin`` (whatever origin the pipeline itself claims).
-        An API pipeline is held to :mod:`interlock_core.config.registration` first."""
-        pipeline = pipeline.model_copy(update={"origin": origin})
+        """Store ``pipeline`` as written by ``origin`` (whatever origin or retirement the pipeline itself
+        claims). An API pipeline is held to :mod:`interlock_core.config.registration` first."""
+        pipeline = pipeline.model_copy(update={"origin": origin, "retired_at": None})
         if origin is PipelineOrigin.API:
             self._check_api_pipeline(pipeline)
         if self._validate_pipeline is not None:

@@ -49,6 +49,15 @@ async def test_a_retired_pipeline_is_shown_retired_and_refuses_every_action(make
         assert (await api.client.get(path)).status_code == 200, path  # its history stays readable
 
 
+async def test_a_client_cannot_register_a_retired_pipeline(api: Api) -> None:
+    claimed = http_pipeline("sales", api.hook.url, retiredAt="2026-01-01T00:00:00Z", origin="file")
+    response = await api.client.post("/api/pipelines", json=claimed)
+    assert response.status_code == 201, response.text
+    stored = (await api.client.get("/api/pipelines/sales")).json()
+    assert "retiredAt" not in stored and stored["origin"] == "api"
+    assert (await api.client.post("/api/pipelines/sales/evaluate")).status_code == 200
+
+
 async def test_delete_removes_api_pipelines_and_refuses_a_live_file_pipeline(make_api: Callable[..., Any]) -> None:
     api: Api = await make_api(pipelines=[http_pipeline("filed", "http://127.0.0.1:9/jobs")])
     refused = await api.client.delete("/api/pipelines/filed")
