@@ -306,3 +306,20 @@ async def test_aws_steps_start_nothing_for_a_retired_pipeline_but_adopt_its_run_
         assert adopted.payload["outcome"] == Outcome.IN_PROGRESS and adopted.payload["runId"] == launched.run.run_id
         assert await engine.store.list_runs("idle") == [] and hook.count == 1
         assert harness.sensors.calls("idle.freshness") == 0
+
+
+async def test_aws_sla_steps_never_alert_for_a_retired_pipeline(harness: Harness) -> None:
+    harness.write([pipeline("p1", sla={"evaluationDeadline": "09:00", "completionDeadline": "10:00",
+                                       "validationTimeout": "11:00", "timezone": "UTC"})])
+    engine = await harness.engine()
+    steps = Steps(engine)
+    cycle = await steps.resolve_cycle("p1")  # it is 12:00: every deadline has passed
+    delete_file(harness, "p1")
+    await watch_files(harness, engine).check()
+
+    evaluation = await steps.check_evaluation_sla(cycle)
+    validation = await steps.check_validation_timeout(cycle)
+
+    assert evaluation.payload["alerted"] is False and evaluation.payload["completionBreached"] is True
+    assert validation.proceed and await engine.store.get_run_log("p1", "2026-03-02", "daily") is None
+    assert engine.ctx.alerts.alerts == [] and K.SLA_BREACHED not in await kinds(engine, "p1")  # type: ignore[attr-defined]
