@@ -27,7 +27,7 @@ from interlock_core.model import (
 )
 
 from .output import EXIT_BLOCKED, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, Out
-from .pipeline_view import ACTIVE, RETIRED, describe, listing
+from .pipeline_view import ACTIVE, RETIRED, known, listing, show_unregistered
 from .remove import cmd_remove_pipeline
 from .scaffold import scaffold
 from .session import open_engine
@@ -405,15 +405,13 @@ DRY_RUN_MARK = "DRY-RUN"
 
 
 async def cmd_status(args: argparse.Namespace, out: Out) -> int:
-    """Only reads: opens the store as it is (never creates it) and registers or retires nothing;
-    pipeline files and store are shown side by side (:mod:`.pipeline_view`)."""
+    """Only reads (never creates the store, registers or retires nothing): files beside the store."""
     async with open_engine(args.project, read_only=True) as (project, engine):
         if not args.pipeline:
             rows = []
             for item in listing(await engine.list_pipelines(), project.pipelines):
-                p = item.pipeline
-                cached = await engine.store.get_readiness(p.name) if item.state == ACTIVE else None
-                runs = await engine.store.list_runs(p.name, 1) if item.registered else []
+                cached = await engine.store.get_readiness(item.name) if item.state == ACTIVE else None
+                runs = await engine.store.list_runs(item.name, 1) if item.registered else []
                 word = (cached.status.value if cached else "UNKNOWN") if item.state == ACTIVE else item.word
                 rows.append((item, word, runs[0] if runs else None))
             if out.json_mode:
@@ -436,16 +434,9 @@ async def cmd_status(args: argparse.Namespace, out: Out) -> int:
                     out.line(out.dim(f"  {'':<30} {item.note()}"))
             out.line()
             return EXIT_OK
-        item = describe(args.pipeline, await engine.store.get_pipeline(args.pipeline), project.pipelines)
-        if item is None:
-            raise NotFoundError(f"pipeline {args.pipeline!r} not found", pipelineId=args.pipeline)
+        item = known(args.pipeline, await engine.store.get_pipeline(args.pipeline), project.pipelines)
         if not item.registered:
-            if out.json_mode:
-                out.json({"pipeline": item.pipeline.to_json_dict(), **item.fields()})
-            else:
-                out.line(out.bold(f"Pipeline: {item.name}") + f"  {out.status_word(item.word)}")
-                out.line(f"  {item.note()}")
-            return EXIT_OK
+            return show_unregistered(out, item)
         pipeline = item.pipeline
         readiness = await engine.check_readiness(pipeline.name)
         runs = await engine.store.list_runs(pipeline.name, 10)

@@ -18,7 +18,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from interlock_core.errors import NotFoundError
 from interlock_core.model import PipelineConfig, PipelineOrigin, format_timestamp
+
+from .output import EXIT_OK, Out
 
 ACTIVE, RETIRED, NOT_REGISTERED = "active", "retired", "not-registered"
 
@@ -79,6 +82,24 @@ def describe(name: str, stored: PipelineConfig | None, files: Mapping[str, Pipel
         return ListedPipeline(stored, RETIRED, origin.value)
     changed = in_file is not None and in_file != stored.model_copy(update={"origin": in_file.origin})
     return ListedPipeline(stored, ACTIVE, origin.value, file_changed=changed)
+
+
+def known(name: str, stored: PipelineConfig | None, files: Mapping[str, PipelineConfig]) -> ListedPipeline:
+    """:func:`describe`, or :class:`NotFoundError` when neither the store nor the files know ``name``."""
+    item = describe(name, stored, files)
+    if item is None:
+        raise NotFoundError(f"pipeline {name!r} not found", pipelineId=name)
+    return item
+
+
+def show_unregistered(out: Out, item: ListedPipeline) -> int:
+    """``status NAME`` for a pipeline only its file knows."""
+    if out.json_mode:
+        out.json({"pipeline": item.pipeline.to_json_dict(), **item.fields()})
+    else:
+        out.line(out.bold(f"Pipeline: {item.name}") + f"  {out.status_word(item.word)}")
+        out.line(f"  {item.note()}")
+    return EXIT_OK
 
 
 def listing(stored: list[PipelineConfig], files: Mapping[str, PipelineConfig]) -> list[ListedPipeline]:
