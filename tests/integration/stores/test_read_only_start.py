@@ -88,3 +88,12 @@ async def test_dynamodb_read_only_never_creates_the_table(moto_server: MotoServe
     await store.close()
     admin = boto3.client("dynamodb", endpoint_url=moto_server.url, region_name=FAKE_REGION)
     assert table not in admin.list_tables()["TableNames"]
+
+
+async def test_sqlite_read_only_in_memory_is_an_empty_store() -> None:
+    store = SQLiteStore(":memory:")
+    await store.start_read_only()
+    try:
+        assert await store.list_pipelines() == []
+    finally:
+        await store.close()
