@@ -9,9 +9,12 @@ maps all of them in one handler::
     ├── ValidationError             400  a bad request body or argument (names the field)
     ├── PluginError                 500  a plugin failed to load or registered twice
     ├── NotFoundError               404  unknown pipeline, run, rerun, archetype …
+    │   └── StoreMissing            404  a command that only reads found no store to read
     ├── ConflictError               409  another caller holds the cycle / state changed underneath
     │   ├── VersionConflict         409  compare-and-swap lost
-    │   └── InvalidTransition       409  the run lifecycle does not allow this move
+    │   ├── InvalidTransition       409  the run lifecycle does not allow this move
+    │   ├── PipelineRetired         409  the pipeline's file was deleted: it no longer acts
+    │   └── PipelineInUse           409  a pipeline cannot be removed (defined in a file, or a run is active)
     ├── DuplicateRunError           409  the cycle already completed (dedup)
     ├── NotReadyError               412  raised only where a caller asked for "ready or fail"
     ├── StoreUnavailable            503  the store cannot be reached right now
@@ -23,9 +26,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from .model.enums import FailureCategory
+from .model.records import format_timestamp
 
 
 @dataclass(frozen=True)
@@ -109,6 +114,10 @@ class NotFoundError(InterlockError):
     status_code = 404
 
 
+class StoreMissing(NotFoundError):
+    """A command that only reads state found no store at all (it never creates one)."""
+
+
 class ConflictError(InterlockError):
     status_code = 409
 
@@ -123,6 +132,25 @@ class InvalidTransition(ConflictError):
 
 class DuplicateRunError(ConflictError):
     pass
+
+
+RESTORE_HINT = "restore its YAML file in the project's pipeline directory to bring it back"
+
+
+class PipelineRetired(ConflictError):
+    """Something was asked of a pipeline whose file was deleted: it is never evaluated, triggered
+    or alerted again until the file is restored (its history stays readable)."""
+
+    def __init__(self, pipeline_id: str, retired_at: datetime | None) -> None:
+        when = f" on {retired_at.strftime('%Y-%m-%d %H:%M:%S UTC')}" if retired_at else ""
+        super().__init__(f"pipeline {pipeline_id!r} is retired: its pipeline file was deleted{when}, so it is no "
+                         f"longer evaluated or triggered; {RESTORE_HINT}", pipelineId=pipeline_id, retired=True,
+                         retiredAt=format_timestamp(retired_at) if retired_at else None)
+        self.pipeline_id = pipeline_id
+
+
+class PipelineInUse(ConflictError):
+    """A pipeline that cannot be removed: it is defined in a pipeline file, or a run of it is active."""
 
 
 class NotReadyError(InterlockError):

@@ -23,7 +23,7 @@ import anyio
 
 from .engine import Engine
 from .engine.outcome import Outcome
-from .errors import NotFoundError, StoreUnavailable
+from .errors import NotFoundError, PipelineRetired, StoreUnavailable
 from .model import PipelineConfig, ScheduleConfig
 from .schedule import cycle_date, schedule_zone
 
@@ -84,11 +84,13 @@ class Watcher:
         return True
 
     async def _settle(self, pipeline: PipelineConfig, schedule: ScheduleConfig, outcome: Outcome | None) -> None:
-        """Remember a cycle that completed today and has nothing left to look after."""
-        if outcome is not Outcome.DUPLICATE:
+        """Remember a cycle that completed today (or a retired pipeline's) and has nothing left to look after."""
+        if outcome is not Outcome.DUPLICATE and outcome is not Outcome.RETIRED:
             return
         reruns = await self.ctx.store.list_reruns(pipeline.name, limit=50)
-        if any(r.schedule_id == schedule.name and not r.status.is_terminal for r in reruns):
+        # a retired pipeline's PENDING reruns wait for its file to come back: nothing to look after
+        if any(r.schedule_id == schedule.name and not r.status.is_terminal
+               and (outcome is Outcome.DUPLICATE or r.rerun_run_id) for r in reruns):
             return
         from .engine.cycle import days_in_view
 
@@ -155,6 +157,8 @@ class Watcher:
             raise
         except NotFoundError:
             log.info("pipeline %s was removed during its tick", pipeline.name)
+        except PipelineRetired:
+            log.info("pipeline %s was retired during its tick: nothing launched", pipeline.name)
         except Exception:
             stats.errors += 1
             log.exception("watcher tick failed for %s/%s", pipeline.name, schedule.name)

@@ -1,5 +1,7 @@
-"""``interlock serve``: the HTTP API, the watcher, the alert worker and (when enabled) the
-archiver, as siblings in one anyio task group.
+"""``interlock serve``: the HTTP API, the watcher, the alert worker, the pipeline-file watch and
+(when enabled) the archiver, as siblings in one anyio task group. The pipeline-file watch re-reads
+the pipeline directories when a file is added, edited or deleted, so a deleted file retires its
+pipeline without a restart (:mod:`interlock_core.engine.pipeline_files`).
 
 SIGTERM or SIGINT starts a graceful shutdown: the server stops accepting connections and drains
 the requests in flight (up to ``GRACEFUL_TIMEOUT``), then the watcher and archiver are cancelled
@@ -28,6 +30,7 @@ from starlette.applications import Starlette
 from interlock_core.config import Project, load_project
 from interlock_core.engine import Engine
 from interlock_core.engine.factory import build_engine, start_engine
+from interlock_core.engine.pipeline_files import PipelineFileWatch
 from interlock_core.errors import ConfigError
 from interlock_core.ports import Notifier
 from interlock_core.watcher import Watcher
@@ -81,6 +84,7 @@ async def _serve_on(sock: socket.socket, project: Project, args: argparse.Namesp
         engine = build_engine(project, notifier=notifier, callback_base_url=callback_base)
         try:
             await start_engine(engine, project)
+            files = PipelineFileWatch(engine, project)
             watcher = Watcher(engine) if project.config.watcher.enabled and not args.no_watcher else None
             # the name handed to orchestrators for callbacks is one this server answers to, key or not
             callback_host = urlsplit(callback_base).hostname
@@ -98,7 +102,7 @@ async def _serve_on(sock: socket.socket, project: Project, args: argparse.Namesp
             if not tokens.enabled and args.insecure and not out.json_mode:
                 out.line(out.dim("  no API key: only loopback host names, the callback host and server.allowedHosts "
                                  "are answered (see docs/security.md)"))
-            await _run(app, sock, engine, watcher, archiver, out)
+            await _run(app, sock, engine, watcher, archiver, out, files)
         finally:
             await engine.aclose()
     finally:
@@ -107,7 +111,7 @@ async def _serve_on(sock: socket.socket, project: Project, args: argparse.Namesp
 
 
 async def _run(app: Starlette, sock: socket.socket, engine: Engine, watcher: Watcher | None,
-               archiver: Any, out: Out) -> None:
+               archiver: Any, out: Out, files: PipelineFileWatch | None = None) -> None:
     """Serve until SIGTERM/SIGINT, then shut down in order."""
     shutdown = anyio.Event()
     alerts = engine.ctx.alerts
@@ -121,6 +125,8 @@ async def _run(app: Starlette, sock: socket.socket, engine: Engine, watcher: Wat
                                 getattr(dashboard, "close", None))
             if watcher is not None:
                 services.start_soon(_supervise_watcher, watcher, state)
+            if files is not None:
+                services.start_soon(files.run)
             if archiver is not None:
                 await services.start(archiver.run)  # a failing archive migration is fatal
             services.start_soon(_serve_http, app, sock, shutdown, services.cancel_scope)

@@ -1,6 +1,13 @@
 """Loading a project: ``interlock.yaml``, archetypes, calendars and pipelines, all or nothing."""
 
-from .loader import CONFIG_FILENAMES, Project, find_config_file, load_project, validate_pipeline
+from .loader import (
+    CONFIG_FILENAMES,
+    Project,
+    find_config_file,
+    load_project,
+    reload_pipelines,
+    validate_pipeline,
+)
 from .yamlsource import Located, parse_yaml, read_yaml
 
 __all__ = [
@@ -11,5 +18,6 @@ __all__ = [
     "load_project",
     "parse_yaml",
     "read_yaml",
+    "reload_pipelines",
     "validate_pipeline",
 ]

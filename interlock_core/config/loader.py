@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -481,9 +481,27 @@ def _load_pipelines(project: Project, dirs: list[tuple[Path, bool]], source: Loc
             errors.extend(cross_check(pipeline, item.doc))
             continue
         problems = cross_check(pipeline, item.doc)
+        if pipeline.retired_at is not None:
+            problems.append(item.doc.error("retiredAt is set by Interlock when a pipeline's file is deleted, never "
+                                           "in a pipeline file: remove it", ("retiredAt",)))
         if problems:
             errors.extend(problems)
             continue
         pipeline.origin = PipelineOrigin.FILE
         project.pipelines[pipeline.name] = pipeline
         project.pipeline_files[pipeline.name] = item.path
+
+
+def reload_pipelines(project: Project, *, env: Mapping[str, str] | None = None,
+                     require_secrets: bool = True) -> tuple[Project, list[ConfigError]]:
+    """Read ``project``'s pipeline files again, as they are now (a running server follows them).
+    Returns a copy of the project holding every pipeline that loaded, and every problem found: a
+    pipeline with a problem is left out. A pipeline directory that no longer exists is a problem
+    (a vanished directory is more likely an unmounted volume than a decision)."""
+    env = os.environ if env is None else env
+    fresh = replace(project, pipelines={}, pipeline_files={}, warnings=[])
+    shown = _display(project.config_file) if project.config_file is not None else CONFIG_FILENAMES[0]
+    errors: list[ConfigError] = []
+    _load_pipelines(fresh, [(d, True) for d in project.pipeline_dirs], Located(data={}, file=shown), env, errors,
+                    require_secrets=require_secrets)
+    return fresh, _in_file_order(errors)

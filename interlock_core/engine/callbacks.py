@@ -137,7 +137,7 @@ class Callbacks:
                             run_id, exc.message)
             else:
                 log.debug("status poll of %s failed again: %s", run_id, exc.message)
-            if exc.category is FailureCategory.PERMANENT:  # will not mend by itself: say so once per run
+            if exc.category is FailureCategory.PERMANENT and not pipeline.retired:  # will not mend: say so once
                 with contextlib.suppress(StoreUnavailable):  # alert_once alerted before raising
                     await self.ctx.alert_once(
                         f"poll-refused:{run_id}", AlertLevel.ERROR,

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 from ..archetypes import ArchetypeRegistry, ResolvedTrait, resolve_traits
 from ..calendars import CalendarRegistry
 from ..clock import Clock
-from ..errors import NotFoundError, StoreUnavailable
+from ..errors import NotFoundError, PipelineRetired, StoreUnavailable
 from ..model import Alert, AlertLevel, EngineConfig, Event, EventKind, PipelineConfig, RetryPolicy, WatcherConfig
 from ..outbound import HostPolicy
 from ..ports import EvaluatorRunner, Notifier, Store, TriggerType, WakeUp
@@ -86,6 +86,14 @@ class EngineContext:
         pipeline = await self.store.get_pipeline(pipeline_id)
         if pipeline is None:
             raise NotFoundError(f"pipeline {pipeline_id!r} not found", pipelineId=pipeline_id)
+        return pipeline
+
+    async def live_pipeline(self, pipeline_id: str) -> PipelineConfig:
+        """The pipeline, for a caller that would act on it (evaluate, push, run, rerun): a retired
+        pipeline is refused with :class:`PipelineRetired`."""
+        pipeline = await self.pipeline(pipeline_id)
+        if pipeline.retired:
+            raise PipelineRetired(pipeline.name, pipeline.retired_at)
         return pipeline
 
     def traits_of(self, pipeline: PipelineConfig) -> list[ResolvedTrait]:

@@ -15,6 +15,7 @@ from .context import EngineContext
 from .monitoring import Monitoring
 from .outcome import Outcome, RunOutcome
 from .reruns import Reruns
+from .retirement import follow_up
 from .runs import Runs
 from .sla import SLAChecks
 from .watchdog import Watchdog
@@ -65,6 +66,8 @@ class CyclePass:
         now = self.ctx.clock.now()
         tz = schedule_zone(pipeline, schedule)
         today = cycle_date(now, tz)
+        if pipeline.retired:  # its file was deleted: only runs under way are looked after
+            return await follow_up(self.ctx, self.advance, pipeline, schedule, days_in_view(today))
         dog = self.active_watchdog
         if dog is not None:
             await dog.since()  # the start mark is written on the first pass, not when first needed

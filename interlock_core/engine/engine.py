@@ -6,8 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from ..config.registration import api_pipeline_problems
-from ..errors import ConfigErrors, ValidationError
+from ..errors import ConfigErrors, PipelineInUse, ValidationError
 from ..model import (
+    EventKind,
     FailureCategory,
     PipelineConfig,
     PipelineOrigin,
@@ -24,12 +25,15 @@ from .evaluation import Evaluation
 from .monitoring import Monitoring
 from .outcome import RunOutcome
 from .reruns import Reruns
-from .runs import Runs
+from .runs import ACTIVE, Runs
 from .sla import SLAChecks
 from .state import StateReader
 from .sweep import SweepSummary, WatchdogSweep
 from .transitions import Transitions
 from .watchdog import Watchdog
+
+ACTIVE_RUN_SCAN = 50
+"""How many of a pipeline's newest runs are checked for one under way before it is removed."""
 
 
 class Engine:
@@ -57,9 +61,9 @@ class Engine:
     # ------------------------------------------------------------------------- pipelines
     async def register_pipeline(self, pipeline: PipelineConfig, *,
                                 origin: PipelineOrigin = PipelineOrigin.FILE) -> PipelineConfig:
-        """Store ``pipeline`` as written by ``origin`` (whatever origin the pipeline itself claims).
-        An API pipeline is held to :mod:`interlock_core.config.registration` first."""
-        pipeline = pipeline.model_copy(update={"origin": origin})
+        """Store ``pipeline`` as written by ``origin`` (whatever origin or retirement the pipeline itself
+        claims). An API pipeline is held to :mod:`interlock_core.config.registration` first."""
+        pipeline = pipeline.model_copy(update={"origin": origin, "retired_at": None})
         if origin is PipelineOrigin.API:
             self._check_api_pipeline(pipeline)
         if self._validate_pipeline is not None:
@@ -88,7 +92,34 @@ class Engine:
         return await self.ctx.store.list_pipelines()
 
     async def delete_pipeline(self, pipeline_id: str) -> bool:
+        """Delete the stored configuration, no questions asked (tests and repair tools): the API
+        and the CLI call :meth:`remove_pipeline`."""
         return await self.ctx.store.delete_pipeline(pipeline_id)
+
+    async def remove_pipeline(self, pipeline_id: str) -> PipelineConfig:
+        """Remove a pipeline registered over the API (``DELETE /api/pipelines/{id}``, ``interlock
+        remove-pipeline``); its history (runs, run logs, reruns, events) stays in the store. A
+        pipeline file's pipeline is refused — deleting its file retires it — unless it is already
+        retired; so is a pipeline with a run under way (wait for it to end, or cancel it)."""
+        pipeline = await self.ctx.pipeline(pipeline_id)
+        if pipeline.origin is not PipelineOrigin.API and not pipeline.retired:
+            raise PipelineInUse(f"pipeline {pipeline.name!r} is defined in a pipeline file: delete its file to "
+                                "retire it (its history is kept; restoring the file brings it back)",
+                                pipelineId=pipeline.name, origin=PipelineOrigin.FILE.value)
+        for run in await self.ctx.store.list_runs(pipeline.name, ACTIVE_RUN_SCAN):
+            if run.status in ACTIVE:
+                raise PipelineInUse(f"pipeline {pipeline.name!r} has a run under way ({run.run_id} is "
+                                    f"{run.status.value}): wait for it to end, or cancel it "
+                                    f"(interlock cancel {run.run_id}), before removing the pipeline",
+                                    pipelineId=pipeline.name, activeRunId=run.run_id,
+                                    activeRunStatus=run.status.value)
+        await self.ctx.store.delete_pipeline(pipeline.name)
+        source = "over the API" if pipeline.origin is PipelineOrigin.API else "from a pipeline file, since retired"
+        await self.ctx.emit(EventKind.PIPELINE_REMOVED, pipeline.name,
+                            message=f"pipeline removed (it was registered {source}); its history is kept")
+        # every watcher (other replicas too) drops it now, not at its next list refresh
+        await self.ctx.wake(pipeline.name, "pipeline-deleted")
+        return pipeline
 
     # ------------------------------------------------------------------------- readiness
     async def evaluate(self, pipeline_id: str, *, schedule_id: str | None = None,
@@ -102,12 +133,13 @@ class Engine:
         return await self.evaluation.push_trait(pipeline_id, trait_type, status, **kwargs)
 
     async def pipeline_state(self, pipeline: str | PipelineConfig, *,
-                             readiness: ReadinessResult | None = None) -> PipelineStateView:
+                             readiness: ReadinessResult | None = None, retired: bool = False) -> PipelineStateView:
         """The pipeline's state for its current cycles (COMPLETED, RUNNING, NOT_READY with its
         blockers …; :mod:`interlock_core.pipeline_state`), from stored records only (``readiness``:
-        :meth:`check_readiness` when the caller has just read it)."""
+        :meth:`check_readiness` when the caller has just read it; ``retired``: the caller knows it is
+        retired although its stored record does not say so yet)."""
         config = await self.ctx.pipeline(pipeline) if isinstance(pipeline, str) else pipeline
-        return await self.states.read(config, readiness=readiness)
+        return await self.states.read(config, readiness=readiness, retired=retired)
 
     # ------------------------------------------------------------------------- lifecycle
     async def start_run(self, pipeline_id: str, schedule_id: str | None = None,

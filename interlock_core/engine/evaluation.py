@@ -11,7 +11,7 @@ import anyio
 
 from ..archetypes import ResolvedTrait
 from ..dates import check_run_date
-from ..errors import NotFoundError, StoreUnavailable, ValidationError
+from ..errors import NotFoundError, PipelineRetired, StoreUnavailable, ValidationError
 from ..metrics import METRICS
 from ..model import (
     AlertLevel,
@@ -154,6 +154,8 @@ class Evaluation:
                        date: str | None = None) -> ReadinessResult:
         """Run every evaluator now (in parallel), apply the readiness rule and record the result."""
         pipeline = pipeline_id if isinstance(pipeline_id, PipelineConfig) else await self.ctx.pipeline(pipeline_id)
+        if pipeline.retired:
+            raise PipelineRetired(pipeline.name, pipeline.retired_at)
         traits = self.ctx.traits_of(pipeline)
         schedule, day = self._cycle(pipeline, schedule_id, date)
         started = self.ctx.clock.monotonic()
@@ -223,7 +225,7 @@ class Evaluation:
                          reason: str | None = None, ttl: int | None = None,
                          failure_category: FailureCategory | None = None) -> TraitEvaluation:
         """Store an externally produced trait result (``POST /api/pipelines/{id}/traits/{type}``)."""
-        pipeline = await self.ctx.pipeline(pipeline_id)
+        pipeline = await self.ctx.live_pipeline(pipeline_id)
         if status not in (TraitStatus.PASS, TraitStatus.FAIL):
             raise ValidationError("status must be PASS or FAIL", field="status")
         if ttl is not None and not 0 <= ttl <= MAX_TTL_SECONDS:

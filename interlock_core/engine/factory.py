@@ -11,13 +11,14 @@ from ..config import Project, validate_pipeline
 from ..config.registration import expanded_values
 from ..errors import ConfigErrors
 from ..expanded import EXPANDED
-from ..model import Alert, EventKind, PipelineConfig, PipelineOrigin
+from ..model import Alert, EventKind, PipelineConfig
 from ..notify import LocalNotifier
 from ..outbound import HostPolicy
 from ..plugins import PluginContext, Plugins, load_plugins
 from ..ports import Notifier, RunnerContext, Store
 from .context import EngineContext, TriggerRegistry
 from .engine import Engine
+from .pipeline_files import sync_pipeline_files
 
 log = logging.getLogger("interlock.engine")
 
@@ -92,17 +93,23 @@ def build_engine(
     return Engine(ctx, validate_pipeline=validate, closers=closers)
 
 
-async def start_engine(engine: Engine, project: Project, *, sync_pipelines: bool = True) -> Engine:
-    """Start the store and register the project's pipeline files into it (files are the source of truth)."""
-    await engine.ctx.store.start()
+async def start_engine(engine: Engine, project: Project, *, sync_pipelines: bool = True,
+                       read_only: bool = False) -> Engine:
+    """Start the store and make it follow the project's pipeline files (files are the source of
+    truth: a pipeline whose file was deleted is retired, see :mod:`.pipeline_files`).
+
+    ``read_only`` (commands that only read state): the store is opened as it is — nothing created,
+    migrated or registered (a store offering ``start_read_only`` raises
+    :class:`~interlock_core.errors.StoreMissing` when there is none; one without it just starts)."""
+    store = engine.ctx.store
+    if read_only:
+        start = getattr(store, "start_read_only", None)
+        await (start() if start is not None else store.start())
+        return engine
+    await store.start()
     if sync_pipelines:
-        for pipeline in project.pipelines.values():
-            await engine.ctx.store.put_pipeline(pipeline)
+        await sync_pipeline_files(engine, project.pipelines)
         for stored in await engine.ctx.store.list_pipelines():
-            # stored before pipelines knew their origin, and in no pipeline file: registered over the API
-            if stored.origin is None and stored.name not in project.pipelines:
-                stored = stored.model_copy(update={"origin": PipelineOrigin.API})
-                await engine.ctx.store.put_pipeline(stored)
             # masked from the start (a completion callback may come before any launch or poll)
             EXPANDED.remember(stored.name, expanded_values(stored, engine.ctx.api_allowed_env))
     return engine

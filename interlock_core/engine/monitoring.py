@@ -33,14 +33,13 @@ class Monitoring:
         except ValueError:
             started = run.completed_at or run.updated_at  # never stuck on a bad timestamp
         now = self.ctx.clock.now()
+        if pipeline.retired:  # never evaluated again: the window closes now
+            return await self._close(run, "monitoring ended: the pipeline is retired",
+                                     "monitoring ended early without a drift check: the pipeline is retired "
+                                     "(its file was deleted)")
         if now >= started + pipeline.monitoring.duration:
-            updated, moved = await self.transitions.move(run.run_id, S.COMPLETED,
-                                                         Change("monitoring", "monitoring window expired"))
-            if moved:
-                await self.ctx.emit(EventKind.MONITORING_COMPLETED, run.pipeline_id, run_id=run.run_id,
-                                    status=S.COMPLETED, schedule_id=run.schedule_id, date=run.date,
-                                    message="monitoring window expired with no drift detected")
-            return updated or run
+            return await self._close(run, "monitoring window expired",
+                                     "monitoring window expired with no drift detected")
         result = await self.evaluation.evaluate(pipeline, schedule_id=run.schedule_id, date=run.date)
         if result.ready:
             return run
@@ -61,4 +60,11 @@ class Monitoring:
                        f"Pipeline {pipeline.name}: trait drift detected during monitoring, rerun "
                        f"{record.rerun_id} requested", pipeline.name,
                        details={"rerunId": record.rerun_id, "blockingTraits": result.blocking})
+        return updated or run
+
+    async def _close(self, run: RunState, reason: str, message: str) -> RunState:
+        updated, moved = await self.transitions.move(run.run_id, S.COMPLETED, Change("monitoring", reason))
+        if moved:
+            await self.ctx.emit(EventKind.MONITORING_COMPLETED, run.pipeline_id, run_id=run.run_id,
+                                status=S.COMPLETED, schedule_id=run.schedule_id, date=run.date, message=message)
         return updated or run

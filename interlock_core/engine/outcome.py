@@ -22,6 +22,7 @@ class Outcome(StrEnum):
     NO_TRIGGER = "no_trigger"        # the pipeline has no trigger configured
     EXCLUDED = "excluded"            # the cycle's date is excluded by the pipeline's calendar
     DRY_RUN = "dry_run"              # a dry-run pipeline: ready, it would have triggered; nothing launched
+    RETIRED = "retired"              # the pipeline's file was deleted: nothing new starts (active runs are followed)
 
 
 @dataclass

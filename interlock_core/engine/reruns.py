@@ -47,7 +47,7 @@ class Reruns:
         check_run_date(original_date, "originalDate")
         if not reason:
             raise ValidationError("reason is required", field="reason")
-        pipeline = await self.ctx.pipeline(pipeline_id)
+        pipeline = await self.ctx.live_pipeline(pipeline_id)
         meta = dict(metadata or {})
         sid = schedule_id or meta.get("scheduleId") or pipeline.resolved_schedules()[0].name
         if pipeline.schedule(str(sid)) is None:

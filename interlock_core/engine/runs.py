@@ -201,7 +201,7 @@ class Runs:
     async def start_run(self, pipeline_id: str, schedule_id: str | None = None, date: str | None = None, *,
                         rerun: RerunRecord | None = None) -> RunOutcome:
         """Gate, evaluate, claim, launch, record — the one way any entry point starts a job."""
-        pipeline = await self.ctx.pipeline(pipeline_id)
+        pipeline = await self.ctx.live_pipeline(pipeline_id)
         schedule, day = self.resolve_cycle(pipeline, schedule_id or (rerun.schedule_id if rerun else None),
                                            rerun.original_date if rerun else date)
         sid = schedule.name
@@ -234,6 +234,7 @@ class Runs:
             return RunOutcome(Outcome.NOT_READY, pipeline.name, sid, day,
                               f"{pipeline.name} is not ready: blocked by {', '.join(readiness.blocking)}",
                               readiness=readiness, run_log=entry, rerun=rerun)
+        await self.ctx.live_pipeline(pipeline.name)  # retired or removed while evaluated: launch nothing
         if rerun is None:
             run = await self._claim(pipeline, sid, day, entry, None)
         else:
@@ -387,6 +388,8 @@ class Runs:
         reason = None
         if pipeline is None or pipeline.trigger is None or pipeline.trigger.type != run.trigger_type:
             reason = "its pipeline's trigger is gone or changed, so it is not relaunched"
+        elif pipeline.retired:
+            reason = "its pipeline is retired (its file was deleted), so it is not relaunched"
         elif relaunches >= MAX_RELAUNCHES:
             reason = f"relaunched {relaunches} times under run key {run.run_key} without an outcome"
         if reason is not None or pipeline is None:

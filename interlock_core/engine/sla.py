@@ -75,7 +75,7 @@ class SLAChecks:
 
     async def _once(self, key: str, level: AlertLevel, message: str, pipeline: PipelineConfig,
                     details: dict[str, Any]) -> bool:
-        if key in self._settled:
+        if key in self._settled or pipeline.retired:  # a retired pipeline is never alerted
             return False
         if len(self._settled) > _MEMO_LIMIT:
             self._settled.clear()
@@ -150,6 +150,8 @@ class SLAChecks:
                       event_message: str, *, status: str | None = None, run_id: str | None = None,
                       level: AlertLevel = AlertLevel.ERROR) -> bool:
         key = f"sla:{kind}:{pipeline.name}:{schedule_id}:{date}"
+        if pipeline.retired:  # its file was deleted: never alerted again (nor force-failed, below)
+            return False
         if not await self.ctx.alert_once(key, level, message, pipeline.name,
                                          details={"kind": kind, "scheduleId": schedule_id, "date": date}):
             return False
@@ -197,7 +199,7 @@ class SLAChecks:
     async def check_validation(self, pipeline: PipelineConfig, schedule: ScheduleConfig, date: str) -> bool:
         """Force-fail a cycle still not triggered at its validation timeout: no launch later that day."""
         d = deadlines(pipeline, schedule, Date.fromisoformat(date))
-        if d.validation is None or self.ctx.clock.now() <= d.validation:
+        if d.validation is None or self.ctx.clock.now() <= d.validation or pipeline.retired:
             return False
         existing = await self.ctx.store.get_run_log(pipeline.name, date, schedule.name)
         if existing is not None and existing.status is not S.FAILED:

@@ -36,7 +36,7 @@ class StateReader:
         cycles = [await self._cycle(pipeline, schedule, reruns) for schedule in pipeline.resolved_schedules()]
         latest = await self.ctx.store.list_runs(pipeline.name, 1)
         return pipeline_state(pipeline, cycles, readiness, now, latest_run=latest[0] if latest else None,
-                              retired=retired, problem=problem)
+                              retired=retired or pipeline.retired, problem=problem)
 
     async def _cycle(self, pipeline: PipelineConfig, schedule: ScheduleConfig,
                      reruns: list[RerunRecord]) -> CycleFacts:

@@ -61,6 +61,10 @@ S = RunStatus
 REPLAY_REASON = "replay requested"
 
 
+def retired_reason(pipeline: PipelineConfig) -> str:
+    return f"pipeline {pipeline.name} is retired (its file was deleted): nothing new starts"
+
+
 class Steps(RunSteps):
     """The step operations over one engine (see the module documentation)."""
 
@@ -107,6 +111,8 @@ class Steps(RunSteps):
         pipeline = await self.ctx.pipeline(cycle.pipeline_id)
         if pipeline.trigger is None:
             return skipped(Outcome.NO_TRIGGER, f"pipeline {pipeline.name} has no trigger configured")
+        if pipeline.retired:
+            return await self._retired_gate(pipeline, cycle, owner)
         if cycle.rerun_id:
             return await self._rerun_gate(pipeline, cycle, owner, cycle.rerun_id)
         entry = await self.ctx.store.get_run_log(pipeline.name, cycle.date, cycle.schedule_id)
@@ -134,6 +140,22 @@ class Steps(RunSteps):
             await self.renew_lease(cycle, owner, wait)
             return skipped(Outcome.BACKOFF, blocked.message, retryInSeconds=wait)
         return skipped(blocked.outcome, blocked.message)
+
+    async def _retired_gate(self, pipeline: PipelineConfig, cycle: CycleRef, owner: str) -> Step:
+        """A retired pipeline starts nothing; a run of the cycle still under way is followed to its end."""
+        if cycle.rerun_id:
+            record = await self.ctx.store.get_rerun(cycle.rerun_id)
+            run_id = record.rerun_run_id if record is not None else None
+        else:
+            entry = await self.ctx.store.get_run_log(pipeline.name, cycle.date, cycle.schedule_id)
+            run_id = entry.run_id if entry is not None else None
+        run = await self.ctx.store.get_run(run_id) if run_id else None
+        if run is not None and not run.status.is_terminal:
+            await self.hold_for_run(cycle, owner, run, pipeline)
+            outcome = "monitoring" if run.status is S.COMPLETED_MONITORING else Outcome.IN_PROGRESS
+            return skipped(outcome, f"pipeline {pipeline.name} is retired; its run {run.run_id} is followed to its end",
+                           **self.run_payload(run, pipeline))
+        return skipped(Outcome.RETIRED, retired_reason(pipeline))
 
     def _ready_payload(self, entry: RunLogEntry | None, rerun_id: str | None) -> dict[str, Any]:
         return {"outcome": "evaluate", "attemptNumber": next_attempt(entry),
@@ -273,6 +295,8 @@ class Steps(RunSteps):
         pipeline = await self.ctx.pipeline(cycle.pipeline_id)
         if pipeline.trigger is None:
             return skipped(Outcome.NO_TRIGGER, f"pipeline {pipeline.name} has no trigger configured")
+        if pipeline.retired:
+            return skipped(Outcome.RETIRED, retired_reason(pipeline))
         if pipeline.dry_run:  # shadow mode: record the would-trigger, launch and claim nothing
             outcome = await self.engine.runs.dry_run.ready(pipeline, cycle.schedule_id, cycle.date, None)
             return skipped(Outcome.DRY_RUN, outcome.message, dryRun=True)

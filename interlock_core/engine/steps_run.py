@@ -51,7 +51,7 @@ class RunSteps(StepsBase):
         it could launch the job a second time); the next orchestration of the cycle resumes."""
         run = await self._run(run_id)
         pipeline = await self.ctx.store.get_pipeline(run.pipeline_id)
-        if run.status is S.RUNNING:
+        if run.status is S.RUNNING and not (pipeline is not None and pipeline.retired):
             await self.ctx.alert_once(
                 f"poll-bound:{run.run_id}", AlertLevel.WARNING,
                 f"Run {run.run_id} of {run.pipeline_id} still RUNNING after {polls} status polls; "
@@ -68,7 +68,8 @@ class RunSteps(StepsBase):
             return skipped("not_completed", f"run {run_id} is {run.status.value}", notified=[])
         expected: list[tuple[str, str]] = []
         for downstream in await self.ctx.store.list_pipelines():
-            if downstream.name == run.pipeline_id or run.pipeline_id not in downstream.upstream_pipelines():
+            if downstream.name == run.pipeline_id or run.pipeline_id not in downstream.upstream_pipelines() \
+                    or downstream.retired:
                 continue
             sid = run.schedule_id if downstream.schedule(run.schedule_id) else downstream.resolved_schedules()[0].name
             expected.append((downstream.name, sid))

@@ -108,6 +108,10 @@ class WatchdogSweep:
 
     async def sweep_cycle(self, pipeline: PipelineConfig, schedule: ScheduleConfig, summary: SweepSummary) -> None:
         today = cycle_date(self.ctx.clock.now(), schedule_zone(pipeline, schedule))
+        if pipeline.retired:  # no check, no alert, nothing started: only a run under way is looked after
+            if (day := await self.adopt(pipeline, schedule, today)) is not None:
+                summary.adopted.append(f"{pipeline.name}/{schedule.name}/{day}")
+            return
         before = await self.cycles.look_back(pipeline, schedule, today, self.watchdog, advance=False)
         for record in await self.ctx.store.list_reruns(pipeline.name, limit=50):
             if record.schedule_id != schedule.name or record.status.is_terminal or not record.rerun_run_id:

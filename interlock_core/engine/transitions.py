@@ -176,6 +176,9 @@ class Transitions:
     async def _after_failure(self, run: RunState, change: Change, pipeline: PipelineConfig | None) -> None:
         category = run.failure_category
         METRICS.inc("interlock_run_failures_total", category=category.value if category else "NONE")
+        if pipeline is not None and pipeline.retired:  # recorded, never retried or alerted
+            log.info("run %s of retired pipeline %s failed: not retried, no alert", run.run_id, run.pipeline_id)
+            return
         if run.rerun_id or pipeline is None:
             self.ctx.alert(AlertLevel.ERROR, f"Run {run.run_id} failed for pipeline {run.pipeline_id}: "
                            f"{change.message or 'failed'}", run.pipeline_id)
@@ -219,7 +222,8 @@ class Transitions:
         notified = []
         date = run.date or ""
         for downstream in await self.ctx.store.list_pipelines():
-            if downstream.name == run.pipeline_id or run.pipeline_id not in downstream.upstream_pipelines():
+            if downstream.name == run.pipeline_id or run.pipeline_id not in downstream.upstream_pipelines() \
+                    or downstream.retired:
                 continue
             schedule_id = run.schedule_id if downstream.schedule(run.schedule_id) else \
                 downstream.resolved_schedules()[0].name

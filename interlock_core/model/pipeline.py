@@ -23,6 +23,7 @@ from .limits import (
     MAX_TTL_SECONDS,
     duration_at_most,
 )
+from .records import Timestamp
 
 PIPELINE_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,253}[a-z0-9]$")
 _TIME_OF_DAY = re.compile(r"^(\d{1,2}):(\d{1,2})$")
@@ -213,6 +214,11 @@ class PipelineConfig(ConfigModel):
     """Shadow mode: evaluate and record DRY_RUN_WOULD_TRIGGER where the trigger would fire, but
     never launch, claim the cycle or write its run log (SLA projections and drift still recorded)."""
     include: InclusionConfig | None = None
+    retired_at: Timestamp | None = None
+    """Set by Interlock, never taken from a pipeline file or a client: when the file that defined
+    this pipeline was found deleted. A retired pipeline is never evaluated, triggered or alerted
+    again (a run already under way is still followed to its end); its history is kept, and
+    restoring the file brings it back."""
 
     @field_validator("name")
     @classmethod
@@ -247,6 +253,10 @@ class PipelineConfig(ConfigModel):
     @property
     def monitoring(self) -> MonitoringConfig:
         return (self.watch.monitoring if self.watch else None) or MonitoringConfig()
+
+    @property
+    def retired(self) -> bool:
+        return self.retired_at is not None
 
     @property
     def watched(self) -> bool:

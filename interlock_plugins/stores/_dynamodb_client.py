@@ -49,13 +49,14 @@ class TableClient:
         self._lock = anyio.Lock()
 
     # lifecycle -------------------------------------------------------------------------------
-    async def open(self) -> None:
-        """Open the client (once), create the table when asked, check it exists and fits."""
+    async def open(self, *, create: bool = True) -> None:
+        """Open the client (once), create the table when asked (``createTable``, unless ``create``
+        is off: opening to read), check it exists and fits."""
         async with self._lock:
             try:
                 if self._client is None:
                     self._client = await self._new_client()
-                if self.config.create_table:
+                if self.config.create_table and create:
                     await create_table(self._client, self.table)
                 described = await self._client.describe_table(TableName=self.table)
                 check_table(described.get("Table", {}), self.table)

@@ -25,7 +25,7 @@ import anyio
 import anyio.lowlevel
 import anyio.to_thread
 
-from interlock_core.errors import StoreUnavailable
+from interlock_core.errors import StoreMissing, StoreUnavailable
 
 T = TypeVar("T")
 
@@ -47,12 +47,13 @@ class SQLiteDatabase:
     def is_open(self) -> bool:
         return self._conn is not None
 
-    async def open(self, init: Callable[[sqlite3.Connection], None]) -> None:
-        """Open the file (creating its directory), switch to WAL and run ``init`` in a transaction."""
+    async def open(self, init: Callable[[sqlite3.Connection], None], *, create: bool = True) -> None:
+        """Open the file (creating its directory), switch to WAL and run ``init`` in a transaction.
+        Without ``create``, a file that does not exist is :class:`StoreMissing` (never created)."""
         if self._conn is not None:
             return
         self._limiter = anyio.CapacityLimiter(1)
-        await anyio.to_thread.run_sync(self._open, init, limiter=self._limiter)
+        await anyio.to_thread.run_sync(self._open, init, create, limiter=self._limiter)
 
     async def close(self) -> None:
         if self._conn is None:
@@ -89,17 +90,24 @@ class SQLiteDatabase:
 
     # ------------------------------------------------------------------------------ in the thread
 
-    def _open(self, init: Callable[[sqlite3.Connection], None]) -> None:
+    def _open(self, init: Callable[[sqlite3.Connection], None], create: bool = True) -> None:
         with self._lock:
             if self._conn is not None:
                 return
+            existing = not create and self.path != MEMORY
+            if existing and not Path(self.path).exists():
+                raise self._missing()
             try:
-                if self.path != MEMORY:
+                if self.path != MEMORY and create:
                     Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+                # an existing file only: mode=rw never creates one (not even if it vanished just now)
+                target = Path(self.path).absolute().as_uri() + "?mode=rw" if existing else self.path
                 conn = sqlite3.connect(
-                    self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False
+                    target, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False, uri=existing
                 )
             except (OSError, sqlite3.Error) as exc:
+                if existing and not Path(self.path).exists():
+                    raise self._missing() from exc
                 raise self._unavailable(exc) from exc
             try:
                 if self.path != MEMORY:
@@ -173,6 +181,11 @@ class SQLiteDatabase:
                     conn.execute("ROLLBACK")
             raise
         return result
+
+    def _missing(self) -> StoreMissing:
+        return StoreMissing(f"no sqlite store at {self.path} yet: nothing has been recorded (reading never "
+                            "creates it; `interlock run`, `interlock evaluate` or `interlock serve` do)",
+                            store="sqlite", path=self.path)
 
     def _unavailable(self, exc: BaseException) -> StoreUnavailable:
         detail = str(exc) or type(exc).__name__

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from interlock_core.errors import StoreUnavailable
+from interlock_core.errors import StoreMissing, StoreUnavailable
 
 SCHEMA_VERSION = 2
 
@@ -164,6 +164,27 @@ def ensure_schema(path: str) -> Callable[[sqlite3.Connection], None]:
             conn.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
 
     return migrate
+
+
+def check_schema(path: str) -> Callable[[sqlite3.Connection], None]:
+    """A transaction body that only checks the schema of an existing database (opening it to read:
+    nothing is created or migrated)."""
+
+    def check(conn: sqlite3.Connection) -> None:
+        found = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'").fetchone()
+        if found is None:
+            raise StoreMissing(f"{path} holds no Interlock store (no schema): nothing has been recorded there",
+                               store="sqlite", path=path)
+        row = conn.execute("SELECT max(version) FROM schema_version").fetchone()
+        current = int(row[0]) if row and row[0] is not None else 0
+        if current != SCHEMA_VERSION:
+            side = "newer" if current > SCHEMA_VERSION else "older"
+            fix = "upgrade Interlock" if current > SCHEMA_VERSION else \
+                "a command that writes (`interlock run`, `interlock serve`) upgrades it"
+            raise StoreUnavailable(f"sqlite store {path} has schema version {current}, {side} than this Interlock's "
+                                   f"({SCHEMA_VERSION}); {fix}")
+
+    return check
 
 
 def purge_expired(conn: sqlite3.Connection, now: float) -> None:

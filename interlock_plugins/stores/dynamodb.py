@@ -112,6 +112,10 @@ class DynamoDBStore:
         """Open the client, create the table when ``createTable``, check it exists and fits."""
         await self._db.open()
 
+    async def start_read_only(self) -> None:
+        """Open the client to read: the table is never created (a missing one is StoreUnavailable)."""
+        await self._db.open(create=False)
+
     async def close(self) -> None:
         await self._db.close()
 

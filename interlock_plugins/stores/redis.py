@@ -128,6 +128,10 @@ class RedisStore:
         if not await self._redis.ping():
             raise StoreUnavailable(f"redis store at {self.target} does not answer PING", store="redis")
 
+    async def start_read_only(self) -> None:
+        """As :meth:`start`: there is nothing to create."""
+        await self.start()
+
     async def close(self) -> None:
         if self._closed:
             return

@@ -50,6 +50,7 @@ from ._sqlite_schema import (
     RUNS,
     TRAITS,
     Table,
+    check_schema,
     ensure_schema,
     purge_expired,
 )
@@ -126,6 +127,15 @@ class SQLiteStore:
     # lifecycle ---------------------------------------------------------------------------------
     async def start(self) -> None:
         await self._db.open(ensure_schema(self.path))
+
+    async def start_read_only(self) -> None:
+        """Open an existing database to read it: nothing is created or migrated
+        (:class:`~interlock_core.errors.StoreMissing` when there is none). An in-memory database is
+        private to this process and empty: it is opened as :meth:`start` opens it."""
+        if self.path == MEMORY:
+            await self.start()
+            return
+        await self._db.open(check_schema(self.path), create=False)
 
     async def close(self) -> None:
         await self._db.close()

@@ -26,6 +26,8 @@ from interlock_core.pipeline_state import PipelineState, PipelineStateView
 
 from .add_pipeline import cmd_add_pipeline
 from .output import EXIT_BLOCKED, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, Out
+from .pipeline_view import RETIRED, ListedPipeline, known, listing, show_unregistered
+from .remove import cmd_remove_pipeline
 from .scaffold import scaffold
 from .session import open_engine
 
@@ -348,28 +350,42 @@ def _state_json(view: PipelineStateView) -> dict[str, Any]:
 
 
 async def cmd_status(args: argparse.Namespace, out: Out) -> int:
-    async with open_engine(args.project, read_only=True) as (_, engine):
+    """Only reads (never creates the store, registers or retires nothing): files beside the store."""
+    async with open_engine(args.project, read_only=True) as (project, engine):
         if not args.pipeline:
-            pipelines = await engine.list_pipelines()
-            rows = [(p, await engine.pipeline_state(p)) for p in pipelines]
+            rows: list[tuple[ListedPipeline, PipelineStateView | None]] = []
+            for item in listing(await engine.list_pipelines(), project.pipelines):
+                view = await engine.pipeline_state(item.pipeline, retired=item.state == RETIRED) \
+                    if item.registered else None
+                rows.append((item, view))
             if out.json_mode:
-                out.json([{"pipelineId": p.name, "archetype": p.archetype, "tier": p.tier, "dryRun": p.dry_run,
-                           **_state_json(view)} for p, view in rows])
+                out.json([{"pipelineId": i.name, "archetype": i.pipeline.archetype, "tier": i.pipeline.tier,
+                           "dryRun": i.pipeline.dry_run,
+                           **(_state_json(view) if view else {"state": i.word, "readiness": None, "lastRun": None}),
+                           **i.fields()} for i, view in rows])
                 return EXIT_OK
             if not rows:
                 out.line("No pipelines registered.")
                 return EXIT_OK
             out.line(out.bold("Registered Pipelines:"))
             out.line()
-            for p, view in rows:
+            for item, view in rows:
+                p = item.pipeline
+                word = view.state.value if view else item.word
+                last = _last_run_text(out, view) if view else out.dim("no runs")
                 mode = f"  {out.yellow(DRY_RUN_MARK)}" if p.dry_run else ""
-                out.line(f"  {p.name:<30} {out.status_word(view.state.value):<15} archetype={p.archetype:<22} "
-                         f"tier={p.tier if p.tier is not None else '-'}  last run: {_last_run_text(out, view)}{mode}")
-                out.line(out.dim(f"  {'':<30} {view.message}"))
+                out.line(f"  {p.name:<30} {out.status_word(word):<15} archetype={p.archetype:<22} "
+                         f"tier={p.tier if p.tier is not None else '-'}  last run: {last}{mode}")
+                note = item.note() or (view.message if view else "")
+                if note:
+                    out.line(out.dim(f"  {'':<30} {note}"))
             out.line()
             return EXIT_OK
-        pipeline = await engine.get_pipeline(args.pipeline)
-        view = await engine.pipeline_state(pipeline)
+        item = known(args.pipeline, await engine.store.get_pipeline(args.pipeline), project.pipelines)
+        if not item.registered:
+            return show_unregistered(out, item)
+        pipeline = item.pipeline
+        view = await engine.pipeline_state(pipeline, retired=item.state == RETIRED)
         readiness = view.readiness_result
         runs = await engine.store.list_runs(pipeline.name, 10)
         logs = await engine.store.list_run_logs(pipeline.name, 10)
@@ -380,9 +396,12 @@ async def cmd_status(args: argparse.Namespace, out: Out) -> int:
         out.json({"pipeline": pipeline.to_json_dict(), "state": view.to_json_dict(),
                   "readiness": readiness.to_json_dict() if readiness else None,
                   "runs": [r.to_json_dict() for r in runs], "runLogs": [e.to_json_dict() for e in logs],
-                  "reruns": [r.to_json_dict() for r in reruns]})
+                  "reruns": [r.to_json_dict() for r in reruns], **item.fields()})
         return EXIT_OK
-    out.line(out.bold(f"Pipeline: {pipeline.name}"))
+    out.line(out.bold(f"Pipeline: {pipeline.name}")
+             + (f"  {out.status_word(item.word)}" if item.state == RETIRED else ""))
+    if item.note():
+        out.line(f"  {item.note()}")
     out.line(f"  Archetype: {pipeline.archetype}")
     out.line(f"  Tier:      {pipeline.tier if pipeline.tier is not None else '-'}")
     if pipeline.trigger:
@@ -434,4 +453,4 @@ async def cmd_serve(args: argparse.Namespace, out: Out) -> int:
     return await serve(args, out)
 
 
-__all__ = ["EXIT_ERROR", "cmd_add_pipeline"]
+__all__ = ["EXIT_ERROR", "cmd_add_pipeline", "cmd_remove_pipeline"]

@@ -14,7 +14,7 @@ import anyio
 
 from interlock_core.dates import run_date_problem
 from interlock_core.engine import CycleBusy
-from interlock_core.errors import ConfigError, ConfigErrors, ConflictError, InterlockError, NextStep
+from interlock_core.errors import ConfigError, ConfigErrors, ConflictError, InterlockError, NextStep, PipelineRetired
 
 from .. import __version__
 from . import commands
@@ -23,8 +23,9 @@ from .output import EXIT_BLOCKED, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, Out
 EPILOG = """\
 exit codes: 0 success / READY / launched, 1 blocked or refused (NOT_READY, duplicate, failed run, a
             rerun while a run of the cycle is active, `run --wait` timed out, completing or
-            cancelling a run that already ended), 2 error (bad configuration, unknown pipeline,
-            store unavailable, `init` over an existing project), 130 interrupted
+            cancelling a run that already ended, a retired pipeline, a refused `remove-pipeline`),
+            2 error (bad configuration, unknown pipeline, store unavailable or missing, `init` over
+            an existing project), 130 interrupted
 
 Start with:  interlock init demo && cd demo && interlock run example
 """
@@ -102,6 +103,14 @@ def build_parser() -> argparse.ArgumentParser:
                    "databricks: the workspace URL")
     p.add_argument("--dag-id", help="airflow trigger: the DAG to run")
     p.add_argument("--job-id", help="databricks trigger: the job to run")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("remove-pipeline", help="remove a pipeline registered over the API (history is kept)",
+                       description="Remove a pipeline registered over the API; its runs, run logs, reruns and "
+                       "events are kept. A pipeline defined in a pipeline file is refused: delete its file "
+                       "instead (the pipeline is then retired). Exit 0 removed, 1 refused (a pipeline file's, "
+                       "or a run is under way), 2 unknown pipeline.")
+    p.add_argument("pipeline")
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("evaluate", help="evaluate a pipeline's readiness now (runs its evaluators)")
@@ -197,6 +206,12 @@ def _run(handler: Any, args: argparse.Namespace, out: Out) -> int:
         _report_config(out, exc.errors)
     except ConfigError as exc:
         _report_config(out, [exc])
+    except PipelineRetired as exc:  # a refusal like a duplicate, not an error
+        if out.json_mode:
+            out.json(exc.to_json())
+        else:
+            print(f"refused: {exc.message}", file=sys.stderr)
+        return EXIT_BLOCKED
     except CycleBusy as exc:  # a refusal like a duplicate, not an error
         if out.json_mode:
             out.json(exc.to_json())

@@ -17,9 +17,10 @@ from interlock_core.engine.factory import build_engine, start_engine
 async def open_engine(project_dir: str | Path | None, *, read_only: bool = False,
                       secrets_for: Collection[str] | None = None,
                       **kwargs: Any) -> AsyncIterator[tuple[Project, Engine]]:
-    """``read_only``: the command only reads state, so unset trigger and alert secrets are warnings
-    (printed to stderr), not errors. ``secrets_for``: the command acts on these pipelines only (none:
-    on a run, or without triggering), so an unset variable in another pipeline's trigger is a warning;
+    """``read_only``: the command only reads state: unset trigger and alert secrets are warnings
+    (printed to stderr), not errors, and the store is opened as it is (never created, nothing
+    registered or retired). ``secrets_for``: the command acts on these pipelines only (none: on a
+    run, or without triggering), so an unset variable in another pipeline's trigger is a warning;
     alert sinks' variables are still required."""
     project = load_project(project_dir, require_secrets=not read_only, secrets_for=secrets_for)
     why = "not needed to read state" if read_only else "not needed for this command"
@@ -27,7 +28,7 @@ async def open_engine(project_dir: str | Path | None, *, read_only: bool = False
         print(f"warning: {warning.message} ({why})", file=sys.stderr)
     engine = build_engine(project, **kwargs)
     try:
-        await start_engine(engine, project)
+        await start_engine(engine, project, read_only=read_only)
         yield project, engine
     finally:
         alerts = engine.ctx.alerts

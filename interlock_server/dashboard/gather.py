@@ -127,7 +127,7 @@ async def _row_and_readiness(engine: Engine, pipeline: PipelineConfig,
             name=pipeline.name, archetype=pipeline.archetype, state=PipelineState.ERROR, blockers=[], last_run=None,
             schedules=[], message=problem, description=pipeline.description, tier=pipeline.tier,
             has_trigger=pipeline.trigger is not None, watched=pipeline.watched, problem=problem,
-            neighbours=sorted(pipeline.upstream_pipelines()) + downstream)
+            neighbours=sorted(pipeline.upstream_pipelines()) + downstream, retired_at=pipeline.retired_at)
         return row, None
 
 
@@ -144,7 +144,7 @@ async def _computed_row(engine: Engine, pipeline: PipelineConfig,
         last_run=view.last_run, schedules=schedules, message=view.message, last_run_current=view.last_run_current,
         readiness=view.readiness, description=pipeline.description, tier=pipeline.tier,
         has_trigger=pipeline.trigger is not None, watched=pipeline.watched, dry_run=pipeline.dry_run,
-        problem=view.problem, neighbours=neighbours)
+        problem=view.problem, neighbours=neighbours, retired_at=pipeline.retired_at)
     return row, view.readiness_result
 
 

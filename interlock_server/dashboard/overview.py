@@ -106,6 +106,8 @@ class OverviewRow:
     """Why the row could not be computed in full (a store or config problem), shown as is."""
     neighbours: list[str] = field(default_factory=list)
     """Upstream, then downstream pipelines: a change to one of them refreshes this pipeline's page."""
+    retired_at: datetime | None = None
+    """Its pipeline file was deleted (a RETIRED badge): never evaluated or triggered again, history kept."""
 
     @property
     def sla(self) -> SlaState:

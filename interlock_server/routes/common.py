@@ -6,6 +6,9 @@ from ..schemas import ErrorBody
 from ._route import Param, Reply
 
 NOT_FOUND = Reply("Unknown pipeline (or run, rerun, trait, run log).", ErrorBody)
+RETIRED = Reply("The pipeline is retired: its pipeline file was deleted (`retired: true`, `retiredAt`). It is "
+                "never evaluated or triggered again until the file is restored; its history stays readable.",
+                ErrorBody)
 
 PATH_PARAMS = {
     "id": Param("id", "Pipeline name.", {"type": "string"}, required=True),

@@ -39,6 +39,7 @@ STATUS = {
     Outcome.NO_TRIGGER: 422,
     Outcome.EXCLUDED: 409,
     Outcome.DRY_RUN: 200,
+    Outcome.RETIRED: 409,  # raised as PipelineRetired by the API's entry points; here for completeness
 }
 
 

@@ -42,17 +42,15 @@ async def get_pipeline(request: Request) -> Response:
 
 
 async def delete_pipeline(request: Request) -> Response:
-    engine = api_state(request).engine
-    pipeline_id = request.path_params["id"]
-    await engine.get_pipeline(pipeline_id)  # 404 when unknown
-    await engine.delete_pipeline(pipeline_id)
-    await engine.ctx.wake(pipeline_id, "pipeline-deleted")
+    # 404 when unknown; 409 for a pipeline file's pipeline or one with a run under way; wakes the watchers
+    await api_state(request).engine.remove_pipeline(request.path_params["id"])
     return no_content()
 
 
 ROUTES = [
     ApiRoute("/api/pipelines", list_pipelines, method="GET", doc=Doc(
-        "List all pipelines", TAG, {200: Reply("Every registered pipeline, by name ([] when none).",
+        "List all pipelines", TAG, {200: Reply("Every registered pipeline, by name ([] when none); a retired one "
+                                               "(its file was deleted) carries `retiredAt`.",
                                                list[PipelineConfig])})),
     ApiRoute("/api/pipelines", register_pipeline, method="POST", doc=Doc(
         "Register (or replace) a pipeline", TAG,
@@ -66,9 +64,17 @@ ROUTES = [
                     "pipeline file. A trigger may name run variables (`${date}`, `${runKey}` …) and only the "
                     "environment variables the project lists in `api.allowedEnv`.")),
     ApiRoute("/api/pipelines/{id}", get_pipeline, method="GET", doc=Doc(
-        "Get a pipeline's configuration", TAG, {200: Reply("The pipeline (secrets masked).", PipelineConfig),
-                                                404: NOT_FOUND})),
+        "Get a pipeline's configuration", TAG,
+        {200: Reply("The pipeline (secrets masked); `origin` says who wrote it (`file` or `api`), `retiredAt` "
+                    "that its file was deleted and since when.", PipelineConfig),
+         404: NOT_FOUND})),
     ApiRoute("/api/pipelines/{id}", delete_pipeline, method="DELETE", doc=Doc(
-        "Remove a pipeline", TAG, {204: Reply("Removed."), 404: NOT_FOUND},
-        description="A pipeline defined in a pipeline file comes back when the server restarts.")),
+        "Remove a pipeline registered over the API", TAG,
+        {204: Reply("Removed (its runs, run logs, reruns and events stay readable)."), 404: NOT_FOUND,
+         409: Reply("Refused: the pipeline is defined in a pipeline file (delete the file to retire it), or a "
+                    "run of it is under way (`activeRunId`: wait for it to end, or cancel it).")},
+        description="Pipeline files are the source of truth for the pipelines they define: deleting the file "
+                    "retires its pipeline (never evaluated, triggered or alerted again, its history kept; "
+                    "`retiredAt` says since when), restoring the file brings it back. A retired pipeline can be "
+                    "removed here.")),
 ]

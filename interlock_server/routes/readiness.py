@@ -12,7 +12,7 @@ from interlock_core.pipeline_state import PipelineStateView
 from ..responses import json_response
 from ..schemas import CycleBody, PushTraitBody, ReadinessAnswer
 from ._route import ApiRoute, Doc, Reply, api_state, read_body
-from .common import NOT_FOUND
+from .common import NOT_FOUND, RETIRED
 
 TAG = "readiness"
 
@@ -66,7 +66,7 @@ ROUTES = [
     ApiRoute("/api/pipelines/{id}/evaluate", evaluate, method="POST", doc=Doc(
         "Evaluate readiness now", TAG,
         {200: Reply("Runs every trait's evaluator (pushed traits use their latest result) and applies the "
-                    "readiness rule.", ReadinessResult), 404: NOT_FOUND},
+                    "readiness rule.", ReadinessResult), 404: NOT_FOUND, 409: RETIRED},
         body=CycleBody, body_required=False)),
     ApiRoute("/api/pipelines/{id}/readiness", readiness, method="GET", doc=Doc(
         "Readiness from stored trait results", TAG,
@@ -95,6 +95,6 @@ ROUTES = [
         "Push an external trait result", TAG,
         {201: Reply("The stored result. The pipeline's evaluation wakes at once.", TraitEvaluation),
          400: Reply("Invalid body, or a trait type the pipeline's archetype does not define."),
-         404: NOT_FOUND},
+         404: NOT_FOUND, 409: RETIRED},
         body=PushTraitBody)),
 ]

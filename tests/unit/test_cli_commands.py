@@ -228,6 +228,7 @@ def test_run_wait_interrupted_says_the_run_goes_on_and_exits_130(project: Path, 
 
 # ------------------------------------------------------------------------ read-only without secrets
 def test_status_does_not_need_trigger_or_alert_secrets(project: Path, hook: Webhook) -> None:
+    assert interlock("evaluate", "example", cwd=project).returncode == 0  # status reads a store, never creates one
     add_hooked(project, hook)
     pipeline = yaml.safe_load((project / "pipelines" / "hooked.yaml").read_text())
     pipeline["trigger"]["headers"] = {"Authorization": "Bearer ${HOOK_TOKEN}"}

@@ -31,7 +31,7 @@ MODEL = [
 
 CONFIG = [
     "CONFIG_FILENAMES", "Located", "Project", "find_config_file", "load_project", "parse_yaml", "read_yaml",
-    "validate_pipeline",
+    "reload_pipelines", "validate_pipeline",
 ]
 
 PACKAGES = [(interlock_core, CORE), (interlock_core.model, MODEL), (interlock_core.config, CONFIG)]
