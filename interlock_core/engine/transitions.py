@@ -25,6 +25,7 @@ from ..model import (
 from ..retry import backoff, is_retryable
 from .context import EngineContext
 from .records import update_rerun, update_run, update_run_log
+from .rerun_slot import RerunSlot
 
 log = logging.getLogger("interlock.lifecycle")
 
@@ -132,6 +133,8 @@ class Transitions:
             return record
 
         record = await update_rerun(self.ctx.store, run.rerun_id, apply)
+        if record is not None and record.status is status:
+            await RerunSlot(self.ctx).release(record)  # its job is done: the cycle may take another rerun
         if record is not None and status.is_terminal:
             await self.ctx.emit(EventKind.RERUN_COMPLETED, run.pipeline_id, run_id=run.run_id, status=status,
                                 message=f"rerun {record.rerun_id} completed: {status.value.lower()}",
