@@ -92,7 +92,8 @@ class Transitions:
             await self._after_failure(run, change, pipeline)
         if run.status is S.COMPLETED:
             await self.cascade(run)
-        if run.status.is_terminal or run.status is S.COMPLETED_MONITORING:
+        if run.status.is_terminal or run.status in (S.RUNNING, S.COMPLETED_MONITORING):
+            # a job launched or ended (from a shell, say): whoever watches the cycle looks after it now
             await self.ctx.wake(run.pipeline_id, f"run-{run.status.value.lower()}", run.schedule_id, run.date)
 
     async def _sync_run_log(self, run: RunState, change: Change) -> None:

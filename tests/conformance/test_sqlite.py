@@ -17,7 +17,7 @@ from interlock_core.errors import ConfigError, StoreUnavailable, ValidationError
 from interlock_core.model import RunStatus
 from interlock_core.plugins import PluginContext
 from interlock_plugins.stores import interlock_register_stores
-from interlock_plugins.stores._sqlite_schema import SCHEMA_VERSION
+from interlock_plugins.stores._sqlite_schema import MIGRATIONS, SCHEMA_VERSION
 from interlock_plugins.stores.sqlite import SQLiteConfig, SQLiteStore
 
 from .records import Advance, event, marker, pipeline, rerun, run, run_log, trait
@@ -95,6 +95,28 @@ async def test_schema_is_versioned_and_in_wal_mode(store: SQLiteStore) -> None:
     with closing(_raw(Path(store.path))) as conn:
         assert conn.execute("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)]
         assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+
+
+async def test_a_version_1_file_gains_the_wake_up_table_and_keeps_its_data(tmp_path: Path) -> None:
+    path = tmp_path / "v1.db"
+    with closing(_raw(path)) as conn:
+        conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+        for statement in MIGRATIONS[1]:
+            conn.execute(statement)
+        conn.execute("INSERT INTO schema_version (version) VALUES (1)")
+        conn.execute("INSERT INTO pipelines (name, data) VALUES (?, ?)",
+                     ("ct-old", pipeline("ct-old").model_dump_json(by_alias=True, exclude_none=True)))
+        conn.commit()
+    store = SQLiteStore(path)
+    await store.start()
+    try:
+        assert [p.name for p in await store.list_pipelines()] == ["ct-old"]
+        await store.append_wake_up("origin", '{"pipelineId":"ct-old","reason":"test"}')
+    finally:
+        await store.close()
+    with closing(_raw(path)) as conn:
+        assert conn.execute("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)]
+        assert conn.execute("SELECT origin FROM wake_ups").fetchall() == [("origin",)]
 
 
 async def test_newer_schema_is_refused(tmp_path: Path) -> None:
