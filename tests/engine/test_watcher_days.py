@@ -146,3 +146,21 @@ async def test_a_rerun_of_a_day_that_never_ran_does_not_also_start_its_scheduled
     assert [e.date for e in await engine.store.list_run_logs("solo", 50)] == [NEXT]  # no scheduled run of 12-03
     assert [r.rerun_id for r in await engine.store.list_runs("solo") if r.date == "2026-12-03"] == \
         [record.rerun_id]
+
+
+async def test_a_wake_up_for_a_later_day_or_no_day_at_all_is_ignored_with_a_log_line(
+        harness: Harness, caplog: pytest.LogCaptureFixture) -> None:
+    with webhook_server() as hook:
+        engine, watcher = await project(harness, hook)
+        harness.clock.set(datetime(2026, 12, 6, 9, 0, tzinfo=UTC))
+        await watcher.run_once()
+        with caplog.at_level(logging.INFO, logger="interlock.watcher"):
+            watcher.wake("gold", "daily", "2026-12-09")
+            watcher.wake("gold", None, "20261205")  # another spelling of a day is not a cycle date
+            watcher.wake("gold", "daily", "2026-12-05\n[ERROR] forged")
+            await watcher.run_once(all_cycles=False)
+        lines = [r.getMessage() for r in caplog.records if "ignored" in r.getMessage()]
+        assert len(lines) == 3, lines
+        assert any("2026-12-09" in line and "after today" in line for line in lines)
+        assert not any("\n" in line for line in lines)  # a forged date is quoted, never a line of its own
+        assert await gold_days(engine) == {}
