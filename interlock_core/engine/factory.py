@@ -72,7 +72,9 @@ def build_engine(
         alerts = AlertDispatcher(sinks, clock=clock, on_failure=on_failure)
         closers.append(alerts.aclose)
         closers.extend(sink.close for _, sink in sinks if hasattr(sink, "close"))
-    if notifier is None and isinstance(store, WakeUpStore):  # wake-ups reach the other processes on the store
+    # wake-ups reach the other processes on the store; a store class says so itself (a proxy wrapping a
+    # store, as fault-injection tests use, keeps wake-ups in-process)
+    if notifier is None and isinstance(store, WakeUpStore) and hasattr(type(store), "wake_up_notifier"):
         notifier = store.wake_up_notifier()
         close = getattr(notifier, "close", None)
         if close is not None:
