@@ -5,6 +5,8 @@ A wake-up names the cycle it is about: besides today's, the watcher works a past
 names within the look-back window (``LOOKBACK_DAYS``) — an upstream's nightly run for that day that
 completed after midnight, or a backfill — on each pass over the cycle until that day has run (or
 has nothing left to do, or leaves the window). A day outside the window is ignored with a log line.
+A watcher that starts looks once per cycle for past days in view that an upstream completed (a
+cascade marker) and that never ran, so a cascade whose wake-up came while it was away is not lost.
 
 A cycle that has completed for the day is *settled*: later passes skip it without touching the
 store until its next day, a wake-up for its pipeline (a rerun request, a pushed trait, a run
@@ -64,6 +66,7 @@ class Watcher:
         self._woken: set[str] = set()
         self._woken_days: dict[str, set[tuple[str | None, str]]] = {}
         self._open_days: dict[CycleId, set[str]] = {}
+        self._looked_back: set[CycleId] = set()
         self._in_flight: set[CycleId] = set()
         self._wake_event = anyio.Event()
         self._pipelines: list[PipelineConfig] = []
@@ -132,7 +135,12 @@ class Watcher:
         """Today's pass over the cycle, then the past days wake-ups named that still need one."""
         outcome = await self.engine.cycles.tick(pipeline, schedule)
         cid = (pipeline.name, schedule.name)
-        in_view = set(days_in_view(self._today(pipeline, schedule)))
+        today = self._today(pipeline, schedule)
+        if cid not in self._looked_back:  # once per watcher: cascades into past days it did not hear of
+            self._looked_back.add(cid)
+            for day in await self.engine.cycles.marked_days(pipeline, schedule, today):
+                self._open_days.setdefault(cid, set()).add(day)
+        in_view = set(days_in_view(today))
         for day in sorted(self._open_days.get(cid, ())):
             past = await self.engine.cycles.woken_day(pipeline, schedule, day) if day in in_view else None
             if past is None or past.outcome not in OPEN_OUTCOMES:

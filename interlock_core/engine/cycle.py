@@ -103,6 +103,20 @@ class CyclePass:
                                 schedule_id=schedule.name, date=day)
         return outcome
 
+    async def marked_days(self, pipeline: PipelineConfig, schedule: ScheduleConfig, today: str) -> list[str]:
+        """The past days in view that an upstream completed (a cascade marker) and that have not run:
+        what a watcher that was away when the cascade's wake-up came still has to work."""
+        if pipeline.trigger is None or not pipeline.upstream_pipelines():
+            return []
+        days = []
+        for day in days_in_view(today)[:-1]:
+            if excluded(pipeline, Date.fromisoformat(day), self.ctx.calendars):
+                continue
+            if await self.ctx.store.get_run_log(pipeline.name, day, schedule.name) is None and \
+                    await self.ctx.store.list_cascade_markers(pipeline.name, day, schedule.name):
+                days.append(day)
+        return days
+
     async def look_back(self, pipeline: PipelineConfig, schedule: ScheduleConfig, today: str,
                         dog: Watchdog | None, *, advance: bool = True) -> RunLogEntry | None:
         """The days in view up to ``today``: move active runs along (unless ``advance`` is off: in

@@ -45,6 +45,7 @@ class Change:
 class Transitions:
     def __init__(self, ctx: EngineContext) -> None:
         self.ctx = ctx
+        self.rerun_slot = RerunSlot(ctx)
 
     def target_for_success(self, pipeline: PipelineConfig | None) -> RunStatus:
         if pipeline is not None and pipeline.monitoring.enabled:
@@ -135,7 +136,7 @@ class Transitions:
 
         record = await update_rerun(self.ctx.store, run.rerun_id, apply)
         if record is not None and record.status is status:
-            await RerunSlot(self.ctx).release(record)  # its job is done: the cycle may take another rerun
+            await self.rerun_slot.release(record)  # its job is done: the cycle may take another rerun
         if record is not None and status.is_terminal:
             await self.ctx.emit(EventKind.RERUN_COMPLETED, run.pipeline_id, run_id=run.run_id, status=status,
                                 message=f"rerun {record.rerun_id} completed: {status.value.lower()}",

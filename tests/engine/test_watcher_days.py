@@ -164,3 +164,16 @@ async def test_a_wake_up_for_a_later_day_or_no_day_at_all_is_ignored_with_a_log_
         assert any("2026-12-09" in line and "after today" in line for line in lines)
         assert not any("\n" in line for line in lines)  # a forged date is quoted, never a line of its own
         assert await gold_days(engine) == {}
+
+
+async def test_a_watcher_started_after_the_cascade_still_runs_the_past_day(harness: Harness) -> None:
+    with webhook_server() as hook:
+        engine, _ = await project(harness, hook)
+        harness.clock.set(datetime(2026, 12, 6, 0, 40, tzinfo=UTC))
+        await engine.complete_run(await upstream_run(engine, D), "success")  # no watcher heard the wake-up
+        restarted = Watcher(await harness.engine())
+        await restarted.run_once()
+        assert await gold_days(engine) == {D: "COMPLETED"}
+        harness.clock.advance(30)
+        await restarted.run_once(all_cycles=False)
+        assert len(await engine.store.list_runs("gold")) == 1
