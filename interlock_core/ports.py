@@ -311,3 +311,13 @@ class Notifier(Protocol):
     async def publish(self, wake: WakeUp) -> None: ...
 
     def subscribe(self) -> AsyncIterator[WakeUp]: ...
+
+
+@runtime_checkable
+class WakeUpStore(Protocol):
+    """A store whose backend can carry wake-ups between the processes sharing it (Redis pub/sub,
+    the SQLite store's wake-up table), so a CLI command or another replica wakes ``serve``'s watcher.
+    Engines on such a store use its notifier unless given another."""
+
+    def wake_up_notifier(self) -> Notifier | None:
+        """A new notifier over this store's backend, or None where it cannot reach other processes."""

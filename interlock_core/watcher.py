@@ -1,6 +1,13 @@
 """The watcher: evaluates each watched pipeline × schedule on its own interval, and at once when
 a trait result is pushed, a run completes or a cascade marker is written.
 
+A wake-up names the cycle it is about: besides today's, the watcher works a past day a wake-up
+names within the look-back window (``LOOKBACK_DAYS``) — an upstream's nightly run for that day that
+completed after midnight, or a backfill — on each pass over the cycle until that day has run (or
+has nothing left to do, or leaves the window). A day outside the window is ignored with a log line.
+A watcher that starts looks once per cycle for past days in view that an upstream completed (a
+cascade marker) and that never ran, so a cascade whose wake-up came while it was away is not lost.
+
 A cycle that has completed for the day is *settled*: later passes skip it without touching the
 store until its next day, a wake-up for its pipeline (a rerun request, a pushed trait, a run
 ending, a cascade marker, a re-registration), a change of its configuration, or the periodic
@@ -21,8 +28,10 @@ from typing import Any
 
 import anyio
 
+from .dates import run_date_problem
 from .engine import Engine
-from .engine.outcome import Outcome
+from .engine.cycle import LOOKBACK_DAYS, days_in_view
+from .engine.outcome import Outcome, RunOutcome
 from .errors import NotFoundError, PipelineRetired, StoreUnavailable
 from .model import PipelineConfig, ScheduleConfig
 from .schedule import cycle_date, schedule_zone
@@ -30,6 +39,10 @@ from .schedule import cycle_date, schedule_zone
 log = logging.getLogger("interlock.watcher")
 
 CycleId = tuple[str, str]
+
+OPEN_OUTCOMES = frozenset({Outcome.NOT_READY, Outcome.BACKOFF, Outcome.IN_PROGRESS, Outcome.CLAIM_LOST,
+                           Outcome.TRIGGERED})
+"""A woken past day with one of these outcomes still has work ahead (readiness, a retry, its run)."""
 
 
 @dataclass
@@ -51,6 +64,9 @@ class Watcher:
         self.max_backoff = max_backoff
         self._due: dict[CycleId, datetime] = {}
         self._woken: set[str] = set()
+        self._woken_days: dict[str, set[tuple[str | None, str]]] = {}
+        self._open_days: dict[CycleId, set[str]] = {}
+        self._looked_back: set[CycleId] = set()
         self._in_flight: set[CycleId] = set()
         self._wake_event = anyio.Event()
         self._pipelines: list[PipelineConfig] = []
@@ -64,7 +80,7 @@ class Watcher:
         self.outage = False
         self.last_pass_at: datetime | None = None
         self.passes = 0
-        self.ctx.wake_listeners.append(lambda wake: self.wake(wake.pipeline_id))
+        self.ctx.wake_listeners.append(lambda wake: self.wake(wake.pipeline_id, wake.schedule_id, wake.date))
 
     # ------------------------------------------------------------------------- selection
     def _cycles(self, pipelines: Iterable[PipelineConfig]) -> list[tuple[PipelineConfig, ScheduleConfig]]:
@@ -87,13 +103,13 @@ class Watcher:
         """Remember a cycle that completed today (or a retired pipeline's) and has nothing left to look after."""
         if outcome is not Outcome.DUPLICATE and outcome is not Outcome.RETIRED:
             return
+        if self._open_days.get((pipeline.name, schedule.name)):
+            return
         reruns = await self.ctx.store.list_reruns(pipeline.name, limit=50)
         # a retired pipeline's PENDING reruns wait for its file to come back: nothing to look after
         if any(r.schedule_id == schedule.name and not r.status.is_terminal
                and (outcome is Outcome.DUPLICATE or r.rerun_run_id) for r in reruns):
             return
-        from .engine.cycle import days_in_view
-
         today = self._today(pipeline, schedule)
         for day in days_in_view(today):
             entry = await self.ctx.store.get_run_log(pipeline.name, day, schedule.name)
@@ -101,6 +117,42 @@ class Watcher:
                 return
         self._settled[(pipeline.name, schedule.name)] = today
         self._settled_configs[pipeline.name] = pipeline
+
+    def _open_woken_days(self, pipeline: PipelineConfig, schedule: ScheduleConfig,
+                         woken: Iterable[tuple[str | None, str]]) -> None:
+        """Remember the past days wake-ups named for this cycle (today's is worked anyway)."""
+        today = self._today(pipeline, schedule)
+        in_view = days_in_view(today)
+        for schedule_id, day in woken:
+            if (schedule_id is not None and schedule_id != schedule.name) or day == today:
+                continue
+            if day not in in_view:
+                problem = run_date_problem(day)
+                why = problem or ("a day after today" if day > today
+                                  else f"outside the look-back window of {LOOKBACK_DAYS} days")
+                log.info("wake-up of %s/%s for %s ignored: %s (today is %s)", pipeline.name, schedule.name,
+                         "a bad date" if problem else day, why, today)
+                continue
+            self._open_days.setdefault((pipeline.name, schedule.name), set()).add(day)
+
+    async def _work(self, pipeline: PipelineConfig, schedule: ScheduleConfig) -> RunOutcome | None:
+        """Today's pass over the cycle, then the past days wake-ups named that still need one."""
+        outcome = await self.engine.cycles.tick(pipeline, schedule)
+        cid = (pipeline.name, schedule.name)
+        today = self._today(pipeline, schedule)
+        if cid not in self._looked_back:  # once per watcher: cascades into past days it did not hear of
+            self._looked_back.add(cid)
+            for day in await self.engine.cycles.marked_days(pipeline, schedule, today):
+                self._open_days.setdefault(cid, set()).add(day)
+        in_view = set(days_in_view(today))
+        for day in sorted(self._open_days.get(cid, ())):
+            past = await self.engine.cycles.woken_day(pipeline, schedule, day) if day in in_view else None
+            if past is None or past.outcome not in OPEN_OUTCOMES:
+                days = self._open_days.get(cid, set())
+                days.discard(day)
+                if not days:
+                    self._open_days.pop(cid, None)
+        return outcome
 
     async def _hold_lease(self, key: str) -> None:
         """Renew the cycle lease while the tick runs, so a crashed replica frees its cycles quickly."""
@@ -136,7 +188,7 @@ class Watcher:
                     async with anyio.create_task_group() as holder:
                         holder.start_soon(self._hold_lease, key)
                         try:
-                            outcome = await self.engine.cycles.tick(pipeline, schedule)
+                            outcome = await self._work(pipeline, schedule)
                         except Exception as exc:  # kept out of the task group so it is not wrapped
                             error = exc
                         finally:
@@ -172,6 +224,7 @@ class Watcher:
         now = self.ctx.clock.now()
         pipelines = await self._pipelines_now(force=all_cycles)
         woken, self._woken = self._woken, set()
+        woken_days, self._woken_days = self._woken_days, {}
         mono = self.ctx.clock.monotonic()
         if self._resynced_at is None or mono - self._resynced_at >= self.resync:
             self._settled.clear()
@@ -181,6 +234,7 @@ class Watcher:
             cid = (pipeline.name, schedule.name)
             if pipeline.name in woken:
                 self._settled.pop(cid, None)
+                self._open_woken_days(pipeline, schedule, woken_days.get(pipeline.name, ()))
             if all_cycles or pipeline.name in woken or self._due.get(cid, now) <= now:
                 self._due[cid] = now + self.ctx.interval(pipeline)
                 if self._is_settled(pipeline, schedule):
@@ -204,13 +258,17 @@ class Watcher:
         self.passes += 1
         return stats
 
-    def wake(self, pipeline_id: str) -> None:
+    def wake(self, pipeline_id: str, schedule_id: str | None = None, date: str | None = None) -> None:
+        """Evaluate ``pipeline_id`` at the next pass; ``date`` (and ``schedule_id``) name the cycle
+        the wake-up is about when it is not today's."""
         self._woken.add(pipeline_id)
+        if date:
+            self._woken_days.setdefault(pipeline_id, set()).add((schedule_id, date))
         self._wake_event.set()
 
     async def _listen(self) -> None:
         async for wake in self.ctx.notifier.subscribe():
-            self.wake(wake.pipeline_id)
+            self.wake(wake.pipeline_id, wake.schedule_id, wake.date)
 
     async def run(self, *, task_status: Any = anyio.TASK_STATUS_IGNORED) -> None:
         """Run until cancelled."""

@@ -148,8 +148,12 @@ class RerunRefused(Body):
     error: str
     status: str | None = None
     blocking: list[str] | None = None
-    rerun: RerunRecord | None = None  # none when no rerun was recorded (a run of the cycle is active)
+    rerun: RerunRecord | None = None  # none when no rerun was recorded (a run or rerun of the cycle is unfinished)
     outcome: OutcomeBody | None = None
+    active_run_id: str | None = None  # the run of the cycle still active
+    active_run_status: str | None = None
+    rerun_id: str | None = None  # the other rerun of the cycle, unfinished
+    rerun_status: str | None = None
 
 
 class ReadinessAnswer(ReadinessResult):

@@ -32,7 +32,6 @@ from interlock_core.engine import Engine
 from interlock_core.engine.factory import build_engine, start_engine
 from interlock_core.engine.pipeline_files import PipelineFileWatch
 from interlock_core.errors import ConfigError
-from interlock_core.ports import Notifier
 from interlock_core.watcher import Watcher
 
 from .app import create_app
@@ -79,35 +78,31 @@ def _say(out: Out, text: str, **fields: Any) -> None:
 
 async def _serve_on(sock: socket.socket, project: Project, args: argparse.Namespace, out: Out, tokens: Tokens,
                     callback_base: str, url: str) -> None:
-    notifier = _notifier(project)
+    # wake-ups travel through the store (SQLite table, Redis pub/sub): see build_engine
+    engine = build_engine(project, callback_base_url=callback_base)
     try:
-        engine = build_engine(project, notifier=notifier, callback_base_url=callback_base)
-        try:
-            await start_engine(engine, project)
-            files = PipelineFileWatch(engine, project)
-            watcher = Watcher(engine) if project.config.watcher.enabled and not args.no_watcher else None
-            # the name handed to orchestrators for callbacks is one this server answers to, key or not
-            callback_host = urlsplit(callback_base).hostname
-            app = create_app(engine, server=project.config.server, watcher=watcher,
-                             provider=project.config.provider, tokens=tokens, evaluator_dirs=project.evaluator_dirs,
-                             allowed_hosts=[callback_host] if callback_host else [])
-            archiver = _archiver(project, engine)
-            if out.json_mode:
-                _say(out, "", event="listening", url=url, store=project.config.provider, watcher=watcher is not None,
-                     archiver=archiver is not None, auth=tokens.enabled)
-            else:
-                out.line(f"Interlock server listening on {url}")
-                out.line(f"  store: {project.config.provider}   watcher: {'on' if watcher else 'off'}   "
-                         f"archiver: {'on' if archiver else 'off'}   auth: {'on' if tokens.enabled else 'off'}")
-            if not tokens.enabled and args.insecure and not out.json_mode:
-                out.line(out.dim("  no API key: only loopback host names, the callback host and server.allowedHosts "
-                                 "are answered (see docs/security.md)"))
-            await _run(app, sock, engine, watcher, archiver, out, files)
-        finally:
-            await engine.aclose()
+        await start_engine(engine, project)
+        files = PipelineFileWatch(engine, project)
+        watcher = Watcher(engine) if project.config.watcher.enabled and not args.no_watcher else None
+        # the name handed to orchestrators for callbacks is one this server answers to, key or not
+        callback_host = urlsplit(callback_base).hostname
+        app = create_app(engine, server=project.config.server, watcher=watcher,
+                         provider=project.config.provider, tokens=tokens, evaluator_dirs=project.evaluator_dirs,
+                         allowed_hosts=[callback_host] if callback_host else [])
+        archiver = _archiver(project, engine)
+        if out.json_mode:
+            _say(out, "", event="listening", url=url, store=project.config.provider, watcher=watcher is not None,
+                 archiver=archiver is not None, auth=tokens.enabled)
+        else:
+            out.line(f"Interlock server listening on {url}")
+            out.line(f"  store: {project.config.provider}   watcher: {'on' if watcher else 'off'}   "
+                     f"archiver: {'on' if archiver else 'off'}   auth: {'on' if tokens.enabled else 'off'}")
+        if not tokens.enabled and args.insecure and not out.json_mode:
+            out.line(out.dim("  no API key: only loopback host names, the callback host and server.allowedHosts "
+                             "are answered (see docs/security.md)"))
+        await _run(app, sock, engine, watcher, archiver, out, files)
     finally:
-        if notifier is not None:
-            await _close(notifier)
+        await engine.aclose()
 
 
 async def _run(app: Starlette, sock: socket.socket, engine: Engine, watcher: Watcher | None,
@@ -185,16 +180,6 @@ async def _supervise_watcher(watcher: Watcher, state: ApiState) -> None:
         await anyio.sleep(delay)
         delay = min(delay * 2, WATCHER_RESTART_MAX)
         state.watcher_error = None
-
-
-def _notifier(project: Project) -> Notifier | None:
-    """Redis pub/sub wake-ups between replicas sharing a Redis store; in-process otherwise."""
-    if project.config.provider != "redis":
-        return None
-    from interlock_plugins.stores.redis_notify import RedisNotifier
-
-    notifier: Notifier = RedisNotifier(project.store_config)  # type: ignore[arg-type]
-    return notifier
 
 
 def _archiver(project: Project, engine: Engine) -> Any:

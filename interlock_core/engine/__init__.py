@@ -3,9 +3,11 @@
 from .context import EngineContext, NullAlerts, TriggerRegistry
 from .engine import Engine
 from .outcome import Outcome, RunOutcome
+from .rerun_slot import RerunExists
 from .reruns import CycleBusy
 from .runs import run_key
 from .sweep import SweepSummary
 
-__all__ = ["CycleBusy", "Engine", "EngineContext", "NullAlerts", "Outcome", "RunOutcome", "SweepSummary",
+__all__ = ["CycleBusy", "Engine", "EngineContext", "NullAlerts", "Outcome", "RerunExists", "RunOutcome",
+           "SweepSummary",
            "TriggerRegistry", "run_key"]

@@ -88,6 +88,38 @@ class CyclePass:
         await self.pending_reruns(pipeline, schedule)
         return outcome
 
+    async def woken_day(self, pipeline: PipelineConfig, schedule: ScheduleConfig, day: str) -> RunOutcome | None:
+        """A past cycle a wake-up named — an upstream's run for ``day`` that completed after
+        midnight or a backfill of it (a cascade marker), the cycle's own run for ``day`` that ended
+        (a retry may be due): started when ready, like today's. Only a cycle that began (its run log
+        has an entry) or that an upstream completed (a cascade marker) is started: a wake-up never
+        starts a day the schedule did not run (a rerun of such a day is that day's run). None when
+        there is nothing to start for that day."""
+        if pipeline.trigger is None or excluded(pipeline, Date.fromisoformat(day), self.ctx.calendars):
+            return None
+        entry = await self.ctx.store.get_run_log(pipeline.name, day, schedule.name)
+        if entry is None and not await self.ctx.store.list_cascade_markers(pipeline.name, day, schedule.name):
+            return None
+        outcome = await self.runs.start_run(pipeline.name, schedule.name, day)
+        if outcome.readiness is not None:
+            await self.ctx.emit(EventKind.WATCHER_EVALUATION, pipeline.name, status=outcome.readiness.status,
+                                schedule_id=schedule.name, date=day)
+        return outcome
+
+    async def marked_days(self, pipeline: PipelineConfig, schedule: ScheduleConfig, today: str) -> list[str]:
+        """The past days in view that an upstream completed (a cascade marker) and that have not run:
+        what a watcher that was away when the cascade's wake-up came still has to work."""
+        if pipeline.trigger is None or not pipeline.upstream_pipelines():
+            return []
+        days = []
+        for day in days_in_view(today)[:-1]:
+            if excluded(pipeline, Date.fromisoformat(day), self.ctx.calendars):
+                continue
+            if await self.ctx.store.get_run_log(pipeline.name, day, schedule.name) is None and \
+                    await self.ctx.store.list_cascade_markers(pipeline.name, day, schedule.name):
+                days.append(day)
+        return days
+
     async def look_back(self, pipeline: PipelineConfig, schedule: ScheduleConfig, today: str,
                         dog: Watchdog | None, *, advance: bool = True) -> RunLogEntry | None:
         """The days in view up to ``today``: move active runs along (unless ``advance`` is off: in

@@ -1,4 +1,5 @@
-"""Build an engine from a loaded project: store, runners, triggers, alert sinks, wake-ups."""
+"""Build an engine from a loaded project: store, runners, triggers, alert sinks, wake-ups (the
+store's own notifier when its backend reaches other processes: SQLite, Redis)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from ..model import Alert, EventKind, PipelineConfig
 from ..notify import LocalNotifier
 from ..outbound import HostPolicy
 from ..plugins import PluginContext, Plugins, load_plugins
-from ..ports import Notifier, RunnerContext, Store
+from ..ports import Notifier, RunnerContext, Store, WakeUpStore
 from .context import EngineContext, TriggerRegistry
 from .engine import Engine
 from .pipeline_files import sync_pipeline_files
@@ -75,6 +76,13 @@ def build_engine(
         alerts = AlertDispatcher(sinks, clock=clock, on_failure=on_failure)
         closers.append(alerts.aclose)
         closers.extend(sink.close for _, sink in sinks if hasattr(sink, "close"))
+    # wake-ups reach the other processes on the store; a store class says so itself (a proxy wrapping a
+    # store, as fault-injection tests use, keeps wake-ups in-process)
+    if notifier is None and isinstance(store, WakeUpStore) and hasattr(type(store), "wake_up_notifier"):
+        notifier = store.wake_up_notifier()
+        close = getattr(notifier, "close", None)
+        if close is not None:
+            closers.append(close)
     ctx = EngineContext(
         store=store, clock=clock, archetypes=project.archetypes, calendars=project.calendars, runners=runners,
         triggers=triggers, alerts=alerts, notifier=notifier or LocalNotifier(), config=project.config.engine,

@@ -8,7 +8,8 @@ from datetime import datetime
 from ..metrics import METRICS
 from ..model import AlertLevel, EventKind, RunState, RunStatus
 from .evaluation import Evaluation
-from .reruns import Reruns
+from .rerun_slot import RerunExists
+from .reruns import CycleBusy, Reruns
 from .transitions import Change, Transitions
 
 log = logging.getLogger("interlock.monitoring")
@@ -45,21 +46,30 @@ class Monitoring:
             return run
         METRICS.inc("interlock_drift_detected_total")
         hold = {} if pipeline.monitoring.auto_rerun else {"autoRerun": False}  # held from its first write
-        record, _ = await self.reruns.request_rerun(
-            pipeline.name, run.date or "", "monitoring_drift_detected", schedule_id=run.schedule_id,
-            description=f"trait drift detected during post-completion monitoring: blocking traits "
-                        f"[{' '.join(result.blocking)}]",
-            metadata={"blockingTraits": result.blocking, **hold}, original_run_id=run.run_id, execute=False)
+        rerun_id: str | None
+        try:
+            record, _ = await self.reruns.request_rerun(
+                pipeline.name, run.date or "", "monitoring_drift_detected", schedule_id=run.schedule_id,
+                description=f"trait drift detected during post-completion monitoring: blocking traits "
+                            f"[{' '.join(result.blocking)}]",
+                metadata={"blockingTraits": result.blocking, **hold}, original_run_id=run.run_id, execute=False)
+            rerun_id, what = record.rerun_id, f"rerun {record.rerun_id} requested"
+            done = f"rerun {rerun_id} created"
+        except RerunExists as exc:  # a rerun of the cycle is already waiting or running: it covers the drift
+            rerun_id, what = exc.rerun_id, f"rerun {exc.rerun_id} of the cycle already requested"
+            done = what
+        except CycleBusy as exc:
+            rerun_id, what = exc.run.rerun_id, f"run {exc.run.run_id} of the cycle already running"
+            done = what
         updated, _ = await self.transitions.move(run.run_id, S.COMPLETED,
                                                  Change("monitoring", "drift detected"))
         await self.ctx.emit(EventKind.MONITORING_DRIFT_DETECTED, run.pipeline_id, run_id=run.run_id,
                             schedule_id=run.schedule_id, date=run.date,
-                            message=f"trait drift detected, rerun {record.rerun_id} created",
-                            details={"rerunId": record.rerun_id, "blockingTraits": result.blocking})
+                            message=f"trait drift detected, {done}",
+                            details={"rerunId": rerun_id, "blockingTraits": result.blocking})
         self.ctx.alert(AlertLevel.WARNING,
-                       f"Pipeline {pipeline.name}: trait drift detected during monitoring, rerun "
-                       f"{record.rerun_id} requested", pipeline.name,
-                       details={"rerunId": record.rerun_id, "blockingTraits": result.blocking})
+                       f"Pipeline {pipeline.name}: trait drift detected during monitoring, {what}", pipeline.name,
+                       details={"rerunId": rerun_id, "blockingTraits": result.blocking})
         return updated or run
 
     async def _close(self, run: RunState, reason: str, message: str) -> RunState:

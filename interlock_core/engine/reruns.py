@@ -11,8 +11,9 @@ from ..errors import ConflictError, InvalidTransition, NextStep, NotFoundError, 
 from ..model import EventKind, RerunRecord, RunState, RunStatus
 from .callbacks import Callbacks
 from .context import EngineContext
-from .outcome import RunOutcome
+from .outcome import Outcome, RunOutcome
 from .records import update_rerun
+from .rerun_slot import RerunSlot
 from .runs import ACTIVE, Runs
 
 S = RunStatus
@@ -34,6 +35,7 @@ class Reruns:
         self.ctx = ctx
         self.runs = runs
         self.callbacks = callbacks
+        self.slot = RerunSlot(ctx)
 
     async def request_rerun(self, pipeline_id: str, original_date: str, reason: str, *,
                             schedule_id: str | None = None, description: str | None = None,
@@ -56,15 +58,20 @@ class Reruns:
         if active is not None:
             raise CycleBusy(pipeline.name, str(sid), original_date, active)
         entry = await self.ctx.store.get_run_log(pipeline.name, original_date, str(sid))
+        rerun_id = f"rerun-{pipeline.name}-{uuid.uuid4().hex[:12]}"
+        # one rerun of a cycle at a time: of simultaneous requests one takes the slot, the others are
+        # refused here, before anything is recorded (a slot whose record never got written, say the
+        # store failed in between, is free again after a short grace)
+        await self.slot.take(pipeline.name, str(sid), original_date, rerun_id)
         if original_run_id is None:
             original_run_id = entry.run_id if entry else None
         never_ran = None if entry is not None else (
             f"{pipeline.name} never ran for {original_date}/{sid}: there is nothing to rerun, so this rerun is "
             "that date's first run (check the date)")
-        record = RerunRecord(rerun_id=f"rerun-{pipeline.name}-{uuid.uuid4().hex[:12]}", pipeline_id=pipeline.name,
-                             original_date=original_date, schedule_id=str(sid), original_run_id=original_run_id,
-                             reason=reason, description=description, status=S.PENDING,
-                             requested_at=self.ctx.clock.now(), metadata=meta, version=1, warning=never_ran)
+        record = RerunRecord(rerun_id=rerun_id, pipeline_id=pipeline.name, original_date=original_date,
+                             schedule_id=str(sid), original_run_id=original_run_id, reason=reason,
+                             description=description, status=S.PENDING, requested_at=self.ctx.clock.now(),
+                             metadata=meta, version=1, warning=never_ran)
         await self.ctx.store.cas_rerun(record, None)
         await self.ctx.emit(EventKind.RERUN_REQUESTED, pipeline.name, schedule_id=str(sid), date=original_date,
                             message=f"rerun requested for {original_date}: {reason}",
@@ -79,7 +86,15 @@ class Reruns:
             outcome = await self.runs.start_run(pipeline.name, rerun=record)
         finally:
             await self.ctx.wake(pipeline.name, "rerun-requested", str(sid), original_date)
-        return (await self.ctx.store.get_rerun(record.rerun_id)) or record, outcome
+        record = (await self.ctx.store.get_rerun(record.rerun_id)) or record
+        if outcome.outcome in (Outcome.CLAIM_LOST, Outcome.IN_PROGRESS) and record.rerun_run_id:
+            run = await self.ctx.store.get_run(record.rerun_run_id)
+            if run is not None:  # a watcher started this very rerun at the same moment: it runs once, accepted
+                outcome = RunOutcome(Outcome.TRIGGERED, pipeline.name, str(sid), original_date,
+                                     f"run {run.run_id} launched by a watcher starting this rerun at the same "
+                                     f"moment: {run.status.value}", run=run, readiness=outcome.readiness,
+                                     rerun=record)
+        return record, outcome
 
     async def cancel_rerun(self, rerun_id: str, reason: str = "cancelled") -> RerunRecord:
         """Cancel a rerun that has not started (PENDING). One whose run is under way is cancelled by
@@ -112,6 +127,7 @@ class Reruns:
             raise InvalidTransition(f"rerun {rerun_id} changed while being cancelled (now "
                                     f"{current.status.value if current else 'gone'}); try again",
                                     rerunId=rerun_id)
+        await self.slot.release(updated)
         await self.ctx.emit(EventKind.RERUN_COMPLETED, updated.pipeline_id, status=S.CANCELLED,
                             schedule_id=updated.schedule_id, date=updated.original_date,
                             message=f"rerun {rerun_id} cancelled: {reason}",
@@ -177,6 +193,7 @@ class Reruns:
 
         updated = await update_rerun(self.ctx.store, rerun_id, close)
         assert updated is not None
+        await self.slot.release(updated)
         await self.ctx.emit(EventKind.RERUN_COMPLETED, updated.pipeline_id, run_id=updated.rerun_run_id,
                             status=target, message=f"rerun {rerun_id} completed: {word}",
                             details={"rerunId": rerun_id, "originalDate": updated.original_date})

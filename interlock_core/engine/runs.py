@@ -39,6 +39,7 @@ from .dry_run import DryRun
 from .evaluation import Evaluation
 from .outcome import Outcome, RunOutcome
 from .records import update_rerun, update_run
+from .rerun_slot import RERUN_SCAN_LIMIT
 from .transitions import Change, Transitions
 
 __all__ = ["Runs", "cycle_lease_key", "next_attempt", "run_key"]
@@ -47,7 +48,6 @@ log = logging.getLogger("interlock.lifecycle")
 S = RunStatus
 ACTIVE = frozenset({S.PENDING, S.TRIGGERING, S.RUNNING})
 """A run in one of these is still doing its job (COMPLETED_MONITORING is done; only watched)."""
-RERUN_SCAN_LIMIT = 500
 
 RERUN_CLAIM_TTL = 30.0
 """Seconds a rerun claim holds its cycle's claim lease at most (released as soon as the run exists)."""
@@ -255,9 +255,11 @@ class Runs:
     async def _claim_rerun(self, pipeline: PipelineConfig, schedule_id: str, date: str,
                            rerun: RerunRecord) -> tuple[RunState | None, RunState | None]:
         """Claim ``rerun`` unless a run of its cycle is active: ``(active run, None)`` or ``(None, the
-        claimed run or None when the claim was lost)``. Reruns of one cycle asked for at the same moment
-        all pass the check made before evaluating, so the check is made again, and the run created,
-        under a short per-cycle store lease: whoever claims second sees the first one's run."""
+        claimed run or None when the claim was lost)``. One rerun of a cycle is recorded at a time (the
+        rerun slot, see :mod:`.rerun_slot`), but the one rerun may be started by its requester and by a
+        watcher at the same moment, and a scheduled run may start meanwhile: the active-run check is
+        made again, and the run created, under a short per-cycle store lease, and the record itself is
+        taken by CAS, so whoever claims second sees the first one's run."""
         key = f"rerun-claim:{pipeline.name}:{schedule_id}:{date}"
         owner = f"{self.ctx.owner}:{uuid.uuid4().hex}"
         if not await self.ctx.store.acquire_lease(key, owner, RERUN_CLAIM_TTL):

@@ -13,7 +13,7 @@ from ..schedule import cycle_date, excluded, schedule_zone
 from .context import EngineContext
 from .dry_run import would_trigger_at
 from .evaluation import Evaluation
-from .runs import RERUN_SCAN_LIMIT
+from .rerun_slot import RERUN_SCAN_LIMIT
 
 
 class StateReader:

@@ -39,6 +39,7 @@ from ..model import (
 from ..schedule import deadlines, excluded, is_schedule_active, next_window, schedule_zone
 from .outcome import Outcome
 from .records import update_run
+from .rerun_slot import RerunExists
 from .runs import next_attempt
 from .steps_base import (
     LEASE_TTL,
@@ -173,9 +174,14 @@ class Steps(RunSteps):
         for record in await self.ctx.store.list_reruns(pipeline.name, limit=50):
             if record.metadata.get("execution") == owner:
                 return record
-        record, _ = await self.engine.reruns.request_rerun(
-            pipeline.name, cycle.date, REPLAY_REASON, schedule_id=cycle.schedule_id,
-            metadata={"execution": owner}, execute=False)
+        try:
+            record, _ = await self.engine.reruns.request_rerun(
+                pipeline.name, cycle.date, REPLAY_REASON, schedule_id=cycle.schedule_id,
+                metadata={"execution": owner}, execute=False)
+        except RerunExists as exc:  # one rerun of a cycle at a time: the one waiting is the replay
+            if exc.rerun is None:
+                raise
+            return exc.rerun
         return record
 
     async def _pending_rerun(self, pipeline: PipelineConfig, cycle: CycleRef) -> RerunRecord | None:

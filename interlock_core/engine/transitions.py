@@ -26,6 +26,7 @@ from ..model import (
 from ..retry import backoff, is_retryable
 from .context import EngineContext
 from .records import update_rerun, update_run, update_run_log
+from .rerun_slot import RerunSlot
 
 log = logging.getLogger("interlock.lifecycle")
 
@@ -55,6 +56,7 @@ def _masked(change: Change, pipeline_id: str) -> Change:
 class Transitions:
     def __init__(self, ctx: EngineContext) -> None:
         self.ctx = ctx
+        self.rerun_slot = RerunSlot(ctx)
 
     def target_for_success(self, pipeline: PipelineConfig | None) -> RunStatus:
         if pipeline is not None and pipeline.monitoring.enabled:
@@ -108,7 +110,8 @@ class Transitions:
             await self._after_failure(run, change, pipeline)
         if run.status is S.COMPLETED:
             await self.cascade(run)
-        if run.status.is_terminal or run.status is S.COMPLETED_MONITORING:
+        if run.status.is_terminal or run.status in (S.RUNNING, S.COMPLETED_MONITORING):
+            # a job launched or ended (from a shell, say): whoever watches the cycle looks after it now
             await self.ctx.wake(run.pipeline_id, f"run-{run.status.value.lower()}", run.schedule_id, run.date)
 
     async def _sync_run_log(self, run: RunState, change: Change) -> None:
@@ -149,6 +152,8 @@ class Transitions:
             return record
 
         record = await update_rerun(self.ctx.store, run.rerun_id, apply)
+        if record is not None and record.status is status:
+            await self.rerun_slot.release(record)  # its job is done: the cycle may take another rerun
         if record is not None and status.is_terminal:
             await self.ctx.emit(EventKind.RERUN_COMPLETED, run.pipeline_id, run_id=run.run_id, status=status,
                                 message=f"rerun {record.rerun_id} completed: {status.value.lower()}",

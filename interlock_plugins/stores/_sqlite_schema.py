@@ -15,7 +15,7 @@ from typing import Any
 
 from interlock_core.errors import StoreMissing, StoreUnavailable
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _VERSION_TABLE = "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"
 
@@ -87,10 +87,21 @@ _V2 = (
         value TEXT NOT NULL)""",
 )
 
-# migration n takes a database at version n-1 to version n
-MIGRATIONS: dict[int, tuple[str, ...]] = {1: _V1, 2: _V2}
+_V3 = (
+    # wake-ups between the processes sharing the file (``sqlite_notify``): appended by the process
+    # that wakes a pipeline, read by the others when ``PRAGMA data_version`` says the file changed
+    """CREATE TABLE wake_ups (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        origin TEXT NOT NULL,
+        data TEXT NOT NULL,
+        expires_at REAL)""",
+)
 
-EXPIRING_TABLES = ("traits", "readiness", "runs", "run_logs", "reruns", "events", "cascade_markers", "leases")
+# migration n takes a database at version n-1 to version n
+MIGRATIONS: dict[int, tuple[str, ...]] = {1: _V1, 2: _V2, 3: _V3}
+
+EXPIRING_TABLES = ("traits", "readiness", "runs", "run_logs", "reruns", "events", "cascade_markers", "leases",
+                   "wake_ups")
 
 LIVE = "(expires_at IS NULL OR expires_at > ?)"
 """The condition that keeps expired rows out of every read; its parameter is the current time."""

@@ -37,6 +37,7 @@ from interlock_core.model import (
     TraitEvaluation,
 )
 from interlock_core.plugins import PluginContext
+from interlock_core.ports import Notifier
 
 from . import _redis_scripts as scripts
 from ._redis_connection import UNAVAILABLE_ERRORS, RedisConfig, connect, resolve_config, translate_errors
@@ -390,6 +391,13 @@ class RedisStore:
         entries = await self._redis.hgetall(key)
         found = (_decode(CascadeMarker, raw, f"cascade marker {key}") for raw in entries.values())
         return sorted((m for m in found if m is not None), key=lambda m: (m.timestamp, m.source))
+
+    # wake-ups between replicas -----------------------------------------------------------------
+    def wake_up_notifier(self) -> Notifier:
+        """Pub/sub on ``<keyPrefix>wake`` of this store's Redis (its own connection)."""
+        from .redis_notify import RedisNotifier
+
+        return RedisNotifier(self.config)
 
     # leases ----------------------------------------------------------------------------------
     @translate_errors

@@ -8,15 +8,12 @@ harmless because every pipeline is still evaluated at its interval.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import AsyncGenerator
-from datetime import UTC, datetime
 from typing import Any
 
 import anyio
 
-from interlock_core.model import format_timestamp
 from interlock_core.ports import WakeUp
 
 from ._redis_connection import (
@@ -27,6 +24,7 @@ from ._redis_connection import (
     unavailable_as_store_error,
 )
 from ._redis_keys import RedisKeys
+from ._wake_codec import decode_wake_up, encode_wake_up
 
 __all__ = ["RedisNotifier", "decode_wake_up", "encode_wake_up"]
 
@@ -34,45 +32,6 @@ log = logging.getLogger(__name__)
 
 POLL_INTERVAL = 1.0
 """How long one read waits for a message before checking the connection's health again."""
-
-
-def encode_wake_up(wake: WakeUp) -> str:
-    body: dict[str, Any] = {"pipelineId": wake.pipeline_id, "reason": wake.reason}
-    if wake.schedule_id is not None:
-        body["scheduleId"] = wake.schedule_id
-    if wake.date is not None:
-        body["date"] = wake.date
-    if wake.at is not None:
-        body["at"] = format_timestamp(wake.at)
-    return json.dumps(body, separators=(",", ":"))
-
-
-def decode_wake_up(data: str | bytes) -> WakeUp | None:
-    """The wake-up in a message, or None (logged) when the message is not one."""
-    try:
-        body = json.loads(data)
-        pipeline_id = body["pipelineId"]
-        if not isinstance(pipeline_id, str) or not pipeline_id:
-            raise ValueError("pipelineId must be a non-empty string")
-        at = body.get("at")
-        return WakeUp(
-            pipeline_id=pipeline_id,
-            reason=str(body.get("reason") or ""),
-            schedule_id=_optional_str(body.get("scheduleId")),
-            date=_optional_str(body.get("date")),
-            at=_utc(datetime.fromisoformat(at)) if isinstance(at, str) else None,
-        )
-    except (ValueError, TypeError, KeyError) as exc:
-        log.warning("ignoring malformed wake-up message %.200r: %s", data, exc)
-        return None
-
-
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def _optional_str(value: Any) -> str | None:
-    return None if value is None else str(value)
 
 
 class RedisNotifier:

@@ -39,6 +39,7 @@ from interlock_core.model import (
     TraitEvaluation,
 )
 from interlock_core.plugins import PluginContext
+from interlock_core.ports import Notifier
 
 from ._sqlite_database import MEMORY, SQLiteDatabase
 from ._sqlite_schema import (
@@ -321,6 +322,22 @@ class SQLiteStore:
         sql = f"SELECT owner FROM leases WHERE key = ? AND {LIVE}"
         row = await self._db.read(lambda conn: conn.execute(sql, params).fetchone())
         return str(row[0]) if row else None
+
+    # wake-ups between processes (``sqlite_notify``) ---------------------------------------------
+    def wake_up_notifier(self) -> Notifier | None:
+        """The notifier carrying wake-ups between the processes on this file (None in memory)."""
+        if self.path == MEMORY:
+            return None
+        from .sqlite_notify import SQLiteNotifier
+
+        return SQLiteNotifier(self)
+
+    async def append_wake_up(self, origin: str, data: str) -> None:
+        """Record a wake-up (``data``, published by notifier ``origin``) for the other processes."""
+        from .sqlite_notify import WAKE_UP_TTL
+
+        sql = "INSERT INTO wake_ups (origin, data, expires_at) VALUES (?, ?, ?)"
+        await self._write(lambda conn, now: conn.execute(sql, (origin, data, now + WAKE_UP_TTL)), durable=False)
 
     # helpers -----------------------------------------------------------------------------------
     def _now(self) -> float:

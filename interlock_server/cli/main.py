@@ -13,8 +13,9 @@ from typing import Any
 import anyio
 
 from interlock_core.dates import run_date_problem
-from interlock_core.engine import CycleBusy
+from interlock_core.engine import CycleBusy, RerunExists
 from interlock_core.errors import ConfigError, ConfigErrors, ConflictError, InterlockError, NextStep, PipelineRetired
+from interlock_core.model import RunStatus
 
 from .. import __version__
 from . import commands
@@ -22,10 +23,10 @@ from .output import EXIT_BLOCKED, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, Out
 
 EPILOG = """\
 exit codes: 0 success / READY / launched, 1 blocked or refused (NOT_READY, duplicate, failed run, a
-            rerun while a run of the cycle is active, `run --wait` timed out, completing or
-            cancelling a run that already ended, a retired pipeline, a refused `remove-pipeline`),
-            2 error (bad configuration, unknown pipeline, store unavailable or missing, `init` over
-            an existing project), 130 interrupted
+            rerun while a run or another rerun of the cycle is unfinished, `run --wait` timed out,
+            completing or cancelling a run that already ended, a retired pipeline, a refused
+            `remove-pipeline`), 2 error (bad configuration, unknown pipeline, store unavailable or
+            missing, `init` over an existing project), 130 interrupted
 
 Start with:  interlock init demo && cd demo && interlock run example
 """
@@ -220,6 +221,13 @@ def _run(handler: Any, args: argparse.Namespace, out: Out) -> int:
             print(f"  follow it:  interlock run {exc.run.pipeline_id} --date {exc.run.date} --wait\n"
                   f"  cancel it:  interlock cancel {exc.run.run_id}", file=sys.stderr)
         return EXIT_BLOCKED
+    except RerunExists as exc:  # one rerun of a cycle at a time: a refusal too
+        if out.json_mode:
+            out.json(exc.to_json())
+        else:
+            print(f"refused: {exc.message}", file=sys.stderr)
+            if exc.rerun is not None and exc.rerun.status is RunStatus.PENDING:
+                print(f"  cancel it:  interlock cancel-rerun {exc.rerun_id}", file=sys.stderr)
     except ConflictError as exc:  # the state refuses the action (a run already ended …): exit 1, like a refusal
         if out.json_mode:
             out.json({**exc.to_json(), "error": exc.described(cli_step)})

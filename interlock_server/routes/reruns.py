@@ -80,9 +80,9 @@ ROUTES = [
         {202: Reply("The rerun was recorded and its run launched: the rerun record and the outcome.",
                     RerunAccepted),
          404: NOT_FOUND,
-         409: Reply("Another caller claimed this rerun first, a run of that cycle is still active "
-                    "(`activeRunId` names it), or the pipeline is retired (`retired: true`: its file was "
-                    "deleted).", RerunRefused),
+         409: Reply("Nothing recorded: a run of that cycle is still active (`activeRunId` names it), "
+                    "another rerun of it is unfinished (`rerunId`, `rerunStatus`: one rerun of a cycle at a "
+                    "time), or the pipeline is retired (`retired: true`: its file was deleted).", RerunRefused),
          412: Reply("Not ready now: the rerun stays PENDING and the watcher starts it once ready.",
                     RerunRefused),
          422: Reply("The pipeline has no trigger.", RerunRefused)},

@@ -116,7 +116,7 @@ async def test_schema_is_versioned_and_in_wal_mode(store: SQLiteStore) -> None:
         assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
 
 
-async def test_a_version_1_database_is_migrated_and_gets_an_identity(tmp_path: Path) -> None:
+async def test_a_version_1_database_is_migrated_gets_an_identity_and_the_wake_up_table(tmp_path: Path) -> None:
     path = tmp_path / "v1.db"
     with closing(_raw(path)) as conn:  # a database as the first schema version left it
         conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
@@ -124,18 +124,21 @@ async def test_a_version_1_database_is_migrated_and_gets_an_identity(tmp_path: P
             conn.execute(statement)
         conn.execute("INSERT INTO schema_version (version) VALUES (1)")
         conn.execute("INSERT INTO pipelines (name, data) VALUES (?, ?)",
-                     ("ct-old", pipeline("ct-old").model_dump_json(by_alias=True)))
+                     ("ct-old", pipeline("ct-old").model_dump_json(by_alias=True, exclude_none=True)))
+        conn.commit()
     store = SQLiteStore(path)
     await store.start()
     try:
         identity = await store.store_identity()
         assert is_store_identity(identity) and await store.store_identity() == identity
-        assert await store.get_pipeline("ct-old") is not None
+        assert [p.name for p in await store.list_pipelines()] == ["ct-old"]
+        await store.append_wake_up("origin", '{"pipelineId":"ct-old","reason":"test"}')
     finally:
         await store.close()
     with closing(_raw(path)) as conn:
         assert conn.execute("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)]
         assert conn.execute("SELECT value FROM store_meta WHERE key = 'identity'").fetchone() == (identity,)
+        assert conn.execute("SELECT origin FROM wake_ups").fetchall() == [("origin",)]
 
 
 async def test_newer_schema_is_refused(tmp_path: Path) -> None:

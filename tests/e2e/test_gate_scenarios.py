@@ -77,8 +77,9 @@ async def test_2_rerun_after_quality_drop(deployment: Deployment) -> None:
     d.sensors.set(name, "record-count", 1200)  # fixed: the watcher starts the pending rerun
     second = (await d.wait_launch(name, 2))[1]
     assert second.cycle_key == f"{name}:daily:{day}:{rerun_id}:1"
-    rerun_run = await d.run(second.run_id or "")
-    assert (rerun_run["status"], rerun_run["rerunId"]) == ("RUNNING", rerun_id)
+    # the orchestrator saw the launch; the engine records it RUNNING once the launch call returns
+    rerun_run = await d.wait_run(name, "RUNNING", where=lambda run: run["runId"] == second.run_id)
+    assert rerun_run["rerunId"] == rerun_id
     assert (await d.orchestrator.call_back(second)).json()["status"] == "COMPLETED"
     rerun = await d.get(f"/api/reruns/{rerun_id}")
     assert (rerun["status"], rerun["rerunRunId"], rerun["reason"]) == ("COMPLETED", second.run_id, "quality drop")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import anyio
 import anyio.lowlevel
 
-from interlock_core.notify import LocalNotifier
+from interlock_plugins.stores.sqlite_notify import SQLiteNotifier
 
 from .conftest import Api
 
@@ -78,7 +78,7 @@ async def test_traits_list_is_empty_then_filled(api: Api) -> None:
 async def test_push_trait_stores_it_and_wakes_the_pipeline(api: Api) -> None:
     await api.register("sales")
     notifier = api.engine.ctx.notifier
-    assert isinstance(notifier, LocalNotifier)
+    assert isinstance(notifier, SQLiteNotifier)  # the project's store is a SQLite file
     woken: list[str] = []
     subscribed = anyio.Event()
 

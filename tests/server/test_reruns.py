@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import anyio
+import httpx
+
 from .conftest import Api
 
 RERUN = {"originalDate": "2026-03-01", "reason": "late data corrected"}
@@ -146,3 +149,31 @@ async def test_a_pending_rerun_can_be_cancelled_once_started_it_cannot(api: Api)
     refused = await api.client.post(f"/api/reruns/{running['rerunId']}/cancel")
     assert refused.status_code == 409
     assert f"/api/runs/{running['rerunRunId']}/cancel" in refused.json()["error"]
+
+
+async def test_simultaneous_rerun_requests_record_and_launch_one(api: Api) -> None:
+    """Eight POSTs for one completed cycle at the same moment: one 202; seven 409s that record nothing,
+    so no rerun is left PENDING for the watcher to launch once the first ends."""
+    await _completed_day(api)
+    answers: list[httpx.Response] = []
+
+    async def ask() -> None:
+        answers.append(await api.client.post("/api/pipelines/sales/rerun", json=RERUN))
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(8):
+            tg.start_soon(ask)
+    assert sorted(r.status_code for r in answers) == [202] + [409] * 7, [r.text for r in answers]
+    [won] = [r.json() for r in answers if r.status_code == 202]
+    for refused in (r.json() for r in answers if r.status_code == 409):
+        assert "rerun" not in refused, refused  # no record to name: nothing was recorded
+        assert refused.get("activeRunId") == won["rerun"]["rerunRunId"] or \
+            refused.get("rerunId") == won["rerun"]["rerunId"], refused
+    listed = (await api.client.get("/api/pipelines/sales/reruns")).json()
+    assert [r["rerunId"] for r in listed] == [won["rerun"]["rerunId"]]
+    assert len(api.hook.requests) == 2  # the day's run and the one rerun
+
+    await api.client.post(f"/api/runs/{won['rerun']['rerunRunId']}/complete", json={"status": "success"})
+    schedule = (await api.engine.get_pipeline("sales")).resolved_schedules()[0]
+    await api.engine.cycles.pending_reruns(await api.engine.get_pipeline("sales"), schedule)  # the watcher's step
+    assert len(api.hook.requests) == 2

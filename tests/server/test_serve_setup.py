@@ -1,5 +1,5 @@
 """How `interlock serve` is put together: where it listens, when it refuses to, which notifier
-and archiver it runs."""
+(its store's) and archiver it runs."""
 
 from __future__ import annotations
 
@@ -15,7 +15,9 @@ from interlock_core.config import load_project
 from interlock_core.engine import NullAlerts
 from interlock_core.engine.factory import build_engine
 from interlock_core.errors import ConfigError
+from interlock_core.notify import LocalNotifier
 from interlock_plugins.stores.redis_notify import RedisNotifier
+from interlock_plugins.stores.sqlite_notify import SQLiteNotifier
 from interlock_server import serve as serve_module
 from interlock_server.cli.output import Out
 from interlock_server.listen import (
@@ -26,7 +28,7 @@ from interlock_server.listen import (
     parse_addr,
     resolve_listen,
 )
-from interlock_server.serve import _archiver, _notifier, serve
+from interlock_server.serve import _archiver, serve
 from interlock_server.state import ApiState
 
 from .support import write_project
@@ -81,17 +83,26 @@ async def test_serve_refuses_a_public_address_without_a_key(tmp_path: Path,
         await serve(args, Out())
 
 
-async def test_redis_projects_get_the_redis_notifier(tmp_path: Path) -> None:
+async def test_engines_get_the_notifier_of_their_store(tmp_path: Path) -> None:
+    """serve and every CLI command: wake-ups reach the other processes on the store (Redis pub/sub,
+    the SQLite file's wake-up table); an in-memory SQLite store stays in-process."""
     root = write_project(tmp_path, config={"provider": "redis"})
     config = yaml.safe_load((root / "interlock.yaml").read_text())
     del config["sqlite"]
     config["redis"] = {"addr": "127.0.0.1:6379", "keyPrefix": "serve-setup-test:"}
     (root / "interlock.yaml").write_text(yaml.safe_dump(config))
-    notifier = _notifier(load_project(root))
+    redis_engine = build_engine(load_project(root), alerts=NullAlerts())
+    notifier = redis_engine.ctx.notifier
     assert isinstance(notifier, RedisNotifier)
     assert notifier.channel == "serve-setup-test:wake"
-    await notifier.close()
-    assert _notifier(load_project(write_project(tmp_path / "sqlite"))) is None
+    await redis_engine.aclose()
+    sqlite_engine = build_engine(load_project(write_project(tmp_path / "sqlite")), alerts=NullAlerts())
+    assert isinstance(sqlite_engine.ctx.notifier, SQLiteNotifier)
+    await sqlite_engine.aclose()
+    memory = write_project(tmp_path / "memory", config={"sqlite": {"path": ":memory:"}})
+    memory_engine = build_engine(load_project(memory), alerts=NullAlerts())
+    assert type(memory_engine.ctx.notifier) is LocalNotifier
+    await memory_engine.aclose()
 
 
 async def test_archiver_wiring(tmp_path: Path) -> None:

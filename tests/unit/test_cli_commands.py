@@ -154,12 +154,16 @@ def test_a_pending_rerun_can_be_cancelled(project: Path) -> None:
     requested = interlock("rerun", "blocked", "--date", TODAY, "--reason", "fix", "--json", cwd=project)
     rerun_id = parsed(requested)["rerun"]["rerunId"]
     assert parsed(requested)["rerun"]["status"] == "PENDING"
-    shown = interlock("rerun", "blocked", "--date", TODAY, "--reason", "fix", cwd=project)
-    assert "interlock cancel-rerun rerun-blocked-" in shown.stdout
+    # one rerun of a cycle at a time: a second request is refused, records nothing, names the first
+    refused = interlock("rerun", "blocked", "--date", TODAY, "--reason", "fix", cwd=project)
+    assert refused.returncode == 1 and f"interlock cancel-rerun {rerun_id}" in refused.stderr
+    assert refused.stdout == "" and "rerun-blocked-" not in refused.stderr.replace(rerun_id, "")
 
     cancelled = interlock("cancel-rerun", rerun_id, "--json", cwd=project)
     assert cancelled.returncode == 0, cancelled.stderr
     assert parsed(cancelled)["status"] == "CANCELLED"
+    shown = interlock("rerun", "blocked", "--date", TODAY, "--reason", "fix", cwd=project)
+    assert "interlock cancel-rerun rerun-blocked-" in shown.stdout
     unknown = interlock("cancel-rerun", "rerun-nope", cwd=project)
     assert unknown.returncode == 2 and "not found" in unknown.stderr
 
