@@ -228,6 +228,7 @@ def _run(handler: Any, args: argparse.Namespace, out: Out) -> int:
             print(f"refused: {exc.message}", file=sys.stderr)
             if exc.rerun is not None and exc.rerun.status is RunStatus.PENDING:
                 print(f"  cancel it:  interlock cancel-rerun {exc.rerun_id}", file=sys.stderr)
+        return EXIT_BLOCKED
     except ConflictError as exc:  # the state refuses the action (a run already ended …): exit 1, like a refusal
         if out.json_mode:
             out.json({**exc.to_json(), "error": exc.described(cli_step)})
