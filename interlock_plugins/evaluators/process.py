@@ -1,19 +1,25 @@
 """Run one executable in its own process group, under a deadline, with bounded output.
 
-The executable gets its own session (so its own process group). When the deadline passes, when
-its output grows past the cap, when the caller is cancelled, and in any case as soon as it has
-exited, the whole group is killed with SIGKILL: a grandchild left behind (``sleep 30 &``) can
-neither outlive the evaluation nor hold its stdout open and block the caller.
+The executable gets a process group of its own. When the deadline passes, when its output grows
+past the cap, when the caller is cancelled, and in any case as soon as it has exited, the whole
+group is killed with SIGKILL: a grandchild left behind (``sleep 30 &``) can neither outlive the
+evaluation nor hold its stdout open and block the caller. While this process has a controlling
+terminal (``interlock evaluate`` typed in a shell), the executable also gets a session of its
+own, so it cannot open that terminal (a password prompt fails at once instead of stopping the
+process until the deadline). Without one (a server), a session would isolate nothing more than
+the group does, and ``setsid`` is not free: with the kernel's autogroup scheduling each session
+gets a scheduling group of its own, which measured about 0.7 ms per process and half the spawn
+rate at 64 processes at a time (docs/performance.md).
 
 The spawn path is kept lean because an evaluation is mostly this (see docs/performance.md):
 
 * the process is started with ``subprocess.Popen`` and no ``preexec_fn``, so CPython starts it
-  with ``vfork`` (a new session and ``close_fds`` keep it eligible); the parent does not copy its
-  page tables and the event loop is held only until the ``exec``;
-* stdin is a pipe filled *before* the spawn when the input fits in it (a trait config always
-  does) and closed, so the child reads its config and then end-of-file; a larger input is fed
-  by a non-blocking writer as the child reads it, so an executable that never reads its stdin
-  cannot block anything;
+  with ``vfork`` (a new group or session and ``close_fds`` keep it eligible); the parent does
+  not copy its page tables and the event loop is held only until the ``exec``;
+* stdin is a pipe filled *before* the spawn when the input fits in it (a trait config almost
+  always does) and closed, so the child reads its config and then end-of-file; a larger input is
+  fed by a non-blocking writer as the child reads it, so an executable that never reads its
+  stdin cannot block anything;
 * stdout, stderr and the process's exit are watched by event-loop callbacks on three file
   descriptors (two pipes and a ``pidfd``): no reader tasks, no stream objects, no waiter thread.
   A ``pidfd`` also lets the group be killed while its leader is an unreaped zombie, so the
@@ -28,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import signal
 import subprocess
@@ -63,6 +70,23 @@ def kill_process_group(pgid: int) -> None:
         os.killpg(pgid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+@functools.cache
+def has_controlling_terminal() -> bool:
+    """Whether this process has a controlling terminal (looked up once)."""
+    try:
+        fd = os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY)
+    except OSError:
+        return False
+    os.close(fd)
+    return True
+
+
+def new_session() -> bool:
+    """Whether a process gets a session of its own (where there is a terminal to keep it away
+    from) or only a process group of its own; either keeps the spawn eligible for ``vfork``."""
+    return has_controlling_terminal()
 
 
 def _pidfd(pid: int) -> int | None:
@@ -258,6 +282,7 @@ class _Child:
 def _start(argv: Sequence[str], stdin: bytes, env: Environment | None, cwd: str | None,
            max_stdout: int, stderr_keep: int) -> _Child:
     loop = asyncio.get_running_loop()
+    session = new_session()
     owned: list[int] = []  # descriptors to close if the start fails
     try:
         in_r, in_w = os.pipe()
@@ -276,7 +301,8 @@ def _start(argv: Sequence[str], stdin: bytes, env: Environment | None, cwd: str 
         err_r, err_w = os.pipe()
         owned += [err_r, err_w]
         popen = subprocess.Popen(  # argv: a resolved evaluator path, no shell
-            list(argv), stdin=in_r, stdout=out_w, stderr=err_w, env=env, cwd=cwd, start_new_session=True,
+            list(argv), stdin=in_r, stdout=out_w, stderr=err_w, env=env, cwd=cwd,
+            start_new_session=session, process_group=None if session else 0,
         )
         for fd in (in_r, out_w, err_w):  # the child's ends
             owned.remove(fd)

@@ -1,8 +1,9 @@
 """How the subprocess runner starts and watches a process: the lean path keeps every safety feature.
 
-The config arrives through a pipe (never a temporary file), the process runs in a session of its
-own without the server's descriptors, no thread waits for it, and it is reaped in every case —
-also where the kernel offers no ``pidfd`` (then one thread per process waits instead)."""
+The config arrives through a pipe (never a temporary file), the process runs in a group of its own
+(and a session of its own where the server has a terminal) without the server's descriptors, no
+thread waits for it, and it is reaped in every case — also where the kernel offers no ``pidfd``
+(then one thread per process waits instead)."""
 
 from __future__ import annotations
 
@@ -55,7 +56,7 @@ async def wait_until_reaped(pid: int, within: float = 5.0) -> bool:
     return not exists(pid)
 
 
-async def test_own_session_and_no_inherited_descriptor(runner: SubprocessRunner, waiting: str) -> None:
+async def test_own_group_no_terminal_and_no_inherited_descriptor(runner: SubprocessRunner, waiting: str) -> None:
     leaked = os.open(os.devnull, os.O_RDONLY)
     os.set_inheritable(leaked, True)
     try:
@@ -64,9 +65,21 @@ async def test_own_session_and_no_inherited_descriptor(runner: SubprocessRunner,
         os.close(leaked)
     assert out.status == "PASS", out.reason
     assert out.value is not None
-    assert out.value["session"] == out.value["group"] == out.value["pid"]
+    assert out.value["group"] == out.value["pid"]  # the group killed whole is its own
+    assert out.value["terminal"] is False  # whether this test runs on a terminal or not
     assert out.value["extraFds"] == []
     assert not exists(out.value["pid"])  # reaped before the answer came back
+
+
+@pytest.mark.parametrize("terminal", [True, False])
+async def test_a_session_of_its_own_only_where_there_is_a_terminal(
+    runner: SubprocessRunner, monkeypatch: pytest.MonkeyPatch, terminal: bool
+) -> None:
+    monkeypatch.setattr(process, "new_session", lambda: terminal)
+    out = await runner.run("describe-process", evaluator_input())
+    assert out.value is not None
+    assert out.value["group"] == out.value["pid"]
+    assert out.value["session"] == (out.value["pid"] if terminal else os.getsid(0))
 
 
 async def test_config_arrives_through_a_pipe(runner: SubprocessRunner, waiting: str) -> None:
