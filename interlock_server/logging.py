@@ -59,13 +59,14 @@ class AccessLog:
 
     A line holds what the processor chain would give it — ``timestamp``, ``level``, ``logger``,
     ``event`` first, then the request's fields, then what is bound in the log context — rendered by
-    the same renderer. Masking applies where a value can carry a secret: the client's own strings
-    (``path``, ``method``) and everything bound in the context (the request id, route parameters,
-    whatever a route binds, under any key); the other fields are numbers or come from the server
-    (``status``, ``duration_ms``, ``client``, the route template)."""
+    the same renderer. Masking (:func:`redact_event`, the chain's own) applies to every value that
+    can carry a secret: the path, and everything bound in the context (the request id, route
+    parameters, whatever a route binds, under any key). The other fields cannot: numbers, what the
+    server itself produces (``route`` template, ``client`` address), and the method, an HTTP token
+    (the protocol parser refuses anything else), which holds no URL and no credential."""
 
-    #: Fields the server itself produces: nothing a client sends can reach them.
-    TRUSTED = frozenset({"route", "status", "duration_ms", "client"})
+    #: Fields no client string can reach unchecked.
+    TRUSTED = frozenset({"method", "route", "status", "duration_ms", "client"})
 
     def __init__(self, stream: TextIO, level: int, renderer: Any, processors: list[Any]) -> None:
         self.stream = stream
@@ -79,13 +80,14 @@ class AccessLog:
         return structlog.get_config()["processors"] is self.processors
 
     def line(self, level: str, fields: dict[str, Any]) -> str:
-        rest = structlog.contextvars.merge_contextvars(None, level, dict(fields))  # the fields win
-        untrusted = {key: value for key, value in rest.items() if key not in self.TRUSTED}
-        rest.update(redact_event(None, level, untrusted))
-        event: dict[str, Any] = {"timestamp": None, "level": level, "logger": ACCESS_LOGGER,
-                                 "event": ACCESS_EVENT}
-        for key, value in rest.items():
-            event.setdefault(key, value)  # the leading keys are the line's own, as in the chain
+        """The rendered line; ``fields`` (a fresh dict) is used up."""
+        structlog.contextvars.merge_contextvars(None, level, fields)  # the fields win
+        masked = redact_event(None, level, {k: v for k, v in fields.items() if k not in self.TRUSTED})
+        fields.update(masked)
+        for key in LEADING_KEYS:  # the line's own, as in the chain
+            fields.pop(key, None)
+        event = {"timestamp": None, "level": level, "logger": ACCESS_LOGGER, "event": ACCESS_EVENT}
+        event.update(fields)
         self._stamp(None, level, event)
         return str(self.renderer(None, level, event))
 

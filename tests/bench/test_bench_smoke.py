@@ -19,6 +19,7 @@ pytestmark = pytest.mark.slow
 
 #: Figures a script must report (the shape of its JSON line, never their values).
 EXPECTED: dict[str, list[str]] = {
+    "access_log": ["app_cpu_us_with", "app_cpu_us_without", "share", "line_cpu_us"],
     "api": ["bare", "interlock", "layers", "ratio", "cpu_ratio"],
     "cascade": ["cascade", "push", "ratio_p50"],
     "overhead": ["wall_ms", "cpu_ms", "evaluate_over_featured", "evaluate_over_plain", "runner_over_featured"],
