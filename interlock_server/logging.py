@@ -60,13 +60,13 @@ class AccessLog:
     A line holds what the processor chain would give it — ``timestamp``, ``level``, ``logger``,
     ``event`` first, then the request's fields, then what is bound in the log context — rendered by
     the same renderer. Masking (:func:`redact_event`, the chain's own) applies to every value that
-    can carry a secret: the path, and everything bound in the context (the request id, route
-    parameters, whatever a route binds, under any key). The other fields cannot: numbers, what the
-    server itself produces (``route`` template, ``client`` address), and the method, an HTTP token
-    (the protocol parser refuses anything else), which holds no URL and no credential."""
+    can carry a secret: what the client sent (``path``, ``method``) and everything bound in the
+    context (the request id, route parameters, whatever a route binds, under any key). The other
+    fields cannot: numbers and what the server itself produces (``route`` template, ``client``
+    address)."""
 
-    #: Fields no client string can reach unchecked.
-    TRUSTED = frozenset({"method", "route", "status", "duration_ms", "client"})
+    #: Fields no client string can reach.
+    TRUSTED = frozenset({"route", "status", "duration_ms", "client"})
 
     def __init__(self, stream: TextIO, level: int, renderer: Any, processors: list[Any]) -> None:
         self.stream = stream
