@@ -113,3 +113,12 @@ async def test_requests_do_not_run_the_processor_chain(api: Api) -> None:
     lines = [json.loads(line) for line in stream.getvalue().splitlines()]
     assert [line["route"] for line in lines if line["event"] == "request"] == ["/api/health"] * 3
     assert "request" not in chain_runs
+
+
+def test_what_the_client_sent_is_masked_wherever_it_lands(context: None) -> None:
+    stream = io.StringIO()
+    configure_logging("info", "json", stream)
+    log_access("info", **{**FIELDS, "method": "https://m:methodsecret@x"})
+    line = json.loads(stream.getvalue())
+    assert line["method"] == "https://***@x"
+    assert "methodsecret" not in stream.getvalue()
