@@ -4,13 +4,16 @@ Each repetition runs, in a rotated order, three fresh processes: ``interlock sta
 ``python -m interlock_server.cli.main``), the bare interpreter (``python -c pass``: what no
 command can go below), and, with ``--baseline-tree DIR``, the same ``status`` with another source
 tree first on ``PYTHONPATH`` (e.g. ``git archive <commit> | tar -x -C DIR``: before/after in one
-run). Figures: wall seconds min / median / max, and the optional modules each ``status``
-imported (it must import no AWS, Redis or HTTP client library). Target: median ≤ 0.4 s.
+run). Figures: wall and CPU seconds (user + system of the child, from ``getrusage``: on a
+busy machine the steadier of the two) min / median / max, and the optional modules each
+``status`` imported (it must import no AWS, Redis or HTTP client library). Target: median wall
+≤ 0.4 s (on an idle machine wall ≈ CPU).
 """
 
 from __future__ import annotations
 
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -40,13 +43,19 @@ def _environment(tree: str | None) -> dict[str, str]:
     return env
 
 
-def _timed(argv: list[str], env: dict[str, str], cwd: Path) -> float:
-    started = time.perf_counter()
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _timed(argv: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float]:
+    """(wall, CPU) seconds of one run of ``argv``."""
+    cpu, started = _children_cpu(), time.perf_counter()
     proc = subprocess.run(argv, env=env, cwd=cwd, capture_output=True, check=False)
     elapsed = time.perf_counter() - started
     if proc.returncode != 0:
         raise SystemExit(f"{argv} exited {proc.returncode}:\n{proc.stderr.decode(errors='replace')}")
-    return elapsed
+    return elapsed, _children_cpu() - cpu
 
 
 def _imported(tree: str | None, project: Path) -> list[str]:
@@ -78,10 +87,13 @@ def main() -> None:
         for argv, env in commands.values():  # warm-up: the database exists, bytecode is compiled
             _timed(argv, env, project)
         times: dict[str, list[float]] = {name: [] for name in commands}
+        cpus: dict[str, list[float]] = {name: [] for name in commands}
         for turn in range(reps):
             for name in rotated(list(commands), turn):
                 argv, env = commands[name]
-                times[name].append(_timed(argv, env, project))
+                wall, cpu = _timed(argv, env, project)
+                times[name].append(wall)
+                cpus[name].append(cpu)
         imported = _imported(None, project)
         imported_baseline = _imported(str(Path(args.baseline_tree).resolve()), project) if args.baseline_tree else None
     result = median(times["status"])
@@ -89,7 +101,8 @@ def main() -> None:
     rows: list[tuple[str, object]] = [
         ("command", "interlock status, SQLite project from `interlock init`"),
         ("repetitions (order rotated)", reps),
-        *((f"{name} s (min / median / max)", shown(values)) for name, values in times.items()),
+        *((f"{name} wall s (min / median / max)", shown(values)) for name, values in times.items()),
+        *((f"{name} CPU s (min / median / max)", shown(values)) for name, values in cpus.items()),
         ("optional modules imported by status", ", ".join(imported) or "none"),
     ]
     if imported_baseline is not None:
@@ -97,6 +110,7 @@ def main() -> None:
     rows += [("target", f"median ≤ {TARGET_SECONDS} s, no optional module"), ("met", ok)]
     report("startup", rows, {
         "reps": reps, "seconds": {name: spread(values) for name, values in times.items()},
+        "cpu_seconds": {name: spread(values) for name, values in cpus.items()},
         "imported": imported, "imported_baseline": imported_baseline,
         "median_s": result, "target_s": TARGET_SECONDS, "met": ok,
     })
