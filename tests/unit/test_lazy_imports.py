@@ -9,13 +9,17 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
+from types import ModuleType
 from typing import Any, ClassVar
 
 import pytest
 
-from interlock_core.errors import PluginError
-from interlock_core.plugins import LazyPlugin, Registry
+from interlock_core.config import load_project
+from interlock_core.errors import ConfigErrors, PluginError
+from interlock_core.hookspecs import hookimpl
+from interlock_core.plugins import LazyPlugin, Registry, load_plugins
 from interlock_plugins.stores import interlock_register_stores
 from interlock_plugins.stores.sqlite import SQLiteStore
 from interlock_plugins.triggers import interlock_register_trigger_types
@@ -113,3 +117,26 @@ def test_a_lazy_entry_must_name_what_it_loads() -> None:
         registry.get("other")
     with pytest.raises(PluginError, match=r"is not 'package\.module:Class'"):
         LazyPlugin("x", "no_colon")
+
+
+def test_a_lazy_plugin_whose_library_is_missing_is_a_located_config_error(tmp_path: Path) -> None:
+    ghosts = ModuleType("ghost_plugin")
+    ghosts.interlock_register_trigger_types = hookimpl(  # type: ignore[attr-defined]
+        lambda: [LazyPlugin("ghost", "no_such_package_for_interlock.trigger:Ghost")])
+    ghosts.interlock_register_alert_sinks = hookimpl(  # type: ignore[attr-defined]
+        lambda: [LazyPlugin("ghost-sink", "no_such_package_for_interlock.sink:Ghost")])
+    (tmp_path / "pipelines").mkdir()
+    (tmp_path / "interlock.yaml").write_text("provider: sqlite\nalerts:\n  - type: ghost-sink\n")
+    (tmp_path / "pipelines" / "ghost.yaml").write_text(textwrap.dedent("""\
+        name: ghost-pipeline
+        archetype: batch-ingestion
+        trigger:
+          type: ghost
+        """))
+    with pytest.raises(ConfigErrors) as info:
+        load_project(tmp_path, env={}, plugins=load_plugins(extra=[ghosts]))
+    located = sorted((Path(e.file or "").name, e.line, e.key, e.reason.split(" (")[0]) for e in info.value.errors)
+    assert located == [
+        ("ghost.yaml", 4, "trigger.type", "trigger type 'ghost'"),
+        ("interlock.yaml", 3, "alerts[0].type", "alert sink 'ghost-sink'"),
+    ]
