@@ -23,7 +23,8 @@ EXPECTED: dict[str, list[str]] = {
     "api": ["bare", "interlock", "layers", "ratio", "cpu_ratio"],
     "cascade": ["cascade", "push", "ratio_p50"],
     "overhead": ["wall_ms", "cpu_ms", "evaluate_over_featured", "evaluate_over_plain", "runner_over_featured"],
-    "startup": ["seconds", "imported"],
+    "spawn": ["per_s", "cpu_us_per_process"],
+    "startup": ["seconds", "cpu_seconds", "imported"],
     "throughput": ["per_s", "cpu_us_per_process", "evaluate_over_featured", "runner_over_featured"],
     "watcher": ["variants"],
 }
