@@ -11,13 +11,15 @@ import os
 import platform
 import resource
 import shutil
+import signal
 import statistics
 import sys
 import tempfile
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
@@ -27,6 +29,8 @@ from interlock_core.engine import Engine, NullAlerts
 from interlock_core.engine.factory import build_engine, start_engine
 from interlock_core.model import PipelineConfig
 from interlock_core.ports import Store
+
+T = TypeVar("T")
 
 PASS_SCRIPT = """#!/bin/sh
 printf '{"status":"PASS"}\\n'
@@ -132,15 +136,92 @@ async def bare_spawn(path: str, payload: bytes) -> dict[str, Any]:
     return result
 
 
-async def bare_spawn_many(paths: Sequence[str], payload: bytes, concurrency: int | None = None) -> None:
-    """Spawn every path concurrently (at most ``concurrency`` at a time) with bare asyncio."""
+async def featured_spawn(path: str, payload: bytes, *, deadline: float = 30.0, session: bool = True) -> dict[str, Any]:
+    """A bare asyncio spawn *with the runner's safety features*: a process group of its own (and a
+    session of its own with ``session``), stderr captured, a deadline, and the whole group killed
+    once it has exited (or at the deadline). The fairest baseline for the runner, which must do
+    all of that."""
+    proc = await asyncio.create_subprocess_exec(
+        path, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        start_new_session=session, process_group=None if session else 0)
+    try:
+        async with asyncio.timeout(deadline):
+            out, _err = await proc.communicate(payload)
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    result: dict[str, Any] = json.loads(out)
+    return result
+
+
+def runner_session() -> bool:
+    """Whether the runner gives its processes a session of their own in this process (only with a
+    controlling terminal; otherwise a process group of their own)."""
+    try:
+        from interlock_plugins.evaluators.process import new_session
+    except ImportError:  # a tree before that choice existed: always a session
+        return True
+    return new_session()
+
+
+async def bare_spawn_many(paths: Sequence[str], payload: bytes, concurrency: int | None = None, *,
+                          featured: bool = False, session: bool = True) -> None:
+    """Spawn every path concurrently (at most ``concurrency`` at a time) with bare asyncio
+    (``featured``: with the runner's safety features, see :func:`featured_spawn`)."""
     limit = asyncio.Semaphore(concurrency or len(paths) or 1)
 
     async def one(path: str) -> None:
         async with limit:
-            await bare_spawn(path, payload)
+            if featured:
+                await featured_spawn(path, payload, session=session)
+            else:
+                await bare_spawn(path, payload)
 
     await asyncio.gather(*(one(p) for p in paths))
+
+
+# ----------------------------------------------------------------------------- method
+def rotated(items: Sequence[T], turn: int) -> list[T]:
+    """``items`` starting at ``turn`` (mod its length): each repetition measures in another order,
+    so none of the measurements always runs first (warm caches) or last (after the others' garbage)."""
+    if not items:
+        return []
+    start = turn % len(items)
+    return [*items[start:], *items[:start]]
+
+
+class Measured:
+    """Wall and CPU seconds (``time.process_time``: every thread of this process) of repeated runs."""
+
+    def __init__(self) -> None:
+        self.walls: list[float] = []
+        self.cpus: list[float] = []
+
+    @contextmanager
+    def measure(self) -> Iterator[None]:
+        cpu, wall = time.process_time(), time.perf_counter()
+        try:
+            yield
+        finally:
+            self.walls.append(time.perf_counter() - wall)
+            self.cpus.append(time.process_time() - cpu)
+
+
+def spread(values: Sequence[float]) -> tuple[float, float, float]:
+    """(min, median, max)."""
+    return (min(values), median(values), max(values)) if values else (math.nan, math.nan, math.nan)
+
+
+def ratios(numerators: Sequence[float], denominators: Sequence[float]) -> list[float]:
+    """Per-repetition ratios (each numerator ÷ the denominator measured in the same repetition)."""
+    return [n / d for n, d in zip(numerators, denominators, strict=True) if d]
+
+
+def shown(values: Sequence[float], scale: float = 1.0, digits: int = 3) -> str:
+    """``min / median / max`` of ``values`` × ``scale``."""
+    return " / ".join(f"{v * scale:.{digits}g}" for v in spread(values))
 
 
 # ----------------------------------------------------------------------------- figures

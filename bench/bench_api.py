@@ -1,6 +1,6 @@
 """API throughput: ``GET /api/pipelines/{id}/readiness`` at 32 concurrent keep-alive connections.
 
-Two servers, each one process of the same hypercorn, measured alternately in the same run:
+Servers, each one process of the same hypercorn, measured in turns (the order rotated every turn):
 
 * **interlock** — the real ``interlock serve --no-watcher`` (SQLite store, API key required, one
   JSON access-log line per request to stderr, latency histogram, request ids), answering the
@@ -10,16 +10,18 @@ Two servers, each one process of the same hypercorn, measured alternately in the
   response) over an engine whose ``check_readiness`` returns a precomputed result: what the HTTP
   layer costs without the store reads, to split the gap between the two.
 
-Load: ``wrk`` (one thread, ``--latency``) when installed, else an httpx async generator with 32
-workers on a 32-connection keep-alive pool; both bounded by ``--duration`` seconds after a
-warm-up; the servers take turns, ``--reps`` times. Loopback only. Figures: req/s and p50/p99
-latency of each (medians over the turns), and the ratio interlock ÷ bare req/s (the median of the
-per-turn ratios, which cancels most of the drift of a shared machine; target ≥ 0.5).
+Load: ``raw`` (default) is the low-overhead generator of ``_http_load.py`` — asyncio protocols,
+one request in flight per connection, a few µs of CPU per request; ``wrk`` (one thread) when asked
+for and installed. Every measurement also reads the CPU the server process used
+(``/proc/<pid>/stat``, all its threads) and the CPU the generator used, so a figure limited by the
+generator shows as such (``generator CPU share``). Figures (min / median / max over the turns):
+req/s, p50/p99 latency, server CPU µs per request; ratios interlock ÷ bare (per turn). Targets:
+req/s ratio ≥ 0.6 and server CPU per request ≤ 1.6× bare's.
 
 The store is SQLite (the default) or, with ``--store redis``, the Redis at ``--redis-addr`` under a
 fresh key prefix that is deleted afterwards.
 
-    .venv/bin/python bench/bench_api.py [--quick] [--duration 10] [--reps 3] [--tool wrk|httpx]
+    .venv/bin/python bench/bench_api.py [--quick] [--duration 10] [--reps 3] [--tool raw|wrk]
                                         [--store sqlite|redis]
 """
 
@@ -41,9 +43,24 @@ from typing import Any
 
 import httpx
 import yaml
-from _support import archetype, arguments, median, met, percentile, pipeline, report, workspace, write_project
+from _http_load import generate, process_cpu_seconds
+from _support import (
+    archetype,
+    arguments,
+    median,
+    met,
+    percentile,
+    pipeline,
+    report,
+    rotated,
+    shown,
+    spread,
+    workspace,
+    write_project,
+)
 
-TARGET = 0.5
+TARGET = 0.6
+TARGET_CPU = 1.6
 KEY = "bench-api-key"
 TRAITS = ["freshness", "volume", "schema"]
 PIPELINE = "bench-readiness"
@@ -119,7 +136,7 @@ def serve_app_layers(root: str) -> None:
 
 # ----------------------------------------------------------------------------- processes
 @asynccontextmanager
-async def server(command: list[str], env: dict[str, str]) -> AsyncIterator[str]:
+async def server(command: list[str], env: dict[str, str]) -> AsyncIterator[tuple[str, int]]:
     process = await asyncio.create_subprocess_exec(*command, env={**os.environ, **env}, cwd=str(ROOT),
                                                    stdout=asyncio.subprocess.PIPE,
                                                    stderr=asyncio.subprocess.DEVNULL)
@@ -129,7 +146,7 @@ async def server(command: list[str], env: dict[str, str]) -> AsyncIterator[str]:
         match = re.search(r"listening on (http://\S+)", line)
         if match is None:
             raise RuntimeError(f"server did not start: {line!r}")
-        yield match.group(1)
+        yield match.group(1), process.pid
     finally:
         if process.returncode is None:
             process.terminate()
@@ -149,44 +166,46 @@ def run_wrk(url: str, connections: int, duration: float, headers: dict[str, str]
     command = ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(duration))}s", "--latency"]
     for name, value in headers.items():
         command += ["-H", f"{name}: {value}"]
+    cpu = os.times()
     out = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout
+    after = os.times()
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    total = float(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     p50 = re.search(r"\s50%\s+([\d.]+)(us|ms|s)\b", out)
     p99 = re.search(r"\s99%\s+([\d.]+)(us|ms|s)\b", out)
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return {"rps": rps, "p50_ms": _ms(*p50.groups()) if p50 else float("nan"),
-            "p99_ms": _ms(*p99.groups()) if p99 else float("nan"), "errors": float(errors.group(1)) if errors else 0.0}
+    client_cpu = (after.children_user + after.children_system) - (cpu.children_user + cpu.children_system)
+    return {"rps": rps, "requests": total, "p50_ms": _ms(*p50.groups()) if p50 else float("nan"),
+            "p99_ms": _ms(*p99.groups()) if p99 else float("nan"),
+            "errors": float(errors.group(1)) if errors else 0.0, "client_cpu_s": client_cpu}
 
 
-async def run_httpx(url: str, connections: int, duration: float, headers: dict[str, str],
-                    max_requests: int) -> dict[str, float]:
-    latencies: list[float] = []
-    errors = 0
-    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-    async with httpx.AsyncClient(limits=limits, headers=headers, timeout=30) as client:
-        deadline = time.perf_counter() + duration
-
-        async def worker() -> None:
-            nonlocal errors
-            while time.perf_counter() < deadline and len(latencies) < max_requests:
-                started = time.perf_counter()
-                response = await client.get(url)
-                latencies.append(time.perf_counter() - started)
-                errors += response.status_code != 200
-
-        began = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(connections)))
-        elapsed = time.perf_counter() - began
-    return {"rps": len(latencies) / elapsed, "p50_ms": percentile(latencies, 50) * 1000,
-            "p99_ms": percentile(latencies, 99) * 1000, "errors": float(errors)}
+async def run_raw(url: str, connections: int, duration: float, headers: dict[str, str]) -> dict[str, float]:
+    load = await generate(url, connections=connections, duration=duration, headers=headers)
+    return {"rps": load.rps, "requests": float(load.requests), "p50_ms": percentile(load.latencies, 50) * 1000,
+            "p99_ms": percentile(load.latencies, 99) * 1000, "errors": float(load.errors + load.reconnects),
+            "client_cpu_s": load.client_cpu}
 
 
-async def measure(tool: str, url: str, args: Any, duration: float, headers: dict[str, str]) -> dict[str, float]:
+async def measure(tool: str, url: str, pid: int, args: Any, duration: float,
+                  headers: dict[str, str]) -> dict[str, float]:
+    """One measurement of the server ``pid`` at ``url`` (after a 1 s warm-up), with the CPU it used."""
     if tool == "wrk":
-        await asyncio.to_thread(run_wrk, url, args.connections, 1, headers)  # warm-up
-        return await asyncio.to_thread(run_wrk, url, args.connections, duration, headers)
-    await run_httpx(url, args.connections, 1.0, headers, 2_000)
-    return await run_httpx(url, args.connections, duration, headers, args.max_requests)
+        await asyncio.to_thread(run_wrk, url, args.connections, 1, headers)
+    else:
+        await run_raw(url, args.connections, 1.0, headers)
+    server_cpu, started = process_cpu_seconds(pid), time.perf_counter()
+    if tool == "wrk":
+        figures = await asyncio.to_thread(run_wrk, url, args.connections, duration, headers)
+    else:
+        figures = await run_raw(url, args.connections, duration, headers)
+    wall = time.perf_counter() - started
+    figures["server_cpu_s"] = process_cpu_seconds(pid) - server_cpu
+    figures["server_cpu_us_per_request"] = figures["server_cpu_s"] / max(figures["requests"], 1) * 1e6
+    figures["client_cpu_us_per_request"] = figures["client_cpu_s"] / max(figures["requests"], 1) * 1e6
+    figures["server_cpu_share"] = figures["server_cpu_s"] / wall
+    figures["client_cpu_share"] = figures["client_cpu_s"] / wall
+    return figures
 
 
 # ----------------------------------------------------------------------------- store
@@ -215,10 +234,10 @@ async def drop_redis_keys(addr: str, prefix: str) -> None:
 
 async def compare(root: Path, args: Any, tool: str, duration: float, reps: int,
                   headers: dict[str, str]) -> dict[str, list[dict[str, float]]]:
-    """Start both servers and measure them alternately; the figures of every measurement."""
+    """Start the servers and measure them in turns; the figures of every measurement."""
     interlock = [sys.executable, "-m", "interlock_server.cli.main", "-C", str(root), "serve",
                  "--host", "127.0.0.1", "--port", "0", "--no-watcher"]
-    async with server(interlock, {"INTERLOCK_API_KEY": KEY, "NO_COLOR": "1"}) as base:
+    async with server(interlock, {"INTERLOCK_API_KEY": KEY, "NO_COLOR": "1"}) as (base, pid):
         async with httpx.AsyncClient(base_url=base, headers=headers) as client:
             for trait in TRAITS:
                 pushed = await client.post(f"/api/pipelines/{PIPELINE}/traits/{trait}",
@@ -229,14 +248,15 @@ async def compare(root: Path, args: Any, tool: str, duration: float, reps: int,
         (root / "document.json").write_text(json.dumps(document))
         bare_command = [sys.executable, str(SCRIPT), "--bare-server", str(root / "document.json")]
         layers_command = [sys.executable, str(SCRIPT), "--app-layers-server", str(root)]
-        async with server(bare_command, {}) as bare_base, \
-                server(layers_command if args.breakdown else bare_command, {}) as layers_base:
+        async with server(bare_command, {}) as bare, \
+                server(layers_command if args.breakdown else bare_command, {}) as layers:
             path = f"/api/pipelines/{PIPELINE}/readiness"
-            targets = {"bare": bare_base, "interlock": base, **({"layers": layers_base} if args.breakdown else {})}
+            targets = {"bare": bare, "interlock": (base, pid), **({"layers": layers} if args.breakdown else {})}
             results: dict[str, list[dict[str, float]]] = {name: [] for name in targets}
-            for _ in range(reps):
-                for name, url in targets.items():
-                    results[name].append(await measure(tool, url + path, args, duration, headers))
+            for turn in range(reps):
+                for name in rotated(list(targets), turn):
+                    url, server_pid = targets[name]
+                    results[name].append(await measure(tool, url + path, server_pid, args, duration, headers))
     return results
 
 
@@ -244,18 +264,20 @@ async def compare(root: Path, args: Any, tool: str, duration: float, reps: int,
 async def main() -> None:
     args = arguments(__doc__ or "", [
         ("--duration", {"type": float, "default": None, "help": "seconds per measurement (default 10)"}),
-        ("--reps", {"type": int, "default": None, "help": "alternating measurements of each (default 3)"}),
+        ("--reps", {"type": int, "default": None, "help": "turns: measurements of each server (default 3)"}),
         ("--connections", {"type": int, "default": 32}),
-        ("--max-requests", {"type": int, "default": 200_000, "help": "httpx mode: stop after this many"}),
-        ("--tool", {"choices": ["auto", "wrk", "httpx"], "default": "auto"}),
+        ("--tool", {"choices": ["auto", "raw", "wrk"], "default": "auto",
+                    "help": "auto: raw (the generator of _http_load.py); wrk must be installed"}),
         ("--store", {"choices": ["sqlite", "redis"], "default": "sqlite"}),
         ("--redis-addr", {"default": "127.0.0.1:6379"}),
         ("--no-breakdown", {"dest": "breakdown", "action": "store_false",
                             "help": "skip the app-layers-only server"}),
     ])
-    duration = args.duration or (2.0 if args.quick else 10.0)
+    duration = args.duration or (1.0 if args.quick else 10.0)
     reps = args.reps or (1 if args.quick else 3)
-    tool = args.tool if args.tool != "auto" else ("wrk" if shutil.which("wrk") else "httpx")
+    tool = "raw" if args.tool == "auto" else args.tool
+    if tool == "wrk" and not shutil.which("wrk"):
+        raise SystemExit("--tool wrk: wrk is not installed")
     headers = {"X-API-Key": KEY}
     with workspace(args.store_dir, "api") as root:
         write_project(root, [archetype("three-pushed", TRAITS)],
@@ -266,33 +288,48 @@ async def main() -> None:
         finally:
             if prefix is not None:
                 await drop_redis_keys(args.redis_addr, prefix)
+
+    def column(name: str, key: str) -> list[float]:
+        return [run[key] for run in results[name]]
+
+    def per_turn(name: str, key: str) -> list[float]:
+        return [a[key] / b[key] for a, b in zip(results[name], results["bare"], strict=True) if b[key]]
+
     figures: dict[str, Any] = {"tool": tool, "store": args.store, "connections": args.connections,
                                "duration_s": duration, "reps": reps}
-    for name, runs in results.items():
-        figures[f"{name}_rps"] = round(median([r["rps"] for r in runs]), 1)
-        figures[f"{name}_p50_ms"] = round(median([r["p50_ms"] for r in runs]), 3)
-        figures[f"{name}_p99_ms"] = round(median([r["p99_ms"] for r in runs]), 3)
-        figures[f"{name}_errors"] = int(sum(r["errors"] for r in runs))
-    figures["ratio"] = round(median([i["rps"] / b["rps"] for i, b in zip(results["interlock"], results["bare"],
-                                                                        strict=True)]), 3)
-    if "layers" in results:
-        figures["layers_ratio"] = round(median([a["rps"] / b["rps"] for a, b in zip(results["layers"],
-                                                                                 results["bare"], strict=True)]), 3)
-    figures["target"] = TARGET
-    figures["met"] = met(figures["ratio"], TARGET, at_most=False) and figures["interlock_errors"] == 0
-    report("api readiness throughput", [
-        ("load generator", f"{tool}, {args.connections} keep-alive connections, {duration:g}s × {reps}"),
+    rows: list[tuple[str, Any]] = [
+        ("load generator", f"{tool}, {args.connections} keep-alive connections, {duration:g}s × {reps} turns"),
         ("store", args.store),
-        ("bare Starlette req/s", figures["bare_rps"]),
-        ("bare p50 / p99 ms", f"{figures['bare_p50_ms']} / {figures['bare_p99_ms']}"),
-        ("interlock req/s", figures["interlock_rps"]),
-        ("interlock p50 / p99 ms", f"{figures['interlock_p50_ms']} / {figures['interlock_p99_ms']}"),
-        *([("app layers only req/s", figures["layers_rps"]),
-           ("app layers p50 / p99 ms", f"{figures['layers_p50_ms']} / {figures['layers_p99_ms']}"),
-           ("ratio app layers ÷ bare", figures["layers_ratio"])] if "layers" in results else []),
-        ("ratio interlock ÷ bare", figures["ratio"]),
-        (f"target ≥ {TARGET}", "met" if figures["met"] else "NOT met"),
-    ], figures)
+    ]
+    for name in results:
+        figures[name] = {key: spread(column(name, key)) for key in (
+            "rps", "p50_ms", "p99_ms", "server_cpu_us_per_request", "client_cpu_us_per_request",
+            "server_cpu_share", "client_cpu_share")}
+        figures[name]["errors"] = int(sum(column(name, "errors")))
+        rows += [
+            (f"{name} req/s", shown(column(name, "rps"), 1, 4)),
+            (f"{name} p50 / p99 ms (medians)",
+             f"{median(column(name, 'p50_ms')):.3g} / {median(column(name, 'p99_ms')):.3g}"),
+            (f"{name} server CPU µs/request", shown(column(name, "server_cpu_us_per_request"), 1, 4)),
+            (f"{name} generator CPU µs/request", shown(column(name, "client_cpu_us_per_request"), 1, 3)),
+            (f"{name} CPU share server / generator (medians)",
+             f"{median(column(name, 'server_cpu_share')):.2f} / {median(column(name, 'client_cpu_share')):.2f}"),
+            (f"{name} errors", figures[name]["errors"]),
+        ]
+    ratio, cpu_ratio = per_turn("interlock", "rps"), per_turn("interlock", "server_cpu_us_per_request")
+    figures["ratio"], figures["cpu_ratio"] = spread(ratio), spread(cpu_ratio)
+    rows += [("interlock ÷ bare req/s", shown(ratio)), ("interlock ÷ bare server CPU per request", shown(cpu_ratio))]
+    if "layers" in results:
+        layers_ratio, layers_cpu = per_turn("layers", "rps"), per_turn("layers", "server_cpu_us_per_request")
+        figures["layers_ratio"], figures["layers_cpu_ratio"] = spread(layers_ratio), spread(layers_cpu)
+        rows += [("app layers ÷ bare req/s", shown(layers_ratio)),
+                 ("app layers ÷ bare server CPU per request", shown(layers_cpu))]
+    figures["target"] = {"ratio": TARGET, "cpu_ratio": TARGET_CPU}
+    figures["met"] = (met(median(ratio), TARGET, at_most=False) and met(median(cpu_ratio), TARGET_CPU)
+                      and figures["interlock"]["errors"] == 0)
+    rows.append((f"target req/s ratio ≥ {TARGET}, CPU ratio ≤ {TARGET_CPU} (medians)",
+                 "met" if figures["met"] else "NOT met"))
+    report("api readiness throughput", rows, figures)
 
 
 if __name__ == "__main__":

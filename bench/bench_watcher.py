@@ -4,14 +4,16 @@ Every pipeline's run log for today is COMPLETED (seeded straight into the store)
 ``watcher.run_once()`` is the watcher's own overhead plus the run-log gate. Two variants:
 ``evaluated`` (3 subprocess-evaluator traits, never run because the gate stops first) and
 ``pushed`` (3 pushed traits with fresh stored results). Figures: CPU seconds per full pass
-(``time.process_time()``, every thread of the process; target ≤ 2 s), wall time, resident memory
+(``time.process_time()``, every thread of the process), wall time, resident memory
 (``ru_maxrss``), and the ratio to the baseline measured in the same process: as many bare
 ``store.get_run_log`` calls, at the watcher's concurrency (the least store work a pass must do).
 
 The first pass ticks every cycle and settles it (completed today, nothing active); later passes
 skip settled cycles without store reads, which is what the watcher does on every interval until
-the next day, a wake-up, a config change or its periodic resync. Both are reported; the target is
-judged on the later passes.
+the next day, a wake-up, a config change or its periodic resync. Both are reported; **the target
+is judged on the first pass** — the one every start-up, new day and resync pays: CPU ≤ 1 s on
+SQLite, ≤ 2 s on Redis, and wall ≤ 2 × its CPU (a pass that waits more than it works is waiting
+on something it should not).
 
 The watchdog (missed windows, stuck runs, recovered triggers, SLA warnings …) is part of every
 pass. Its cost is measured in the same run by alternating passes with ``watcher.watchdog.enabled``
@@ -60,7 +62,9 @@ from interlock_core.schedule import cycle_date, schedule_zone
 from interlock_core.watcher import Watcher
 
 TRAITS = ["a", "b", "c"]
-TARGET_CPU_S = 2.0
+#: The first pass's CPU target per store, and its wall ÷ CPU target.
+TARGET_FIRST_CPU_S = {"sqlite": 1.0, "redis": 2.0}
+TARGET_WALL_OVER_CPU = 2.0
 TARGET_WATCHDOG_RATIO = 1.10
 REDIS_URL = "redis://127.0.0.1:6379/0"
 SEED_CONCURRENCY = 16
@@ -198,6 +202,8 @@ async def child(args: Any) -> dict[str, Any]:
                     await cleaner.purge()
                 finally:
                     await cleaner.close()
+    target_cpu = TARGET_FIRST_CPU_S[args.store]
+    first_wall_over_cpu = wall[0] / cpu[0] if cpu[0] else float("nan")
     handled = [s["outcomes"].get("duplicate", 0) + s["settled"] for s in stats]
     if any(h != count for h in handled) or any(s["errors"] for s in stats) or runs:
         raise SystemExit(f"the pass did work it should not have: {stats}, runs={runs}")
@@ -205,13 +211,15 @@ async def child(args: Any) -> dict[str, Any]:
         "variant": args.variant, "store": args.store, "pipelines": count, "passes": passes,
         "concurrency": concurrency, "seed_s": seed_s, "pass_cpu_s": cpu, "pass_wall_s": wall,
         "pass_cpu_median_s": median(cpu), "pass_wall_median_s": median(wall),
-        "first_pass_cpu_s": cpu[0], "steady_pass_cpu_median_s": median(cpu[1:]) if len(cpu) > 1 else cpu[0],
+        "first_pass_cpu_s": cpu[0], "first_pass_wall_s": wall[0], "first_pass_wall_over_cpu": first_wall_over_cpu,
+        "steady_pass_cpu_median_s": median(cpu[1:]) if len(cpu) > 1 else cpu[0],
         "settled_per_pass": [s["settled"] for s in stats],
         "baseline_cpu_s": base_cpu, "baseline_wall_s": base_wall,
         "ratio_cpu": median(cpu) / base_cpu if base_cpu else float("nan"),
         "rss_seeded_mib": rss_seeded, "maxrss_seeded_mib": maxrss_seeded, "rss_after_mib": rss_mib(),
-        "maxrss_mib": maxrss_mib(), "target_cpu_s": TARGET_CPU_S,
-        "met": met(median(cpu[1:]) if len(cpu) > 1 else cpu[0], TARGET_CPU_S),
+        "maxrss_mib": maxrss_mib(), "target_first_pass_cpu_s": target_cpu,
+        "target_wall_over_cpu": TARGET_WALL_OVER_CPU,
+        "met": met(cpu[0], target_cpu) and met(first_wall_over_cpu, TARGET_WALL_OVER_CPU),
         **dog,
     }
 
@@ -247,6 +255,8 @@ async def main() -> None:
         v = r["variant"]
         rows += [
             (f"[{v}] CPU first pass, settling every cycle (s)", r["first_pass_cpu_s"]),
+            (f"[{v}] wall first pass (s); wall ÷ CPU",
+             f"{r['first_pass_wall_s']:.3g}; {r['first_pass_wall_over_cpu']:.3g}"),
             (f"[{v}] CPU per later full pass, median (s)", r["steady_pass_cpu_median_s"]),
             (f"[{v}] cycles skipped as settled, per pass", " ".join(str(x) for x in r["settled_per_pass"])),
             (f"[{v}] CPU per pass, each (s)", " ".join(f"{x:.2f}" for x in r["pass_cpu_s"])),
@@ -255,7 +265,8 @@ async def main() -> None:
             (f"[{v}] pass CPU ÷ baseline CPU", r["ratio_cpu"]),
             (f"[{v}] RSS seeded / after, maxrss (MiB)",
              f"{r['rss_seeded_mib']:.0f} / {r['rss_after_mib']:.0f}, {r['maxrss_mib']:.0f}"),
-            (f"[{v}] target ≤ {TARGET_CPU_S:g} s CPU met", r["met"]),
+            (f"[{v}] first pass: target ≤ {r['target_first_pass_cpu_s']:g} s CPU, wall ≤ "
+             f"{TARGET_WALL_OVER_CPU:g} × CPU, met", r["met"]),
             (f"[{v}] watchdog off: CPU per full pass, each (s)",
              " ".join(f"{x:.2f}" for x in r["watchdog_full_pass_cpu_off_s"])),
             (f"[{v}] watchdog on: CPU per full pass, each (s)",

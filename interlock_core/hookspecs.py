@@ -1,7 +1,11 @@
 """Hook specifications of the ``interlock`` plugin system.
 
 Every hook is a synchronous *registration* hook: it returns classes (or factories), and the
-async work happens in the objects those classes create. Built-ins are registered through the same
+async work happens in the objects those classes create. Instead of a class, a hook may return a
+:class:`interlock_core.plugins.LazyPlugin` (its name and ``"package.module:Class"``): the class is
+imported the first time a registry hands it out, so registering costs no import (the built-in
+stores, trigger types and alert sinks do this: redis-py, boto and httpx are imported only by a
+project that uses them). Built-ins are registered through the same
 entry-point group (``interlock``) as third-party packages, so ``pip install interlock-trigger-foo``
 works exactly like a built-in. A name registered twice is a start-up error.
 """

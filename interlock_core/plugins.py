@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -37,15 +37,60 @@ class PluginContext:
     """Where the plugin's own HTTP requests may go (``outbound:`` in interlock.yaml)."""
 
 
+class LazyPlugin:
+    """A plugin class registered by name and location (``"package.module:Class"``), imported the
+    first time a registry hands it out: registering it imports nothing, so a project that never
+    uses the Redis store or an AWS trigger never imports redis or boto.
+
+    A registration hook may return these beside (or instead of) classes. One compares equal to the
+    class it names, so ``SomeClass in interlock_register_stores()`` holds either way."""
+
+    __slots__ = ("name", "target")
+
+    def __init__(self, name: str, target: str) -> None:
+        module, sep, attribute = target.partition(":")
+        if not (name and module and sep and attribute):
+            raise PluginError(f"lazy plugin {name!r}: target {target!r} is not 'package.module:Class'")
+        self.name = name
+        self.target = target
+
+    def load(self) -> Any:
+        module_name, _, attribute = self.target.partition(":")
+        try:
+            item = getattr(importlib.import_module(module_name), attribute)
+        except ImportError as exc:
+            raise PluginError(f"{self.name!r} ({self.target}) cannot be imported: {exc}") from exc
+        except AttributeError:
+            raise PluginError(f"{self.name!r}: {module_name} has no {attribute!r}") from None
+        if getattr(item, "name", None) != self.name:
+            raise PluginError(f"{self.target} is registered as {self.name!r} but is named "
+                              f"{getattr(item, 'name', None)!r}")
+        return item
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, LazyPlugin):
+            return (self.name, self.target) == (other.name, other.target)
+        if isinstance(other, type):
+            return f"{other.__module__}:{other.__qualname__}" == self.target
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self.target)
+
+    def __repr__(self) -> str:
+        return f"LazyPlugin({self.name!r}, {self.target!r})"
+
+
 class Registry(Generic[T]):
-    """Named plugin classes of one kind; registering a name twice is an error."""
+    """Named plugin classes of one kind; registering a name twice is an error. A
+    :class:`LazyPlugin` is imported when :meth:`get` (or :meth:`items`) first hands it out."""
 
     def __init__(self, kind: str) -> None:
         self.kind = kind
-        self._items: dict[str, T] = {}
+        self._items: dict[str, T | LazyPlugin] = {}
         self._origins: dict[str, str] = {}
 
-    def add(self, name: str, item: T, origin: str) -> None:
+    def add(self, name: str, item: T | LazyPlugin, origin: str) -> None:
         if name in self._items:
             raise PluginError(
                 f"{self.kind} {name!r} is registered twice (by {self._origins[name]} and by {origin})"
@@ -55,10 +100,17 @@ class Registry(Generic[T]):
 
     def get(self, name: str) -> T:
         try:
-            return self._items[name]
+            item = self._items[name]
         except KeyError:
             known = ", ".join(sorted(self._items)) or "none"
             raise PluginError(f"unknown {self.kind} {name!r} (known: {known})") from None
+        if isinstance(item, LazyPlugin):
+            try:
+                loaded: T = item.load()
+            except PluginError as exc:
+                raise PluginError(f"{self.kind} {exc.message} (registered by {self._origins[name]})") from exc
+            self._items[name] = item = loaded
+        return item
 
     def __contains__(self, name: object) -> bool:
         return name in self._items
@@ -67,10 +119,34 @@ class Registry(Generic[T]):
         return sorted(self._items)
 
     def items(self) -> list[tuple[str, T]]:
-        return sorted(self._items.items())
+        """Every entry, imported (use :meth:`get` or :meth:`view` to import only what is used)."""
+        return [(name, self.get(name)) for name in self.names()]
+
+    def view(self) -> Mapping[str, T]:
+        """A read-only mapping over the registry that imports an entry when it is looked up."""
+        return _RegistryView(self)
 
     def origin(self, name: str) -> str:
         return self._origins[name]
+
+
+class _RegistryView(Mapping[str, T]):
+    def __init__(self, registry: Registry[T]) -> None:
+        self._registry = registry
+
+    def __getitem__(self, name: str) -> T:
+        if name not in self._registry:
+            raise KeyError(name)
+        return self._registry.get(name)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._registry
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._registry.names())
+
+    def __len__(self) -> int:
+        return len(self._registry.names())
 
 
 class Plugins:

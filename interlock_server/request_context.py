@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from interlock_core.metrics import METRICS
 
+from .logging import log_access
 from .metrics import HTTP_LATENCY
 from .responses import error_response
 
@@ -101,9 +102,8 @@ class RequestContext:
             METRICS.observe(HTTP_LATENCY, elapsed, method=method_label(scope["method"]), route=route,
                             status=str(status))
             if self.access_log:
-                (log.error if status >= 500 else log.info)(
-                    "request", method=scope["method"], path=scope["path"], route=route, status=status,
-                    duration_ms=round(elapsed * 1000, 3), client=_client(scope))
+                log_access("error" if status >= 500 else "info", method=scope["method"], path=scope["path"],
+                           route=route, status=status, duration_ms=round(elapsed * 1000, 3), client=_client(scope))
             structlog.contextvars.clear_contextvars()
 
 

@@ -247,9 +247,11 @@ def validate_pipeline(
             known = ", ".join(plugins.trigger_types.names())
             errors.append(err(f"unknown trigger type {spec.type!r} (known: {known})", ("trigger", "type")))
         else:
-            trigger_cls = plugins.trigger_types.get(spec.type)
             try:
+                trigger_cls = plugins.trigger_types.get(spec.type)
                 trigger_cls.config_model.model_validate(spec.options())
+            except PluginError as exc:  # a lazily registered type whose library is not installed
+                errors.append(err(exc.message, ("trigger", "type")))
             except pydantic.ValidationError as exc:
                 if source is not None:
                     errors.extend(located_errors(exc, source, ("trigger",)))
@@ -294,9 +296,11 @@ def _validate_store_section(
             continue
         sections.add(name)
         section = data.pop(name)
-        store_cls = plugins.stores.get(name)
         try:
-            model = store_cls.config_model.model_validate(section or {})
+            model = plugins.stores.get(name).config_model.model_validate(section or {})
+        except PluginError as exc:  # a lazily registered store whose library is not installed
+            errors.append(source.error(exc.message, (name,)))
+            continue
         except pydantic.ValidationError as exc:
             errors.extend(located_errors(exc, source, (name,)))
             continue
@@ -308,6 +312,8 @@ def _validate_store_section(
     elif store_config is None and provider not in sections:
         try:
             store_config = plugins.stores.get(provider).config_model.model_validate({})
+        except PluginError as exc:
+            errors.append(source.error(exc.message, ("provider",)))
         except pydantic.ValidationError:
             errors.append(source.error(f"a '{provider}:' section is required when provider is {provider}",
                                        ("provider",)))
@@ -439,6 +445,8 @@ def _validate_alerts(
         try:
             sink_config = plugins.alert_sinks.get(spec.type).config_model.model_validate(spec.options())
             configs.append((spec.type, sink_config))
+        except PluginError as exc:  # a lazily registered sink whose library is not installed
+            errors.append(source.error(exc.message, ("alerts", index, "type")))
         except pydantic.ValidationError as exc:
             errors.extend(located_errors(exc, source, ("alerts", index)))
     return (specs if given else None), configs

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -33,9 +33,10 @@ class NullAlerts:
 
 @dataclass
 class TriggerRegistry:
-    """Trigger type classes by name; instances created on first use and closed with the engine."""
+    """Trigger type classes by name; instances created on first use and closed with the engine.
+    ``classes`` may import a class when it is looked up (a plugin registry's view)."""
 
-    classes: dict[str, Any]
+    classes: Mapping[str, Any]
     factory: Callable[[Any], TriggerType]
     _instances: dict[str, TriggerType] = field(default_factory=dict)
 

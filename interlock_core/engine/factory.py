@@ -56,7 +56,7 @@ def build_engine(
     runner_classes = sorted((cls for _, cls in plugins.evaluator_runners.items()),
                             key=lambda c: -int(getattr(c, "priority", 0)))
     runners = [cls(runner_context) for cls in runner_classes]
-    triggers = TriggerRegistry(classes=dict(plugins.trigger_types.items()), factory=lambda cls: cls(context))
+    triggers = TriggerRegistry(classes=plugins.trigger_types.view(), factory=lambda cls: cls(context))
     closers: list[Any] = [r.close for r in runners if hasattr(r, "close")]
     if alerts is None:
         from ..alerts import AlertDispatcher

@@ -1,17 +1,21 @@
-"""Built-in alert sinks: console, webhook, file, sns."""
+"""Built-in alert sinks: console, webhook, file, sns.
+
+Registered lazily (:class:`~interlock_core.plugins.LazyPlugin`): httpx and boto are imported only
+when a configured sink needs them."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from interlock_core.hookspecs import hookimpl
+from interlock_core.plugins import LazyPlugin
 
 
 @hookimpl
 def interlock_register_alert_sinks() -> list[Any]:
-    from .console import ConsoleSink
-    from .file import FileSink
-    from .sns import SNSSink
-    from .webhook import WebhookSink
-
-    return [ConsoleSink, WebhookSink, FileSink, SNSSink]
+    return [
+        LazyPlugin("console", "interlock_plugins.alerts.console:ConsoleSink"),
+        LazyPlugin("webhook", "interlock_plugins.alerts.webhook:WebhookSink"),
+        LazyPlugin("file", "interlock_plugins.alerts.file:FileSink"),
+        LazyPlugin("sns", "interlock_plugins.alerts.sns:SNSSink"),
+    ]

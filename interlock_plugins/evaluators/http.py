@@ -5,21 +5,22 @@ body is the same JSON object a subprocess evaluator prints. Evaluators written a
 ``https://`` URLs are posted to as they are; with the ``evaluator_base_url`` option (AWS mode) a
 relative name ``evaluate/freshness`` is posted to ``<base>/evaluate/freshness``. Requests keep
 to the ``outbound:`` host policy: a link-local or cloud metadata address is never reached.
+
+httpx is imported, and the connection pool made, by the first HTTP evaluation: every engine has
+this runner, and a project without HTTP evaluators (or ``interlock status``) never needs them.
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import anyio
-import httpx
 
 from interlock_core.errors import category_for_http_status
 from interlock_core.model import FailureCategory, PipelineOrigin
 from interlock_core.outbound import HostPolicy, OutboundRefused
 from interlock_core.ports import EvaluatorInput, EvaluatorOutput, RunnerContext
 
-from ..outbound import guarded_client
 from .output import (
     MAX_OUTPUT_BYTES,
     InputNotEncodable,
@@ -30,6 +31,9 @@ from .output import (
     request_body,
 )
 
+if TYPE_CHECKING:
+    import httpx
+
 DEFAULT_TIMEOUT_SECONDS = 30.0
 _URL_PREFIXES = ("http://", "https://")
 _ERROR_BODY_BYTES = 4096
@@ -37,6 +41,8 @@ _ERROR_BODY_BYTES = 4096
 
 def shown_url(url: str) -> str:
     """The URL as reasons show it: no credentials, no query string (either may hold a secret)."""
+    import httpx
+
     try:
         parsed = httpx.URL(url)
     except (httpx.InvalidURL, TypeError, ValueError):
@@ -62,11 +68,21 @@ class HTTPRunner:
         base = context.options.get("evaluator_base_url")
         self.base_url: str | None = str(base).rstrip("/") if base else None
         policy = context.options.get("outbound")
-        self._client = guarded_client(
-            policy if isinstance(policy, HostPolicy) else None,
-            headers={"Accept": "application/json", "User-Agent": "interlock-evaluator-runner"},
-            follow_redirects=False,
-        )
+        self._policy = policy if isinstance(policy, HostPolicy) else None
+        self._pool: httpx.AsyncClient | None = None
+
+    @property
+    def _client(self) -> httpx.AsyncClient:
+        """The connection pool, made on first use."""
+        if self._pool is None:
+            from ..outbound import guarded_client
+
+            self._pool = guarded_client(
+                self._policy,
+                headers={"Accept": "application/json", "User-Agent": "interlock-evaluator-runner"},
+                follow_redirects=False,
+            )
+        return self._pool
 
     def handles(self, evaluator: str) -> bool:
         if evaluator.startswith(_URL_PREFIXES):
@@ -79,6 +95,8 @@ class HTTPRunner:
         return f"{self.base_url}/{evaluator.lstrip('/')}"
 
     async def run(self, evaluator: str, request: EvaluatorInput) -> EvaluatorOutput:
+        import httpx
+
         url = self.url_for(evaluator)
         where = shown_url(url)
         timeout = request.timeout if request.timeout > 0 else DEFAULT_TIMEOUT_SECONDS
@@ -131,4 +149,5 @@ class HTTPRunner:
             return reply.status_code, bytes(body)
 
     async def close(self) -> None:
-        await self._client.aclose()
+        if self._pool is not None:
+            await self._pool.aclose()

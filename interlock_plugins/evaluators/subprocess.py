@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -130,6 +130,11 @@ def _not_executable(path: Path, why: str) -> EvaluatorOutput:
     return failed(f"EVALUATOR_NOT_EXECUTABLE: {path}: {why}", FailureCategory.PERMANENT)
 
 
+def encode_environment(variables: Mapping[str, str]) -> dict[bytes, bytes]:
+    """``variables`` as the bytes a process is given (encoded once, not for every process)."""
+    return {os.fsencode(name): os.fsencode(value) for name, value in variables.items()}
+
+
 def _signal_name(number: int) -> str:
     try:
         return signal.Signals(number).name
@@ -183,20 +188,25 @@ class SubprocessRunner:
 
     def __init__(self, context: RunnerContext) -> None:
         self.context = context
+        self._base_environment = encode_environment(self.base_environment())
 
     def handles(self, evaluator: str) -> bool:
         return True
 
-    def environment(self, request: EvaluatorInput) -> dict[str, str]:
-        """The evaluator's whole environment (see the module documentation)."""
+    def base_environment(self) -> Mapping[str, str]:
+        """What every evaluator's environment starts from, read once when the runner is made: never
+        the server's whole environment (see the module documentation), only what a program needs to
+        start and the variables ``evaluatorEnv`` names."""
         passed = BASE_ENVIRONMENT | frozenset(self.context.options.get("evaluator_env", ()))
-        env = {k: v for k, v in os.environ.items() if k in passed or k.startswith("LC_")}
-        env.update(
-            INTERLOCK_PIPELINE_ID=request.pipeline_id,
-            INTERLOCK_TRAIT_TYPE=request.trait_type,
-            INTERLOCK_SCHEDULE_ID=request.schedule_id,
-            INTERLOCK_DATE=request.date,
-        )
+        return {k: v for k, v in os.environ.items() if k in passed or k.startswith("LC_")}
+
+    def environment(self, request: EvaluatorInput) -> dict[bytes, bytes]:
+        """The base environment (encoded once) plus the cycle asked about, as ``INTERLOCK_*``."""
+        env = self._base_environment.copy()
+        env[b"INTERLOCK_PIPELINE_ID"] = os.fsencode(request.pipeline_id)
+        env[b"INTERLOCK_TRAIT_TYPE"] = os.fsencode(request.trait_type)
+        env[b"INTERLOCK_SCHEDULE_ID"] = os.fsencode(request.schedule_id)
+        env[b"INTERLOCK_DATE"] = os.fsencode(request.date)
         return env
 
     async def run(self, evaluator: str, request: EvaluatorInput) -> EvaluatorOutput:

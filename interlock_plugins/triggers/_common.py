@@ -11,6 +11,9 @@
 * :class:`TriggerConfig` — base of the trigger config models (unknown keys are errors, explicit
   aliases, ``pollInterval`` and ``Seconds`` timeouts accepted); :func:`coerce_config` and
   :func:`expanded_config` turn what the engine passes into a validated, launch-time-expanded model.
+
+httpx is imported by the first HTTP request, not with this module: the ``command`` trigger uses
+these helpers too, and a project of command triggers never needs it.
 """
 
 from __future__ import annotations
@@ -19,22 +22,22 @@ import contextlib
 import os
 from collections.abc import Collection, Iterator, Mapping
 from datetime import timedelta
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
-import httpx
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
 
 from interlock_core.durations import parse_duration
 from interlock_core.errors import TriggerError, category_for_http_status
 from interlock_core.model import FailureCategory
-from interlock_core.outbound import HostPolicy, may_quote_responses
+from interlock_core.outbound import HostPolicy, OutboundRefused, may_quote_responses
 from interlock_core.plugins import PluginContext
 from interlock_core.ports import LaunchRequest
 from interlock_core.templating import MissingVariable, chain_lookup, expand_tree
 
-from ..outbound import OutboundRefused, guarded_client
+if TYPE_CHECKING:
+    import httpx
 
 DEFAULT_HTTP_TIMEOUT = 30.0
 EXCERPT_LIMIT = 500
@@ -164,6 +167,10 @@ def http_client(timeout: float | None = DEFAULT_HTTP_TIMEOUT, *, outbound: HostP
                 **kwargs: Any) -> httpx.AsyncClient:
     """An httpx client with Interlock's defaults (explicit timeout, no redirects) that keeps to the
     outbound policy (link-local and metadata addresses always refused)."""
+    import httpx
+
+    from ..outbound import guarded_client
+
     return guarded_client(
         outbound,
         timeout=httpx.Timeout(timeout if timeout and timeout > 0 else DEFAULT_HTTP_TIMEOUT),
@@ -179,6 +186,8 @@ def _request_errors(what: str, url: str, written: str | None) -> Iterator[None]:
     outbound policy refuses -> PERMANENT). ``written`` is the URL as configured, before ``${...}``
     expansion: errors show it, never an expanded value (nor httpx's own words about the URL,
     which quote it)."""
+    import httpx
+
     shown = url if written is None else written
     try:
         yield

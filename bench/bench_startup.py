@@ -1,0 +1,120 @@
+"""Start-up: ``interlock status`` on a fresh SQLite project (the one ``interlock init`` writes).
+
+Each repetition runs, in a rotated order, three fresh processes: ``interlock status`` (as
+``python -m interlock_server.cli.main``), the bare interpreter (``python -c pass``: what no
+command can go below), and, with ``--baseline-tree DIR``, the same ``status`` with another source
+tree first on ``PYTHONPATH`` (e.g. ``git archive <commit> | tar -x -C DIR``: before/after in one
+run). Figures: wall and CPU seconds (user + system of the child, from ``getrusage``: on a
+busy machine the steadier of the two) min / median / max, and the optional modules each
+``status`` imported (it must import no AWS, Redis or HTTP client library). Target: median wall
+≤ 0.4 s (on an idle machine wall ≈ CPU).
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from _support import arguments, median, met, report, rotated, shown, spread, workspace
+
+TARGET_SECONDS = 0.4
+#: Imported by a SQLite project's ``status`` only if something is not lazy.
+OPTIONAL = ("aioboto3", "boto3", "botocore", "aiobotocore", "redis", "httpx", "psycopg")
+PROBE = (
+    "import runpy, sys, json\n"
+    "sys.argv = ['interlock', *sys.argv[1:]]\n"
+    "try:\n"
+    "    runpy.run_module('interlock_server.cli.main', run_name='__main__')\n"
+    "except SystemExit:\n"
+    "    pass\n"
+    f"print(json.dumps(sorted(m for m in {OPTIONAL!r} if m in sys.modules)), file=sys.stderr)\n"
+)
+
+
+def _environment(tree: str | None) -> dict[str, str]:
+    env = dict(os.environ)
+    env.pop("PYTHONPATH", None)
+    if tree:
+        env["PYTHONPATH"] = tree
+    return env
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _timed(argv: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float]:
+    """(wall, CPU) seconds of one run of ``argv``."""
+    cpu, started = _children_cpu(), time.perf_counter()
+    proc = subprocess.run(argv, env=env, cwd=cwd, capture_output=True, check=False)
+    elapsed = time.perf_counter() - started
+    if proc.returncode != 0:
+        raise SystemExit(f"{argv} exited {proc.returncode}:\n{proc.stderr.decode(errors='replace')}")
+    return elapsed, _children_cpu() - cpu
+
+
+def _imported(tree: str | None, project: Path) -> list[str]:
+    proc = subprocess.run([sys.executable, "-c", PROBE, "-C", str(project), "status"], env=_environment(tree),
+                          cwd=project, capture_output=True, text=True, check=False)
+    last = (proc.stderr.strip().splitlines() or ["[]"])[-1]
+    return list(__import__("json").loads(last))
+
+
+def main() -> None:
+    args = arguments(__doc__ or "", [
+        ("--reps", {"type": int, "default": None}),
+        ("--baseline-tree", {"default": None, "help": "another source tree to time the same command with"}),
+    ])
+    reps = args.reps or (2 if args.quick else 15)
+    with workspace(args.store_dir, "startup") as root:
+        project = root / "project"
+        init = subprocess.run([sys.executable, "-m", "interlock_server.cli.main", "init", str(project)],
+                              env=_environment(None), capture_output=True, text=True, check=False)
+        if init.returncode != 0:
+            raise SystemExit(f"interlock init failed:\n{init.stderr}")
+        status = [sys.executable, "-m", "interlock_server.cli.main", "-C", str(project), "status"]
+        commands: dict[str, tuple[list[str], dict[str, str]]] = {
+            "status": (status, _environment(None)),
+            "python -c pass": ([sys.executable, "-c", "pass"], _environment(None)),
+        }
+        if args.baseline_tree:
+            commands["status (baseline tree)"] = (status, _environment(str(Path(args.baseline_tree).resolve())))
+        for argv, env in commands.values():  # warm-up: the database exists, bytecode is compiled
+            _timed(argv, env, project)
+        times: dict[str, list[float]] = {name: [] for name in commands}
+        cpus: dict[str, list[float]] = {name: [] for name in commands}
+        for turn in range(reps):
+            for name in rotated(list(commands), turn):
+                argv, env = commands[name]
+                wall, cpu = _timed(argv, env, project)
+                times[name].append(wall)
+                cpus[name].append(cpu)
+        imported = _imported(None, project)
+        imported_baseline = _imported(str(Path(args.baseline_tree).resolve()), project) if args.baseline_tree else None
+    result = median(times["status"])
+    ok = met(result, TARGET_SECONDS) and not imported
+    rows: list[tuple[str, object]] = [
+        ("command", "interlock status, SQLite project from `interlock init`"),
+        ("repetitions (order rotated)", reps),
+        *((f"{name} wall s (min / median / max)", shown(values)) for name, values in times.items()),
+        *((f"{name} CPU s (min / median / max)", shown(values)) for name, values in cpus.items()),
+        ("optional modules imported by status", ", ".join(imported) or "none"),
+    ]
+    if imported_baseline is not None:
+        rows.append(("… by the baseline tree's status", ", ".join(imported_baseline) or "none"))
+    rows += [("target", f"median ≤ {TARGET_SECONDS} s, no optional module"), ("met", ok)]
+    report("startup", rows, {
+        "reps": reps, "seconds": {name: spread(values) for name, values in times.items()},
+        "cpu_seconds": {name: spread(values) for name, values in cpus.items()},
+        "imported": imported, "imported_baseline": imported_baseline,
+        "median_s": result, "target_s": TARGET_SECONDS, "met": ok,
+    })
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,124 @@
+"""The access log's cheap path: one line per request, bound once at configuration, never through a
+logger built and a processor chain run per request — and still the same line, fields, order and
+masking as the structlog chain gives any other log line."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import structlog
+
+from interlock_server.logging import ACCESS_LOGGER, configure_logging, log_access
+from interlock_server.redaction import MASK
+
+from .conftest import Api
+
+FIELDS: dict[str, Any] = {
+    "method": "GET",
+    "path": "/api/pipelines/https://user:hunter2@example.com/readiness",
+    "route": "/api/pipelines/{id}/readiness",
+    "status": 200,
+    "duration_ms": 1.25,
+    "client": "127.0.0.1:50000",
+}
+
+
+@pytest.fixture
+def context() -> Iterator[None]:
+    """What the request context and the routes bind, hostile values included."""
+    structlog.contextvars.clear_contextvars()
+    structlog.contextvars.bind_contextvars(request_id="https://ops:s3cret@host/x", pipeline="sales",
+                                           api_token="tok-123", level="not-a-level")
+    try:
+        yield
+    finally:
+        structlog.contextvars.clear_contextvars()
+
+
+def through_the_chain(level: str, stream: io.StringIO) -> str:
+    """The line an ordinary structlog call renders with the same fields and context."""
+    before = len(stream.getvalue())
+    getattr(structlog.get_logger(ACCESS_LOGGER), level)("request", **FIELDS)
+    return stream.getvalue()[before:]
+
+
+def without_timestamp(line: str) -> str:
+    return re.sub(r"\d{4}-\d\d-\d\dT[0-9:.]+Z", "<time>", line)
+
+
+@pytest.mark.parametrize("level", ["info", "error"])
+def test_json_line_is_the_chains_line(context: None, level: str) -> None:
+    stream = io.StringIO()
+    configure_logging("info", "json", stream)
+    log_access(level, **FIELDS)
+    fast = stream.getvalue()
+    chain = through_the_chain(level, stream)
+    assert fast.endswith("\n") and fast.count("\n") == 1
+    fast_line, chain_line = json.loads(fast), json.loads(chain)
+    assert list(fast_line) == list(chain_line)  # same keys, same order
+    fast_line.pop("timestamp")
+    chain_line.pop("timestamp")
+    assert fast_line == chain_line
+    assert (fast_line["level"], fast_line["logger"], fast_line["event"]) == (level, ACCESS_LOGGER, "request")
+    assert fast_line["api_token"] == MASK
+    assert fast_line["path"] == "/api/pipelines/https://***@example.com/readiness"
+    assert fast_line["request_id"] == "https://***@host/x"
+    for secret in ("hunter2", "s3cret", "tok-123"):
+        assert secret not in fast
+
+
+def test_console_line_is_the_chains_line(context: None) -> None:
+    stream = io.StringIO()
+    configure_logging("info", "console", stream)
+    log_access("info", **FIELDS)
+    fast = stream.getvalue()
+    assert without_timestamp(fast) == without_timestamp(through_the_chain("info", stream))
+    assert "hunter2" not in fast and "tok-123" not in fast
+
+
+def test_the_configured_level_applies() -> None:
+    stream = io.StringIO()
+    configure_logging("warning", "json", stream)
+    log_access("info", **FIELDS)
+    assert stream.getvalue() == ""
+    log_access("error", **{**FIELDS, "status": 500})
+    assert json.loads(stream.getvalue())["status"] == 500
+
+
+def test_a_later_structlog_configuration_takes_over() -> None:
+    stream = io.StringIO()
+    configure_logging("info", "json", stream)
+    structlog.reset_defaults()
+    log_access("info", **FIELDS)  # structlog's own defaults now: nothing reaches the old stream
+    assert stream.getvalue() == ""
+
+
+async def test_requests_do_not_run_the_processor_chain(api: Api) -> None:
+    stream = io.StringIO()
+    configure_logging("info", "json", stream)
+    chain_runs: list[str] = []
+
+    def counting(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+        chain_runs.append(str(event_dict.get("event")))
+        return event_dict
+
+    structlog.get_config()["processors"].insert(0, counting)  # the configured chain, in place
+    for _ in range(3):
+        assert (await api.client.get("/api/health")).status_code == 200
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert [line["route"] for line in lines if line["event"] == "request"] == ["/api/health"] * 3
+    assert "request" not in chain_runs
+
+
+def test_what_the_client_sent_is_masked_wherever_it_lands(context: None) -> None:
+    stream = io.StringIO()
+    configure_logging("info", "json", stream)
+    log_access("info", **{**FIELDS, "method": "https://m:methodsecret@x"})
+    line = json.loads(stream.getvalue())
+    assert line["method"] == "https://***@x"
+    assert "methodsecret" not in stream.getvalue()
