@@ -51,6 +51,10 @@ def project(tmp_path: Path) -> Path:
     proc = subprocess.run([sys.executable, "-m", "interlock_server.cli.main", "init", str(tmp_path / "demo")],
                           capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 0, proc.stderr
+    # `status` only reads and never creates the store: one evaluation creates it
+    proc = subprocess.run([sys.executable, "-m", "interlock_server.cli.main", "-C", str(tmp_path / "demo"),
+                           "evaluate", "example"], capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
     return tmp_path / "demo"
 
 

@@ -159,9 +159,12 @@ async def test_environment_is_the_base_environment_plus_the_cycle(monkeypatch: p
     }
 
 
-async def test_default_base_environment_is_the_servers(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_default_base_environment_is_explicit_never_the_servers(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("INTERLOCK_TEST_SERVER_SETTING", "from-the-server")
-    runner = SubprocessRunner(runner_context(FIXTURE_EVALUATORS))
+    monkeypatch.setenv("INTERLOCK_TEST_HANDED_ON", "by-name")
+    runner = SubprocessRunner(runner_context(FIXTURE_EVALUATORS, evaluator_env=["INTERLOCK_TEST_HANDED_ON"]))
     out = await runner.run("describe-process", evaluator_input())
     assert out.value is not None
-    assert out.value["env"]["INTERLOCK_TEST_SERVER_SETTING"] == "from-the-server"
+    env = out.value["env"]
+    assert "INTERLOCK_TEST_SERVER_SETTING" not in env  # the server's own environment stays its own
+    assert env["INTERLOCK_TEST_HANDED_ON"] == "by-name" and "PATH" in env
