@@ -9,7 +9,7 @@ import dataclasses
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -20,17 +20,43 @@ if TYPE_CHECKING:
 
 
 WATCHDOG_RATE_CONTEXT = "watchdogRateMinutes"
+TABLE_KMS_KEY_CONTEXT = "tableKmsKey"
+ALARM_EMAIL_CONTEXT = "alarmEmail"
 
 
-def with_context(config: StackConfig, watchdog_rate: object) -> StackConfig:
-    """``cdk deploy -c watchdogRateMinutes=10`` overrides INTERLOCK_WATCHDOG_RATE_MINUTES."""
-    if watchdog_rate is None or str(watchdog_rate).strip() == "":
-        return config
-    try:
-        minutes = int(str(watchdog_rate).strip())
-    except ValueError:
-        raise ConfigError(f"context {WATCHDOG_RATE_CONTEXT}={watchdog_rate!r} is not a whole number") from None
-    return dataclasses.replace(config, watchdog_rate_minutes=minutes)
+def _context_text(value: object) -> str | None:
+    """A context value as text; None when it is not given (absent or empty)."""
+    if value is None or str(value).strip() == "":
+        return None
+    return str(value).strip()
+
+
+def with_context(
+    config: StackConfig, watchdog_rate: object = None, *, table_kms_key: object = None, alarm_email: object = None
+) -> StackConfig:
+    """CDK context values override the environment: ``cdk deploy -c watchdogRateMinutes=10``
+    (INTERLOCK_WATCHDOG_RATE_MINUTES), ``-c tableKmsKey=<key ARN>|create`` (INTERLOCK_TABLE_KMS_KEY),
+    ``-c alarmEmail=ops@example.com`` (INTERLOCK_ALARM_EMAIL)."""
+    changes: dict[str, Any] = {}
+    rate = _context_text(watchdog_rate)
+    if rate is not None:
+        try:
+            changes["watchdog_rate_minutes"] = int(rate)
+        except ValueError:
+            raise ConfigError(f"context {WATCHDOG_RATE_CONTEXT}={watchdog_rate!r} is not a whole number") from None
+    for name, context, value in (
+        ("table_kms_key", TABLE_KMS_KEY_CONTEXT, table_kms_key),
+        ("alarm_email", ALARM_EMAIL_CONTEXT, alarm_email),
+    ):
+        text = _context_text(value)
+        if text is not None:
+            one: dict[str, Any] = {name: text}
+            try:
+                dataclasses.replace(config, **one)
+            except ConfigError as exc:
+                raise ConfigError(f"context {context}: {exc}") from None
+            changes[name] = text
+    return dataclasses.replace(config, **changes) if changes else config
 
 
 def build_app(config: StackConfig, outdir: str | None = None) -> aws_cdk.App:
@@ -39,7 +65,12 @@ def build_app(config: StackConfig, outdir: str | None = None) -> aws_cdk.App:
     from interlock_cdk.stack import InterlockStack
 
     app = cdk.App(outdir=outdir or os.environ.get("CDK_OUTDIR") or "cdk.out")
-    config = with_context(config, app.node.try_get_context(WATCHDOG_RATE_CONTEXT))
+    config = with_context(
+        config,
+        app.node.try_get_context(WATCHDOG_RATE_CONTEXT),
+        table_kms_key=app.node.try_get_context(TABLE_KMS_KEY_CONTEXT),
+        alarm_email=app.node.try_get_context(ALARM_EMAIL_CONTEXT),
+    )
     environment = cdk.Environment(account=config.account, region=config.region)
     InterlockStack(
         app,

@@ -3,5 +3,6 @@
 ``stream_router`` (DynamoDB Stream → Step Functions), ``orchestrator``, ``evaluator``,
 ``trigger``, ``run_checker`` and ``watchdog`` (the scheduled watchdog sweep) each expose
 ``handler(event, context)``; ``init`` holds the
-settings read from the environment and the one engine per container they share.
+settings read from the environment and the one engine per container they share; ``dead_letters``
+keeps the alerts they could not publish in the alert dead-letter queue.
 """

@@ -6,6 +6,7 @@ Environment (an empty value counts as unset):
 ``TABLE_NAME``         the DynamoDB table (required by the engine handlers)
 ``AWS_REGION``         the region (required)
 ``SNS_TOPIC_ARN``      alerts are published to this topic (no SNS sink without it)
+``ALERT_DLQ_URL``      an SQS queue for alerts that could not be published (dead_letters.py)
 ``ARCHETYPE_DIR``      extra archetype YAML files (default ``/opt/archetypes``; the starter
                        archetypes are built in; a missing directory is not an error)
 ``CALENDAR_DIR``       extra calendar YAML files (the starter calendars are built in)
@@ -52,6 +53,8 @@ from interlock_core.model import Archetype, Calendar, EngineConfig, ProjectConfi
 from interlock_core.plugins import Plugins, load_plugins
 from interlock_core.ports import Store
 
+from .dead_letters import AlertDeadLetterQueue, DeadLetteringAlerts
+
 log = logging.getLogger("interlock.aws")
 T = TypeVar("T")
 
@@ -84,6 +87,7 @@ class LambdaSettings:
     table_name: str
     region: str
     sns_topic_arn: str | None = None
+    alert_dlq_url: str | None = None
     archetype_dir: Path = Path(DEFAULT_ARCHETYPE_DIR)
     calendar_dir: Path | None = None
     readiness_ttl: timedelta = timedelta(hours=1)
@@ -99,6 +103,7 @@ class LambdaSettings:
             table_name=require_env(env, "TABLE_NAME", "the DynamoDB table of the Interlock stack"),
             region=require_env(env, "AWS_REGION", "the AWS region of the table"),
             sns_topic_arn=env_value(env, "SNS_TOPIC_ARN"),
+            alert_dlq_url=env_value(env, "ALERT_DLQ_URL"),
             archetype_dir=Path(env_value(env, "ARCHETYPE_DIR") or DEFAULT_ARCHETYPE_DIR),
             calendar_dir=Path(calendar_dir) if calendar_dir else None,
             readiness_ttl=_duration(env, "READINESS_TTL", "1h"),
@@ -179,6 +184,7 @@ class LambdaRuntime:
         self._thread.start()
         self.engine: Engine | None = None
         self.steps: Steps | None = None
+        self.dead_lettering: DeadLetteringAlerts | None = None
         try:
             self._submit(self._start())
         except BaseException:
@@ -187,14 +193,25 @@ class LambdaRuntime:
 
     async def _start(self) -> None:
         project = self._project or build_project(self.settings)
+        settings = self.settings
+        dead_lettering = None
+        if settings.alert_dlq_url:
+            queue = AlertDeadLetterQueue(settings.alert_dlq_url, region=settings.region,
+                                         endpoint_url=settings.endpoint_url)
+            dead_lettering = DeadLetteringAlerts(project, clock=self.clock, queue=queue)
         engine = build_engine(project, clock=self.clock, store=self._store,
-                              evaluator_options={"evaluator_base_url": self.settings.evaluator_base_url})
+                              alerts=dead_lettering.dispatcher if dead_lettering else None,
+                              evaluator_options={"evaluator_base_url": settings.evaluator_base_url})
+        if dead_lettering is not None:
+            dead_lettering.bind(engine.ctx)
         try:
             await engine.ctx.store.start()
         except BaseException:
+            if dead_lettering is not None:
+                await dead_lettering.aclose()
             await engine.aclose()
             raise
-        self.engine = engine
+        self.engine, self.dead_lettering = engine, dead_lettering
         self.steps = Steps(engine)
 
     def _submit(self, coroutine: Awaitable[T]) -> T:
@@ -227,7 +244,10 @@ class LambdaRuntime:
     def close(self) -> None:
         if self.engine is not None and self._loop.is_running():
             engine, self.engine, self.steps = self.engine, None, None
+            dead_lettering, self.dead_lettering = self.dead_lettering, None
             try:
+                if dead_lettering is not None:  # first: alerts still queued are kept, with their events
+                    self._submit(dead_lettering.aclose())
                 self._submit(engine.aclose())
             except Exception:
                 log.warning("closing the engine failed", exc_info=True)

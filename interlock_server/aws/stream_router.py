@@ -22,8 +22,16 @@ its stream sequence number, so:
   execution by the cycle lease and the run-log gate, not by the name.
 
 Records of other items (traits, runs, events …), ``REMOVE`` records and malformed keys are
-skipped. Any other StartExecution failure is raised after every record was tried, so the batch is
-retried (records already started deduplicate by name).
+skipped.
+
+Partial batch failures (the event source mapping has ``ReportBatchItemFailures``): every record is
+tried, and the reply ``{"batchItemFailures": [{"itemIdentifier": <SequenceNumber>}, ...]}`` names
+only the records whose execution could not be started (any other StartExecution error, or an
+unexpected error while routing one record). Lambda retries the shard from the first one named
+(records after it that did start deduplicate by name) and, once the retries or the record age are
+spent, hands the failed range to the on-failure destination, the stream dead-letter queue. One
+poisoned record therefore neither blocks the markers beside it nor replays the whole batch. A failed
+record without a sequence number cannot be named: the batch is then failed as a whole (raised).
 """
 
 from __future__ import annotations
@@ -129,14 +137,35 @@ def _sfn() -> Any:
         return _client
 
 
+def _sequence_number(record: Any) -> str | None:
+    change = record.get("dynamodb") if isinstance(record, Mapping) else None
+    number = change.get("SequenceNumber") if isinstance(change, Mapping) else None
+    return number if isinstance(number, str) and number else None
+
+
 def handler(event: Any, context: Any = None) -> dict[str, Any]:
     state_machine = require_env(os.environ, "STATE_MACHINE_ARN", "the state machine that runs a cycle")
     records = event.get("Records") if isinstance(event, Mapping) else None
     started, deduplicated, skipped = [], [], 0
-    failures: list[str] = []
+    failed: list[dict[str, str]] = []
+    unnamed: list[str] = []
     today = datetime.now(UTC).date().isoformat()
+
+    def fail(record: Any, what: str, exc: BaseException) -> None:
+        number = _sequence_number(record)
+        log.error("stream record %s: %s: %s", number or "(no sequence number)", what, exc,
+                  exc_info=not isinstance(exc, (ClientError, BotoCoreError)))
+        if number is None:
+            unnamed.append(f"{what}: {exc}")
+        else:
+            failed.append({"itemIdentifier": number})
+
     for record in records if isinstance(records, list) else []:
-        target = route(record, today) if isinstance(record, Mapping) else None
+        try:
+            target = route(record, today) if isinstance(record, Mapping) else None
+        except Exception as exc:  # a record the router cannot read: only this one fails
+            fail(record, "routing the record", exc)
+            continue
         if target is None:
             skipped += 1
             continue
@@ -150,9 +179,9 @@ def handler(event: Any, context: Any = None) -> dict[str, Any]:
                 deduplicated.append(target.name)
                 log.info("execution %s already exists (marker seen before)", target.name)
                 continue
-            failures.append(f"starting execution for {target.pipeline_id}: {exc}")
-        except BotoCoreError as exc:
-            failures.append(f"starting execution for {target.pipeline_id}: {exc}")
-    if failures:
-        raise RuntimeError("; ".join(failures))
-    return {"started": started, "deduplicated": deduplicated, "skipped": skipped}
+            fail(record, f"starting execution for {target.pipeline_id}", exc)
+        except Exception as exc:
+            fail(record, f"starting execution for {target.pipeline_id}", exc)
+    if unnamed:
+        raise RuntimeError("; ".join(unnamed))
+    return {"batchItemFailures": failed, "started": started, "deduplicated": deduplicated, "skipped": skipped}

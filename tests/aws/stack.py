@@ -1,7 +1,8 @@
 """An Interlock AWS stack inside the test process: moto in server mode with its Step Functions
 interpreter on, the real ASL file, the five Lambda functions routed in-process to our handlers,
 a DynamoDB table whose stream feeds the stream-router, an SNS topic whose alerts land in an SQS
-queue, and a small HTTP server playing the HTTP evaluators (it reads sensor values the test sets).
+queue, the alert dead-letter queue (``ALERT_DLQ_URL``; empty unless a publish fails), and a small
+HTTP server playing the HTTP evaluators (it reads sensor values the test sets).
 
 Time: the engine runs on a :class:`ShiftedClock` that starts at a fixed instant and moves with
 real time. The interpreter's Wait states and Retry intervals do not sleep (unless the stack is
@@ -171,6 +172,7 @@ class AWSStack:
     state_machine_arn: str = ""
     topic_arn: str = ""
     queue_url: str = ""
+    dead_letter_url: str = ""
 
     def client(self, service: str) -> Any:
         return boto3.client(service, region_name=FAKE_REGION, endpoint_url=self.moto.url)
@@ -203,10 +205,12 @@ class AWSStack:
         attributes = sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])
         queue_arn = attributes["Attributes"]["QueueArn"]
         self.client("sns").subscribe(TopicArn=self.topic_arn, Protocol="sqs", Endpoint=queue_arn)
+        self.dead_letter_url = sqs.create_queue(QueueName="interlock-alert-dlq")["QueueUrl"]
 
         env = {"TABLE_NAME": self.table, "AWS_REGION": FAKE_REGION, "SNS_TOPIC_ARN": self.topic_arn,
                "EVALUATOR_BASE_URL": self.evaluator_url, "AWS_ENDPOINT_URL": self.moto.url,
-               "ARCHETYPE_DIR": "/nonexistent", "READINESS_TTL": "1h", "RETENTION_TTL": "168h"}
+               "ARCHETYPE_DIR": "/nonexistent", "READINESS_TTL": "1h", "RETENTION_TTL": "168h",
+               "ALERT_DLQ_URL": self.dead_letter_url}
         settings = init.LambdaSettings.from_env(env)
         store = DynamoDBStore(table_name=self.table, region=FAKE_REGION, endpoint=self.moto.url, create_table=True,
                               clock=self.clock)
@@ -316,6 +320,12 @@ class AWSStack:
             if time.monotonic() > deadline:
                 raise AssertionError(f"no {count} finished execution(s) named *{fragment}*: {found}")
             time.sleep(0.05)
+
+    def dead_letters(self) -> list[dict[str, Any]]:
+        """The alerts waiting in the alert dead-letter queue (left there)."""
+        got = self.client("sqs").receive_message(QueueUrl=self.dead_letter_url, MaxNumberOfMessages=10,
+                                                 WaitTimeSeconds=0, VisibilityTimeout=0)
+        return [json.loads(message["Body"]) for message in got.get("Messages", [])]
 
     def alerts(self) -> list[dict[str, str]]:
         """Every SNS message delivered so far, as ``{"subject", "message"}``."""

@@ -1,20 +1,17 @@
 """The CDK stack (deploy/cdk), synthesised offline and checked with ``aws_cdk.assertions``.
 
 Two synths per run (defaults, and every opt-in switched on), against a dummy Lambda artifact and
-layer in a temporary directory; the state machine definition is the real deploy/statemachine.asl.json
-(a small stand-in with the same placeholders while that file does not exist).
+layer in a temporary directory (see cdk_synth.py). Dead-letter queues, alarms and the table's
+protection are checked in test_cdk_resilience.py.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
 import sys
 from pathlib import Path
-from types import ModuleType
-from typing import Any
 
 import pytest
 
@@ -28,9 +25,20 @@ pytest.importorskip("aws_cdk", reason="aws-cdk-lib is not installed (pip install
 
 from aws_cdk.assertions import Match, Template
 
-REPO = Path(__file__).resolve().parents[2]
-CDK_DIR = REPO / "deploy" / "cdk"
-sys.path.insert(0, str(CDK_DIR))
+from tests.aws.cdk_synth import CDK_DIR, REAL_ASL, REPO, STANDIN_ASL, make_artifacts  # puts deploy/cdk on sys.path
+from tests.aws.cdk_synth import actions as _actions
+from tests.aws.cdk_synth import definition_text as _definition_text
+from tests.aws.cdk_synth import function as _function
+from tests.aws.cdk_synth import function_statements as _function_statements
+from tests.aws.cdk_synth import load_module as _load_module
+from tests.aws.cdk_synth import queue_id as _queue_id
+from tests.aws.cdk_synth import resources as _resources
+from tests.aws.cdk_synth import role_statements as _role_statements
+from tests.aws.cdk_synth import state_machine as _state_machine
+from tests.aws.cdk_synth import synth as _synth
+from tests.aws.cdk_synth import topic_id as _topic_id
+
+assert str(CDK_DIR) in sys.path
 
 from interlock_cdk.config import (  # noqa: E402
     FUNCTION_MODULES,
@@ -41,88 +49,14 @@ from interlock_cdk.config import (  # noqa: E402
 )
 from interlock_cdk.definition import KNOWN_PLACEHOLDERS, load_definition, placeholders  # noqa: E402
 
-REAL_ASL = REPO / "deploy" / "statemachine.asl.json"
 RUNTIME = f"python{LAMBDA_PYTHON_VERSION}"
 WORKFLOW = ("orchestrator", "evaluator", "trigger", "run-checker")
-LOGICAL_PREFIX = {
-    "stream-router": "StreamRouterFunction",
-    "orchestrator": "OrchestratorFunction",
-    "evaluator": "EvaluatorFunction",
-    "trigger": "TriggerFunction",
-    "run-checker": "RunCheckerFunction",
-    "watchdog": "WatchdogFunction",
-}
-STANDIN_ASL = {
-    "Comment": "stand-in with every placeholder the stack fills in",
-    "StartAt": "Orchestrate",
-    "States": {
-        "Orchestrate": {
-            "Type": "Task",
-            "Resource": "arn:aws:states:::lambda:invoke",
-            "Parameters": {"FunctionName": "${OrchestratorFunctionArn}", "Payload.$": "$"},
-            "Next": "Evaluate",
-        },
-        "Evaluate": {
-            "Type": "Task",
-            "Resource": "arn:aws:states:::lambda:invoke",
-            "Parameters": {"FunctionName": "${EvaluatorFunctionArn}", "Payload.$": "$"},
-            "Next": "Trigger",
-        },
-        "Trigger": {
-            "Type": "Task",
-            "Resource": "arn:aws:states:::lambda:invoke",
-            "Parameters": {"FunctionName": "${TriggerFunctionArn}", "Payload.$": "$"},
-            "Next": "Check",
-        },
-        "Check": {
-            "Type": "Task",
-            "Resource": "arn:aws:states:::lambda:invoke",
-            "Parameters": {"FunctionName": "${RunCheckerFunctionArn}", "Payload.$": "$"},
-            "Next": "Alert",
-        },
-        "Alert": {
-            "Type": "Task",
-            "Resource": "arn:aws:states:::sns:publish",
-            "Parameters": {"TopicArn": "${AlertTopicArn}", "Message.$": "States.JsonToString($)"},
-            "End": True,
-        },
-    },
-}
-
-
-def _load_module(name: str, path: Path) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
 def artifacts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """A dummy Lambda artifact (one handler file per function), a layer and the ASL file."""
-    root = tmp_path_factory.mktemp("cdk-artifacts")
-    handlers = root / "lambda" / "interlock_server" / "aws"
-    handlers.mkdir(parents=True)
-    for module in FUNCTION_MODULES.values():
-        (handlers / f"{module}.py").write_text("def handler(event, context=None):\n    return {}\n")
-    archetypes = root / "layer" / "archetypes"
-    archetypes.mkdir(parents=True)
-    (archetypes / "batch-ingestion.yaml").write_text((REPO / "config/archetypes/batch-ingestion.yaml").read_text())
-    asl = REAL_ASL
-    if not asl.is_file():
-        asl = root / "statemachine.asl.json"
-        asl.write_text(json.dumps(STANDIN_ASL, indent=2))
-    return {"lambda": root / "lambda", "layer": root / "layer", "asl": asl}
-
-
-def _synth(artifacts: dict[str, Path], tmp: Path, **settings: Any) -> Template:
-    app_module = _load_module("interlock_cdk_app", CDK_DIR / "app.py")
-    config = StackConfig(
-        lambda_asset_dir=artifacts["lambda"], layer_asset_dir=artifacts["layer"], asl_path=artifacts["asl"], **settings
-    )
-    app = app_module.build_app(config, outdir=str(tmp))
-    return Template.from_stack(app.node.find_child(config.stack_name))
+    return make_artifacts(tmp_path_factory.mktemp("cdk-artifacts"))
 
 
 @pytest.fixture(scope="module")
@@ -145,60 +79,6 @@ def enabled(artifacts: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
         enable_step_function_trigger=True,
         watchdog_rate_minutes=15,
     )
-
-
-def _resources(template: Template, kind: str) -> dict[str, dict[str, Any]]:
-    found: dict[str, dict[str, Any]] = template.find_resources(kind)
-    return found
-
-
-def _function(template: Template, suffix: str) -> tuple[str, dict[str, Any]]:
-    for logical_id, resource in _resources(template, "AWS::Lambda::Function").items():
-        if logical_id.startswith(LOGICAL_PREFIX[suffix]):
-            return logical_id, resource["Properties"]
-    raise AssertionError(f"no {suffix} function")
-
-
-def _role_statements(template: Template, role_logical_id: str) -> list[dict[str, Any]]:
-    statements: list[dict[str, Any]] = []
-    for policy in _resources(template, "AWS::IAM::Policy").values():
-        properties = policy["Properties"]
-        if {"Ref": role_logical_id} in properties["Roles"]:
-            statements.extend(properties["PolicyDocument"]["Statement"])
-    return statements
-
-
-def _function_statements(template: Template, suffix: str) -> list[dict[str, Any]]:
-    _, properties = _function(template, suffix)
-    return _role_statements(template, properties["Role"]["Fn::GetAtt"][0])
-
-
-def _actions(statements: list[dict[str, Any]]) -> set[str]:
-    actions: set[str] = set()
-    for statement in statements:
-        action = statement["Action"]
-        actions.update([action] if isinstance(action, str) else action)
-    return actions
-
-
-def _state_machine(template: Template) -> tuple[str, dict[str, Any]]:
-    (logical_id, resource), *rest = _resources(template, "AWS::StepFunctions::StateMachine").items()
-    assert not rest
-    return logical_id, resource["Properties"]
-
-
-def _definition_text(properties: dict[str, Any]) -> str:
-    definition = properties["DefinitionString"]
-    if isinstance(definition, str):
-        return definition
-    # Fn::Join of literal parts when the definition holds tokens.
-    return "".join(part if isinstance(part, str) else "<token>" for part in definition["Fn::Join"][1])
-
-
-def _topic_id(template: Template) -> str:
-    (logical_id, *rest) = _resources(template, "AWS::SNS::Topic")
-    assert not rest
-    return logical_id
 
 
 # --- table, topic, layer -------------------------------------------------------------------
@@ -288,6 +168,7 @@ def test_workflow_functions_get_the_engine_environment_and_the_layer(template: T
             "ARCHETYPE_DIR": "/opt/archetypes",
             "READINESS_TTL": "1h",
             "RETENTION_TTL": "168h",
+            "ALERT_DLQ_URL": {"Ref": _queue_id(template, "-alert-dlq")},
         }, suffix
         assert properties["Layers"] == [{"Ref": layer_id}]
 
@@ -475,10 +356,20 @@ def test_state_machine_role_invokes_the_four_functions_and_publishes_alerts(temp
 
 def test_outputs(template: Template) -> None:
     outputs = template.find_outputs("*")
-    assert set(outputs) == {"TableName", "TopicArn", "StateMachineArn"}
+    assert set(outputs) == {
+        "TableName",
+        "TopicArn",
+        "StateMachineArn",
+        "AlarmTopicArn",
+        "StreamDeadLetterQueueUrl",
+        "AlertDeadLetterQueueUrl",
+    }
     state_machine_id, _ = _state_machine(template)
     assert outputs["StateMachineArn"]["Value"] == {"Ref": state_machine_id}
     assert outputs["TopicArn"]["Value"] == {"Ref": _topic_id(template)}
+    assert outputs["AlarmTopicArn"]["Value"] == {"Ref": _topic_id(template, "-alarms")}
+    assert outputs["StreamDeadLetterQueueUrl"]["Value"] == {"Ref": _queue_id(template, "-stream-dlq")}
+    assert outputs["AlertDeadLetterQueueUrl"]["Value"] == {"Ref": _queue_id(template, "-alert-dlq")}
 
 
 # --- configuration (no synth) ---------------------------------------------------------------

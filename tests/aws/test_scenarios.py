@@ -332,3 +332,4 @@ def test_evaluation_sla_breach(stack: AWSStack) -> None:
                                                         "breached": True, "alerted": False}
     assert stack.event_kinds("e2e-sla").count("SLA_BREACHED") == 1  # once per cycle, however often checked
     assert sum("evaluation SLA breached" in a["message"] for a in stack.alerts()) == 1
+    assert stack.dead_letters() == []  # published alerts are not dead-lettered

@@ -34,6 +34,15 @@ DEFAULT_TIMEOUT_SECONDS = 60
 DEFAULT_LOG_RETENTION_DAYS = 7
 DEFAULT_WATCHDOG_RATE_MINUTES = 5
 WATCHDOG_TIMEOUT_SECONDS = 300  # one sweep reads every pipeline's cycles in view
+# The table stream -> stream-router mapping: a failing batch is split in halves (bisect) and retried
+# this often; a record older than this goes to the stream dead-letter queue instead of holding
+# up its shard (the watchdog starts a cycle whose marker was lost).
+STREAM_RETRY_ATTEMPTS = 3
+STREAM_MAX_RECORD_AGE_SECONDS = 3600
+# Dead-letter queues keep a message this long (SQS's maximum).
+DEAD_LETTER_RETENTION_DAYS = 14
+# ``tableKmsKey`` / INTERLOCK_TABLE_KMS_KEY: this word makes the stack create the customer-managed key.
+CREATE_TABLE_KEY = "create"
 DEFAULT_LAMBDA_ASSET_DIR = DEPLOY_DIR / "dist" / "lambda"
 DEFAULT_LAYER_ASSET_DIR = DEPLOY_DIR / "dist" / "layer"
 DEFAULT_ASL_PATH = DEPLOY_DIR / "statemachine.asl.json"
@@ -62,6 +71,8 @@ _TABLE_NAME = re.compile(r"[A-Za-z0-9_-]{3,50}")
 _STACK_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,127}")
 _DURATION = re.compile(r"(?:\d+(?:\.\d+)?(?:ns|us|µs|ms|s|m|h|d))+|\d+(?:\.\d+)?")
 _URL = re.compile(r"https?://[^\s/?#]+[^\s]*")
+_KMS_KEY_ARN = re.compile(r"arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-]+")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
 class ConfigError(ValueError):
@@ -82,6 +93,8 @@ class StackConfig:
     timeout_seconds: int = DEFAULT_TIMEOUT_SECONDS
     log_retention_days: int = DEFAULT_LOG_RETENTION_DAYS
     watchdog_rate_minutes: int = DEFAULT_WATCHDOG_RATE_MINUTES
+    table_kms_key: str = ""  # "": AWS-owned key; "create": a key of the stack; or a KMS key ARN
+    alarm_email: str = ""  # subscribed to the alarm topic when set
     enable_glue_trigger: bool = ENABLE_GLUE_TRIGGER
     enable_emr_trigger: bool = ENABLE_EMR_TRIGGER
     enable_emr_serverless_trigger: bool = ENABLE_EMR_SERVERLESS_TRIGGER
@@ -121,6 +134,21 @@ class StackConfig:
         if self.log_retention_days not in LOG_RETENTION_CHOICES:
             choices = ", ".join(str(days) for days in LOG_RETENTION_CHOICES)
             raise ConfigError(f"log retention {self.log_retention_days} days is not one of {choices}")
+        key = self.table_kms_key
+        if key and key != CREATE_TABLE_KEY and not _KMS_KEY_ARN.fullmatch(key):
+            raise ConfigError(
+                f"table KMS key {key!r} is neither a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>) "
+                f"nor {CREATE_TABLE_KEY!r}"
+            )
+        if key and not self.region:
+            raise ConfigError(
+                "a customer-managed table key needs the stack's region: set CDK_DEFAULT_REGION "
+                "(cdk deploy sets it from your credentials)"
+            )
+        if key and key != CREATE_TABLE_KEY and key.split(":")[3] != self.region:
+            raise ConfigError(f"table KMS key {key!r} is not in the stack's region {self.region}")
+        if self.alarm_email and not _EMAIL.fullmatch(self.alarm_email):
+            raise ConfigError(f"alarm e-mail {self.alarm_email!r} is not an e-mail address")
 
     def function_name(self, suffix: str) -> str:
         return f"{self.table_name}-{suffix}"
@@ -132,6 +160,18 @@ class StackConfig:
     @property
     def state_machine_name(self) -> str:
         return f"{self.table_name}-pipeline"
+
+    @property
+    def alarm_topic_name(self) -> str:
+        return f"{self.table_name}-alarms"
+
+    @property
+    def stream_dead_letter_queue_name(self) -> str:
+        return f"{self.table_name}-stream-dlq"
+
+    @property
+    def alert_dead_letter_queue_name(self) -> str:
+        return f"{self.table_name}-alert-dlq"
 
     def check_artifacts(self) -> None:
         """Raise :class:`ConfigError` unless the Lambda artifact, the layer and the ASL file exist."""
@@ -168,6 +208,8 @@ def load_config(environ: Mapping[str, str] | None = None) -> StackConfig:
         timeout_seconds=_number(env, "INTERLOCK_LAMBDA_TIMEOUT_SECONDS", DEFAULT_TIMEOUT_SECONDS),
         log_retention_days=_number(env, "INTERLOCK_LOG_RETENTION_DAYS", DEFAULT_LOG_RETENTION_DAYS),
         watchdog_rate_minutes=_number(env, "INTERLOCK_WATCHDOG_RATE_MINUTES", DEFAULT_WATCHDOG_RATE_MINUTES),
+        table_kms_key=_text(env, "INTERLOCK_TABLE_KMS_KEY", ""),
+        alarm_email=_text(env, "INTERLOCK_ALARM_EMAIL", ""),
         enable_glue_trigger=_flag(env, "INTERLOCK_ENABLE_GLUE_TRIGGER", ENABLE_GLUE_TRIGGER),
         enable_emr_trigger=_flag(env, "INTERLOCK_ENABLE_EMR_TRIGGER", ENABLE_EMR_TRIGGER),
         enable_emr_serverless_trigger=_flag(

@@ -1,11 +1,17 @@
 """The Interlock stack: table, alert topic, archetype layer, six Lambda functions, the state machine,
-the watchdog's schedule.
+the watchdog's schedule, two dead-letter queues, the alarms and their topic.
 
 Data flow: a marker item written to the table (``SK = MARKER#...``) reaches the stream-router through
 the table's stream; the router starts one execution of the state machine, whose tasks call the
 orchestrator, evaluator, trigger and run-checker functions and publish alerts to the topic. An
 EventBridge rule runs the watchdog function every few minutes (missed windows, stuck runs, SLA
 warnings; a cycle ready but never started gets a marker, which the stream-router starts).
+
+Failures are kept and announced: stream records the router could not start an execution for
+(after bisected retries, or once too old) go to the stream dead-letter queue; alerts the functions
+could not publish go to the alert dead-letter queue (``ALERT_DLQ_URL``); CloudWatch alarms (see
+alarms.py) notify the alarm topic. The table has point-in-time recovery, deletion protection (unless
+destroying it with the stack is opted in) and, when asked, a customer-managed KMS key.
 """
 
 from __future__ import annotations
@@ -19,14 +25,27 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from .config import ARCHETYPE_MOUNT, FUNCTION_MODULES, LAMBDA_PYTHON_VERSION, WATCHDOG_TIMEOUT_SECONDS, StackConfig
+from .alarms import Alarms
+from .config import (
+    ARCHETYPE_MOUNT,
+    CREATE_TABLE_KEY,
+    DEAD_LETTER_RETENTION_DAYS,
+    FUNCTION_MODULES,
+    LAMBDA_PYTHON_VERSION,
+    STREAM_MAX_RECORD_AGE_SECONDS,
+    STREAM_RETRY_ATTEMPTS,
+    WATCHDOG_TIMEOUT_SECONDS,
+    StackConfig,
+)
 from .definition import ALERT_TOPIC_PLACEHOLDER, WORKFLOW_PLACEHOLDERS, load_definition
 
 RUNTIMES = {"3.11": lambda_.Runtime.PYTHON_3_11, "3.12": lambda_.Runtime.PYTHON_3_12}
@@ -76,8 +95,21 @@ class InterlockStack(cdk.Stack):
         definition = load_definition(config.asl_path)
         removal = cdk.RemovalPolicy.DESTROY if config.destroy_on_delete else cdk.RemovalPolicy.RETAIN
 
+        self.table_key = self._table_key(removal)
         self.table = self._table(removal)
         self.topic = sns.Topic(self, "AlertTopic", topic_name=config.topic_name, display_name="Interlock alerts")
+        self.stream_dead_letters = self._dead_letter_queue("StreamDeadLetters", config.stream_dead_letter_queue_name)
+        self.alert_dead_letters = self._dead_letter_queue("AlertDeadLetters", config.alert_dead_letter_queue_name)
+        # Subscriptions to the alert topic may name this queue in their redrive policy.
+        self.alert_dead_letters.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AlertTopicRedrive",
+                principals=[iam.ServicePrincipal("sns.amazonaws.com")],
+                actions=["sqs:SendMessage"],
+                resources=[self.alert_dead_letters.queue_arn],
+                conditions={"ArnEquals": {"aws:SourceArn": self.topic.topic_arn}},
+            )
+        )
         self.layer = lambda_.LayerVersion(
             self,
             "ArchetypeLayer",
@@ -108,11 +140,37 @@ class InterlockStack(cdk.Stack):
 
         self.functions["stream-router"] = self._stream_router(code)
         self.functions["watchdog"] = self._watchdog(code)
+        self.alarms = Alarms(
+            self,
+            "Alarms",
+            config=config,
+            functions=self.functions,
+            state_machine=self.state_machine,
+            dead_letter_queues={
+                "Stream": (config.stream_dead_letter_queue_name, self.stream_dead_letters),
+                "Alert": (config.alert_dead_letter_queue_name, self.alert_dead_letters),
+            },
+        )
 
         cdk.CfnOutput(self, "TableName", value=self.table.table_name, description="DynamoDB table")
         cdk.CfnOutput(self, "TopicArn", value=self.topic.topic_arn, description="SNS topic for alerts")
         cdk.CfnOutput(
             self, "StateMachineArn", value=self.state_machine.state_machine_arn, description="Pipeline state machine"
+        )
+        cdk.CfnOutput(
+            self, "AlarmTopicArn", value=self.alarms.topic.topic_arn, description="SNS topic for CloudWatch alarms"
+        )
+        cdk.CfnOutput(
+            self,
+            "StreamDeadLetterQueueUrl",
+            value=self.stream_dead_letters.queue_url,
+            description="Stream records the stream-router gave up on",
+        )
+        cdk.CfnOutput(
+            self,
+            "AlertDeadLetterQueueUrl",
+            value=self.alert_dead_letters.queue_url,
+            description="Alerts that could not be published",
         )
         for key, value in config.tags.items():
             cdk.Tags.of(self).add(key, value)
@@ -121,8 +179,29 @@ class InterlockStack(cdk.Stack):
     def runtime(self) -> lambda_.Runtime:
         return RUNTIMES[LAMBDA_PYTHON_VERSION]
 
+    def _table_key(self, removal: cdk.RemovalPolicy) -> kms.IKey | None:
+        """The table's customer-managed key: an existing key by ARN, one of this stack, or none
+        (DynamoDB's AWS-owned key)."""
+        setting = self.config.table_kms_key
+        if not setting:
+            return None
+        if setting == CREATE_TABLE_KEY:
+            return kms.Key(
+                self,
+                "TableKey",
+                alias=f"alias/{self.config.table_name}-table",
+                description=f"Interlock table {self.config.table_name}",
+                enable_key_rotation=True,
+                removal_policy=removal,  # the data it protects is kept: so is the key
+            )
+        return kms.Key.from_key_arn(self, "TableKey", setting)
+
     def _table(self, removal: cdk.RemovalPolicy) -> dynamodb.TableV2:
         text = dynamodb.AttributeType.STRING
+        if self.table_key is None:
+            encryption = dynamodb.TableEncryptionV2.dynamo_owned_key()
+        else:
+            encryption = dynamodb.TableEncryptionV2.customer_managed_key(self.table_key)
         return dynamodb.TableV2(
             self,
             "Table",
@@ -140,6 +219,23 @@ class InterlockStack(cdk.Stack):
                 )
             ],
             removal_policy=removal,
+            encryption=encryption,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            # a stack that destroys its table on delete must be able to
+            deletion_protection=not self.config.destroy_on_delete,
+        )
+
+    def _dead_letter_queue(self, construct_id: str, name: str) -> sqs.Queue:
+        return sqs.Queue(
+            self,
+            construct_id,
+            queue_name=name,
+            retention_period=cdk.Duration.days(DEAD_LETTER_RETENTION_DAYS),
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            removal_policy=cdk.RemovalPolicy.DESTROY,
         )
 
     def _workflow_environment(self) -> dict[str, str]:
@@ -150,6 +246,7 @@ class InterlockStack(cdk.Stack):
             "ARCHETYPE_DIR": ARCHETYPE_MOUNT,
             "READINESS_TTL": config.readiness_ttl,
             "RETENTION_TTL": config.retention_ttl,
+            "ALERT_DLQ_URL": self.alert_dead_letters.queue_url,
         }
         if config.evaluator_base_url:
             environment["EVALUATOR_BASE_URL"] = config.evaluator_base_url
@@ -198,6 +295,7 @@ class InterlockStack(cdk.Stack):
             # a step raises before the invocation returns.
             self.table.grant_read_write_data(function)
             self.topic.grant_publish(function)
+            self.alert_dead_letters.grant_send_messages(function)
         config = self.config
         enabled = [
             (config.enable_glue_trigger, "Glue", GLUE),
@@ -241,8 +339,11 @@ class InterlockStack(cdk.Stack):
                 self.table,
                 starting_position=lambda_.StartingPosition.LATEST,
                 batch_size=10,
-                retry_attempts=3,
+                retry_attempts=STREAM_RETRY_ATTEMPTS,
                 bisect_batch_on_error=True,
+                max_record_age=cdk.Duration.seconds(STREAM_MAX_RECORD_AGE_SECONDS),
+                report_batch_item_failures=True,
+                on_failure=event_sources.SqsDlq(self.stream_dead_letters),
                 filters=[
                     lambda_.FilterCriteria.filter(
                         {
@@ -267,6 +368,7 @@ class InterlockStack(cdk.Stack):
         )
         self.table.grant_read_write_data(watchdog)
         self.topic.grant_publish(watchdog)
+        self.alert_dead_letters.grant_send_messages(watchdog)
         events.Rule(
             self,
             "WatchdogSchedule",
