@@ -9,22 +9,22 @@ the next evaluation reads again.
 ``run_results.json`` to ``dbt-tests`` and ``dbt-tests``' rule decides on it. The rule's verdict is
 recorded in that same trait, replacing the push, so the verdict keeps what the rules read of it
 (``value.ruleVerdict.carried``: each path's value, when it was pushed, when it expires) and the
-next evaluation judges that again; a new push replaces it. A push that lands in the instant
-between the rule reading its trait and its verdict being recorded is overwritten by that verdict:
-a pusher that must never lose a value pushes to a trait of its own (no evaluator) and the rule
-names it with ``trait:`` — the setup the README shows.
+next evaluation judges that again; a new push replaces it. A push that lands while the rule is
+judging the one before is overwritten by that verdict in the store, but not lost: the next
+evaluation (the push woke it) finds its ``TRAIT_PUSHED`` event, later than what the verdict
+carries, among the pipeline's recent events and judges it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 import anyio
 import pydantic
 
-from interlock_core.model import FailureCategory, TraitEvaluation
+from interlock_core.model import EventKind, FailureCategory, TraitEvaluation
 from interlock_core.model.records import format_timestamp
 from interlock_core.ports import EvaluatorInput, EvaluatorOutput, RunnerContext
 
@@ -36,6 +36,8 @@ from .paths import MISSING
 VERDICT_KEY = "ruleVerdict"
 """The key of a rule's output value (what it read, and what it carries of its own trait)."""
 REASON_CHARS = 1000
+RECENT_EVENTS = 50
+"""Events of a source's pipeline looked through for a push a verdict overwrote."""
 
 
 class RuleEvaluator:
@@ -74,12 +76,29 @@ async def read_sample(context: RunnerContext, source: Source, own: Source, now: 
         return Sample(source, why=f"nothing pushed to {source} yet (or it expired)")
     verdict = _rule_verdict(record)
     if verdict is not None:
-        return _carried(source, verdict.get("carried"), now)
+        carried, pushed_at = _carried(source, verdict.get("carried"), now)
+        # no push after the carried one, or (none carried) after the verdict's evaluation began, was seen
+        seen_until = pushed_at or record.evaluated_at - timedelta(milliseconds=record.duration_ms or 0)
+        return await _pushed_since(context, source, seen_until) or carried
     if source == own and record.source != "pushed":
         return Sample(source, why=f"nothing pushed to {source} yet")
     if record.value is None:
         return Sample(source, pushed_at=record.evaluated_at, why=f"{source} was recorded without a value")
     return Sample(source, record.value, record.evaluated_at, expires_at=record.expires_at)
+
+
+async def _pushed_since(context: RunnerContext, source: Source, after: datetime) -> Sample | None:
+    """A push to ``source`` later than ``after`` that a verdict overwrote: it landed while the rule
+    was judging the push before it. Its ``TRAIT_PUSHED`` event (stamped as the push was) keeps it."""
+    for event in reversed(await context.store.list_events(source.pipeline, RECENT_EVENTS)):
+        if event.kind is not EventKind.TRAIT_PUSHED or event.trait_type != source.trait:
+            continue
+        if event.timestamp <= after:
+            return None
+        if event.details is None:
+            return Sample(source, pushed_at=event.timestamp, why=f"{source} was pushed without a value")
+        return Sample(source, event.details, event.timestamp)
+    return None
 
 
 def _rule_verdict(record: TraitEvaluation) -> Mapping[str, Any] | None:
@@ -89,15 +108,16 @@ def _rule_verdict(record: TraitEvaluation) -> Mapping[str, Any] | None:
     return verdict if isinstance(verdict, Mapping) else None
 
 
-def _carried(source: Source, carried: Any, now: datetime) -> Sample:
-    """What a rule verdict kept of its trait's push."""
+def _carried(source: Source, carried: Any, now: datetime) -> tuple[Sample, datetime | None]:
+    """What a rule verdict kept of its trait's push, and when that was pushed."""
     if not isinstance(carried, Mapping) or not isinstance(carried.get("seen"), Mapping):
-        return Sample(source, why=f"nothing pushed to {source} yet")
+        return Sample(source, why=f"nothing pushed to {source} yet"), None
     pushed_at = timestamp(carried.get("pushedAt"))
     expires_at = timestamp(carried.get("expiresAt"))
     if expires_at is not None and expires_at <= now:
-        return Sample(source, why=f"the value pushed to {source} expired at {format_timestamp(expires_at)}")
-    return Sample(source, pushed_at=pushed_at, seen=dict(carried["seen"]), expires_at=expires_at)
+        why = f"the value pushed to {source} expired at {format_timestamp(expires_at)}"
+        return Sample(source, why=why), pushed_at
+    return Sample(source, pushed_at=pushed_at, seen=dict(carried["seen"]), expires_at=expires_at), pushed_at
 
 
 def _verdict_value(rules: Group, own: Sample | None, own_source: Source, read: list[Sample]) -> dict[str, Any]:

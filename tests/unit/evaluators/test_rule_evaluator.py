@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from interlock_core.clock import FakeClock
-from interlock_core.model import FailureCategory, TraitEvaluation
+from interlock_core.model import Event, EventKind, FailureCategory, TraitEvaluation
 from interlock_core.ports import EvaluatorInput, EvaluatorOutput, RunnerContext, Store
 from interlock_plugins.evaluators.builtin import BuiltinRunner
 
@@ -20,6 +20,7 @@ class Traits:
     def __init__(self, clock: FakeClock) -> None:
         self.clock = clock
         self.records: dict[tuple[str, str], TraitEvaluation] = {}
+        self.events: list[Event] = []
 
     def push(self, pipeline: str, trait: str, value: dict[str, Any] | None, *, ago: timedelta = timedelta(0),
              ttl: timedelta | None = None, source: str = "pushed") -> None:
@@ -27,12 +28,18 @@ class Traits:
         self.records[(pipeline, trait)] = TraitEvaluation(
             pipeline_id=pipeline, trait_type=trait, status="PASS", value=value, evaluated_at=at,
             expires_at=at + ttl if ttl else None, source=source)
+        if source == "pushed":  # as the engine does: the event is stamped as the stored result
+            self.events.append(Event(kind=EventKind.TRAIT_PUSHED, pipeline_id=pipeline, trait_type=trait,
+                                     status="PASS", details=value, timestamp=at))
 
     def record(self, request: EvaluatorInput, output: EvaluatorOutput) -> None:
         """What the engine does with a verdict: it replaces the trait's stored result."""
         self.records[(request.pipeline_id, request.trait_type)] = TraitEvaluation(
             pipeline_id=request.pipeline_id, trait_type=request.trait_type, status=output.status,
             value=output.value, reason=output.reason, evaluated_at=self.clock.now(), source="evaluator")
+
+    async def list_events(self, pipeline_id: str, limit: int = 50) -> list[Event]:
+        return [e for e in self.events if e.pipeline_id == pipeline_id][-limit:]
 
     async def get_trait(self, pipeline_id: str, trait_type: str) -> TraitEvaluation | None:
         record = self.records.get((pipeline_id, trait_type))
@@ -160,3 +167,20 @@ async def test_matches_runs_off_the_event_loop_and_a_bad_config_is_permanent() -
     bad = await runner.run("builtin:rule", ask({"rules": [{"path": "$.version", "op": "bigger", "value": 1}]}))
     assert (bad.status, bad.failure_category) == ("FAIL", FailureCategory.PERMANENT)
     assert (bad.reason or "").startswith("invalid rule config: rules.0.op: Input should be 'exists'")
+
+
+async def test_a_push_that_lands_while_the_rule_judges_is_judged_next() -> None:
+    runner, traits, clock = setup()
+    request = ask({"rules": [ROWS]})
+    traits.push("orders", "dbt-tests", {"rows": 10})
+    on_a = await runner.run("builtin:rule", request)  # judging push A ...
+    clock.advance(timedelta(milliseconds=5))
+    traits.push("orders", "dbt-tests", {"rows": 1500})  # ... when push B lands,
+    clock.advance(timedelta(milliseconds=5))
+    traits.record(request, on_a)  # and the verdict on A replaces B in the store
+    assert on_a.status == "FAIL"
+    on_b = await runner.run("builtin:rule", request)  # B's event is later than what the verdict carries
+    assert on_b.status == "PASS", on_b.reason
+    assert on_b.reason == "1 rule holds (dbt-tests of orders, pushed 2026-03-02T08:00:00.005Z)"
+    traits.record(request, on_b)
+    assert (await runner.run("builtin:rule", request)).status == "PASS"  # and carried from then on
