@@ -5,7 +5,7 @@ config:
   trait: dbt-results        # whose latest pushed value the rules read (default: this trait)
   pipeline: warehouse       # of which pipeline (default: this one)
   rules:                    # every rule must hold (an implicit ``all``)
-    - {path: $.results[0].status, op: equals, value: success}
+    - {path: "$.results[0].status", op: equals, value: success}
     - {path: $.elapsed_time, op: lt, value: 600, name: "dbt ran in under 10 minutes"}
     - {op: age_lt, value: 2h}
     - any:

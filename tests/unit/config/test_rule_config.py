@@ -137,3 +137,33 @@ def test_an_api_pipeline_gets_the_key() -> None:
     [error] = validate_pipeline(pipeline, archetypes, CalendarRegistry(), load_plugins())
     assert (error.file, error.line, error.key) == (None, None, "traits.gate.config.rules[0].value")
     assert "gt takes a number" in error.reason
+
+
+def test_the_readme_example_loads_and_passes_on_its_push(project) -> None:  # type: ignore[no-untyped-def]
+    """The README's dbt example: its rules load as written and hold on the value its curl pushes."""
+    import json
+    import re
+    from datetime import UTC, datetime
+    from pathlib import Path
+
+    import yaml
+
+    from interlock_plugins.evaluators.rules import RuleConfig
+    from interlock_plugins.evaluators.rules.judge import Sample, judge, plan, sources
+
+    text = (Path(__file__).resolve().parents[3] / "README.md").read_text()
+    section = text[text.index("### Rules over pushed values"):]
+    block = re.search(r"```yaml\n(.*?)```", section, re.S)
+    pushed = re.search(r"-d '(.*?)'\n", section, re.S)
+    assert block is not None and pushed is not None
+    project.write("archetypes/dbt-gated.yaml", "name: dbt-gated\nrequiredTraits:\n  - type: dbt-results\n"
+                                               "  - type: dbt-tests\n")
+    project.pipeline("orders-report", "name: orders-report\narchetype: dbt-gated\n" + block.group(1)
+                     + "trigger: {type: command, command: echo}\n")
+    config = project.load().pipelines["orders-report"].traits["dbt-tests"].config
+    rules = plan(RuleConfig.model_validate(config), "orders-report", "dbt-tests")
+    value = json.loads(pushed.group(1))["value"]
+    now = datetime(2026, 3, 2, 7, 0, tzinfo=UTC)
+    samples = {s: Sample(s, value, now) for s in sources(rules)}
+    assert judge(rules, samples, now).holds, judge(rules, samples, now).reason
+    assert yaml.safe_load(block.group(1))["traits"]["dbt-tests"]["config"]["trait"] == "dbt-results"
