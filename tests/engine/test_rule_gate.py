@@ -73,3 +73,19 @@ async def test_a_rule_on_another_pipelines_push_and_its_age(harness: Harness) ->
     await engine.push_trait("warehouse", "quality", "PASS", value={"rows": 2000, "results": [{"status": "success"}]})
     fresh = await engine.start_run("report")
     assert fresh.outcome is Outcome.TRIGGERED, fresh.message
+
+
+async def test_a_push_overwritten_by_a_racing_verdict_is_judged_next(harness: Harness) -> None:
+    harness.write([gated("orders", {"rules": RULES})])
+    harness.sensors.ready("orders")
+    engine = await harness.engine()
+    await engine.push_trait("orders", "freshness", "PASS", value={"rows": 10, "results": [{"status": "success"}]})
+    await engine.evaluate("orders")
+    on_a = await engine.store.get_trait("orders", "freshness")  # the verdict on push A
+    assert on_a is not None and on_a.status == "FAIL"
+    harness.clock.advance(timedelta(seconds=1))
+    await engine.push_trait("orders", "freshness", "PASS", value={"rows": 5000, "results": [{"status": "success"}]})
+    # an evaluation that read A before B landed records its verdict after: B is gone from the store
+    await engine.store.put_trait(on_a.model_copy(update={"evaluated_at": harness.clock.now()}), 300)
+    ran = await engine.start_run("orders")
+    assert ran.outcome is Outcome.TRIGGERED, ran.message  # B's TRAIT_PUSHED event is judged
