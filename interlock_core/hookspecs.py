@@ -72,6 +72,8 @@ def interlock_register_alert_sinks() -> list[Any]:
 def interlock_register_builtin_evaluators() -> list[Any]:
     """Return in-process evaluators for ``builtin:<name>``.
 
-    Each item has ``name`` and an async ``evaluate(request, context) -> EvaluatorOutput``.
+    Each item has ``name`` and an async ``evaluate(request, context) -> EvaluatorOutput``. An item
+    may also have ``config_model`` (a pydantic model): the loader validates the trait's resolved
+    ``config`` with it, reporting problems at ``traits.<type>.config.<key>`` of the pipeline file.
     """
     return []  # specification only: pluggy never runs this body

@@ -84,7 +84,7 @@ def is_safe_header(name: str) -> bool:
 # ---------------------------------------------------------------------------------- text values
 
 RUN_VARIABLE = re.compile(r"^\$\{(date|scheduleID|scheduleId|pipelineID|pipelineId|hour|runID|runId|runKey"
-                          r"|attempt)\}$")
+                          r"|attempt|callbackURL|callbackUrl)\}$")
 URL = re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]{1,20}://[^\s'\"<>`]+")
 PEM = re.compile(r"(-----BEGIN [A-Z0-9 ]{1,60}-----)(.*?)(-----END [A-Z0-9 ]{1,60}-----|\Z)", re.DOTALL)
 _WORDS = (r"(?:[A-Za-z0-9]*[_.-])*(?:[A-Za-z0-9]*(?:password|passwd|passphrase|secret|token|api[_-]?key"

@@ -2,8 +2,8 @@
 
 ``${NAME}`` and ``${NAME:-default}`` are replaced; ``$${`` stands for a literal ``${``.
 Run variables (``${date}``, ``${hour}``, ``${scheduleID}``, ``${pipelineID}``, ``${runId}``,
-``${runKey}``, ``${attempt}``) are known to every trigger; anything else must come from the
-environment.
+``${runKey}``, ``${attempt}``, ``${callbackURL}``) are known to every trigger; anything else must
+come from the environment.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 _REF = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_.]*)(?::-([^}]*))?\}")
 
 RUN_VARIABLES = frozenset({"date", "hour", "scheduleID", "scheduleId", "pipelineID", "pipelineId",
-                           "runId", "runID", "runKey", "attempt"})
+                           "runId", "runID", "runKey", "attempt", "callbackURL", "callbackUrl"})
 
 
 class MissingVariable(KeyError):
@@ -58,7 +58,9 @@ def expand_tree(value: Any, lookup: Callable[[str], str | None]) -> Any:
 
 
 def run_variables(pipeline_id: str, schedule_id: str, date: str, run_id: str = "", run_key: str = "",
-                  attempt: int = 1) -> dict[str, str]:
+                  attempt: int = 1, callback_url: str = "") -> dict[str, str]:
+    """The run variables of one launch. ``callbackURL`` is the run's completion URL
+    (``…/api/runs/<runId>/complete``) when the server knows its own address, else empty."""
     hour = schedule_id[1:] if schedule_id.startswith("h") and schedule_id[1:].isdigit() else ""
     return {
         "date": date,
@@ -71,6 +73,8 @@ def run_variables(pipeline_id: str, schedule_id: str, date: str, run_id: str = "
         "runID": run_id,
         "runKey": run_key,
         "attempt": str(attempt),
+        "callbackURL": callback_url,
+        "callbackUrl": callback_url,
     }
 
 

@@ -20,7 +20,7 @@ from ..model import AlertSpec, Archetype, Calendar, PipelineConfig, PipelineOrig
 from ..plugins import Plugins, load_plugins
 from ..templating import RUN_VARIABLES, MissingVariable, expand, references
 from .errors import located_errors
-from .evaluators import EvaluatorCheck, unresolved_evaluators
+from .evaluators import EvaluatorCheck, builtin_config_problems, unresolved_evaluators
 from .registration import evaluator_name_problems, header_problems, is_api
 from .salvage import salvage
 from .yamlsource import Located, dotted, read_yaml
@@ -230,6 +230,7 @@ def validate_pipeline(
         for trait in unknown_traits(archetype, pipeline):
             message = f"trait {trait!r} is not defined by archetype {archetype.name!r}"
             errors.append(err(message, ("traits", trait)))
+        errors.extend(builtin_config_problems(pipeline, archetype, plugins.builtin_evaluators, err))
     for section, listing in (("exclusions", pipeline.exclusions), ("include", pipeline.include)):
         if listing is None:
             continue

@@ -110,7 +110,9 @@ class EngineContext:
 
     # ------------------------------------------------------------------------------ effects
     async def emit(self, kind: EventKind, pipeline_id: str, **fields: Any) -> None:
-        event = Event(kind=kind, pipeline_id=pipeline_id, timestamp=self.clock.now(),
+        """Record an event (``timestamp``: when it happened, if not now)."""
+        at = fields.pop("timestamp", None) or self.clock.now()
+        event = Event(kind=kind, pipeline_id=pipeline_id, timestamp=at,
                       **{k: v for k, v in fields.items() if v is not None})
         await self.store.append_event(event)
         if self.on_event is not None:

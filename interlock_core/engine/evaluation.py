@@ -242,8 +242,9 @@ class Evaluation:
                                      expires_at=self._expiry(now, effective_ttl), source="pushed")
         previous = await self.ctx.store.get_trait(pipeline.name, trait_type)
         await self.ctx.store.put_trait(evaluation, effective_ttl)
+        # stamped as the stored result is: a reader tells this push by its time (builtin:rule does)
         await self.ctx.emit(EventKind.TRAIT_PUSHED, pipeline.name, trait_type=trait_type, status=status,
-                            message=reason, details=value, failure_category=failure_category)
+                            message=reason, details=value, failure_category=failure_category, timestamp=now)
         if resolved is not None:
             await self._edge_alert(pipeline, resolved, evaluation, previous)
         await self.ctx.wake(pipeline.name, "trait-pushed")

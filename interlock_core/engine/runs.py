@@ -341,12 +341,14 @@ class Runs:
     async def _launch(self, pipeline: PipelineConfig, run: RunState) -> RunState:
         assert pipeline.trigger is not None and run.run_key is not None and run.date is not None
         spec = pipeline.trigger
+        callback_url = f"{self.ctx.callback_base_url}/api/runs/{run.run_id}/complete" \
+            if self.ctx.callback_base_url else None
         request = LaunchRequest(
             pipeline_id=pipeline.name, run_id=run.run_id, run_key=run.run_key, schedule_id=run.schedule_id,
             date=run.date, attempt=run.attempt, relaunch=int(run.metadata.get("relaunches", 0)),
-            variables=run_variables(pipeline.name, run.schedule_id, run.date, run.run_id, run.run_key, run.attempt),
-            callback_url=f"{self.ctx.callback_base_url}/api/runs/{run.run_id}/complete"
-            if self.ctx.callback_base_url else None,
+            variables=run_variables(pipeline.name, run.schedule_id, run.date, run.run_id, run.run_key, run.attempt,
+                                    callback_url or ""),
+            callback_url=callback_url,
             environment=trigger_environment(pipeline, self.ctx.api_allowed_env),
         )
         expanded = expanded_values(pipeline, self.ctx.api_allowed_env)

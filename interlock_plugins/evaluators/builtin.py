@@ -3,7 +3,9 @@
 ``evaluator: builtin:<name>`` runs an in-process evaluator: an object with a ``name`` and an
 async ``evaluate(request, context) -> EvaluatorOutput``. Plugins add more through the
 ``interlock_register_builtin_evaluators`` hook; the engine factory hands the registry to the
-runner as the ``builtins`` option.
+runner as the ``builtins`` option. A builtin evaluator with a ``config_model`` (a pydantic model)
+has the trait's config validated by it when the project loads (``interlock validate`` names file,
+line and key), as ``builtin:rule`` does.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from interlock_core.model.records import format_timestamp
 from interlock_core.ports import EvaluatorInput, EvaluatorOutput, RunnerContext
 
 from .output import FAIL, PASS, check_output, excerpt, failed
+from .rules import RuleEvaluator
 
 PREFIX = "builtin:"
 DEFAULT_TIMEOUT_SECONDS = 30.0
@@ -98,7 +101,7 @@ class AlwaysFail:
         return EvaluatorOutput(status=FAIL, reason=reason)
 
 
-BUILTIN_EVALUATORS: list[BuiltinEvaluator] = [UpstreamJobLog(), AlwaysPass(), AlwaysFail()]
+BUILTIN_EVALUATORS: list[BuiltinEvaluator] = [UpstreamJobLog(), AlwaysPass(), AlwaysFail(), RuleEvaluator()]
 
 
 class BuiltinRunner:

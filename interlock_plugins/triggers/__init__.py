@@ -1,4 +1,5 @@
-"""Built-in trigger types: command, http, airflow, databricks, glue, emr, emr-serverless, step-function.
+"""Built-in trigger types: command, http, airflow, databricks, glue, emr, emr-serverless, step-function,
+lambda.
 
 Registered lazily (:class:`~interlock_core.plugins.LazyPlugin`): a trigger type's module (httpx,
 boto) is imported only when a pipeline uses that type."""
@@ -22,4 +23,5 @@ def interlock_register_trigger_types() -> list[Any]:
         LazyPlugin("emr", "interlock_plugins.triggers.aws_emr:EMRTrigger"),
         LazyPlugin("emr-serverless", "interlock_plugins.triggers.aws_emr_serverless:EMRServerlessTrigger"),
         LazyPlugin("step-function", "interlock_plugins.triggers.aws_step_function:StepFunctionTrigger"),
+        LazyPlugin("lambda", "interlock_plugins.triggers.aws_lambda:LambdaTrigger"),
     ]

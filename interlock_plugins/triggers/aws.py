@@ -1,7 +1,8 @@
-"""The AWS trigger types: ``glue``, ``emr``, ``emr-serverless`` and ``step-function``.
+"""The AWS trigger types: ``glue``, ``emr``, ``emr-serverless``, ``step-function`` and ``lambda``.
 
-Each launches through the AWS API (aioboto3) and is polled until the job finishes; the modules
-``aws_glue``, ``aws_emr``, ``aws_emr_serverless`` and ``aws_step_function`` hold one type each,
+Each launches through the AWS API (aioboto3) and is polled until the job finishes (``lambda``:
+its result comes with the invocation, or through the callback); the modules ``aws_glue``,
+``aws_emr``, ``aws_emr_serverless``, ``aws_step_function`` and ``aws_lambda`` hold one type each,
 ``aws_base`` what they share and ``aws_errors`` how AWS errors map to failure categories.
 """
 
@@ -11,6 +12,7 @@ from .aws_base import AWSTrigger, AWSTriggerConfig
 from .aws_emr import EMRConfig, EMRTrigger
 from .aws_emr_serverless import EMRServerlessConfig, EMRServerlessTrigger
 from .aws_glue import GlueConfig, GlueTrigger
+from .aws_lambda import LambdaConfig, LambdaTrigger
 from .aws_step_function import StepFunctionConfig, StepFunctionTrigger
 
 __all__ = [
@@ -22,6 +24,8 @@ __all__ = [
     "EMRTrigger",
     "GlueConfig",
     "GlueTrigger",
+    "LambdaConfig",
+    "LambdaTrigger",
     "StepFunctionConfig",
     "StepFunctionTrigger",
 ]

@@ -219,6 +219,10 @@ class AWSTrigger(Generic[C]):
         except OutboundRefused as exc:
             raise _refused(what, endpoint, exc, listed) from None
 
+    def retry_options(self, config: AWSTriggerConfig) -> dict[str, Any]:
+        """botocore's retries of one call (``max_attempts``: retries after the first attempt)."""
+        return {"mode": "standard", "max_attempts": config.max_attempts}
+
     async def call(self, config: AWSTriggerConfig, what: str, operation: Callable[[Any], Awaitable[T]]) -> T:
         """Run ``operation(client)`` within ``config.timeout``; failures become TriggerError
         ``<what> failed: …`` with the category of the AWS error."""
@@ -232,7 +236,7 @@ class AWSTrigger(Generic[C]):
                 options: dict[str, Any] = {
                     "connect_timeout": config.timeout,
                     "read_timeout": config.timeout,
-                    "retries": {"mode": "standard", "max_attempts": config.max_attempts},
+                    "retries": self.retry_options(config),
                     "user_agent_extra": "interlock",
                 }
                 if config.endpoint_url:

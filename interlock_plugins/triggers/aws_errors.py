@@ -54,6 +54,18 @@ TRANSIENT_CODES = frozenset(
         "ConcurrentModificationException",
         "ExecutionLimitExceeded",
         "OperationTimeoutException",
+        # Lambda Invoke: the function is being updated, or its network or storage is not ready yet
+        "ResourceConflictException",
+        "ResourceNotReadyException",
+        "EC2ThrottledException",
+        "EC2UnexpectedException",
+        "ENILimitReachedException",
+        "SubnetIPAddressLimitReachedException",
+        "EFSMountConnectivityException",
+        "EFSMountTimeoutException",
+        "EFSIOException",
+        "SnapStartNotReadyException",
+        "SnapStartTimeoutException",
     }
 )
 TIMEOUT_CODES = frozenset({"RequestTimeout", "RequestTimeoutException"})
@@ -79,6 +91,20 @@ PERMANENT_CODES = frozenset(
         "ExpiredTokenException",
         "MissingAuthenticationToken",
         "UnauthorizedOperation",
+        # Lambda Invoke: a request or a function that cannot run as it is
+        "RequestTooLargeException",
+        "InvalidRequestContentException",
+        "UnsupportedMediaTypeException",
+        "InvalidRuntimeException",
+        "InvalidZipFileException",
+        "InvalidSecurityGroupIDException",
+        "InvalidSubnetIDException",
+        "EC2AccessDeniedException",
+        "KMSAccessDeniedException",
+        "KMSDisabledException",
+        "KMSInvalidStateException",
+        "KMSNotFoundException",
+        "RecursiveInvocationException",
     }
 )
 

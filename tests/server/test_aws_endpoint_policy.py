@@ -24,7 +24,13 @@ from interlock_core.outbound import HostPolicy, untrusted_target
 from interlock_core.plugins import PluginContext
 from interlock_core.ports import LaunchRequest
 from interlock_core.templating import run_variables
-from interlock_plugins.triggers.aws import EMRServerlessTrigger, EMRTrigger, GlueTrigger, StepFunctionTrigger
+from interlock_plugins.triggers.aws import (
+    EMRServerlessTrigger,
+    EMRTrigger,
+    GlueTrigger,
+    LambdaTrigger,
+    StepFunctionTrigger,
+)
 from interlock_plugins.triggers.aws_base import AWSTrigger
 
 from .conftest import Api
@@ -41,6 +47,7 @@ TRIGGERS: dict[str, tuple[type[AWSTrigger[Any]], dict[str, Any]]] = {
     "emr-serverless": (EMRServerlessTrigger, {"applicationId": "app", "executionRoleArn": "arn:aws:iam::1:role/r",
                                               "entryPoint": "s3://b/job.py"}),
     "step-function": (StepFunctionTrigger, {"stateMachineArn": "arn:aws:states:us-east-1:1:stateMachine:m"}),
+    "lambda": (LambdaTrigger, {"functionName": "nightly-export"}),
 }
 
 

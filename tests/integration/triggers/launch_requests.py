@@ -22,7 +22,7 @@ def launch_request(pipeline_id: str = "daily-sales", schedule_id: str = "h07", d
         schedule_id=schedule_id,
         date=date,
         attempt=attempt,
-        variables=run_variables(pipeline_id, schedule_id, date, run_id, run_key, attempt),
+        variables=run_variables(pipeline_id, schedule_id, date, run_id, run_key, attempt, callback_url or ""),
         callback_url=callback_url,
         relaunch=relaunch,
     )
