@@ -75,8 +75,8 @@ async def test_2_rerun_after_quality_drop(deployment: Deployment) -> None:
     d.sensors.set(name, "record-count", 1200)  # fixed: the watcher starts the pending rerun
     second = (await d.wait_launch(name, 2))[1]
     assert second.run_key == f"{name}:daily:{day}:{rerun_id}:1"
-    rerun_run = await d.run(second.run_id or "")
-    assert (rerun_run["status"], rerun_run["rerunId"]) == ("RUNNING", rerun_id)
+    rerun_run = await d.wait_run_status(second.run_id or "", "RUNNING")  # not before its launch is recorded
+    assert rerun_run["rerunId"] == rerun_id
     assert (await d.orchestrator.call_back(second)).json()["status"] == "COMPLETED"
     rerun = await d.get(f"/api/reruns/{rerun_id}")
     assert (rerun["status"], rerun["rerunRunId"], rerun["reason"]) == ("COMPLETED", second.run_id, "quality drop")
