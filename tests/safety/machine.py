@@ -300,7 +300,8 @@ class SafetyMachine(RuleBasedStateMachine):
                       "watcher-ticks": sum(len(t) for t in self.world.ticks.values()),
                       "alerts": len(self.world.submitted), "alerts-failed": len(self.world.failed_alerts),
                       "relaunches": sum(x.relaunch > 0 for x in self.world.behaviour.ledger.launches),
-                      "orchestrator-jobs": len(self.world.behaviour.ledger.jobs)}
+                      "orchestrator-jobs": len(self.world.behaviour.ledger.jobs),
+                      "jobs-never-answered": sum(not j.answered for j in self.world.behaviour.ledger.jobs.values())}
             for kind in ("RUN_RECONCILED", "SLA_BREACHED", "RETRY_SCHEDULED", "RETRY_EXHAUSTED",
                          "MONITORING_DRIFT_DETECTED", "RERUN_COMPLETED", "CASCADE_NOTIFIED"):
                 counts[kind] = sum(e.kind.value == kind for e in self.world.events)
