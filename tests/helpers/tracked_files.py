@@ -5,7 +5,7 @@ with a digest of their content; at the end, any tracked file that changed since 
 deleted, or an already-modified file whose content moved — fails the session, naming the files.
 Only inside a git checkout with ``git`` on PATH (an installed package or an sdist skips it).
 ``INTERLOCK_SCREENSHOTS`` (the dashboard's screenshot directory when regenerating the docs'
-screenshots on purpose) is left out; ``INTERLOCK_ALLOW_TRACKED_CHANGES=1`` turns the check off,
+screenshots on purpose) is left out; ``ALLOW_TRACKED_CHANGES=1`` turns the check off,
 say while editing files during a long run."""
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ def changes_since(root: Path, before: dict[str, str]) -> list[str]:
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
-    if os.environ.get("INTERLOCK_ALLOW_TRACKED_CHANGES") == "1":
+    if os.environ.get("ALLOW_TRACKED_CHANGES") == "1":
         return
     root = checkout_root(Path(str(session.config.rootpath)))
     if root is not None:
@@ -100,7 +100,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     lines = ["tests changed files git tracks (tests must write into tmp paths):", *(f"  {p}" for p in changed),
-             "(INTERLOCK_ALLOW_TRACKED_CHANGES=1 skips this check, e.g. while you edit files during a run)"]
+             "(ALLOW_TRACKED_CHANGES=1 skips this check, e.g. while you edit files during a run)"]
     if reporter is not None:
         reporter.write_line("")
         for line in lines:

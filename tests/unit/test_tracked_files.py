@@ -39,7 +39,7 @@ def checkout(tmp_path: Path) -> Path:
 def session(root: Path, test_body: str, **env: str) -> subprocess.CompletedProcess[str]:
     (root / "test_it.py").write_text(f"from pathlib import Path\n\n\ndef test_it(tmp_path):\n    {test_body}\n")
     environ = {k: v for k, v in os.environ.items()
-               if k not in ("INTERLOCK_SCREENSHOTS", "INTERLOCK_ALLOW_TRACKED_CHANGES")}
+               if k not in ("INTERLOCK_SCREENSHOTS", "ALLOW_TRACKED_CHANGES")}
     environ.update(PYTHONPATH=str(REPO), PYTEST_DISABLE_PLUGIN_AUTOLOAD="1", **env)
     return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p",
                            "tests.helpers.tracked_files", "test_it.py"], cwd=root, env=environ,
@@ -70,7 +70,7 @@ def test_the_screenshot_directory_chosen_on_purpose_and_the_opt_out_are_left_alo
     body = "(Path(__file__).parent / 'shots' / 'a.png').write_text('new')"
     assert session(checkout, body, INTERLOCK_SCREENSHOTS=str(checkout / "shots")).returncode == 0
     assert session(checkout, "(Path(__file__).parent / 'data.txt').write_text('x')",
-                   INTERLOCK_ALLOW_TRACKED_CHANGES="1").returncode == 0
+                   ALLOW_TRACKED_CHANGES="1").returncode == 0
 
 
 def test_outside_a_git_checkout_nothing_is_checked(tmp_path: Path) -> None:
