@@ -33,6 +33,7 @@ def checkout(tmp_path: Path) -> Path:
     git(root, "add", "-A")
     git(root, "commit", "-q", "-m", "base")
     (root / "edited.txt").write_text("a developer's edit, before the run\n")
+    os.utime(root / "shots" / "a.png", ns=(10**18, 10**18))  # written long ago (2001)
     return root
 
 
@@ -49,8 +50,15 @@ def session(root: Path, test_body: str, **env: str) -> subprocess.CompletedProce
 def test_a_test_writing_into_a_tracked_file_fails_the_run_and_names_it(checkout: Path) -> None:
     done = session(checkout, "(Path(__file__).parent / 'data.txt').write_text('changed')")
     assert done.returncode == 1, done.stdout + done.stderr
-    assert "tests changed files git tracks" in done.stdout and "data.txt" in done.stdout
+    assert "tests wrote files git tracks" in done.stdout and "data.txt" in done.stdout
     assert "edited.txt" not in done.stdout  # changed before the run: not the tests' doing
+
+
+def test_rewriting_a_tracked_file_with_the_same_bytes_is_caught(checkout: Path) -> None:
+    """As the browser tests did with the README's screenshots: same picture, file written anyway."""
+    done = session(checkout, "(Path(__file__).parent / 'shots' / 'a.png').write_text('old\\n')")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "shots/a.png" in done.stdout
 
 
 def test_changing_an_already_edited_file_or_deleting_one_is_caught(checkout: Path) -> None:
@@ -63,7 +71,7 @@ def test_changing_an_already_edited_file_or_deleting_one_is_caught(checkout: Pat
 def test_tests_writing_into_tmp_paths_pass(checkout: Path) -> None:
     done = session(checkout, "(tmp_path / 'data.txt').write_text('fine')")
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "tests changed files" not in done.stdout
+    assert "tests wrote files" not in done.stdout
 
 
 def test_the_screenshot_directory_chosen_on_purpose_and_the_opt_out_are_left_alone(checkout: Path) -> None:
