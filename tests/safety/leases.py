@@ -12,6 +12,8 @@ store conformance tests)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from interlock_plugins.stores._redis_connection import translate_errors
 from interlock_plugins.stores.redis import RedisStore
 
@@ -51,8 +53,8 @@ class FakeTimeLeaseRedisStore(RedisStore):
     def _now_ms(self) -> int:
         return int(self.clock.now().timestamp() * 1000)
 
-    def _script(self, source: str):  # type: ignore[no-untyped-def]
-        scripts = self.__dict__.setdefault("_fake_lease_scripts", {})
+    def _script(self, source: str) -> Any:
+        scripts: dict[str, Any] = self.__dict__.setdefault("_fake_lease_scripts", {})
         if source not in scripts:
             scripts[source] = self._redis.register_script(source)
         return scripts[source]
