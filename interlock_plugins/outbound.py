@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import socket
+import ssl
 import typing
 from typing import Any, Protocol
 
@@ -62,12 +63,20 @@ class _GuardedBackend(httpcore.AsyncNetworkBackend):
         await self._inner.sleep(seconds)
 
 
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """The verifying TLS context every guarded client shares: loading the CA bundle takes tens of
+    milliseconds (more on a busy machine), and an engine builds clients as it starts."""
+    return httpx.create_ssl_context()
+
+
 class _GuardedTransport(httpx.AsyncHTTPTransport):
     def __init__(self, policy: HostPolicy, limits: httpx.Limits = httpx.Limits()) -> None:
-        super().__init__(limits=limits)
+        context = _tls_context()
+        super().__init__(verify=context, limits=limits)
         # the same pool httpx builds, connecting through the guarded backend
         self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=httpx.create_ssl_context(),
+            ssl_context=context,
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +30,19 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 VIEWPORT: ViewportSize = {"width": 1440, "height": 900}
 TIMEZONE = "Europe/Berlin"
 """The viewer's zone in the browser tests: times on the pages must show in it."""
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+
+@pytest.fixture(scope="session")
+def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the browser tests save their screenshots: a tmp directory, so a test run changes no
+    tracked file; ``INTERLOCK_SCREENSHOTS=docs/screenshots`` regenerates the README's on purpose
+    (``scripts/screenshots.sh``)."""
+    chosen = os.environ.get("INTERLOCK_SCREENSHOTS")
+    if not chosen:
+        return tmp_path_factory.mktemp("screenshots")
+    path = Path(chosen).resolve()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")

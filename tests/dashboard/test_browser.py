@@ -2,8 +2,9 @@
 served by hypercorn on an ephemeral port over a real engine (SQLite, subprocess evaluators, a
 real webhook as the orchestrator).
 
-The screenshots the README shows are written here: ``docs/screenshots/overview.png`` and
-``docs/screenshots/blocked-pipeline.png``.
+The screenshots the README shows (``docs/screenshots/overview.png`` and
+``docs/screenshots/blocked-pipeline.png``) are taken here: into a tmp directory on every run, into
+``docs/screenshots`` only on purpose (``scripts/screenshots.sh``).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import pytest_asyncio
 from playwright.async_api import Browser, Page, expect
 
 from ..server.support import webhook_server
-from .conftest import SCREENSHOTS, TIMEZONE, VIEWPORT
+from .conftest import TIMEZONE, VIEWPORT
 from .scenario import BATCH_ARCHETYPE, ORCHESTRATOR_SECRET, morning_pipelines, play_morning
 from .serving import FULL_KEY, READ_KEY, Served, served_project
 
@@ -84,7 +85,8 @@ async def live(page: Page) -> None:
 # ---------------------------------------------------------------------------------- looking
 
 
-async def test_overview_shows_every_pipeline_with_counts_and_local_times(browser: Browser, morning: Served) -> None:
+async def test_overview_shows_every_pipeline_with_counts_and_local_times(browser: Browser, morning: Served,
+                                                                         screenshots: Path) -> None:
     async with viewer(browser, morning, header=True) as page:
         await live(page)
         counts = page.get_by_role("region", name="Summary", exact=True)
@@ -117,11 +119,11 @@ async def test_overview_shows_every_pipeline_with_counts_and_local_times(browser
         await expect(deadline).to_contain_text("10:00")
         await expect(deadline).to_have_attribute("title", "2026-03-02 09:00:00 UTC")
         assert ORCHESTRATOR_SECRET not in await page.content()
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        await page.screenshot(path=str(SCREENSHOTS / "overview.png"), full_page=True)
+        await page.screenshot(path=str(screenshots / "overview.png"), full_page=True)
 
 
-async def test_a_blocked_pipeline_shows_its_blocking_traits_and_reasons(browser: Browser, morning: Served) -> None:
+async def test_a_blocked_pipeline_shows_its_blocking_traits_and_reasons(browser: Browser, morning: Served,
+                                                                        screenshots: Path) -> None:
     async with viewer(browser, morning, header=True) as page:
         await page.locator('tr[data-pipeline="finance-revenue-report"] a').click()
         await expect(page).to_have_url(re.compile(r"/pipelines/finance-revenue-report$"))
@@ -142,7 +144,7 @@ async def test_a_blocked_pipeline_shows_its_blocking_traits_and_reasons(browser:
         await expect(page.locator("pre.config")).to_contain_text('"Authorization": "***"')
         assert ORCHESTRATOR_SECRET not in await page.content()
         await page.get_by_text("Show the pipeline's configuration").click()
-        await page.screenshot(path=str(SCREENSHOTS / "blocked-pipeline.png"), full_page=True)
+        await page.screenshot(path=str(screenshots / "blocked-pipeline.png"), full_page=True)
 
 
 async def test_filter_and_sort_without_a_reload(browser: Browser, morning: Served) -> None:

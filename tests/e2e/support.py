@@ -258,6 +258,15 @@ class Deployment:
 
         return await eventually(found, what=f"a {status} run of {pipeline}", within=within)
 
+    async def wait_run_status(self, run_id: str, status: str, *, within: float = WAIT) -> dict[str, Any]:
+        """The run once it is ``status``: the orchestrator has a launch before the engine recorded
+        the launch's answer (TRIGGERING → RUNNING), so a run read right after a launch may lag."""
+        async def found() -> dict[str, Any] | None:
+            run = await self.run(run_id)
+            return run if run["status"] == status else None
+
+        return await eventually(found, what=f"run {run_id} {status}", within=within)
+
     async def wait_event(self, pipeline: str, kind: str, *, within: float = WAIT) -> dict[str, Any]:
         async def found() -> dict[str, Any] | None:
             matching = await self.events(pipeline, kind)

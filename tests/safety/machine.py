@@ -21,7 +21,7 @@ from interlock_core.model import PipelineConfig
 from .invariants import Checker
 from .oracle import new_decision
 from .pipelines import NAMES, TRAITS, pipeline_config
-from .plugin import EVALUATOR_OUTCOMES, POLL_OUTCOMES, TRIGGER_OUTCOMES
+from .plugin import EVALUATOR_OUTCOMES, POLL_OUTCOMES, REPORTED_FAILED, TRIGGER_OUTCOMES
 from .world import Slot, World
 
 T = TypeVar("T")
@@ -201,10 +201,12 @@ class SafetyMachine(RuleBasedStateMachine):
     @rule(engine=st.integers(0, 3), which=st.integers(0, 10_000),
           action=st.sampled_from(["success", "failed", "fail", "cancel", "success-twice", "poll", "rerun-success"]))
     def callback(self, engine: int, which: int, action: str) -> None:
-        launches = self.world.behaviour.ledger.launches
+        # mostly recent runs; launches of one step in a fixed order (by run key), not in the order
+        # their tasks happened to reach the trigger, so the choice does not depend on timing
+        launches = sorted(self.world.behaviour.ledger.launches, key=lambda x: (x.step, x.run_key, x.relaunch))
         if not launches:
             return
-        launch = launches[-1 - which % min(len(launches), 8)]  # mostly recent runs
+        launch = launches[-1 - which % min(len(launches), 8)]
         e = self.slot(engine).engine
 
         async def go() -> None:
@@ -216,7 +218,7 @@ class SafetyMachine(RuleBasedStateMachine):
             elif action == "failed":
                 await e.complete_run(launch.run_id, "failed", {"failureCategory": "PERMANENT"})
             elif action == "fail":
-                await e.fail_run(launch.run_id, "job failed")
+                await e.fail_run(launch.run_id, REPORTED_FAILED)
             elif action == "cancel":
                 await e.cancel_run(launch.run_id, "operator")
             elif action == "poll":
@@ -298,7 +300,8 @@ class SafetyMachine(RuleBasedStateMachine):
                       "watcher-ticks": sum(len(t) for t in self.world.ticks.values()),
                       "alerts": len(self.world.submitted), "alerts-failed": len(self.world.failed_alerts),
                       "relaunches": sum(x.relaunch > 0 for x in self.world.behaviour.ledger.launches),
-                      "orchestrator-jobs": len(self.world.behaviour.ledger.jobs)}
+                      "orchestrator-jobs": len(self.world.behaviour.ledger.jobs),
+                      "jobs-never-answered": sum(not j.answered for j in self.world.behaviour.ledger.jobs.values())}
             for kind in ("RUN_RECONCILED", "SLA_BREACHED", "RETRY_SCHEDULED", "RETRY_EXHAUSTED",
                          "MONITORING_DRIFT_DETECTED", "RERUN_COMPLETED", "CASCADE_NOTIFIED"):
                 counts[kind] = sum(e.kind.value == kind for e in self.world.events)

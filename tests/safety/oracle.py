@@ -64,7 +64,8 @@ class Launch:
 class Job:
     """The fake orchestrator's one run for a run key (it dedupes launches on the key, as the real
     ones do on their idempotency key). ``answered``: a launch of it returned to the engine (a
-    result or an error), so the engine heard what became of it."""
+    result or an error), so the engine heard what became of it. (A job whose launch never
+    returned may still report its end through a callback: see ``Behaviour._check_retry``.)"""
 
     run_key: str
     run_id: str

@@ -33,6 +33,10 @@ from .oracle import DECISION, PASS, Launch, Ledger, observe_evaluation
 
 GIVEN_UP = ("not relaunched", "without an outcome")
 """How ``Runs.reconcile`` words a run it gives up relaunching (it fails it as TRANSIENT)."""
+REPORTED_FAILED = "the orchestrator reported the job failed"
+"""What the campaign's ``fail`` callback says (the run's failure message once the engine recorded it)."""
+REPORTED = (REPORTED_FAILED, "completed via callback with status: failed")
+"""Failure messages of runs the orchestrator's callback ended (the second: a ``failed`` completion)."""
 EVALUATOR_OUTCOMES = ("pass", "fail", "timeout", "crash", "bad")
 TRIGGER_OUTCOMES = ("success", "running", "transient", "permanent", "timeout", "failed-result")
 POLL_OUTCOMES = ("running", "succeeded", "failed", "error")
@@ -109,9 +113,11 @@ class Behaviour:
 
     async def _check_retry(self, request: LaunchRequest) -> None:
         """A new run key for a cycle (attempt n) only once attempt n-1 ended, and only as a retry
-        the engine recorded on what it heard: never because it lost track of a job it launched
-        (that job is relaunched under its own key) — unless the reconciler gave it up, which it
-        records as a failure."""
+        the engine recorded on what it heard — the launch's answer, or the orchestrator's callback
+        saying the job failed (the job exists and reported its end, even when the launch that
+        started it never returned): never because it lost track of a job it launched (that job is
+        relaunched under its own key) — unless the reconciler gave it up, which it records as a
+        failure."""
         before = self.ledger.by_cycle_attempt.get(
             (request.pipeline_id, request.schedule_id, request.date, request.attempt - 1, False))
         previous = await self.observer.get_run(before.run_id) if before else None
@@ -121,9 +127,9 @@ class Behaviour:
         job = self.ledger.jobs.get(before.run_key) if before else None
         if job is None or job.answered or previous is None:
             return
-        given_up = previous.status is RunStatus.FAILED and any(
-            words in (previous.failure_message or "") for words in GIVEN_UP)
-        if not given_up:
+        message = previous.failure_message or ""
+        given_up = any(words in message for words in GIVEN_UP)
+        if previous.status is not RunStatus.FAILED or not (given_up or message in REPORTED):
             self.ledger.violation(f"{request.run_key} launched although attempt {request.attempt - 1}'s job "
                                   f"{job.run_key} never answered and was not relaunched (run {previous.run_id} "
                                   f"{previous.status.value}: {previous.failure_message})")

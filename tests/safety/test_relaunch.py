@@ -64,3 +64,25 @@ def test_the_oracle_catches_a_new_key_for_a_job_it_lost_track_of(monkeypatch: py
         machine.world.behaviour.ledger.violations.clear()
     finally:
         machine.teardown()
+
+
+def test_a_job_whose_callback_reported_its_failure_may_be_retried_under_the_next_key() -> None:
+    """The launch hung (its launcher crashed), then the job itself called back that it failed: the
+    engine heard what became of it, so attempt 2 under the next key is a retry, not a lost job.
+    The oracle used to count only a launch's own answer and flagged this retry — which of the
+    recent launches a callback hits depended on timing, so it showed only under load."""
+    machine = Scripted()
+    try:
+        machine.pipelines(names=["p1"], choices=[0, 0, 1, 0, 0, 0])  # retries: 3 attempts, 60 s backoff
+        machine.crash_mid_launch(engine=0, name="p1", via_watcher=False, drop=False)
+        machine.callback(engine=1, which=0, action="fail")
+        machine.safe()
+        for _ in range(2):
+            machine.advance_clock(timedelta(minutes=7))
+            machine.watcher_pass(engine=1, all_cycles=False)
+            machine.safe()
+        ledger = machine.world.behaviour.ledger
+        assert [(launch.attempt, launch.relaunch) for launch in ledger.launches] == [(1, 0), (2, 0)]
+        assert not ledger.jobs[ledger.launches[0].run_key].answered
+    finally:
+        machine.teardown()

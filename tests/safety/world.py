@@ -22,11 +22,11 @@ from interlock_core.errors import InterlockError
 from interlock_core.model import Alert, Event, EventKind, PipelineConfig, ScheduleConfig
 from interlock_core.plugins import load_plugins
 from interlock_core.watcher import Watcher
-from interlock_plugins.stores.redis import RedisStore
 from interlock_plugins.stores.sqlite import SQLiteStore
 
 from . import plugin
 from .faults import FaultyStore, MemorySink, RecordingAlerts
+from .leases import FakeTimeLeaseRedisStore
 from .oracle import new_decision
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -108,7 +108,7 @@ class World:
 
     def _store(self) -> Any:
         if self.backend == "redis":
-            return RedisStore(url=REDIS_URL, key_prefix=self.prefix, clock=self.clock)
+            return FakeTimeLeaseRedisStore(url=REDIS_URL, key_prefix=self.prefix, clock=self.clock)
         return SQLiteStore(self.root / "interlock.db", clock=self.clock, retention=None)
 
     async def start(self, engines: int = 2) -> None:

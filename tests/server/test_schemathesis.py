@@ -56,8 +56,9 @@ class ServedOnItsOwnLoop:
 
 def _check(strategy: Any, examples: int) -> None:
     @given(case=strategy)
-    @settings(max_examples=examples, deadline=None, database=None, derandomize=True,
-              suppress_health_check=list(HealthCheck), phases=[Phase.explicit, Phase.generate])
+    # fixed examples in the default run, fresh ones when exploring: the profile in tests/conftest.py
+    @settings(max_examples=examples, deadline=None, suppress_health_check=list(HealthCheck),
+              phases=[Phase.explicit, Phase.generate])
     def check(case: Any) -> None:
         # Schema-valid is not always valid: an archetype, trait type or schedule must also exist.
         case.call_and_validate(excluded_checks=[schemathesis.checks.positive_data_acceptance])
