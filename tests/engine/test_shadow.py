@@ -6,7 +6,7 @@ shadow report puts it together cycle by cycle."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
