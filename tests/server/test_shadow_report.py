@@ -4,9 +4,20 @@ would-trigger; bad requests get a 4xx naming the field."""
 
 from __future__ import annotations
 
+import json
+from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import anyio
+import pytest
+
+from interlock_core.model import SchedulerRun
+from interlock_server.cli.main import main
+from interlock_server.cli.session import open_engine
+
 from .conftest import Api
+from .support import http_pipeline, write_project
 
 DAY = "2026-03-02"  # the API's fake clock: 2026-03-02 12:00 UTC
 
@@ -73,3 +84,36 @@ async def test_bad_shadow_requests_are_4xx_naming_the_field(make_api: Any) -> No
     assert (await push("live"))[0] == 409
     assert (await push("nope"))[0] == 404
     assert (await push())[0] == 200
+
+
+def test_interlock_shadow_report_prints_a_table_and_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = write_project(tmp_path / "project", pipelines=[
+        http_pipeline("shadow", "http://127.0.0.1:9/never", dryRun=True)])
+    assert main(["-C", str(root), "run", "shadow", "--json"]) == 0
+    ran = json.loads(capsys.readouterr().out)
+    would, day = datetime.fromisoformat(ran["wouldTriggerAt"]), ran["date"]
+
+    async def scheduler_ran() -> None:
+        async with open_engine(root) as (_, engine):
+            await engine.report_scheduler_run("shadow", day, SchedulerRun(
+                run_id="scheduled__today", state="succeeded", started_at=would + timedelta(minutes=90),
+                finished_at=would + timedelta(minutes=100)))
+
+    anyio.run(scheduler_ran)
+    assert main(["-C", str(root), "shadow-report", "shadow", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["toDate"] == day and len(report["cycles"]) == 7
+    assert report["cycles"][-1]["verdict"] == "earlier" and report["cycles"][-1]["leadSeconds"] == 5400.0
+
+    assert main(["-C", str(root), "shadow-report", "shadow", "--from", day, "--to", day]) == 0
+    table = capsys.readouterr().out
+    assert "Shadow report: shadow" in table and "scheduler runs pushed" in table
+    line = next(line for line in table.splitlines() if line.strip().startswith(f"{day} daily"))
+    assert "Interlock 1h30m0s earlier" in line and " ok" in line
+    assert "1 cycles · 1 earlier" in table
+
+    with pytest.raises(SystemExit) as bad:
+        main(["-C", str(root), "shadow-report", "shadow", "--from", "2026-02-30"])
+    assert bad.value.code == 2
+    assert main(["-C", str(root), "shadow-report", "shadow", "--from", day, "--to", "2020-01-01"]) == 2
+    assert "is after to" in capsys.readouterr().err
