@@ -1,5 +1,6 @@
-"""The ``airflow`` trigger looks up the DAG runs Airflow's own scheduler made of a dry-run cycle, against
-a fake Airflow 3 (REST API v2, and v1) served on 127.0.0.1: ``GET .../dagRuns`` filtered by logical date."""
+"""Triggers look up the runs the orchestrator's own scheduler made of a dry-run cycle: ``airflow``
+against a fake Airflow 3 (REST API v2, and v1), ``GET .../dagRuns`` filtered by logical date;
+``databricks`` against a fake Jobs API 2.1, ``runs/list`` of the job by start time."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 
 import pytest
 from fake_airflow_api import FakeAirflow
+from fake_databricks_api import FakeDatabricks
 from launch_requests import MakeRequest
 
 from interlock_core.engine.shadow import cycle_window
@@ -17,6 +19,7 @@ from interlock_core.model import FailureCategory, PipelineConfig
 from interlock_core.plugins import PluginContext
 from interlock_core.ports import SchedulerRunLookup
 from interlock_plugins.triggers.airflow import AirflowTrigger
+from interlock_plugins.triggers.databricks import DatabricksTrigger
 
 Peer = tuple[FakeAirflow, str]
 
@@ -92,3 +95,39 @@ async def test_a_lookup_airflow_refuses_is_a_trigger_error(trigger: AirflowTrigg
     with pytest.raises(TriggerError) as caught:
         await trigger.find_runs(config(url), window("2026-03-02"))
     assert "airflow lookup: HTTP 500" in caught.value.message
+
+
+def ms(text: str) -> int:
+    return round(datetime.fromisoformat(text).timestamp() * 1000)
+
+
+async def test_databricks_finds_the_job_runs_started_on_the_cycle_day(
+        plugin_context: PluginContext, fake_databricks: tuple[FakeDatabricks, str], make_request: MakeRequest,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    fake, url = fake_databricks
+    monkeypatch.setenv("DATABRICKS_TOKEN", FakeDatabricks.token)
+    cfg = {"workspaceURL": url, "jobName": "nightly-sales", "headers": {"Authorization": "Bearer ${DATABRICKS_TOKEN}"}}
+    trigger = DatabricksTrigger(plugin_context)
+    try:
+        assert isinstance(trigger, SchedulerRunLookup)
+        fake.scheduled(101, ms("2026-03-01T23:50:00+00:00"), ms("2026-03-02T00:20:00+00:00"))  # the day before
+        failed = fake.scheduled(101, ms("2026-03-02T06:00:00+00:00"), ms("2026-03-02T06:05:00+00:00"), "FAILED")
+        for minute in range(26):  # more than one page of runs that day
+            start = ms(f"2026-03-02T07:{minute:02d}:00+00:00")
+            fake.scheduled(101, start, start + 30_000)
+        running = fake.scheduled(101, ms("2026-03-02T22:00:00+00:00"))
+        fake.scheduled(102, ms("2026-03-02T08:00:00+00:00"), ms("2026-03-02T08:01:00+00:00"))  # another job
+        await trigger.launch(cfg, make_request(date="2026-03-02"))  # Interlock's own run: left out
+        fake.runs[max(fake.runs)]["start_time"] = ms("2026-03-02T09:00:00+00:00")
+
+        runs = await trigger.find_runs(cfg, window("2026-03-02"))
+        assert len(runs) == 28 and runs[0].run_id == str(failed) and runs[-1].run_id == str(running)
+        assert (runs[0].state, runs[0].failure_category) == ("failed", FailureCategory.TRANSIENT)
+        assert runs[0].started_at == datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
+        assert runs[0].finished_at == datetime(2026, 3, 2, 6, 5, tzinfo=UTC)
+        assert (runs[1].state, runs[-1].state, runs[-1].finished_at) == ("succeeded", "running", None)
+        listed = fake.calls("GET", "/runs/list")
+        assert len(listed) == 2 and listed[0]["query"]["job_id"] == "101"
+        assert listed[0]["query"]["start_time_from"] == str(ms("2026-03-02T00:00:00+00:00"))
+    finally:
+        await trigger.close()
