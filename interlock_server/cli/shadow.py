@@ -34,12 +34,12 @@ def show(out: Out, pipeline: PipelineConfig, report: ShadowReport) -> None:
     out.line(out.bold(f"Shadow report: {report.pipeline_id}") + f"  {report.from_date} … {report.to_date}  "
              + out.dim(f"({mode}; scheduler runs {source}; times UTC)"))
     out.line()
-    header = f"  {'Cycle':<22} {'Would trigger':<14} {'Scheduler ran':<22} {'SLA':<24} Difference"
+    header = f"  {'Cycle':<22} {'Would trigger':<14} {'Scheduler ran':<22} {'SLA':<32} Difference"
     out.line(out.dim(header))
     for row in report.cycles:
         cycle = f"{row.date} {row.schedule_id}" + (" (excl.)" if row.excluded else "")
         would = _time(row.would_trigger_at, row.date) if row.would_trigger_at else "—"
-        out.line(f"  {cycle:<22} {would:<14} {_scheduler(row):<22} {_sla(row):<24} {_difference(out, row)}")
+        out.line(f"  {cycle:<22} {would:<14} {_scheduler(row):<22} {_sla(row):<32} {_difference(out, row)}")
         extra = [f"{n} {what}" for n, what in ((row.would_retries, "would-retry"), (row.would_reruns, "would-rerun"))
                  if n]
         if row.late_data_at is not None:
