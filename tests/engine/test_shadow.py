@@ -93,6 +93,18 @@ async def test_a_scheduler_run_seen_finishing_records_dry_run_completed_once(har
     assert not (tmp_path / "x").exists() and await engine.store.list_runs("p1") == []
 
 
+async def test_the_aws_watchdog_sweep_looks_the_scheduler_runs_up_too(harness: Harness, tmp_path: Path) -> None:
+    harness.write([shadow("p1", tmp_path)])
+    engine = await harness.engine()
+    scheduler = scheduler_on(engine)
+    scheduler.runs[DAY] = [SchedulerRun(run_id="scheduled__1", state="failed", started_at=at("06:00"),
+                                        finished_at=at("06:30"))]
+    await engine.watchdog_sweep()
+    assert [e.details["schedulerRunId"] for e in await events(engine, "p1", EventKind.DRY_RUN_COMPLETED)] == [
+        "scheduled__1"]
+    assert len(await events(engine, "p1", EventKind.DRY_RUN_WOULD_RETRY)) == 1
+
+
 async def test_a_failed_scheduler_run_says_when_interlock_would_retry_it(harness: Harness, tmp_path: Path) -> None:
     retry = {"maxAttempts": 2, "backoffSeconds": 60, "backoffMultiplier": 2.0}
     harness.write([shadow("p1", tmp_path, retry=retry), shadow("p2", tmp_path)])
