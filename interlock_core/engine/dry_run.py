@@ -108,7 +108,8 @@ class DryRun:
         now = self.ctx.clock.now()
         blocking = list(readiness.blocking)
         record = await self.ctx.store.get_shadow_cycle(pipeline.name, date, schedule_id)
-        if record is not None and (record.would_trigger_at is not None or record.blocking == blocking):
+        if record is not None and (record.would_trigger_at is not None
+                                   or (record.blocking == blocking and record.first_evaluated_at is not None)):
             return
 
         def held(current: ShadowCycle) -> ShadowCycle | None:
