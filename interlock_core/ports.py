@@ -27,6 +27,8 @@ from .model import (
     RerunRecord,
     RunLogEntry,
     RunState,
+    SchedulerRun,
+    ShadowCycle,
     TraitEvaluation,
 )
 
@@ -144,6 +146,17 @@ class Store(Protocol):
 
     async def list_cascade_markers(self, pipeline_id: str, date: str, schedule_id: str) -> list[CascadeMarker]: ...
 
+    # shadow records (dry run) ----------------------------------------------------------------
+    async def get_shadow_cycle(self, pipeline_id: str, date: str, schedule_id: str) -> ShadowCycle | None: ...
+
+    async def cas_shadow_cycle(self, record: ShadowCycle, expected_version: int | None) -> bool:
+        """As :meth:`cas_run_log`, for a dry-run pipeline's shadow record of a cycle (kept for the
+        store's retention, like run logs)."""
+
+    async def list_shadow_cycles(self, pipeline_id: str, since: str, until: str) -> list[ShadowCycle]:
+        """The pipeline's shadow records dated ``since`` to ``until`` (inclusive, YYYY-MM-DD), by
+        date then schedule."""
+
     # leases ----------------------------------------------------------------------------------
     async def acquire_lease(self, key: str, owner: str, ttl: float) -> bool:
         """Take the lease if free or expired, or renew it if ``owner`` already holds it."""
@@ -255,6 +268,33 @@ class PollResult:
     message: str = ""
     metadata: dict[str, Any] = field(default_factory=dict)
     failure_category: FailureCategory | None = None
+
+
+@dataclass(frozen=True)
+class CycleWindow:
+    """A cycle whose runs by the scheduler already in place are looked up: its date and the instants
+    that date spans in the schedule's time zone (``start`` inclusive, ``end`` exclusive)."""
+
+    pipeline_id: str
+    schedule_id: str
+    date: str
+    start: datetime
+    end: datetime
+    environment: Mapping[str, str] | None = None
+    """The environment variables the trigger config may name, as :attr:`LaunchRequest.environment`."""
+
+
+@runtime_checkable
+class SchedulerRunLookup(Protocol):
+    """Optional for a trigger type: it can find the runs of the pipeline's job that the
+    orchestrator's own scheduler started for a cycle (a dry-run pipeline's shadow report compares
+    them with when Interlock would have triggered). A trigger type without it has its scheduler's
+    runs pushed instead (``POST /api/pipelines/{id}/scheduler-runs``)."""
+
+    async def find_runs(self, config: Any, cycle: CycleWindow) -> list[SchedulerRun]:
+        """The runs of ``cycle``, oldest first ([] when none), never one Interlock launched; each
+        with its ``state`` and, as far as the orchestrator tells them, ``startedAt``/``finishedAt``.
+        Raises :class:`interlock_core.errors.TriggerError` when the orchestrator cannot be asked."""
 
 
 class TriggerType(Protocol):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 from interlock_core.dates import run_date_problem
@@ -15,6 +15,8 @@ from interlock_core.model import (
     RerunRecord,
     RunLogEntry,
     RunState,
+    SchedulerRun,
+    Timestamp,
 )
 from interlock_core.model.limits import MAX_TTL_SECONDS
 from interlock_core.pipeline_state import PipelineState
@@ -52,6 +54,45 @@ class PushTraitBody(Body):
     ttl: int | None = Field(default=None, ge=0, le=MAX_TTL_SECONDS, description="Seconds until the result "
                             "expires (0 = never; default: the trait's ttl; at most 366 days).")
     failure_category: FailureCategory | None = None
+
+
+SCHEDULER_WORDS = {"success": "succeeded", "succeeded": "succeeded", "completed": "succeeded", "ok": "succeeded",
+                   "failed": "failed", "failure": "failed", "error": "failed", "running": "running"}
+
+
+class SchedulerRunBody(Body):
+    """A run of a dry-run pipeline's job by the scheduler in place (the orchestrator's own run)."""
+
+    date: str = Field(description="The cycle the scheduler ran (YYYY-MM-DD).")
+    schedule_id: str | None = Field(default=None, description="Schedule name (default: the pipeline's first).")
+    run_id: str = Field(min_length=1, max_length=250, description="The scheduler's id of its run; pushing the "
+                        "same id again updates it (running, then succeeded or failed).")
+    status: Literal["running", "succeeded", "failed"] = Field(
+        description="running, succeeded or failed (also: success, completed, ok / failure, error).")
+    started_at: Timestamp = Field(description="When the scheduler started the run (RFC 3339; UTC if no offset).")
+    finished_at: Timestamp | None = Field(default=None, description="When it ended (default: when pushed, "
+                                          "for a run that succeeded or failed).")
+    message: str | None = Field(default=None, max_length=2000)
+    failure_category: FailureCategory | None = Field(default=None, description="Of a failed run, for the "
+                                                     "retry policy (default TRANSIENT).")
+
+    _date = field_validator("date")(_iso_date)
+
+    @field_validator("status", mode="before")
+    @classmethod
+    def _status(cls, value: Any) -> Any:
+        return SCHEDULER_WORDS.get(value.strip().lower(), value) if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _order(self) -> SchedulerRunBody:
+        if self.finished_at is not None and self.finished_at < self.started_at:
+            raise ValueError("finishedAt is before startedAt")
+        return self
+
+    def run(self) -> SchedulerRun:
+        return SchedulerRun(run_id=self.run_id, state=self.status, started_at=self.started_at,
+                            finished_at=self.finished_at, message=self.message,
+                            failure_category=self.failure_category, source="pushed")
 
 
 class CompleteBody(Body):

@@ -72,6 +72,8 @@ class CyclePass:
         if dog is not None:
             await dog.since()  # the start mark is written on the first pass, not when first needed
         before = await self.look_back(pipeline, schedule, today, dog)
+        if pipeline.dry_run:  # what the scheduler in place did, and late data (nothing is launched)
+            await self.runs.dry_run.follow(pipeline, schedule, today)
         if excluded(pipeline, Date.fromisoformat(today), self.ctx.calendars):
             return None
         outcome = None

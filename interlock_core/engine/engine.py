@@ -15,6 +15,8 @@ from ..model import (
     ReadinessResult,
     RerunRecord,
     RunState,
+    SchedulerRun,
+    ShadowCycle,
     TraitEvaluation,
 )
 from ..pipeline_state import PipelineStateView
@@ -26,6 +28,7 @@ from .monitoring import Monitoring
 from .outcome import RunOutcome
 from .reruns import Reruns
 from .runs import ACTIVE, Runs
+from .shadow_report import ShadowReport, shadow_report
 from .sla import SLAChecks
 from .state import StateReader
 from .sweep import SweepSummary, WatchdogSweep
@@ -172,6 +175,20 @@ class Engine:
 
     async def cancel_rerun(self, rerun_id: str, reason: str = "cancelled") -> RerunRecord:
         return await self.reruns.cancel_rerun(rerun_id, reason)
+
+    # ------------------------------------------------------------------------- dry run
+    async def report_scheduler_run(self, pipeline_id: str, date: str, run: SchedulerRun, *,
+                                   schedule_id: str | None = None) -> ShadowCycle:
+        """A dry-run pipeline's cycle was run by the scheduler in place (pushed by a client)."""
+        return await self.runs.dry_run.scheduler.report(pipeline_id, date, run, schedule_id)
+
+    async def shadow_report(self, pipeline_id: str, *, since: str | None = None, until: str | None = None,
+                            schedule_id: str | None = None) -> ShadowReport:
+        """Would-trigger against the scheduler's runs, cycle by cycle (:mod:`.shadow_report`). Only reads."""
+        pipeline = await self.ctx.pipeline(pipeline_id)
+        lookup = self.runs.dry_run.scheduler.lookup(pipeline) is not None
+        return await shadow_report(self.ctx, pipeline, since=since, until=until, schedule_id=schedule_id,
+                                   lookup=lookup)
 
     async def watchdog_sweep(self) -> SweepSummary:
         """The watchdog's checks over every pipeline without a watcher pass (AWS mode's scheduled sweep)."""

@@ -1,12 +1,14 @@
-"""Read-modify-CAS loops over runs, run logs and reruns: the only way the lifecycle writes them."""
+"""Read-modify-CAS loops over runs, run logs, reruns and shadow records: the only way the lifecycle
+writes them."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import TypeVar
 
 from ..errors import VersionConflict
-from ..model import RerunRecord, RunLogEntry, RunState
+from ..model import RerunRecord, RunLogEntry, RunState, ShadowCycle
 from ..ports import Store
 
 MAX_CAS_ATTEMPTS = 20
@@ -47,3 +49,23 @@ async def update_run_log(
 async def update_rerun(store: Store, rerun_id: str,
                        change: Callable[[RerunRecord], RerunRecord | None]) -> RerunRecord | None:
     return await _update(lambda: store.get_rerun(rerun_id), store.cas_rerun, change, f"rerun {rerun_id}")
+
+
+async def update_shadow_cycle(store: Store, pipeline_id: str, date: str, schedule_id: str, now: datetime,
+                              change: Callable[[ShadowCycle], ShadowCycle | None]) -> ShadowCycle | None:
+    """As the others, for a dry-run cycle's shadow record, which is created (version 1) when there
+    is none yet: ``change`` then gets an empty record. Returns the stored result (None: nothing
+    stored and nothing to write)."""
+    for _ in range(MAX_CAS_ATTEMPTS):
+        current = await store.get_shadow_cycle(pipeline_id, date, schedule_id)
+        base = current.model_copy(deep=True) if current is not None else \
+            ShadowCycle(pipeline_id=pipeline_id, date=date, schedule_id=schedule_id, updated_at=now, version=0)
+        updated = change(base)
+        if updated is None:
+            return current
+        updated.version = current.version + 1 if current is not None else 1
+        updated.updated_at = now
+        if await store.cas_shadow_cycle(updated, current.version if current is not None else None):
+            return updated
+    raise VersionConflict(f"shadow record {pipeline_id}/{date}/{schedule_id} kept changing underneath; gave up "
+                          f"after {MAX_CAS_ATTEMPTS} attempts")

@@ -6,7 +6,9 @@ instead. It looks at the same days a watcher pass looks at (:func:`.cycle.days_i
 the same code (:meth:`.cycle.CyclePass.look_back`), with two differences:
 
 * it never evaluates, launches, polls or reruns: SCHEDULE_MISSED, RUN_STUCK, POST_RUN_SENSOR_MISSING,
-  SLA_WARNING / maxDuration / SLA_MET and the completion SLA are judged on what the store holds;
+  SLA_WARNING / maxDuration / SLA_MET and the completion SLA are judged on what the store holds
+  (a dry-run pipeline's scheduler runs are looked up, and its late data checked, as a watcher
+  pass does: :mod:`.shadow`);
 * self-healing starts a cycle the way AWS mode starts one: a cycle inside its window that is ready
   on its stored trait results with nothing triggered for longer than ``recoveryGrace`` (a lost
   marker), or whose claim outlived the run lease with no run recorded (a crashed function), gets a
@@ -113,6 +115,8 @@ class WatchdogSweep:
                 summary.adopted.append(f"{pipeline.name}/{schedule.name}/{day}")
             return
         before = await self.cycles.look_back(pipeline, schedule, today, self.watchdog, advance=False)
+        if pipeline.dry_run and pipeline.trigger is not None:
+            await self.cycles.runs.dry_run.follow(pipeline, schedule, today)
         for record in await self.ctx.store.list_reruns(pipeline.name, limit=50):
             if record.schedule_id != schedule.name or record.status.is_terminal or not record.rerun_run_id:
                 continue

@@ -54,6 +54,7 @@ from .records import (
     format_timestamp,
     utcnow,
 )
+from .shadow import SchedulerRun, ShadowCycle
 
 __all__ = [
     "DEFAULT_SCHEDULE_ID",
@@ -93,7 +94,9 @@ __all__ = [
     "RunStatus",
     "SLAConfig",
     "ScheduleConfig",
+    "SchedulerRun",
     "ServerConfig",
+    "ShadowCycle",
     "Timestamp",
     "TraitConfig",
     "TraitDefinition",

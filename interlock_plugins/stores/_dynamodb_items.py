@@ -25,6 +25,7 @@ from interlock_core.model import (
     RerunRecord,
     RunLogEntry,
     RunState,
+    ShadowCycle,
 )
 
 from . import _dynamodb_keys as keys
@@ -142,6 +143,16 @@ def run_log_item(entry: RunLogEntry, ttl: int | None) -> Item:
         entry.to_json(),
         ttl,
         version=number(entry.version),
+    )
+
+
+def shadow_item(record: ShadowCycle, ttl: int | None) -> Item:
+    return record_item(
+        keys.pipeline_pk(record.pipeline_id),
+        keys.shadow_sk(record.date, record.schedule_id),
+        record.to_json(),
+        ttl,
+        version=number(record.version),
     )
 
 

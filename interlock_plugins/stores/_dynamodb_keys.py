@@ -14,6 +14,7 @@ also carry ``GSI1PK``/``GSI1SK`` for the one global secondary index ``GSI1``::
     PIPELINE#<id>   EVENTSEQ                                 the pipeline's last event sequence number
     PIPELINE#<id>   EVENT#<20-digit sequence>                event; the sequence number is its cursor
     PIPELINE#<id>   MARKER#cascade#<date>#<schedule>#<src>   cascade marker (top-level scheduleID, date, source)
+    PIPELINE#<id>   SHADOW#<date>#<schedule>                 shadow record of a dry-run cycle (with ``version``)
     LOCK#<key>      LOCK                                     lease (``owner``)
     STORE           IDENTITY                                 the store identity (``identity``), written once
 
@@ -41,6 +42,7 @@ EVENT_PREFIX = "EVENT#"
 EVENT_SEQUENCE = "EVENTSEQ"
 MARKER_PREFIX = "MARKER#"
 CASCADE_PREFIX = MARKER_PREFIX + "cascade#"
+SHADOW_PREFIX = "SHADOW#"
 STORE = "STORE"
 IDENTITY = "IDENTITY"
 LEASE_PREFIX = "LOCK#"
@@ -120,6 +122,15 @@ def cascade_prefix(date: str, schedule_id: str) -> str:
 
 def cascade_sk(date: str, schedule_id: str, source: str) -> str:
     return cascade_prefix(date, schedule_id) + source
+
+
+def shadow_sk(date: str, schedule_id: str) -> str:
+    return f"{SHADOW_PREFIX}{date}#{schedule_id}"
+
+
+def shadow_range(since: str, until: str) -> tuple[str, str]:
+    """The sort keys (inclusive) between which the shadow records dated ``since`` to ``until`` lie."""
+    return f"{SHADOW_PREFIX}{since}#", f"{SHADOW_PREFIX}{until}#\uffff"
 
 
 def lease_pk(key: str) -> str:

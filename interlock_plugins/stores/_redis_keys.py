@@ -21,6 +21,8 @@ key                                    type     contents
 ``P reruns``                           zset     rerunId scored by requestedAt, all pipelines
 ``P {<pipeline>}:events``              stream   fields ``kind``, ``data`` (event JSON)
 ``P {<pipeline>}:cascade:<date>:<sch>`` hash    source pipeline -> cascade marker JSON
+``P {<pipeline>}:shadow:<date>:<sch>`` string   shadow record JSON (dry run), retention
+``P {<pipeline>}:shadows``             zset     ``<date>:<schedule>`` scored by the date's ordinal
 ``P lease:<key>``                      string   owner token, PEXPIRE = lease TTL
 ``P wake``                             channel  wake-up JSON (pub/sub, not a key)
 =====================================  =======  =============================================
@@ -117,6 +119,13 @@ class RedisKeys:
 
     def cascade(self, pipeline_id: str, date: str, schedule_id: str) -> str:
         return f"{self._pipeline(pipeline_id)}:cascade:{cycle_member(date, schedule_id)}"
+
+    # shadow records (dry run) ------------------------------------------------------------
+    def shadow(self, pipeline_id: str, date: str, schedule_id: str) -> str:
+        return f"{self._pipeline(pipeline_id)}:shadow:{cycle_member(date, schedule_id)}"
+
+    def shadows(self, pipeline_id: str) -> str:
+        return f"{self._pipeline(pipeline_id)}:shadows"
 
     # leases and notifications --------------------------------------------------------------
     def lease(self, key: str) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 
 from interlock_core.errors import StoreMissing, StoreUnavailable
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _VERSION_TABLE = "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"
 
@@ -97,11 +97,23 @@ _V3 = (
         expires_at REAL)""",
 )
 
+_V4 = (
+    # a dry-run pipeline's shadow record of each cycle (what it would have done, what the scheduler did)
+    """CREATE TABLE shadow_cycles (
+        pipeline_id TEXT NOT NULL,
+        date TEXT NOT NULL,
+        schedule_id TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        data TEXT NOT NULL,
+        expires_at REAL,
+        PRIMARY KEY (pipeline_id, date, schedule_id))""",
+)
+
 # migration n takes a database at version n-1 to version n
-MIGRATIONS: dict[int, tuple[str, ...]] = {1: _V1, 2: _V2, 3: _V3}
+MIGRATIONS: dict[int, tuple[str, ...]] = {1: _V1, 2: _V2, 3: _V3, 4: _V4}
 
 EXPIRING_TABLES = ("traits", "readiness", "runs", "run_logs", "reruns", "events", "cascade_markers", "leases",
-                   "wake_ups")
+                   "wake_ups", "shadow_cycles")
 
 LIVE = "(expires_at IS NULL OR expires_at > ?)"
 """The condition that keeps expired rows out of every read; its parameter is the current time."""
@@ -153,6 +165,7 @@ RUNS = Table("runs", ("run_id",), ("pipeline_id", "version", "created_at", "data
 RUN_LOGS = Table("run_logs", ("pipeline_id", "date", "schedule_id"), ("version", "started_at", "data"))
 RERUNS = Table("reruns", ("rerun_id",), ("pipeline_id", "version", "requested_at", "data"))
 CASCADE_MARKERS = Table("cascade_markers", ("pipeline_id", "date", "schedule_id", "source"), ("data",))
+SHADOW_CYCLES = Table("shadow_cycles", ("pipeline_id", "date", "schedule_id"), ("version", "data"))
 
 
 def ensure_schema(path: str) -> Callable[[sqlite3.Connection], None]:

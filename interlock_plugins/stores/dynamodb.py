@@ -37,6 +37,7 @@ from interlock_core.model import (
     RunLogEntry,
     RunState,
     RunStatus,
+    ShadowCycle,
     TraitEvaluation,
 )
 from interlock_core.plugins import PluginContext
@@ -329,6 +330,26 @@ class DynamoDBStore:
         found = [self._decoded(CascadeMarker, item) async for item in query]
         markers = (m for m in found if m is not None and (m.date, m.schedule_id) == (date, schedule_id))
         return sorted(markers, key=lambda m: m.source)
+
+    # shadow records --------------------------------------------------------------------------
+    async def get_shadow_cycle(self, pipeline_id: str, date: str, schedule_id: str) -> ShadowCycle | None:
+        sk = keys.shadow_sk(date, schedule_id or DEFAULT_SCHEDULE_ID)
+        return await self._get(ShadowCycle, keys.pipeline_pk(pipeline_id), sk)
+
+    async def cas_shadow_cycle(self, record: ShadowCycle, expected_version: int | None) -> bool:
+        now = self._now()
+        condition = items.absent(now) if expected_version is None else items.version_is(expected_version, now)
+        if not record.schedule_id:
+            record = record.model_copy(update={"schedule_id": DEFAULT_SCHEDULE_ID})
+        return await self._db.put(items.shadow_item(record, self._retained(None)), condition)
+
+    async def list_shadow_cycles(self, pipeline_id: str, since: str, until: str) -> list[ShadowCycle]:
+        low, high = keys.shadow_range(since, until)
+        values = {":pk": items.text(keys.pipeline_pk(pipeline_id)), ":low": items.text(low),
+                  ":high": items.text(high)}
+        query = self._db.query("PK = :pk AND SK BETWEEN :low AND :high", values)
+        found = [self._decoded(ShadowCycle, item) async for item in query]
+        return sorted((r for r in found if r is not None), key=lambda r: (r.date, r.schedule_id))
 
     # leases ----------------------------------------------------------------------------------
     async def acquire_lease(self, key: str, owner: str, ttl: float) -> bool:

@@ -13,6 +13,7 @@ import logging
 import math
 import re
 from collections.abc import Callable, Iterable
+from datetime import date as Date
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, TypeVar
 
@@ -34,6 +35,7 @@ from interlock_core.model import (
     RunLogEntry,
     RunState,
     RunStatus,
+    ShadowCycle,
     TraitEvaluation,
 )
 from interlock_core.plugins import PluginContext
@@ -54,6 +56,10 @@ ACTIVE_RUN_GRACE = timedelta(hours=24)
 
 ALL_RERUNS_FACTOR = 5
 """The cross-pipeline rerun index keeps this many times ``runIndexLimit`` entries."""
+
+SHADOW_INDEX_FACTOR = 10
+"""A pipeline's shadow-record index keeps this many times ``runIndexLimit`` cycles (they expire with
+the retention long before that for a daily schedule)."""
 
 _STREAM_ID = re.compile(r"^\d+(-\d+)?$")
 
@@ -391,6 +397,38 @@ class RedisStore:
         entries = await self._redis.hgetall(key)
         found = (_decode(CascadeMarker, raw, f"cascade marker {key}") for raw in entries.values())
         return sorted((m for m in found if m is not None), key=lambda m: (m.timestamp, m.source))
+
+    # shadow records --------------------------------------------------------------------------
+    @translate_errors
+    async def get_shadow_cycle(self, pipeline_id: str, date: str, schedule_id: str) -> ShadowCycle | None:
+        key = self.keys.shadow(pipeline_id, date, schedule_id or DEFAULT_SCHEDULE_ID)
+        return _decode(ShadowCycle, await self._redis.get(key), f"shadow record {pipeline_id}/{date}")
+
+    @translate_errors
+    async def cas_shadow_cycle(self, record: ShadowCycle, expected_version: int | None) -> bool:
+        if not record.schedule_id:
+            record = record.model_copy(update={"schedule_id": DEFAULT_SCHEDULE_ID})
+        mode, expected = ("create", 0) if expected_version is None else ("cas", expected_version)
+        keys = [self.keys.shadow(record.pipeline_id, record.date, record.schedule_id),
+                self.keys.shadows(record.pipeline_id)]
+        args: ScriptArgs = [
+            mode, expected, record.to_json(), self._retention_ms, Date.fromisoformat(record.date).toordinal(),
+            cycle_member(record.date, record.schedule_id), self.config.run_index_limit * SHADOW_INDEX_FACTOR,
+            self._index_ttl_ms,
+        ]
+        return bool(await self._write_record(keys, args))
+
+    @translate_errors
+    async def list_shadow_cycles(self, pipeline_id: str, since: str, until: str) -> list[ShadowCycle]:
+        low, high = Date.fromisoformat(since).toordinal(), Date.fromisoformat(until).toordinal()
+        members = _texts(await self._redis.zrangebyscore(self.keys.shadows(pipeline_id), low, high))
+        if not members:
+            return []
+        keys = [self.keys.shadow(pipeline_id, *split_cycle_member(m)) for m in members]
+        raws = await self._redis.mget(keys)
+        found = [_decode(ShadowCycle, raw, f"shadow record {pipeline_id}/{m}")
+                 for m, raw in zip(members, raws, strict=True)]
+        return sorted((r for r in found if r is not None), key=lambda r: (r.date, r.schedule_id))
 
     # wake-ups between replicas -----------------------------------------------------------------
     def wake_up_notifier(self) -> Notifier:

@@ -4,8 +4,8 @@ Zero set-up and durable. Several processes on one host (the CLI next to ``interl
 share the file: every read-modify-write runs in a ``BEGIN IMMEDIATE`` transaction, so CAS, claims
 and leases are atomic across processes. Time comes from the injected clock: TTLs are expiry
 timestamps compared with ``clock.now()``; expired rows are absent on read and purged lazily.
-Runs, run logs, reruns, events and cascade markers are kept for ``retention`` (runs, run logs and
-reruns that are not finished get one more day).
+Runs, run logs, reruns, events, cascade markers and shadow records are kept for ``retention`` (runs,
+run logs and reruns that are not finished get one more day).
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from interlock_core.model import (
     RunLogEntry,
     RunState,
     RunStatus,
+    ShadowCycle,
     TraitEvaluation,
 )
 from interlock_core.plugins import PluginContext
@@ -49,6 +50,7 @@ from ._sqlite_schema import (
     RERUNS,
     RUN_LOGS,
     RUNS,
+    SHADOW_CYCLES,
     TRAITS,
     Table,
     check_schema,
@@ -301,6 +303,31 @@ class SQLiteStore:
             f" AND {LIVE} ORDER BY source"
         )
         return await self._list(CascadeMarker, sql, (pipeline_id, date, schedule_id or DEFAULT_SCHEDULE_ID))
+
+    # shadow records ----------------------------------------------------------------------------
+    async def get_shadow_cycle(self, pipeline_id: str, date: str, schedule_id: str) -> ShadowCycle | None:
+        sql = f"SELECT data FROM shadow_cycles WHERE pipeline_id = ? AND date = ? AND schedule_id = ? AND {LIVE}"
+        return await self._get(ShadowCycle, sql, (pipeline_id, date, schedule_id or DEFAULT_SCHEDULE_ID))
+
+    async def cas_shadow_cycle(self, record: ShadowCycle, expected_version: int | None) -> bool:
+        schedule_id = record.schedule_id or DEFAULT_SCHEDULE_ID
+        data = record.model_copy(update={"schedule_id": schedule_id}).to_json()
+        row = (record.pipeline_id, record.date, schedule_id, record.version, data)
+
+        def claim(conn: sqlite3.Connection, now: float) -> bool:
+            expires = self._retained(None, now)
+            if expected_version is None:
+                return SHADOW_CYCLES.insert_if_absent(conn, row, expires, now)
+            return SHADOW_CYCLES.swap(conn, row, expires, expected_version, now)
+
+        return await self._write(claim)
+
+    async def list_shadow_cycles(self, pipeline_id: str, since: str, until: str) -> list[ShadowCycle]:
+        sql = (
+            "SELECT data FROM shadow_cycles WHERE pipeline_id = ? AND date >= ? AND date <= ?"
+            f" AND {LIVE} ORDER BY date, schedule_id"
+        )
+        return await self._list(ShadowCycle, sql, (pipeline_id, since, until))
 
     # leases ------------------------------------------------------------------------------------
     async def acquire_lease(self, key: str, owner: str, ttl: float) -> bool:

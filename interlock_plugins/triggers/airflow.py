@@ -16,6 +16,11 @@ Configured ``headers`` (e.g. ``Authorization: Bearer ${AIRFLOW_TOKEN}``) are alw
 static token cannot be renewed, so its rejection fails with a message saying so.
 
 A failed DAG run's message names the failed task(s), from the DAG run's task instances.
+
+For a dry-run pipeline it looks up the DAG runs Airflow's own scheduler made of a cycle
+(:meth:`AirflowTrigger.find_runs`): those whose logical date falls on the cycle's day in the
+schedule's time zone (``logical_date_gte``/``_lte``; ``execution_date_*`` on API v1), Interlock's
+own (``interlock__`` ids) left out.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping
+from datetime import datetime, timedelta
 from typing import Any, ClassVar, Literal
 from urllib.parse import quote
 
@@ -32,9 +38,9 @@ from pydantic import Field, model_validator
 
 from interlock_core.errors import TriggerError
 from interlock_core.launch_keys import OWNER_FIELD, key_taken, ownership_unknown
-from interlock_core.model import FailureCategory
+from interlock_core.model import FailureCategory, SchedulerRun, format_timestamp
 from interlock_core.plugins import PluginContext
-from interlock_core.ports import LaunchRequest, LaunchResult, PollResult
+from interlock_core.ports import CycleWindow, LaunchRequest, LaunchResult, PollResult
 
 from ._airflow_auth import TokenCache
 from ._common import (
@@ -53,6 +59,8 @@ from ._common import (
 
 DAG_RUN_ID_PREFIX = "interlock__"
 MAX_DAG_RUN_ID = 250
+LOOKUP_LIMIT = 100
+"""DAG runs asked for per cycle (a day's runs of one DAG; more would be a DAG scheduled by the minute)."""
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.~:+-]")
 
 
@@ -185,6 +193,26 @@ class AirflowTrigger(HTTPTriggerBase):
         raise_for_status(response, "airflow status")
         return await self._result(cfg, url, version, json_body(response, "airflow status"), "airflow status")
 
+    async def find_runs(self, config: Any, cycle: CycleWindow) -> list[SchedulerRun]:
+        """The DAG runs whose logical date falls within the cycle's day, oldest first, Interlock's own
+        left out. A DAG run without a logical date (Airflow 3 manual runs) counts by ``run_after``."""
+        cfg = expanded_config(AirflowConfig, config, {}, keep=("body", "conf"), environment=cycle.environment)
+        field = "logical_date" if cfg.api_version == "v2" else "execution_date"
+        params = {f"{field}_gte": format_timestamp(cycle.start),
+                  f"{field}_lte": format_timestamp(cycle.end - timedelta(microseconds=1)), "limit": LOOKUP_LIMIT}
+        response = await self._request(cfg, "GET", cfg.dag_runs_url(cfg.api_version), "airflow lookup", params=params)
+        raise_for_status(response, "airflow lookup")
+        listed = json_body(response, "airflow lookup").get("dag_runs")
+        found = []
+        for item in listed if isinstance(listed, list) else []:
+            run = _scheduler_run(item)
+            if run is None or run.run_id.startswith(DAG_RUN_ID_PREFIX):
+                continue
+            when = _instant(item.get(field)) or _instant(item.get("run_after"))
+            if when is not None and cycle.start <= when < cycle.end:
+                found.append((when, run))
+        return [run for _, run in sorted(found, key=lambda pair: (pair[1].started_at or pair[0], pair[0]))]
+
     async def _result(self, cfg: AirflowConfig, url: str, version: str, dag_run: Mapping[str, Any],
                       what: str) -> PollResult:
         """Where a DAG run (as Airflow answered it) stands."""
@@ -246,6 +274,32 @@ class AirflowTrigger(HTTPTriggerBase):
                     category=FailureCategory.PERMANENT, status=response.status_code)
             return response
         raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _instant(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return when if when.tzinfo is not None else None
+
+
+def _scheduler_run(item: Any) -> SchedulerRun | None:
+    """A DAG run as the API lists it, as a run of the scheduler (None when it is not readable)."""
+    if not isinstance(item, Mapping) or not isinstance(item.get("dag_run_id"), str) or not item["dag_run_id"]:
+        return None
+    state = str(item.get("state") or "queued")
+    conf = item.get("conf")
+    if isinstance(conf, Mapping) and OWNER_FIELD in conf:
+        return None  # a DAG run Interlock launched (a pipeline that ran for real before)
+    word = "succeeded" if state == "success" else "failed" if state == "failed" else "running"
+    return SchedulerRun(
+        run_id=item["dag_run_id"][:MAX_DAG_RUN_ID], state=word, started_at=_instant(item.get("start_date")),
+        finished_at=_instant(item.get("end_date")) if word != "running" else None,
+        message=f"DAG run {state} ({item.get('run_type') or 'unknown'} run)",
+        failure_category=FailureCategory.TRANSIENT if word == "failed" else None)
 
 
 def _has_auth(headers: Mapping[str, str]) -> bool:

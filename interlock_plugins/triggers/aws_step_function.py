@@ -15,12 +15,18 @@ and the same input (so the same run id) with that execution; one whose input dif
 ``ExecutionAlreadyExists``, and that execution is followed only when its input carries this run's
 id (DescribeExecution); any other is a name taken by an execution Interlock did not start for this
 run: PERMANENT, never adopted.
+
+For a dry-run pipeline it looks up the executions the state machine's own schedule (an EventBridge
+rule, say) started for a cycle (:meth:`StepFunctionTrigger.find_runs`): ListExecutions, those started
+on the cycle's day in the schedule's time zone, executions whose input carries an
+``interlock_run_id`` left out.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any, ClassVar
 
 from botocore.exceptions import ClientError
@@ -28,13 +34,15 @@ from pydantic import Field, model_validator
 
 from interlock_core.errors import TriggerError
 from interlock_core.launch_keys import OWNER_FIELD, key_taken, ownership_unknown
-from interlock_core.model import FailureCategory
-from interlock_core.ports import LaunchRequest, LaunchResult, PollResult
+from interlock_core.model import FailureCategory, SchedulerRun
+from interlock_core.ports import CycleWindow, LaunchRequest, LaunchResult, PollResult
 
 from .aws_base import AWSTrigger, AWSTriggerConfig, idempotency_name, metadata_text, poll_result
 from .aws_errors import error_code
 
 EXECUTION_NAME_LIMIT = 80
+LOOKUP_PAGES = 5
+"""ListExecutions pages (of 100, newest first) read per cycle at most."""
 SUCCEEDED = frozenset({"SUCCEEDED"})
 FAILED = {
     "FAILED": FailureCategory.TRANSIENT,
@@ -156,3 +164,51 @@ class StepFunctionTrigger(AWSTrigger[StepFunctionConfig]):
         detail = f"{error}: {cause}" if error and cause else (error or cause)
         status = str(execution.get("status", ""))
         return poll_result(status, succeeded=SUCCEEDED, failed=FAILED, detail=detail)
+
+    async def find_runs(self, config: Any, cycle: CycleWindow) -> list[SchedulerRun]:
+        """The state machine's executions started within the cycle's day, oldest first, Interlock's own
+        (an input carrying ``interlock_run_id``) left out."""
+        cfg = self.poll_config(config)
+        arn = cfg.state_machine_arn
+
+        async def listed(client: Any) -> list[dict[str, Any]]:
+            found: list[dict[str, Any]] = []
+            params: dict[str, Any] = {"stateMachineArn": arn, "maxResults": 100}
+            for _ in range(LOOKUP_PAGES):
+                page = await client.list_executions(**params)
+                older = False
+                for execution in (dict(e) for e in page.get("executions") or []):
+                    started = _started(execution)
+                    if started is not None and cycle.start <= started < cycle.end:
+                        found.append(execution)
+                    older = older or (started is not None and started < cycle.start)
+                if older or not page.get("nextToken"):
+                    break
+                params["nextToken"] = page["nextToken"]
+            mine = []
+            for execution in found:
+                described = await client.describe_execution(executionArn=execution["executionArn"])
+                if input_owner(described.get("input")) is None:
+                    mine.append({**execution, **dict(described)})
+            return mine
+
+        executions = await self.call(cfg, "step-function lookup: ListExecutions", listed)
+        runs = [_scheduler_run(e) for e in executions]
+        return sorted(runs, key=lambda r: (r.started_at or cycle.start, r.run_id))
+
+
+def _started(execution: Mapping[str, Any]) -> datetime | None:
+    value = execution.get("startDate")
+    return value if isinstance(value, datetime) and value.tzinfo is not None else None
+
+
+def _scheduler_run(execution: Mapping[str, Any]) -> SchedulerRun:
+    status = str(execution.get("status") or "RUNNING")
+    word = "succeeded" if status in SUCCEEDED else "failed" if status in FAILED else "running"
+    stopped = execution.get("stopDate")
+    error, cause = execution.get("error"), execution.get("cause")
+    detail = f": {error}" + (f": {cause}" if cause else "") if error else ""
+    return SchedulerRun(run_id=str(execution.get("name") or execution.get("executionArn")), state=word,
+                        started_at=_started(execution),
+                        finished_at=stopped if word != "running" and isinstance(stopped, datetime) else None,
+                        message=f"{status}{detail}"[:2000], failure_category=FAILED.get(status))

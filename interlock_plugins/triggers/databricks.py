@@ -11,12 +11,17 @@ even as ``{}``, else ``notebook_params``; a job with job-level parameters should
 this run: PERMANENT, never adopted.
 Errors are classified from Databricks' structured ``error_code`` where it has one, else from the
 HTTP status.
+
+For a dry-run pipeline it looks up the job's runs the Databricks scheduler made for a cycle
+(:meth:`DatabricksTrigger.find_runs`): ``runs/list`` of the job whose start time falls on the
+cycle's day in the schedule's time zone, runs carrying an ``interlock_run_id`` left out.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import httpx
@@ -24,8 +29,8 @@ from pydantic import AliasChoices, Field, field_validator, model_validator
 
 from interlock_core.errors import TriggerError, category_for_http_status
 from interlock_core.launch_keys import OWNER_FIELD, key_taken, ownership_unknown
-from interlock_core.model import FailureCategory
-from interlock_core.ports import LaunchRequest, LaunchResult, PollResult
+from interlock_core.model import FailureCategory, SchedulerRun
+from interlock_core.ports import CycleWindow, LaunchRequest, LaunchResult, PollResult
 
 from ._common import (
     DEFAULT_HTTP_TIMEOUT,
@@ -51,6 +56,10 @@ _NOT_POLLED = ("jobID", "jobName", "parameters", "notebookParams", "arguments")
 """Keys a status poll does not use, so it leaves them unexpanded (they may name run variables)."""
 _RESULT_CATEGORIES = {"TIMEDOUT": FailureCategory.TIMEOUT, "CANCELED": FailureCategory.PERMANENT,
                       "DISABLED": FailureCategory.PERMANENT}
+LOOKUP_PAGE = 25
+"""Runs per ``runs/list`` page (the most Jobs API 2.1 gives)."""
+LOOKUP_PAGES = 4
+"""Pages read per cycle at most (a job run more than 100 times a day is not a daily job)."""
 
 
 class DatabricksConfig(TriggerConfig):
@@ -209,6 +218,26 @@ class DatabricksTrigger(HTTPTriggerBase):
         return PollResult(state="running", message=message)
 
 
+    async def find_runs(self, config: Any, cycle: CycleWindow) -> list[SchedulerRun]:
+        """The job's runs that started within the cycle's day, oldest first, Interlock's own left out."""
+        cfg = expanded_config(DatabricksConfig, config, {}, keep=("parameters", "notebookParams", "arguments"),
+                              environment=cycle.environment)
+        job_id = await self._job_id(cfg)
+        params = {"job_id": str(job_id), "start_time_from": str(_ms(cycle.start)),
+                  "start_time_to": str(_ms(cycle.end) - 1), "limit": str(LOOKUP_PAGE), "expand_tasks": "false"}
+        found: list[SchedulerRun] = []
+        for _ in range(LOOKUP_PAGES):
+            data = await self._call(cfg, "GET", "/api/2.1/jobs/runs/list", "databricks lookup", params=params)
+            for item in data.get("runs") or []:
+                run = _scheduler_run(item) if isinstance(item, Mapping) and run_owner(item) is None else None
+                if run is not None and run.started_at is not None and cycle.start <= run.started_at < cycle.end:
+                    found.append(run)
+            token = data.get("next_page_token")
+            if not data.get("has_more") or not isinstance(token, str) or not token:
+                break
+            params = {**params, "page_token": token}
+        return sorted(found, key=lambda r: (r.started_at or cycle.start, r.run_id))
+
     async def _job_id(self, cfg: DatabricksConfig) -> int:
         if cfg.job_id is not None:
             text = str(cfg.job_id).strip()
@@ -241,3 +270,36 @@ class DatabricksTrigger(HTTPTriggerBase):
         if not response.is_success:
             raise failure_for(response, what)
         return json_body(response, what)
+
+
+def _ms(when: datetime) -> int:
+    return round(when.timestamp() * 1000)
+
+
+def _instant(ms: Any) -> datetime | None:
+    if not isinstance(ms, int) or isinstance(ms, bool) or ms <= 0:
+        return None
+    return datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+def _scheduler_run(item: Mapping[str, Any]) -> SchedulerRun | None:
+    """A run as ``runs/list`` gives it, as a run of the scheduler (None when it is not readable)."""
+    run_id = item.get("run_id")
+    if not isinstance(run_id, int) or isinstance(run_id, bool):
+        return None
+    raw_state = item.get("state")
+    state: Mapping[str, Any] = raw_state if isinstance(raw_state, Mapping) else {}
+    life, result = str(state.get("life_cycle_state") or ""), state.get("result_state")
+    if life == "TERMINATED" and result == "SUCCESS":
+        word, category = "succeeded", None
+    elif life == "TERMINATED":
+        word, category = "failed", _RESULT_CATEGORIES.get(str(result), FailureCategory.TRANSIENT)
+    elif life in ("INTERNAL_ERROR", "SKIPPED"):
+        word, category = "failed", FailureCategory.TRANSIENT
+    else:
+        word, category = "running", None
+    trigger = item.get("trigger") or "unknown"
+    return SchedulerRun(run_id=str(run_id), state=word, started_at=_instant(item.get("start_time")),
+                        finished_at=_instant(item.get("end_time")) if word != "running" else None,
+                        message=f"{life}/{result} ({trigger} run)" if result else f"{life} ({trigger} run)",
+                        failure_category=category)

@@ -30,6 +30,7 @@ from .pipeline_view import RETIRED, ListedPipeline, known, listing, show_unregis
 from .remove import cmd_remove_pipeline
 from .scaffold import scaffold
 from .session import open_engine
+from .shadow import cmd_shadow_report
 
 
 def _check_init_target(target: Path, force: bool) -> None:
@@ -453,4 +454,4 @@ async def cmd_serve(args: argparse.Namespace, out: Out) -> int:
     return await serve(args, out)
 
 
-__all__ = ["EXIT_ERROR", "cmd_add_pipeline", "cmd_remove_pipeline"]
+__all__ = ["EXIT_ERROR", "cmd_add_pipeline", "cmd_remove_pipeline", "cmd_shadow_report"]

@@ -137,6 +137,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("pipeline", nargs="?")
     p.add_argument("--json", action="store_true")
 
+    p = sub.add_parser("shadow-report", help="a dry-run pipeline's evidence: would-trigger vs the scheduler's runs",
+                       description="For each cycle from --from to --to: when Interlock would have triggered, when "
+                       "the scheduler in place ran (looked up through the trigger, or pushed), the difference, and "
+                       "whether the SLA would have held. Only reads.")
+    p.add_argument("pipeline")
+    p.add_argument("--from", dest="since", type=run_date, metavar="DATE",
+                   help="first cycle date YYYY-MM-DD (default: 6 days before --to)")
+    p.add_argument("--to", dest="until", type=run_date, metavar="DATE",
+                   help="last cycle date YYYY-MM-DD (default: today)")
+    p.add_argument("--schedule", help="only this schedule's cycles (default: every schedule)")
+    p.add_argument("--json", action="store_true")
+
     p = sub.add_parser("rerun", help="run a date again through the same lifecycle (warns when it never ran)")
     p.add_argument("pipeline")
     p.add_argument("--date", type=run_date, required=True, help="the date to run again (YYYY-MM-DD)")

@@ -16,6 +16,7 @@ from typing import Any
 
 from interlock_core.archetypes import ResolvedTrait
 from interlock_core.engine import Engine
+from interlock_core.engine.shadow_report import ShadowReport
 from interlock_core.errors import InterlockError, StoreUnavailable
 from interlock_core.model import (
     Event,
@@ -82,6 +83,8 @@ class PipelineDetail:
     """Newest first."""
     upstream: list[Neighbour]
     downstream: list[Neighbour]
+    shadow: ShadowReport | None = None
+    """A dry-run pipeline's shadow report over the last days (core computes it; the page renders it)."""
 
     @property
     def rerun_date(self) -> str:
@@ -180,6 +183,7 @@ async def pipeline_detail(engine: Engine, name: str) -> PipelineDetail:
         events=[_masked(e) for e in reversed(events)],
         upstream=[await _neighbour(engine, n, known) for n in sorted(pipeline.upstream_pipelines())],
         downstream=[await _neighbour(engine, n, known) for n in downstream],
+        shadow=await engine.shadow_report(pipeline.name) if pipeline.dry_run else None,
     )
 
 

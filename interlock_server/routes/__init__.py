@@ -9,10 +9,11 @@ from .pipelines import ROUTES as PIPELINES
 from .readiness import ROUTES as READINESS
 from .reruns import ROUTES as RERUNS
 from .runs import ROUTES as RUNS
+from .shadow import ROUTES as SHADOW
 
 
 def api_routes() -> list[ApiRoute]:
-    return [*META, *PIPELINES, *READINESS, *RUNS, *HISTORY, *RERUNS]
+    return [*META, *PIPELINES, *READINESS, *RUNS, *HISTORY, *RERUNS, *SHADOW]
 
 
 __all__ = ["ApiRoute", "api_routes"]

@@ -10,6 +10,9 @@
 * API v1 (Airflow 2): basic auth; ``logical_date`` optional.
 * ``GET .../dagRuns/{id}/taskInstances`` lists the task instances a test set with
   :meth:`FakeAirflow.set_task_state`.
+* ``GET .../dagRuns`` lists DAG runs (``{"dag_runs", "total_entries"}``) filtered by
+  ``logical_date_gte``/``_lte`` (v2) or ``execution_date_gte``/``_lte`` (v1), inclusive, 422 for a
+  bound that is not a date-time; :meth:`FakeAirflow.scheduled` adds a run Airflow's own scheduler made.
 * Both: 404 for an unknown DAG or DAG run, 409 for a duplicate ``dag_run_id``; DAG runs start
   ``queued`` and tests move them with :meth:`FakeAirflow.set_state`.
 * Faults: :meth:`FakeAirflow.fail_next` answers the next matching calls with a given status,
@@ -24,6 +27,7 @@ import hashlib
 import hmac
 import json
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from starlette.applications import Starlette
@@ -85,6 +89,16 @@ class FakeAirflow:
     def set_state(self, dag_id: str, dag_run_id: str, state: str) -> None:
         self.runs[(dag_id, dag_run_id)]["state"] = state
 
+    def scheduled(self, dag_id: str, logical_date: str, state: str = "success", *, start: str | None = None,
+                  end: str | None = None, run_id: str | None = None) -> str:
+        """A DAG run Airflow's scheduler made (``scheduled__<logical date>``); its id."""
+        run_id = run_id or f"scheduled__{logical_date}"
+        self.runs[(dag_id, run_id)] = {
+            "dag_run_id": run_id, "dag_id": dag_id, "logical_date": logical_date, "queued_at": start,
+            "start_date": start, "end_date": end, "run_after": logical_date, "run_type": "scheduled",
+            "state": state, "triggered_by": "timetable", "conf": {}, "note": None}
+        return run_id
+
     def set_task_state(self, dag_id: str, dag_run_id: str, task_id: str, state: str) -> None:
         self.task_instances.setdefault((dag_id, dag_run_id), {})[task_id] = state
 
@@ -104,6 +118,7 @@ class FakeAirflow:
         return Starlette(routes=[
             Route("/auth/token", self._token, methods=["POST"]),
             Route("/api/{version:str}/dags/{dag_id:str}/dagRuns", self._trigger, methods=["POST"]),
+            Route("/api/{version:str}/dags/{dag_id:str}/dagRuns", self._list_runs, methods=["GET"]),
             Route("/api/{version:str}/dags/{dag_id:str}/dagRuns/{dag_run_id:str}", self._get_run,
                   methods=["GET"]),
             Route("/api/{version:str}/dags/{dag_id:str}/dagRuns/{dag_run_id:str}/taskInstances",
@@ -116,7 +131,7 @@ class FakeAirflow:
             body = json.loads(raw) if raw else None
         except ValueError:
             body = raw.decode(errors="replace")
-        self.requests.append({"method": request.method, "path": request.url.path,
+        self.requests.append({"method": request.method, "path": request.url.path, "query": dict(request.query_params),
                               "headers": dict(request.headers), "body": body})
         for fault in list(self.faults):
             if fault.path_contains in request.url.path:
@@ -198,6 +213,39 @@ class FakeAirflow:
                "note": body.get("note")}
         self.runs[(dag_id, run_id)] = run
         return JSONResponse(run)
+
+    async def _list_runs(self, request: Request) -> Response:
+        _, fault = await self._record(request)
+        if fault is not None:
+            return fault
+        version, dag_id = request.path_params["version"], request.path_params["dag_id"]
+        refused = self._refused(request, version)
+        if refused is not None:
+            return refused
+        if dag_id not in self.dags:
+            return JSONResponse({"detail": f"DAG with dag_id: '{dag_id}' not found"}, status_code=404)
+        column = "logical_date" if version == "v2" else "execution_date"
+        bounds: dict[str, datetime] = {}
+        for side in ("gte", "lte"):
+            raw = request.query_params.get(f"{column}_{side}")
+            if raw is None:
+                continue
+            try:
+                bounds[side] = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+            except ValueError:
+                return _validation_error("query", f"{column}_{side}", "Input should be a valid datetime")
+        limit = int(request.query_params.get("limit", "50"))
+        found = []
+        for (run_dag, _), run in self.runs.items():
+            when = run.get("logical_date")
+            instant = datetime.fromisoformat(when.replace("Z", "+00:00")) if when else None
+            if run_dag != dag_id or (bounds and instant is None):
+                continue
+            if instant is not None and (("gte" in bounds and instant < bounds["gte"])
+                                        or ("lte" in bounds and instant > bounds["lte"])):
+                continue
+            found.append({**run, "execution_date": when} if version == "v1" else run)
+        return JSONResponse({"dag_runs": found[:limit], "total_entries": len(found)})
 
     async def _get_run(self, request: Request) -> Response:
         _, fault = await self._record(request)

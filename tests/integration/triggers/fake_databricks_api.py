@@ -72,7 +72,20 @@ class FakeDatabricks:
             Route("/api/2.1/jobs/list", self._list, methods=["GET"]),
             Route("/api/2.1/jobs/run-now", self._run_now, methods=["POST"]),
             Route("/api/2.1/jobs/runs/get", self._get_run, methods=["GET"]),
+            Route("/api/2.1/jobs/runs/list", self._list_runs, methods=["GET"]),
         ])
+
+    def scheduled(self, job_id: int, start_ms: int, end_ms: int = 0, result_state: str | None = "SUCCESS") -> int:
+        """A run the job's own schedule started (``trigger: PERIODIC``); its run id."""
+        run_id = self.next_run_id
+        self.next_run_id += 1
+        state: dict[str, Any] = {"life_cycle_state": "TERMINATED" if end_ms else "RUNNING", "state_message": ""}
+        if end_ms and result_state:
+            state["result_state"] = result_state
+        self.runs[run_id] = {"job_id": job_id, "run_id": run_id, "number_in_job": run_id, "trigger": "PERIODIC",
+                             "run_name": self.jobs[job_id], "start_time": start_ms, "end_time": end_ms,
+                             "state": state}
+        return run_id
 
     async def _record(self, request: Request) -> tuple[Any, Response | None]:
         raw = await request.body()
@@ -149,6 +162,29 @@ class FakeDatabricks:
                              "overriding_parameters": {k: v for k, v in body.items()
                                                        if k not in ("job_id", "idempotency_token")}}
         return JSONResponse({"run_id": run_id, "number_in_job": run_id})
+
+    async def _list_runs(self, request: Request) -> Response:
+        """``runs/list``: newest first by start time, ``limit`` (at most 25) a page, ``page_token``."""
+        _, fault = await self._record(request)
+        if fault is not None:
+            return fault
+        query = request.query_params
+        limit = int(query.get("limit", "20"))
+        if not 1 <= limit <= 25:
+            return _error(400, "INVALID_PARAMETER_VALUE", "limit must be between 1 and 25")
+        low, high = int(query.get("start_time_from", "0")), int(query.get("start_time_to", str(2**62)))
+        runs = sorted((r for r in self.runs.values()
+                       if str(r["job_id"]) == query.get("job_id", str(r["job_id"]))
+                       and low <= int(r.get("start_time", 0)) <= high),
+                      key=lambda r: -int(r.get("start_time", 0)))
+        offset = int(query.get("page_token", "0"))
+        page = runs[offset:offset + limit]
+        answer: dict[str, Any] = {"has_more": offset + limit < len(runs)}
+        if page:
+            answer["runs"] = page
+        if answer["has_more"]:
+            answer["next_page_token"] = str(offset + limit)
+        return JSONResponse(answer)
 
     async def _get_run(self, request: Request) -> Response:
         _, fault = await self._record(request)

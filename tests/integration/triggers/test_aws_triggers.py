@@ -13,6 +13,7 @@ import socket
 import sys
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +21,9 @@ import boto3  # type: ignore[import-untyped]
 import pydantic
 import pytest
 
+from interlock_core.engine.shadow import cycle_window
 from interlock_core.errors import TriggerError
-from interlock_core.model import FailureCategory
+from interlock_core.model import FailureCategory, PipelineConfig
 from interlock_core.plugins import PluginContext, load_plugins
 from interlock_core.ports import LaunchRequest
 from interlock_core.templating import run_variables
@@ -517,6 +519,29 @@ async def test_step_function_executions_map_succeeded_and_failed(
     assert (succeeded.state, succeeded.message) == ("succeeded", "SUCCEEDED")
     assert (failed.state, failed.message) == ("failed", "FAILED: NoData: input missing")
     assert failed.failure_category is FailureCategory.TRANSIENT
+
+
+async def test_step_function_finds_the_executions_its_schedule_started_on_the_cycle_day(
+    moto: MotoServer, sfn: StepFunctionTrigger
+) -> None:
+    """A dry-run cycle's scheduler runs: the executions started on the day (moto stamps them now), not
+    the one Interlock started (its input carries the run id)."""
+    arn = state_machine(moto)
+    client = aws(moto, "stepfunctions")
+    scheduled = [client.start_execution(stateMachineArn=arn, name=f"scheduled-{n}", input="{}")["executionArn"]
+                 for n in (1, 2)]
+    await sfn.launch(config(sfn, moto, stateMachineArn=arn), make_request())
+    now = datetime.now(UTC)
+    today = PipelineConfig.model_validate({"name": "daily-sales", "archetype": "batch-ingestion"})
+    cycle = cycle_window(today, today.resolved_schedules()[0], now.date().isoformat())
+
+    runs = await sfn.find_runs(config(sfn, moto, stateMachineArn=arn), cycle)
+    assert sorted(r.run_id for r in runs) == ["scheduled-1", "scheduled-2"]
+    assert all(r.state == "running" and r.started_at is not None and cycle.start <= r.started_at < cycle.end
+               for r in runs)
+    assert {e["executionArn"] for e in client.list_executions(stateMachineArn=arn)["executions"]} > set(scheduled)
+    yesterday = cycle_window(today, today.resolved_schedules()[0], (now.date() - timedelta(days=1)).isoformat())
+    assert await sfn.find_runs(config(sfn, moto, stateMachineArn=arn), yesterday) == []
 
 
 async def test_step_function_unknown_state_machine_is_permanent(
