@@ -33,8 +33,10 @@ from .engine import Engine
 from .engine.cycle import LOOKBACK_DAYS, days_in_view
 from .engine.outcome import Outcome, RunOutcome
 from .errors import NotFoundError, PipelineRetired, StoreUnavailable
+from .metrics import METRICS
 from .model import PipelineConfig, ScheduleConfig
 from .schedule import cycle_date, schedule_zone
+from .tracing import span
 
 log = logging.getLogger("interlock.watcher")
 
@@ -52,6 +54,8 @@ class PassStats:
     skipped_busy: int = 0
     errors: int = 0
     outcomes: dict[str, int] = field(default_factory=dict)
+    lag: float = 0.0
+    """Seconds the most overdue cycle of the pass waited past its due time."""
 
 
 class Watcher:
@@ -220,6 +224,18 @@ class Watcher:
     # ------------------------------------------------------------------------- passes
     async def run_once(self, *, all_cycles: bool = True) -> PassStats:
         """One pass: every due cycle (every cycle when ``all_cycles``), concurrently, awaited."""
+        started = self.ctx.clock.monotonic()
+        with span("interlock.watcher.pass", **{"interlock.all_cycles": all_cycles}) as traced:
+            stats = await self._pass(all_cycles)
+            traced.set(**{"interlock.cycles": stats.cycles, "interlock.settled": stats.settled,
+                          "interlock.skipped_busy": stats.skipped_busy, "interlock.errors": stats.errors})
+        METRICS.inc("interlock_watcher_passes_total")
+        METRICS.set_gauge("interlock_watcher_last_pass_timestamp_seconds", self.ctx.clock.now().timestamp())
+        METRICS.set_gauge("interlock_watcher_lag_seconds", stats.lag)
+        METRICS.observe("interlock_watcher_pass_seconds", self.ctx.clock.monotonic() - started)
+        return stats
+
+    async def _pass(self, all_cycles: bool) -> PassStats:
         stats = PassStats()
         now = self.ctx.clock.now()
         pipelines = await self._pipelines_now(force=all_cycles)
@@ -235,7 +251,9 @@ class Watcher:
             if pipeline.name in woken:
                 self._settled.pop(cid, None)
                 self._open_woken_days(pipeline, schedule, woken_days.get(pipeline.name, ()))
-            if all_cycles or pipeline.name in woken or self._due.get(cid, now) <= now:
+            due_at = self._due.get(cid, now)
+            if all_cycles or pipeline.name in woken or due_at <= now:
+                stats.lag = max(stats.lag, (now - due_at).total_seconds())
                 self._due[cid] = now + self.ctx.interval(pipeline)
                 if self._is_settled(pipeline, schedule):
                     stats.settled += 1

@@ -52,6 +52,8 @@ from interlock_core.model import Archetype, Calendar, EngineConfig, ProjectConfi
 from interlock_core.plugins import Plugins, load_plugins
 from interlock_core.ports import Store
 
+from ..telemetry import configure_telemetry, flush_telemetry
+
 log = logging.getLogger("interlock.aws")
 T = TypeVar("T")
 
@@ -186,6 +188,7 @@ class LambdaRuntime:
             raise
 
     async def _start(self) -> None:
+        configure_telemetry()  # on when the function's environment sets OTEL_* (and the layer has interlock[otel])
         project = self._project or build_project(self.settings)
         engine = build_engine(project, clock=self.clock, store=self._store,
                               evaluator_options={"evaluator_base_url": self.settings.evaluator_base_url})
@@ -213,7 +216,10 @@ class LambdaRuntime:
             finally:
                 await self.flush_alerts()
 
-        return self._submit(invoke())
+        try:
+            return self._submit(invoke())
+        finally:
+            flush_telemetry()  # the container may be frozen as soon as the handler returns
 
     async def flush_alerts(self) -> None:
         flush = getattr(self.engine.ctx.alerts if self.engine else None, "flush", None)
