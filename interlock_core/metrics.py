@@ -46,6 +46,12 @@ HELP = {
     "interlock_http_request_seconds": "HTTP request latency, by route and status.",
 }
 
+UNLABELED_COUNTERS = ("interlock_evaluation_errors_total", "interlock_retries_scheduled_total",
+                      "interlock_drift_detected_total", "interlock_cascade_markers_total", "interlock_relaunches_total",
+                      "interlock_watcher_passes_total")
+"""Counters without labels: exposed at 0 from the start, so that Prometheus' ``increase()`` sees
+their first increment (a series born at 1 counts as no increase)."""
+
 GAUGES = frozenset({"interlock_alerts_pending", "interlock_pipeline_ready",
                     "interlock_watcher_last_pass_timestamp_seconds", "interlock_watcher_lag_seconds"})
 """The names that are gauges (a value set, not added to)."""
@@ -88,6 +94,8 @@ class Metrics:
         self.gauges: dict[str, dict[LabelKey, float]] = defaultdict(dict)
         self.hook: MetricsHook | None = None
         self._collectors: dict[str, Collector] = {}
+        for name in UNLABELED_COUNTERS:
+            self.counters[name][()] = 0.0
 
     @staticmethod
     def _key(labels: dict[str, str]) -> LabelKey:
