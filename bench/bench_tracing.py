@@ -9,6 +9,8 @@ thread counts):
   on, against the same loop without it (the baseline);
 * ``engine.evaluate`` of a pipeline of 3 pushed traits (no evaluator process: the engine and its
   SQLite store only, where tracing's share is largest), off and on;
+* ``engine.evaluate`` of a pipeline of 3 trivial ``/bin/sh`` evaluators (what an evaluation usually
+  is: processes), off and on;
 * Interlock's ASGI app answering a readiness GET in process (every middleware, the server span,
   the route), off and on.
 
@@ -26,7 +28,19 @@ import sys
 import time
 from typing import Any
 
-from _support import archetype, arguments, open_engine, pipeline, report, rotated, shown, spread, workspace
+from _support import (
+    PASS_SCRIPT,
+    archetype,
+    arguments,
+    open_engine,
+    pipeline,
+    report,
+    rotated,
+    shown,
+    spread,
+    workspace,
+    write_script,
+)
 from _support import write_project as write_bench_project
 
 from interlock_core import tracing
@@ -35,6 +49,7 @@ from interlock_server.app import create_app
 
 TRAITS = ["freshness", "volume", "schema"]
 PIPELINE = "bench-tracing"
+SPAWNING = "bench-tracing-processes"
 KEY = "bench-tracing-key"
 SINK = """
 import sys
@@ -119,15 +134,19 @@ async def call(app: Any, scope: dict[str, Any]) -> int:
     return status
 
 
-async def measure(args: Any, spans: int, evaluations: int, requests: int, reps: int) -> dict[str, list[float]]:
+async def measure(args: Any, spans: int, evaluations: int, processes: int, requests: int,
+                  reps: int) -> dict[str, list[float]]:
     switch = Switch()
     modes = ["off", "on"] if switch.start() else ["off"]
-    cpu: dict[str, list[float]] = {f"{what}_{mode}": [] for what in ("span", "evaluate", "request") for mode in modes}
+    whats = ("span", "evaluate", "processes", "request")
+    cpu: dict[str, list[float]] = {f"{what}_{mode}": [] for what in whats for mode in modes}
     cpu["span_baseline"] = []
     try:
         with workspace(args.store_dir, "tracing") as root:
-            write_bench_project(root, [archetype("three-pushed", TRAITS)],
-                                pipelines=[pipeline(PIPELINE, "three-pushed", dict.fromkeys(TRAITS))])
+            script = str(write_script(root / "evaluators", "pass", PASS_SCRIPT))
+            write_bench_project(root, [archetype("three", TRAITS)],
+                                pipelines=[pipeline(PIPELINE, "three", dict.fromkeys(TRAITS)),
+                                           pipeline(SPAWNING, "three", dict.fromkeys(TRAITS, script))])
             engine = await open_engine(root)
             try:
                 for trait in TRAITS:
@@ -152,6 +171,10 @@ async def measure(args: Any, spans: int, evaluations: int, requests: int, reps: 
                             await engine.evaluate(PIPELINE)
                         cpu[f"evaluate_{mode}"].append((time.process_time() - started) / evaluations)
                         started = time.process_time()
+                        for _ in range(processes):
+                            await engine.evaluate(SPAWNING)
+                        cpu[f"processes_{mode}"].append((time.process_time() - started) / processes)
+                        started = time.process_time()
                         for _ in range(requests):
                             await call(app, dict(scope))
                         cpu[f"request_{mode}"].append((time.process_time() - started) / requests)
@@ -170,21 +193,26 @@ def main() -> None:
     ])
     spans = 2000 if args.quick else 20_000
     evaluations = 20 if args.quick else 1000
+    processes = 5 if args.quick else 200
     requests = 50 if args.quick else 3000
     reps = args.reps or (1 if args.quick else 5)
     for name in list(os.environ):
         if name.startswith("OTEL_"):
             del os.environ[name]
-    cpu = asyncio.run(measure(args, spans, evaluations, requests, reps))
+    cpu = asyncio.run(measure(args, spans, evaluations, processes, requests, reps))
     on = "span_on" in cpu
     rows: list[tuple[str, Any]] = [
-        ("sizes: spans × evaluations × requests per turn, turns", f"{spans} × {evaluations} × {requests}, {reps}"),
+        ("sizes per turn (spans, evaluations, with processes, requests), turns",
+         f"{spans}, {evaluations}, {processes}, {requests}; {reps}"),
         ("no-op span (off), CPU ns per span", shown([a - b for a, b in zip(cpu["span_off"], cpu["span_baseline"],
                                                                          strict=True)], 1e9, 3)),
         ("engine.evaluate, 3 pushed traits, off, CPU µs", shown(cpu["evaluate_off"], 1e6, 4)),
+        ("engine.evaluate, 3 /bin/sh evaluators, off, CPU µs", shown(cpu["processes_off"], 1e6, 4)),
         ("readiness GET in process, off, CPU µs", shown(cpu["request_off"], 1e6, 4)),
     ]
-    figures: dict[str, Any] = {"spans": spans, "evaluations": evaluations, "requests": requests, "reps": reps,
+    figures: dict[str, Any] = {"spans": spans, "evaluations": evaluations, "processes": processes,
+                               "requests": requests, "reps": reps,
+                               "processes_off_us": [v * 1e6 for v in spread(cpu["processes_off"])],
                                "noop_span_ns": [v * 1e9 for v in spread(
                                    [a - b for a, b in zip(cpu["span_off"], cpu["span_baseline"], strict=True)])],
                                "evaluate_off_us": [v * 1e6 for v in spread(cpu["evaluate_off"])],
@@ -192,16 +220,21 @@ def main() -> None:
     if on:
         evaluate_ratio = [a / b for a, b in zip(cpu["evaluate_on"], cpu["evaluate_off"], strict=True)]
         request_ratio = [a / b for a, b in zip(cpu["request_on"], cpu["request_off"], strict=True)]
+        process_ratio = [a / b for a, b in zip(cpu["processes_on"], cpu["processes_off"], strict=True)]
         rows += [
             ("OpenTelemetry span (on), CPU µs per span", shown(cpu["span_on"], 1e6, 3)),
             ("engine.evaluate, on, CPU µs", shown(cpu["evaluate_on"], 1e6, 4)),
             ("engine.evaluate on ÷ off", shown(evaluate_ratio)),
+            ("engine.evaluate, 3 /bin/sh evaluators, on, CPU µs", shown(cpu["processes_on"], 1e6, 4)),
+            ("engine.evaluate with processes on ÷ off", shown(process_ratio)),
             ("readiness GET, on, CPU µs", shown(cpu["request_on"], 1e6, 4)),
             ("readiness GET on ÷ off", shown(request_ratio)),
         ]
         figures.update({"span_on_us": [v * 1e6 for v in spread(cpu["span_on"])],
                         "evaluate_on_us": [v * 1e6 for v in spread(cpu["evaluate_on"])],
                         "evaluate_ratio": spread(evaluate_ratio),
+                        "processes_on_us": [v * 1e6 for v in spread(cpu["processes_on"])],
+                        "processes_ratio": spread(process_ratio),
                         "request_on_us": [v * 1e6 for v in spread(cpu["request_on"])],
                         "request_ratio": spread(request_ratio)})
     report("tracing", rows, figures)

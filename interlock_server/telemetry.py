@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Protocol
 
 log = logging.getLogger("interlock.telemetry")
 
@@ -93,7 +93,3 @@ def shutdown_telemetry() -> None:
             active.shutdown()
         except Exception:
             log.warning("shutting telemetry down failed", exc_info=True)
-
-
-def active() -> Any:
-    return _active
