@@ -36,7 +36,7 @@ from .errors import NotFoundError, PipelineRetired, StoreUnavailable
 from .metrics import METRICS
 from .model import PipelineConfig, ScheduleConfig
 from .schedule import cycle_date, schedule_zone
-from .tracing import span
+from .tracing import NO_SPAN, span
 
 log = logging.getLogger("interlock.watcher")
 
@@ -225,10 +225,7 @@ class Watcher:
     async def run_once(self, *, all_cycles: bool = True) -> PassStats:
         """One pass: every due cycle (every cycle when ``all_cycles``), concurrently, awaited."""
         started = self.ctx.clock.monotonic()
-        with span("interlock.watcher.pass", **{"interlock.all_cycles": all_cycles}) as traced:
-            stats = await self._pass(all_cycles)
-            traced.set(**{"interlock.cycles": stats.cycles, "interlock.settled": stats.settled,
-                          "interlock.skipped_busy": stats.skipped_busy, "interlock.errors": stats.errors})
+        stats = await self._pass(all_cycles)
         METRICS.inc("interlock_watcher_passes_total")
         METRICS.set_gauge("interlock_watcher_last_pass_timestamp_seconds", self.ctx.clock.now().timestamp())
         METRICS.set_gauge("interlock_watcher_lag_seconds", stats.lag)
@@ -267,11 +264,16 @@ class Watcher:
             except StoreUnavailable as exc:
                 failures.append(exc)
 
-        async with anyio.create_task_group() as tg:
-            for pipeline, schedule in due:
-                tg.start_soon(guarded, pipeline, schedule)
-        if failures:
-            raise failures[0]
+        # a pass with cycles to work is a span (the idle passes between them are not)
+        with span("interlock.watcher.pass", **{"interlock.all_cycles": all_cycles, "interlock.due": len(due),
+                                               "interlock.settled": stats.settled}) if due else NO_SPAN as traced:
+            async with anyio.create_task_group() as tg:
+                for pipeline, schedule in due:
+                    tg.start_soon(guarded, pipeline, schedule)
+            traced.set(**{"interlock.cycles": stats.cycles, "interlock.skipped_busy": stats.skipped_busy,
+                          "interlock.errors": stats.errors})
+            if failures:
+                raise failures[0]
         self.last_pass_at = now
         self.passes += 1
         return stats

@@ -159,10 +159,14 @@ async def test_a_watcher_pass_is_a_span_and_reports_its_lag(harness: Harness, tr
     assert stats.lag == 7.0 and METRICS.gauge("interlock_watcher_lag_seconds") == 7.0
     assert METRICS.gauge("interlock_watcher_last_pass_timestamp_seconds") == harness.clock.now().timestamp()
 
+    harness.clock.advance(1)  # nothing due: an idle pass is no span
+    await watcher.run_once(all_cycles=False)
+    assert METRICS.gauge("interlock_watcher_last_pass_timestamp_seconds") == harness.clock.now().timestamp()
+
     passes = tracer.named("interlock.watcher.pass")
     assert len(passes) == 2 and all(span.parent is None for span in passes)
     assert passes[0].attributes["interlock.all_cycles"] is True
-    assert passes[1].attributes["interlock.cycles"] == 1
+    assert (passes[1].attributes["interlock.due"], passes[1].attributes["interlock.cycles"]) == (1, 1)
     # the pass's work is traced inside it
     assert {span.parent.name for span in tracer.named("interlock.evaluate") if span.parent} == {
         "interlock.watcher.pass"}

@@ -30,12 +30,13 @@ def hook() -> Iterator[Webhook]:
 
 
 async def test_one_trace_runs_from_the_gate_through_the_job_to_its_callback(tmp_path: Path, hook: Webhook) -> None:
-    unwatched = {"watch": {"enabled": False}}  # the API drives them; the watcher still makes passes
+    unwatched = {"watch": {"enabled": False}}  # the API drives them
     upstream = http_pipeline("traced", hook.url, **unwatched)
     upstream["traits"]["signal"] = {"ttl": 600}  # optional and pushed: nothing pushed yet
     downstream = http_pipeline("after-traced", hook.url, **unwatched)
     downstream["traits"]["source-ready"]["config"] = {"upstreamPipeline": "traced"}
-    root = write_project(tmp_path / "project", pipelines=[upstream, downstream],
+    watched = http_pipeline("watched", hook.url, evaluator="fail")  # the watcher's: evaluated, never launched
+    root = write_project(tmp_path / "project", pipelines=[upstream, downstream, watched],
                          config={"watcher": {"enabled": True, "defaultInterval": "1h"}})
     with otlp_receiver() as receiver:
         served = start_serve(root, env={
@@ -65,8 +66,7 @@ def check_trace(receiver: Receiver, run_id: str, traceparent: str) -> None:
     assert (request.kind, request.parent_id, request.attributes["http.route"],
             request.attributes["http.response.status_code"]) == ("server", "", "/api/pipelines/{id}/run", 202)
 
-    evaluation = receiver.one("interlock.evaluate")
-    assert (evaluation.trace_id, evaluation.parent_id) == (request.trace_id, request.span_id)
+    (evaluation,) = [span for span in receiver.children(request) if span.name == "interlock.evaluate"]
     assert evaluation.attributes["interlock.pipeline"] == "traced"
     assert evaluation.attributes["interlock.status"] == "READY"
     traits = {span.attributes["interlock.trait"]: span for span in receiver.children(evaluation)}
@@ -92,8 +92,13 @@ def check_trace(receiver: Receiver, run_id: str, traceparent: str) -> None:
     cascade = receiver.one("interlock.cascade")
     assert (cascade.parent_id, cascade.attributes["interlock.notified"]) == (complete.span_id, 1)
 
-    passes = receiver.named("interlock.watcher.pass")
-    assert passes and all(span.parent_id == "" for span in passes)
+    # the watcher's first pass worked its one cycle: a root span, the evaluation below it
+    first = receiver.named("interlock.watcher.pass")[0]
+    assert (first.parent_id, first.attributes["interlock.due"], first.attributes["interlock.all_cycles"]) == (
+        "", 1, True)
+    (watched,) = [span for span in receiver.children(first) if span.name == "interlock.evaluate"]
+    assert (watched.attributes["interlock.pipeline"], watched.attributes["interlock.status"]) == (
+        "watched", "NOT_READY")
     assert all(span.status != "error" for span in receiver.spans), [s for s in receiver.spans if s.status == "error"]
 
 

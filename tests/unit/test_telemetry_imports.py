@@ -67,13 +67,17 @@ def test_without_otel_variables_nothing_of_opentelemetry_is_imported(project: Pa
     assert (result["code"], result["otel"], result["tracing"]) == (0, [], False)
 
 
-def test_with_an_otlp_endpoint_it_is_on(project: Path) -> None:
+def test_with_an_otlp_endpoint_it_is_on_and_a_command_exports_before_it_exits(project: Path) -> None:
     pytest.importorskip("opentelemetry.sdk")
-    # nothing listens there: the export fails quietly at exit, the command is not held up by it
-    env = clean_environment(OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:9", OTEL_EXPORTER_OTLP_TIMEOUT="1")
-    result, _ = probe(project, env)
+    from tests.helpers.otlp import otlp_receiver
+
+    with otlp_receiver() as receiver:
+        result, _ = probe(project, clean_environment(OTEL_EXPORTER_OTLP_ENDPOINT=receiver.url))
     assert result["code"] == 0
     assert result["count"] > 0 and "opentelemetry" in result["otel"]
+    evaluation = receiver.one("interlock.evaluate")  # `interlock evaluate example`, exported at exit
+    assert evaluation.attributes["interlock.pipeline"] == "example"
+    assert {span.attributes["interlock.trait"] for span in receiver.children(evaluation)}
 
 
 def test_asked_for_but_not_installed_warns_once_and_works(project: Path) -> None:
