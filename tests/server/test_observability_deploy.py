@@ -5,7 +5,8 @@ cascade, SLA warnings and breaches, watcher passes and a dead-lettered alert, th
 in every expression is looked up in what ``GET /metrics`` answers.
 
 The rules are checked with ``promtool check rules`` (the dashboard's expressions too, as recording
-rules) when promtool is on PATH or named by ``$PROMTOOL``; their structure is checked in any case."""
+rules) and their unit tests run with ``promtool test rules`` when promtool is on PATH or named by
+``$PROMTOOL``; their structure is checked in any case."""
 
 from __future__ import annotations
 
@@ -144,6 +145,10 @@ def test_promtool_accepts_the_rules_and_the_dashboard_expressions(tmp_path: Path
     assert tool is not None
     checked = subprocess.run([tool, "check", "rules", str(RULES)], capture_output=True, text=True, check=False)
     assert checked.returncode == 0, checked.stdout + checked.stderr
+    # the rules' own unit tests: synthetic series, the alerts they fire (labels and annotations)
+    tested = subprocess.run([tool, "test", "rules", RULES.with_name("interlock-rules.test.yaml").name], cwd=DEPLOY,
+                            capture_output=True, text=True, check=False)
+    assert tested.returncode == 0, tested.stdout + tested.stderr
     recorded = []
     for index, expr in enumerate(dashboard_expressions()):
         for variable, value in GRAFANA_VARIABLES.items():
