@@ -30,8 +30,10 @@ import anyio
 
 from .clock import Clock
 from .errors import InterlockError
+from .metrics import METRICS
 from .model import Alert, format_timestamp
 from .ports import AlertSink
+from .tracing import span
 
 logger = logging.getLogger("interlock.alerts")
 
@@ -146,6 +148,7 @@ class AlertDispatcher:
             if self._closed:
                 for lane in self._lanes:
                     lane.dropped += 1
+                    METRICS.inc("interlock_alerts_total", sink=lane.name, outcome="dropped")
                 logger.warning("alert dropped, dispatcher closed: %s", alert.message)
                 return
             self._seq += 1
@@ -153,6 +156,7 @@ class AlertDispatcher:
                 if len(lane.queue) >= self._queue_size:
                     old = lane.queue.popleft()
                     lane.dropped += 1
+                    METRICS.inc("interlock_alerts_total", sink=lane.name, outcome="dropped")
                     if lane.dropped == 1 or lane.dropped % 1000 == 0:
                         logger.warning("alert queue of sink %s is full (%d): dropped %d so far, latest: %s",
                                        lane.name, self._queue_size, lane.dropped, old.alert.message)
@@ -272,6 +276,16 @@ class AlertDispatcher:
                 lane.wakeup.set()  # left over after a cancelled inline drain: the worker takes it
 
     async def _deliver(self, lane: _Lane, alert: Alert) -> None:
+        with span("interlock.alert.deliver", "producer", **{
+                "interlock.sink": lane.name, "interlock.alert.level": str(alert.level),
+                "interlock.pipeline": alert.pipeline_id, "interlock.alert.key": alert.key}) as traced:
+            attempts = await self._attempt(lane, alert)
+            traced.set(**{"interlock.attempts": attempts})
+            if attempts > self._attempts:
+                traced.error(f"dead-lettered after {self._attempts} attempts: {lane.last_error}")
+
+    async def _attempt(self, lane: _Lane, alert: Alert) -> int:
+        """Deliver with retries; the number of attempts made, or one more when the alert is dead-lettered."""
         error: Exception = AlertDeliveryError("not attempted")
         for attempt in range(1, self._attempts + 1):
             try:
@@ -282,7 +296,8 @@ class AlertDispatcher:
             else:
                 if not attempt_scope.cancelled_caught:
                     lane.delivered += 1
-                    return
+                    METRICS.inc("interlock_alerts_total", sink=lane.name, outcome="delivered")
+                    return attempt
                 error = AlertDeliveryError(f"sink did not answer within {self._send_timeout:g}s")
             if attempt < self._attempts:
                 lane.retries += 1
@@ -295,8 +310,12 @@ class AlertDispatcher:
                      f"[{alert.pipeline_id}] " if alert.pipeline_id else "", alert.message)
         with anyio.CancelScope(shield=True):  # bounded by send_timeout; the failure is recorded once
             await self._report_failure(lane, alert, error)
+        return self._attempts + 1
 
     def _count_failure(self, lane: _Lane, error: Exception) -> None:
+        """An alert given up on for ``lane``'s sink: dead-lettered (``ALERT_FAILED``)."""
+        METRICS.inc("interlock_alerts_total", sink=lane.name, outcome="failed")
+        METRICS.inc("interlock_alerts_dead_lettered_total", sink=lane.name)
         lane.failed += 1
         lane.last_error = _describe(error)
         lane.last_error_at = format_timestamp(self._clock.now())

@@ -249,6 +249,11 @@ class LaunchRequest:
     relaunch: int = 0
     """0 for the first launch of the run; n for its n-th relaunch under the same run key after
     its launcher crashed before recording the outcome (the orchestrator may already have the job)."""
+    trace_context: Mapping[str, str] = field(default_factory=dict)
+    """The W3C trace context of the launch (``traceparent``, ``tracestate``) when tracing is on,
+    for a trigger to hand the orchestrator where it accepts one (a header, the DAG run conf, the
+    job's parameters, the execution input), so the job and its completion callback join the
+    trace; empty when tracing is off (see :mod:`interlock_core.tracing`)."""
 
 
 @dataclass

@@ -33,8 +33,10 @@ from .engine import Engine
 from .engine.cycle import LOOKBACK_DAYS, days_in_view
 from .engine.outcome import Outcome, RunOutcome
 from .errors import NotFoundError, PipelineRetired, StoreUnavailable
+from .metrics import METRICS
 from .model import PipelineConfig, ScheduleConfig
 from .schedule import cycle_date, schedule_zone
+from .tracing import NO_SPAN, span
 
 log = logging.getLogger("interlock.watcher")
 
@@ -52,6 +54,8 @@ class PassStats:
     skipped_busy: int = 0
     errors: int = 0
     outcomes: dict[str, int] = field(default_factory=dict)
+    lag: float = 0.0
+    """Seconds the most overdue cycle of the pass waited past its due time."""
 
 
 class Watcher:
@@ -220,6 +224,15 @@ class Watcher:
     # ------------------------------------------------------------------------- passes
     async def run_once(self, *, all_cycles: bool = True) -> PassStats:
         """One pass: every due cycle (every cycle when ``all_cycles``), concurrently, awaited."""
+        started = self.ctx.clock.monotonic()
+        stats = await self._pass(all_cycles)
+        METRICS.inc("interlock_watcher_passes_total")
+        METRICS.set_gauge("interlock_watcher_last_pass_timestamp_seconds", self.ctx.clock.now().timestamp())
+        METRICS.set_gauge("interlock_watcher_lag_seconds", stats.lag)
+        METRICS.observe("interlock_watcher_pass_seconds", self.ctx.clock.monotonic() - started)
+        return stats
+
+    async def _pass(self, all_cycles: bool) -> PassStats:
         stats = PassStats()
         now = self.ctx.clock.now()
         pipelines = await self._pipelines_now(force=all_cycles)
@@ -235,7 +248,9 @@ class Watcher:
             if pipeline.name in woken:
                 self._settled.pop(cid, None)
                 self._open_woken_days(pipeline, schedule, woken_days.get(pipeline.name, ()))
-            if all_cycles or pipeline.name in woken or self._due.get(cid, now) <= now:
+            due_at = self._due.get(cid, now)
+            if all_cycles or pipeline.name in woken or due_at <= now:
+                stats.lag = max(stats.lag, (now - due_at).total_seconds())
                 self._due[cid] = now + self.ctx.interval(pipeline)
                 if self._is_settled(pipeline, schedule):
                     stats.settled += 1
@@ -249,11 +264,16 @@ class Watcher:
             except StoreUnavailable as exc:
                 failures.append(exc)
 
-        async with anyio.create_task_group() as tg:
-            for pipeline, schedule in due:
-                tg.start_soon(guarded, pipeline, schedule)
-        if failures:
-            raise failures[0]
+        # a pass with cycles to work is a span (the idle passes between them are not)
+        with span("interlock.watcher.pass", **{"interlock.all_cycles": all_cycles, "interlock.due": len(due),
+                                               "interlock.settled": stats.settled}) if due else NO_SPAN as traced:
+            async with anyio.create_task_group() as tg:
+                for pipeline, schedule in due:
+                    tg.start_soon(guarded, pipeline, schedule)
+            traced.set(**{"interlock.cycles": stats.cycles, "interlock.skipped_busy": stats.skipped_busy,
+                          "interlock.errors": stats.errors})
+            if failures:
+                raise failures[0]
         self.last_pass_at = now
         self.passes += 1
         return stats

@@ -20,6 +20,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
 from interlock_core.engine import Engine
+from interlock_core.metrics import METRICS
 from interlock_core.model import ServerConfig
 from interlock_core.watcher import Watcher
 
@@ -28,6 +29,7 @@ from .browser_guard import BrowserGuard
 from .dashboard import Dashboard
 from .errors import EXCEPTION_HANDLERS
 from .limits import BodyLimit
+from .metrics import alert_queue_collector
 from .request_context import RequestContext
 from .routes import api_routes
 from .state import ApiState
@@ -69,6 +71,7 @@ def create_app(
         exception_handlers=EXCEPTION_HANDLERS,
     )
     app.state.dashboard = dashboard
+    METRICS.collector("alerts", alert_queue_collector(engine.ctx.alerts))  # the queue's depth, read at export
     app.state.api = ApiState(engine=engine, provider=provider, watcher=watcher, auth_enabled=tokens.enabled,
                              evaluator_dirs=tuple(evaluator_dirs), started_at=engine.ctx.clock.now())
     return app

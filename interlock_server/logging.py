@@ -20,6 +20,8 @@ from typing import Any, TextIO
 
 import structlog
 
+from interlock_core import tracing
+
 from .redaction import redact_event
 
 ACCESS_LOGGER = "interlock.http"
@@ -43,9 +45,21 @@ def _timestamper() -> Any:
     return structlog.processors.TimeStamper(fmt="iso", utc=True)
 
 
+def add_trace_ids(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    """``trace_id`` and ``span_id`` of the active span, when there is one (tracing on)."""
+    ids = tracing.current_ids()
+    if ids is not None:
+        event_dict.setdefault("trace_id", ids[0])
+        event_dict.setdefault("span_id", ids[1])
+    return event_dict
+
+
 def _shared_processors() -> list[Any]:
+    """The chain every line goes through; with tracing on (configured before logging), the active
+    span's ids too — without it the chain has no such step at all."""
     return [
         structlog.contextvars.merge_contextvars,
+        *([add_trace_ids] if tracing.enabled() else []),
         structlog.stdlib.add_logger_name,
         structlog.stdlib.add_log_level,
         _timestamper(),
@@ -74,6 +88,7 @@ class AccessLog:
         self.renderer = renderer
         self.processors = processors  # the chain this was bound beside; another configuration retires it
         self._stamp = _timestamper()
+        self.trace_ids = tracing.enabled()
 
     def current(self) -> bool:
         """Whether structlog still runs the configuration this was bound with."""
@@ -82,6 +97,8 @@ class AccessLog:
     def line(self, level: str, fields: dict[str, Any]) -> str:
         """The rendered line; ``fields`` (a fresh dict) is used up."""
         structlog.contextvars.merge_contextvars(None, level, fields)  # the fields win
+        if self.trace_ids:
+            add_trace_ids(None, level, fields)
         masked = redact_event(None, level, {k: v for k, v in fields.items() if k not in self.TRUSTED})
         fields.update(masked)
         for key in LEADING_KEYS:  # the line's own, as in the chain

@@ -3,10 +3,33 @@ latency histogram the request middleware records into it."""
 
 from __future__ import annotations
 
+import weakref
+from typing import Any
+
 from interlock_core.metrics import HELP, Histogram, Metrics
 
 PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 HTTP_LATENCY = "interlock_http_request_seconds"
+ALERTS_PENDING = "interlock_alerts_pending"
+
+
+def alert_queue_collector(alerts: Any) -> Any:
+    """A collector setting ``interlock_alerts_pending{sink}`` from the alert dispatcher's counters
+    at every export (nothing for an engine without one). It holds the dispatcher weakly."""
+    if not hasattr(alerts, "stats"):
+        return None
+    ref = weakref.ref(alerts)
+
+    def collect(metrics: Metrics) -> None:
+        dispatcher = ref()
+        if dispatcher is None:
+            return
+        sinks = dispatcher.stats.get("sinks", {})
+        metrics.clear_gauge(ALERTS_PENDING)
+        for sink, counters in sinks.items():
+            metrics.set_gauge(ALERTS_PENDING, float(counters.get("pending", 0)), sink=sink)
+
+    return collect
 
 
 def _escape(value: str) -> str:
@@ -33,7 +56,9 @@ def _header(lines: list[str], name: str, kind: str) -> None:
 
 
 def render_prometheus(metrics: Metrics) -> str:
-    """Every counter and histogram, grouped by metric name, series sorted for stable output."""
+    """Every counter, gauge and histogram (collectors run first), grouped by metric name, series
+    sorted for stable output."""
+    metrics.collect()
     lines: list[str] = []
     counters: dict[str, list[tuple[tuple[tuple[str, str], ...], float]]] = {}
     for name, labels, value in metrics.iter_counters():
@@ -41,6 +66,13 @@ def render_prometheus(metrics: Metrics) -> str:
     for name in sorted(counters):
         _header(lines, name, "counter")
         for labels, value in sorted(counters[name]):
+            lines.append(f"{name}{_labels(labels)} {_number(value)}")
+    gauges: dict[str, list[tuple[tuple[tuple[str, str], ...], float]]] = {}
+    for name, labels, value in metrics.iter_gauges():
+        gauges.setdefault(name, []).append((labels, value))
+    for name in sorted(gauges):
+        _header(lines, name, "gauge")
+        for labels, value in sorted(gauges[name]):
             lines.append(f"{name}{_labels(labels)} {_number(value)}")
     histograms: dict[str, list[tuple[tuple[tuple[str, str], ...], Histogram]]] = {}
     for name, labels, hist in metrics.iter_histograms():

@@ -7,6 +7,11 @@ The request id is the incoming ``X-Request-ID`` when it looks like one (printabl
 characters), otherwise 16 fresh hex characters; it is echoed in the ``X-Request-ID`` response
 header and bound (with ``pipeline`` / ``run_id`` bound by the routes) to every log line of the
 request. Latency is recorded by route template (``/api/runs/{runId}``), never by raw path.
+
+When tracing is on (:mod:`interlock_server.telemetry`), every request is a server span named
+``METHOD /route/template``, child of the trace the client sent in ``traceparent`` (an
+orchestrator's completion callback continues the trace of the launch that started its job); the
+spans the control path opens while answering are its children.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from interlock_core import tracing
 from interlock_core.metrics import METRICS
 
 from .logging import log_access
@@ -33,6 +39,7 @@ _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:@/+=-]{1,128}$")
 UNMATCHED = "<unmatched>"
 CLIENT_CLOSED = 499
 """The status logged and counted for a request whose client went away mid-body (nginx's number)."""
+_TRACE_HEADERS = frozenset({b"traceparent", b"tracestate", b"baggage"})
 STANDARD_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE"})
 OTHER_METHOD = "OTHER"
 
@@ -67,6 +74,16 @@ class RequestContext:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        if not tracing.enabled():
+            await self._answer(scope, receive, send, tracing.NO_SPAN)
+            return
+        headers = {bytes(k).decode("latin-1"): bytes(v).decode("latin-1") for k, v in scope["headers"]
+                   if k in _TRACE_HEADERS}
+        method = method_label(scope["method"])
+        with tracing.extract(headers), tracing.span(method, "server", **{"http.request.method": method}) as span:
+            await self._answer(scope, receive, send, span)
+
+    async def _answer(self, scope: Scope, receive: Receive, send: Send, span: tracing.Span) -> None:
         request_id = request_id_from(scope)
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id)
@@ -99,6 +116,12 @@ class RequestContext:
         finally:
             elapsed = time.perf_counter() - started
             route = route_template(scope)
+            if span.recording:
+                span.rename(f"{method_label(scope['method'])} {route}")
+                span.set(**{"http.route": route, "http.response.status_code": status,
+                            "interlock.request_id": request_id})
+                if status >= 500:
+                    span.error(f"HTTP {status}")
             METRICS.observe(HTTP_LATENCY, elapsed, method=method_label(scope["method"]), route=route,
                             status=str(status))
             if self.access_log:

@@ -40,6 +40,7 @@ from .cli.output import EXIT_OK, Out
 from .listen import bind_socket, bound_url, callback_base_url, is_loopback, resolve_listen
 from .logging import configure_logging
 from .state import ApiState
+from .telemetry import configure_telemetry
 
 log = structlog.get_logger("interlock.serve")
 
@@ -51,6 +52,7 @@ WATCHER_RESTART_MIN, WATCHER_RESTART_MAX = 1.0, 30.0
 async def serve(args: argparse.Namespace, out: Out) -> int:
     project = load_project(args.project)
     level = "debug" if getattr(args, "verbose", False) else project.config.logging.level
+    configure_telemetry()  # before logging, so log lines carry trace ids when it is on
     configure_logging(level, "json" if out.json_mode else project.config.logging.format)
     listen = resolve_listen(project.config.server.addr, args.host, args.port)
     tokens = resolve_tokens(project.config.server, os.environ)

@@ -12,6 +12,7 @@ from ..errors import InvalidTransition, NotFoundError, StoreUnavailable, Trigger
 from ..expanded import EXPANDED, expanded_scope
 from ..model import AlertLevel, FailureCategory, PipelineOrigin, RunState, RunStatus
 from ..outbound import untrusted_target
+from ..tracing import Span, span
 from .context import EngineContext
 from .transitions import Change, Transitions
 
@@ -59,6 +60,14 @@ class Callbacks:
     async def complete_run(self, run_id: str, status: str, metadata: dict[str, Any] | None = None,
                            message: str | None = None) -> RunState:
         """The orchestrator's completion callback. Idempotent: the same callback twice changes nothing."""
+        with span("interlock.complete", **{"interlock.run_id": run_id,
+                                           "interlock.callback_status": status[:32]}) as traced:
+            run = await self._complete_run(run_id, status, metadata, message)
+            traced.set(**{"interlock.pipeline": run.pipeline_id, "interlock.status": run.status.value})
+            return run
+
+    async def _complete_run(self, run_id: str, status: str, metadata: dict[str, Any] | None,
+                            message: str | None) -> RunState:
         word = status.strip().lower()
         run = await self._run(run_id)
         if word in SUCCESS_WORDS:
@@ -117,6 +126,14 @@ class Callbacks:
         run = await self._run(run_id)
         if run.status is not S.RUNNING or not run.trigger_type:
             return run
+        with span("interlock.poll", "client", **{"interlock.run_id": run_id, "interlock.pipeline": run.pipeline_id,
+                                                  "interlock.trigger_type": run.trigger_type}) as traced:
+            polled = await self._poll(run, traced)
+            traced.set(**{"interlock.status": polled.status.value})
+            return polled
+
+    async def _poll(self, run: RunState, traced: Span) -> RunState:
+        run_id = run.run_id
         pipeline = await self.ctx.store.get_pipeline(run.pipeline_id)
         if pipeline is None or pipeline.trigger is None or pipeline.trigger.type != run.trigger_type:
             return run
@@ -132,6 +149,7 @@ class Callbacks:
                 result = await trigger.poll(config, run.metadata)
         except TriggerError as exc:
             exc.message = EXPANDED.mask(pipeline.name, exc.message)
+            traced.error(exc.message)
             if self.poll_problems.failed(run.pipeline_id, run.trigger_type, exc.message):
                 log.warning("status poll of %s failed: %s (not logged again while it fails the same way)",
                             run_id, exc.message)
@@ -145,8 +163,9 @@ class Callbacks:
                         "The run stays RUNNING until a poll succeeds; complete or cancel it if it ended.",
                         run.pipeline_id, details={"runId": run_id, "upstreamStatus": exc.upstream_status})
             return run
-        except Exception:
+        except Exception as exc:
             log.exception("status poll of %s failed", run_id)
+            traced.error(f"status poll failed: {type(exc).__name__}")
             return run
         if self.poll_problems.recovered(run.pipeline_id, run.trigger_type) is not None:
             log.info("status poll of %s works again (%s)", run_id, result.message)

@@ -28,6 +28,7 @@ from ..model.limits import MAX_TTL_SECONDS
 from ..ports import EvaluatorInput, EvaluatorOutput, EvaluatorRunner
 from ..readiness import apply_rule
 from ..schedule import cycle_date, excluded, schedule_zone
+from ..tracing import span
 from .context import EngineContext
 
 log = logging.getLogger("interlock.engine")
@@ -143,11 +144,19 @@ class Evaluation:
 
     async def _evaluate_trait(self, pipeline: PipelineConfig, trait: ResolvedTrait, schedule_id: str,
                               date: str) -> TraitEvaluation:
-        if trait.pushed:
-            return await self._pushed_state(pipeline, trait)
-        evaluation = await self._run_evaluator(pipeline, trait, schedule_id, date)
-        await self._record(pipeline, trait, evaluation)
-        return evaluation
+        with span("interlock.trait", **{"interlock.pipeline": pipeline.name, "interlock.trait": trait.type,
+                                        "interlock.trait.required": trait.required}) as traced:
+            if trait.pushed:
+                evaluation = await self._pushed_state(pipeline, trait)
+            else:
+                evaluation = await self._run_evaluator(pipeline, trait, schedule_id, date)
+                await self._record(pipeline, trait, evaluation)
+            if traced.recording:
+                category = evaluation.failure_category
+                traced.set(**{"interlock.status": str(evaluation.status), "interlock.reason": evaluation.reason,
+                              "interlock.failure_category": category.value if category else None,
+                              "interlock.source": evaluation.source})
+            return evaluation
 
     # ------------------------------------------------------------------------------ public
     async def evaluate(self, pipeline_id: str | PipelineConfig, *, schedule_id: str | None = None,
@@ -158,6 +167,16 @@ class Evaluation:
             raise PipelineRetired(pipeline.name, pipeline.retired_at)
         traits = self.ctx.traits_of(pipeline)
         schedule, day = self._cycle(pipeline, schedule_id, date)
+        with span("interlock.evaluate", **{"interlock.pipeline": pipeline.name, "interlock.schedule": schedule,
+                                           "interlock.date": day, "interlock.traits": len(traits)}) as traced:
+            result = await self._evaluate(pipeline, traits, schedule, day)
+            if traced.recording:
+                traced.set(**{"interlock.status": str(result.status),
+                              "interlock.blocking": ",".join(result.blocking) or None})
+            return result
+
+    async def _evaluate(self, pipeline: PipelineConfig, traits: list[ResolvedTrait], schedule: str,
+                        day: str) -> ReadinessResult:
         started = self.ctx.clock.monotonic()
         results: list[TraitEvaluation | None] = [None] * len(traits)
 
@@ -189,6 +208,8 @@ class Evaluation:
         await self.ctx.emit(EventKind.READINESS_CHECKED, pipeline.name, status=status,
                             details={"blocking": blocking}, schedule_id=schedule_id, date=date)
         METRICS.inc("interlock_evaluations_total", result=status)
+        METRICS.set_gauge("interlock_pipeline_ready", 1.0 if status == ReadinessStatus.READY else 0.0,
+                          pipeline=pipeline.name)
         if status is ReadinessStatus.NOT_READY and (previous is None or previous.ready):
             await self.ctx.alert_once(
                 f"blocked:{pipeline.name}:{_identity(previous)}", AlertLevel.WARNING,

@@ -34,6 +34,7 @@ from ..ports import LaunchRequest, LaunchResult
 from ..retry import backoff, is_retryable
 from ..schedule import cycle_date, excluded, schedule_zone
 from ..templating import run_variables
+from ..tracing import inject, span
 from .context import EngineContext
 from .dry_run import DryRun
 from .evaluation import Evaluation
@@ -339,6 +340,22 @@ class Runs:
                 log.warning("could not renew the lease of run %s: %s", run_id, exc.message)
 
     async def _launch(self, pipeline: PipelineConfig, run: RunState) -> RunState:
+        assert pipeline.trigger is not None
+        with span("interlock.launch", "client", **{
+                "interlock.pipeline": pipeline.name, "interlock.run_id": run.run_id,
+                "interlock.schedule": run.schedule_id, "interlock.date": run.date,
+                "interlock.trigger_type": pipeline.trigger.type, "interlock.attempt": run.attempt,
+                "interlock.relaunch": int(run.metadata.get("relaunches", 0))}) as traced:
+            recorded = await self._launch_traced(pipeline, run)
+            if traced.recording:
+                traced.set(**{"interlock.status": recorded.status.value,
+                              "interlock.failure_category": recorded.failure_category.value
+                              if recorded.failure_category else None})
+                if recorded.status is S.FAILED:
+                    traced.error(f"launch failed ({recorded.failure_category or 'uncategorised'})")
+            return recorded
+
+    async def _launch_traced(self, pipeline: PipelineConfig, run: RunState) -> RunState:
         assert pipeline.trigger is not None and run.run_key is not None and run.date is not None
         spec = pipeline.trigger
         callback_url = f"{self.ctx.callback_base_url}/api/runs/{run.run_id}/complete" \
@@ -350,6 +367,7 @@ class Runs:
                                     callback_url or ""),
             callback_url=callback_url,
             environment=trigger_environment(pipeline, self.ctx.api_allowed_env),
+            trace_context=inject({}),
         )
         expanded = expanded_values(pipeline, self.ctx.api_allowed_env)
         EXPANDED.remember(pipeline.name, expanded)  # never stored, never logged (see interlock_core.expanded)

@@ -24,6 +24,7 @@ from ..model import (
     format_timestamp,
 )
 from ..retry import backoff, is_retryable
+from ..tracing import span
 from .context import EngineContext
 from .records import update_rerun, update_run, update_run_log
 from .rerun_slot import RerunSlot
@@ -224,6 +225,13 @@ class Transitions:
     # ------------------------------------------------------------------------------- cascade
     async def cascade(self, run: RunState) -> list[str]:
         """Write a cascade marker for every pipeline whose traits name this one as ``upstreamPipeline``."""
+        with span("interlock.cascade", **{"interlock.pipeline": run.pipeline_id, "interlock.run_id": run.run_id,
+                                          "interlock.schedule": run.schedule_id, "interlock.date": run.date}) as traced:
+            notified = await self._cascade(run)
+            traced.set(**{"interlock.notified": len(notified)})
+            return notified
+
+    async def _cascade(self, run: RunState) -> list[str]:
         notified = []
         date = run.date or ""
         for downstream in await self.ctx.store.list_pipelines():

@@ -6,6 +6,8 @@ relaunching after a crash between "launched" and "recorded" finds Airflow's 409 
 (``interlock_run_id``), and a DAG run found under the id is adopted (in its current state, then
 polled) only when its conf carries this run's id; any other is a key taken by a DAG run Interlock
 did not start for this run: PERMANENT, never adopted.
+When tracing is on, the conf also carries the launch's W3C trace context (``traceparent``,
+``tracestate``), for a DAG that continues the trace.
 
 API v2 (Airflow 3, the default) authenticates with a JWT from ``POST <url>/auth/token`` when
 ``username``/``password`` are given (kept until it expires or is answered with 401 or 403 — Airflow
@@ -131,7 +133,8 @@ class AirflowTrigger(HTTPTriggerBase):
     async def launch(self, config: Any, request: LaunchRequest) -> LaunchResult:
         cfg = launch_config(AirflowConfig, config, request)
         run_id = dag_run_id(request.run_key)
-        payload: dict[str, Any] = {"dag_run_id": run_id, "conf": {**cfg.run_conf(), OWNER_FIELD: request.run_id}}
+        conf = {**cfg.run_conf(), **request.trace_context, OWNER_FIELD: request.run_id}
+        payload: dict[str, Any] = {"dag_run_id": run_id, "conf": conf}
         if cfg.api_version == "v2":
             payload["logical_date"] = None
         response = await self._request(cfg, "POST", cfg.dag_runs_url(cfg.api_version), "airflow trigger",

@@ -14,7 +14,8 @@ object is sent as written and cannot carry it). StartExecution answers an execut
 and the same input (so the same run id) with that execution; one whose input differs is
 ``ExecutionAlreadyExists``, and that execution is followed only when its input carries this run's
 id (DescribeExecution); any other is a name taken by an execution Interlock did not start for this
-run: PERMANENT, never adopted.
+run: PERMANENT, never adopted. When tracing is on, a JSON object input also carries the launch's
+W3C trace context (``traceparent``, ``tracestate``), for the state machine to continue the trace.
 
 For a dry-run pipeline it looks up the executions the state machine's own schedule (an EventBridge
 rule, say) started for a cycle (:meth:`StepFunctionTrigger.find_runs`): ListExecutions, those started
@@ -62,9 +63,10 @@ class StepFunctionConfig(AWSTriggerConfig):
             raise ValueError("give the execution input as `input` or as `arguments`, not both")
         return self
 
-    def execution_input(self, run_id: str) -> str:
-        """The input document as JSON text, carrying ``run_id`` as ``interlock_run_id`` (an input
-        that is a JSON array or scalar is kept as written: it has no place for it)."""
+    def execution_input(self, run_id: str, trace_context: Mapping[str, str] | None = None) -> str:
+        """The input document as JSON text, carrying ``run_id`` as ``interlock_run_id`` and the
+        launch's trace context (``traceparent`` …, when tracing is on) (an input that is a JSON
+        array or scalar is kept as written: it has no place for them)."""
         document: Any = self.input if self.input is not None else self.arguments
         if isinstance(document, str):
             try:
@@ -77,7 +79,8 @@ class StepFunctionConfig(AWSTriggerConfig):
             if not isinstance(parsed, dict):
                 return document
             document = parsed
-        return json.dumps({**(document or {}), OWNER_FIELD: run_id}, separators=(",", ":"), sort_keys=True)
+        return json.dumps({**(document or {}), **(trace_context or {}), OWNER_FIELD: run_id}, separators=(",", ":"),
+                          sort_keys=True)
 
 
 def input_owner(document: object) -> object:
@@ -110,7 +113,7 @@ class StepFunctionTrigger(AWSTrigger[StepFunctionConfig]):
         cfg = self.launch_config(config, request)
         name = idempotency_name(request.run_key or request.run_id, EXECUTION_NAME_LIMIT)
         params: dict[str, Any] = {"stateMachineArn": cfg.state_machine_arn, "name": name,
-                                  "input": cfg.execution_input(request.run_id)}
+                                  "input": cfg.execution_input(request.run_id, request.trace_context)}
 
         async def start(client: Any) -> str | None:
             try:

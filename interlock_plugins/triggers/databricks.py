@@ -9,6 +9,9 @@ reads the run back (``runs/get``) and keeps it only when it carries this run's i
 even as ``{}``, else ``notebook_params``; a job with job-level parameters should define an
 ``interlock_run_id`` parameter). A run without it is a token taken by a run Interlock did not start for
 this run: PERMANENT, never adopted.
+When tracing is on, the launch's W3C trace context (``traceparent``, ``tracestate``) goes with the
+notebook parameters; with job parameters, only into those the job defines (``parameters:
+{traceparent: ""}`` asks for it), since Databricks refuses a job parameter the job does not define.
 Errors are classified from Databricks' structured ``error_code`` where it has one, else from the
 HTTP status.
 
@@ -160,10 +163,13 @@ class DatabricksTrigger(HTTPTriggerBase):
         token = idempotency_token(request.run_key)
         payload: dict[str, Any] = {"job_id": job_id, "idempotency_token": token}
         owner = {OWNER_FIELD: request.run_id}
+        trace = dict(request.trace_context)
         if cfg.parameters is not None:  # `parameters: {}` chooses job parameters for a job that has them
-            payload["job_parameters"] = {**cfg.parameters, **owner}
+            # job parameters must be defined by the job: the trace context fills only those it defines
+            defined = {name: value for name, value in trace.items() if name in cfg.parameters}
+            payload["job_parameters"] = {**cfg.parameters, **defined, **owner}
         else:
-            payload["notebook_params"] = {**(cfg.arguments or {}), **(cfg.notebook_params or {}), **owner}
+            payload["notebook_params"] = {**(cfg.arguments or {}), **(cfg.notebook_params or {}), **trace, **owner}
         data = await self._call(cfg, "POST", "/api/2.1/jobs/run-now", "databricks trigger", json=payload)
         run_id = data.get("run_id")
         if not isinstance(run_id, int) or isinstance(run_id, bool) or run_id <= 0:

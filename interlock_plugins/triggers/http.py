@@ -1,7 +1,8 @@
 """The ``http`` trigger: one request to a generic REST endpoint or webhook.
 
 The request carries ``Idempotency-Key: <run key>`` (which starts with the store identity) and
-``X-Interlock-Run-Id`` (and, when the server knows its own address, ``X-Interlock-Callback-Url``), so
+``X-Interlock-Run-Id`` (and, when the server knows its own address, ``X-Interlock-Callback-Url``; when
+tracing is on, the W3C ``traceparent`` of the launch, to be sent back with the completion callback), so
 a receiver can deduplicate a relaunch after a crash. Interlock cannot read back what a generic
 endpoint did with a key, so the proof of ownership is the receiver's to check: keep the run id with
 the key, answer a repeated key with the same run id as the job already accepted (a relaunch), and a
@@ -67,11 +68,14 @@ class HTTPConfig(TriggerConfig):
 
 
 def request_headers(cfg: HTTPConfig, request: LaunchRequest) -> dict[str, str]:
-    """Content-Type first, then the configured headers, then Interlock's own (which win)."""
+    """Content-Type first, then the configured headers, then Interlock's own (which win): the
+    idempotency key, the run id, the callback URL and, when tracing is on, the launch's trace
+    context (``traceparent``, ``tracestate``)."""
     headers: dict[str, str] = {}
     if cfg.body is not None:
         headers["Content-Type"] = "application/json"
     headers.update(cfg.headers)
+    headers.update(request.trace_context)
     headers["Idempotency-Key"] = request.run_key
     headers["X-Interlock-Run-Id"] = request.run_id
     if request.callback_url:

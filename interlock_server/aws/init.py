@@ -53,6 +53,7 @@ from interlock_core.model import Archetype, Calendar, EngineConfig, ProjectConfi
 from interlock_core.plugins import Plugins, load_plugins
 from interlock_core.ports import Store
 
+from ..telemetry import configure_telemetry, flush_telemetry
 from .dead_letters import AlertDeadLetterQueue, DeadLetteringAlerts
 
 log = logging.getLogger("interlock.aws")
@@ -192,6 +193,7 @@ class LambdaRuntime:
             raise
 
     async def _start(self) -> None:
+        configure_telemetry()  # on when the function's environment sets OTEL_* (and the layer has interlock[otel])
         project = self._project or build_project(self.settings)
         settings = self.settings
         dead_lettering = None
@@ -230,7 +232,10 @@ class LambdaRuntime:
             finally:
                 await self.flush_alerts()
 
-        return self._submit(invoke())
+        try:
+            return self._submit(invoke())
+        finally:
+            flush_telemetry()  # the container may be frozen as soon as the handler returns
 
     async def flush_alerts(self) -> None:
         flush = getattr(self.engine.ctx.alerts if self.engine else None, "flush", None)

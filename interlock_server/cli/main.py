@@ -18,6 +18,7 @@ from interlock_core.errors import ConfigError, ConfigErrors, ConflictError, Inte
 from interlock_core.model import RunStatus
 
 from .. import __version__
+from ..telemetry import configure_telemetry, shutdown_telemetry
 from . import commands
 from .output import EXIT_BLOCKED, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, Out
 
@@ -193,8 +194,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     out = Out(json_mode=getattr(args, "json", False))
     handler = getattr(commands, "cmd_" + args.command.replace("-", "_"))
-    with _json_only_on_stdout(out):
-        return _run(handler, args, out)
+    telemetry = configure_telemetry()  # reads the environment only; OpenTelemetry is imported when asked for
+    try:
+        with _json_only_on_stdout(out):
+            return _run(handler, args, out)
+    finally:
+        if telemetry is not None:
+            shutdown_telemetry()  # what the command traced is exported before the process ends
 
 
 @contextlib.contextmanager

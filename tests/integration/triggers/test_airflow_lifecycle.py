@@ -15,6 +15,7 @@ from fake_airflow_api import FakeAirflow
 from interlock_core.clock import FakeClock
 from interlock_core.model import RunStatus
 from tests.helpers.project import Harness, MemoryAlerts, Sensors, pipeline
+from tests.helpers.tracing import recording
 
 Peer = tuple[FakeAirflow, str]
 
@@ -125,3 +126,27 @@ async def test_a_failed_dag_run_fails_the_run_naming_the_task(harness: Harness, 
     run = await engine.poll_run(outcome.run.run_id)
     assert run.status is RunStatus.FAILED
     assert "task load_orders failed" in (run.failure_message or "")
+
+
+async def test_a_traced_run_hands_airflow_its_trace_and_each_poll_is_a_span(harness: Harness,
+                                                                           fake_airflow: Peer) -> None:
+    fake, url = fake_airflow
+    harness.write([airflow_pipeline(url)])
+    harness.sensors.ready("sales")
+    engine = await harness.engine()
+    with recording() as tracer:
+        outcome = await engine.start_run("sales")
+        assert outcome.run is not None
+        launch = tracer.one("interlock.launch")
+        conf = fake.calls("POST", "/dagRuns")[0]["body"]["conf"]
+        assert conf["traceparent"] == f"00-{launch.trace_id:032x}-{launch.span_id:016x}-01"
+        await engine.poll_run(outcome.run.run_id)
+        (dag_run,) = fake.runs
+        fake.set_state(*dag_run, "success")
+        await engine.poll_run(outcome.run.run_id)
+    running, done = tracer.named("interlock.poll")
+    assert running.kind == "client" and running.attributes == {
+        "interlock.run_id": outcome.run.run_id, "interlock.pipeline": "sales", "interlock.trigger_type": "airflow",
+        "interlock.status": "RUNNING"}
+    assert done.attributes["interlock.status"] == "COMPLETED" and done.error is None
+    assert tracer.one("interlock.cascade").parent is done  # what the completion it found sets off

@@ -11,7 +11,7 @@ import httpx
 import pydantic
 import pytest
 from fake_airflow_api import FakeAirflow
-from launch_requests import MakeRequest
+from launch_requests import TRACE_CONTEXT, TRACEPARENT, MakeRequest
 from serve_asgi import closed_port
 
 from interlock_core.clock import FakeClock
@@ -52,6 +52,16 @@ async def test_launch_creates_a_dag_run_with_a_deterministic_id(
                               "conf": {"date": "2026-03-02", "hour": "07", "interlock_run_id": "run-1-0001"}}
     assert fake.runs[("daily_sales", RUN_ID)]["state"] == "queued"
     assert "admin" not in json.dumps(result.metadata)
+
+
+async def test_the_dag_run_conf_carries_the_launch_trace_context(
+    trigger: AirflowTrigger, fake_airflow: Peer, make_request: MakeRequest
+) -> None:
+    fake, url = fake_airflow
+    await trigger.launch(config(url, conf={"date": "${date}"}), make_request(trace_context=TRACE_CONTEXT))
+    assert fake.calls("POST", "/dagRuns")[0]["body"]["conf"] == {
+        "date": "2026-03-02", "traceparent": TRACEPARENT, "tracestate": "vendor=1",
+        "interlock_run_id": "run-1-0001"}
 
 
 async def test_poll_follows_the_dag_run_state(trigger: AirflowTrigger, fake_airflow: Peer,

@@ -74,7 +74,8 @@ def aws(moto: MotoServer, service: str) -> Any:
 
 
 def make_request(pipeline: str = "daily-sales", schedule: str = "h07", attempt: int = 1,
-                 relaunch: int = 0, run_id: str | None = None) -> LaunchRequest:
+                 relaunch: int = 0, run_id: str | None = None,
+                 trace_context: dict[str, str] | None = None) -> LaunchRequest:
     """A launch of a new run (a fresh run id) unless ``run_id`` names the run being relaunched."""
     run_key = f"{pipeline}:{schedule}:{DATE}:{attempt}"
     run_id = run_id or uuid.uuid4().hex
@@ -87,6 +88,7 @@ def make_request(pipeline: str = "daily-sales", schedule: str = "h07", attempt: 
         attempt=attempt,
         variables=run_variables(pipeline, schedule, DATE, run_id=run_id, run_key=run_key, attempt=attempt),
         relaunch=relaunch,
+        trace_context=trace_context or {},
     )
 
 
@@ -438,6 +440,22 @@ async def test_step_function_starts_named_execution_with_input_and_polls_running
 
     polled = await sfn.poll(cfg, result.metadata)
     assert (polled.state, polled.message) == ("running", "RUNNING")
+
+
+async def test_step_function_input_carries_the_launch_trace_context(moto: MotoServer,
+                                                                    sfn: StepFunctionTrigger) -> None:
+    arn = state_machine(moto)
+    traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    request = make_request(trace_context={"traceparent": traceparent})
+    result = await sfn.launch(config(sfn, moto, stateMachineArn=arn, input={"date": "${date}"}), request)
+    execution = aws(moto, "stepfunctions").describe_execution(executionArn=result.metadata["sfn_execution_arn"])
+    assert json.loads(execution["input"]) == {"date": DATE, "traceparent": traceparent,
+                                              "interlock_run_id": request.run_id}
+    # a relaunch after a crash has another launch span: the execution it started is still adopted
+    again = await sfn.launch(config(sfn, moto, stateMachineArn=arn, input={"date": "${date}"}),
+                             make_request(run_id=request.run_id, relaunch=1,
+                                          trace_context={"traceparent": traceparent[:-2] + "00"}))
+    assert again.metadata == result.metadata
 
 
 async def test_step_function_relaunch_of_the_same_run_key_starts_one_execution(

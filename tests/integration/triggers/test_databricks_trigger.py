@@ -9,7 +9,7 @@ from typing import Any
 import pydantic
 import pytest
 from fake_databricks_api import FakeDatabricks
-from launch_requests import MakeRequest
+from launch_requests import TRACE_CONTEXT, TRACEPARENT, MakeRequest
 from serve_asgi import closed_port
 
 from interlock_core.errors import LaunchOutcomeUnknown, TriggerError
@@ -64,6 +64,24 @@ async def test_job_name_is_resolved_and_job_parameters_sent(trigger: DatabricksT
     assert fake.calls("POST", "/run-now")[0]["body"]["job_parameters"] == {"run_date": "2026-03-02",
                                                                            "interlock_run_id": "run-1-0001"}
     assert "notebook_params" not in fake.calls("POST", "/run-now")[0]["body"]
+
+
+async def test_the_launch_trace_context_goes_with_notebook_params_and_only_defined_job_parameters(
+        trigger: DatabricksTrigger, fake_databricks: Peer, make_request: MakeRequest) -> None:
+    fake, url = fake_databricks
+    await trigger.launch(config(url, jobID=101, notebookParams={"date": "${date}"}),
+                         make_request(trace_context=TRACE_CONTEXT))
+    await trigger.launch(config(url, jobID=101, parameters={"date": "${date}"}),
+                         make_request(attempt=2, trace_context=TRACE_CONTEXT))
+    await trigger.launch(config(url, jobID=101, parameters={"date": "${date}", "traceparent": ""}),
+                         make_request(attempt=3, trace_context=TRACE_CONTEXT))
+    notebook, undefined, defined = (call["body"] for call in fake.calls("POST", "/run-now"))
+    assert notebook["notebook_params"] == {"date": "2026-03-02", "traceparent": TRACEPARENT,
+                                           "tracestate": "vendor=1", "interlock_run_id": "run-1-0001"}
+    # Databricks refuses a job parameter the job does not define: only those it defines are filled
+    assert undefined["job_parameters"] == {"date": "2026-03-02", "interlock_run_id": "run-2-0001"}
+    assert defined["job_parameters"] == {"date": "2026-03-02", "traceparent": TRACEPARENT,
+                                         "interlock_run_id": "run-3-0001"}
 
 
 async def test_unknown_or_ambiguous_job_name_is_permanent(trigger: DatabricksTrigger, fake_databricks: Peer,

@@ -10,7 +10,7 @@ from typing import Any
 
 import pydantic
 import pytest
-from launch_requests import MakeRequest
+from launch_requests import TRACE_CONTEXT, TRACEPARENT, MakeRequest
 from serve_asgi import closed_port, serving
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -99,6 +99,18 @@ async def test_accepted_job_is_running_and_carries_run_identity(
     assert sent["headers"]["idempotency-key"] == "daily-sales:h07:2026-03-02:1"
     assert sent["headers"]["x-interlock-run-id"] == "run-1-0001"
     assert sent["headers"]["x-interlock-callback-url"] == "http://127.0.0.1:3000/cb"
+
+
+async def test_the_launch_trace_context_is_sent_as_headers_and_interlock_headers_win(
+        trigger: HTTPTrigger, service: JobService, make_request: MakeRequest) -> None:
+    config = {"url": service.url + "/jobs", "headers": {"traceparent": "00-configured", "X-Team": "data"}}
+    await trigger.launch(config, make_request(trace_context=TRACE_CONTEXT))
+    await trigger.launch({"url": service.url + "/jobs"}, make_request(attempt=2))  # tracing off: no header
+
+    traced, untraced = service.requests[0]["headers"], service.requests[1]["headers"]
+    assert (traced["traceparent"], traced["tracestate"], traced["x-team"]) == (TRACEPARENT, "vendor=1", "data")
+    assert traced["idempotency-key"] == "daily-sales:h07:2026-03-02:1"
+    assert "traceparent" not in untraced and "tracestate" not in untraced
 
 
 async def test_string_body_is_sent_as_written(trigger: HTTPTrigger, service: JobService,
