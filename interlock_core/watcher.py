@@ -140,8 +140,9 @@ class Watcher:
             self._open_days.setdefault((pipeline.name, schedule.name), set()).add(day)
 
     async def _work(self, pipeline: PipelineConfig, schedule: ScheduleConfig) -> RunOutcome | None:
-        """Today's pass over the cycle, then the past days wake-ups named that still need one."""
-        outcome = await self.engine.cycles.tick(pipeline, schedule)
+        """The past days wake-ups named that still need a pass, then today's pass over the cycle: its
+        look-back (SLA and watchdog checks over the days in view) then judges those days as they now
+        stand, a past day's run started here included."""
         cid = (pipeline.name, schedule.name)
         today = self._today(pipeline, schedule)
         if cid not in self._looked_back:  # once per watcher: cascades into past days it did not hear of
@@ -156,7 +157,7 @@ class Watcher:
                 days.discard(day)
                 if not days:
                     self._open_days.pop(cid, None)
-        return outcome
+        return await self.engine.cycles.tick(pipeline, schedule)
 
     async def _hold_lease(self, key: str) -> None:
         """Renew the cycle lease while the tick runs, so a crashed replica frees its cycles quickly."""

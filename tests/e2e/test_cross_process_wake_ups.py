@@ -105,8 +105,8 @@ async def test_a_completion_in_a_shell_wakes_serve_at_once(shell: Shell) -> None
     assert launched["outcome"] == "triggered", launched
     shell.interlock("complete", launched["run"]["runId"], "--status", "success")
 
-    async def gold_ran(day: str) -> list[dict[str, Any]]:
-        return [r for r in await shell.gold_runs() if r["date"] == day and r["status"] == "COMPLETED"]
+    async def gold_ran(day: str) -> list[dict[str, Any]] | None:  # None (not []) until it ran: eventually waits
+        return [r for r in await shell.gold_runs() if r["date"] == day and r["status"] == "COMPLETED"] or None
 
     await eventually(lambda: gold_ran(today), what="gold run by serve for today", within=PROMPTLY)
 
@@ -115,5 +115,5 @@ async def test_a_completion_in_a_shell_wakes_serve_at_once(shell: Shell) -> None
     assert launched["outcome"] == "triggered", launched
     shell.interlock("complete", launched["run"]["runId"], "--status", "success")
     await eventually(lambda: gold_ran(backfill), what="gold run by serve for the backfilled day", within=PROMPTLY)
-    assert len(await shell.gold_runs()) == 2
+    assert sorted(r["date"] for r in await shell.gold_runs()) == [backfill, today]
     assert shell.served.alive()

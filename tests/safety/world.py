@@ -173,6 +173,13 @@ class World:
             return outcome
 
         engine.cycles.tick = tick  # type: ignore[method-assign]
+        woken_day = engine.cycles.woken_day
+
+        async def woken(pipeline: PipelineConfig, schedule: ScheduleConfig, day: str) -> Any:
+            new_decision()  # a past day a wake-up named is started on its own evaluation, like a tick
+            return await woken_day(pipeline, schedule, day)
+
+        engine.cycles.woken_day = woken  # type: ignore[method-assign]
 
     async def drop_engine(self, slot: Slot) -> Slot:
         """The engine's process is gone: close what it held and start a fresh one on the store."""
