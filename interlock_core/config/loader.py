@@ -13,7 +13,7 @@ from typing import Any
 import pydantic
 from pydantic import BaseModel
 
-from ..archetypes import ArchetypeRegistry, unknown_traits
+from ..archetypes import ArchetypeRegistry, resolve_traits, unknown_traits
 from ..calendars import CalendarRegistry
 from ..errors import ConfigError, ConfigErrors, PluginError
 from ..model import AlertSpec, Archetype, Calendar, PipelineConfig, PipelineOrigin, ProjectConfig
@@ -230,6 +230,12 @@ def validate_pipeline(
         for trait in unknown_traits(archetype, pipeline):
             message = f"trait {trait!r} is not defined by archetype {archetype.name!r}"
             errors.append(err(message, ("traits", trait)))
+        drift_trait = pipeline.monitoring.drift_trait if pipeline.watch is not None else None
+        if drift_trait is not None:
+            names = [t.type for t in resolve_traits(archetype, pipeline)]
+            if drift_trait not in names:
+                errors.append(err(f"driftTrait {drift_trait!r} is not one of the pipeline's traits "
+                                  f"({', '.join(names) or 'none'})", ("watch", "monitoring", "driftTrait")))
     for section, listing in (("exclusions", pipeline.exclusions), ("include", pipeline.include)):
         if listing is None:
             continue

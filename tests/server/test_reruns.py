@@ -7,7 +7,8 @@ import httpx
 
 from .conftest import Api
 
-RERUN = {"originalDate": "2026-03-01", "reason": "late data corrected"}
+RERUN = {"originalDate": "2026-03-01", "reason": "late data corrected", "force": True}
+"""Forced: these cycles' inputs are unchanged (the no-new-data breaker is tested on its own, below)."""
 
 
 async def _completed_day(api: Api, name: str = "sales") -> str:

@@ -173,7 +173,8 @@ def test_a_started_rerun_is_refused_with_the_cli_command_that_cancels_its_run(pr
     add_hooked(project, hook)
     run_id = parsed(interlock("run", "hooked", "--json", cwd=project))["run"]["runId"]
     assert interlock("complete", run_id, "--status", "success", cwd=project).returncode == 0
-    requested = parsed(interlock("rerun", "hooked", "--date", TODAY, "--reason", "again", "--json", cwd=project))
+    requested = parsed(interlock("rerun", "hooked", "--date", TODAY, "--reason", "again", "--force", "--json",
+                                 cwd=project))
     rerun_id, rerun_run = requested["rerun"]["rerunId"], requested["rerun"]["rerunRunId"]
 
     refused = interlock("cancel-rerun", rerun_id, cwd=project)
@@ -302,7 +303,7 @@ def test_evaluate_on_an_excluded_day_says_so_and_exits_1(project: Path) -> None:
 # ------------------------------------------------------------------------------ reruns of no run
 def test_a_rerun_of_a_date_that_never_ran_warns(project: Path) -> None:
     assert interlock("run", "example", cwd=project).returncode == 0
-    ran = interlock("rerun", "example", "--date", TODAY, "--reason", "again", cwd=project)
+    ran = interlock("rerun", "example", "--date", TODAY, "--reason", "again", "--force", cwd=project)
     assert ran.returncode == 0 and "warning" not in ran.stderr
     never = interlock("rerun", "example", "--date", "2026-01-02", "--reason", "typo?", "--json", cwd=project)
     assert never.returncode == 0, never.stderr
