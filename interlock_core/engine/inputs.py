@@ -87,19 +87,18 @@ def _config_text(config: Mapping[str, Any], key: str) -> str | None:
 
 
 async def completed_run_id(store: Store, pipeline_id: str, schedule_id: str, date: str) -> str | None:
-    """The run that last completed the cycle: its scheduled run, or a rerun that completed later."""
-    best: tuple[datetime, str] | None = None
+    """The run that last completed the cycle: its scheduled run, or a rerun that completed later
+    (at the same instant, a rerun is the later one, and the newer of two reruns)."""
+    candidates: list[tuple[datetime, int, str]] = []
     entry = await store.get_run_log(pipeline_id, date, schedule_id)
     if entry is not None and entry.status is S.COMPLETED and entry.run_id:
-        best = (entry.completed_at or entry.updated_at, entry.run_id)
-    for record in await store.list_reruns(pipeline_id, UPSTREAM_RERUN_SCAN):
-        if (record.original_date != date or record.schedule_id != schedule_id or record.status is not S.COMPLETED
-                or not record.rerun_run_id):
-            continue
-        candidate = (record.completed_at or record.requested_at, record.rerun_run_id)
-        if best is None or candidate[0] > best[0]:
-            best = candidate
-    return best[1] if best is not None else None
+        candidates.append((entry.completed_at or entry.updated_at, 0, entry.run_id))
+    reruns = await store.list_reruns(pipeline_id, UPSTREAM_RERUN_SCAN)  # newest first
+    for index, record in enumerate(reruns):
+        if (record.original_date == date and record.schedule_id == schedule_id and record.status is S.COMPLETED
+                and record.rerun_run_id):
+            candidates.append((record.completed_at or record.requested_at, len(reruns) - index, record.rerun_run_id))
+    return max(candidates)[2] if candidates else None
 
 
 async def upstream_runs(store: Store, traits: Iterable[ResolvedTrait], schedule_id: str,
@@ -147,16 +146,17 @@ class Inputs:
 
     async def latest_run(self, pipeline_id: str, schedule_id: str, date: str) -> RunState | None:
         """The cycle's newest run (its scheduled run or a rerun's): the one a rerun would replace."""
-        ids: list[str] = []
+        ranked: dict[str, int] = {}  # created at the same instant, a rerun's run is the later one
         entry = await self.ctx.store.get_run_log(pipeline_id, date, schedule_id)
         if entry is not None and entry.run_id:
-            ids.append(entry.run_id)
-        for record in await self.ctx.store.list_reruns(pipeline_id, RERUN_SCAN_LIMIT):
+            ranked[entry.run_id] = 0
+        reruns = await self.ctx.store.list_reruns(pipeline_id, RERUN_SCAN_LIMIT)  # newest first
+        for index, record in enumerate(reruns):
             if record.original_date == date and record.schedule_id == schedule_id and record.rerun_run_id:
-                ids.append(record.rerun_run_id)
-        newest: RunState | None = None
-        for run_id in dict.fromkeys(ids):
+                ranked.setdefault(record.rerun_run_id, len(reruns) - index)
+        newest: tuple[datetime, int, RunState] | None = None
+        for run_id, rank in ranked.items():
             run = await self.ctx.store.get_run(run_id)
-            if run is not None and (newest is None or run.created_at > newest.created_at):
-                newest = run
-        return newest
+            if run is not None and (newest is None or (run.created_at, rank) > newest[:2]):
+                newest = (run.created_at, rank, run)
+        return newest[2] if newest is not None else None

@@ -19,6 +19,7 @@ change within ``driftThreshold`` of the baseline at completion is no late data.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -131,7 +132,8 @@ class LateData:
         fresh = []
         for change in finding.changes:
             key = f"late-data:{pipeline.name}:{schedule_id}:{date}:{change.trait_type}:{finding.run.run_id}"
-            if await self.ctx.store.acquire_lease(key, self.ctx.owner, CLAIM_TTL.total_seconds()):
+            # a fresh owner each time: a claim is never "renewed" by the engine that made it
+            if await self.ctx.store.acquire_lease(key, uuid.uuid4().hex, CLAIM_TTL.total_seconds()):
                 fresh.append(change)
         if not fresh:
             return None
