@@ -190,9 +190,14 @@ class MonitoringConfig(ConfigModel):
 
     @field_validator("drift_field")
     @classmethod
-    def _drift_field(cls, value: str | None) -> str | None:
-        if value is not None:
-            parse_path(value)
+    def _drift_field(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        parse_path(value)
+        if "drift_trait" in info.data and info.data["drift_trait"] is None:
+            raise ValueError("driftField needs driftTrait (the trait whose value holds the number)")
+        if info.data.get("enabled") is False:
+            raise ValueError("numeric drift is checked during post-run monitoring: set enabled: true")
         return value
 
     @field_validator("drift_threshold", mode="before")
@@ -205,18 +210,18 @@ class MonitoringConfig(ConfigModel):
     @field_validator("drift_threshold")
     @classmethod
     def _drift_threshold(cls, value: float | str | None, info: ValidationInfo) -> float | str | None:
-        if value is not None:
-            parse_threshold(value)
-        field = info.data.get("drift_field")
-        if value is None and field is not None:
-            raise ValueError("driftField needs driftThreshold (an amount like 500, or a percentage like '10%')")
-        if value is not None and "drift_field" in info.data and field is None:
+        if value is None:
+            return None
+        parse_threshold(value)
+        if "drift_field" in info.data and info.data["drift_field"] is None:
             raise ValueError("driftThreshold needs driftField (the JSON path of the number to watch)")
-        if field is not None and info.data.get("drift_trait") is None and "drift_trait" in info.data:
-            raise ValueError("driftField needs driftTrait (the trait whose value holds the number)")
-        if field is not None and info.data.get("enabled") is False:
-            raise ValueError("numeric drift is checked during post-run monitoring: set enabled: true")
         return value
+
+    @model_validator(mode="after")
+    def _field_with_threshold(self) -> MonitoringConfig:
+        if self.drift_field is not None and self.drift_threshold is None:
+            raise ValueError("driftField needs driftThreshold (an amount like 500, or a percentage like '10%')")
+        return self
 
     @model_validator(mode="after")
     def _sensor_within_window(self) -> MonitoringConfig:
