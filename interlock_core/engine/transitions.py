@@ -78,7 +78,8 @@ class Transitions:
         now = self.ctx.clock.now()
         moved = False
         original = change
-        baseline = await self.drift.baseline_for(run_id) if target in (S.COMPLETED, S.COMPLETED_MONITORING) else None
+        # numeric drift is watched during monitoring: its baseline is taken as the run enters it
+        baseline = await self.drift.baseline_for(run_id) if target is S.COMPLETED_MONITORING else None
 
         def apply(run: RunState) -> RunState | None:
             nonlocal moved, change
