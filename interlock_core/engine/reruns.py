@@ -10,8 +10,17 @@ import anyio
 
 from ..dates import check_run_date
 from ..errors import ConflictError, InvalidTransition, NextStep, NotFoundError, ValidationError
-from ..model import AlertLevel, EventKind, RerunRecord, RerunSource, RunInputs, RunState, RunStatus
-from .budgets import BUDGET_SPENT, Budgets, RerunRejected, RerunVerdict
+from ..model import (
+    AlertLevel,
+    EventKind,
+    PipelineConfig,
+    RerunRecord,
+    RerunSource,
+    RunInputs,
+    RunState,
+    RunStatus,
+)
+from .budgets import BUDGET_SPENT, BUDGETS, Budgets, RerunRejected, RerunVerdict, budget_limit
 from .callbacks import Callbacks
 from .context import EngineContext
 from .inputs import Inputs
@@ -73,8 +82,8 @@ class Reruns:
         if active is not None:
             raise CycleBusy(pipeline.name, sid, original_date, active)
         readiness = None
-        if current is None and execute and not force and await self._breaker_applies(pipeline.name, sid,
-                                                                                       original_date):
+        if current is None and execute and not force and await self._breaker_applies(pipeline, sid, original_date,
+                                                                                       source):
             # the breaker compares what the traits say now: evaluated once, and the launch reuses it
             readiness = await self.runs.evaluation.evaluate(pipeline, schedule_id=sid, date=original_date)
             current = await self.inputs.capture(pipeline, sid, original_date, readiness.traits)
@@ -140,8 +149,15 @@ class Reruns:
         sid = schedule_id or pipeline.resolved_schedules()[0].name
         return await self.budgets.judge(pipeline, sid, original_date, source, force=force)
 
-    async def _breaker_applies(self, pipeline_id: str, schedule_id: str, date: str) -> bool:
-        replaced = await self.inputs.latest_run(pipeline_id, schedule_id, date)
+    async def _breaker_applies(self, pipeline: PipelineConfig, schedule_id: str, date: str,
+                               source: RerunSource) -> bool:
+        """Whether judging the rerun will compare inputs (so the traits are worth evaluating first):
+        the cycle's last run completed with its inputs recorded, and the budget is not spent already."""
+        budget = BUDGETS[source]
+        limit = budget_limit(pipeline.retry_policy, budget)
+        if limit is not None and await self.budgets.used(pipeline.name, schedule_id, date, budget) >= limit:
+            return False  # refused for its budget whatever the traits say
+        replaced = await self.inputs.latest_run(pipeline.name, schedule_id, date)
         return replaced is not None and replaced.inputs is not None and \
             replaced.status in (S.COMPLETED, S.COMPLETED_MONITORING)
 

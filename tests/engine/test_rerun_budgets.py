@@ -100,6 +100,17 @@ async def test_a_manual_rerun_evaluates_the_traits_to_see_new_data(harness: Harn
     assert record.status is S.COMPLETED
 
 
+async def test_a_spent_budget_refuses_before_anything_is_evaluated(harness: Harness) -> None:
+    harness.write([pipeline("p1", retry={"maxManualReruns": 0})])
+    harness.sensors.ready("p1")
+    engine = await harness.engine()
+    assert (await engine.start_run("p1", date=DAY)).outcome is Outcome.TRIGGERED
+    calls = harness.sensors.calls("p1.volume")
+    with pytest.raises(RerunRejected, match=r"retry\.maxManualReruns"):
+        await engine.request_rerun("p1", DAY, "again")
+    assert harness.sensors.calls("p1.volume") == calls
+
+
 async def test_the_manual_budget_is_counted_per_cycle_and_named_when_spent(harness: Harness) -> None:
     engine, _ = await completed(harness, retry={"maxManualReruns": 1})
     record, outcome = await engine.request_rerun("p1", DAY, "once", force=True)
