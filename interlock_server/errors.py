@@ -29,7 +29,8 @@ class RequestBodyTooLarge(InterlockError):
     status_code = 413
 
 
-API_STEPS = {"cancel-run": "POST /api/runs/{target}/cancel"}
+API_STEPS = {"cancel-run": "POST /api/runs/{target}/cancel",
+             "force-rerun": 'POST /api/pipelines/{target}/rerun with "force": true'}
 """A core error's next step (:class:`~interlock_core.errors.NextStep`) as an API client takes it."""
 
 

@@ -111,6 +111,8 @@ class RerunBody(Body):
     description: str | None = None
     schedule_id: str | None = None
     metadata: dict[str, Any] | None = None
+    force: bool = Field(default=False, description="Run it even when its inputs are unchanged since the run it "
+                        "would replace (past the no-new-data breaker; the budget still applies).")
 
     _original_date = field_validator("original_date")(_iso_date)
 
@@ -195,6 +197,15 @@ class RerunRefused(Body):
     active_run_status: str | None = None
     rerun_id: str | None = None  # the other rerun of the cycle, unfinished
     rerun_status: str | None = None
+    rejected: bool | None = None  # refused by its budget or by the no-new-data breaker: nothing recorded
+    reason: str | None = None  # `no new data` or `budget exhausted`
+    source: str | None = None  # manual, drift, late-data, cascade
+    budget: str | None = None  # the retry key that bounds it (maxManualReruns …)
+    used: int | None = None
+    limit: int | None = None
+    replaced_run_id: str | None = None  # the cycle's last run, which the rerun would replace
+    fingerprint: str | None = None  # the cycle's inputs now
+    replaced_fingerprint: str | None = None  # the inputs that run was launched with
 
 
 class ReadinessAnswer(ReadinessResult):

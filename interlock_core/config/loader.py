@@ -13,7 +13,7 @@ from typing import Any
 import pydantic
 from pydantic import BaseModel
 
-from ..archetypes import ArchetypeRegistry, unknown_traits
+from ..archetypes import ArchetypeRegistry, resolve_traits, unknown_traits
 from ..calendars import CalendarRegistry
 from ..errors import ConfigError, ConfigErrors, PluginError
 from ..model import AlertSpec, Archetype, Calendar, PipelineConfig, PipelineOrigin, ProjectConfig
@@ -231,6 +231,12 @@ def validate_pipeline(
             message = f"trait {trait!r} is not defined by archetype {archetype.name!r}"
             errors.append(err(message, ("traits", trait)))
         errors.extend(builtin_config_problems(pipeline, archetype, plugins.builtin_evaluators, err))
+        drift_trait = pipeline.monitoring.drift_trait if pipeline.watch is not None else None
+        if drift_trait is not None:
+            names = [t.type for t in resolve_traits(archetype, pipeline)]
+            if drift_trait not in names:
+                errors.append(err(f"driftTrait {drift_trait!r} is not one of the pipeline's traits "
+                                  f"({', '.join(names) or 'none'})", ("watch", "monitoring", "driftTrait")))
     for section, listing in (("exclusions", pipeline.exclusions), ("include", pipeline.include)):
         if listing is None:
             continue

@@ -1,5 +1,6 @@
 """The engine: readiness evaluation and the one run lifecycle every entry point calls."""
 
+from .budgets import RerunRejected, RerunVerdict
 from .context import EngineContext, NullAlerts, TriggerRegistry
 from .engine import Engine
 from .outcome import Outcome, RunOutcome
@@ -8,6 +9,7 @@ from .reruns import CycleBusy
 from .runs import run_key
 from .sweep import SweepSummary
 
-__all__ = ["CycleBusy", "Engine", "EngineContext", "NullAlerts", "Outcome", "RerunExists", "RunOutcome",
+__all__ = ["CycleBusy", "Engine", "EngineContext", "NullAlerts", "Outcome", "RerunExists", "RerunRejected",
+           "RerunVerdict", "RunOutcome",
            "SweepSummary",
            "TriggerRegistry", "run_key"]

@@ -83,7 +83,8 @@ class Callbacks:
             category = FailureCategory.TRANSIENT
             if metadata and str(metadata.get("failureCategory", "")).upper() in FailureCategory.__members__:
                 category = FailureCategory(str(metadata["failureCategory"]).upper())
-            change = Change("callback", message or "completed via callback with status: failed", category, metadata)
+            change = Change("callback", message or "completed via callback with status: failed", category, metadata,
+                            job_failure=True)
         else:
             from ..errors import ValidationError
 
@@ -104,7 +105,8 @@ class Callbacks:
         run = await self._run(run_id)
         if run.status is S.FAILED:
             return run
-        updated, moved = await self.transitions.move(run_id, S.FAILED, Change("callback", message, category))
+        updated, moved = await self.transitions.move(run_id, S.FAILED, Change("callback", message, category,
+                                                                               job_failure=True))
         if not moved:
             raise InvalidTransition(f"run {run_id} is already {run.status.value}", runId=run_id)
         assert updated is not None
@@ -178,6 +180,7 @@ class Callbacks:
         else:
             target = S.FAILED
             change = Change("poll", f"run failed (provider state: {result.message})",
-                            result.failure_category or FailureCategory.TRANSIENT, result.metadata or None)
+                            result.failure_category or FailureCategory.TRANSIENT, result.metadata or None,
+                            job_failure=True)
         updated, _ = await self.transitions.move(run_id, target, change)
         return updated or run

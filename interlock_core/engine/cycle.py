@@ -12,6 +12,7 @@ from ..model import EventKind, PipelineConfig, RunLogEntry, RunState, RunStatus,
 from ..schedule import cycle_date, excluded, is_schedule_active, schedule_zone
 from .callbacks import Callbacks
 from .context import EngineContext
+from .late_data import LateData
 from .monitoring import Monitoring
 from .outcome import Outcome, RunOutcome
 from .reruns import Reruns
@@ -37,8 +38,10 @@ def days_in_view(today: str) -> list[str]:
 
 class CyclePass:
     def __init__(self, ctx: EngineContext, runs: Runs, callbacks: Callbacks, monitoring: Monitoring,
-                 reruns: Reruns, sla: SLAChecks, watchdog: Watchdog | None = None) -> None:
+                 reruns: Reruns, sla: SLAChecks, watchdog: Watchdog | None = None,
+                 late_data: LateData | None = None) -> None:
         self.ctx = ctx
+        self.late_data = late_data
         self.watchdog = watchdog
         self.runs = runs
         self.callbacks = callbacks
@@ -87,8 +90,17 @@ class CyclePass:
                 await self.sla.check_validation(pipeline, schedule, today)
             if dog is not None:
                 await dog.after_start(pipeline, schedule, today, before, outcome)
+            await self.after_completion(pipeline, schedule, today, outcome)
         await self.pending_reruns(pipeline, schedule)
         return outcome
+
+    async def after_completion(self, pipeline: PipelineConfig, schedule: ScheduleConfig, day: str,
+                               outcome: RunOutcome) -> None:
+        """A cycle found completed (dedup) is looked at for late data: trait values or upstream
+        runs that changed since its run was launched (the pass was woken by a push or a cascade,
+        or it is the periodic resync)."""
+        if outcome.outcome is Outcome.DUPLICATE and self.late_data is not None:
+            await self.late_data.check(pipeline, schedule.name, day)
 
     async def woken_day(self, pipeline: PipelineConfig, schedule: ScheduleConfig, day: str) -> RunOutcome | None:
         """A past cycle a wake-up named — an upstream's run for ``day`` that completed after
@@ -106,6 +118,7 @@ class CyclePass:
         if outcome.readiness is not None:
             await self.ctx.emit(EventKind.WATCHER_EVALUATION, pipeline.name, status=outcome.readiness.status,
                                 schedule_id=schedule.name, date=day)
+        await self.after_completion(pipeline, schedule, day, outcome)
         return outcome
 
     async def marked_days(self, pipeline: PipelineConfig, schedule: ScheduleConfig, today: str) -> list[str]:

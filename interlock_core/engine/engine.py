@@ -24,6 +24,7 @@ from .callbacks import Callbacks
 from .context import EngineContext
 from .cycle import CyclePass
 from .evaluation import Evaluation
+from .late_data import LateData
 from .monitoring import Monitoring
 from .outcome import RunOutcome
 from .reruns import Reruns
@@ -47,11 +48,12 @@ class Engine:
         self.runs = Runs(ctx, self.evaluation, self.transitions)
         self.callbacks = Callbacks(ctx, self.transitions)
         self.reruns = Reruns(ctx, self.runs, self.callbacks)
-        self.monitoring = Monitoring(self.evaluation, self.transitions, self.reruns)
+        self.late_data = LateData(ctx, self.reruns.inputs, self.reruns)
+        self.monitoring = Monitoring(self.evaluation, self.transitions, self.reruns, self.late_data)
         self.sla = SLAChecks(ctx)
         self.watchdog = Watchdog(ctx, self.sla)
         self.cycles = CyclePass(ctx, self.runs, self.callbacks, self.monitoring, self.reruns, self.sla,
-                                self.watchdog)
+                                self.watchdog, self.late_data)
         self.sweep = WatchdogSweep(ctx, self.cycles, self.evaluation, self.watchdog)
         self.states = StateReader(ctx, self.evaluation)
         self._validate_pipeline = validate_pipeline

@@ -107,7 +107,7 @@ class Evaluation:
             pipeline_id=pipeline.name, trait_type=trait.type, status=status, value=output.value,
             reason=output.reason, failure_category=output.failure_category, evaluated_at=now,
             expires_at=self._expiry(now, trait.ttl), source="evaluator",
-            duration_ms=round((self.ctx.clock.monotonic() - started) * 1000, 3),
+            duration_ms=round((self.ctx.clock.monotonic() - started) * 1000, 3), schedule_id=schedule_id, date=date,
         )
 
     async def _pushed_state(self, pipeline: PipelineConfig, trait: ResolvedTrait) -> TraitEvaluation:

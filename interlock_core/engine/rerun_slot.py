@@ -103,6 +103,17 @@ class RerunSlot:
                 await self.ctx.store.release_lease(key, owner)
                 raise RerunExists(pipeline_id, schedule_id, date, record.rerun_id, record)
 
+    async def give_back(self, pipeline_id: str, schedule_id: str, date: str, rerun_id: str) -> None:
+        """Free a slot taken for ``rerun_id`` whose record will not be written (its request was
+        refused after taking it). Best effort, as :meth:`release`."""
+        key = slot_key(pipeline_id, schedule_id, date)
+        try:
+            held = await self.ctx.store.lease_owner(key)
+            if held is not None and _holder(held)[0] == rerun_id:
+                await self.ctx.store.release_lease(key, held)
+        except StoreUnavailable as exc:
+            log.warning("could not give back the rerun slot %s: %s", key, exc.message)
+
     async def release(self, record: RerunRecord) -> None:
         """Free the slot ``record`` holds, once it no longer needs it. Best effort: a slot left held
         by an ended rerun is taken over by the next request."""

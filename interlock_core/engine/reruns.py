@@ -6,11 +6,24 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+import anyio
+
 from ..dates import check_run_date
 from ..errors import ConflictError, InvalidTransition, NextStep, NotFoundError, ValidationError
-from ..model import EventKind, RerunRecord, RunState, RunStatus
+from ..model import (
+    AlertLevel,
+    EventKind,
+    PipelineConfig,
+    RerunRecord,
+    RerunSource,
+    RunInputs,
+    RunState,
+    RunStatus,
+)
+from .budgets import BUDGET_SPENT, BUDGETS, Budgets, RerunRejected, RerunVerdict, budget_limit
 from .callbacks import Callbacks
 from .context import EngineContext
+from .inputs import Inputs
 from .outcome import Outcome, RunOutcome
 from .records import update_rerun
 from .rerun_slot import RerunSlot
@@ -36,14 +49,24 @@ class Reruns:
         self.runs = runs
         self.callbacks = callbacks
         self.slot = RerunSlot(ctx)
+        self.inputs = Inputs(ctx)
+        self.budgets = Budgets(ctx, self.inputs)
 
     async def request_rerun(self, pipeline_id: str, original_date: str, reason: str, *,
                             schedule_id: str | None = None, description: str | None = None,
                             metadata: dict[str, Any] | None = None, original_run_id: str | None = None,
-                            execute: bool = True) -> tuple[RerunRecord, RunOutcome | None]:
+                            execute: bool = True, source: RerunSource = RerunSource.MANUAL,
+                            force: bool = False, current: RunInputs | None = None,
+                            ) -> tuple[RerunRecord, RunOutcome | None]:
         """Record a rerun of ``original_date`` and (unless ``execute`` is False) start it now.
         The rerun bypasses the run-log dedup; readiness still applies. Not ready now: the record stays
-        PENDING and the watcher starts it once the pipeline is ready."""
+        PENDING and the watcher starts it once the pipeline is ready.
+
+        The rerun is judged first (:mod:`.budgets`): its ``source``'s budget for the cycle, and the
+        no-new-data breaker unless ``force``. A rejected rerun records nothing: RERUN_REJECTED, and
+        :class:`~.budgets.RerunRejected` (409) is raised. ``current``: the cycle's inputs as the
+        caller just saw them (else a rerun started here evaluates the traits first, one started
+        later reads the stored results)."""
         if not original_date:
             raise ValidationError("originalDate is required", field="originalDate")
         check_run_date(original_date, "originalDate")
@@ -54,47 +77,100 @@ class Reruns:
         sid = schedule_id or meta.get("scheduleId") or pipeline.resolved_schedules()[0].name
         if pipeline.schedule(str(sid)) is None:
             raise ValidationError(f"pipeline {pipeline.name!r} has no schedule {sid!r}", field="scheduleId")
-        active = await self.runs.active_run(pipeline.name, str(sid), original_date)
+        sid = str(sid)
+        active = await self.runs.active_run(pipeline.name, sid, original_date)
         if active is not None:
-            raise CycleBusy(pipeline.name, str(sid), original_date, active)
-        entry = await self.ctx.store.get_run_log(pipeline.name, original_date, str(sid))
+            raise CycleBusy(pipeline.name, sid, original_date, active)
+        readiness = None
+        if current is None and execute and not force and await self._breaker_applies(pipeline, sid, original_date,
+                                                                                       source):
+            # the breaker compares what the traits say now: evaluated once, and the launch reuses it
+            readiness = await self.runs.evaluation.evaluate(pipeline, schedule_id=sid, date=original_date)
+            current = await self.inputs.capture(pipeline, sid, original_date, readiness.traits)
+        entry = await self.ctx.store.get_run_log(pipeline.name, original_date, sid)
         rerun_id = f"rerun-{pipeline.name}-{uuid.uuid4().hex[:12]}"
         # one rerun of a cycle at a time: of simultaneous requests one takes the slot, the others are
         # refused here, before anything is recorded (a slot whose record never got written, say the
-        # store failed in between, is free again after a short grace)
-        await self.slot.take(pipeline.name, str(sid), original_date, rerun_id)
+        # store failed in between, is free again after a short grace); the budget is counted with
+        # the slot held, so simultaneous requests never overspend it
+        await self.slot.take(pipeline.name, sid, original_date, rerun_id)
+        try:
+            verdict = await self.budgets.judge(pipeline, sid, original_date, source, force=force, current=current)
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await self.slot.give_back(pipeline.name, sid, original_date, rerun_id)
+            raise
+        if not verdict.accepted:
+            await self.slot.give_back(pipeline.name, sid, original_date, rerun_id)
+            await self._rejected(verdict)
+            raise RerunRejected(verdict)
         if original_run_id is None:
             original_run_id = entry.run_id if entry else None
         never_ran = None if entry is not None else (
             f"{pipeline.name} never ran for {original_date}/{sid}: there is nothing to rerun, so this rerun is "
             "that date's first run (check the date)")
         record = RerunRecord(rerun_id=rerun_id, pipeline_id=pipeline.name, original_date=original_date,
-                             schedule_id=str(sid), original_run_id=original_run_id, reason=reason,
+                             schedule_id=sid, original_run_id=original_run_id, reason=reason,
                              description=description, status=S.PENDING, requested_at=self.ctx.clock.now(),
-                             metadata=meta, version=1, warning=never_ran)
+                             metadata=meta, version=1, warning=never_ran, source=source,
+                             forced=True if force else None)
         await self.ctx.store.cas_rerun(record, None)
-        await self.ctx.emit(EventKind.RERUN_REQUESTED, pipeline.name, schedule_id=str(sid), date=original_date,
+        await self.ctx.emit(EventKind.RERUN_REQUESTED, pipeline.name, schedule_id=sid, date=original_date,
                             message=f"rerun requested for {original_date}: {reason}",
                             details={"rerunId": record.rerun_id, "originalDate": original_date,
-                                     "originalRunId": original_run_id, "reason": reason,
+                                     "originalRunId": original_run_id, "reason": reason, "source": source.value,
                                      **({"warning": never_ran} if never_ran else {})})
+        await self.ctx.emit(EventKind.RERUN_ACCEPTED, pipeline.name, schedule_id=sid, date=original_date,
+                            status="ACCEPTED", message=verdict.message,
+                            details={"rerunId": record.rerun_id, **verdict.details(), "used": verdict.used + 1})
         if not execute:
-            await self.ctx.wake(pipeline.name, "rerun-requested", str(sid), original_date)
+            await self.ctx.wake(pipeline.name, "rerun-requested", sid, original_date)
             return record, None
         # started here first, the watcher woken after: woken first, it would race this caller for the claim
         try:
-            outcome = await self.runs.start_run(pipeline.name, rerun=record)
+            outcome = await self.runs.start_run(pipeline.name, rerun=record, readiness=readiness)
         finally:
-            await self.ctx.wake(pipeline.name, "rerun-requested", str(sid), original_date)
+            await self.ctx.wake(pipeline.name, "rerun-requested", sid, original_date)
         record = (await self.ctx.store.get_rerun(record.rerun_id)) or record
         if outcome.outcome in (Outcome.CLAIM_LOST, Outcome.IN_PROGRESS) and record.rerun_run_id:
             run = await self.ctx.store.get_run(record.rerun_run_id)
             if run is not None:  # a watcher started this very rerun at the same moment: it runs once, accepted
-                outcome = RunOutcome(Outcome.TRIGGERED, pipeline.name, str(sid), original_date,
+                outcome = RunOutcome(Outcome.TRIGGERED, pipeline.name, sid, original_date,
                                      f"run {run.run_id} launched by a watcher starting this rerun at the same "
                                      f"moment: {run.status.value}", run=run, readiness=outcome.readiness,
                                      rerun=record)
         return record, outcome
+
+    async def judge(self, pipeline_id: str, original_date: str, source: RerunSource = RerunSource.MANUAL, *,
+                    schedule_id: str | None = None, force: bool = False) -> RerunVerdict:
+        """Would a rerun of the cycle be accepted now (budget and breaker)? Reads only, records and
+        emits nothing (a dry run asks this; the breaker reads the stored trait results)."""
+        pipeline = await self.ctx.pipeline(pipeline_id)
+        sid = schedule_id or pipeline.resolved_schedules()[0].name
+        return await self.budgets.judge(pipeline, sid, original_date, source, force=force)
+
+    async def _breaker_applies(self, pipeline: PipelineConfig, schedule_id: str, date: str,
+                               source: RerunSource) -> bool:
+        """Whether judging the rerun will compare inputs (so the traits are worth evaluating first):
+        the cycle's last run completed with its inputs recorded, and the budget is not spent already."""
+        budget = BUDGETS[source]
+        limit = budget_limit(pipeline.retry_policy, budget)
+        if limit is not None and await self.budgets.used(pipeline.name, schedule_id, date, budget) >= limit:
+            return False  # refused for its budget whatever the traits say
+        replaced = await self.inputs.latest_run(pipeline.name, schedule_id, date)
+        return replaced is not None and replaced.inputs is not None and \
+            replaced.status in (S.COMPLETED, S.COMPLETED_MONITORING)
+
+    async def _rejected(self, verdict: RerunVerdict) -> None:
+        """RERUN_REJECTED; an automatic source whose budget is spent also alerts, once per cycle."""
+        await self.ctx.emit(EventKind.RERUN_REJECTED, verdict.pipeline_id, schedule_id=verdict.schedule_id,
+                            date=verdict.date, status="REJECTED", message=verdict.message,
+                            details=verdict.details())
+        if verdict.reason == BUDGET_SPENT and verdict.source is not RerunSource.MANUAL:
+            await self.ctx.alert_once(
+                f"rerun-budget:{verdict.pipeline_id}:{verdict.schedule_id}:{verdict.date}:{verdict.budget}",
+                AlertLevel.WARNING, f"Pipeline {verdict.pipeline_id}: {verdict.message}", verdict.pipeline_id,
+                details=verdict.details())
 
     async def cancel_rerun(self, rerun_id: str, reason: str = "cancelled") -> RerunRecord:
         """Cancel a rerun that has not started (PENDING). One whose run is under way is cancelled by

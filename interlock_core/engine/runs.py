@@ -23,6 +23,7 @@ from ..model import (
     PipelineOrigin,
     ReadinessResult,
     RerunRecord,
+    RunInputs,
     RunLogEntry,
     RunState,
     RunStatus,
@@ -35,9 +36,11 @@ from ..retry import backoff, is_retryable
 from ..schedule import cycle_date, excluded, schedule_zone
 from ..templating import run_variables
 from ..tracing import inject, span
+from .budgets import code_retries
 from .context import EngineContext
 from .dry_run import DryRun
 from .evaluation import Evaluation
+from .inputs import Inputs
 from .outcome import Outcome, RunOutcome
 from .records import update_rerun, update_run
 from .rerun_slot import RERUN_SCAN_LIMIT
@@ -83,6 +86,7 @@ class Runs:
         self.evaluation = evaluation
         self.transitions = transitions
         self.dry_run = DryRun(ctx)
+        self.inputs = Inputs(ctx)
 
     def resolve_cycle(self, pipeline: PipelineConfig, schedule_id: str | None,
                       date: str | None) -> tuple[ScheduleConfig, str]:
@@ -150,6 +154,14 @@ class Runs:
             return out(Outcome.NON_RETRYABLE, f"last attempt failed with a non-retryable error "
                        f"({entry.failure_category or 'uncategorised'}): {entry.failure_message}; "
                        "request a rerun to run it again")
+        code = code_retries(policy, entry) if entry.status is S.FAILED else None
+        if code is not None and not code[0]:
+            if not entry.alert_sent:
+                await self.transitions.alert_gave_up(pipeline, schedule_id, date, entry.attempt_number,
+                                                     entry.failure_category, entry.failure_message or "",
+                                                     code_budget=code[1:])
+            return out(Outcome.EXHAUSTED, f"the job failed {code[1]} times for {date}/{schedule_id}, more than "
+                       f"retry.maxCodeRetries ({code[2]}) allows retrying; request a rerun to run it again")
         if entry.attempt_number >= policy.max_attempts:
             if not entry.alert_sent:
                 await self.transitions.alert_gave_up(pipeline, schedule_id, date, entry.attempt_number,
@@ -200,8 +212,10 @@ class Runs:
 
     # ---------------------------------------------------------------------------- start_run
     async def start_run(self, pipeline_id: str, schedule_id: str | None = None, date: str | None = None, *,
-                        rerun: RerunRecord | None = None) -> RunOutcome:
-        """Gate, evaluate, claim, launch, record — the one way any entry point starts a job."""
+                        rerun: RerunRecord | None = None, readiness: ReadinessResult | None = None) -> RunOutcome:
+        """Gate, evaluate, claim, launch, record — the one way any entry point starts a job.
+        ``readiness``: an evaluation of this very cycle its caller has just made (a rerun request
+        judging its inputs), used instead of evaluating again."""
         pipeline = await self.ctx.live_pipeline(pipeline_id)
         schedule, day = self.resolve_cycle(pipeline, schedule_id or (rerun.schedule_id if rerun else None),
                                            rerun.original_date if rerun else date)
@@ -226,7 +240,8 @@ class Runs:
             settled = await self.dry_run.settled(pipeline, sid, day)
             if settled is not None:
                 return settled
-        readiness = await self.evaluation.evaluate(pipeline, schedule_id=sid, date=day)
+        if readiness is None or readiness.schedule_id != sid or readiness.date != day:
+            readiness = await self.evaluation.evaluate(pipeline, schedule_id=sid, date=day)
         if pipeline.dry_run:
             if readiness.ready:
                 return await self.dry_run.ready(pipeline, sid, day, readiness)
@@ -236,10 +251,11 @@ class Runs:
                               f"{pipeline.name} is not ready: blocked by {', '.join(readiness.blocking)}",
                               readiness=readiness, run_log=entry, rerun=rerun)
         await self.ctx.live_pipeline(pipeline.name)  # retired or removed while evaluated: launch nothing
+        inputs = await self.inputs.capture(pipeline, sid, day, readiness.traits)
         if rerun is None:
-            run = await self._claim(pipeline, sid, day, entry, None)
+            run = await self._claim(pipeline, sid, day, entry, None, inputs)
         else:
-            busy, run = await self._claim_rerun(pipeline, sid, day, rerun)
+            busy, run = await self._claim_rerun(pipeline, sid, day, rerun, inputs)
             if busy is not None:
                 return _rerun_waits(pipeline.name, sid, day, busy, rerun, readiness)
         if run is None:
@@ -253,8 +269,8 @@ class Runs:
                           f"run {run.run_id} launched: {run.status.value}", run=run, readiness=readiness,
                           run_log=log_entry, rerun=rec)
 
-    async def _claim_rerun(self, pipeline: PipelineConfig, schedule_id: str, date: str,
-                           rerun: RerunRecord) -> tuple[RunState | None, RunState | None]:
+    async def _claim_rerun(self, pipeline: PipelineConfig, schedule_id: str, date: str, rerun: RerunRecord,
+                           inputs: RunInputs | None = None) -> tuple[RunState | None, RunState | None]:
         """Claim ``rerun`` unless a run of its cycle is active: ``(active run, None)`` or ``(None, the
         claimed run or None when the claim was lost)``. One rerun of a cycle is recorded at a time (the
         rerun slot, see :mod:`.rerun_slot`), but the one rerun may be started by its requester and by a
@@ -272,7 +288,7 @@ class Runs:
             active = await self.active_run(pipeline.name, schedule_id, date)
             if active is not None:
                 return active, None
-            return None, await self._claim(pipeline, schedule_id, date, None, rerun)
+            return None, await self._claim(pipeline, schedule_id, date, None, rerun, inputs)
         finally:
             with anyio.CancelScope(shield=True):
                 try:
@@ -281,7 +297,9 @@ class Runs:
                     log.warning("could not release %s: %s", key, exc.message)
 
     async def _claim(self, pipeline: PipelineConfig, schedule_id: str, date: str, entry: RunLogEntry | None,
-                     rerun: RerunRecord | None) -> RunState | None:
+                     rerun: RerunRecord | None, inputs: RunInputs | None = None) -> RunState | None:
+        """Claim the cycle (its run log, or ``rerun``'s record) and create its run, which records
+        ``inputs``: what it is launched with (the breaker and late data compare with them)."""
         store_identity = await self.ctx.store.store_identity()  # read before anything is claimed
         now = self.ctx.clock.now()
         run_id = f"{pipeline.name}-{uuid.uuid4().hex[:16]}"
@@ -315,7 +333,7 @@ class Runs:
                                        rerun.rerun_id if rerun else None),
                        trigger_type=pipeline.trigger.type, rerun_id=rerun.rerun_id if rerun else None,
                        owner=self.ctx.owner, lease_expires_at=now + self.ctx.config.run_lease,
-                       metadata={"scheduleId": schedule_id})
+                       metadata={"scheduleId": schedule_id}, inputs=inputs)
         await self.ctx.store.create_run(run)
         await self.ctx.emit(EventKind.RUN_STATE_CHANGED, pipeline.name, run_id=run_id, status=S.TRIGGERING,
                             schedule_id=schedule_id, date=date,
@@ -457,7 +475,9 @@ class Runs:
                 category = result.failure_category or FailureCategory.TRANSIENT
                 message = result.message or "the job failed"
             METRICS.inc("interlock_triggers_total", type=spec_type, outcome="failed")
-            target, change = S.FAILED, Change("launch", message, category, result.metadata if result else None)
+            # the launch ran the job (a command) and it failed: the job's own failure, not the launch's
+            target, change = S.FAILED, Change("launch", message, category, result.metadata if result else None,
+                                              job_failure=error is None and result is not None)
         else:
             METRICS.inc("interlock_triggers_total", type=spec_type, outcome=result.state)
             target = self.transitions.target_for_success(pipeline) if result.state == "succeeded" else S.RUNNING

@@ -29,6 +29,7 @@ from ..model import (
     FailureCategory,
     PipelineConfig,
     RerunRecord,
+    RerunSource,
     RunLogEntry,
     RunState,
     RunStatus,
@@ -37,6 +38,7 @@ from ..model import (
     TraitStatus,
 )
 from ..schedule import deadlines, excluded, is_schedule_active, next_window, schedule_zone
+from .budgets import RerunRejected
 from .outcome import Outcome
 from .records import update_run
 from .rerun_slot import RerunExists
@@ -60,6 +62,10 @@ __all__ = ["DRIFT_REASON", "LEASE_TTL", "POLL_WINDOW", "REPLAY_REASON", "CycleLe
 
 S = RunStatus
 REPLAY_REASON = "replay requested"
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 def retired_reason(pipeline: PipelineConfig) -> str:
@@ -125,7 +131,12 @@ class Steps(RunSteps):
         if blocked is None:
             return Step(True, self._ready_payload(entry, None))
         if blocked.outcome is Outcome.DUPLICATE:
-            rerun = await self._replay(pipeline, cycle, owner) if cycle.replay else None
+            try:
+                rerun = await self._replay(pipeline, cycle, owner) if cycle.replay else None
+            except RerunRejected as exc:
+                return skipped("rerun_rejected", exc.message, **exc.verdict.details())
+            if rerun is None and not cycle.replay:
+                await self.engine.late_data.check(pipeline, cycle.schedule_id, cycle.date)
             rerun = rerun or await self._pending_rerun(pipeline, cycle)
             if rerun is not None:
                 return await self._rerun_gate(pipeline, cycle, owner, rerun.rerun_id)
@@ -175,9 +186,10 @@ class Steps(RunSteps):
             if record.metadata.get("execution") == owner:
                 return record
         try:
+            # an explicit request for the same cycle: counted as manual, never stopped by the breaker
             record, _ = await self.engine.reruns.request_rerun(
                 pipeline.name, cycle.date, REPLAY_REASON, schedule_id=cycle.schedule_id,
-                metadata={"execution": owner}, execute=False)
+                metadata={"execution": owner}, execute=False, source=RerunSource.MANUAL, force=True)
         except RerunExists as exc:  # one rerun of a cycle at a time: the one waiting is the replay
             if exc.rerun is None:
                 raise
@@ -256,7 +268,8 @@ class Steps(RunSteps):
             status=status if status in (TraitStatus.PASS, TraitStatus.FAIL, TraitStatus.STALE) else TraitStatus.FAIL,
             value=value if isinstance(value, dict) else None, reason=str(reason) if reason is not None else None,
             failure_category=FailureCategory(category) if category in FailureCategory.__members__ else None,
-            evaluated_at=now, source=str(item.get("source") or "evaluator"))
+            evaluated_at=now, source=str(item.get("source") or "evaluator"),
+            schedule_id=_text(item.get("scheduleId")), date=_text(item.get("date")))
 
     # ------------------------------------------------------------------------------ SLAs
     async def _sla_subject(self, cycle: CycleRef) -> tuple[PipelineConfig, ScheduleConfig, datetime]:
@@ -322,8 +335,9 @@ class Steps(RunSteps):
                 if mine is not None:
                     return Step(True, {"outcome": Outcome.TRIGGERED, **self.run_payload(mine, pipeline)})
                 return skipped(Outcome.CLAIM_LOST, f"the run log of {pipeline.name} changed since the gate")
-        run = await self.engine.runs._claim(pipeline, cycle.schedule_id, rerun.original_date if rerun else cycle.date,
-                                            entry, rerun)
+        day = rerun.original_date if rerun else cycle.date
+        inputs = await self.engine.runs.inputs.current(pipeline, cycle.schedule_id, day)  # what the steps stored
+        run = await self.engine.runs._claim(pipeline, cycle.schedule_id, day, entry, rerun, inputs)
         if run is None:
             return skipped(Outcome.CLAIM_LOST, f"another caller already claimed this cycle of {pipeline.name}")
 

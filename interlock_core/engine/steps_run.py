@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from ..model import AlertLevel, RunStatus
+from ..model import AlertLevel, RerunSource, RunStatus
 from ..retry import backoff, is_retryable
+from .budgets import code_retries
 from .steps_base import CycleRef, Step, StepsBase, ceil_seconds, skipped
 
 S = RunStatus
@@ -39,6 +40,10 @@ class RunSteps(StepsBase):
             policy = pipeline.retry_policy
             retryable = (run.rerun_id is None and is_retryable(policy, run.failure_category)
                          and run.attempt < policy.max_attempts)
+            if retryable and policy.max_code_retries is not None and run.date is not None:
+                code = code_retries(policy, await self.ctx.store.get_run_log(run.pipeline_id, run.date,
+                                                                             run.schedule_id))
+                retryable = code is None or code[0]
             wait = ceil_seconds(backoff(policy, run.attempt))
             payload.update(retryable=retryable, retryBackoffSeconds=wait)
             await self.renew_lease(cycle, owner, wait if retryable else 0)
@@ -100,7 +105,8 @@ class RunSteps(StepsBase):
         rerun = None
         if drift:
             for record in await self.ctx.store.list_reruns(pipeline.name, limit=50):
-                if record.original_run_id == run.run_id and record.reason == DRIFT_REASON:
+                if record.original_run_id == run.run_id and (record.reason == DRIFT_REASON
+                                                             or record.source is RerunSource.DRIFT):
                     rerun = record
                     break
         return Step(updated.status is S.COMPLETED_MONITORING, {

@@ -17,6 +17,7 @@ from ..model import (
     EventKind,
     FailureCategory,
     PipelineConfig,
+    RerunSource,
     RetryAttempt,
     RunLogEntry,
     RunState,
@@ -25,7 +26,9 @@ from ..model import (
 )
 from ..retry import backoff, is_retryable
 from ..tracing import span
+from .budgets import code_retries
 from .context import EngineContext
+from .drift import Drift
 from .records import update_rerun, update_run, update_run_log
 from .rerun_slot import RerunSlot
 
@@ -42,6 +45,8 @@ class Change:
     message: str | None = None
     category: FailureCategory | None = None
     metadata: dict[str, Any] | None = None
+    job_failure: bool = False
+    """A failure of the job itself (it ran and failed), not of its launch: ``retry.maxCodeRetries``."""
 
 
 def _masked(change: Change, pipeline_id: str) -> Change:
@@ -51,13 +56,14 @@ def _masked(change: Change, pipeline_id: str) -> Change:
         return change
     message = EXPANDED.mask(pipeline_id, change.message) if change.message else change.message
     metadata = mask_message_fields(pipeline_id, change.metadata) if change.metadata else change.metadata
-    return Change(change.source, message, change.category, metadata)
+    return Change(change.source, message, change.category, metadata, change.job_failure)
 
 
 class Transitions:
     def __init__(self, ctx: EngineContext) -> None:
         self.ctx = ctx
         self.rerun_slot = RerunSlot(ctx)
+        self.drift = Drift(ctx)
 
     def target_for_success(self, pipeline: PipelineConfig | None) -> RunStatus:
         if pipeline is not None and pipeline.monitoring.enabled:
@@ -73,6 +79,8 @@ class Transitions:
         now = self.ctx.clock.now()
         moved = False
         original = change
+        # numeric drift is watched during monitoring: its baseline is taken as the run enters it
+        baseline = await self.drift.baseline_for(run_id) if target is S.COMPLETED_MONITORING else None
 
         def apply(run: RunState) -> RunState | None:
             nonlocal moved, change
@@ -93,6 +101,8 @@ class Transitions:
                 run.metadata["monitoringStartedAt"] = format_timestamp(now)
             if target.is_terminal or target is S.COMPLETED_MONITORING:
                 run.completed_at = run.completed_at or now
+            if baseline is not None and run.drift_baseline is None:
+                run.drift_baseline = baseline  # numeric drift is judged against the values at completion
             return run
 
         run = await update_run(self.ctx.store, run_id, apply)
@@ -132,7 +142,7 @@ class Transitions:
                 entry.retry_history.append(RetryAttempt(
                     attempt=entry.attempt_number, status=S.FAILED, run_id=run.run_id,
                     failure_message=change.message, failure_category=run.failure_category,
-                    started_at=entry.started_at, completed_at=now))
+                    started_at=entry.started_at, completed_at=now, job_failure=change.job_failure))
             elif run.status is S.COMPLETED:
                 entry.completed_at = now
             return entry
@@ -191,6 +201,8 @@ class Transitions:
             return
         policy = pipeline.retry_policy
         if is_retryable(policy, category) and run.attempt < policy.max_attempts:
+            if not await self._code_retry_allowed(pipeline, run, change):
+                return
             delay = backoff(policy, run.attempt)
             METRICS.inc("interlock_retries_scheduled_total")
             await self.ctx.emit(EventKind.RETRY_SCHEDULED, run.pipeline_id, run_id=run.run_id,
@@ -201,20 +213,56 @@ class Transitions:
         await self.alert_gave_up(pipeline, run.schedule_id, run.date or "", run.attempt, category,
                                  change.message or "")
 
+    async def _code_retry_allowed(self, pipeline: PipelineConfig, run: RunState, change: Change) -> bool:
+        """``retry.maxCodeRetries`` for a job that failed: RERUN_ACCEPTED when its retry is within the
+        budget, else RERUN_REJECTED and the cycle gives up (alert). True when the retry may go ahead."""
+        if pipeline.retry_policy.max_code_retries is None or not change.job_failure or run.date is None:
+            return True
+        entry = await self.ctx.store.get_run_log(run.pipeline_id, run.date, run.schedule_id)
+        verdict = code_retries(pipeline.retry_policy, entry)
+        if verdict is None:
+            return True
+        allowed, failures, limit = verdict
+        details = {"pipelineId": run.pipeline_id, "scheduleId": run.schedule_id, "date": run.date,
+                   "source": RerunSource.CODE.value, "budget": "maxCodeRetries", "used": failures, "limit": limit,
+                   "runId": run.run_id, "reason": "accepted" if allowed else "budget exhausted"}
+        cycle = f"{run.pipeline_id} for {run.date}/{run.schedule_id}"
+        if allowed:
+            await self.ctx.emit(EventKind.RERUN_ACCEPTED, run.pipeline_id, run_id=run.run_id, status="ACCEPTED",
+                                schedule_id=run.schedule_id, date=run.date, details=details,
+                                message=f"retry of {cycle} after job failure {failures} of {limit} allowed "
+                                        "(retry.maxCodeRetries)")
+            return True
+        await self.ctx.emit(EventKind.RERUN_REJECTED, run.pipeline_id, run_id=run.run_id, status="REJECTED",
+                            schedule_id=run.schedule_id, date=run.date, details=details,
+                            message=f"retry of {cycle} refused: the job failed {failures} times, more than "
+                                    f"retry.maxCodeRetries ({limit}) allows retrying")
+        await self.alert_gave_up(pipeline, run.schedule_id, run.date, run.attempt, run.failure_category,
+                                 change.message or "", code_budget=(failures, limit))
+        return False
+
     async def alert_gave_up(self, pipeline: PipelineConfig, schedule_id: str, date: str, attempt: int,
-                            category: FailureCategory | None, message: str) -> None:
-        """The cycle will not be retried: one alert (and event), and the run log remembers it."""
+                            category: FailureCategory | None, message: str,
+                            code_budget: tuple[int, int] | None = None) -> None:
+        """The cycle will not be retried: one alert (and event), and the run log remembers it.
+        ``code_budget``: it gave up because the job failed more often than ``maxCodeRetries`` allows
+        (job failures, limit)."""
         policy = pipeline.retry_policy
         key = f"gave-up:{pipeline.name}:{schedule_id}:{date}"
         if not is_retryable(policy, category):
             text = f"Pipeline {pipeline.name} failed with non-retryable error: {message} ({category or 'NONE'})"
+        elif code_budget is not None:
+            text = (f"Pipeline {pipeline.name}: the job failed {code_budget[0]} times, more than retry.maxCodeRetries "
+                    f"({code_budget[1]}) allows retrying: {message}")
         else:
             text = f"Pipeline {pipeline.name} exhausted {policy.max_attempts} retry attempts"
         if await self.ctx.alert_once(key, AlertLevel.ERROR, text, pipeline.name,
                                      details={"scheduleId": schedule_id, "date": date, "attempt": attempt}):
             if is_retryable(policy, category):
+                spent = (f"job failed {code_budget[0]} times (retry.maxCodeRetries {code_budget[1]})"
+                         if code_budget is not None else f"exhausted {policy.max_attempts} attempts")
                 await self.ctx.emit(EventKind.RETRY_EXHAUSTED, pipeline.name, schedule_id=schedule_id, date=date,
-                                    message=f"exhausted {policy.max_attempts} attempts")
+                                    message=spent)
 
             def mark(entry: RunLogEntry) -> RunLogEntry:
                 entry.alert_sent = True

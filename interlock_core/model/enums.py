@@ -88,6 +88,20 @@ class EventKind(StrEnum):
     PIPELINE_RETIRED = "PIPELINE_RETIRED"
     PIPELINE_RESTORED = "PIPELINE_RESTORED"
     PIPELINE_REMOVED = "PIPELINE_REMOVED"
+    RERUN_ACCEPTED = "RERUN_ACCEPTED"
+    RERUN_REJECTED = "RERUN_REJECTED"
+    LATE_DATA_ARRIVAL = "LATE_DATA_ARRIVAL"
+    POST_RUN_DRIFT = "POST_RUN_DRIFT"
+
+
+class RerunSource(StrEnum):
+    """Why a cycle runs again, which decides the budget it is counted under (``retry.*``)."""
+
+    MANUAL = "manual"        # a person: API, CLI, dashboard, an AWS replay (maxManualReruns)
+    DRIFT = "drift"          # post-run monitoring saw readiness or a number drift (maxDriftReruns)
+    LATE_DATA = "late-data"  # a trait value changed after the run completed (maxDriftReruns)
+    CASCADE = "cascade"      # an upstream the cycle consumed ran again (maxDriftReruns)
+    CODE = "code"            # the job itself failed: an automatic retry (maxCodeRetries)
 
 
 class PipelineOrigin(StrEnum):

@@ -20,6 +20,8 @@ MAX_BACKOFF_SECONDS = DAY
 """retry.backoffSeconds and retry.maxBackoffSeconds."""
 MAX_BACKOFF_MULTIPLIER = 100.0
 MAX_ATTEMPTS = 100
+MAX_RERUNS = 1000
+"""retry.maxDriftReruns and retry.maxManualReruns: reruns of one cycle."""
 MAX_INTERVAL = timedelta(days=1)
 """watch.interval, watcher.defaultInterval, archiver.interval, engine.runLease."""
 MAX_MONITORING = timedelta(days=31)

@@ -14,6 +14,7 @@ from .enums import (
     EventKind,
     FailureCategory,
     ReadinessStatus,
+    RerunSource,
     RunStatus,
 )
 
@@ -48,6 +49,9 @@ class TraitEvaluation(Record):
     expires_at: Timestamp | None = None
     source: str | None = None
     duration_ms: float | None = None
+    schedule_id: str | None = None
+    date: str | None = None
+    """The cycle an evaluator ran for (None for a pushed result: it belongs to no cycle)."""
 
 
 class ReadinessResult(Record):
@@ -65,6 +69,30 @@ class ReadinessResult(Record):
     @property
     def ready(self) -> bool:
         return self.status is ReadinessStatus.READY
+
+
+class RunInputs(Record):
+    """What a run was launched with: the no-new-data breaker and late-data detection compare it
+    with what the traits (and the upstream runs) say later."""
+
+    fingerprint: str
+    """One digest over every trait's digest: equal fingerprints, equal inputs."""
+    traits: dict[str, str] = Field(default_factory=dict)
+    """Trait type -> digest of its status and value (and of the upstream run it saw)."""
+    upstream_runs: dict[str, str] = Field(default_factory=dict)
+    """Trait type -> the run of the upstream pipeline it names (``upstreamPipeline``) that had
+    last completed the cycle: an upstream rerun replaces it."""
+    captured_at: Timestamp
+
+
+class DriftBaseline(Record):
+    """The number ``watch.monitoring.driftField`` pointed at when the run completed."""
+
+    trait_type: str
+    field: str
+    value: float | None = None
+    """None when the trait had no number there at completion (numeric drift is then not checked)."""
+    captured_at: Timestamp
 
 
 class RunState(Record):
@@ -86,6 +114,10 @@ class RunState(Record):
     lease_expires_at: Timestamp | None = None
     completed_at: Timestamp | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
+    inputs: RunInputs | None = None
+    """The trait values and upstream runs it was launched with (absent on runs recorded before
+    inputs were: their reruns pass the no-new-data breaker)."""
+    drift_baseline: DriftBaseline | None = None
 
 
 class RetryAttempt(Record):
@@ -96,6 +128,9 @@ class RetryAttempt(Record):
     failure_category: FailureCategory | None = None
     started_at: Timestamp
     completed_at: Timestamp | None = None
+    job_failure: bool | None = None
+    """True when the job itself ran and failed (counted by ``retry.maxCodeRetries``), False when its
+    launch failed; None on attempts recorded before the difference was."""
 
 
 class RunLogEntry(Record):
@@ -134,6 +169,11 @@ class RerunRecord(Record):
     version: int = 1
     warning: str | None = None
     """Said when the rerun was requested: its date had never run (a typo, or a backfill)."""
+    source: RerunSource = RerunSource.MANUAL
+    """Who asked for it, and so which budget it is counted under (``retry.maxManualReruns`` or
+    ``retry.maxDriftReruns``)."""
+    forced: bool | None = None
+    """True when it was asked for with ``force`` (past the no-new-data breaker)."""
 
 
 class Event(Record):

@@ -264,7 +264,7 @@ async def cmd_run(args: argparse.Namespace, out: Out) -> int:
         outcome = await engine.start_run(args.pipeline, args.schedule, args.date)
         if outcome.outcome is Outcome.DUPLICATE and args.force:
             _, rerun_outcome = await engine.request_rerun(args.pipeline, outcome.date, args.reason,
-                                                          schedule_id=outcome.schedule_id)
+                                                          schedule_id=outcome.schedule_id, force=True)
             assert rerun_outcome is not None
             outcome = rerun_outcome
         polled = _polled(engine, outcome)
@@ -283,7 +283,7 @@ async def cmd_run(args: argparse.Namespace, out: Out) -> int:
 async def cmd_rerun(args: argparse.Namespace, out: Out) -> int:
     async with open_engine(args.project, secrets_for=(args.pipeline,)) as (_, engine):
         record, outcome = await engine.request_rerun(args.pipeline, args.date, args.reason,
-                                                     schedule_id=args.schedule)
+                                                     schedule_id=args.schedule, force=args.force)
         polled = _polled(engine, outcome) if outcome else False
     if record.warning:
         print(f"warning: {record.warning}", file=sys.stderr)

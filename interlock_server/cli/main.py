@@ -13,7 +13,8 @@ from typing import Any
 import anyio
 
 from interlock_core.dates import run_date_problem
-from interlock_core.engine import CycleBusy, RerunExists
+from interlock_core.engine import CycleBusy, RerunExists, RerunRejected
+from interlock_core.engine.budgets import BUDGET_SPENT
 from interlock_core.errors import ConfigError, ConfigErrors, ConflictError, InterlockError, NextStep, PipelineRetired
 from interlock_core.model import RunStatus
 
@@ -24,7 +25,8 @@ from .output import EXIT_BLOCKED, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, Out
 
 EPILOG = """\
 exit codes: 0 success / READY / launched, 1 blocked or refused (NOT_READY, duplicate, failed run, a
-            rerun while a run or another rerun of the cycle is unfinished, `run --wait` timed out,
+            rerun while a run or another rerun of the cycle is unfinished, a rerun rejected by its
+            budget or as no new data, `run --wait` timed out,
             completing or cancelling a run that already ended, a retired pipeline, a refused
             `remove-pipeline`), 2 error (bad configuration, unknown pipeline, store unavailable or
             missing, `init` over an existing project), 130 interrupted
@@ -130,7 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="seconds to wait with --wait (default 3600); when it expires the run keeps going "
                    "and the command exits 1")
     p.add_argument("--force", action="store_true",
-                   help="run a cycle that already completed again, as a recorded rerun")
+                   help="run a cycle that already completed again, as a recorded rerun (even without new data; "
+                   "retry.maxManualReruns still applies)")
     p.add_argument("--reason", default="forced from the command line", help="reason recorded with --force")
     p.add_argument("--json", action="store_true")
 
@@ -155,6 +158,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--date", type=run_date, required=True, help="the date to run again (YYYY-MM-DD)")
     p.add_argument("--reason", required=True)
     p.add_argument("--schedule")
+    p.add_argument("--force", action="store_true",
+                   help="run it even when its inputs are unchanged since its last run (the no-new-data breaker); "
+                   "the rerun budget (retry.maxManualReruns) still applies")
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("complete", help="report a run's outcome (what an orchestrator callback does)")
@@ -239,6 +245,19 @@ def _run(handler: Any, args: argparse.Namespace, out: Out) -> int:
             print(f"  follow it:  interlock run {exc.run.pipeline_id} --date {exc.run.date} --wait\n"
                   f"  cancel it:  interlock cancel {exc.run.run_id}", file=sys.stderr)
         return EXIT_BLOCKED
+    except RerunRejected as exc:  # the budget or the no-new-data breaker: a refusal, naming why
+        if out.json_mode:
+            out.json({**exc.to_json(), "error": exc.described(cli_step)})
+        else:
+            print(f"refused: {exc.message}", file=sys.stderr)
+            verdict = exc.verdict
+            if verdict.reason == BUDGET_SPENT:
+                print(f"  budget:  retry.{verdict.budget} ({verdict.used} of {verdict.limit} used for "
+                      f"{verdict.date}/{verdict.schedule_id})", file=sys.stderr)
+            else:
+                print(f"  run it anyway:  interlock rerun {verdict.pipeline_id} --date {verdict.date} "
+                      f"--schedule {verdict.schedule_id} --reason \"...\" --force", file=sys.stderr)
+        return EXIT_BLOCKED
     except RerunExists as exc:  # one rerun of a cycle at a time: a refusal too
         if out.json_mode:
             out.json(exc.to_json())
@@ -266,7 +285,7 @@ def _run(handler: Any, args: argparse.Namespace, out: Out) -> int:
     return EXIT_ERROR
 
 
-CLI_STEPS = {"cancel-run": "interlock cancel {target}"}
+CLI_STEPS = {"cancel-run": "interlock cancel {target}", "force-rerun": "interlock rerun {target} … --force"}
 """A core error's next step (:class:`~interlock_core.errors.NextStep`) as a command to type."""
 
 

@@ -64,7 +64,8 @@ class Actions:
             return Answer("error", "Rerun: give the date to run again as YYYY-MM-DD")
         reason = fields.get("reason", "").strip()[:500] or DEFAULT_RERUN_REASON
         record, outcome = await self.engine.request_rerun(name, day, reason,
-                                                          schedule_id=fields.get("schedule") or None)
+                                                          schedule_id=fields.get("schedule") or None,
+                                                          force=fields.get("force") == "on")
         if outcome is None:
             return Answer("ok", f"Rerun {record.rerun_id} of {day} recorded ({record.status.value})")
         answer = _outcome_answer(outcome)

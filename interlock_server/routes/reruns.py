@@ -28,7 +28,7 @@ async def request_rerun(request: Request) -> Response:
     body = await read_body(request, RerunBody)
     record, outcome = await engine.request_rerun(pipeline.name, body.original_date, body.reason,
                                                  schedule_id=body.schedule_id, description=body.description,
-                                                 metadata=body.metadata)
+                                                 metadata=body.metadata, force=body.force)
     if outcome is None:
         return json_response({"rerun": record}, status_code=202)
     reply: dict[str, Any] = {"rerun": record.to_json_dict(), "outcome": outcome.to_json()}
@@ -82,13 +82,19 @@ ROUTES = [
          404: NOT_FOUND,
          409: Reply("Nothing recorded: a run of that cycle is still active (`activeRunId` names it), "
                     "another rerun of it is unfinished (`rerunId`, `rerunStatus`: one rerun of a cycle at a "
-                    "time), or the pipeline is retired (`retired: true`: its file was deleted).", RerunRefused),
+                    "time), the pipeline is retired (`retired: true`: its file was deleted), or the rerun was "
+                    "rejected (`rejected: true`, RERUN_REJECTED): `reason` `budget exhausted` names the spent "
+                    "`budget` with `used` and `limit`, `no new data` says the cycle's inputs (`fingerprint`) "
+                    "are those its last run (`replacedRunId`) was launched with — send `force: true` to run "
+                    "it anyway.", RerunRefused),
          412: Reply("Not ready now: the rerun stays PENDING and the watcher starts it once ready.",
                     RerunRefused),
          422: Reply("The pipeline has no trigger.", RerunRefused)},
         body=RerunBody,
         description="Bypasses the once-per-cycle dedup; readiness still applies. A date that never ran is "
-                    "accepted (its first run), and the rerun's `warning` says so.")),
+                    "accepted (its first run), and the rerun's `warning` says so. Counted under "
+                    "`retry.maxManualReruns`; a cycle whose last run completed with the same inputs is "
+                    "refused as `no new data` unless `force` is true.")),
     ApiRoute("/api/pipelines/{id}/reruns", list_pipeline_reruns, method="GET", doc=Doc(
         "Reruns of a pipeline", TAG,
         {200: Reply("Newest first ([] when none).", list[RerunRecord]), 404: NOT_FOUND},

@@ -258,6 +258,7 @@ async def test_a_run_completed_through_the_api_appears_without_a_reload(browser:
 
         await page.get_by_text("Rerun…").click()
         await page.get_by_label("Reason", exact=True).fill("late bank file replaced")
+        await page.get_by_label("Even without new data").check()  # nothing changed since the run
         await page.get_by_role("button", name="Request rerun").click()
         await expect(page.locator("#notice")).to_contain_text("Rerun")
         await expect(page.get_by_role("region", name="Reruns", exact=True)).to_contain_text("late bank file replaced")

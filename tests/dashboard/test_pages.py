@@ -169,8 +169,11 @@ async def test_run_and_rerun_go_through_the_engine(site: Site, hook: Webhook) ->
     await site.engine.complete_run(runs[0].run_id, "success")
     bad = (await site.client.post("/pipelines/sales/rerun", data={"csrf": token, "date": "soon"}, headers=headers))
     assert bad.json()["level"] == "error"
-    rerun = (await site.client.post("/pipelines/sales/rerun", headers=headers, data={
+    unchanged = (await site.client.post("/pipelines/sales/rerun", headers=headers, data={
         "csrf": token, "date": runs[0].date, "reason": "late data fixed"})).json()
+    assert unchanged["level"] == "error" and "no new data" in unchanged["message"] and len(hook.requests) == 1
+    rerun = (await site.client.post("/pipelines/sales/rerun", headers=headers, data={  # "even without new data"
+        "csrf": token, "date": runs[0].date, "reason": "late data fixed", "force": "on"})).json()
     assert rerun["level"] == "ok" and "Rerun" in rerun["message"] and len(hook.requests) == 2
     [record] = await site.engine.store.list_reruns("sales", 5)
     assert record.reason == "late data fixed"

@@ -140,8 +140,9 @@ async def test_10_replay(deployment: Deployment) -> None:
     assert original.run_id == run["runId"]
     await d.orchestrator.call_back(original)
 
-    replay = await d.post(f"/api/pipelines/{name}/rerun", {"originalDate": day, "reason": "e2e replay test"},
-                          expect=202)
+    # forced: nothing changed since the run (unforced, the no-new-data breaker refuses it)
+    replay = await d.post(f"/api/pipelines/{name}/rerun", {"originalDate": day, "reason": "e2e replay test",
+                                                           "force": True}, expect=202)
     rerun = replay["rerun"]
     assert (replay["outcome"]["outcome"], rerun["status"], rerun["originalRunId"]) == \
         ("triggered", "RUNNING", run["runId"])

@@ -233,7 +233,8 @@ async def test_rerun_of_completed_date_runs_again(harness: Harness, tmp_path: Pa
     engine = await harness.engine()
     first = await engine.start_run("p1")
     assert first.run is not None
-    record, outcome = await engine.request_rerun("p1", "2026-03-02", "late data")
+    # forced: the traits are unchanged (the no-new-data breaker would refuse it otherwise)
+    record, outcome = await engine.request_rerun("p1", "2026-03-02", "late data", force=True)
     assert outcome is not None and outcome.outcome is Outcome.TRIGGERED
     assert record.status is S.COMPLETED and record.original_run_id == first.run.run_id
     assert record.rerun_run_id == outcome.run.run_id  # type: ignore[union-attr]

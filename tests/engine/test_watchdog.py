@@ -377,7 +377,7 @@ async def test_a_stuck_rerun_is_reported_too(harness: Harness) -> None:
         await watcher.run_once()
         first = (await engine.store.list_runs("p1"))[0]
         await engine.complete_run(first.run_id, "success")
-        record, _ = await engine.request_rerun("p1", "2026-03-02", "backfill")
+        record, _ = await engine.request_rerun("p1", "2026-03-02", "backfill", force=True)
         harness.clock.advance(1)
         await watcher.run_once()
         rerun = await engine.store.get_rerun(record.rerun_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -67,6 +68,10 @@ class Sensors:
 
     def set(self, name: str, state: str) -> None:
         (self.root / name).write_text(state)
+
+    def value(self, name: str, **value: Any) -> None:
+        """What the sensor reports as its value besides its name (what the data says)."""
+        (self.root / f"{name}.value").write_text(json.dumps(value))
 
     def ready(self, pipeline_name: str) -> None:
         self.set(f"{pipeline_name}.freshness", "PASS")

@@ -7,7 +7,8 @@ import httpx
 
 from .conftest import Api
 
-RERUN = {"originalDate": "2026-03-01", "reason": "late data corrected"}
+RERUN = {"originalDate": "2026-03-01", "reason": "late data corrected", "force": True}
+"""Forced: these cycles' inputs are unchanged (the no-new-data breaker is tested on its own, below)."""
 
 
 async def _completed_day(api: Api, name: str = "sales") -> str:
@@ -177,3 +178,37 @@ async def test_simultaneous_rerun_requests_record_and_launch_one(api: Api) -> No
     schedule = (await api.engine.get_pipeline("sales")).resolved_schedules()[0]
     await api.engine.cycles.pending_reruns(await api.engine.get_pipeline("sales"), schedule)  # the watcher's step
     assert len(api.hook.requests) == 2
+
+
+async def test_a_rerun_without_new_data_is_a_409_saying_so_and_force_runs_it(api: Api) -> None:
+    original = await _completed_day(api)
+    unforced = {k: v for k, v in RERUN.items() if k != "force"}
+    refused = await api.client.post("/api/pipelines/sales/rerun", json=unforced)
+    assert refused.status_code == 409, refused.text
+    body = refused.json()
+    assert (body["rejected"], body["reason"], body["source"], body["replacedRunId"]) == (
+        True, "no new data", "manual", original)
+    assert body["fingerprint"] == body["replacedFingerprint"]
+    assert 'POST /api/pipelines/sales/rerun with "force": true' in body["error"]
+    assert (await api.client.get("/api/pipelines/sales/reruns")).json() == []  # nothing recorded
+    kinds = [e["kind"] for e in (await api.client.get("/api/pipelines/sales/events")).json()]
+    assert "RERUN_REJECTED" in kinds
+    forced = await api.client.post("/api/pipelines/sales/rerun", json={**unforced, "force": True})
+    assert forced.status_code == 202 and forced.json()["rerun"]["forced"] is True
+    bad = await api.client.post("/api/pipelines/sales/rerun", json={**unforced, "force": "maybe"})
+    assert bad.status_code == 400 and "force" in bad.text
+
+
+async def test_a_spent_budget_is_a_409_naming_it(api: Api) -> None:
+    await api.register("sales", retry={"maxManualReruns": 1})
+    run_id = (await api.client.post("/api/pipelines/sales/run", json={"date": "2026-03-01"})).json()["runId"]
+    await api.client.post(f"/api/runs/{run_id}/complete", json={"status": "success"})
+    first = await api.client.post("/api/pipelines/sales/rerun", json=RERUN)
+    assert first.status_code == 202, first.text
+    await api.client.post(f"/api/runs/{first.json()['rerun']['rerunRunId']}/complete", json={"status": "success"})
+    spent = await api.client.post("/api/pipelines/sales/rerun", json=RERUN)
+    assert spent.status_code == 409, spent.text
+    body = spent.json()
+    assert (body["reason"], body["budget"], body["used"], body["limit"]) == ("budget exhausted", "maxManualReruns",
+                                                                             1, 1)
+    assert "retry.maxManualReruns" in body["error"]

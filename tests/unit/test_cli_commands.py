@@ -173,7 +173,8 @@ def test_a_started_rerun_is_refused_with_the_cli_command_that_cancels_its_run(pr
     add_hooked(project, hook)
     run_id = parsed(interlock("run", "hooked", "--json", cwd=project))["run"]["runId"]
     assert interlock("complete", run_id, "--status", "success", cwd=project).returncode == 0
-    requested = parsed(interlock("rerun", "hooked", "--date", TODAY, "--reason", "again", "--json", cwd=project))
+    requested = parsed(interlock("rerun", "hooked", "--date", TODAY, "--reason", "again", "--force", "--json",
+                                 cwd=project))
     rerun_id, rerun_run = requested["rerun"]["rerunId"], requested["rerun"]["rerunRunId"]
 
     refused = interlock("cancel-rerun", rerun_id, cwd=project)
@@ -299,10 +300,31 @@ def test_evaluate_on_an_excluded_day_says_so_and_exits_1(project: Path) -> None:
     assert monday.returncode == 0 and "READY ✓" in monday.stdout
 
 
+# ------------------------------------------------------------------------- rerun budgets, breaker
+def test_a_rerun_refused_as_no_new_data_or_by_its_budget_exits_1_naming_why(project: Path) -> None:
+    example = yaml.safe_load((project / "pipelines" / "example.yaml").read_text())
+    example["retry"] = {"maxManualReruns": 1}
+    # the example's disk check reports the disk's fill, which other processes may change meanwhile
+    example["traits"]["resource-availability"] = {"evaluator": "builtin:always-pass"}
+    (project / "pipelines" / "example.yaml").write_text(yaml.safe_dump(example))
+    assert interlock("run", "example", cwd=project).returncode == 0
+    same = interlock("rerun", "example", "--date", TODAY, "--reason", "again", cwd=project)
+    assert same.returncode == 1 and same.stdout == ""
+    assert "refused: rerun of example" in same.stderr and "no new data since run example-" in same.stderr
+    assert f"interlock rerun example --date {TODAY} --schedule daily" in same.stderr and "--force" in same.stderr
+    as_json = parsed(interlock("rerun", "example", "--date", TODAY, "--reason", "again", "--json", cwd=project))
+    assert (as_json["rejected"], as_json["reason"]) == (True, "no new data")
+    forced = interlock("rerun", "example", "--date", TODAY, "--reason", "after a fix", "--force", cwd=project)
+    assert forced.returncode == 0, forced.stderr
+    spent = interlock("rerun", "example", "--date", TODAY, "--reason", "once more", "--force", cwd=project)
+    assert spent.returncode == 1
+    assert "retry.maxManualReruns (1 of 1 used" in spent.stderr and "budget is spent" in spent.stderr
+
+
 # ------------------------------------------------------------------------------ reruns of no run
 def test_a_rerun_of_a_date_that_never_ran_warns(project: Path) -> None:
     assert interlock("run", "example", cwd=project).returncode == 0
-    ran = interlock("rerun", "example", "--date", TODAY, "--reason", "again", cwd=project)
+    ran = interlock("rerun", "example", "--date", TODAY, "--reason", "again", "--force", cwd=project)
     assert ran.returncode == 0 and "warning" not in ran.stderr
     never = interlock("rerun", "example", "--date", "2026-01-02", "--reason", "typo?", "--json", cwd=project)
     assert never.returncode == 0, never.stderr

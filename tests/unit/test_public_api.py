@@ -27,6 +27,7 @@ MODEL = [
     "ScheduleConfig", "ServerConfig", "Timestamp", "TraitConfig", "TraitDefinition", "TraitEvaluation",
     "TraitStatus", "TriggerSpec", "WatchConfig", "WatchdogConfig", "WatcherConfig", "format_timestamp", "utcnow",
     "ApiConfig", "OutboundConfig", "PipelineOrigin", "SchedulerRun", "ShadowCycle",
+    "DriftBaseline", "DriftRule", "RerunSource", "RunInputs",
 ]
 
 CONFIG = [

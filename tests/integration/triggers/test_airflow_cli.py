@@ -68,7 +68,8 @@ async def test_commands_on_one_pipeline_or_run_only_warn_of_another_pipelines_un
     assert code == 0, err
     assert "COMPLETED" in out and "AIRFLOW_USER" in err and "other.yaml" in err
 
-    code, out, err = await interlock("rerun", "sales", "--date", date, "--reason", "fix", "--json", cwd=project)
+    code, out, err = await interlock("rerun", "sales", "--date", date, "--reason", "fix", "--force", "--json",
+                                     cwd=project)
     assert code == 0, err
     rerun = json.loads(out)
     assert len(fake.runs) == 2  # the run and its rerun, both launched
