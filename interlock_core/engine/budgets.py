@@ -35,6 +35,8 @@ from .rerun_slot import RERUN_SCAN_LIMIT
 S = RunStatus
 ACCEPTED = "accepted"
 NO_NEW_DATA = "no new data"
+DRIFT_REASON = "monitoring_drift_detected"
+"""The reason a rerun that post-run monitoring asks for carries (drift of readiness or of a number)."""
 BUDGET_SPENT = "budget exhausted"
 
 BUDGETS: dict[RerunSource, str] = {

@@ -15,11 +15,20 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
-from ..model import EventKind, PipelineConfig, ReadinessResult, ScheduleConfig, ShadowCycle, format_timestamp
+from ..model import (
+    EventKind,
+    PipelineConfig,
+    ReadinessResult,
+    RerunSource,
+    ScheduleConfig,
+    ShadowCycle,
+    format_timestamp,
+)
+from .budgets import DRIFT_REASON
 from .context import EngineContext
 from .outcome import Outcome, RunOutcome
 from .records import update_shadow_cycle
-from .rerun_decision import RerunSource, decide_rerun
+from .rerun_decision import decide_rerun
 from .shadow import SchedulerRuns, inputs_digest
 
 KEEP = timedelta(days=8)
@@ -156,7 +165,7 @@ class DryRun:
                             status="ACCEPTED" if decision.accepted else "REJECTED",
                             message=f"dry run: a rerun of {date}/{schedule_id} {verdict} (post-run drift, "
                                     f"blocked by {', '.join(blocking)}): {decision.reason}",
-                            details={"dryRun": True, "reason": RerunSource.DRIFT.value,
+                            details={"dryRun": True, "reason": DRIFT_REASON,
                                      "accepted": decision.accepted, "held": decision.held,
                                      "decision": decision.reason, "blockingTraits": blocking})
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from ..metrics import METRICS
 from ..model import AlertLevel, EventKind, PipelineConfig, ReadinessResult, RerunSource, RunState, RunStatus
-from .budgets import RerunRejected
+from .budgets import DRIFT_REASON, RerunRejected
 from .drift import Drift, DriftFinding
 from .evaluation import Evaluation
 from .late_data import LateData
@@ -30,7 +30,6 @@ from .transitions import Change, Transitions
 
 log = logging.getLogger("interlock.monitoring")
 S = RunStatus
-DRIFT_REASON = "monitoring_drift_detected"
 NUMERIC_DRIFT_REASON = "post_run_drift"
 
 

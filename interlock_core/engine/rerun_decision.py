@@ -1,28 +1,19 @@
-"""Would a rerun asked for now be accepted? The one answer the lifecycle and the dry run share.
+"""Would a rerun asked for now be accepted? The answer a dry run gives from its own counts.
 
 A dry-run pipeline never reruns anything, but it says what would have happened
-(DRY_RUN_WOULD_RERUN): it asks this module the question the real lifecycle answers before it
-records a rerun, with the counts its shadow record keeps instead of the store's rerun records. The
-decision is a pure function of the pipeline's configuration and what the cycle went through, so
-both paths get the same answer for the same facts.
-
-What decides today: post-run drift asks for a rerun (held for a person to start when
-``watch.monitoring.autoRerun`` is off); late data asks for none. Rerun budgets per source and the
-"no new data" breaker add their refusals here, from the counts passed in (``earlier``) and whether
-the cycle's inputs changed since the run the rerun would replace (``inputs_changed``).
+(DRY_RUN_WOULD_RERUN): it asks this module the question the real lifecycle answers before it records
+a rerun (:mod:`interlock_core.engine.budgets`), with the counts its shadow record keeps instead of
+the store's rerun records. The rules are the lifecycle's own — the source's budget (``retry.*``,
+:data:`~interlock_core.engine.budgets.BUDGETS`), the "no new data" breaker, ``watch.onLateData`` and
+``watch.monitoring.autoRerun`` — so both paths give the same answer for the same facts.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 
-from ..model import PipelineConfig
-
-
-class RerunSource(StrEnum):
-    DRIFT = "monitoring_drift_detected"
-    LATE_DATA = "late_data"
+from ..model import PipelineConfig, RerunSource
+from .budgets import BUDGET_SPENT, BUDGETS, NO_NEW_DATA, budget_limit
 
 
 @dataclass(frozen=True)
@@ -38,12 +29,17 @@ class RerunDecision:
 def decide_rerun(pipeline: PipelineConfig, source: RerunSource, *, earlier: int = 0,
                  inputs_changed: bool | None = None) -> RerunDecision:
     """The decision on a rerun of one cycle asked for by ``source``; ``earlier``: how many reruns
-    from that source the cycle already had; ``inputs_changed``: whether its inputs changed since the
-    run the rerun would replace (None: not known). Nothing is refused on those yet: they are what rerun
-    budgets and the breaker decide on."""
-    if source is RerunSource.LATE_DATA:
-        return RerunDecision(False, False, "late data asks for no rerun")
-    if not pipeline.monitoring.auto_rerun:
+    counted under the same budget the cycle already had; ``inputs_changed``: whether its inputs changed
+    since the run the rerun would replace (None: not known, which never refuses)."""
+    if source is RerunSource.LATE_DATA and pipeline.on_late_data != "rerun":
+        return RerunDecision(False, False, "late data is alerted, not rerun (watch.onLateData: alert)")
+    budget = BUDGETS[source]
+    limit = budget_limit(pipeline.retry_policy, budget)
+    if limit is not None and earlier >= limit:
+        return RerunDecision(True, False, f"{BUDGET_SPENT}: {earlier} of {limit} (retry.{budget})")
+    if inputs_changed is False:
+        return RerunDecision(True, False, f"{NO_NEW_DATA}: the cycle's inputs are unchanged since its run")
+    if source is RerunSource.DRIFT and not pipeline.monitoring.auto_rerun:
         return RerunDecision(True, True, "a rerun would be requested and held for a person to start "
                                          "(monitoring.autoRerun is off)", held=True)
     return RerunDecision(True, True, "a rerun would be requested and started when ready")

@@ -35,6 +35,7 @@ from ..model import (
     FailureCategory,
     PipelineConfig,
     PipelineOrigin,
+    RerunSource,
     ScheduleConfig,
     SchedulerRun,
     ShadowCycle,
@@ -49,7 +50,7 @@ from ..schedule import local_midnight, previous_day, schedule_zone
 from .callbacks import PollProblems
 from .context import EngineContext
 from .records import update_shadow_cycle
-from .rerun_decision import RerunSource, decide_rerun
+from .rerun_decision import decide_rerun
 from .shadow_report import compare
 
 log = logging.getLogger("interlock.dry_run")
@@ -276,6 +277,6 @@ class SchedulerRuns:
                                 status="ACCEPTED" if decision.accepted else "REJECTED",
                                 message=f"dry run: a rerun of {day}/{schedule_id} {verdict} (late data in "
                                         f"{', '.join(changed)}): {decision.reason}",
-                                details={"dryRun": True, "reason": RerunSource.LATE_DATA.value,
+                                details={"dryRun": True, "reason": "late_data",
                                          "accepted": decision.accepted, "held": decision.held,
                                          "decision": decision.reason, "traits": changed})

@@ -38,7 +38,7 @@ from ..model import (
     TraitStatus,
 )
 from ..schedule import deadlines, excluded, is_schedule_active, next_window, schedule_zone
-from .budgets import RerunRejected
+from .budgets import DRIFT_REASON, RerunRejected
 from .outcome import Outcome
 from .records import update_run
 from .rerun_slot import RerunExists
@@ -55,7 +55,7 @@ from .steps_base import (
     skipped,
     trait_result,
 )
-from .steps_run import DRIFT_REASON, RunSteps
+from .steps_run import RunSteps
 
 __all__ = ["DRIFT_REASON", "LEASE_TTL", "POLL_WINDOW", "REPLAY_REASON", "CycleLeaseLost", "CycleRef", "Step",
            "Steps", "StepsBase", "run_state_word"]

@@ -7,11 +7,10 @@ from datetime import datetime
 
 from ..model import AlertLevel, RerunSource, RunStatus
 from ..retry import backoff, is_retryable
-from .budgets import code_retries
+from .budgets import DRIFT_REASON, code_retries
 from .steps_base import CycleRef, Step, StepsBase, ceil_seconds, skipped
 
 S = RunStatus
-DRIFT_REASON = "monitoring_drift_detected"
 
 
 class RunSteps(StepsBase):

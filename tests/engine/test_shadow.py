@@ -189,10 +189,33 @@ async def test_a_value_pushed_after_the_cycle_settled_is_late_data_once(harness:
     await watcher.run_once()
     [late] = await events(engine, "p1", EventKind.DRY_RUN_LATE_DATA)
     assert late.details == {"dryRun": True, "traits": ["volume"], "wouldTriggerAt": "2026-03-02T12:00:00Z"}
-    assert "late data asks for no rerun" in (late.message or "")
-    assert await events(engine, "p1", EventKind.DRY_RUN_WOULD_RERUN) == []  # nothing asks for one yet
+    assert "late data is alerted, not rerun (watch.onLateData: alert)" in (late.message or "")
+    assert await events(engine, "p1", EventKind.DRY_RUN_WOULD_RERUN) == []  # onLateData: alert asks for none
     record = await engine.store.get_shadow_cycle("p1", DAY, "daily")
     assert record.late_data_at == at("12:10")
+
+
+async def test_late_data_says_a_rerun_would_be_made_by_the_lifecycles_rules(harness: Harness,
+                                                                            tmp_path: Path) -> None:
+    """With ``onLateData: rerun`` the dry run answers as the lifecycle would: a rerun, within the
+    pipeline's drift budget (``retry.maxDriftReruns``)."""
+    harness.write([shadow("p1", tmp_path, watch={"onLateData": "rerun"}),
+                   shadow("p2", tmp_path, watch={"onLateData": "rerun"}, retry={"maxDriftReruns": 0})])
+    for name in ("p1", "p2"):
+        harness.sensors.ready(name)
+    engine = await harness.engine()
+    watcher = Watcher(engine)
+    await watcher.run_once()
+    harness.clock.advance(timedelta(minutes=10))
+    for name in ("p1", "p2"):
+        await engine.push_trait(name, "volume", "PASS", value={"rows": 120})
+    await watcher.run_once()
+    [accepted] = await events(engine, "p1", EventKind.DRY_RUN_WOULD_RERUN)
+    assert (accepted.status, accepted.details["accepted"]) == ("ACCEPTED", True)
+    [refused] = await events(engine, "p2", EventKind.DRY_RUN_WOULD_RERUN)
+    assert (refused.status, refused.details["accepted"]) == ("REJECTED", False)
+    assert "budget exhausted: 0 of 0 (retry.maxDriftReruns)" in refused.details["decision"]
+    assert await engine.store.list_reruns("p1") == [] and await engine.store.list_reruns("p2") == []
 
 
 async def test_the_shadow_report_over_several_cycles(harness: Harness, tmp_path: Path) -> None:
