@@ -14,6 +14,7 @@ from .enums import (
     RunStatus,
     TraitStatus,
 )
+from .outbox import AlertClaim, AlertRecord, AlertStatus, new_alert_id
 from .pipeline import (
     PIPELINE_NAME,
     ExclusionConfig,
@@ -59,8 +60,11 @@ __all__ = [
     "DEFAULT_SCHEDULE_ID",
     "PIPELINE_NAME",
     "Alert",
+    "AlertClaim",
     "AlertLevel",
+    "AlertRecord",
     "AlertSpec",
+    "AlertStatus",
     "ApiConfig",
     "Archetype",
     "ArchiverConfig",
@@ -104,5 +108,6 @@ __all__ = [
     "WatchdogConfig",
     "WatcherConfig",
     "format_timestamp",
+    "new_alert_id",
     "utcnow",
 ]

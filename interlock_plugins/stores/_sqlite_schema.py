@@ -15,7 +15,7 @@ from typing import Any
 
 from interlock_core.errors import StoreMissing, StoreUnavailable
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _VERSION_TABLE = "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"
 
@@ -97,11 +97,25 @@ _V3 = (
         expires_at REAL)""",
 )
 
+_V4 = (
+    # the alert outbox (``_sqlite_alerts``): one row per alert and sink; a pending row never expires
+    """CREATE TABLE alerts (
+        id TEXT PRIMARY KEY,
+        sink TEXT NOT NULL,
+        status TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        data TEXT NOT NULL,
+        expires_at REAL)""",
+    "CREATE INDEX alerts_by_status ON alerts (status, id)",
+    "CREATE INDEX alerts_by_sink ON alerts (status, sink, id)",
+    "CREATE INDEX alerts_by_expiry ON alerts (expires_at)",
+)
+
 # migration n takes a database at version n-1 to version n
-MIGRATIONS: dict[int, tuple[str, ...]] = {1: _V1, 2: _V2, 3: _V3}
+MIGRATIONS: dict[int, tuple[str, ...]] = {1: _V1, 2: _V2, 3: _V3, 4: _V4}
 
 EXPIRING_TABLES = ("traits", "readiness", "runs", "run_logs", "reruns", "events", "cascade_markers", "leases",
-                   "wake_ups")
+                   "wake_ups", "alerts")
 
 LIVE = "(expires_at IS NULL OR expires_at > ?)"
 """The condition that keeps expired rows out of every read; its parameter is the current time."""
