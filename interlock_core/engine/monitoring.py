@@ -63,13 +63,14 @@ class Monitoring:
             done = what
         updated, _ = await self.transitions.move(run.run_id, S.COMPLETED,
                                                  Change("monitoring", "drift detected"))
+        alert = self.ctx.make_alert(AlertLevel.WARNING,
+                                    f"Pipeline {pipeline.name}: trait drift detected during monitoring, {what}",
+                                    pipeline.name, details={"rerunId": rerun_id, "blockingTraits": result.blocking},
+                                    schedule_id=run.schedule_id, date=run.date)
         await self.ctx.emit(EventKind.MONITORING_DRIFT_DETECTED, run.pipeline_id, run_id=run.run_id,
                             schedule_id=run.schedule_id, date=run.date,
                             message=f"trait drift detected, {done}",
-                            details={"rerunId": rerun_id, "blockingTraits": result.blocking})
-        self.ctx.alert(AlertLevel.WARNING,
-                       f"Pipeline {pipeline.name}: trait drift detected during monitoring, {what}", pipeline.name,
-                       details={"rerunId": rerun_id, "blockingTraits": result.blocking})
+                            details={"rerunId": rerun_id, "blockingTraits": result.blocking}, alert=alert)
         return updated or run
 
     async def _close(self, run: RunState, reason: str, message: str) -> RunState:
