@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ._route import ApiRoute
+from .alerts import ROUTES as ALERTS
 from .history import ROUTES as HISTORY
 from .meta import ROUTES as META
 from .pipelines import ROUTES as PIPELINES
@@ -12,7 +13,7 @@ from .runs import ROUTES as RUNS
 
 
 def api_routes() -> list[ApiRoute]:
-    return [*META, *PIPELINES, *READINESS, *RUNS, *HISTORY, *RERUNS]
+    return [*META, *PIPELINES, *READINESS, *RUNS, *HISTORY, *RERUNS, *ALERTS]
 
 
 __all__ = ["ApiRoute", "api_routes"]
