@@ -4,8 +4,8 @@ The engine writes every alert to the store (one record per sink) in the same tra
 event that raised it; nothing is held only in memory, so a crash or a restart loses nothing.
 The sender works one sink at a time per process and one process at a time per sink: when a
 sink has something due, it takes the sink's lane (a lease ``alert-sender:<sink>`` in the store,
-renewed while it works, released after the pass), reads the sink's pending records oldest first
-and sends each one that is due:
+renewed every few seconds while it works, released after the pass), reads the sink's pending
+records oldest first and sends each one that is due:
 
 * delivered: the record becomes DELIVERED;
 * failed: it is tried again after the sink's backoff (doubling, at most 5 minutes) until its
@@ -49,8 +49,9 @@ log = logging.getLogger("interlock.alerts")
 
 DEAD_LETTERED = "interlock_alerts_dead_lettered_total"
 DELIVERIES = "interlock_alerts_total"
-LANE_LEASE = 60.0
-"""Seconds a sender holds a sink's lane without renewing it (renewed before every send)."""
+LANE_LEASE = 10.0
+"""Seconds a sink's lane stays taken without a renewal: while a sender works the lane it renews
+it every third of that, so a sender that died (or froze) leaves the lane to others this soon."""
 BATCH = 200
 """Pending records read per sink and pass."""
 FLUSH_PAUSE = 0.05
@@ -64,7 +65,6 @@ class _Lane:
     paused_until: float = 0.0
     """Monotonic time before which the sink is left alone (it asked to be: a rate limit)."""
     held: bool = False
-    renewed_at: float = 0.0
 
     @property
     def name(self) -> str:
@@ -99,7 +99,7 @@ class AlertSender:
         self.owner = owner or f"sender-{uuid.uuid4().hex[:12]}"
         self.send_timeout = send_timeout
         self.poll_interval = poll_interval
-        self.lane_lease = max(lane_lease, send_timeout * 2)
+        self.lane_lease = lane_lease
         self._lanes = [_Lane(policy, sink) for policy, sink in sinks]
         self._fallback = fallback or AlertDispatcher([(p.name, s) for p, s in sinks], clock=clock)
         self._wake = anyio.Event()
@@ -195,10 +195,26 @@ class AlertSender:
             log.warning("alert outbox of sink %s unreachable: %s", lane.name, exc.message)
             return
         try:
-            await self._work(lane, done)
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(self._keep, lane, tg.cancel_scope)
+                await self._work(lane, done)
+                tg.cancel_scope.cancel()
         finally:
             with anyio.CancelScope(shield=True):
                 await self._release(lane)
+
+    async def _keep(self, lane: _Lane, work: anyio.CancelScope) -> None:
+        """Renew the lane while its pass runs; a lane lost meanwhile (this process froze past the
+        lease and another sender took it) ends the pass."""
+        while True:
+            await anyio.sleep(self.lane_lease / 3)
+            try:
+                if not await self._hold(lane):
+                    log.warning("alert lane %s was taken over by another sender; leaving it", lane.name)
+                    work.cancel()
+                    return
+            except StoreUnavailable as exc:
+                log.warning("could not renew alert lane %s: %s", lane.name, exc.message)
 
     async def _work(self, lane: _Lane, done: _Pass) -> None:
         records = await self.store.pending_alerts(lane.name, BATCH)  # as the lane's holder sees them
@@ -209,7 +225,7 @@ class AlertSender:
             if not record.due(now):
                 done.later((record.next_attempt_at - now).total_seconds())
                 continue
-            if lane.paused_until > self.clock.monotonic() or not await self._renew(lane):
+            if lane.paused_until > self.clock.monotonic():
                 return
             gathered = await self._gather(lane, record, records, done)
             if gathered is None:
@@ -220,15 +236,7 @@ class AlertSender:
     async def _hold(self, lane: _Lane) -> bool:
         """Take or renew the sink's lane; False when another sender holds it."""
         lane.held = await self.store.acquire_lease(lane.lease_key, self.owner, self.lane_lease)
-        lane.renewed_at = self.clock.monotonic()
         return lane.held
-
-    async def _renew(self, lane: _Lane) -> bool:
-        """Before a send: renew the lane when a third of its lease has passed (a send takes at most
-        ``send_timeout``, half the lease at most)."""
-        if lane.held and self.clock.monotonic() - lane.renewed_at < self.lane_lease / 3:
-            return True
-        return await self._hold(lane)
 
     async def _release(self, lane: _Lane) -> None:
         if not lane.held:
