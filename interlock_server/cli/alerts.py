@@ -15,16 +15,17 @@ from .session import open_engine
 
 def add_parser(sub: Any) -> None:
     p = sub.add_parser("alerts", help="list the alert outbox (pending, dead letters) or send an alert again")
+    p.add_argument("--json", action="store_true")
     actions = p.add_subparsers(dest="alerts_action", metavar="ACTION", required=True)
     listing = actions.add_parser("list", help="alerts in the outbox, newest first")
     listing.add_argument("--status", choices=[s.value for s in AlertStatus],
                          help="only pending (on their way), failed (dead letters), delivered or grouped")
     listing.add_argument("--limit", type=_limit, default=50, help="how many (1-500, default 50)")
     listing.add_argument("--before", metavar="ID", help="the page after the one that ended with this id")
-    listing.add_argument("--json", action="store_true")
+    listing.add_argument("--json", action="store_true", default=argparse.SUPPRESS)
     retry = actions.add_parser("retry", help="send a dead letter (or a pending alert) again now")
     retry.add_argument("alert_id", metavar="ID")
-    retry.add_argument("--json", action="store_true")
+    retry.add_argument("--json", action="store_true", default=argparse.SUPPRESS)
     for action in actions.choices.values():  # the whole command line's options work here too
         action.add_argument("-C", "--project", metavar="DIR", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
         action.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
