@@ -26,7 +26,7 @@ MODEL = [
     "RerunRecord", "RetryAttempt", "RetryPolicy", "RunLogEntry", "RunState", "RunStatus", "SLAConfig",
     "ScheduleConfig", "ServerConfig", "Timestamp", "TraitConfig", "TraitDefinition", "TraitEvaluation",
     "TraitStatus", "TriggerSpec", "WatchConfig", "WatchdogConfig", "WatcherConfig", "format_timestamp", "utcnow",
-    "ApiConfig", "OutboundConfig", "PipelineOrigin",
+    "ApiConfig", "OutboundConfig", "PipelineOrigin", "AlertClaim", "AlertRecord", "AlertStatus", "new_alert_id",
 ]
 
 CONFIG = [
