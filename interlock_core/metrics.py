@@ -19,7 +19,9 @@ HELP = {
     "interlock_run_failures_total": "Failed runs, by failure category.",
     "interlock_retries_scheduled_total": "Retries scheduled after a failure.",
     "interlock_sla_breaches_total": "SLA breaches, by kind.",
-    "interlock_alerts_total": "Alert deliveries, by sink and outcome.",
+    "interlock_alerts_total": "Alert delivery attempts from the outbox, by sink and outcome "
+                              "(delivered, retried, rate_limited, dead_lettered).",
+    "interlock_alerts_dead_lettered_total": "Alerts dead-lettered (attempts spent or refused for good), by sink.",
     "interlock_drift_detected_total": "Drift detected during post-run monitoring.",
     "interlock_cascade_markers_total": "Cascade markers written.",
     "interlock_evaluation_seconds": "Wall time of one readiness evaluation.",
