@@ -65,6 +65,8 @@ class _Lane:
     paused_until: float = 0.0
     """Monotonic time before which the sink is left alone (it asked to be: a rate limit)."""
     held: bool = False
+    busy: bool = False
+    """A pass of this process works the lane now."""
 
     @property
     def name(self) -> str:
@@ -135,8 +137,8 @@ class AlertSender:
                 try:
                     done = await self.deliver_due()
                     wait = self.poll_interval if done.next_due is None else min(self.poll_interval, done.next_due)
-                except StoreUnavailable as exc:
-                    log.warning("alert outbox unreachable, trying again: %s", exc.message)
+                except Exception:  # never takes `serve` down: the outbox keeps everything for the next pass
+                    log.exception("alert delivery pass failed; trying again")
                     wait = self.poll_interval
                 with anyio.move_on_after(max(wait, 0.01)):
                     await self._wake.wait()
@@ -181,6 +183,18 @@ class AlertSender:
         if lane.paused_until > self.clock.monotonic():
             done.later(lane.paused_until - self.clock.monotonic())
             return
+        if lane.busy:  # this process works the lane already (serve's loop and its last flush)
+            done.blocked = True
+            return
+        lane.busy = True
+        try:
+            await self._serve_lane(lane, done)
+        except StoreUnavailable as exc:
+            log.warning("alert outbox of sink %s unreachable: %s", lane.name, exc.message)
+        finally:
+            lane.busy = False
+
+    async def _serve_lane(self, lane: _Lane, done: _Pass) -> None:
         try:
             records = await self.store.pending_alerts(lane.name, BATCH)
             now = self.clock.now()
@@ -197,7 +211,10 @@ class AlertSender:
         try:
             async with anyio.create_task_group() as tg:
                 tg.start_soon(self._keep, lane, tg.cancel_scope)
-                await self._work(lane, done)
+                try:
+                    await self._work(lane, done)
+                except StoreUnavailable as exc:
+                    log.warning("alert outbox of sink %s unreachable mid-pass: %s", lane.name, exc.message)
                 tg.cancel_scope.cancel()
         finally:
             with anyio.CancelScope(shield=True):
