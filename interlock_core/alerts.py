@@ -1,4 +1,10 @@
-"""The alert dispatcher: alerts leave the control path at once and reach every sink eventually.
+"""The in-memory alert dispatcher: the fallback for alerts the store could not take.
+
+Alerts are durable: the engine writes each one to the store's alert outbox with the event that
+raised it, and :mod:`interlock_core.alert_sender` delivers them from there. Only when that write
+failed (the store unreachable) does an alert come here, to be delivered at least from memory —
+lost if the process dies before. This module also holds :class:`AlertDeliveryError`, what a sink
+raises, and :func:`alert_key`.
 
 ``submit`` never blocks and never raises: it puts the alert on one in-memory lane per sink and
 returns. Each lane is served on its own, so a slow or failing sink never delays the others (nor
@@ -41,9 +47,19 @@ FailureHook = Callable[[Alert, str, Exception], Awaitable[None]]
 
 
 class AlertDeliveryError(InterlockError):
-    """A sink could not deliver an alert (raised by sinks; the dispatcher retries)."""
+    """A sink could not deliver an alert (raised by sinks; the sender retries).
+
+    ``permanent``: trying again cannot help (a channel that does not exist, a token refused): the
+    alert is dead-lettered at once. ``retry_after``: the sink asked to be left alone that many
+    seconds (a rate limit): the sender pauses the whole sink, and the attempt does not count."""
 
     status_code = 502
+
+    def __init__(self, message: str, *, permanent: bool = False, retry_after: float | None = None,
+                 **details: Any) -> None:
+        super().__init__(message, **details)
+        self.permanent = permanent
+        self.retry_after = retry_after
 
 
 def alert_key(*parts: object) -> str:
@@ -293,6 +309,8 @@ class AlertDispatcher:
                     await lane.sink.send(alert)
             except Exception as exc:
                 error = exc
+                if isinstance(exc, AlertDeliveryError) and exc.permanent:
+                    break
             else:
                 if not attempt_scope.cancelled_caught:
                     lane.delivered += 1

@@ -63,7 +63,12 @@ def interlock_register_alert_sinks() -> list[Any]:
 
     Each class has ``name`` (the ``alerts[].type`` value), ``config_model`` (validates the entry),
     a constructor ``(config, context: PluginContext)`` and async ``send(alert)``/``close()`` as in
-    :class:`interlock_core.ports.AlertSink`.
+    :class:`interlock_core.ports.AlertSink`. ``send`` raises
+    :class:`~interlock_core.alerts.AlertDeliveryError` on failure (``permanent=True``: no retry
+    can help; ``retry_after=seconds``: the sink asked to be left alone): the alert outbox's sender
+    retries, pauses and dead-letters. ``context.state`` keeps a little memory in the store
+    (:class:`~interlock_core.ports.SinkState`, e.g. the Slack sink's threads); ``context.public_url``
+    is ``server.publicURL``.
     """
     return []  # specification only: pluggy never runs this body
 

@@ -28,9 +28,9 @@ HELP = {
     "interlock_run_failures_total": "Failed runs, by failure category.",
     "interlock_retries_scheduled_total": "Retries scheduled after a failure.",
     "interlock_sla_breaches_total": "SLA breaches, by kind.",
-    "interlock_alerts_total": "Alert deliveries, by sink and outcome.",
-    "interlock_alerts_dead_lettered_total": "Alerts given up on after their last delivery attempt "
-                                            "(ALERT_FAILED), by sink.",
+    "interlock_alerts_total": "Alert delivery attempts from the outbox, by sink and outcome "
+                              "(delivered, retried, rate_limited, dead_lettered).",
+    "interlock_alerts_dead_lettered_total": "Alerts dead-lettered (attempts spent or refused for good), by sink.",
     "interlock_alerts_pending": "Alerts waiting for delivery, by sink (the alert queue's depth).",
     "interlock_relaunches_total": "Runs left TRIGGERING by a lost owner, relaunched under their run key.",
     "interlock_sla_warnings_total": "SLA warnings, by kind.",

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import pluggy
 
@@ -16,6 +16,9 @@ from . import hookspecs
 from .clock import Clock, SystemClock
 from .errors import PluginError
 from .outbound import HostPolicy
+
+if TYPE_CHECKING:
+    from .ports import SinkState
 
 T = TypeVar("T")
 
@@ -35,6 +38,10 @@ class PluginContext:
     clock: Clock = field(default_factory=SystemClock)
     outbound: HostPolicy = field(default_factory=HostPolicy)
     """Where the plugin's own HTTP requests may go (``outbound:`` in interlock.yaml)."""
+    state: SinkState | None = None
+    """Alert sinks: a little memory kept in the store (None where no store backs the sink)."""
+    public_url: str | None = None
+    """``server.publicURL``: where people reach this server (alerts link to its dashboard)."""
 
 
 class LazyPlugin:

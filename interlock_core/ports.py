@@ -6,7 +6,7 @@ trigger types and alert sinks arrive as objects satisfying these Protocols.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -17,6 +17,9 @@ from pydantic import BaseModel
 from .clock import Clock
 from .model import (
     Alert,
+    AlertClaim,
+    AlertRecord,
+    AlertStatus,
     CascadeMarker,
     Event,
     EventRecord,
@@ -131,14 +134,41 @@ class Store(Protocol):
         """Newest first by ``requestedAt``; all pipelines when ``pipeline_id`` is None."""
 
     # events ----------------------------------------------------------------------------------
-    async def append_event(self, event: Event) -> str:
-        """Append to the pipeline's event log; returns the new event's cursor (stream id)."""
+    async def append_event(self, event: Event, alerts: Sequence[AlertRecord] = ()) -> str:
+        """Append to the pipeline's event log; returns the new event's cursor (stream id).
+
+        ``alerts`` (the alerts the event raised, one record per sink) are put in the alert outbox
+        in the same transaction: both are written, or neither."""
 
     async def list_events(self, pipeline_id: str, limit: int = 50) -> list[Event]:
         """The most recent ``limit`` events, oldest first."""
 
     async def read_events_since(self, pipeline_id: str, cursor: str | None, count: int = 100) -> list[EventRecord]:
         """Events strictly after ``cursor`` (None/""/"0-0" = from the start), oldest first."""
+
+    # alert outbox ----------------------------------------------------------------------------
+    async def record_alerts(self, alerts: Sequence[AlertRecord], *, event: Event | None = None,
+                            claim: AlertClaim | None = None) -> bool:
+        """In one transaction: take ``claim`` (the lease ``claim.lease_key`` with a fresh owner,
+        if free or expired, for ``claim.ttl`` seconds), append ``event``, put ``alerts`` in the
+        outbox. When the claim is held nothing is written and the answer is False. A record whose
+        id is already stored is left as it is (a retried write never duplicates)."""
+
+    async def get_alert(self, alert_id: str) -> AlertRecord | None: ...
+
+    async def list_alerts(self, status: AlertStatus | None = None, *, limit: int = 50,
+                          before: str | None = None) -> list[AlertRecord]:
+        """Newest first (descending id), only ids below ``before`` when given (the next page
+        after a page ending with that id). Delivered, grouped and failed records are kept for the
+        store's retention; pending ones until they leave that state."""
+
+    async def pending_alerts(self, sink: str, limit: int = 100) -> list[AlertRecord]:
+        """The sink's PENDING records as they are now, oldest first (ascending id), due or not."""
+
+    async def cas_alert(self, record: AlertRecord, expected_version: int, *, event: Event | None = None) -> bool:
+        """Replace the record iff the stored one has ``version == expected_version`` (``record.version``
+        already the new one), appending ``event`` in the same transaction. False (nothing written)
+        otherwise."""
 
     # cascade markers -------------------------------------------------------------------------
     async def write_cascade_marker(self, marker: CascadeMarker) -> None:
@@ -326,7 +356,9 @@ class TriggerType(Protocol):
 
 
 class AlertSink(Protocol):
-    """Delivers alerts somewhere. ``send`` raises on failure; the dispatcher retries and counts."""
+    """Delivers alerts somewhere. ``send`` raises on failure (an
+    :class:`~interlock_core.alerts.AlertDeliveryError` says whether to try again, and when); the
+    sender retries, dead-letters and counts."""
 
     name: ClassVar[str]
     config_model: ClassVar[type[BaseModel]]
@@ -334,6 +366,17 @@ class AlertSink(Protocol):
     async def send(self, alert: Alert) -> None: ...
 
     async def close(self) -> None: ...
+
+
+class SinkState(Protocol):
+    """A little memory an alert sink keeps in the store, shared by every replica and kept across
+    restarts (the Slack sink: the thread of each pipeline's cycle). Keys are the sink's own."""
+
+    async def get(self, key: str) -> str | None: ...
+
+    async def put_if_absent(self, key: str, value: str, ttl: float) -> str:
+        """Keep ``value`` under ``key`` for ``ttl`` seconds unless a value is kept there already;
+        the value kept afterwards."""
 
 
 # ------------------------------------------------------------------------------ notifications

@@ -14,7 +14,7 @@ ALERTS_PENDING = "interlock_alerts_pending"
 
 
 def alert_queue_collector(alerts: Any) -> Any:
-    """A collector setting ``interlock_alerts_pending{sink}`` from the alert dispatcher's counters
+    """A collector setting ``interlock_alerts_pending{sink}`` from the alert sender's counters
     at every export (nothing for an engine without one). It holds the dispatcher weakly."""
     if not hasattr(alerts, "stats"):
         return None

@@ -17,6 +17,7 @@ from ..archetypes import ArchetypeRegistry, resolve_traits, unknown_traits
 from ..calendars import CalendarRegistry
 from ..errors import ConfigError, ConfigErrors, PluginError
 from ..model import AlertSpec, Archetype, Calendar, PipelineConfig, PipelineOrigin, ProjectConfig
+from ..outbox import SinkPolicy, sink_policies
 from ..plugins import Plugins, load_plugins
 from ..templating import RUN_VARIABLES, MissingVariable, expand, references
 from .errors import located_errors
@@ -44,6 +45,9 @@ class Project:
     pipelines: dict[str, PipelineConfig] = field(default_factory=dict)
     pipeline_files: dict[str, Path] = field(default_factory=dict)
     alert_configs: list[tuple[str, BaseModel]] = field(default_factory=list)
+    alert_policies: list[SinkPolicy] = field(default_factory=list)
+    """How the alert outbox delivers to each of ``alert_configs`` (same order); a sink without
+    one gets the defaults, under its type's name."""
     plugins: Plugins | None = None
     warnings: list[ConfigError] = field(default_factory=list)
     """Problems tolerated by a read-only load (``require_secrets=False``): unset secrets of triggers
@@ -369,7 +373,7 @@ def load_project(
     if not require_secrets:
         _tolerate_alert_secrets(data, errors, warnings)
     provider, store_config = _validate_store_section(source, data, plugins, errors)
-    alert_specs, alert_configs = _validate_alerts(source, data, plugins, errors)
+    alert_specs, alert_configs, alert_policies = _validate_alerts(source, data, plugins, errors)
     explicit = {k for k in ("archetypeDirs", "pipelineDirs", "calendarDirs", "evaluatorDirs") if k in data}
     try:
         config = ProjectConfig.model_validate(data)
@@ -390,6 +394,7 @@ def load_project(
         archetypes=ArchetypeRegistry(),
         calendars=CalendarRegistry(),
         alert_configs=alert_configs,
+        alert_policies=alert_policies,
         plugins=plugins,
         warnings=warnings,
     )
@@ -425,9 +430,10 @@ def _in_file_order(errors: list[ConfigError]) -> list[ConfigError]:
 
 def _validate_alerts(
     source: Located, data: dict[str, Any], plugins: Plugins, errors: list[ConfigError]
-) -> tuple[list[AlertSpec] | None, list[tuple[str, BaseModel]]]:
+) -> tuple[list[AlertSpec] | None, list[tuple[str, BaseModel]], list[SinkPolicy]]:
     """Check the ``alerts:`` entries (taken out of ``data``) against the alert sink plugins, even
-    when the rest of the file has errors. Without an ``alerts:`` key the project default applies."""
+    when the rest of the file has errors. Without an ``alerts:`` key the project default applies.
+    Also the outbox's delivery policy of each sink (two sinks may not share a ``name``)."""
     raw = data.pop("alerts") if "alerts" in data else None
     given = raw is not None
     entries: list[Any] = raw if isinstance(raw, list) else []
@@ -437,6 +443,8 @@ def _validate_alerts(
         entries = [spec.model_dump(by_alias=True) for spec in ProjectConfig().alerts]
     specs: list[AlertSpec] = []
     configs: list[tuple[str, BaseModel]] = []
+    delivered: list[AlertSpec] = []
+    names: set[str] = set()
     for index, entry in enumerate(entries):
         try:
             spec = AlertSpec.model_validate(entry)
@@ -444,6 +452,9 @@ def _validate_alerts(
             errors.extend(located_errors(exc, source, ("alerts", index)))
             continue
         specs.append(spec)
+        if spec.name is not None and spec.name in names:
+            errors.append(source.error(f"two alert sinks are named {spec.name!r}", ("alerts", index, "name")))
+        names.add(spec.name or "")
         if spec.type not in plugins.alert_sinks:
             known = ", ".join(plugins.alert_sinks.names())
             message = f"unknown alert type {spec.type!r} (known: {known})"
@@ -452,11 +463,13 @@ def _validate_alerts(
         try:
             sink_config = plugins.alert_sinks.get(spec.type).config_model.model_validate(spec.options())
             configs.append((spec.type, sink_config))
+            delivered.append(spec)
         except PluginError as exc:  # a lazily registered sink whose library is not installed
             errors.append(source.error(exc.message, ("alerts", index, "type")))
         except pydantic.ValidationError as exc:
             errors.extend(located_errors(exc, source, ("alerts", index)))
-    return (specs if given else None), configs
+    policies = sink_policies((spec.type, spec) for spec in delivered)
+    return (specs if given else None), configs, policies
 
 
 def _load_pipelines(project: Project, dirs: list[tuple[Path, bool]], source: Located, env: Mapping[str, str],

@@ -163,7 +163,8 @@ class Callbacks:
                         f"poll-refused:{run_id}", AlertLevel.ERROR,
                         f"Status poll of run {run_id} of pipeline {run.pipeline_id} failed: {exc.message}. "
                         "The run stays RUNNING until a poll succeeds; complete or cancel it if it ended.",
-                        run.pipeline_id, details={"runId": run_id, "upstreamStatus": exc.upstream_status})
+                        run.pipeline_id, details={"runId": run_id, "upstreamStatus": exc.upstream_status},
+                        schedule_id=run.schedule_id, date=run.date)
             return run
         except Exception as exc:
             log.exception("status poll of %s failed", run_id)

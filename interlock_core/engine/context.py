@@ -14,8 +14,19 @@ from ..archetypes import ArchetypeRegistry, ResolvedTrait, resolve_traits
 from ..calendars import CalendarRegistry
 from ..clock import Clock
 from ..errors import NotFoundError, PipelineRetired, StoreUnavailable
-from ..model import Alert, AlertLevel, EngineConfig, Event, EventKind, PipelineConfig, RetryPolicy, WatcherConfig
+from ..model import (
+    Alert,
+    AlertClaim,
+    AlertLevel,
+    EngineConfig,
+    Event,
+    EventKind,
+    PipelineConfig,
+    RetryPolicy,
+    WatcherConfig,
+)
 from ..outbound import HostPolicy
+from ..outbox import SinkPolicy, outbox_records
 from ..ports import EvaluatorRunner, Notifier, Store, TriggerType, WakeUp
 from ..redaction import redact, redact_text
 
@@ -23,12 +34,16 @@ log = logging.getLogger("interlock.engine")
 
 
 class AlertSubmitter(Protocol):
+    """Told of every alert once the store has it (the sender delivers it sooner than its next
+    look at the outbox). One offering ``submit_unrecorded`` is handed the alerts the store could
+    not take, to deliver from memory; otherwise those go to ``submit`` too."""
+
     def submit(self, alert: Alert) -> None: ...
 
 
 class NullAlerts:
     def submit(self, alert: Alert) -> None:
-        log.debug("alert dropped (no sinks): %s", alert.message)
+        log.debug("alert raised: %s", alert.message)
 
 
 @dataclass
@@ -70,6 +85,8 @@ class EngineContext:
     triggers: TriggerRegistry
     alerts: AlertSubmitter
     notifier: Notifier
+    alert_sinks: tuple[SinkPolicy, ...] = ()
+    """The sinks every alert goes to (one outbox record each)."""
     config: EngineConfig = field(default_factory=EngineConfig)
     watcher: WatcherConfig = field(default_factory=WatcherConfig)
     owner: str = field(default_factory=lambda: f"engine-{uuid.uuid4().hex[:12]}")
@@ -109,37 +126,73 @@ class EngineContext:
         return self.watcher.default_interval
 
     # ------------------------------------------------------------------------------ effects
-    async def emit(self, kind: EventKind, pipeline_id: str, **fields: Any) -> None:
-        """Record an event (``timestamp``: when it happened, if not now)."""
+    def event(self, kind: EventKind, pipeline_id: str, **fields: Any) -> Event:
+        """An event (``None`` fields left out; ``timestamp``: when it happened, if not now), to record
+        with :meth:`record_event` or hand to :meth:`alert` / :meth:`alert_once` as the event that
+        raised the alert."""
         at = fields.pop("timestamp", None) or self.clock.now()
-        event = Event(kind=kind, pipeline_id=pipeline_id, timestamp=at,
-                      **{k: v for k, v in fields.items() if v is not None})
-        await self.store.append_event(event)
-        if self.on_event is not None:
-            await self.on_event(event)
+        return Event(kind=kind, pipeline_id=pipeline_id, timestamp=at,
+                     **{k: v for k, v in fields.items() if v is not None})
 
-    def alert(self, level: AlertLevel, message: str, pipeline_id: str | None = None, *,
-              trait_type: str | None = None, details: dict[str, Any] | None = None,
-              key: str | None = None) -> None:
-        """Queue an alert for every sink, through the one redaction pass (no sink sees a secret a
-        trait reason, a failure message or a detail quoted)."""
-        self.alerts.submit(Alert(level=level, message=redact_text(message), pipeline_id=pipeline_id,
-                                 trait_type=trait_type, details=redact(details) if details else details,
-                                 timestamp=self.clock.now(), key=key))
+    async def emit(self, kind: EventKind, pipeline_id: str, *, alert: Alert | None = None, **fields: Any) -> None:
+        """Record an event; with the ``alert`` it raised (:meth:`make_alert`), in the same store write."""
+        await self.record_event(self.event(kind, pipeline_id, **fields), alert=alert)
+
+    async def record_event(self, event: Event, *, alert: Alert | None = None) -> None:
+        await self._write(event, alert, None)
+
+    def make_alert(self, level: AlertLevel, message: str, pipeline_id: str | None = None, *,
+                   trait_type: str | None = None, details: dict[str, Any] | None = None, key: str | None = None,
+                   schedule_id: str | None = None, date: str | None = None) -> Alert:
+        """An alert of now, through the one redaction pass (no sink sees a secret a trait reason, a
+        failure message or a detail quoted)."""
+        return Alert(level=level, message=redact_text(message), pipeline_id=pipeline_id, trait_type=trait_type,
+                     details=redact(details) if details else details, timestamp=self.clock.now(), key=key,
+                     schedule_id=schedule_id, date=date)
+
+    async def alert(self, level: AlertLevel, message: str, pipeline_id: str | None = None, *,
+                    event: Event | None = None, **kwargs: Any) -> None:
+        """Raise an alert: into the store's alert outbox (one record per sink), with ``event`` when
+        given, in one write; the sender delivers it."""
+        await self._write(event, self.make_alert(level, message, pipeline_id, **kwargs), None)
 
     async def alert_once(self, key: str, level: AlertLevel, message: str, pipeline_id: str | None = None,
-                         *, ttl: timedelta = timedelta(days=8), **kwargs: Any) -> bool:
-        """Alert unless an alert with ``key`` was already sent (across every engine on the store)."""
-        try:
-            claimed = await self.store.acquire_lease(f"alert:{key}", uuid.uuid4().hex, ttl.total_seconds())
-        except StoreUnavailable:
-            # the claim may have been written and only its reply lost: it would then suppress this
-            # alert for ever, so alert now (a duplicate later is better than silence)
-            self.alert(level, message, pipeline_id, key=key, **kwargs)
-            raise
-        if claimed:
-            self.alert(level, message, pipeline_id, key=key, **kwargs)
+                         *, ttl: timedelta = timedelta(days=8), event: Event | None = None,
+                         event_always: bool = False, **kwargs: Any) -> bool:
+        """Alert unless an alert with ``key`` was already raised (across every engine on the store):
+        the claim, the alert and ``event`` are one store write, so either all are kept or none.
+        ``event_always``: ``event`` is recorded even when the claim is held (only the alert is
+        once). True when this call raised the alert."""
+        alert = self.make_alert(level, message, pipeline_id, key=key, **kwargs)
+        claimed = await self._write(event, alert, AlertClaim(key, ttl.total_seconds()))
+        if not claimed and event_always and event is not None:
+            await self.record_event(event)
         return claimed
+
+    async def _write(self, event: Event | None, alert: Alert | None, claim: AlertClaim | None) -> bool:
+        records = outbox_records(alert, self.alert_sinks, self.clock.now()) if alert is not None else []
+        try:
+            if claim is None and event is not None:
+                await self.store.append_event(event, records)
+                written = True
+            elif claim is None and not records:
+                written = True  # an alert with no sink configured: nothing to keep
+            else:
+                written = await self.store.record_alerts(records, event=event, claim=claim)
+        except StoreUnavailable:
+            if alert is not None:
+                # the write may have happened and only its answer been lost, or not: deliver from
+                # memory now (a duplicate later is better than silence)
+                fallback = getattr(self.alerts, "submit_unrecorded", None)
+                (fallback or self.alerts.submit)(alert)
+            raise
+        if not written:
+            return False
+        if alert is not None:
+            self.alerts.submit(alert)
+        if event is not None and self.on_event is not None:
+            await self.on_event(event)
+        return True
 
     async def wake(self, pipeline_id: str, reason: str, schedule_id: str | None = None,
                    date: str | None = None) -> None:

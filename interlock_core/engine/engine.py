@@ -6,8 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 from ..config.registration import api_pipeline_problems
-from ..errors import ConfigErrors, PipelineInUse, ValidationError
+from ..errors import ConfigErrors, ConflictError, NotFoundError, PipelineInUse, ValidationError
 from ..model import (
+    AlertRecord,
+    AlertStatus,
     EventKind,
     FailureCategory,
     PipelineConfig,
@@ -195,6 +197,38 @@ class Engine:
     async def watchdog_sweep(self) -> SweepSummary:
         """The watchdog's checks over every pipeline without a watcher pass (AWS mode's scheduled sweep)."""
         return await self.sweep.sweep()
+
+    # ------------------------------------------------------------------------- alert outbox
+    async def list_alerts(self, status: AlertStatus | None = None, *, limit: int = 50,
+                          before: str | None = None) -> list[AlertRecord]:
+        """Outbox records, newest first (``before``: the id that ended the previous page)."""
+        return await self.ctx.store.list_alerts(status, limit=limit, before=before)
+
+    async def get_alert(self, alert_id: str) -> AlertRecord:
+        record = await self.ctx.store.get_alert(alert_id)
+        if record is None:
+            raise NotFoundError(f"alert {alert_id!r} not found", alertId=alert_id)
+        return record
+
+    async def retry_alert(self, alert_id: str) -> AlertRecord:
+        """Send an alert again: a dead letter (FAILED) gets its attempts back, a PENDING one waiting
+        for its next attempt is tried now. A delivered or grouped alert is a conflict."""
+        record = await self.get_alert(alert_id)
+        if record.status not in (AlertStatus.FAILED, AlertStatus.PENDING):
+            raise ConflictError(f"alert {alert_id} was already {record.status.value}: nothing to retry",
+                                alertId=alert_id, alertStatus=record.status.value)
+        now = self.ctx.clock.now()
+        retried = record.model_copy(update={
+            "status": AlertStatus.PENDING, "next_attempt_at": now, "updated_at": now, "version": record.version + 1,
+            **({"attempts": 0, "failed_at": None, "retried": record.retried + 1}
+               if record.status is AlertStatus.FAILED else {}),
+        })
+        if not await self.ctx.store.cas_alert(retried, record.version):
+            raise ConflictError(f"alert {alert_id} changed meanwhile: look again and retry", alertId=alert_id)
+        wake = getattr(self.ctx.alerts, "wake", None)
+        if wake is not None:
+            wake()
+        return retried
 
     # ------------------------------------------------------------------------- lifetime
     async def aclose(self) -> None:

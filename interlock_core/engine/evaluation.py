@@ -15,6 +15,7 @@ from ..errors import NotFoundError, PipelineRetired, StoreUnavailable, Validatio
 from ..metrics import METRICS
 from ..model import (
     AlertLevel,
+    Event,
     EventKind,
     FailureCategory,
     PipelineConfig,
@@ -118,21 +119,24 @@ class Evaluation:
                                reason="no result pushed yet, or the last one expired",
                                evaluated_at=self.ctx.clock.now(), source="pushed")
 
-    async def _record(self, pipeline: PipelineConfig, trait: ResolvedTrait, evaluation: TraitEvaluation) -> None:
+    async def _record(self, pipeline: PipelineConfig, trait: ResolvedTrait, evaluation: TraitEvaluation,
+                      schedule_id: str, date: str) -> None:
         previous = await self.ctx.store.get_trait(pipeline.name, trait.type)
         await self.ctx.store.put_trait(evaluation, trait.ttl)
         METRICS.inc("interlock_trait_results_total", status=evaluation.status)
-        await self.ctx.emit(EventKind.TRAIT_EVALUATED, pipeline.name, trait_type=trait.type,
-                            status=evaluation.status, message=evaluation.reason, details=evaluation.value,
-                            failure_category=evaluation.failure_category)
-        await self._edge_alert(pipeline, trait, evaluation, previous)
+        evaluated = self.ctx.event(EventKind.TRAIT_EVALUATED, pipeline.name, trait_type=trait.type,
+                                   status=evaluation.status, message=evaluation.reason, details=evaluation.value,
+                                   failure_category=evaluation.failure_category)
+        await self._with_edge_alert(evaluated, pipeline, trait, evaluation, previous, schedule_id, date)
 
-    async def _edge_alert(self, pipeline: PipelineConfig, trait: ResolvedTrait, evaluation: TraitEvaluation,
-                          previous: TraitEvaluation | None) -> None:
-        """A required trait alerts when it turns not-PASS, not on every evaluation while it stays so."""
-        if not trait.required or evaluation.status == TraitStatus.PASS:
-            return
-        if previous is not None and previous.status != TraitStatus.PASS:
+    async def _with_edge_alert(self, event: Event, pipeline: PipelineConfig, trait: ResolvedTrait,
+                               evaluation: TraitEvaluation, previous: TraitEvaluation | None,
+                               schedule_id: str | None = None, date: str | None = None) -> None:
+        """Record the trait's ``event``, and with it (one store write) the alert of a required trait
+        that turned not-PASS — not on every evaluation while it stays so."""
+        if not trait.required or evaluation.status == TraitStatus.PASS or \
+                (previous is not None and previous.status != TraitStatus.PASS):
+            await self.ctx.record_event(event)
             return
         reason = evaluation.reason or ""
         category = evaluation.failure_category
@@ -140,7 +144,8 @@ class Evaluation:
         await self.ctx.alert_once(
             f"trait-failed:{pipeline.name}:{trait.type}:{_identity(previous)}", AlertLevel.WARNING,
             f"Trait {trait.type} failed for {pipeline.name}: {reason}", pipeline.name, ttl=EDGE_KEY_TTL,
-            trait_type=trait.type, details={"failureCategory": category.value} if category else None)
+            trait_type=trait.type, details={"failureCategory": category.value} if category else None,
+            event=event, event_always=True, schedule_id=schedule_id, date=date)
 
     async def _evaluate_trait(self, pipeline: PipelineConfig, trait: ResolvedTrait, schedule_id: str,
                               date: str) -> TraitEvaluation:
@@ -150,7 +155,7 @@ class Evaluation:
                 evaluation = await self._pushed_state(pipeline, trait)
             else:
                 evaluation = await self._run_evaluator(pipeline, trait, schedule_id, date)
-                await self._record(pipeline, trait, evaluation)
+                await self._record(pipeline, trait, evaluation, schedule_id, date)
             if traced.recording:
                 category = evaluation.failure_category
                 traced.set(**{"interlock.status": str(evaluation.status), "interlock.reason": evaluation.reason,
@@ -205,16 +210,20 @@ class Evaluation:
                                  excluded=self._exclusion(pipeline, date))
         previous = await self.ctx.store.get_readiness(pipeline.name)
         await self.ctx.store.put_readiness(result, self.ctx.config.readiness_ttl.total_seconds())
-        await self.ctx.emit(EventKind.READINESS_CHECKED, pipeline.name, status=status,
-                            details={"blocking": blocking}, schedule_id=schedule_id, date=date)
-        METRICS.inc("interlock_evaluations_total", result=status)
-        METRICS.set_gauge("interlock_pipeline_ready", 1.0 if status == ReadinessStatus.READY else 0.0,
-                          pipeline=pipeline.name)
+        checked = self.ctx.event(EventKind.READINESS_CHECKED, pipeline.name, status=status,
+                                 details={"blocking": blocking}, schedule_id=schedule_id, date=date)
         if status is ReadinessStatus.NOT_READY and (previous is None or previous.ready):
+            # with its event, in one store write
             await self.ctx.alert_once(
                 f"blocked:{pipeline.name}:{_identity(previous)}", AlertLevel.WARNING,
                 f"Pipeline {pipeline.name} blocked by: [{' '.join(blocking)}]", pipeline.name,
-                ttl=EDGE_KEY_TTL, details={"blocking": blocking})
+                ttl=EDGE_KEY_TTL, details={"blocking": blocking}, event=checked, event_always=True,
+                schedule_id=schedule_id, date=date)
+        else:
+            await self.ctx.record_event(checked)
+        METRICS.inc("interlock_evaluations_total", result=status)
+        METRICS.set_gauge("interlock_pipeline_ready", 1.0 if status == ReadinessStatus.READY else 0.0,
+                          pipeline=pipeline.name)
         return result
 
     def _exclusion(self, pipeline: PipelineConfig, date: str) -> str | None:
@@ -264,10 +273,12 @@ class Evaluation:
         previous = await self.ctx.store.get_trait(pipeline.name, trait_type)
         await self.ctx.store.put_trait(evaluation, effective_ttl)
         # stamped as the stored result is: a reader tells this push by its time (builtin:rule does)
-        await self.ctx.emit(EventKind.TRAIT_PUSHED, pipeline.name, trait_type=trait_type, status=status,
-                            message=reason, details=value, failure_category=failure_category, timestamp=now)
+        pushed = self.ctx.event(EventKind.TRAIT_PUSHED, pipeline.name, trait_type=trait_type, status=status,
+                                message=reason, details=value, failure_category=failure_category, timestamp=now)
         if resolved is not None:
-            await self._edge_alert(pipeline, resolved, evaluation, previous)
+            await self._with_edge_alert(pushed, pipeline, resolved, evaluation, previous)
+        else:
+            await self.ctx.record_event(pushed)
         await self.ctx.wake(pipeline.name, "trait-pushed")
         return evaluation
 

@@ -4,19 +4,23 @@ store's own notifier when its backend reaches other processes: SQLite, Redis).""
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from ..alert_sender import AlertSender, DeadLetterHook
 from ..clock import Clock, SystemClock
 from ..config import Project, validate_pipeline
 from ..config.registration import expanded_values
 from ..errors import ConfigErrors
 from ..expanded import EXPANDED
-from ..model import Alert, EventKind, PipelineConfig
+from ..model import Alert, Event, EventKind, PipelineConfig
 from ..notify import LocalNotifier
 from ..outbound import HostPolicy
+from ..outbox import SinkPolicy, sink_policies
 from ..plugins import PluginContext, Plugins, load_plugins
 from ..ports import Notifier, RunnerContext, Store, WakeUpStore
+from ..sink_state import StoreSinkState
 from .context import EngineContext, TriggerRegistry
 from .engine import Engine
 from .pipeline_files import sync_pipeline_files
@@ -40,8 +44,10 @@ def build_engine(
     alerts: Any = None,
     evaluator_options: dict[str, Any] | None = None,
     callback_base_url: str | None = None,
+    dead_letter: DeadLetterHook | None = None,
 ) -> Engine:
-    """Wire an :class:`Engine` for ``project``. Call ``await engine_start(engine, project)`` next."""
+    """Wire an :class:`Engine` for ``project``. Call ``await engine_start(engine, project)`` next.
+    ``dead_letter``: told of every alert the sender dead-letters (AWS mode keeps them in SQS)."""
     clock = clock or SystemClock()
     plugins = project.plugins or load_plugins()
     store = store or create_store(project, clock, plugins)
@@ -58,24 +64,9 @@ def build_engine(
     runners = [cls(runner_context) for cls in runner_classes]
     triggers = TriggerRegistry(classes=plugins.trigger_types.view(), factory=lambda cls: cls(context))
     closers: list[Any] = [r.close for r in runners if hasattr(r, "close")]
+    policies = _policies(project)
     if alerts is None:
-        from ..alerts import AlertDispatcher
-
-        sinks = [(name, plugins.alert_sinks.get(name)(cfg, context)) for name, cfg in project.alert_configs]
-        ctx_holder: dict[str, EngineContext] = {}
-
-        async def on_failure(alert: Alert, sink: str, exc: Exception) -> None:
-            if alert.pipeline_id and "ctx" in ctx_holder:
-                try:
-                    await ctx_holder["ctx"].emit(EventKind.ALERT_FAILED, alert.pipeline_id,
-                                                 message=f"alert to {sink} failed: {exc}",
-                                                 details={"sink": sink, "alert": alert.message})
-                except Exception:
-                    log.warning("could not record failed alert", exc_info=True)
-
-        alerts = AlertDispatcher(sinks, clock=clock, on_failure=on_failure)
-        closers.append(alerts.aclose)
-        closers.extend(sink.close for _, sink in sinks if hasattr(sink, "close"))
+        alerts = _sender(project, plugins, store, clock, policies, context, closers, dead_letter)
     # wake-ups reach the other processes on the store; a store class says so itself (a proxy wrapping a
     # store, as fault-injection tests use, keeps wake-ups in-process)
     if notifier is None and isinstance(store, WakeUpStore) and hasattr(type(store), "wake_up_notifier"):
@@ -88,10 +79,8 @@ def build_engine(
         triggers=triggers, alerts=alerts, notifier=notifier or LocalNotifier(), config=project.config.engine,
         watcher=project.config.watcher, callback_base_url=callback_base_url,
         api_allowed_env=frozenset(project.config.api.allowed_env), evaluator_dirs=runner_context.evaluator_dirs,
-        outbound=outbound,
+        outbound=outbound, alert_sinks=tuple(policies),
     )
-    if "ctx_holder" in locals():
-        ctx_holder["ctx"] = ctx
 
     def validate(pipeline: PipelineConfig) -> None:
         errors = validate_pipeline(pipeline, project.archetypes, project.calendars, plugins)
@@ -99,6 +88,40 @@ def build_engine(
             raise ConfigErrors(errors)
 
     return Engine(ctx, validate_pipeline=validate, closers=closers)
+
+
+def _policies(project: Project) -> list[SinkPolicy]:
+    """The outbox policy of each configured sink (a project built by hand may have none: defaults)."""
+    if len(project.alert_policies) == len(project.alert_configs):
+        return list(project.alert_policies)
+    return sink_policies((name, None) for name, _ in project.alert_configs)
+
+
+def _sender(project: Project, plugins: Plugins, store: Store, clock: Clock, policies: list[SinkPolicy],
+            context: PluginContext, closers: list[Any], dead_letter: DeadLetterHook | None) -> AlertSender:
+    """The alert sender over the store's outbox, and the memory fallback for alerts the store
+    could not take (an ``ALERT_FAILED`` event when those fail too)."""
+    from ..alerts import AlertDispatcher
+
+    sink_context = replace(context, state=StoreSinkState(store), public_url=project.config.server.public_url)
+    sinks = [(policy, plugins.alert_sinks.get(name)(cfg, sink_context))
+             for policy, (name, cfg) in zip(policies, project.alert_configs, strict=True)]
+
+    async def on_failure(alert: Alert, sink: str, exc: Exception) -> None:
+        if not alert.pipeline_id:
+            return
+        event = Event(kind=EventKind.ALERT_FAILED, pipeline_id=alert.pipeline_id, timestamp=clock.now(),
+                      message=f"alert to {sink} failed: {exc}", details={"sink": sink, "alert": alert.message})
+        try:
+            await store.append_event(event)
+        except Exception:
+            log.warning("could not record failed alert", exc_info=True)
+
+    fallback = AlertDispatcher([(policy.name, sink) for policy, sink in sinks], clock=clock, on_failure=on_failure)
+    sender = AlertSender(store, sinks, clock=clock, fallback=fallback, dead_letter=dead_letter)
+    closers.append(sender.aclose)
+    closers.extend(sink.close for _, sink in sinks if hasattr(sink, "close"))
+    return sender
 
 
 async def start_engine(engine: Engine, project: Project, *, sync_pipelines: bool = True,

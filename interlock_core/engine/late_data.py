@@ -147,12 +147,14 @@ class LateData:
                     if change.kind == "upstream" else f"trait {change.trait_type} changed")
             message = f"late data for {date}/{schedule_id}: {what} after run {finding.run.run_id} completed; {action}"
             details = {**finding.details(change), "action": action, "rerunId": rerun_id}
+            alert = self.ctx.make_alert(AlertLevel.WARNING, f"Pipeline {pipeline.name}: {message}", pipeline.name,
+                                        trait_type=change.trait_type, details=details,
+                                        key=f"late-data:{pipeline.name}:{schedule_id}:{date}:{change.trait_type}",
+                                        schedule_id=schedule_id, date=date)
+            # the change was claimed above: its event and alert are one store write
             await self.ctx.emit(EventKind.LATE_DATA_ARRIVAL, pipeline.name, run_id=finding.run.run_id,
                                 trait_type=change.trait_type, schedule_id=schedule_id, date=date,
-                                status=change.kind.upper(), message=message, details=details)
-            self.ctx.alert(AlertLevel.WARNING, f"Pipeline {pipeline.name}: {message}", pipeline.name,
-                           trait_type=change.trait_type, details=details,
-                           key=f"late-data:{pipeline.name}:{schedule_id}:{date}:{change.trait_type}")
+                                status=change.kind.upper(), message=message, details=details, alert=alert)
         return finding
 
     async def _rerun(self, pipeline: PipelineConfig, finding: LateDataFinding) -> tuple[str, str | None]:

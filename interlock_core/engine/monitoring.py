@@ -77,13 +77,14 @@ class Monitoring:
             f"trait drift detected during post-completion monitoring: blocking traits [{' '.join(result.blocking)}]",
             {"blockingTraits": result.blocking})
         updated, _ = await self.transitions.move(run.run_id, S.COMPLETED, Change("monitoring", "drift detected"))
+        alert = self.ctx.make_alert(AlertLevel.WARNING,
+                                    f"Pipeline {pipeline.name}: trait drift detected during monitoring, {what}",
+                                    pipeline.name, details={"rerunId": rerun_id, "blockingTraits": result.blocking},
+                                    schedule_id=run.schedule_id, date=run.date)
         await self.ctx.emit(EventKind.MONITORING_DRIFT_DETECTED, run.pipeline_id, run_id=run.run_id,
                             schedule_id=run.schedule_id, date=run.date,
                             message=f"trait drift detected, {done}",
-                            details={"rerunId": rerun_id, "blockingTraits": result.blocking})
-        self.ctx.alert(AlertLevel.WARNING,
-                       f"Pipeline {pipeline.name}: trait drift detected during monitoring, {what}", pipeline.name,
-                       details={"rerunId": rerun_id, "blockingTraits": result.blocking})
+                            details={"rerunId": rerun_id, "blockingTraits": result.blocking}, alert=alert)
         return updated or run
 
     async def _numeric_drift(self, pipeline: PipelineConfig, run: RunState, result: ReadinessResult,
@@ -97,11 +98,12 @@ class Monitoring:
         updated, _ = await self.transitions.move(run.run_id, S.COMPLETED,
                                                  Change("monitoring", "numeric drift detected"))
         details = {**finding.details(), "rerunId": rerun_id}
+        alert = self.ctx.make_alert(AlertLevel.WARNING, f"Pipeline {pipeline.name}: {said}; {what}", pipeline.name,
+                                    trait_type=finding.trait_type, details=details, schedule_id=run.schedule_id,
+                                    date=run.date)
         await self.ctx.emit(EventKind.POST_RUN_DRIFT, run.pipeline_id, run_id=run.run_id,
                             trait_type=finding.trait_type, schedule_id=run.schedule_id, date=run.date,
-                            status="DRIFTED", message=f"{said}; {done}", details=details)
-        self.ctx.alert(AlertLevel.WARNING, f"Pipeline {pipeline.name}: {said}; {what}", pipeline.name,
-                       trait_type=finding.trait_type, details=details)
+                            status="DRIFTED", message=f"{said}; {done}", details=details, alert=alert)
         return updated or run
 
     async def _rerun(self, pipeline: PipelineConfig, run: RunState, result: ReadinessResult, reason: str,

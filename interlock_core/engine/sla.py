@@ -18,6 +18,7 @@ from ..durations import format_duration
 from ..metrics import METRICS
 from ..model import (
     AlertLevel,
+    Event,
     EventKind,
     FailureCategory,
     PipelineConfig,
@@ -74,13 +75,15 @@ class SLAChecks:
         return out
 
     async def _once(self, key: str, level: AlertLevel, message: str, pipeline: PipelineConfig,
-                    details: dict[str, Any]) -> bool:
+                    details: dict[str, Any], event: Event) -> bool:
+        """The alert and its event, once per key (one store write)."""
         if key in self._settled or pipeline.retired:  # a retired pipeline is never alerted
             return False
         if len(self._settled) > _MEMO_LIMIT:
             self._settled.clear()
         self._settled.add(key)
-        return await self.ctx.alert_once(key, level, message, pipeline.name, details=details)
+        return await self.ctx.alert_once(key, level, message, pipeline.name, details=details, event=event,
+                                         schedule_id=event.schedule_id, date=event.date)
 
     async def check_at_risk(self, pipeline: PipelineConfig, schedule: ScheduleConfig, date: str,
                             entry: RunLogEntry | None, run: RunState | None, first_pass: datetime | None) -> None:
@@ -102,13 +105,13 @@ class SLAChecks:
                        f"left before {target.label} (expected duration {format_duration(expected)})")
             details = {"kind": target.kind, "scheduleId": schedule.name, "date": date,
                        "due": format_timestamp(target.due), "expectedDuration": format_duration(expected)}
+            warning = self.ctx.event(EventKind.SLA_WARNING, pipeline.name, status=state, schedule_id=schedule.name,
+                                     date=date, run_id=run.run_id if run else None,
+                                     message=f"{target.kind} SLA at risk: {left} left before {target.label}",
+                                     details=details)
             if await self._once(f"sla:warning:{target.kind}:{pipeline.name}:{schedule.name}:{date}",
-                                AlertLevel.WARNING, message, pipeline, details):
+                                AlertLevel.WARNING, message, pipeline, details, warning):
                 METRICS.inc("interlock_sla_warnings_total", kind=target.kind)
-                await self.ctx.emit(EventKind.SLA_WARNING, pipeline.name, status=state, schedule_id=schedule.name,
-                                    date=date, run_id=run.run_id if run else None,
-                                    message=f"{target.kind} SLA at risk: {left} left before {target.label}",
-                                    details=details)
 
     async def check_max_duration(self, pipeline: PipelineConfig, schedule: ScheduleConfig, date: str,
                                  entry: RunLogEntry | None, first_pass: datetime | None) -> bool:
@@ -138,13 +141,11 @@ class SLAChecks:
         labels = ", ".join(f"{t.kind} {t.label}" for t in targets)
         details = {"kinds": [t.kind for t in targets], "scheduleId": schedule.name, "date": date,
                    "completedAt": format_timestamp(done_at)}
-        if not await self._once(f"sla:met:{pipeline.name}:{schedule.name}:{date}", AlertLevel.INFO,
+        met = self.ctx.event(EventKind.SLA_MET, pipeline.name, status=entry.status.value, schedule_id=schedule.name,
+                             date=date, run_id=entry.run_id, message=f"completed in time ({labels})", details=details)
+        return await self._once(f"sla:met:{pipeline.name}:{schedule.name}:{date}", AlertLevel.INFO,
                                 f"Pipeline {pipeline.name} SLA met: cycle {date}/{schedule.name} completed at "
-                                f"{format_timestamp(done_at)}, before {labels}", pipeline, details):
-            return False
-        await self.ctx.emit(EventKind.SLA_MET, pipeline.name, status=entry.status.value, schedule_id=schedule.name,
-                            date=date, run_id=entry.run_id, message=f"completed in time ({labels})", details=details)
-        return True
+                                f"{format_timestamp(done_at)}, before {labels}", pipeline, details, met)
 
     async def _breach(self, pipeline: PipelineConfig, schedule_id: str, date: str, kind: str, message: str,
                       event_message: str, *, status: str | None = None, run_id: str | None = None,
@@ -152,12 +153,13 @@ class SLAChecks:
         key = f"sla:{kind}:{pipeline.name}:{schedule_id}:{date}"
         if pipeline.retired:  # its file was deleted: never alerted again (nor force-failed, below)
             return False
-        if not await self.ctx.alert_once(key, level, message, pipeline.name,
-                                         details={"kind": kind, "scheduleId": schedule_id, "date": date}):
+        breached = self.ctx.event(EventKind.SLA_BREACHED, pipeline.name, run_id=run_id, status=status,
+                                  schedule_id=schedule_id, date=date, message=event_message, details={"kind": kind})
+        if not await self.ctx.alert_once(key, level, message, pipeline.name, event=breached,
+                                         details={"kind": kind, "scheduleId": schedule_id, "date": date},
+                                         schedule_id=schedule_id, date=date):
             return False
         METRICS.inc("interlock_sla_breaches_total", kind=kind)
-        await self.ctx.emit(EventKind.SLA_BREACHED, pipeline.name, run_id=run_id, status=status,
-                            schedule_id=schedule_id, date=date, message=event_message, details={"kind": kind})
         return True
 
     async def check_evaluation(self, pipeline: PipelineConfig, schedule: ScheduleConfig, date: str) -> bool:

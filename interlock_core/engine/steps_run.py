@@ -60,7 +60,8 @@ class RunSteps(StepsBase):
                 f"poll-bound:{run.run_id}", AlertLevel.WARNING,
                 f"Run {run.run_id} of {run.pipeline_id} still RUNNING after {polls} status polls; "
                 "stopped watching it until the next evaluation of the cycle", run.pipeline_id,
-                details={"scheduleId": cycle.schedule_id, "date": cycle.date, "polls": polls})
+                details={"scheduleId": cycle.schedule_id, "date": cycle.date, "polls": polls},
+                schedule_id=cycle.schedule_id, date=cycle.date)
         return Step(run.status is not S.RUNNING, self.run_payload(run, pipeline))
 
     async def notify_downstream(self, cycle: CycleRef, run_id: str) -> Step:

@@ -175,11 +175,13 @@ class WatchdogSweep:
         reason = f"{details['reason']}; a cycle execution was requested"
         details = {"scheduleId": schedule.name, "date": today, **details, "reason": reason}
         status = entry.status.value if entry else RunStatus.PENDING.value
-        await self.ctx.emit(EventKind.TRIGGER_RECOVERED, pipeline.name, status=status, schedule_id=schedule.name,
-                            date=today, message=f"requested by the watchdog: {reason}", details=details)
+        recovered = self.ctx.event(EventKind.TRIGGER_RECOVERED, pipeline.name, status=status,
+                                   schedule_id=schedule.name, date=today,
+                                   message=f"requested by the watchdog: {reason}", details=details)
         await self.ctx.alert_once(f"watchdog:recovered:{pipeline.name}:{schedule.name}:{today}", AlertLevel.WARNING,
                                   f"Pipeline {pipeline.name}: trigger recovered for {today}/{schedule.name}: {reason}",
-                                  pipeline.name, details=details)
+                                  pipeline.name, details=details, event=recovered, event_always=True,
+                                  schedule_id=schedule.name, date=today)
         await self.ctx.wake(pipeline.name, "watchdog", schedule.name, today)
         return True
 

@@ -12,6 +12,7 @@ from ..expanded import EXPANDED, mask_message_fields
 from ..fsm import can_transition
 from ..metrics import METRICS
 from ..model import (
+    Alert,
     AlertLevel,
     CascadeMarker,
     EventKind,
@@ -116,7 +117,7 @@ class Transitions:
         await self._sync_run_log(run, change)
         if run.rerun_id:
             await self._sync_rerun(run)
-        await self._events(run, change, pipeline)
+        await self._events(run, change, pipeline, self._failure_alert(run, change, pipeline))
         if run.status is S.FAILED:
             await self._after_failure(run, change, pipeline)
         if run.status is S.COMPLETED:
@@ -170,8 +171,22 @@ class Transitions:
                                 message=f"rerun {record.rerun_id} completed: {status.value.lower()}",
                                 details={"rerunId": record.rerun_id, "originalDate": record.original_date})
 
-    async def _events(self, run: RunState, change: Change, pipeline: PipelineConfig | None) -> None:
-        common = {"run_id": run.run_id, "status": run.status, "schedule_id": run.schedule_id, "date": run.date}
+    def _failure_alert(self, run: RunState, change: Change, pipeline: PipelineConfig | None) -> Alert | None:
+        """The alert of a failed run that is not retried by the cycle's own retry policy (a rerun's
+        run, or a run whose pipeline is gone): written with the run's event. The cycle's own runs
+        alert when they gave up (:meth:`alert_gave_up`); a retired pipeline's never."""
+        if run.status is not S.FAILED or (pipeline is not None and pipeline.retired):
+            return None
+        if not run.rerun_id and pipeline is not None:
+            return None
+        return self.ctx.make_alert(AlertLevel.ERROR, f"Run {run.run_id} failed for pipeline {run.pipeline_id}: "
+                                   f"{change.message or 'failed'}", run.pipeline_id, schedule_id=run.schedule_id,
+                                   date=run.date)
+
+    async def _events(self, run: RunState, change: Change, pipeline: PipelineConfig | None,
+                      alert: Alert | None = None) -> None:
+        common: dict[str, Any] = {"run_id": run.run_id, "status": run.status, "schedule_id": run.schedule_id,
+                                  "date": run.date, "alert": alert}
         if change.source == "launch":
             kind = EventKind.TRIGGER_FAILED if run.status is S.FAILED else EventKind.TRIGGER_FIRED
             await self.ctx.emit(kind, run.pipeline_id, message=change.message, **common)
@@ -180,6 +195,7 @@ class Transitions:
                                 details=change.metadata or None, **common)
         elif change.source == "monitoring" and run.status is S.COMPLETED:
             pass  # the monitoring code emits MONITORING_COMPLETED / MONITORING_DRIFT_DETECTED itself
+            # (never with an alert: the run did not fail)
         elif change.source == "reconcile":
             await self.ctx.emit(EventKind.RUN_RECONCILED, run.pipeline_id, message=change.message, **common)
         else:
@@ -196,9 +212,7 @@ class Transitions:
             log.info("run %s of retired pipeline %s failed: not retried, no alert", run.run_id, run.pipeline_id)
             return
         if run.rerun_id or pipeline is None:
-            self.ctx.alert(AlertLevel.ERROR, f"Run {run.run_id} failed for pipeline {run.pipeline_id}: "
-                           f"{change.message or 'failed'}", run.pipeline_id)
-            return
+            return  # alerted with its event (_failure_alert)
         policy = pipeline.retry_policy
         if is_retryable(policy, category) and run.attempt < policy.max_attempts:
             if not await self._code_retry_allowed(pipeline, run, change):
@@ -256,13 +270,13 @@ class Transitions:
                     f"({code_budget[1]}) allows retrying: {message}")
         else:
             text = f"Pipeline {pipeline.name} exhausted {policy.max_attempts} retry attempts"
-        if await self.ctx.alert_once(key, AlertLevel.ERROR, text, pipeline.name,
-                                     details={"scheduleId": schedule_id, "date": date, "attempt": attempt}):
-            if is_retryable(policy, category):
-                spent = (f"job failed {code_budget[0]} times (retry.maxCodeRetries {code_budget[1]})"
-                         if code_budget is not None else f"exhausted {policy.max_attempts} attempts")
-                await self.ctx.emit(EventKind.RETRY_EXHAUSTED, pipeline.name, schedule_id=schedule_id, date=date,
-                                    message=spent)
+        spent = (f"job failed {code_budget[0]} times (retry.maxCodeRetries {code_budget[1]})"
+                 if code_budget is not None else f"exhausted {policy.max_attempts} attempts")
+        exhausted = self.ctx.event(EventKind.RETRY_EXHAUSTED, pipeline.name, schedule_id=schedule_id, date=date,
+                                   message=spent) if is_retryable(policy, category) else None
+        if await self.ctx.alert_once(key, AlertLevel.ERROR, text, pipeline.name, event=exhausted,
+                                     details={"scheduleId": schedule_id, "date": date, "attempt": attempt},
+                                     schedule_id=schedule_id, date=date):
 
             def mark(entry: RunLogEntry) -> RunLogEntry:
                 entry.alert_sent = True

@@ -131,15 +131,14 @@ class Watchdog:
         window = f"{format_timestamp(opens)} - {format_timestamp(closes)}"
         details = {"scheduleId": schedule.name, "date": day, "windowOpens": format_timestamp(opens),
                    "windowCloses": format_timestamp(closes)}
-        if not await self.ctx.alert_once(
-                key, AlertLevel.ERROR,
-                f"Pipeline {pipeline.name} missed its schedule: cycle {day}/{schedule.name} window {window} "
-                f"closed with no evaluation and no run", pipeline.name, details=details):
-            return False
-        await self.ctx.emit(EventKind.SCHEDULE_MISSED, pipeline.name, schedule_id=schedule.name, date=day,
-                            status="NOT_STARTED", message=f"window {window} closed with no evaluation and no run",
-                            details=details)
-        return True
+        missed = self.ctx.event(EventKind.SCHEDULE_MISSED, pipeline.name, schedule_id=schedule.name, date=day,
+                                status="NOT_STARTED", message=f"window {window} closed with no evaluation and no run",
+                                details=details)
+        return await self.ctx.alert_once(
+            key, AlertLevel.ERROR,
+            f"Pipeline {pipeline.name} missed its schedule: cycle {day}/{schedule.name} window {window} "
+            f"closed with no evaluation and no run", pipeline.name, details=details, event=missed,
+            schedule_id=schedule.name, date=day)
 
     async def _evaluated(self, pipeline: PipelineConfig, schedule: ScheduleConfig, day: str) -> bool:
         kinds = (EventKind.READINESS_CHECKED, EventKind.WATCHER_EVALUATION)
@@ -159,17 +158,15 @@ class Watchdog:
             return False
         details = {"runId": run.run_id, "scheduleId": run.schedule_id, "date": run.date,
                    "elapsedSeconds": round(elapsed.total_seconds()), "expectedDuration": format_duration(expected)}
-        if not await self.ctx.alert_once(
-                key, AlertLevel.WARNING,
-                f"Pipeline {pipeline.name} run {run.run_id} stuck: {run.status.value} for "
-                f"{format_duration(elapsed)} (expected duration {format_duration(expected)})",
-                pipeline.name, details=details):
-            return False
-        await self.ctx.emit(EventKind.RUN_STUCK, pipeline.name, run_id=run.run_id, status=run.status.value,
-                            schedule_id=run.schedule_id, date=run.date, details=details,
-                            message=f"{run.status.value} for {format_duration(elapsed)}, longer than the expected "
-                                    f"{format_duration(expected)}; polled again on every pass")
-        return True
+        stuck = self.ctx.event(EventKind.RUN_STUCK, pipeline.name, run_id=run.run_id, status=run.status.value,
+                               schedule_id=run.schedule_id, date=run.date, details=details,
+                               message=f"{run.status.value} for {format_duration(elapsed)}, longer than the "
+                                       f"expected {format_duration(expected)}; polled again on every pass")
+        return await self.ctx.alert_once(
+            key, AlertLevel.WARNING,
+            f"Pipeline {pipeline.name} run {run.run_id} stuck: {run.status.value} for "
+            f"{format_duration(elapsed)} (expected duration {format_duration(expected)})",
+            pipeline.name, details=details, event=stuck, schedule_id=run.schedule_id, date=run.date)
 
     async def check_sensor(self, pipeline: PipelineConfig, run: RunState) -> bool:
         """POST_RUN_SENSOR_MISSING once when a monitored run saw no trait result within ``sensorTimeout``."""
@@ -184,15 +181,15 @@ class Watchdog:
             return False
         details = {"runId": run.run_id, "scheduleId": run.schedule_id, "date": run.date,
                    "sensorTimeout": format_duration(timeout), "monitoringStartedAt": format_timestamp(started)}
-        if not await self.ctx.alert_once(
-                key, AlertLevel.WARNING,
-                f"Pipeline {pipeline.name} run {run.run_id}: no post-run trait signal within "
-                f"{format_duration(timeout)} of completion", pipeline.name, details=details):
-            return False
-        await self.ctx.emit(EventKind.POST_RUN_SENSOR_MISSING, pipeline.name, run_id=run.run_id,
-                            schedule_id=run.schedule_id, date=run.date, details=details,
-                            message=f"no drift or validation signal within sensorTimeout {format_duration(timeout)}")
-        return True
+        missing = self.ctx.event(EventKind.POST_RUN_SENSOR_MISSING, pipeline.name, run_id=run.run_id,
+                                 schedule_id=run.schedule_id, date=run.date, details=details,
+                                 message="no drift or validation signal within sensorTimeout "
+                                         f"{format_duration(timeout)}")
+        return await self.ctx.alert_once(
+            key, AlertLevel.WARNING,
+            f"Pipeline {pipeline.name} run {run.run_id}: no post-run trait signal within "
+            f"{format_duration(timeout)} of completion", pipeline.name, details=details, event=missing,
+            schedule_id=run.schedule_id, date=run.date)
 
     # ------------------------------------------------------------------------- triggers
     async def after_start(self, pipeline: PipelineConfig, schedule: ScheduleConfig, day: str,
@@ -215,12 +212,13 @@ class Watchdog:
             return
         run = outcome.run
         details = {"runId": run.run_id, "scheduleId": schedule.name, "date": day, "reason": reason}
-        await self.ctx.emit(EventKind.TRIGGER_RECOVERED, pipeline.name, run_id=run.run_id, status=run.status.value,
-                            schedule_id=schedule.name, date=day, message=f"triggered by the watchdog: {reason}",
-                            details=details)
+        recovered = self.ctx.event(EventKind.TRIGGER_RECOVERED, pipeline.name, run_id=run.run_id,
+                                   status=run.status.value, schedule_id=schedule.name, date=day,
+                                   message=f"triggered by the watchdog: {reason}", details=details)
         await self.ctx.alert_once(f"watchdog:recovered:{run.run_id}", AlertLevel.WARNING,
                                   f"Pipeline {pipeline.name}: trigger recovered for {day}/{schedule.name} "
-                                  f"(run {run.run_id}): {reason}", pipeline.name, details=details)
+                                  f"(run {run.run_id}): {reason}", pipeline.name, details=details,
+                                  event=recovered, event_always=True, schedule_id=schedule.name, date=day)
 
     def ready_since(self, pipeline: PipelineConfig, schedule: ScheduleConfig, day: str,
                      readiness: ReadinessResult) -> datetime | None:

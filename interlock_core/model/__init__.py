@@ -15,6 +15,7 @@ from .enums import (
     RunStatus,
     TraitStatus,
 )
+from .outbox import AlertClaim, AlertRecord, AlertStatus, new_alert_id
 from .pipeline import (
     PIPELINE_NAME,
     DriftRule,
@@ -64,8 +65,11 @@ __all__ = [
     "DEFAULT_SCHEDULE_ID",
     "PIPELINE_NAME",
     "Alert",
+    "AlertClaim",
     "AlertLevel",
+    "AlertRecord",
     "AlertSpec",
+    "AlertStatus",
     "ApiConfig",
     "Archetype",
     "ArchiverConfig",
@@ -115,5 +119,6 @@ __all__ = [
     "WatchdogConfig",
     "WatcherConfig",
     "format_timestamp",
+    "new_alert_id",
     "utcnow",
 ]

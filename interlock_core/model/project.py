@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
-from pydantic import ConfigDict, Field, field_validator
+from pydantic import AliasChoices, ConfigDict, Field, field_validator
 
 from ..durations import Duration
 from .base import ConfigModel
@@ -29,6 +30,10 @@ only, with or without an API key (``":3000"`` listens on every interface)."""
 
 class ServerConfig(ConfigModel):
     addr: str = DEFAULT_ADDR
+    public_url: str | None = Field(default=None, validation_alias=AliasChoices("publicURL", "publicUrl", "public_url"),
+                                   serialization_alias="publicURL")
+    """Where people reach this server (``https://interlock.example.com``): alerts link back to the
+    dashboard page of their pipeline under it."""
     api_key: str | None = None
     api_keys: list[str] = Field(default_factory=list)
     max_request_body: int = Field(default=1_048_576, gt=0, le=MAX_REQUEST_BODY)
@@ -44,6 +49,18 @@ class ServerConfig(ConfigModel):
         if value <= timedelta(0) or value > timedelta(hours=1):
             raise ValueError("readTimeout must be more than 0s and at most 1h")
         return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+            raise ValueError("publicURL must be an http:// or https:// URL with a host, no query or fragment")
+        if parts.username or parts.password:
+            raise ValueError("publicURL must not carry credentials")
+        return value.rstrip("/")
 
     def tokens(self) -> list[str]:
         return [k for k in [self.api_key, *self.api_keys] if k]
@@ -100,11 +117,40 @@ class ArchiverConfig(ConfigModel):
     _interval = field_validator("interval")(duration_at_most(MAX_INTERVAL, "interval"))
 
 
+SINK_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.#-]{0,63}$"
+
+
 class AlertSpec(ConfigModel):
-    """One ``alerts:`` entry; keys beyond ``type`` are validated by the alert sink plugin's model."""
+    """One ``alerts:`` entry. ``type`` names the sink plugin; ``name``, ``maxAttempts``,
+    ``backoff`` and ``groupWindow`` say how the alert outbox delivers to it (every sink has them);
+    the other keys are validated by the sink plugin's model."""
 
     model_config = ConfigDict(extra="allow")
     type: str = Field(min_length=1)
+    name: str | None = Field(default=None, pattern=SINK_NAME)
+    """What the outbox calls the sink (default: its type, ``webhook#2`` for the second of a type).
+    Pending alerts are kept under it: give one so reordering the list keeps them with their sink."""
+    max_attempts: int = Field(default=8, ge=1, le=100)
+    """Delivery attempts before an alert is dead-lettered (``ALERT_FAILED``)."""
+    backoff: Duration = timedelta(seconds=2)
+    """The wait before the second attempt; it doubles after each failure, up to 5 minutes."""
+    group_window: Duration = timedelta(0)
+    """Identical alerts raised within this long of the first are delivered as one, with a count
+    (the first waits for the window to close); 0 delivers each at once."""
+
+    @field_validator("backoff")
+    @classmethod
+    def _backoff(cls, value: timedelta) -> timedelta:
+        if value < timedelta(0) or value > timedelta(hours=1):
+            raise ValueError("backoff must be between 0s and 1h")
+        return value
+
+    @field_validator("group_window")
+    @classmethod
+    def _group_window(cls, value: timedelta) -> timedelta:
+        if value < timedelta(0) or value > timedelta(days=1):
+            raise ValueError("groupWindow must be between 0s and 1d")
+        return value
 
     def options(self) -> dict[str, Any]:
         return dict(self.model_extra or {})

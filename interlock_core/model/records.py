@@ -203,6 +203,14 @@ class Alert(Record):
     details: dict[str, Any] | None = None
     timestamp: Timestamp
     key: str | None = None
+    schedule_id: str | None = None
+    """The cycle the alert is about (its schedule and date), where it is about one."""
+    date: str | None = None
+    id: str | None = None
+    """The alert outbox record it was delivered from (the same on every retry: a receiver may
+    deduplicate on it)."""
+    count: int | None = None
+    """How many identical alerts this one stands for (``alerts[].groupWindow``); absent for one."""
 
 
 class CascadeMarker(Record):

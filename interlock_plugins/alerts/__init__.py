@@ -1,4 +1,4 @@
-"""Built-in alert sinks: console, webhook, file, sns.
+"""Built-in alert sinks: console, webhook, file, sns, slack.
 
 Registered lazily (:class:`~interlock_core.plugins.LazyPlugin`): httpx and boto are imported only
 when a configured sink needs them."""
@@ -18,4 +18,5 @@ def interlock_register_alert_sinks() -> list[Any]:
         LazyPlugin("webhook", "interlock_plugins.alerts.webhook:WebhookSink"),
         LazyPlugin("file", "interlock_plugins.alerts.file:FileSink"),
         LazyPlugin("sns", "interlock_plugins.alerts.sns:SNSSink"),
+        LazyPlugin("slack", "interlock_plugins.alerts.slack:SlackSink"),
     ]

@@ -30,13 +30,15 @@ class ConsoleSinkConfig(ConfigModel):
 
 
 def format_line(alert: Alert, *, colour: bool) -> str:
-    """``[ERROR] [<pipelineId>] <message>``; the tag is coloured when ``colour``."""
+    """``[ERROR] [<pipelineId>] <message>`` (`` (x3)`` for three identical alerts grouped); the tag
+    is coloured when ``colour``."""
     tag = _TAGS.get(alert.level, "[INFO]")
     if colour:
         tag = f"{_COLOURS.get(alert.level, _COLOURS[AlertLevel.INFO])}{tag}{_RESET}"
     where = f" [{escaped(alert.pipeline_id)}]" if alert.pipeline_id else ""
     message = escaped(" ".join(alert.message.splitlines()))  # one alert, one line
-    return f"{tag}{where} {message}"
+    count = f" (x{alert.count})" if alert.count and alert.count > 1 else ""
+    return f"{tag}{where} {message}{count}"
 
 
 class ConsoleSink:

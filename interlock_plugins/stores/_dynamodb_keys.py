@@ -16,6 +16,8 @@ also carry ``GSI1PK``/``GSI1SK`` for the one global secondary index ``GSI1``::
     PIPELINE#<id>   MARKER#cascade#<date>#<schedule>#<src>   cascade marker (top-level scheduleID, date, source)
     PIPELINE#<id>   SHADOW#<date>#<schedule>                 shadow record of a dry-run cycle (with ``version``)
     LOCK#<key>      LOCK                                     lease (``owner``)
+    ALERT#<id>      ALERT                                    alert outbox record (``version``, ``status``,
+                                                             ``sink``; GSI1: ALERTS#<status>, <id>)
     STORE           IDENTITY                                 the store identity (``identity``), written once
 
 Times in sort keys are fixed-width UTC (``2026-03-02T12:00:00.123456Z``) so they sort as text.
@@ -47,6 +49,9 @@ STORE = "STORE"
 IDENTITY = "IDENTITY"
 LEASE_PREFIX = "LOCK#"
 LEASE = "LOCK"
+ALERT_PREFIX = "ALERT#"
+ALERT = "ALERT"
+ALERTS_TYPE = "ALERTS#"
 
 EVENT_DIGITS = 20
 LAST_EVENT = 10**EVENT_DIGITS - 1
@@ -135,3 +140,12 @@ def shadow_range(since: str, until: str) -> tuple[str, str]:
 
 def lease_pk(key: str) -> str:
     return LEASE_PREFIX + key
+
+
+def alert_pk(alert_id: str) -> str:
+    return ALERT_PREFIX + alert_id
+
+
+def alerts_in(status: str) -> str:
+    """The GSI1 partition of the outbox records in ``status``."""
+    return ALERTS_TYPE + status

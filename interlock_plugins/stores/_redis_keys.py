@@ -24,8 +24,16 @@ key                                    type     contents
 ``P {<pipeline>}:shadow:<date>:<sch>`` string   shadow record JSON (dry run), retention
 ``P {<pipeline>}:shadows``             zset     ``<date>:<schedule>`` scored by the date's ordinal
 ``P lease:<key>``                      string   owner token, PEXPIRE = lease TTL
+``P {alerts}:alert:<id>``              string   alert outbox record JSON (retention once final)
+``P {alerts}:all``                     zset     every record id (score 0: ordered by id)
+``P {alerts}:status:<status>``         zset     record ids in that status (score 0)
+``P {alerts}:pending:<sink>``          zset     pending record ids of a sink (score 0)
 ``P wake``                             channel  wake-up JSON (pub/sub, not a key)
 =====================================  =======  =============================================
+
+The alert outbox shares one hash tag; a record is written by one script together with the event
+that raised it (another pipeline's slot) and its "alert once" lease, which assumes one primary
+(what this store connects to), not a Redis Cluster.
 
 Variable parts are escaped (``%``, ``{``, ``}`` and ``:`` percent-encoded), so no id can forge
 another record's key or hash tag, and ``<date>:<schedule>`` members split unambiguously.
@@ -126,6 +134,20 @@ class RedisKeys:
 
     def shadows(self, pipeline_id: str) -> str:
         return f"{self._pipeline(pipeline_id)}:shadows"
+
+    # alert outbox --------------------------------------------------------------------------
+    def alert(self, alert_id: str) -> str:
+        return f"{self.prefix}{{alerts}}:alert:{escape(alert_id)}"
+
+    @property
+    def all_alerts(self) -> str:
+        return f"{self.prefix}{{alerts}}:all"
+
+    def alerts_in(self, status: str) -> str:
+        return f"{self.prefix}{{alerts}}:status:{escape(status)}"
+
+    def pending_alerts(self, sink: str) -> str:
+        return f"{self.prefix}{{alerts}}:pending:{escape(sink)}"
 
     # leases and notifications --------------------------------------------------------------
     def lease(self, key: str) -> str:

@@ -110,3 +110,111 @@ local ttl = tonumber(ARGV[3])
 if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl) end
 return added
 """
+
+# --------------------------------------------------------------------------------- alert outbox
+# The event append of APPEND_EVENT as a function, for the scripts that write an event with alerts.
+_APPEND_EVENT_FUNCTION = """
+local function append_event(stream, maxlen, retention, kind, data)
+  local id = redis.call('XADD', stream, 'MAXLEN', '~', maxlen, '*', 'kind', kind, 'data', data)
+  local retention_ms = tonumber(retention)
+  if retention_ms > 0 then
+    local now = redis.call('TIME')
+    local now_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+    local oldest = now_ms - retention_ms
+    if oldest > 0 then
+      redis.call('XTRIM', stream, 'MINID', '~', string.format('%d-0', oldest))
+    end
+    redis.call('PEXPIRE', stream, retention_ms)
+  end
+  return id
+end
+"""
+
+# Take an "alert once" claim, append the event that raised the alerts, put the alerts in the outbox.
+#
+# KEYS[1]  the claim's lease key          KEYS[2]  the pipeline's event stream
+# KEYS[3]  the index of every record id   then per record: its key, its status index, its sink's pending index
+# ARGV[1]  "1" to take the claim, ARGV[2] the claim's owner, ARGV[3] its TTL ms (0 = none)
+# ARGV[4]  "1" to append the event, ARGV[5] stream max length, ARGV[6] retention ms, ARGV[7] kind, ARGV[8] JSON
+# ARGV[9]  the number of records, then per record: id, JSON, status, TTL ms
+# Returns nil when the claim is held (nothing written), else {1, <event stream id or "">}.
+RECORD_ALERTS = _APPEND_EVENT_FUNCTION + """
+if ARGV[1] == '1' then
+  local ttl = tonumber(ARGV[3])
+  local taken
+  if ttl > 0 then
+    taken = redis.call('SET', KEYS[1], ARGV[2], 'NX', 'PX', ttl)
+  else
+    taken = redis.call('SET', KEYS[1], ARGV[2], 'NX')
+  end
+  if not taken then return false end
+end
+local cursor = ''
+if ARGV[4] == '1' then
+  cursor = append_event(KEYS[2], ARGV[5], ARGV[6], ARGV[7], ARGV[8])
+end
+for i = 0, tonumber(ARGV[9]) - 1 do
+  local k = 4 + 3 * i
+  local a = 10 + 4 * i
+  local ttl = tonumber(ARGV[a + 3])
+  local written
+  if ttl > 0 then
+    written = redis.call('SET', KEYS[k], ARGV[a + 1], 'NX', 'PX', ttl)
+  else
+    written = redis.call('SET', KEYS[k], ARGV[a + 1], 'NX')
+  end
+  if written then
+    redis.call('ZADD', KEYS[3], 0, ARGV[a])
+    redis.call('ZADD', KEYS[k + 1], 0, ARGV[a])
+    if ARGV[a + 2] == 'pending' then redis.call('ZADD', KEYS[k + 2], 0, ARGV[a]) end
+  end
+end
+return {1, cursor}
+"""
+
+# Replace an outbox record if its stored version is the expected one, move it between the status
+# indexes, drop index entries past the retention (ids start with their creation time), and
+# append an event in the same step.
+#
+# KEYS[1] the record; KEYS[2] every id; KEYS[3..6] the pending, delivered, failed, grouped indexes;
+# KEYS[7] the sink's pending index; KEYS[8] the pipeline's event stream
+# ARGV[1] expected version, ARGV[2] JSON, ARGV[3] new status, ARGV[4] record TTL ms (0 = none),
+# ARGV[5] id, ARGV[6] the oldest id kept in the indexes ("" = all), ARGV[7] "1" to append the
+# event, ARGV[8] stream max length, ARGV[9] retention ms, ARGV[10] kind, ARGV[11] event JSON
+# Returns 1 when written, 0 when the version did not match.
+CAS_ALERT = _APPEND_EVENT_FUNCTION + """
+local current = redis.call('GET', KEYS[1])
+if not current then return 0 end
+local ok, stored = pcall(cjson.decode, current)
+if not ok or type(stored) ~= 'table' then return 0 end
+if tonumber(stored['version']) ~= tonumber(ARGV[1]) then return 0 end
+local ttl = tonumber(ARGV[4])
+if ttl > 0 then
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', ttl)
+else
+  redis.call('SET', KEYS[1], ARGV[2])
+end
+local statuses = {pending = KEYS[3], delivered = KEYS[4], failed = KEYS[5], grouped = KEYS[6]}
+for name, key in pairs(statuses) do
+  if name == ARGV[3] then
+    redis.call('ZADD', key, 0, ARGV[5])
+  else
+    redis.call('ZREM', key, ARGV[5])
+  end
+end
+if ARGV[3] == 'pending' then
+  redis.call('ZADD', KEYS[7], 0, ARGV[5])
+else
+  redis.call('ZREM', KEYS[7], ARGV[5])
+end
+redis.call('ZADD', KEYS[2], 0, ARGV[5])
+if ARGV[6] ~= '' then
+  for _, key in ipairs({KEYS[2], KEYS[4], KEYS[5], KEYS[6]}) do
+    redis.call('ZREMRANGEBYLEX', key, '-', '(' .. ARGV[6])
+  end
+end
+if ARGV[7] == '1' then
+  append_event(KEYS[8], ARGV[8], ARGV[9], ARGV[10], ARGV[11])
+end
+return 1
+"""

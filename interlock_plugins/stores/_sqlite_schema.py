@@ -15,7 +15,7 @@ from typing import Any
 
 from interlock_core.errors import StoreMissing, StoreUnavailable
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 _VERSION_TABLE = "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"
 
@@ -109,11 +109,25 @@ _V4 = (
         PRIMARY KEY (pipeline_id, date, schedule_id))""",
 )
 
+_V5 = (
+    # the alert outbox (``_sqlite_alerts``): one row per alert and sink; a pending row never expires
+    """CREATE TABLE alerts (
+        id TEXT PRIMARY KEY,
+        sink TEXT NOT NULL,
+        status TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        data TEXT NOT NULL,
+        expires_at REAL)""",
+    "CREATE INDEX alerts_by_status ON alerts (status, id)",
+    "CREATE INDEX alerts_by_sink ON alerts (status, sink, id)",
+    "CREATE INDEX alerts_by_expiry ON alerts (expires_at)",
+)
+
 # migration n takes a database at version n-1 to version n
-MIGRATIONS: dict[int, tuple[str, ...]] = {1: _V1, 2: _V2, 3: _V3, 4: _V4}
+MIGRATIONS: dict[int, tuple[str, ...]] = {1: _V1, 2: _V2, 3: _V3, 4: _V4, 5: _V5}
 
 EXPIRING_TABLES = ("traits", "readiness", "runs", "run_logs", "reruns", "events", "cascade_markers", "leases",
-                   "wake_ups", "shadow_cycles")
+                   "wake_ups", "shadow_cycles", "alerts")
 
 LIVE = "(expires_at IS NULL OR expires_at > ?)"
 """The condition that keeps expired rows out of every read; its parameter is the current time."""

@@ -44,9 +44,10 @@ from interlock_core.plugins import PluginContext
 
 from . import _dynamodb_items as items
 from . import _dynamodb_keys as keys
-from ._dynamodb_client import TableClient, backoff
+from ._dynamodb_alerts import APPEND_LOCKS, DynamoDBEventsAndAlerts
+from ._dynamodb_client import TableClient
 from ._dynamodb_items import Item
-from ._dynamodb_table import ConditionFailed, DynamoDBConfig, unavailable
+from ._dynamodb_table import DynamoDBConfig, unavailable
 
 __all__ = ["DynamoDBConfig", "DynamoDBStore"]
 
@@ -57,15 +58,9 @@ M = TypeVar("M", bound=BaseModel)
 UNFINISHED_GRACE = timedelta(days=1)
 """Runs, run logs and reruns that are not finished outlive the retention by this much."""
 
-APPEND_ATTEMPTS = 200
-"""How often an event append retries after another append took its sequence number."""
-
-APPEND_LOCKS = 64
-"""Appends to one pipeline's log from this process take turns (a lock per hash bucket), so they
-never race each other for a sequence number; appends from other processes still may."""
 
 
-class DynamoDBStore:
+class DynamoDBStore(DynamoDBEventsAndAlerts):
     """``provider: dynamodb``. Satisfies :class:`interlock_core.ports.Store`.
 
     ``DynamoDBStore(table_name="t", endpoint=..., clock=...)`` builds the config from keyword
@@ -249,42 +244,7 @@ class DynamoDBStore:
             query = self._db.prefix_query(keys.pipeline_pk(pipeline_id), keys.RERUN_PREFIX, forward=False, page=limit)
         return await self._unique(RerunRecord, query, limit, lambda record: record.rerun_id)
 
-    # events ----------------------------------------------------------------------------------
-    async def append_event(self, event: Event) -> str:
-        """Advance the pipeline's counter and write the event in one transaction. When another
-        process took the number first, the cancelled transaction returns the counter as it is
-        now, and the append tries the next number."""
-        async with self._append_locks[hash(event.pipeline_id) % APPEND_LOCKS]:
-            return await self._append(event)
-
-    async def _append(self, event: Event) -> str:
-        pk = keys.pipeline_pk(event.pipeline_id)
-        ttl = self._retained(None)
-        last = self._last_event.get(event.pipeline_id)
-        for attempt in range(APPEND_ATTEMPTS):
-            if last is None:
-                last = _sequence(await self._db.get(pk, keys.EVENT_SEQUENCE))
-            sequence = last + 1
-            guard = items.sequence_is(last)
-            bump = {
-                "TableName": self.table,
-                "Key": items.key(pk, keys.EVENT_SEQUENCE),
-                "UpdateExpression": "SET #seq = :next",
-                **guard.params(),
-                "ExpressionAttributeValues": {**guard.values, ":next": items.number(sequence)},
-                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-            }
-            put = self._db.put_params(items.event_item(event, sequence, ttl), items.new_item())
-            try:
-                await self._db.call("transact_write_items", TransactItems=[{"Update": bump}, {"Put": put}])
-            except ConditionFailed as failed:
-                last = _counter_now(failed)
-                await backoff(attempt)
-                continue
-            self._last_event[event.pipeline_id] = sequence
-            return str(sequence)
-        raise unavailable(self.table, f"could not append to the event log of {event.pipeline_id!r} (contention)")
-
+    # events (appended with the alerts they raise: ``_dynamodb_alerts``) --------------------------
     async def list_events(self, pipeline_id: str, limit: int = 50) -> list[Event]:
         if limit <= 0:
             return []
@@ -405,14 +365,3 @@ class DynamoDBStore:
                     break
         return out
 
-
-def _sequence(counter: Item | None) -> int:
-    return int(items.number_of(counter or {}, items.SEQUENCE) or 0)
-
-
-def _counter_now(failed: ConditionFailed) -> int | None:
-    """The counter as the cancelled append found it (None: unknown, read it again)."""
-    reason = failed.reasons[0] if failed.reasons else {}
-    if reason.get("Code") != "ConditionalCheckFailed":
-        return None
-    return _sequence(reason.get("Item"))

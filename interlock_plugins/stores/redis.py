@@ -42,6 +42,7 @@ from interlock_core.plugins import PluginContext
 from interlock_core.ports import Notifier
 
 from . import _redis_scripts as scripts
+from ._redis_alerts import RedisAlertOutbox
 from ._redis_connection import UNAVAILABLE_ERRORS, RedisConfig, connect, resolve_config, translate_errors
 from ._redis_keys import RedisKeys, cycle_member, split_cycle_member
 
@@ -96,8 +97,9 @@ def _decode(model: type[R], raw: bytes | str | None, what: str) -> R | None:
         return None
 
 
-class RedisStore:
-    """``provider: redis``. Satisfies :class:`interlock_core.ports.Store`."""
+class RedisStore(RedisAlertOutbox):
+    """``provider: redis``. Satisfies :class:`interlock_core.ports.Store` (the alert outbox and
+    the events that raise alerts: ``_redis_alerts``)."""
 
     name: ClassVar[str] = "redis"
     config_model: ClassVar[type[BaseModel]] = RedisConfig
@@ -123,6 +125,7 @@ class RedisStore:
         self._release_lease = register(scripts.RELEASE_LEASE)
         self._append_event = register(scripts.APPEND_EVENT)
         self._write_marker = register(scripts.WRITE_CASCADE_MARKER)
+        self._register_outbox_scripts()
 
     @classmethod
     def create(cls, config: RedisConfig, context: PluginContext) -> RedisStore:
@@ -350,7 +353,7 @@ class RedisStore:
 
     # events ----------------------------------------------------------------------------------
     @translate_errors
-    async def append_event(self, event: Event) -> str:
+    async def _append_event_alone(self, event: Event) -> str:
         args: ScriptArgs = [
             self.config.event_stream_max, self._retention_ms, event.kind.value, event.to_json()
         ]

@@ -42,6 +42,7 @@ from interlock_core.model import (
 from interlock_core.plugins import PluginContext
 from interlock_core.ports import Notifier
 
+from ._sqlite_alerts import SQLiteAlertOutbox
 from ._sqlite_database import MEMORY, SQLiteDatabase
 from ._sqlite_schema import (
     CASCADE_MARKERS,
@@ -84,7 +85,7 @@ class SQLiteConfig(ConfigModel):
         return value
 
 
-class SQLiteStore:
+class SQLiteStore(SQLiteAlertOutbox):
     """``SQLiteStore(path, clock=..., retention=...)``; ``retention`` of 0 or None keeps history forever."""
 
     name: ClassVar[str] = "sqlite"
@@ -263,17 +264,7 @@ class SQLiteStore:
         sql = f"SELECT data FROM reruns WHERE {where}{LIVE} ORDER BY requested_at DESC, rowid DESC"
         return await self._list(RerunRecord, sql, params, limit=_limit(limit, 20))
 
-    # events ------------------------------------------------------------------------------------
-    async def append_event(self, event: Event) -> str:
-        def append(conn: sqlite3.Connection, now: float) -> str:
-            cursor = conn.execute(
-                "INSERT INTO events (pipeline_id, data, expires_at) VALUES (?, ?, ?)",
-                (event.pipeline_id, event.to_json(), self._retained(None, now)),
-            )
-            return str(cursor.lastrowid)
-
-        return await self._write(append, durable=False)
-
+    # events (appended with the alerts they raise: ``_sqlite_alerts``) ----------------------------
     async def list_events(self, pipeline_id: str, limit: int = 50) -> list[Event]:
         sql = f"SELECT data FROM events WHERE pipeline_id = ? AND {LIVE} ORDER BY id DESC"
         events = await self._list(Event, sql, (pipeline_id,), limit=_limit(limit, 50))

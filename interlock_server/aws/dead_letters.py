@@ -1,17 +1,19 @@
 """The alert dead-letter queue of AWS mode: an alert the functions could not publish is kept.
 
-Every engine function (and the watchdog) publishes the alerts a step raised to the SNS topic before
-the invocation returns (see init.py). The dispatcher retries a failed publish a few times; when the
-attempts are spent, and ``ALERT_DLQ_URL`` names the stack's alert dead-letter queue, the alert is sent
-there before the ``ALERT_FAILED`` event is recorded (the event says whether it was kept):
+Every engine function (and the watchdog) writes the alerts a step raised to the table's alert
+outbox with the events that raised them, and delivers what is due to the SNS topic before the
+invocation returns (see init.py); a publish that fails is tried again (:func:`sink_policy`), in that
+invocation or a later one of any function. When the attempts are spent the sender dead-letters the
+alert, and when ``ALERT_DLQ_URL`` names the stack's alert dead-letter queue the alert is sent there
+first (:func:`keep_in`; the ``ALERT_FAILED`` event says whether it was kept):
 
 * message body: the alert JSON, exactly what the topic would have carried, so a redrive is a
   ``sns publish --message file://body.json`` (or the queue's own redrive to another queue);
 * message attributes: ``sink`` (``sns``), ``error`` (why the last attempt failed, at most 1000
   characters), ``level`` and, for a pipeline's alert, ``pipelineId``.
 
-The stack alarms on the queue's depth. Without ``ALERT_DLQ_URL`` the engine's own dispatcher is used
-unchanged (the failure is only the ``ALERT_FAILED`` event and a log line).
+The stack alarms on the queue's depth. Without ``ALERT_DLQ_URL`` a dead letter is only the outbox's
+FAILED record, the ``ALERT_FAILED`` event and a log line.
 """
 
 from __future__ import annotations
@@ -22,18 +24,15 @@ from typing import Any
 
 import anyio
 
-from interlock_core.alerts import AlertDispatcher
-from interlock_core.clock import Clock
-from interlock_core.config import Project
-from interlock_core.engine.context import EngineContext
-from interlock_core.model import Alert, EventKind
-from interlock_core.outbound import HostPolicy
-from interlock_core.plugins import PluginContext, load_plugins
+from interlock_core.alert_sender import DeadLetterHook
+from interlock_core.model import Alert
+from interlock_core.outbox import SinkPolicy
 
 log = logging.getLogger("interlock.aws.dead_letters")
 
 ERROR_LIMIT = 1000
-# The dispatcher's wait before the second attempt (doubled before each further one).
+ALERT_ATTEMPTS = 3
+# The wait before the second attempt (doubled before each further one).
 ALERT_RETRY_BACKOFF_SECONDS = 0.5
 
 
@@ -82,45 +81,25 @@ class AlertDeadLetterQueue:
             await self._exit.aclose()
 
 
-class DeadLetteringAlerts:
-    """The alert dispatcher of a Lambda container with an alert dead-letter queue: the project's
-    sinks as the engine would build them; an alert a sink gave up on goes to the queue, then the
-    ``ALERT_FAILED`` event is recorded. Hand :attr:`dispatcher` to ``build_engine(alerts=...)``,
-    then :meth:`bind` the engine's context; :meth:`aclose` before the engine's own close."""
+def keep_in(queue: AlertDeadLetterQueue) -> DeadLetterHook:
+    """The sender's dead-letter hook of a Lambda container with an alert dead-letter queue: the
+    alert goes to the queue, and the ``ALERT_FAILED`` event the sender records says it was kept
+    (``details.deadLetterQueue``); an unreachable queue is logged (the event then names no queue)."""
 
-    def __init__(self, project: Project, *, clock: Clock, queue: AlertDeadLetterQueue) -> None:
-        plugins = project.plugins or load_plugins()
-        outbound = HostPolicy(project.config.outbound.allow_hosts, project.config.outbound.deny_hosts)
-        context = PluginContext(project_dir=project.root, clock=clock, outbound=outbound)
-        self.queue = queue
-        self.sinks = [(name, plugins.alert_sinks.get(name)(config, context)) for name, config in project.alert_configs]
-        self.dispatcher = AlertDispatcher(
-            self.sinks, clock=clock, backoff=ALERT_RETRY_BACKOFF_SECONDS, on_failure=self._failed
-        )
-        self._ctx: EngineContext | None = None
-
-    def bind(self, ctx: EngineContext) -> None:
-        self._ctx = ctx
-
-    async def _failed(self, alert: Alert, sink: str, error: Exception) -> None:
-        kept = True
+    async def keep(alert: Alert, sink: str, error: Exception) -> dict[str, Any]:
         try:
-            await self.queue.send(alert, sink, error)
-            log.warning("alert to %s kept in the dead-letter queue: %s", sink, alert.message)
+            await queue.send(alert, sink, error)
         except Exception:
-            kept = False
-            log.exception("alert to %s is lost: the dead-letter queue %s is unreachable", sink, self.queue.queue_url)
-        if alert.pipeline_id and self._ctx is not None:
-            details: dict[str, Any] = {"sink": sink, "alert": alert.message}
-            if kept:
-                details["deadLetterQueue"] = self.queue.queue_url
-            try:
-                await self._ctx.emit(EventKind.ALERT_FAILED, alert.pipeline_id,
-                                     message=f"alert to {sink} failed: {error}", details=details)
-            except Exception:
-                log.warning("could not record failed alert", exc_info=True)
+            log.exception("alert to %s is lost: the dead-letter queue %s is unreachable", sink, queue.queue_url)
+            return {}
+        log.warning("alert to %s kept in the dead-letter queue: %s", sink, alert.message)
+        return {"deadLetterQueue": queue.queue_url}
 
-    async def aclose(self) -> None:
-        """Stop the dispatcher (alerts still queued are dead-lettered), close the sinks and the queue."""
-        await self.dispatcher.aclose()
-        await self.queue.close()
+    return keep
+
+
+def sink_policy(sink: str) -> SinkPolicy:
+    """How a Lambda function delivers to ``sink``: a few quick attempts, since a function publishes
+    its alerts before it returns (what is still due waits in the outbox for the next invocation of
+    any function, which delivers it or, once its attempts are spent, dead-letters it)."""
+    return SinkPolicy(sink, max_attempts=ALERT_ATTEMPTS, backoff=ALERT_RETRY_BACKOFF_SECONDS)

@@ -50,11 +50,12 @@ from interlock_core.engine.factory import build_engine
 from interlock_core.engine.steps import Steps
 from interlock_core.errors import ConfigError, ConfigErrors
 from interlock_core.model import Archetype, Calendar, EngineConfig, ProjectConfig
+from interlock_core.outbox import SinkPolicy
 from interlock_core.plugins import Plugins, load_plugins
 from interlock_core.ports import Store
 
 from ..telemetry import configure_telemetry, flush_telemetry
-from .dead_letters import AlertDeadLetterQueue, DeadLetteringAlerts
+from .dead_letters import AlertDeadLetterQueue, keep_in, sink_policy
 
 log = logging.getLogger("interlock.aws")
 T = TypeVar("T")
@@ -153,6 +154,7 @@ def build_project(settings: LambdaSettings, plugins: Plugins | None = None) -> P
                                        errors))
     store_cls = plugins.stores.get("dynamodb")
     alert_configs = []
+    alert_policies: list[SinkPolicy] = []
     try:
         store_config = store_cls.config_model.model_validate({
             "tableName": settings.table_name, "region": settings.region, "endpoint": settings.endpoint_url,
@@ -161,6 +163,7 @@ def build_project(settings: LambdaSettings, plugins: Plugins | None = None) -> P
             sink = plugins.alert_sinks.get("sns").config_model.model_validate(
                 {"topicArn": settings.sns_topic_arn, "region": settings.region, "endpointURL": settings.endpoint_url})
             alert_configs.append(("sns", sink))
+            alert_policies.append(sink_policy("sns"))
     except pydantic.ValidationError as exc:
         errors.extend(located_errors(exc, None))
     if errors:
@@ -168,7 +171,8 @@ def build_project(settings: LambdaSettings, plugins: Plugins | None = None) -> P
     config = ProjectConfig(provider="dynamodb", engine=EngineConfig(readiness_ttl=settings.readiness_ttl),
                            archetype_dirs=[], evaluator_dirs=[], pipeline_dirs=[], calendar_dirs=[], alerts=[])
     return Project(root=Path("/tmp"), config_file=None, config=config, store_config=store_config,
-                   archetypes=archetypes, calendars=calendars, alert_configs=alert_configs, plugins=plugins)
+                   archetypes=archetypes, calendars=calendars, alert_configs=alert_configs,
+                   alert_policies=alert_policies, plugins=plugins)
 
 
 class LambdaRuntime:
@@ -185,7 +189,7 @@ class LambdaRuntime:
         self._thread.start()
         self.engine: Engine | None = None
         self.steps: Steps | None = None
-        self.dead_lettering: DeadLetteringAlerts | None = None
+        self.dead_letters: AlertDeadLetterQueue | None = None
         try:
             self._submit(self._start())
         except BaseException:
@@ -196,24 +200,19 @@ class LambdaRuntime:
         configure_telemetry()  # on when the function's environment sets OTEL_* (and the layer has interlock[otel])
         project = self._project or build_project(self.settings)
         settings = self.settings
-        dead_lettering = None
-        if settings.alert_dlq_url:
-            queue = AlertDeadLetterQueue(settings.alert_dlq_url, region=settings.region,
-                                         endpoint_url=settings.endpoint_url)
-            dead_lettering = DeadLetteringAlerts(project, clock=self.clock, queue=queue)
+        queue = AlertDeadLetterQueue(settings.alert_dlq_url, region=settings.region,
+                                     endpoint_url=settings.endpoint_url) if settings.alert_dlq_url else None
         engine = build_engine(project, clock=self.clock, store=self._store,
-                              alerts=dead_lettering.dispatcher if dead_lettering else None,
+                              dead_letter=keep_in(queue) if queue is not None else None,
                               evaluator_options={"evaluator_base_url": settings.evaluator_base_url})
-        if dead_lettering is not None:
-            dead_lettering.bind(engine.ctx)
         try:
             await engine.ctx.store.start()
         except BaseException:
-            if dead_lettering is not None:
-                await dead_lettering.aclose()
             await engine.aclose()
+            if queue is not None:
+                await queue.close()
             raise
-        self.engine, self.dead_lettering = engine, dead_lettering
+        self.engine, self.dead_letters = engine, queue
         self.steps = Steps(engine)
 
     def _submit(self, coroutine: Awaitable[T]) -> T:
@@ -249,11 +248,11 @@ class LambdaRuntime:
     def close(self) -> None:
         if self.engine is not None and self._loop.is_running():
             engine, self.engine, self.steps = self.engine, None, None
-            dead_lettering, self.dead_lettering = self.dead_lettering, None
+            queue, self.dead_letters = self.dead_letters, None
             try:
-                if dead_lettering is not None:  # first: alerts still queued are kept, with their events
-                    self._submit(dead_lettering.aclose())
                 self._submit(engine.aclose())
+                if queue is not None:
+                    self._submit(queue.close())
             except Exception:
                 log.warning("closing the engine failed", exc_info=True)
         if self._loop.is_running():

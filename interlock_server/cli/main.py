@@ -20,7 +20,7 @@ from interlock_core.model import RunStatus
 
 from .. import __version__
 from ..telemetry import configure_telemetry, shutdown_telemetry
-from . import commands
+from . import alerts, commands
 from .output import EXIT_BLOCKED, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, Out
 
 EPILOG = """\
@@ -177,6 +177,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("rerun_id")
     p.add_argument("--reason", default="cancelled from the command line")
     p.add_argument("--json", action="store_true")
+
+    alerts.add_parser(sub)
 
     p = sub.add_parser("serve", help="start the HTTP API, the watcher and the archiver")
     p.add_argument("--host")

@@ -1,10 +1,12 @@
 """The dashboard: server-rendered pages over the engine, served by the API's own app at ``/``.
 
-Routes (all read-only but the three actions, which go through the engine):
+Routes (all read-only but the actions, which go through the engine):
 
 * ``GET /`` - every pipeline: its state, blockers, last run, today's cycles, SLA, next window
 * ``GET /pipelines/{name}`` - traits, runs, run logs, reruns, events, upstream and downstream
 * ``POST /pipelines/{name}/evaluate|run|rerun`` - the buttons (full API key only)
+* ``GET /alerts`` - the alert outbox: dead letters and alerts on their way;
+  ``POST /alerts/{id}/retry`` sends one again (full API key only)
 * ``GET|POST /login``, ``POST /logout`` - exchange an API key for a session cookie
 * ``GET /live`` - server-sent events naming the pipelines that changed
 * ``/static/...`` - the stylesheet and the page script (no build step)
@@ -51,6 +53,8 @@ class Dashboard:
             Route("/pipelines/{name}/evaluate", actions.evaluate, methods=["POST"], name="evaluate"),
             Route("/pipelines/{name}/run", actions.run, methods=["POST"], name="run"),
             Route("/pipelines/{name}/rerun", actions.rerun, methods=["POST"], name="rerun"),
+            Route("/alerts", pages.alerts, methods=["GET"], name="alerts"),
+            Route("/alerts/{alertId}/retry", actions.retry_alert, methods=["POST"], name="retry-alert"),
             Route("/login", pages.login_form, methods=["GET"], name="login-form"),
             Route("/login", pages.login, methods=["POST"], name="login"),
             Route("/logout", pages.logout, methods=["POST"], name="logout"),

@@ -1,4 +1,5 @@
-"""The buttons: evaluate, run and rerun, through the engine's one control path.
+"""The buttons: evaluate, run and rerun, and sending a dead-lettered alert again, through the
+engine's one control path.
 
 Only a full API key (or an open server) may act, with the page's CSRF token. A page's script
 posts with ``Accept: application/json`` and shows the answer in place; a plain form post is
@@ -47,6 +48,9 @@ class Actions:
     async def rerun(self, request: Request) -> Response:
         return await self._act(request, self._rerun)
 
+    async def retry_alert(self, request: Request) -> Response:
+        return await self._act(request, self._retry_alert, back="alerts")
+
     # ------------------------------------------------------------------------------ the work
     async def _evaluate(self, name: str, fields: dict[str, str]) -> Answer:
         result = await self.engine.evaluate(name, schedule_id=fields.get("schedule") or None)
@@ -71,8 +75,12 @@ class Actions:
         answer = _outcome_answer(outcome)
         return Answer(answer.level, f"Rerun {record.rerun_id} of {day}: {answer.message}")
 
+    async def _retry_alert(self, alert_id: str, fields: dict[str, str]) -> Answer:
+        record = await self.engine.retry_alert(alert_id)
+        return Answer("ok", f"Alert {record.id} to {record.sink} sent again")
+
     # ------------------------------------------------------------------------------ plumbing
-    async def _act(self, request: Request, work: Work) -> Response:
+    async def _act(self, request: Request, work: Work, *, back: str = "pipelines") -> Response:
         wants_json = "application/json" in request.headers.get("accept", "")
         viewer = self.auth.viewer(request)
         if viewer is None:
@@ -82,7 +90,7 @@ class Actions:
             return _refused(403, "this API key may only read")
         if not csrf_ok(request, viewer, fields.get("csrf")):
             return _refused(403, "the form expired: reload the page and try again")
-        name = request.path_params["name"]
+        name = request.path_params.get("name") or request.path_params["alertId"]
         try:
             answer = await work(name, fields)
         except InterlockError as exc:
@@ -91,8 +99,8 @@ class Actions:
         if wants_json:
             return JSONResponse({"level": answer.level, "message": answer.message},
                                 headers={"Cache-Control": "no-store"})
-        back = redirect(f"{base_path(request)}/pipelines/{name}")
-        return with_notice(back, request, answer.level, answer.message)
+        target = f"{base_path(request)}/pipelines/{name}" if back == "pipelines" else f"{base_path(request)}/alerts"
+        return with_notice(redirect(target), request, answer.level, answer.message)
 
 
 def _refused(status: int, message: str) -> Response:

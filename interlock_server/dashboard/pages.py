@@ -9,6 +9,7 @@ from interlock_core.engine import Engine
 from interlock_core.errors import InterlockError
 from interlock_core.pipeline_state import PipelineState
 
+from .alerts import alert_outbox
 from .gather import overview_rows, pipeline_detail
 from .live import LiveFeed, LiveResponse
 from .overview import Counts, Selection, SlaState, count_label
@@ -55,6 +56,16 @@ class Pages:
         except InterlockError as exc:
             return self.render.error(request, viewer, exc.status_code, exc.message)
         return self.render.page(request, "pipeline.html", viewer, detail=detail, row=detail.row)
+
+    async def alerts(self, request: Request) -> Response:
+        viewer = self.auth.viewer(request)
+        if viewer is None:
+            return login_redirect(request)
+        try:
+            outbox = await alert_outbox(self.engine)
+        except InterlockError as exc:
+            return self.render.error(request, viewer, exc.status_code, exc.message)
+        return self.render.page(request, "alerts.html", viewer, outbox=outbox)
 
     # ------------------------------------------------------------------------------ sign in / out
     async def login_form(self, request: Request) -> Response:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ._route import ApiRoute
+from .alerts import ROUTES as ALERTS
 from .history import ROUTES as HISTORY
 from .meta import ROUTES as META
 from .pipelines import ROUTES as PIPELINES
@@ -13,7 +14,7 @@ from .shadow import ROUTES as SHADOW
 
 
 def api_routes() -> list[ApiRoute]:
-    return [*META, *PIPELINES, *READINESS, *RUNS, *HISTORY, *RERUNS, *SHADOW]
+    return [*META, *PIPELINES, *READINESS, *RUNS, *HISTORY, *RERUNS, *SHADOW, *ALERTS]
 
 
 __all__ = ["ApiRoute", "api_routes"]

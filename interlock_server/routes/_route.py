@@ -28,7 +28,7 @@ M = TypeVar("M", bound=pydantic.BaseModel)
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 # path parameter -> log context key
-CONTEXT_KEYS = {"id": "pipeline", "runId": "run_id", "rerunId": "rerun_id"}
+CONTEXT_KEYS = {"id": "pipeline", "runId": "run_id", "rerunId": "rerun_id", "alertId": "alert_id"}
 
 
 @dataclass(frozen=True)

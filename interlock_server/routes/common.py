@@ -16,4 +16,5 @@ PATH_PARAMS = {
     "rerunId": Param("rerunId", "Rerun id.", {"type": "string"}, required=True),
     "type": Param("type", "Trait type.", {"type": "string"}, required=True),
     "date": Param("date", "Cycle date (YYYY-MM-DD).", {"type": "string"}, required=True),
+    "alertId": Param("alertId", "Alert outbox record id.", {"type": "string"}, required=True),
 }

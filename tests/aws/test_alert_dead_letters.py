@@ -1,7 +1,8 @@
 """Alerts the Lambda functions cannot publish go to the alert dead-letter queue (``ALERT_DLQ_URL``),
 against moto in server mode: a Lambda runtime on a moto DynamoDB table raises an alert in a step;
-the SNS topic it publishes to does not exist, so every attempt fails, and the alert must arrive in
-the SQS queue as the JSON the topic would have carried, with the ``ALERT_FAILED`` event saying so."""
+the SNS topic it publishes to does not exist, so every attempt fails; once the outbox sender has
+spent its attempts the alert must arrive in the SQS queue as the JSON the topic would have carried,
+with the ``ALERT_FAILED`` event saying so."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from typing import Any
 import boto3
 import pytest
 
-from interlock_core.model import AlertLevel, EventKind
+from interlock_core.model import AlertLevel, AlertStatus, EventKind
 from interlock_plugins.stores.dynamodb import DynamoDBStore
 from interlock_server.aws import dead_letters, init
 from tests.aws.stack import ShiftedClock
@@ -58,7 +59,7 @@ def raise_alert(runtime: init.LambdaRuntime, message: str, pipeline: str | None 
     delivered (or given up on) before the call returns."""
 
     async def step(steps: Any) -> None:
-        steps.ctx.alert(AlertLevel.ERROR, message, pipeline, details={"window": "06:00"})
+        await steps.ctx.alert(AlertLevel.ERROR, message, pipeline, details={"window": "06:00"})
 
     runtime.run(step)
 
@@ -94,14 +95,11 @@ def test_an_alert_that_cannot_be_published_is_kept_in_the_dead_letter_queue(
     assert "pipelineId" not in second["MessageAttributes"]
 
     (event,) = failed_alert_events(runtime)
-    assert event.details == {"sink": "sns", "alert": "orders missed its 06:00 window", "deadLetterQueue": queue_url}
-    stats = runtime.run(lambda steps: _stats(steps))
-    assert stats["failed"] == 2 and stats["delivered"] == 0 and stats["retries"] == 4  # three attempts each
-
-
-async def _stats(steps: Any) -> dict[str, Any]:
-    stats: dict[str, Any] = steps.ctx.alerts.stats["sinks"]["sns"]
-    return stats
+    assert {k: event.details[k] for k in ("sink", "alert", "attempts", "deadLetterQueue")} == {
+        "sink": "sns", "alert": "orders missed its 06:00 window", "attempts": 3, "deadLetterQueue": queue_url}
+    failed = runtime.run(lambda steps: steps.ctx.store.list_alerts(AlertStatus.FAILED, limit=10))
+    assert sorted((r.attempts, r.sink) for r in failed) == [(3, "sns"), (3, "sns")]  # three attempts each
+    assert runtime.run(lambda steps: steps.ctx.store.list_alerts(AlertStatus.PENDING, limit=10)) == []
 
 
 def test_a_published_alert_is_not_dead_lettered(
@@ -122,13 +120,19 @@ def test_an_unreachable_dead_letter_queue_still_records_the_failure(
     runtime = make_runtime(MISSING_TOPIC, missing_queue)
     raise_alert(runtime, "orders missed its 06:00 window")
     (event,) = failed_alert_events(runtime)
-    assert event.details == {"sink": "sns", "alert": "orders missed its 06:00 window"}  # not kept
+    assert event.details["alert"] == "orders missed its 06:00 window"
+    assert "deadLetterQueue" not in event.details  # not kept
     assert "the dead-letter queue" in caplog.text and "is unreachable" in caplog.text
 
 
-def test_without_a_dead_letter_queue_the_engine_dispatcher_is_used(
+def test_without_a_dead_letter_queue_a_dead_letter_stays_in_the_outbox(
     moto: MotoServer, make_runtime: Callable[..., init.LambdaRuntime]
 ) -> None:
     runtime = make_runtime(MISSING_TOPIC, None)
-    assert runtime.dead_lettering is None and runtime.engine is not None
-    assert runtime.engine.ctx.alerts.sink_names == ["sns"]  # the engine's own, as before
+    assert runtime.dead_letters is None and runtime.engine is not None
+    assert runtime.engine.ctx.alerts.sink_names == ["sns"]
+    raise_alert(runtime, "orders missed its 06:00 window")
+    (event,) = failed_alert_events(runtime)
+    assert "deadLetterQueue" not in event.details
+    (failed,) = runtime.run(lambda steps: steps.ctx.store.list_alerts(AlertStatus.FAILED, limit=10))
+    assert failed.alert.message == "orders missed its 06:00 window"  # retried from the API or the CLI

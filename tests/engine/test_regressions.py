@@ -10,7 +10,7 @@ import pytest
 
 from interlock_core.engine import Outcome
 from interlock_core.errors import StoreUnavailable
-from interlock_core.model import EventKind, RunStatus
+from interlock_core.model import AlertClaim, EventKind, RunStatus
 from interlock_core.watcher import Watcher
 from tests.helpers.project import Harness, pipeline, store_key
 from tests.helpers.webhook import webhook_server
@@ -33,7 +33,7 @@ class FailingStore:
             return attr
 
         async def call(*args: Any, **kwargs: Any) -> Any:
-            if self.failing.get(name, 0) > 0 and (self.only is None or self.only(name, args)):
+            if self.failing.get(name, 0) > 0 and (self.only is None or self.only(name, (*args, *kwargs.values()))):
                 self.failing[name] -= 1
                 if name in self.after:
                     await attr(*args, **kwargs)
@@ -205,14 +205,15 @@ async def test_a_held_drift_rerun_is_never_started_by_the_watcher(harness: Harne
 
 async def test_an_sla_breach_whose_claim_reply_was_lost_is_still_alerted(harness: Harness) -> None:
     """Silently missing run: the alert's dedup claim was written but its reply lost; the claim
-    then suppressed the alert for ever, and nothing reported the missed cycle."""
+    then suppressed the alert for ever, and nothing reported the missed cycle. (The claim is now
+    written with the alert and its event, in one store write: that write's reply is lost.)"""
     harness.write([pipeline("p1", sla={"completionDeadline": "10:00", "timezone": "UTC"})])
     harness.sensors.set("p1.volume", "FAIL empty")
     engine, store = await failing_engine(harness)
     other = await harness.engine()
-    store.failing["acquire_lease"] = 1  # the alert claim is written, its reply lost
-    store.after.add("acquire_lease")
-    store.only = lambda name, args: str(args[0]).startswith("alert:")
+    store.failing["record_alerts"] = 1  # the claim, the alert and the event are written, the reply lost
+    store.after.add("record_alerts")
+    store.only = lambda name, args: any(isinstance(a, AlertClaim) and a.key.startswith("sla:") for a in args)
     p1 = await engine.get_pipeline("p1")
     with pytest.raises(StoreUnavailable):
         await engine.cycles.tick(p1, p1.resolved_schedules()[0])

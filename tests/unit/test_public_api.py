@@ -28,6 +28,7 @@ MODEL = [
     "TraitStatus", "TriggerSpec", "WatchConfig", "WatchdogConfig", "WatcherConfig", "format_timestamp", "utcnow",
     "ApiConfig", "OutboundConfig", "PipelineOrigin", "SchedulerRun", "ShadowCycle",
     "DriftBaseline", "DriftRule", "RerunSource", "RunInputs",
+    "AlertClaim", "AlertRecord", "AlertStatus", "new_alert_id",
 ]
 
 CONFIG = [

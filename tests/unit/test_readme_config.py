@@ -12,7 +12,7 @@ from interlock_server.cli.scaffold import SQLITE_CONFIG, scaffold
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 ENV = {"INTERLOCK_API_KEY": "k", "CI_KEY": "a", "OPS_KEY": "b", "VIEWER_KEY": "c",
-       "ARCHIVE_DSN": "postgresql://interlock@localhost:5432/archive"}
+       "ARCHIVE_DSN": "postgresql://interlock@localhost:5432/archive", "SLACK_BOT_TOKEN": "xoxb-readme"}
 
 
 def documented_blocks() -> list[str]:
@@ -54,4 +54,17 @@ def test_the_documented_alerts_load(tmp_path: Path) -> None:
     block = documented_blocks()[0]
     (tmp_path / "interlock.yaml").write_text("provider: sqlite\n" + block)
     project = load_project(tmp_path, env=ENV)
-    assert [name for name, _ in project.alert_configs] == ["console", "file", "webhook"]
+    assert [name for name, _ in project.alert_configs] == ["console", "file", "webhook", "slack"]
+    assert [p.name for p in project.alert_policies] == ["console", "file", "ops-hook", "slack"]
+    assert "xoxb-readme" not in repr(project.alert_configs)
+
+
+def test_the_readme_turns_slack_on_in_three_lines(tmp_path: Path) -> None:
+    text = README.read_text()
+    start = text.index("Slack in three lines")
+    block = re.findall(r"```yaml\n(.*?)```", text[start:start + 2000], re.S)[0]
+    assert len(block.strip().splitlines()) == 2  # with the token's export: three
+    (tmp_path / "interlock.yaml").write_text(block)
+    project = load_project(tmp_path, env=ENV)
+    assert [name for name, _ in project.alert_configs] == ["slack"]
+    assert project.config.server.public_url == "https://interlock.example.com"

@@ -12,7 +12,7 @@ import pytest
 
 from interlock_core.model import Alert, AlertLevel
 from interlock_core.plugins import PluginContext, load_plugins
-from interlock_plugins.alerts.console import ConsoleSink, ConsoleSinkConfig
+from interlock_plugins.alerts.console import ConsoleSink, ConsoleSinkConfig, format_line
 
 
 def sink(**options: object) -> ConsoleSink:
@@ -83,3 +83,9 @@ async def test_control_characters_are_written_escaped(monkeypatch: pytest.Monkey
     assert line.count("\x1b") == 2  # the tag's colour and its reset, nothing else
     assert "\x07" not in line and "\r" not in line and "\u202e" not in line and "\x9b" not in line
     assert "\\x1b]0;pwned\\x07\\x1b[2J over\\u202eevil\\x9b1m" in line  # a line break became a space
+
+
+def test_a_grouped_alert_says_how_many_it_stands_for(make_alert: Callable[..., Alert]) -> None:
+    grouped = make_alert().model_copy(update={"count": 3})
+    assert format_line(grouped, colour=False).endswith("exhausted 3 retry attempts (x3)")
+    assert not format_line(make_alert(), colour=False).endswith(")")
