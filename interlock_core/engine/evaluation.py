@@ -274,7 +274,8 @@ class Evaluation:
         await self.ctx.store.put_trait(evaluation, effective_ttl)
         # stamped as the stored result is: a reader tells this push by its time (builtin:rule does)
         pushed = self.ctx.event(EventKind.TRAIT_PUSHED, pipeline.name, trait_type=trait_type, status=status,
-                                message=reason, details=value, failure_category=failure_category, timestamp=now)
+                                message=reason, details=value, failure_category=failure_category, timestamp=now,
+                                expires_at=evaluation.expires_at)
         if resolved is not None:
             await self._with_edge_alert(pushed, pipeline, resolved, evaluation, previous)
         else:

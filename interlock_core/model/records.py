@@ -188,6 +188,8 @@ class Event(Record):
     timestamp: Timestamp
     schedule_id: str | None = None
     date: str | None = None
+    expires_at: Timestamp | None = None
+    """When what the event reports stops holding: a pushed trait result's expiry (TRAIT_PUSHED)."""
 
 
 class EventRecord(Record):

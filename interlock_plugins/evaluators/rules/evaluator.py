@@ -11,14 +11,17 @@ recorded in that same trait, replacing the push, so the verdict keeps what the r
 (``value.ruleVerdict.carried``: each path's value, when it was pushed, when it expires) and the
 next evaluation judges that again; a new push replaces it. A push that lands while the rule is
 judging the one before is overwritten by that verdict in the store, but not lost: the next
-evaluation (the push woke it) finds its ``TRAIT_PUSHED`` event, later than what the verdict
-carries, among the pipeline's recent events and judges it.
+evaluation (the push woke it) finds its ``TRAIT_PUSHED`` event among the pipeline's recent events,
+later than the push the verdict carries (or, when the verdict carries none, or the trait holds an
+evaluation that gave no verdict, the latest push that has not expired), and judges it. Order is
+told by the pushes' own stamps, never by when an evaluation began: a push stamped before a rule
+read the store may be written after that read.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, ClassVar
 
 import anyio
@@ -77,27 +80,33 @@ async def read_sample(context: RunnerContext, source: Source, own: Source, now: 
     verdict = _rule_verdict(record)
     if verdict is not None:
         carried, pushed_at = _carried(source, verdict.get("carried"), now)
-        # no push after the carried one, or (none carried) after the verdict's evaluation began, was seen
-        seen_until = pushed_at or record.evaluated_at - timedelta(milliseconds=record.duration_ms or 0)
-        return await _pushed_since(context, source, seen_until) or carried
+        # a push later than the carried one was not seen; with none carried, no live push was seen
+        return await _latest_push(context, source, pushed_at, now) or carried
     if source == own and record.source != "pushed":
-        return Sample(source, why=f"nothing pushed to {source} yet")
+        # an evaluation of this trait that gave no verdict (it timed out, crashed or was misconfigured)
+        # replaced what was there: the latest push is still among the trait's events
+        pushed = await _latest_push(context, source, None, now)
+        return pushed or Sample(source, why=f"nothing pushed to {source} yet")
     if record.value is None:
         return Sample(source, pushed_at=record.evaluated_at, why=f"{source} was recorded without a value")
     return Sample(source, record.value, record.evaluated_at, expires_at=record.expires_at)
 
 
-async def _pushed_since(context: RunnerContext, source: Source, after: datetime) -> Sample | None:
-    """A push to ``source`` later than ``after`` that a verdict overwrote: it landed while the rule
-    was judging the push before it. Its ``TRAIT_PUSHED`` event (stamped as the push was) keeps it."""
+async def _latest_push(context: RunnerContext, source: Source, after: datetime | None,
+                       now: datetime) -> Sample | None:
+    """The latest push to ``source`` if it is later than ``after`` (any, with ``after`` None): one a
+    verdict overwrote, as it landed while the rule was judging what it read. Its ``TRAIT_PUSHED``
+    event (stamped, and expiring, as the push was) keeps it."""
     for event in reversed(await context.store.list_events(source.pipeline, RECENT_EVENTS)):
         if event.kind is not EventKind.TRAIT_PUSHED or event.trait_type != source.trait:
             continue
-        if event.timestamp <= after:
+        if after is not None and event.timestamp <= after:
             return None
+        if event.expires_at is not None and event.expires_at <= now:
+            return Sample(source, why=f"the value pushed to {source} expired at {format_timestamp(event.expires_at)}")
         if event.details is None:
             return Sample(source, pushed_at=event.timestamp, why=f"{source} was pushed without a value")
-        return Sample(source, event.details, event.timestamp)
+        return Sample(source, event.details, event.timestamp, expires_at=event.expires_at)
     return None
 
 

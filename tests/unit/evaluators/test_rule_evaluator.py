@@ -30,7 +30,8 @@ class Traits:
             expires_at=at + ttl if ttl else None, source=source)
         if source == "pushed":  # as the engine does: the event is stamped as the stored result
             self.events.append(Event(kind=EventKind.TRAIT_PUSHED, pipeline_id=pipeline, trait_type=trait,
-                                     status="PASS", details=value, timestamp=at))
+                                     status="PASS", details=value, timestamp=at,
+                                     expires_at=at + ttl if ttl else None))
 
     def record(self, request: EvaluatorInput, output: EvaluatorOutput) -> None:
         """What the engine does with a verdict: it replaces the trait's stored result."""
@@ -184,3 +185,44 @@ async def test_a_push_that_lands_while_the_rule_judges_is_judged_next() -> None:
     assert on_b.reason == "1 rule holds (dbt-tests of orders, pushed 2026-03-02T08:00:00.005Z)"
     traits.record(request, on_b)
     assert (await runner.run("builtin:rule", request)).status == "PASS"  # and carried from then on
+
+
+async def test_a_push_stamped_before_the_rule_read_but_stored_after_is_judged_next_time() -> None:
+    """The push route stamps a result, then writes it: a rule that read the store in between wrote a
+    verdict that saw nothing over it. The next evaluation judges that push from its event."""
+    runner, traits, clock = setup()
+    request = ask({"rules": [ROWS]})
+    stamped = clock.now()
+    clock.advance(timedelta(milliseconds=40))  # the rule reads after the stamp, before the write
+    blind = await runner.run("builtin:rule", request)
+    assert "nothing pushed to dbt-tests of orders yet" in (blind.reason or "")
+    traits.push("orders", "dbt-tests", {"rows": 1500}, ago=timedelta(milliseconds=40))
+    assert traits.events[-1].timestamp == stamped
+    traits.record(request, blind)  # the verdict lands last and replaces the push in the store
+    judged = await runner.run("builtin:rule", request)
+    assert judged.status == "PASS", judged.reason
+    assert (judged.value or {})["ruleVerdict"]["carried"]["pushedAt"] == "2026-03-02T08:00:00Z"
+
+
+async def test_an_evaluation_without_a_verdict_does_not_make_the_rule_forget_the_push() -> None:
+    runner, traits, clock = setup()
+    request = ask({"rules": [ROWS]})
+    traits.push("orders", "dbt-tests", {"rows": 1500})
+    traits.record(request, await runner.run("builtin:rule", request))
+    clock.advance(timedelta(minutes=5))
+    timed_out = EvaluatorOutput(status="FAIL", reason="EVALUATOR_TIMEOUT after 5s",
+                                failure_category=FailureCategory.TIMEOUT)
+    traits.record(request, timed_out)  # what the engine stores when the rule timed out
+    again = await runner.run("builtin:rule", request)
+    assert again.status == "PASS", again.reason
+
+
+async def test_an_expired_push_found_among_the_events_stays_expired() -> None:
+    runner, traits, clock = setup()
+    request = ask({"rules": [ROWS]})
+    traits.push("orders", "dbt-tests", {"rows": 1500}, ttl=timedelta(minutes=10))
+    traits.record(request, EvaluatorOutput(status="FAIL", reason="evaluation error: boom"))
+    clock.advance(timedelta(minutes=11))
+    output = await runner.run("builtin:rule", request)
+    assert output.status == "FAIL"
+    assert "the value pushed to dbt-tests of orders expired at 2026-03-02T08:10:00Z" in (output.reason or "")
