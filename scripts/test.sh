@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Install everything the tests need (Python deps, Redis, PostgreSQL), then lint, type-check and test.
 # Extra arguments go to pytest, e.g.  scripts/test.sh tests/unit -x
+# Tests run in PYTEST_WORKERS processes (default 2, one per core; 0 runs them in this process),
+# each test file whole in one worker: the suite mostly waits on subprocesses, servers and stores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh dev
@@ -9,4 +11,4 @@ if command -v npm >/dev/null; then npm ci --prefix deploy/asl-validate --no-audi
 echo "→ ruff";  .venv/bin/ruff check .
 echo "→ mypy --strict interlock_core"; .venv/bin/mypy --strict interlock_core
 echo "→ pytest"
-exec .venv/bin/pytest -q -p no:cacheprovider "$@"
+exec .venv/bin/pytest -q -p no:cacheprovider -n "${PYTEST_WORKERS:-2}" --dist loadfile "$@"

@@ -38,6 +38,9 @@ WATCHES: list[dict[str, Any]] = [
     {"monitoring": {"enabled": True, "duration": "1h"}},
     {"interval": "1m", "monitoring": {"enabled": True, "duration": "3h", "autoRerun": False}},
 ]
+SENSOR_TIMEOUT = 2.0
+"""Seconds a sensor process may take: a hung one costs this much, and a loaded machine starts a
+Python process in up to half a second (a shorter timeout turned passing sensors into timeouts)."""
 EXCLUSIONS: list[dict[str, Any] | None] = [None, {"calendar": "weekends"},
                                            {"calendars": ["holidays"], "days": ["Wednesday"]}]
 
@@ -46,7 +49,7 @@ def pipeline_config(name: str, schedules: int, sla: int, retry: int, watch: int,
                     pushed_c: bool, evaluator: str = "safety") -> dict[str, Any]:
     def trait(t: str) -> dict[str, Any]:
         if evaluator == "subprocess":
-            return {"evaluator": SENSOR, "config": {"sensor": f"{name}.{t}"}, "timeout": 0.5}
+            return {"evaluator": SENSOR, "config": {"sensor": f"{name}.{t}"}, "timeout": SENSOR_TIMEOUT}
         return {"evaluator": f"safety:{t}"}
 
     traits: dict[str, Any] = {"a": trait("a"), "b": trait("b"), "q": trait("q")}

@@ -87,6 +87,7 @@ class World:
         self.sensors = self.root.parent / "sensors"
         if evaluator == "subprocess":  # the sensor evaluator reads its answers from files here
             self.sensors.mkdir(parents=True, exist_ok=True)
+            self._sensors_env = os.environ.get("INTERLOCK_TEST_SENSORS")  # put back by close()
             os.environ["INTERLOCK_TEST_SENSORS"] = str(self.sensors)
             for name in ("p1", "p2", "p3"):
                 for trait in ("a", "b", "c", "q"):
@@ -230,3 +231,8 @@ class World:
                 await self.observer.purge()
             await self.observer.close()
         plugin.BEHAVIOURS.pop(str(self.root), None)
+        if self.evaluator == "subprocess":  # the next test in this process sees the environment it had
+            if self._sensors_env is None:
+                os.environ.pop("INTERLOCK_TEST_SENSORS", None)
+            else:
+                os.environ["INTERLOCK_TEST_SENSORS"] = self._sensors_env
