@@ -176,9 +176,8 @@ class Backfill:
         cycles = [settled.get(p.key) or BackfillCycle(cycle=p.key, result=BackfillResult.NOT_STARTED,
                                                       message="the backfill was stopped before this cycle")
                   for p in plan]
-        counts: dict[str, int] = {}
-        for item in cycles:
-            counts[item.result.value] = counts.get(item.result.value, 0) + 1
+        counts = {result.value: n for result in BackfillResult
+                  if (n := sum(1 for c in cycles if c.result is result))}
         return BackfillReport(
             pipeline_id=pipeline.name, schedule_id=schedule.name, from_date=first.isoformat(),
             to_date=last.isoformat(), force=force, concurrency=concurrency, wait=wait,
