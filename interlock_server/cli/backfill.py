@@ -105,16 +105,19 @@ async def cmd_backfill(args: argparse.Namespace, out: Out) -> int:
                                  "recorded first (runs being followed go on)")
 
     async with open_engine(args.project, secrets_for=(args.pipeline,)) as (_, engine):
-        async with anyio.create_task_group() as tg:
-            await tg.start(on_interrupt)
-            try:
-                report = await engine.backfill(args.pipeline, since=args.since, until=args.until,
-                                               schedule_id=args.schedule, force=args.force,
-                                               concurrency=args.concurrency, wait=args.wait, stop=stop,
-                                               on_cycle=progress)
-            finally:
-                progress.clear()
-                tg.cancel_scope.cancel()
+        try:
+            async with anyio.create_task_group() as tg:
+                await tg.start(on_interrupt)
+                try:
+                    report = await engine.backfill(args.pipeline, since=args.since, until=args.until,
+                                                   schedule_id=args.schedule, force=args.force,
+                                                   concurrency=args.concurrency, wait=args.wait, stop=stop,
+                                                   on_cycle=progress)
+                finally:
+                    progress.clear()
+                    tg.cancel_scope.cancel()
+        except BaseExceptionGroup as group:  # the engine's own error (a bad date …), as every command reports it
+            raise _first(group) from None
     assert report is not None
     if out.json_mode:
         out.json({**report.to_json_dict(), "interrupted": stop.is_set()})
@@ -123,6 +126,11 @@ async def cmd_backfill(args: argparse.Namespace, out: Out) -> int:
     if stop.is_set():
         return EXIT_INTERRUPTED
     return EXIT_OK if report.ok else EXIT_BLOCKED
+
+
+def _first(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    leaf = group.exceptions[0]
+    return _first(leaf) if isinstance(leaf, BaseExceptionGroup) else leaf
 
 
 def _paint(out: Out, result: BackfillResult, text: str) -> str:

@@ -4,9 +4,16 @@ the field."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
+import pytest
+
+from interlock_server.cli.main import main
+
 from .conftest import Api
+from .support import http_pipeline, write_project
 
 DAYS = ["2026-02-25", "2026-02-26", "2026-02-27"]
 
@@ -49,3 +56,27 @@ async def test_bad_backfill_requests_name_the_field(make_api: Any) -> None:
     missing = await api.client.post("/api/pipelines/nope/backfill", json={"from": DAYS[0], "to": DAYS[1]})
     assert missing.status_code == 404 and "error" in missing.json()
     assert api.hook.requests == []
+
+
+def test_the_command_line_reports_bad_arguments_and_not_ready_cycles(tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    root = write_project(tmp_path / "project", pipelines=[
+        http_pipeline("blocked", "http://127.0.0.1:9/never", evaluator="fail")])
+
+    code = main(["-C", str(root), "backfill", "blocked", "--from", DAYS[2], "--to", DAYS[0]])
+    assert code == 2
+    assert "from (2026-02-27) is after to (2026-02-25)" in capsys.readouterr().err
+
+    assert main(["-C", str(root), "backfill", "blocked", "--from", DAYS[0], "--to", DAYS[1], "--schedule",
+                 "hourly"]) == 2
+    assert "has no schedule 'hourly'" in capsys.readouterr().err
+
+    code = main(["-C", str(root), "backfill", "blocked", "--from", DAYS[0], "--to", DAYS[1], "--json"])
+    assert code == 1
+    report = json.loads(capsys.readouterr().out)
+    assert [c["result"] for c in report["cycles"]] == ["not_ready", "not_ready"]
+    assert report["ok"] is False and report["interrupted"] is False
+
+    with pytest.raises(SystemExit) as usage:
+        main(["-C", str(root), "backfill", "blocked", "--from", DAYS[0], "--to", DAYS[1], "--concurrency", "0"])
+    assert usage.value.code == 2
