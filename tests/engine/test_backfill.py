@@ -241,3 +241,40 @@ async def test_bad_arguments_name_the_field(harness: Harness, tmp_path: Path) ->
             await engine.backfill("p1", **kwargs)  # type: ignore[arg-type]
         assert caught.value.details.get("field") == field, kwargs
     assert await engine.store.list_run_logs("p1", 10) == []
+
+
+async def test_a_downstream_backfill_follows_its_upstreams_cycles(harness: Harness, store: Store | None,
+                                                                  tmp_path: Path) -> None:
+    marker = tmp_path / "launches"
+    trigger = {"type": "command", "argv": ["sh", "-c", f"echo ${{pipelineID}}:${{date}} >> {marker}"]}
+    harness.write([
+        pipeline("ingest", traits={}, trigger=trigger),
+        pipeline("report", trigger=trigger, traits={
+            "freshness": {"evaluator": "builtin:upstream-cycles", "config": {"upstreamPipeline": "ingest"}},
+            "volume": {"evaluator": "builtin:always-pass"}}),
+    ])
+    harness.clock.set(datetime(2026, 3, 2, 12, 0, tzinfo=UTC))
+    engine = await harness.engine(**({"store": store} if store is not None else {}))
+    for trait in ("freshness", "volume"):
+        await engine.push_trait("ingest", trait, "PASS")
+    await engine.backfill("ingest", since=DAYS[0], until=DAYS[2])
+
+    first = await engine.backfill("report", since=DAYS[0], until=DAYS[-1])
+
+    assert [c.result for c in first.cycles] == [R.COMPLETED] * 3 + [R.NOT_READY] * 2
+    assert first.cycles[3].blocking == ["freshness"]
+    assert not first.ok
+    evaluated = await engine.store.get_trait("report", "freshness")
+    assert evaluated is not None and evaluated.date == DAYS[-1]
+    assert evaluated.reason == f"upstream ingest has not completed 1 of 1 daily cycles: {DAYS[-1]} (no run)"
+    # each upstream completion marked the downstream cycle that spans it
+    assert [m.source for m in await engine.store.list_cascade_markers("report", DAYS[2], "daily")] == ["ingest"]
+    assert await engine.store.list_cascade_markers("report", DAYS[3], "daily") == []
+
+    await engine.backfill("ingest", since=DAYS[3], until=DAYS[4])
+    assert [m.source for m in await engine.store.list_cascade_markers("report", DAYS[4], "daily")] == ["ingest"]
+    second = await engine.backfill("report", since=DAYS[0], until=DAYS[-1])
+
+    assert [c.result for c in second.cycles] == [R.ALREADY_COMPLETED] * 3 + [R.COMPLETED] * 2
+    assert second.ok
+    assert sorted(launches(marker)) == sorted([f"ingest:{d}" for d in DAYS] + [f"report:{d}" for d in DAYS])
