@@ -58,7 +58,8 @@ def add_parser(sub: Any, run_date: Any) -> None:
                    help=f"cycles in flight at once (default {DEFAULT_CONCURRENCY})")
     p.add_argument("--no-wait", dest="wait", action="store_false",
                    help="move on once a run is launched instead of following it until it ends "
-                   "(`interlock serve` follows it)")
+                   "(`interlock serve` follows those of the last 7 days; running the backfill again moves older "
+                   "ones along)")
     p.add_argument("--json", action="store_true")
 
 
