@@ -28,7 +28,7 @@ from typing import Any
 import anyio
 from pydantic import Field
 
-from ..errors import NotFoundError, ValidationError
+from ..errors import InterlockError, NotFoundError, ValidationError
 from ..model import PipelineConfig, Record, RunState, RunStatus, ScheduleConfig, Timestamp
 from .backfill_plan import PlannedCycle, backfill_range, cycles_between
 from .context import EngineContext
@@ -53,10 +53,11 @@ class BackfillResult(StrEnum):
     EXCLUDED = "excluded"                    # the pipeline does not run that day (calendar): nothing launched
     REFUSED = "refused"                      # the run log refused a new attempt (backoff, retries spent …)
     DRY_RUN = "dry_run"                      # a dry-run pipeline: ready, it would have triggered
+    ERROR = "error"                          # the cycle could not be started (the store did not answer …)
     NOT_STARTED = "not_started"              # the backfill was stopped before it reached the cycle
 
 
-FAILURES = frozenset({BackfillResult.FAILED, BackfillResult.NOT_READY, BackfillResult.REFUSED})
+FAILURES = frozenset({BackfillResult.FAILED, BackfillResult.NOT_READY, BackfillResult.REFUSED, BackfillResult.ERROR})
 """Results that leave a cycle undone: a backfill with any of them did not succeed."""
 
 _SETTLED = {
@@ -163,9 +164,13 @@ class Backfill:
             async with limiter:
                 if stop.is_set():
                     return
-                with anyio.CancelScope(shield=True):  # a started cycle is launched and recorded, or not claimed
-                    outcome = await self.runs.start_run(pipeline.name, schedule.name, planned.key, force=force)
-                    result = await self._settled(outcome)
+                try:
+                    with anyio.CancelScope(shield=True):  # a started cycle is launched and recorded, or not claimed
+                        outcome = await self.runs.start_run(pipeline.name, schedule.name, planned.key, force=force)
+                        result = await self._settled(outcome)
+                except InterlockError as exc:  # this cycle's error; the others go on
+                    await settle(BackfillCycle(cycle=planned.key, result=BackfillResult.ERROR, message=exc.message))
+                    return
                 if wait and result.result is BackfillResult.RUNNING and outcome.run is not None:
                     result = await self._follow(outcome.run, result, stop, every)
                 await settle(result)
@@ -233,9 +238,13 @@ class Backfill:
                 await stop.wait()
             if stop.is_set():
                 break
-            with anyio.CancelScope(shield=True):
-                run = await self.cycles.advance(run)
-                current = await self.ctx.store.get_run(run.run_id)
+            try:
+                with anyio.CancelScope(shield=True):
+                    run = await self.cycles.advance(run)
+                    current = await self.ctx.store.get_run(run.run_id)
+            except InterlockError as exc:  # looked at again at the next interval, as the watcher would
+                log.warning("backfill: could not follow run %s: %s", run.run_id, exc.message)
+                continue
             run = current or run
         update: dict[str, Any] = {"result": _run_result(run), "run_status": run.status}
         followed = self._of_run(launched.cycle, run, _run_result(run))

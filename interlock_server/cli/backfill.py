@@ -22,7 +22,7 @@ R = BackfillResult
 BAR_WIDTH = 30
 WORDS = {R.COMPLETED: "completed", R.FAILED: "failed", R.RUNNING: "running", R.ALREADY_COMPLETED: "already completed",
          R.ALREADY_RUNNING: "already running", R.NOT_READY: "not ready", R.EXCLUDED: "excluded",
-         R.REFUSED: "refused", R.DRY_RUN: "dry run (would trigger)", R.NOT_STARTED: "not started"}
+         R.REFUSED: "refused", R.ERROR: "error", R.DRY_RUN: "dry run (would trigger)", R.NOT_STARTED: "not started"}
 
 
 def concurrency(value: str) -> int:
@@ -137,7 +137,7 @@ def _first(group: BaseExceptionGroup[BaseException]) -> BaseException:
 def _paint(out: Out, result: BackfillResult, text: str) -> str:
     if result in (R.COMPLETED, R.ALREADY_COMPLETED, R.DRY_RUN):
         return out.green(text)
-    if result in (R.FAILED, R.NOT_READY, R.REFUSED):
+    if result in (R.FAILED, R.NOT_READY, R.REFUSED, R.ERROR):
         return out.red(text)
     if result in (R.EXCLUDED, R.NOT_STARTED):
         return out.dim(text)

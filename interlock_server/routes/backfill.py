@@ -38,8 +38,9 @@ ROUTES = [
     ApiRoute("/api/pipelines/{id}/backfill", backfill, method="POST", doc=Doc(
         "Backfill a date range: one cycle per date, gated like any run", TAG,
         {200: Reply("What happened to each cycle (`cycles[].result`: completed, failed, running, "
-                    "already_completed, already_running, not_ready, excluded, refused, dry_run), the `counts` "
-                    "per result, and `ok` (false when a cycle failed, was not ready or was refused).",
+                    "already_completed, already_running, not_ready, excluded, refused, error, dry_run), the "
+                    "`counts` per result, and `ok` (false when a cycle failed, was not ready, was refused or "
+                    "met an error).",
                     BackfillReport),
          400: Reply(f"Invalid body (the field is named: `from`, `to`, `concurrency`, `scheduleId`): not a date, "
                     f"`from` after `to`, more than {MAX_BACKFILL_CYCLES} cycles, or an unknown schedule.",

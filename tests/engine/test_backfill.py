@@ -14,7 +14,7 @@ import anyio
 import pytest
 
 from interlock_core.engine import BackfillResult, Engine
-from interlock_core.errors import ValidationError
+from interlock_core.errors import StoreUnavailable, ValidationError
 from interlock_core.model import RunStatus
 from interlock_core.ports import LaunchResult, PollResult, Store
 from interlock_plugins.stores.redis import RedisStore
@@ -278,3 +278,22 @@ async def test_a_downstream_backfill_follows_its_upstreams_cycles(harness: Harne
     assert [c.result for c in second.cycles] == [R.ALREADY_COMPLETED] * 3 + [R.COMPLETED] * 2
     assert second.ok
     assert sorted(launches(marker)) == sorted([f"ingest:{d}" for d in DAYS] + [f"report:{d}" for d in DAYS])
+
+
+async def test_a_cycle_that_cannot_start_is_an_error_and_the_others_go_on(
+        harness: Harness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    marker = tmp_path / "launches"
+    engine = await ready_engine(harness, None, marker)
+    start_run = engine.runs.start_run
+
+    async def flaky(pipeline_id: str, schedule_id: str, date: str, **kwargs: Any) -> Any:
+        if date == DAYS[1]:
+            raise StoreUnavailable("the store did not answer")
+        return await start_run(pipeline_id, schedule_id, date, **kwargs)
+
+    monkeypatch.setattr(engine.runs, "start_run", flaky)
+    report = await engine.backfill("p1", since=DAYS[0], until=DAYS[2])
+
+    assert [c.result for c in report.cycles] == [R.COMPLETED, R.ERROR, R.COMPLETED]
+    assert report.cycles[1].message == "the store did not answer" and not report.ok
+    assert sorted(launches(marker)) == [DAYS[0], DAYS[2]]
