@@ -129,6 +129,7 @@ class HeldTrigger:
         self.peak = 0
         self.launched: list[str] = []
         self.entered = anyio.Event()
+        self.paired = anyio.Event()
         self.hold: anyio.Event | None = None
 
     async def launch(self, config: Any, request: Any) -> LaunchResult:
@@ -136,11 +137,15 @@ class HeldTrigger:
         self.peak = max(self.peak, self.active)
         self.launched.append(request.date)
         self.entered.set()
+        if self.active >= 2:
+            self.paired.set()
         try:
             if self.hold is not None:
                 await self.hold.wait()
             else:
-                await anyio.sleep(0.02)  # long enough for the other workers to come in, if they may
+                with anyio.move_on_after(5):  # the first launch waits for a second one to come in
+                    await self.paired.wait()
+                await anyio.sleep(0.01)  # and each one leaves room for others to come in, if they may
         finally:
             self.active -= 1
         return LaunchResult(state=self.state)  # type: ignore[arg-type]
