@@ -26,7 +26,7 @@ from .output import EXIT_BLOCKED, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, Out
 EPILOG = """\
 exit codes: 0 success / READY / launched, 1 blocked or refused (NOT_READY, duplicate, failed run, a
             rerun while a run or another rerun of the cycle is unfinished, a rerun rejected by its
-            budget or as no new data, `run --wait` timed out,
+            budget or as no new data, `run --wait` timed out, a backfill with a cycle failed or not ready,
             completing or cancelling a run that already ended, a retired pipeline, a refused
             `remove-pipeline`), 2 error (bad configuration, unknown pipeline, store unavailable or
             missing, `init` over an existing project), 130 interrupted
