@@ -104,6 +104,10 @@ async def cmd_backfill(args: argparse.Namespace, out: Out) -> int:
                     stop.set()
                     progress.say("interrupted: no new cycle starts; cycles already starting are launched and "
                                  "recorded first (runs being followed go on)")
+                    continue
+                progress.say("still launching the cycles already starting; Ctrl-C once more leaves them as they "
+                             "are (a claim left unrecorded is taken over once its lease lapses)")
+                return  # the next Ctrl-C is Python's own: it ends the command at once
 
     async with open_engine(args.project, secrets_for=(args.pipeline,)) as (_, engine):
         try:
