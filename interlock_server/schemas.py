@@ -117,6 +117,20 @@ class RerunBody(Body):
     _original_date = field_validator("original_date")(_iso_date)
 
 
+class BackfillBody(Body):
+    """Which cycles to backfill and how (``POST /api/pipelines/{id}/backfill``)."""
+
+    since: str = Field(alias="from", description="First cycle date (YYYY-MM-DD).")
+    until: str = Field(alias="to", description="Last cycle date (YYYY-MM-DD, included).")
+    schedule_id: str | None = Field(default=None, description="Schedule name (default: the first).")
+    force: bool = Field(default=False, description="Launch each cycle whatever its traits say (the run log "
+                        "still holds: a completed cycle is not run again).")
+    concurrency: int = Field(default=4, ge=1, le=64, description="Cycles started at once.")
+
+    _since = field_validator("since")(_iso_date)
+    _until = field_validator("until")(_iso_date)
+
+
 # ------------------------------------------------------------------------------- responses
 
 

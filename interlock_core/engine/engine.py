@@ -22,6 +22,7 @@ from ..model import (
     TraitEvaluation,
 )
 from ..pipeline_state import PipelineStateView
+from .backfill import DEFAULT_CONCURRENCY, Backfill, BackfillReport, OnCycle
 from .callbacks import Callbacks
 from .context import EngineContext
 from .cycle import CyclePass
@@ -58,6 +59,7 @@ class Engine:
                                 self.watchdog, self.late_data)
         self.sweep = WatchdogSweep(ctx, self.cycles, self.evaluation, self.watchdog)
         self.states = StateReader(ctx, self.evaluation)
+        self.backfills = Backfill(ctx, self.runs, self.cycles)
         self._validate_pipeline = validate_pipeline
         self._closers = closers or []
 
@@ -169,6 +171,16 @@ class Engine:
     async def advance_run(self, run_id: str) -> RunState:
         run = await self.callbacks._run(run_id)
         return await self.cycles.advance(run)
+
+    async def backfill(self, pipeline_id: str, *, since: str | None, until: str | None,
+                       schedule_id: str | None = None, force: bool = False, concurrency: int = DEFAULT_CONCURRENCY,
+                       wait: bool = True, stop: Any = None, on_cycle: OnCycle | None = None,
+                       poll_every: float | None = None) -> BackfillReport:
+        """Run every cycle from ``since`` to ``until`` through the lifecycle, ``concurrency`` at a time
+        (:mod:`.backfill`); cycles already completed or under way are reported, never run twice."""
+        return await self.backfills.run(pipeline_id, since=since, until=until, schedule_id=schedule_id, force=force,
+                                        concurrency=concurrency, wait=wait, stop=stop, on_cycle=on_cycle,
+                                        poll_every=poll_every)
 
     async def request_rerun(self, pipeline_id: str, original_date: str, reason: str,
                             **kwargs: Any) -> tuple[RerunRecord, RunOutcome | None]:

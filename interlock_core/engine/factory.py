@@ -57,6 +57,7 @@ def build_engine(
     runner_context = RunnerContext(
         evaluator_dirs=tuple(Path(d) for d in project.evaluator_dirs), store=store, clock=clock,
         options={"builtins": builtins, "outbound": outbound, "evaluator_env": tuple(project.config.evaluator_env),
+                 "calendars": project.calendars,
                  **(evaluator_options or {})},
     )
     runner_classes = sorted((cls for _, cls in plugins.evaluator_runners.items()),

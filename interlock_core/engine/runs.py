@@ -212,10 +212,14 @@ class Runs:
 
     # ---------------------------------------------------------------------------- start_run
     async def start_run(self, pipeline_id: str, schedule_id: str | None = None, date: str | None = None, *,
-                        rerun: RerunRecord | None = None, readiness: ReadinessResult | None = None) -> RunOutcome:
+                        rerun: RerunRecord | None = None, readiness: ReadinessResult | None = None,
+                        force: bool = False) -> RunOutcome:
         """Gate, evaluate, claim, launch, record — the one way any entry point starts a job.
         ``readiness``: an evaluation of this very cycle its caller has just made (a rerun request
-        judging its inputs), used instead of evaluating again."""
+        judging its inputs), used instead of evaluating again. ``force`` (a backfill's ``--force``):
+        launch whatever the readiness rule says — the traits are still evaluated and recorded as the
+        run's inputs, and the run log gate (dedup, retries) still holds; a dry-run pipeline never
+        launches."""
         pipeline = await self.ctx.live_pipeline(pipeline_id)
         schedule, day = self.resolve_cycle(pipeline, schedule_id or (rerun.schedule_id if rerun else None),
                                            rerun.original_date if rerun else date)
@@ -246,14 +250,15 @@ class Runs:
             if readiness.ready:
                 return await self.dry_run.ready(pipeline, sid, day, readiness)
             await self.dry_run.not_ready(pipeline, sid, day, readiness)
-        if not readiness.ready:
+        if not readiness.ready and (not force or pipeline.dry_run):
             return RunOutcome(Outcome.NOT_READY, pipeline.name, sid, day,
                               f"{pipeline.name} is not ready: blocked by {', '.join(readiness.blocking)}",
                               readiness=readiness, run_log=entry, rerun=rerun)
         await self.ctx.live_pipeline(pipeline.name)  # retired or removed while evaluated: launch nothing
         inputs = await self.inputs.capture(pipeline, sid, day, readiness.traits)
         if rerun is None:
-            run = await self._claim(pipeline, sid, day, entry, None, inputs)
+            forced = {"forced": True, "blocking": list(readiness.blocking)} if not readiness.ready else None
+            run = await self._claim(pipeline, sid, day, entry, None, inputs, forced)
         else:
             busy, run = await self._claim_rerun(pipeline, sid, day, rerun, inputs)
             if busy is not None:
@@ -297,9 +302,11 @@ class Runs:
                     log.warning("could not release %s: %s", key, exc.message)
 
     async def _claim(self, pipeline: PipelineConfig, schedule_id: str, date: str, entry: RunLogEntry | None,
-                     rerun: RerunRecord | None, inputs: RunInputs | None = None) -> RunState | None:
+                     rerun: RerunRecord | None, inputs: RunInputs | None = None,
+                     metadata: dict[str, Any] | None = None) -> RunState | None:
         """Claim the cycle (its run log, or ``rerun``'s record) and create its run, which records
-        ``inputs``: what it is launched with (the breaker and late data compare with them)."""
+        ``inputs``: what it is launched with (the breaker and late data compare with them), and
+        ``metadata`` besides its schedule (a forced launch says so)."""
         store_identity = await self.ctx.store.store_identity()  # read before anything is claimed
         now = self.ctx.clock.now()
         run_id = f"{pipeline.name}-{uuid.uuid4().hex[:16]}"
@@ -333,7 +340,7 @@ class Runs:
                                        rerun.rerun_id if rerun else None),
                        trigger_type=pipeline.trigger.type, rerun_id=rerun.rerun_id if rerun else None,
                        owner=self.ctx.owner, lease_expires_at=now + self.ctx.config.run_lease,
-                       metadata={"scheduleId": schedule_id}, inputs=inputs)
+                       metadata={"scheduleId": schedule_id, **(metadata or {})}, inputs=inputs)
         await self.ctx.store.create_run(run)
         await self.ctx.emit(EventKind.RUN_STATE_CHANGED, pipeline.name, run_id=run_id, status=S.TRIGGERING,
                             schedule_id=schedule_id, date=date,

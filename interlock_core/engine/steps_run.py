@@ -9,6 +9,7 @@ from ..model import AlertLevel, RerunSource, RunStatus
 from ..retry import backoff, is_retryable
 from .budgets import DRIFT_REASON, code_retries
 from .steps_base import CycleRef, Step, StepsBase, ceil_seconds, skipped
+from .transitions import cascade_targets
 
 S = RunStatus
 
@@ -71,18 +72,12 @@ class RunSteps(StepsBase):
         run = await self._run(run_id)
         if run.status is not S.COMPLETED:
             return skipped("not_completed", f"run {run_id} is {run.status.value}", notified=[])
-        expected: list[tuple[str, str]] = []
-        for downstream in await self.ctx.store.list_pipelines():
-            if downstream.name == run.pipeline_id or run.pipeline_id not in downstream.upstream_pipelines() \
-                    or downstream.retired:
-                continue
-            sid = run.schedule_id if downstream.schedule(run.schedule_id) else downstream.resolved_schedules()[0].name
-            expected.append((downstream.name, sid))
+        expected = cascade_targets(await self.ctx.store.list_pipelines(), run)
         missing = False
-        for name, sid in expected:
-            markers = await self.ctx.store.list_cascade_markers(name, run.date or cycle.date, sid)
+        for downstream, sid, day in expected:
+            markers = await self.ctx.store.list_cascade_markers(downstream.name, day or cycle.date, sid)
             missing = missing or not any(m.source == run.pipeline_id for m in markers)
-        notified = await self.engine.transitions.cascade(run) if missing else [f"{n}/{s}" for n, s in expected]
+        notified = await self.engine.transitions.cascade(run) if missing else [f"{d.name}/{s}" for d, s, _ in expected]
         return Step(True, {"notified": notified})
 
     async def monitor(self, cycle: CycleRef, run_id: str, owner: str) -> Step:

@@ -7,6 +7,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from ..cycle_spans import spanning_cycle
 from ..durations import format_duration
 from ..expanded import EXPANDED, mask_message_fields
 from ..fsm import can_transition
@@ -295,13 +296,7 @@ class Transitions:
 
     async def _cascade(self, run: RunState) -> list[str]:
         notified = []
-        date = run.date or ""
-        for downstream in await self.ctx.store.list_pipelines():
-            if downstream.name == run.pipeline_id or run.pipeline_id not in downstream.upstream_pipelines() \
-                    or downstream.retired:
-                continue
-            schedule_id = run.schedule_id if downstream.schedule(run.schedule_id) else \
-                downstream.resolved_schedules()[0].name
+        for downstream, schedule_id, date in cascade_targets(await self.ctx.store.list_pipelines(), run):
             await self.ctx.store.write_cascade_marker(CascadeMarker(
                 pipeline_id=downstream.name, schedule_id=schedule_id, date=date, source=run.pipeline_id,
                 timestamp=self.ctx.clock.now()))
@@ -310,7 +305,22 @@ class Transitions:
             await self.ctx.wake(downstream.name, "cascade", schedule_id, date)
         if notified:
             await self.ctx.emit(EventKind.CASCADE_NOTIFIED, run.pipeline_id, run_id=run.run_id,
-                                schedule_id=run.schedule_id, date=date,
+                                schedule_id=run.schedule_id, date=run.date or "",
                                 message=f"cascade markers written for {', '.join(notified)}",
                                 details={"notified": notified})
         return notified
+
+
+def cascade_targets(pipelines: list[PipelineConfig], run: RunState) -> list[tuple[PipelineConfig, str, str]]:
+    """The downstream cycles a completed ``run`` wakes: for every live pipeline whose traits name the
+    run's pipeline as ``upstreamPipeline``, (that pipeline, its schedule — the run's when it has one of
+    that name, else its first —, its cycle whose span holds the run's cycle)."""
+    targets = []
+    for downstream in pipelines:
+        if downstream.name == run.pipeline_id or run.pipeline_id not in downstream.upstream_pipelines() \
+                or downstream.retired:
+            continue
+        schedule = downstream.schedule(run.schedule_id) or downstream.resolved_schedules()[0]
+        cycle = spanning_cycle(downstream, schedule, run.date) if run.date else ""
+        targets.append((downstream, schedule.name, cycle))
+    return targets

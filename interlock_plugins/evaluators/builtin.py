@@ -23,6 +23,7 @@ from interlock_core.ports import EvaluatorInput, EvaluatorOutput, RunnerContext
 
 from .output import FAIL, PASS, check_output, excerpt, failed
 from .rules import RuleEvaluator
+from .upstream_cycles import UpstreamCycles
 
 PREFIX = "builtin:"
 DEFAULT_TIMEOUT_SECONDS = 30.0
@@ -101,7 +102,8 @@ class AlwaysFail:
         return EvaluatorOutput(status=FAIL, reason=reason)
 
 
-BUILTIN_EVALUATORS: list[BuiltinEvaluator] = [UpstreamJobLog(), AlwaysPass(), AlwaysFail(), RuleEvaluator()]
+BUILTIN_EVALUATORS: list[BuiltinEvaluator] = [UpstreamJobLog(), UpstreamCycles(), AlwaysPass(), AlwaysFail(),
+                                               RuleEvaluator()]
 
 
 class BuiltinRunner:

@@ -20,13 +20,13 @@ from interlock_core.model import RunStatus
 
 from .. import __version__
 from ..telemetry import configure_telemetry, shutdown_telemetry
-from . import alerts, commands
+from . import alerts, backfill, commands
 from .output import EXIT_BLOCKED, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, Out
 
 EPILOG = """\
 exit codes: 0 success / READY / launched, 1 blocked or refused (NOT_READY, duplicate, failed run, a
             rerun while a run or another rerun of the cycle is unfinished, a rerun rejected by its
-            budget or as no new data, `run --wait` timed out,
+            budget or as no new data, `run --wait` timed out, a backfill with a cycle failed or not ready,
             completing or cancelling a run that already ended, a retired pipeline, a refused
             `remove-pipeline`), 2 error (bad configuration, unknown pipeline, store unavailable or
             missing, `init` over an existing project), 130 interrupted
@@ -152,6 +152,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="last cycle date YYYY-MM-DD (default: today)")
     p.add_argument("--schedule", help="only this schedule's cycles (default: every schedule)")
     p.add_argument("--json", action="store_true")
+
+    backfill.add_parser(sub, run_date)
 
     p = sub.add_parser("rerun", help="run a date again through the same lifecycle (warns when it never ran)")
     p.add_argument("pipeline")

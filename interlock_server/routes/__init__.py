@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ._route import ApiRoute
 from .alerts import ROUTES as ALERTS
+from .backfill import ROUTES as BACKFILL
 from .history import ROUTES as HISTORY
 from .meta import ROUTES as META
 from .pipelines import ROUTES as PIPELINES
@@ -14,7 +15,7 @@ from .shadow import ROUTES as SHADOW
 
 
 def api_routes() -> list[ApiRoute]:
-    return [*META, *PIPELINES, *READINESS, *RUNS, *HISTORY, *RERUNS, *SHADOW, *ALERTS]
+    return [*META, *PIPELINES, *READINESS, *RUNS, *BACKFILL, *HISTORY, *RERUNS, *SHADOW, *ALERTS]
 
 
 __all__ = ["ApiRoute", "api_routes"]

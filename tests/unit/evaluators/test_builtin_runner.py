@@ -211,5 +211,5 @@ async def test_handles_and_registration() -> None:
     assert not runner.handles("check-freshness") and not runner.handles("http://x/builtin:y")
     await runner.close()
     registered = interlock_register_builtin_evaluators()
-    assert [b.name for b in registered] == ["upstream-job-log", "always-pass", "always-fail", "rule"]
+    assert [b.name for b in registered] == ["upstream-job-log", "upstream-cycles", "always-pass", "always-fail", "rule"]
     assert registered == BUILTIN_EVALUATORS

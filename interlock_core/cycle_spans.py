@@ -1,0 +1,97 @@
+"""How the cycles of two schedules line up: which upstream cycles lie inside a downstream cycle's
+span, which are the last N before it, and which downstream cycle spans an upstream one.
+
+A cycle *spans* the time from its start to the start of the next one: a daily cycle its whole
+calendar date in its schedule's zone. Every function here is written over cycles (a key and the
+instant its span ends), so a schedule with several fire times a day plugs its fire times in
+:func:`cycles_of_days` and :func:`spanning_cycle` and everything built on them keeps working.
+Days a pipeline does not run (its exclusions, holiday calendars, days off its ``include:`` list)
+have no cycle.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date as Date
+from datetime import datetime, timedelta
+
+from .calendars import CalendarRegistry
+from .model import PipelineConfig, ScheduleConfig
+from .schedule import excluded, local_midnight, schedule_zone
+
+LOOK_BACK_LIMIT = 400
+"""How many days back the last N cycles are looked for at most (a calendar that excludes most days
+never sends the search back for ever)."""
+
+
+@dataclass(frozen=True)
+class CycleRef:
+    """One cycle of a schedule: its key and when its span ends."""
+
+    key: str
+    """``YYYY-MM-DD`` for a daily schedule."""
+    day: Date
+    ends: datetime
+    """The end of the cycle's span (UTC): for a daily cycle, the next local midnight."""
+
+
+def _day_of(key: str) -> Date:
+    return Date.fromisoformat(key[:10])
+
+
+def cycle_ref(pipeline: PipelineConfig, schedule: ScheduleConfig, key: str) -> CycleRef:
+    """The cycle ``key`` of ``schedule`` (its span's end in the schedule's zone)."""
+    day = _day_of(key)
+    return CycleRef(key=key, day=day, ends=local_midnight(day + timedelta(days=1), schedule_zone(pipeline, schedule)))
+
+
+def cycles_of_days(pipeline: PipelineConfig, schedule: ScheduleConfig, first: Date, last: Date,
+                   calendars: CalendarRegistry | None) -> list[CycleRef]:
+    """The schedule's cycles on the days ``first`` to ``last`` (included), oldest first: one a day
+    for a daily schedule; none on a day the pipeline does not run."""
+    out: list[CycleRef] = []
+    day = first
+    while day <= last:
+        if not excluded(pipeline, day, calendars):
+            out.append(cycle_ref(pipeline, schedule, day.isoformat()))
+        day += timedelta(days=1)
+    return out
+
+
+def cycles_inside(upstream: PipelineConfig, upstream_schedule: ScheduleConfig, span: CycleRef,
+                  calendars: CalendarRegistry | None) -> list[CycleRef]:
+    """The upstream's cycles inside the span of the (downstream) cycle ``span``: for a daily
+    downstream, the upstream's cycles of that date."""
+    return cycles_of_days(upstream, upstream_schedule, span.day, span.day, calendars)
+
+
+def cycles_up_to(upstream: PipelineConfig, upstream_schedule: ScheduleConfig, span: CycleRef, count: int,
+                 calendars: CalendarRegistry | None) -> list[CycleRef]:
+    """The ``count`` latest upstream cycles that end by the end of ``span`` (fewer when the calendar
+    leaves fewer within :data:`LOOK_BACK_LIMIT` days), oldest first."""
+    found: list[CycleRef] = []
+    day = span.day
+    for _ in range(LOOK_BACK_LIMIT):
+        found = cycles_of_days(upstream, upstream_schedule, day, day, calendars) + found
+        if len(found) >= count:
+            return found[-count:]
+        day -= timedelta(days=1)
+    return found
+
+
+def latest_ending_by(upstream: PipelineConfig, upstream_schedule: ScheduleConfig, by: datetime, start: Date,
+                     calendars: CalendarRegistry | None) -> CycleRef | None:
+    """The upstream's latest cycle on ``start`` or a day before whose span ended by ``by``."""
+    day = start
+    for _ in range(LOOK_BACK_LIMIT):
+        for cycle in reversed(cycles_of_days(upstream, upstream_schedule, day, day, calendars)):
+            if cycle.ends <= by:
+                return cycle
+        day -= timedelta(days=1)
+    return None
+
+
+def spanning_cycle(downstream: PipelineConfig, schedule: ScheduleConfig, upstream_key: str) -> str:
+    """The key of ``downstream``'s cycle (of ``schedule``) whose span holds the upstream cycle
+    ``upstream_key``: for a daily downstream, the upstream cycle's date."""
+    return _day_of(upstream_key).isoformat()
