@@ -143,6 +143,9 @@ class Runs:
                 return out(Outcome.IN_PROGRESS, f"attempt {entry.attempt_number} of {pipeline.name} for "
                            f"{date}/{schedule_id} was claimed and is being launched")
             return await self._gate(pipeline, schedule_id, date, await self._abandon(entry))
+        if entry.status is S.SKIPPED:
+            return out(Outcome.SKIPPED, f"the cycle {date}/{schedule_id} was skipped "
+                       f"({entry.failure_message or 'onDeadline: skip'}); request a rerun to run it")
         if entry.status is S.CANCELLED:
             return out(Outcome.NON_RETRYABLE, f"the cycle {date}/{schedule_id} was cancelled "
                        f"(run {entry.run_id}); request a rerun to run it again")
@@ -212,10 +215,12 @@ class Runs:
 
     # ---------------------------------------------------------------------------- start_run
     async def start_run(self, pipeline_id: str, schedule_id: str | None = None, date: str | None = None, *,
-                        rerun: RerunRecord | None = None, readiness: ReadinessResult | None = None) -> RunOutcome:
+                        rerun: RerunRecord | None = None, readiness: ReadinessResult | None = None,
+                        degraded: str | None = None) -> RunOutcome:
         """Gate, evaluate, claim, launch, record — the one way any entry point starts a job.
         ``readiness``: an evaluation of this very cycle its caller has just made (a rerun request
-        judging its inputs), used instead of evaluating again."""
+        judging its inputs), used instead of evaluating again. ``degraded``: why the job runs
+        although the cycle is not ready (``onDeadline: trigger``); the run is marked degraded."""
         pipeline = await self.ctx.live_pipeline(pipeline_id)
         schedule, day = self.resolve_cycle(pipeline, schedule_id or (rerun.schedule_id if rerun else None),
                                            rerun.original_date if rerun else date)
@@ -246,14 +251,14 @@ class Runs:
             if readiness.ready:
                 return await self.dry_run.ready(pipeline, sid, day, readiness)
             await self.dry_run.not_ready(pipeline, sid, day, readiness)
-        if not readiness.ready:
+        if not readiness.ready and degraded is None:
             return RunOutcome(Outcome.NOT_READY, pipeline.name, sid, day,
                               f"{pipeline.name} is not ready: blocked by {', '.join(readiness.blocking)}",
                               readiness=readiness, run_log=entry, rerun=rerun)
         await self.ctx.live_pipeline(pipeline.name)  # retired or removed while evaluated: launch nothing
         inputs = await self.inputs.capture(pipeline, sid, day, readiness.traits)
         if rerun is None:
-            run = await self._claim(pipeline, sid, day, entry, None, inputs)
+            run = await self._claim(pipeline, sid, day, entry, None, inputs, degraded=degraded)
         else:
             busy, run = await self._claim_rerun(pipeline, sid, day, rerun, inputs)
             if busy is not None:
@@ -297,7 +302,8 @@ class Runs:
                     log.warning("could not release %s: %s", key, exc.message)
 
     async def _claim(self, pipeline: PipelineConfig, schedule_id: str, date: str, entry: RunLogEntry | None,
-                     rerun: RerunRecord | None, inputs: RunInputs | None = None) -> RunState | None:
+                     rerun: RerunRecord | None, inputs: RunInputs | None = None, *,
+                     degraded: str | None = None) -> RunState | None:
         """Claim the cycle (its run log, or ``rerun``'s record) and create its run, which records
         ``inputs``: what it is launched with (the breaker and late data compare with them)."""
         store_identity = await self.ctx.store.store_identity()  # read before anything is claimed
@@ -333,11 +339,13 @@ class Runs:
                                        rerun.rerun_id if rerun else None),
                        trigger_type=pipeline.trigger.type, rerun_id=rerun.rerun_id if rerun else None,
                        owner=self.ctx.owner, lease_expires_at=now + self.ctx.config.run_lease,
-                       metadata={"scheduleId": schedule_id}, inputs=inputs)
+                       metadata={"scheduleId": schedule_id, **({"degradedReason": degraded} if degraded else {})},
+                       inputs=inputs, degraded=True if degraded else None)
         await self.ctx.store.create_run(run)
         await self.ctx.emit(EventKind.RUN_STATE_CHANGED, pipeline.name, run_id=run_id, status=S.TRIGGERING,
                             schedule_id=schedule_id, date=date,
-                            message=f"trigger lock acquired (attempt {attempt})")
+                            message=f"trigger lock acquired (attempt {attempt})"
+                                    + (f"; degraded: {degraded}" if degraded else ""))
         return run
 
     async def _renew_lease(self, run_id: str) -> None:
@@ -382,7 +390,7 @@ class Runs:
             pipeline_id=pipeline.name, run_id=run.run_id, run_key=run.run_key, schedule_id=run.schedule_id,
             date=run.date, attempt=run.attempt, relaunch=int(run.metadata.get("relaunches", 0)),
             variables=run_variables(pipeline.name, run.schedule_id, run.date, run.run_id, run.run_key, run.attempt,
-                                    callback_url or ""),
+                                    callback_url or "", degraded=bool(run.degraded)),
             callback_url=callback_url,
             environment=trigger_environment(pipeline, self.ctx.api_allowed_env),
             trace_context=inject({}),

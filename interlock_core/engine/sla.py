@@ -89,7 +89,7 @@ class SLAChecks:
                             entry: RunLogEntry | None, run: RunState | None, first_pass: datetime | None) -> None:
         """SLA_WARNING once per target when, ``expectedDuration`` before it, the cycle is not done and
         no run started early enough to finish by it."""
-        if entry is not None and entry.status in DONE:
+        if entry is not None and (entry.status in DONE or entry.status is S.SKIPPED):
             return
         now = self.ctx.clock.now()
         expected = self.expected_duration(pipeline)
@@ -116,7 +116,7 @@ class SLAChecks:
     async def check_max_duration(self, pipeline: PipelineConfig, schedule: ScheduleConfig, date: str,
                                  entry: RunLogEntry | None, first_pass: datetime | None) -> bool:
         """Breached once when the cycle has not completed ``maxDuration`` after its first trait pass."""
-        if entry is not None and entry.status in DONE:
+        if entry is not None and (entry.status in DONE or entry.status is S.SKIPPED):
             return False
         for target in self.targets(pipeline, schedule, date, first_pass):
             if target.kind != "maxDuration" or self.ctx.clock.now() <= target.due:
@@ -167,16 +167,20 @@ class SLAChecks:
         d = deadlines(pipeline, schedule, Date.fromisoformat(date))
         if d.evaluation is None or self.ctx.clock.now() <= d.evaluation:
             return False
+        policy = {"alert": "", "skip": "; onDeadline: skip (cycle skipped)",
+                  "trigger": "; onDeadline: trigger (run anyway, degraded)"}[schedule.on_deadline]
+        if pipeline.dry_run and policy:
+            policy = f"; onDeadline: {schedule.on_deadline} (dry run: nothing done)"
         return await self._breach(
             pipeline, schedule.name, date, "evaluation",
-            f"Pipeline {pipeline.name} evaluation SLA breached: not ready by {d.evaluation_label}",
-            f"evaluation deadline {d.evaluation_label} breached", status="NOT_READY")
+            f"Pipeline {pipeline.name} evaluation SLA breached: not ready by {d.evaluation_label}{policy}",
+            f"evaluation deadline {d.evaluation_label} breached{policy}", status="NOT_READY")
 
     async def check_completion(self, pipeline: PipelineConfig, schedule: ScheduleConfig, date: str,
                                entry: RunLogEntry | None) -> bool:
         """Breached once when the cycle has not COMPLETED by its completion deadline — including a
         cycle that never ran, so a missing run never goes unnoticed."""
-        if entry is not None and entry.status in (S.COMPLETED, S.COMPLETED_MONITORING):
+        if entry is not None and entry.status in (S.COMPLETED, S.COMPLETED_MONITORING, S.SKIPPED):
             return False
         d = deadlines(pipeline, schedule, Date.fromisoformat(date))
         if d.completion is None or self.ctx.clock.now() <= d.completion:
