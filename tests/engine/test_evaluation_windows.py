@@ -137,7 +137,8 @@ async def test_window_trigger_runs_degraded(harness: Harness, store: Store | Non
     assert window_alerts[0].details["degraded"] is True and "triggering anyway" in window_alerts[0].message
 
 
-@pytest.mark.parametrize("policy", ["alert", "skip", "trigger"])
+@pytest.mark.parametrize(("store", "policy"), [("sqlite", "alert"), ("redis", "skip"), ("sqlite", "trigger")],
+                         indirect=["store"])
 async def test_sla_evaluation_deadline_policy(harness: Harness, store: Store | None, policy: str) -> None:
     harness.write([pipeline("sla", schedules=[{"name": "daily", "deadline": "10:00", "onDeadline": policy}],
                             watch={"interval": "5m"})])
