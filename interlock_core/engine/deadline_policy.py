@@ -71,33 +71,42 @@ class DeadlinePolicies:
 
     async def after_not_ready(self, pipeline: PipelineConfig, schedule: ScheduleConfig, day: str,
                               outcome: RunOutcome, *, sla_deadline: datetime | None = None) -> RunOutcome | None:
-        """For a cycle a pass found NOT_READY: past its evaluation window, alert once and apply
-        ``onDeadline``; past its SLA evaluation deadline (``sla_deadline``, alerted by the SLA
-        check), apply ``onDeadline``. Returns the outcome of a launch or a skip, else None."""
-        if outcome.outcome is not Outcome.NOT_READY or outcome.run_log is not None or pipeline.retired:
+        """For a cycle a pass found NOT_READY: past its deadline (:meth:`past_deadline`), apply
+        ``onDeadline``. Returns the outcome of a launch or a skip, else None."""
+        if outcome.outcome is not Outcome.NOT_READY:
+            return None
+        blocking = list(outcome.readiness.blocking) if outcome.readiness is not None else []
+        reason = await self.past_deadline(pipeline, schedule, day, outcome.run_log, blocking, sla_deadline)
+        if reason is None:
+            return None
+        return await self.apply(pipeline, schedule, day, outcome, reason)
+
+    async def past_deadline(self, pipeline: PipelineConfig, schedule: ScheduleConfig, day: str,
+                            entry: RunLogEntry | None, blocking: list[str],
+                            sla_deadline: datetime | None) -> str | None:
+        """Why a cycle that is not ready and has not run is past its deadline — its evaluation
+        window closed (EVALUATION_WINDOW_EXPIRED, alerted once here) or its SLA evaluation deadline
+        (``sla_deadline``, alerted by the SLA check) passed — or None when it is not."""
+        if entry is not None or pipeline.retired:
             return None  # an attempt was made: its retries follow the retry policy
         now = self.ctx.clock.now()
         span = evaluation_span(pipeline, schedule, day)
-        if span is not None and now >= span.closes:
-            await self.window_expired(pipeline, schedule, day, span.closes, outcome)
-            return await self.apply(pipeline, schedule, day, outcome,
-                                    f"evaluation window of {format_duration(schedule.evaluation.window)} "
-                                    f"closed at {format_timestamp(span.closes)} not ready"
-                                    if schedule.evaluation else "evaluation window closed not ready")
+        if span is not None and schedule.evaluation is not None and now >= span.closes:
+            await self.window_expired(pipeline, schedule, day, span.closes, blocking)
+            return (f"evaluation window of {format_duration(schedule.evaluation.window)} closed at "
+                    f"{format_timestamp(span.closes)} not ready")
         if sla_deadline is not None and now > sla_deadline:
-            return await self.apply(pipeline, schedule, day, outcome,
-                                    f"not ready by the evaluation deadline ({format_timestamp(sla_deadline)})")
+            return f"not ready by the evaluation deadline ({format_timestamp(sla_deadline)})"
         return None
 
     async def window_expired(self, pipeline: PipelineConfig, schedule: ScheduleConfig, day: str,
-                             closed: datetime, outcome: RunOutcome) -> bool:
+                             closed: datetime, blocking: list[str]) -> bool:
         """EVALUATION_WINDOW_EXPIRED, alerted once per cycle. True when this call raised it."""
         policy = schedule.on_deadline
-        blocking = list(outcome.readiness.blocking) if outcome.readiness is not None else []
         effect = {"alert": "still waiting for readiness", "skip": "cycle skipped",
                   "trigger": "triggering anyway (degraded)"}[policy]
         details: dict[str, Any] = {"scheduleId": schedule.name, "date": day, "closedAt": format_timestamp(closed),
-                   "onDeadline": policy, "blocking": blocking}
+                                   "onDeadline": policy, "blocking": blocking}
         if policy == "trigger":
             details["degraded"] = True
         if pipeline.dry_run and policy != "alert":

@@ -357,3 +357,29 @@ def test_a_job_running_past_its_poll_window_fails_and_is_retried(stack: AWSStack
     assert stack.event_kinds("e2e-pollwin").count("JOB_POLL_EXHAUSTED") == 2
     assert "RETRY_EXHAUSTED" in stack.event_kinds("e2e-pollwin")
     assert sum("job.pollWindow" in a["message"] for a in stack.alerts()) == 2
+
+
+# --------------------------------------------------------------------- evaluation windows, onDeadline
+def test_evaluation_window_expired_skip_and_trigger(stack: AWSStack) -> None:
+    stack.sensors.set(lag=99999, count=5000, complete=True)  # never ready
+    window = {"window": "1h", "interval": "5m"}  # from midnight: long closed when the executions run
+    stack.put_pipeline(pipeline("e2e-skip", traits=traits(max_lag=60),
+                                schedules=[{"name": "daily", "evaluation": window, "onDeadline": "skip"}]))
+    stack.put_pipeline(pipeline("e2e-anyway", traits=traits(max_lag=60),
+                                schedules=[{"name": "daily", "evaluation": window, "onDeadline": "trigger"}]))
+    skipped = stack.run("e2e-win-skip", pipelineId="e2e-skip")
+    assert skipped.status == "SUCCEEDED" and "TriggerDegraded" not in skipped.entered
+    assert skipped.output["evaluationSLA"]["payload"]["skipped"] is True
+    assert stack.run_log("e2e-skip").status is S.SKIPPED
+    again = stack.run("e2e-win-skip2", pipelineId="e2e-skip")
+    assert again.output["runLog"]["payload"]["outcome"] == "skipped" and "EvaluateTraits" not in again.entered
+    assert stack.event_kinds("e2e-skip").count("EVALUATION_WINDOW_EXPIRED") == 1
+    assert stack.event_kinds("e2e-skip").count("CYCLE_SKIPPED") == 1
+
+    anyway = stack.run("e2e-win-trigger", pipelineId="e2e-anyway")
+    assert anyway.status == "SUCCEEDED"
+    assert anyway.entered_all("CheckEvaluationSLA", "OnDeadline", "TriggerDegraded", "LogCompleted")
+    [run] = stack.runs("e2e-anyway")
+    assert run.degraded is True and run.status is S.COMPLETED
+    assert "evaluation window" in run.metadata["degradedReason"]
+    assert sum("evaluation window expired" in a["message"] for a in stack.alerts()) == 2
