@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from .runs import Runs
 
 log = logging.getLogger("interlock.lifecycle")
+_MEMO_LIMIT = 100_000
 
 
 def window_key(pipeline_id: str, schedule_id: str, date: str) -> str:
@@ -68,6 +69,7 @@ class DeadlinePolicies:
     def __init__(self, ctx: EngineContext, runs: Runs) -> None:
         self.ctx = ctx
         self.runs = runs
+        self._alerted: set[str] = set()  # window keys this process claimed or saw claimed: no store write again
 
     async def after_not_ready(self, pipeline: PipelineConfig, schedule: ScheduleConfig, day: str,
                               outcome: RunOutcome, *, sla_deadline: datetime | None = None) -> RunOutcome | None:
@@ -102,6 +104,11 @@ class DeadlinePolicies:
     async def window_expired(self, pipeline: PipelineConfig, schedule: ScheduleConfig, day: str,
                              closed: datetime, blocking: list[str]) -> bool:
         """EVALUATION_WINDOW_EXPIRED, alerted once per cycle. True when this call raised it."""
+        key = window_key(pipeline.name, schedule.name, day)
+        if key in self._alerted:
+            return False
+        if len(self._alerted) > _MEMO_LIMIT:
+            self._alerted.clear()
         policy = schedule.on_deadline
         effect = {"alert": "still waiting for readiness", "skip": "cycle skipped",
                   "trigger": "triggering anyway (degraded)"}[policy]
@@ -115,12 +122,13 @@ class DeadlinePolicies:
         event = self.ctx.event(EventKind.EVALUATION_WINDOW_EXPIRED, pipeline.name, status="NOT_READY",
                                schedule_id=schedule.name, date=day, details=details,
                                message=f"evaluation window ({window}) closed not ready; onDeadline: {policy}")
-        return await self.ctx.alert_once(
-            window_key(pipeline.name, schedule.name, day), AlertLevel.ERROR if policy != "trigger" else
-            AlertLevel.WARNING,
+        raised = await self.ctx.alert_once(
+            key, AlertLevel.ERROR if policy != "trigger" else AlertLevel.WARNING,
             f"Pipeline {pipeline.name} evaluation window expired: cycle {day}/{schedule.name} not ready "
             f"after {window} (blocked by {', '.join(blocking) or 'the readiness rule'}); {effect}",
             pipeline.name, details=details, event=event, schedule_id=schedule.name, date=day)
+        self._alerted.add(key)  # after the write: a store outage leaves it to the next pass
+        return raised
 
     async def apply(self, pipeline: PipelineConfig, schedule: ScheduleConfig, day: str, outcome: RunOutcome,
                     reason: str) -> RunOutcome | None:
