@@ -149,14 +149,15 @@ class SLAChecks:
 
     async def _breach(self, pipeline: PipelineConfig, schedule_id: str, date: str, kind: str, message: str,
                       event_message: str, *, status: str | None = None, run_id: str | None = None,
-                      level: AlertLevel = AlertLevel.ERROR) -> bool:
+                      level: AlertLevel = AlertLevel.ERROR, extra: dict[str, Any] | None = None) -> bool:
         key = f"sla:{kind}:{pipeline.name}:{schedule_id}:{date}"
         if pipeline.retired:  # its file was deleted: never alerted again (nor force-failed, below)
             return False
         breached = self.ctx.event(EventKind.SLA_BREACHED, pipeline.name, run_id=run_id, status=status,
                                   schedule_id=schedule_id, date=date, message=event_message, details={"kind": kind})
         if not await self.ctx.alert_once(key, level, message, pipeline.name, event=breached,
-                                         details={"kind": kind, "scheduleId": schedule_id, "date": date},
+                                         details={"kind": kind, "scheduleId": schedule_id, "date": date,
+                                                  **(extra or {})},
                                          schedule_id=schedule_id, date=date):
             return False
         METRICS.inc("interlock_sla_breaches_total", kind=kind)
@@ -174,7 +175,9 @@ class SLAChecks:
         return await self._breach(
             pipeline, schedule.name, date, "evaluation",
             f"Pipeline {pipeline.name} evaluation SLA breached: not ready by {d.evaluation_label}{policy}",
-            f"evaluation deadline {d.evaluation_label} breached{policy}", status="NOT_READY")
+            f"evaluation deadline {d.evaluation_label} breached{policy}", status="NOT_READY",
+            extra={"onDeadline": schedule.on_deadline, **({"degraded": True} if schedule.on_deadline == "trigger"
+                                                          and not pipeline.dry_run else {})})
 
     async def check_completion(self, pipeline: PipelineConfig, schedule: ScheduleConfig, date: str,
                                entry: RunLogEntry | None) -> bool:

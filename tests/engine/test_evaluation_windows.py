@@ -145,8 +145,12 @@ async def test_sla_evaluation_deadline_policy(harness: Harness, store: Store | N
     harness.sensors.set("sla.freshness", "FAIL lag 900s")
     harness.sensors.set("sla.volume", "PASS")
     harness.clock.set(datetime(2026, 3, 2, 9, 50, tzinfo=UTC))
-    engines = [await engine_on(harness, store), await engine_on(harness, store)]
+    alerts = MemoryAlerts()
+    engines = [await engine_on(harness, store, alerts), await engine_on(harness, store, alerts)]
     await passes(harness, [Watcher(e) for e in engines], datetime(2026, 3, 2, 10, 25, tzinfo=UTC), step=600)
+    [breach] = [a for a in alerts.alerts if "evaluation SLA breached" in a.message]
+    assert breach.details is not None and breach.details["onDeadline"] == policy
+    assert breach.details.get("degraded") is (True if policy == "trigger" else None)
     store_ = engines[0].store
     breaches = await events(engines[0], "sla", K.SLA_BREACHED)
     assert [b.details["kind"] for b in breaches].count("evaluation") == 1
