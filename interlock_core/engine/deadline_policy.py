@@ -14,7 +14,8 @@ one store write. The schedule's ``onDeadline`` policy then decides:
 The policy is applied on every pass past the deadline until it sticks (the skip is a CAS on an
 empty run log, the launch a claim of one), so a crash between the alert and the policy loses
 nothing and two watchers never skip or launch twice. Only a cycle that has not run is concerned:
-once an attempt was made its retries follow the retry policy. A dry-run pipeline is alerted but
+once an attempt was made its retries follow the retry policy (a retry of a degraded run, when due,
+is launched degraded again). A dry-run pipeline is alerted but
 never skipped or launched (shadow mode writes no run log and launches nothing).
 """
 
@@ -89,7 +90,7 @@ class DeadlinePolicies:
         """Why a cycle that is not ready and has not run is past its deadline — its evaluation
         window closed (EVALUATION_WINDOW_EXPIRED, alerted once here) or its SLA evaluation deadline
         (``sla_deadline``, alerted by the SLA check) passed — or None when it is not."""
-        if entry is not None or pipeline.retired:
+        if pipeline.retired or (entry is not None and not await self._degraded_retry(schedule, entry)):
             return None  # an attempt was made: its retries follow the retry policy
         now = self.ctx.clock.now()
         span = evaluation_span(pipeline, schedule, day)
@@ -100,6 +101,14 @@ class DeadlinePolicies:
         if sla_deadline is not None and now > sla_deadline:
             return f"not ready by the evaluation deadline ({format_timestamp(sla_deadline)})"
         return None
+
+    async def _degraded_retry(self, schedule: ScheduleConfig, entry: RunLogEntry) -> bool:
+        """A retry of a run ``onDeadline: trigger`` launched degraded is degraded too (it would
+        otherwise wait for a readiness the deadline already gave up on)."""
+        if schedule.on_deadline != "trigger" or entry.status is not RunStatus.FAILED or not entry.run_id:
+            return False
+        run = await self.ctx.store.get_run(entry.run_id)
+        return run is not None and bool(run.degraded)
 
     async def window_expired(self, pipeline: PipelineConfig, schedule: ScheduleConfig, day: str,
                              closed: datetime, blocking: list[str]) -> bool:

@@ -116,20 +116,27 @@ async def test_window_skip_records_the_cycle_skipped(harness: Harness, store: St
 
 
 async def test_window_trigger_runs_degraded(harness: Harness, store: Store | None, tmp_path: Path) -> None:
-    seen = tmp_path / "degraded.txt"
-    harness.write([windowed("anyway", "trigger",
-                            trigger={"type": "command", "argv": ["sh", "-c", f"echo $0 >> {seen}", "${degraded}"]})])
+    seen, gate = tmp_path / "degraded.txt", tmp_path / "gate"
+    script = f"echo $0 >> {seen}; test -e {gate}"  # the first attempt fails, the retry succeeds
+    harness.write([windowed("anyway", "trigger", retry={"maxAttempts": 2, "backoffSeconds": 60},
+                            trigger={"type": "command", "argv": ["sh", "-c", script, "${degraded}"]})])
     harness.sensors.set("anyway.freshness", "FAIL lag 900s")
     harness.sensors.set("anyway.volume", "PASS")
     harness.clock.set(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
     alerts = MemoryAlerts()
     engines = [await engine_on(harness, store, alerts), await engine_on(harness, store, alerts)]
-    await passes(harness, [Watcher(e) for e in engines], datetime(2026, 3, 2, 10, 15, tzinfo=UTC), step=600)
+    watchers = [Watcher(e) for e in engines]
+    await passes(harness, watchers, datetime(2026, 3, 2, 10, 5, tzinfo=UTC), step=600)
+    [failed] = await engines[0].store.list_runs("anyway")
+    assert failed.degraded is True and failed.status is S.FAILED
+    assert failed.to_json_dict()["degraded"] is True
+    assert "closed at 2026-03-02T10:00:00Z not ready" in failed.metadata["degradedReason"]
+    gate.touch()
+    await passes(harness, watchers, datetime(2026, 3, 2, 10, 15, tzinfo=UTC), step=120)  # after the backoff
     runs = await engines[0].store.list_runs("anyway")
-    assert len(runs) == 1 and runs[0].degraded is True and runs[0].status is S.COMPLETED
-    assert runs[0].to_json_dict()["degraded"] is True
-    assert "closed at 2026-03-02T10:00:00Z not ready" in runs[0].metadata["degradedReason"]
-    assert seen.read_text() == "true\n"
+    assert len(runs) == 2 and all(r.degraded for r in runs)  # the retry of a degraded run is degraded too
+    assert {r.status for r in runs} == {S.FAILED, S.COMPLETED}
+    assert seen.read_text() == "true\ntrue\n"
     expired = await events(engines[0], "anyway", K.EVALUATION_WINDOW_EXPIRED)
     assert len(expired) == 1 and expired[0].details["degraded"] is True
     window_alerts = [a for a in alerts.alerts if "evaluation window expired" in a.message]
