@@ -342,7 +342,7 @@ def test_a_job_running_past_its_poll_window_fails_and_is_retried(stack: AWSStack
         Name="poll-window", ReleaseLabel="emr-6.15.0", JobFlowRole="EMR_EC2_DefaultRole",
         ServiceRole="EMR_DefaultRole", Instances={"MasterInstanceType": "m5.xlarge", "InstanceCount": 1,
                                                   "KeepJobFlowAliveWhenNoSteps": True})["JobFlowId"]
-    stack.put_pipeline(pipeline("e2e-pollwin", watch={"interval": "30s"}, job={"pollWindow": "1m"},
+    stack.put_pipeline(pipeline("e2e-pollwin", watch={"interval": "30s"}, job={"pollWindow": "30s"},
                                 retry={"maxAttempts": 2, "backoffSeconds": 5},
                                 trigger={"type": "emr", "clusterID": cluster, "arguments": ["true"],
                                          "region": FAKE_REGION, "endpointURL": stack.moto.url}))
@@ -351,7 +351,7 @@ def test_a_job_running_past_its_poll_window_fails_and_is_retried(stack: AWSStack
     assert execution.entered_all("TriggerPipeline", "PollRunStatus", "LogRunFailed", "ShouldRetry",
                                  "RetryBackoffWait", "ReleaseLease")
     assert execution.entered.count("TriggerPipeline") == 2  # TIMEOUT is retried by the default policy
-    assert execution.entered.count("PollRunStatus") <= 2 * 3  # maxPolls: 2 fit in the window, one past it
+    assert execution.entered.count("PollRunStatus") <= 2 * 2  # maxPolls: 1 fits in the window, one past it
     log = stack.run_log("e2e-pollwin")
     assert log.status is S.FAILED and log.attempt_number == 2 and log.failure_category == "TIMEOUT"
     assert stack.event_kinds("e2e-pollwin").count("JOB_POLL_EXHAUSTED") == 2
