@@ -35,7 +35,7 @@ from .model import (
     TraitStatus,
 )
 from .retry import backoff, is_retryable
-from .schedule import is_schedule_active, schedule_zone, window_opens
+from .schedule import evaluation_span, is_schedule_active, schedule_zone, window_opens
 
 
 class PipelineState(StrEnum):
@@ -259,7 +259,18 @@ def cycle_state(pipeline: PipelineConfig, facts: CycleFacts, now: datetime, read
                      window_opens_at=opens), False
     # nothing ran yet (or a claim is being made): readiness decides
     state, why = _on_readiness(pipeline, readiness, blockers, problem)
-    return cycle(state, f"{day}: {why}"), True
+    return cycle(state, f"{day}: {why}{_window_note(pipeline, facts.schedule, day, now, state)}"), True
+
+
+def _window_note(pipeline: PipelineConfig, schedule: ScheduleConfig, day: str, now: datetime,
+                 state: PipelineState) -> str:
+    """For a cycle still waiting for readiness inside (or past) its evaluation window: when it closes."""
+    span = evaluation_span(pipeline, schedule, day)
+    if span is None or state not in (PipelineState.NOT_READY, PipelineState.STALE):
+        return ""
+    if now < span.closes:
+        return f" (evaluation window closes at {_clock(span.closes)}; then onDeadline: {schedule.on_deadline})"
+    return f" (evaluation window closed at {_clock(span.closes)}; still waiting)"
 
 
 def _failed(pipeline: PipelineConfig, entry: RunLogEntry, now: datetime, readiness: PipelineState | None,

@@ -76,6 +76,9 @@ async def test_window_alert_once_across_two_watchers_then_runs_when_ready(harnes
     # evaluated when the window opened at 09:00, then every 10 minutes (not every hour)
     assert harness.sensors.calls("late.freshness") == 6
     assert await events(first, "late", K.EVALUATION_WINDOW_EXPIRED) == []
+    harness.clock.set(datetime(2026, 3, 2, 9, 52, tzinfo=UTC))
+    state = await first.pipeline_state("late")
+    assert "evaluation window closes at 2026-03-02 10:00 UTC; then onDeadline: alert" in state.message
     harness.clock.set(datetime(2026, 3, 2, 10, 0, tzinfo=UTC))
     await passes(harness, watchers, datetime(2026, 3, 2, 10, 10, tzinfo=UTC), step=300)  # both past the close
     expired = await events(first, "late", K.EVALUATION_WINDOW_EXPIRED)
@@ -85,6 +88,8 @@ async def test_window_alert_once_across_two_watchers_then_runs_when_ready(harnes
         "Pipeline late evaluation window expired: cycle 2026-03-02/daily not ready after 1h0m0s "
         "(blocked by freshness); still waiting for readiness"]
     assert await first.store.get_run_log("late", DAY, "daily") is None
+    assert "evaluation window closed at 2026-03-02 10:00 UTC; still waiting" in \
+        (await first.pipeline_state("late")).message
     restarted = Watcher(await engine_on(harness, store, alerts))  # the claim lives in the store
     harness.sensors.set("late.freshness", "PASS")
     await restarted.run_once()
