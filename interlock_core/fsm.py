@@ -21,6 +21,7 @@ TRANSITIONS: dict[RunStatus, frozenset[RunStatus]] = {
     S.COMPLETED: frozenset(),
     S.FAILED: frozenset(),
     S.CANCELLED: frozenset(),
+    S.SKIPPED: frozenset(),
 }
 
 

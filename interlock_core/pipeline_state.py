@@ -35,7 +35,7 @@ from .model import (
     TraitStatus,
 )
 from .retry import backoff, is_retryable
-from .schedule import is_schedule_active, schedule_zone, window_opens
+from .schedule import evaluation_span, is_schedule_active, schedule_zone, window_opens
 
 
 class PipelineState(StrEnum):
@@ -53,6 +53,8 @@ class PipelineState(StrEnum):
     """The cycle failed for good: a non-retryable failure or every attempt spent. A rerun runs it again."""
     CANCELLED = "CANCELLED"
     """The cycle's run was cancelled. A rerun runs it again."""
+    SKIPPED = "SKIPPED"
+    """The cycle was given up at its deadline, not ready (``onDeadline: skip``). A rerun runs it."""
     READY = "READY"
     """Nothing ran yet this cycle and every required trait passes: it starts at the next watcher pass."""
     NOT_READY = "NOT_READY"
@@ -71,12 +73,13 @@ class PipelineState(StrEnum):
 
 ATTENTION = [PipelineState.ERROR, PipelineState.FAILED, PipelineState.NOT_READY, PipelineState.RETRYING,
              PipelineState.STALE, PipelineState.RUNNING, PipelineState.READY, PipelineState.WAITING,
-             PipelineState.CANCELLED, PipelineState.COMPLETED, PipelineState.EXCLUDED, PipelineState.RETIRED]
+             PipelineState.CANCELLED, PipelineState.SKIPPED, PipelineState.COMPLETED, PipelineState.EXCLUDED,
+             PipelineState.RETIRED]
 """The states from most to least in need of attention: a pipeline with several schedules shows
 its most urgent cycle, and lists sort by this order."""
 SEVERITY = {state: len(ATTENTION) - rank for rank, state in enumerate(ATTENTION)}
 SETTLED = frozenset({PipelineState.COMPLETED, PipelineState.FAILED, PipelineState.CANCELLED,
-                     PipelineState.EXCLUDED, PipelineState.RETIRED})
+                     PipelineState.SKIPPED, PipelineState.EXCLUDED, PipelineState.RETIRED})
 """States in which nothing more happens this cycle unless someone acts (a rerun)."""
 DONE = frozenset({RunStatus.COMPLETED, RunStatus.COMPLETED_MONITORING})
 ACTIVE = frozenset({RunStatus.PENDING, RunStatus.TRIGGERING, RunStatus.RUNNING})
@@ -242,6 +245,9 @@ def cycle_state(pipeline: PipelineConfig, facts: CycleFacts, now: datetime, read
     if entry is not None and entry.status is RunStatus.CANCELLED:
         return cycle(PipelineState.CANCELLED, f"{day} was cancelled (run {entry.run_id}); a rerun runs it again"), \
             False
+    if entry is not None and entry.status is RunStatus.SKIPPED:
+        why = (entry.failure_message or "skipped").removeprefix("skipped: ")
+        return cycle(PipelineState.SKIPPED, f"{day} was skipped at its deadline ({why}); a rerun runs it"), False
     if entry is not None and entry.status is RunStatus.FAILED:
         return _failed(pipeline, entry, now, readiness, blockers, problem, cycle)
     if entry is None and facts.excluded:
@@ -253,7 +259,18 @@ def cycle_state(pipeline: PipelineConfig, facts: CycleFacts, now: datetime, read
                      window_opens_at=opens), False
     # nothing ran yet (or a claim is being made): readiness decides
     state, why = _on_readiness(pipeline, readiness, blockers, problem)
-    return cycle(state, f"{day}: {why}"), True
+    return cycle(state, f"{day}: {why}{_window_note(pipeline, facts.schedule, day, now, state)}"), True
+
+
+def _window_note(pipeline: PipelineConfig, schedule: ScheduleConfig, day: str, now: datetime,
+                 state: PipelineState) -> str:
+    """For a cycle still waiting for readiness inside (or past) its evaluation window: when it closes."""
+    span = evaluation_span(pipeline, schedule, day)
+    if span is None or state not in (PipelineState.NOT_READY, PipelineState.STALE):
+        return ""
+    if now < span.closes:
+        return f" (evaluation window closes at {_clock(span.closes)}; then onDeadline: {schedule.on_deadline})"
+    return f" (evaluation window closed at {_clock(span.closes)}; still waiting)"
 
 
 def _failed(pipeline: PipelineConfig, entry: RunLogEntry, now: datetime, readiness: PipelineState | None,

@@ -156,6 +156,30 @@ def window_closes(pipeline: PipelineConfig, schedule: ScheduleConfig, day: Date)
     return closes
 
 
+def fire_time(pipeline: PipelineConfig, schedule: ScheduleConfig, day: str) -> datetime:
+    """The instant the cycle ``day`` of ``schedule`` fires: for a daily schedule its ``after`` time
+    that day, else local midnight. Everything timed from a cycle's start (its evaluation window)
+    asks this one function."""
+    return window_opens(schedule, Date.fromisoformat(day), schedule_zone(pipeline, schedule))
+
+
+@dataclass(frozen=True)
+class EvaluationSpan:
+    """The evaluation window of one cycle: from its fire time for ``schedule.evaluation.window``."""
+
+    opens: datetime
+    closes: datetime
+    interval: timedelta | None
+
+
+def evaluation_span(pipeline: PipelineConfig, schedule: ScheduleConfig, day: str) -> EvaluationSpan | None:
+    """The cycle's evaluation window, or None when its schedule has no ``evaluation:``."""
+    if schedule.evaluation is None:
+        return None
+    opens = fire_time(pipeline, schedule, day)
+    return EvaluationSpan(opens, opens + schedule.evaluation.window, schedule.evaluation.interval)
+
+
 def next_window(schedule: ScheduleConfig, now: datetime, tz: tzinfo) -> datetime:
     """When this schedule next becomes active (``now`` if it is active already)."""
     if is_schedule_active(schedule, now, tz):

@@ -2,7 +2,7 @@
 
 ``${NAME}`` and ``${NAME:-default}`` are replaced; ``$${`` stands for a literal ``${``.
 Run variables (``${date}``, ``${hour}``, ``${scheduleID}``, ``${pipelineID}``, ``${runId}``,
-``${runKey}``, ``${attempt}``, ``${callbackURL}``) are known to every trigger; anything else must
+``${runKey}``, ``${attempt}``, ``${callbackURL}``, ``${degraded}``) are known to every trigger; anything else must
 come from the environment.
 """
 
@@ -15,7 +15,7 @@ from typing import Any
 _REF = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_.]*)(?::-([^}]*))?\}")
 
 RUN_VARIABLES = frozenset({"date", "hour", "scheduleID", "scheduleId", "pipelineID", "pipelineId",
-                           "runId", "runID", "runKey", "attempt", "callbackURL", "callbackUrl"})
+                           "runId", "runID", "runKey", "attempt", "callbackURL", "callbackUrl", "degraded"})
 
 
 class MissingVariable(KeyError):
@@ -58,9 +58,10 @@ def expand_tree(value: Any, lookup: Callable[[str], str | None]) -> Any:
 
 
 def run_variables(pipeline_id: str, schedule_id: str, date: str, run_id: str = "", run_key: str = "",
-                  attempt: int = 1, callback_url: str = "") -> dict[str, str]:
+                  attempt: int = 1, callback_url: str = "", *, degraded: bool = False) -> dict[str, str]:
     """The run variables of one launch. ``callbackURL`` is the run's completion URL
-    (``…/api/runs/<runId>/complete``) when the server knows its own address, else empty."""
+    (``…/api/runs/<runId>/complete``) when the server knows its own address, else empty;
+    ``degraded`` is ``true`` when the job runs although its cycle was not ready (``onDeadline: trigger``)."""
     hour = schedule_id[1:] if schedule_id.startswith("h") and schedule_id[1:].isdigit() else ""
     return {
         "date": date,
@@ -75,6 +76,7 @@ def run_variables(pipeline_id: str, schedule_id: str, date: str, run_id: str = "
         "attempt": str(attempt),
         "callbackURL": callback_url,
         "callbackUrl": callback_url,
+        "degraded": "true" if degraded else "false",
     }
 
 

@@ -31,6 +31,7 @@ import anyio
 from .dates import run_date_problem
 from .engine import Engine
 from .engine.cycle import LOOKBACK_DAYS, days_in_view
+from .engine.deadline_policy import next_evaluation
 from .engine.outcome import Outcome, RunOutcome
 from .errors import NotFoundError, PipelineRetired, StoreUnavailable
 from .metrics import METRICS
@@ -105,14 +106,14 @@ class Watcher:
 
     async def _settle(self, pipeline: PipelineConfig, schedule: ScheduleConfig, outcome: Outcome | None) -> None:
         """Remember a cycle that completed today (or a retired pipeline's) and has nothing left to look after."""
-        if outcome is not Outcome.DUPLICATE and outcome is not Outcome.RETIRED:
+        if outcome not in (Outcome.DUPLICATE, Outcome.SKIPPED, Outcome.RETIRED):
             return
         if self._open_days.get((pipeline.name, schedule.name)):
             return
         reruns = await self.ctx.store.list_reruns(pipeline.name, limit=50)
         # a retired pipeline's PENDING reruns wait for its file to come back: nothing to look after
         if any(r.schedule_id == schedule.name and not r.status.is_terminal
-               and (outcome is Outcome.DUPLICATE or r.rerun_run_id) for r in reruns):
+               and (outcome is not Outcome.RETIRED or r.rerun_run_id) for r in reruns):
             return
         today = self._today(pipeline, schedule)
         for day in days_in_view(today):
@@ -252,7 +253,7 @@ class Watcher:
             due_at = self._due.get(cid, now)
             if all_cycles or pipeline.name in woken or due_at <= now:
                 stats.lag = max(stats.lag, (now - due_at).total_seconds())
-                self._due[cid] = now + self.ctx.interval(pipeline)
+                self._due[cid] = next_evaluation(pipeline, schedule, now, self.ctx.interval(pipeline))
                 if self._is_settled(pipeline, schedule):
                     stats.settled += 1
                     continue

@@ -175,7 +175,7 @@ class OutcomeBody(Body):
 
     model_config = ConfigDict(extra="allow")
     outcome: Literal["triggered", "not_ready", "duplicate", "in_progress", "backoff", "exhausted",
-                     "non_retryable", "claim_lost", "no_trigger", "excluded", "dry_run"]
+                     "non_retryable", "claim_lost", "no_trigger", "excluded", "skipped", "dry_run"]
     pipeline_id: str
     schedule_id: str
     date: str

@@ -8,9 +8,10 @@ import logging
 from typing import Any
 
 from ..config.registration import expanded_values
+from ..durations import format_duration
 from ..errors import InvalidTransition, NotFoundError, StoreUnavailable, TriggerError
 from ..expanded import EXPANDED, expanded_scope
-from ..model import AlertLevel, FailureCategory, PipelineOrigin, RunState, RunStatus
+from ..model import AlertLevel, FailureCategory, PipelineOrigin, RunState, RunStatus, format_timestamp
 from ..outbound import untrusted_target
 from ..tracing import Span, span
 from .context import EngineContext
@@ -124,7 +125,8 @@ class Callbacks:
         return updated
 
     async def poll_run(self, run_id: str) -> RunState:
-        """Ask the orchestrator where a RUNNING run stands and record the answer."""
+        """Ask the orchestrator where a RUNNING run stands and record the answer; a run still
+        RUNNING past its pipeline's ``job.pollWindow`` fails (:meth:`check_poll_window`)."""
         run = await self._run(run_id)
         if run.status is not S.RUNNING or not run.trigger_type:
             return run
@@ -132,7 +134,31 @@ class Callbacks:
                                                   "interlock.trigger_type": run.trigger_type}) as traced:
             polled = await self._poll(run, traced)
             traced.set(**{"interlock.status": polled.status.value})
-            return polled
+        return await self.check_poll_window(polled)
+
+    async def check_poll_window(self, run: RunState) -> RunState:
+        """A run still RUNNING ``job.pollWindow`` after its launch is failed with category TIMEOUT
+        (JOB_POLL_EXHAUSTED, with its alert): its job did not report an outcome in time. TIMEOUT is
+        what the retry policy calls running out of time — retried by default (``retryableFailures``
+        lists TRANSIENT and TIMEOUT), never when a pipeline leaves it out. It counts as a failure of
+        the job itself (``retry.maxCodeRetries``). Without a poll window a run is followed until it ends."""
+        if run.status is not S.RUNNING:
+            return run
+        pipeline = await self.ctx.store.get_pipeline(run.pipeline_id)
+        window = pipeline.poll_window if pipeline is not None else None
+        if window is None:
+            return run
+        launched = run.created_at
+        now = self.ctx.clock.now()
+        if now < launched + window:
+            return run
+        message = (f"still RUNNING {format_duration(now - launched)} after its launch, past job.pollWindow "
+                   f"({format_duration(window)}); no longer followed, failed as TIMEOUT")
+        change = Change("poll-window", message, FailureCategory.TIMEOUT,
+                        {"pollWindow": format_duration(window), "launchedAt": format_timestamp(launched)},
+                        job_failure=True)
+        updated, _ = await self.transitions.move(run.run_id, S.FAILED, change)
+        return updated or run
 
     async def _poll(self, run: RunState, traced: Span) -> RunState:
         run_id = run.run_id

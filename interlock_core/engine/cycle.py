@@ -9,9 +9,10 @@ from datetime import date as Date
 from datetime import timedelta
 
 from ..model import EventKind, PipelineConfig, RunLogEntry, RunState, RunStatus, ScheduleConfig
-from ..schedule import cycle_date, excluded, is_schedule_active, schedule_zone
+from ..schedule import cycle_date, deadlines, excluded, is_schedule_active, schedule_zone
 from .callbacks import Callbacks
 from .context import EngineContext
+from .deadline_policy import DeadlinePolicies
 from .late_data import LateData
 from .monitoring import Monitoring
 from .outcome import Outcome, RunOutcome
@@ -48,6 +49,7 @@ class CyclePass:
         self.monitoring = monitoring
         self.reruns = reruns
         self.sla = sla
+        self.on_deadline = DeadlinePolicies(ctx, runs)
 
     @property
     def active_watchdog(self) -> Watchdog | None:
@@ -87,7 +89,13 @@ class CyclePass:
                                     schedule_id=schedule.name, date=today)
             if outcome.outcome is Outcome.NOT_READY:
                 await self.sla.check_evaluation(pipeline, schedule, today)
-                await self.sla.check_validation(pipeline, schedule, today)
+                at_deadline = await self.on_deadline.after_not_ready(
+                    pipeline, schedule, today, outcome,
+                    sla_deadline=deadlines(pipeline, schedule, Date.fromisoformat(today)).evaluation)
+                if at_deadline is not None:
+                    outcome = at_deadline
+                else:
+                    await self.sla.check_validation(pipeline, schedule, today)
             if dog is not None:
                 await dog.after_start(pipeline, schedule, today, before, outcome)
             await self.after_completion(pipeline, schedule, today, outcome)

@@ -143,6 +143,9 @@ class Runs:
                 return out(Outcome.IN_PROGRESS, f"attempt {entry.attempt_number} of {pipeline.name} for "
                            f"{date}/{schedule_id} was claimed and is being launched")
             return await self._gate(pipeline, schedule_id, date, await self._abandon(entry))
+        if entry.status is S.SKIPPED:
+            return out(Outcome.SKIPPED, f"the cycle {date}/{schedule_id} was skipped "
+                       f"({entry.failure_message or 'onDeadline: skip'}); request a rerun to run it")
         if entry.status is S.CANCELLED:
             return out(Outcome.NON_RETRYABLE, f"the cycle {date}/{schedule_id} was cancelled "
                        f"(run {entry.run_id}); request a rerun to run it again")
@@ -213,13 +216,14 @@ class Runs:
     # ---------------------------------------------------------------------------- start_run
     async def start_run(self, pipeline_id: str, schedule_id: str | None = None, date: str | None = None, *,
                         rerun: RerunRecord | None = None, readiness: ReadinessResult | None = None,
-                        force: bool = False) -> RunOutcome:
+                        force: bool = False, degraded: str | None = None) -> RunOutcome:
         """Gate, evaluate, claim, launch, record — the one way any entry point starts a job.
         ``readiness``: an evaluation of this very cycle its caller has just made (a rerun request
         judging its inputs), used instead of evaluating again. ``force`` (a backfill's ``--force``):
         launch whatever the readiness rule says — the traits are still evaluated and recorded as the
         run's inputs, and the run log gate (dedup, retries) still holds; a dry-run pipeline never
-        launches."""
+        launches. ``degraded``: why the job runs although the cycle is not ready (``onDeadline:
+        trigger``); the run is marked degraded."""
         pipeline = await self.ctx.live_pipeline(pipeline_id)
         schedule, day = self.resolve_cycle(pipeline, schedule_id or (rerun.schedule_id if rerun else None),
                                            rerun.original_date if rerun else date)
@@ -250,15 +254,15 @@ class Runs:
             if readiness.ready:
                 return await self.dry_run.ready(pipeline, sid, day, readiness)
             await self.dry_run.not_ready(pipeline, sid, day, readiness)
-        if not readiness.ready and (not force or pipeline.dry_run):
+        if not readiness.ready and degraded is None and (not force or pipeline.dry_run):
             return RunOutcome(Outcome.NOT_READY, pipeline.name, sid, day,
                               f"{pipeline.name} is not ready: blocked by {', '.join(readiness.blocking)}",
                               readiness=readiness, run_log=entry, rerun=rerun)
         await self.ctx.live_pipeline(pipeline.name)  # retired or removed while evaluated: launch nothing
         inputs = await self.inputs.capture(pipeline, sid, day, readiness.traits)
         if rerun is None:
-            forced = {"forced": True, "blocking": list(readiness.blocking)} if not readiness.ready else None
-            run = await self._claim(pipeline, sid, day, entry, None, inputs, forced)
+            forced = {"forced": True, "blocking": list(readiness.blocking)} if not readiness.ready and force else None
+            run = await self._claim(pipeline, sid, day, entry, None, inputs, forced, degraded=degraded)
         else:
             busy, run = await self._claim_rerun(pipeline, sid, day, rerun, inputs)
             if busy is not None:
@@ -303,7 +307,7 @@ class Runs:
 
     async def _claim(self, pipeline: PipelineConfig, schedule_id: str, date: str, entry: RunLogEntry | None,
                      rerun: RerunRecord | None, inputs: RunInputs | None = None,
-                     metadata: dict[str, Any] | None = None) -> RunState | None:
+                     metadata: dict[str, Any] | None = None, *, degraded: str | None = None) -> RunState | None:
         """Claim the cycle (its run log, or ``rerun``'s record) and create its run, which records
         ``inputs``: what it is launched with (the breaker and late data compare with them), and
         ``metadata`` besides its schedule (a forced launch says so)."""
@@ -340,11 +344,14 @@ class Runs:
                                        rerun.rerun_id if rerun else None),
                        trigger_type=pipeline.trigger.type, rerun_id=rerun.rerun_id if rerun else None,
                        owner=self.ctx.owner, lease_expires_at=now + self.ctx.config.run_lease,
-                       metadata={"scheduleId": schedule_id, **(metadata or {})}, inputs=inputs)
+                       metadata={"scheduleId": schedule_id, **(metadata or {}),
+                                 **({"degradedReason": degraded} if degraded else {})},
+                       inputs=inputs, degraded=True if degraded else None)
         await self.ctx.store.create_run(run)
         await self.ctx.emit(EventKind.RUN_STATE_CHANGED, pipeline.name, run_id=run_id, status=S.TRIGGERING,
                             schedule_id=schedule_id, date=date,
-                            message=f"trigger lock acquired (attempt {attempt})")
+                            message=f"trigger lock acquired (attempt {attempt})"
+                                    + (f"; degraded: {degraded}" if degraded else ""))
         return run
 
     async def _renew_lease(self, run_id: str) -> None:
@@ -389,7 +396,7 @@ class Runs:
             pipeline_id=pipeline.name, run_id=run.run_id, run_key=run.run_key, schedule_id=run.schedule_id,
             date=run.date, attempt=run.attempt, relaunch=int(run.metadata.get("relaunches", 0)),
             variables=run_variables(pipeline.name, run.schedule_id, run.date, run.run_id, run.run_key, run.attempt,
-                                    callback_url or ""),
+                                    callback_url or "", degraded=bool(run.degraded)),
             callback_url=callback_url,
             environment=trigger_environment(pipeline, self.ctx.api_allowed_env),
             trace_context=inject({}),

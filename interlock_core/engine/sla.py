@@ -89,7 +89,7 @@ class SLAChecks:
                             entry: RunLogEntry | None, run: RunState | None, first_pass: datetime | None) -> None:
         """SLA_WARNING once per target when, ``expectedDuration`` before it, the cycle is not done and
         no run started early enough to finish by it."""
-        if entry is not None and entry.status in DONE:
+        if entry is not None and (entry.status in DONE or entry.status is S.SKIPPED):
             return
         now = self.ctx.clock.now()
         expected = self.expected_duration(pipeline)
@@ -116,7 +116,7 @@ class SLAChecks:
     async def check_max_duration(self, pipeline: PipelineConfig, schedule: ScheduleConfig, date: str,
                                  entry: RunLogEntry | None, first_pass: datetime | None) -> bool:
         """Breached once when the cycle has not completed ``maxDuration`` after its first trait pass."""
-        if entry is not None and entry.status in DONE:
+        if entry is not None and (entry.status in DONE or entry.status is S.SKIPPED):
             return False
         for target in self.targets(pipeline, schedule, date, first_pass):
             if target.kind != "maxDuration" or self.ctx.clock.now() <= target.due:
@@ -149,14 +149,15 @@ class SLAChecks:
 
     async def _breach(self, pipeline: PipelineConfig, schedule_id: str, date: str, kind: str, message: str,
                       event_message: str, *, status: str | None = None, run_id: str | None = None,
-                      level: AlertLevel = AlertLevel.ERROR) -> bool:
+                      level: AlertLevel = AlertLevel.ERROR, extra: dict[str, Any] | None = None) -> bool:
         key = f"sla:{kind}:{pipeline.name}:{schedule_id}:{date}"
         if pipeline.retired:  # its file was deleted: never alerted again (nor force-failed, below)
             return False
         breached = self.ctx.event(EventKind.SLA_BREACHED, pipeline.name, run_id=run_id, status=status,
                                   schedule_id=schedule_id, date=date, message=event_message, details={"kind": kind})
         if not await self.ctx.alert_once(key, level, message, pipeline.name, event=breached,
-                                         details={"kind": kind, "scheduleId": schedule_id, "date": date},
+                                         details={"kind": kind, "scheduleId": schedule_id, "date": date,
+                                                  **(extra or {})},
                                          schedule_id=schedule_id, date=date):
             return False
         METRICS.inc("interlock_sla_breaches_total", kind=kind)
@@ -167,16 +168,22 @@ class SLAChecks:
         d = deadlines(pipeline, schedule, Date.fromisoformat(date))
         if d.evaluation is None or self.ctx.clock.now() <= d.evaluation:
             return False
+        policy = {"alert": "", "skip": "; onDeadline: skip (cycle skipped)",
+                  "trigger": "; onDeadline: trigger (run anyway, degraded)"}[schedule.on_deadline]
+        if pipeline.dry_run and policy:
+            policy = f"; onDeadline: {schedule.on_deadline} (dry run: nothing done)"
         return await self._breach(
             pipeline, schedule.name, date, "evaluation",
-            f"Pipeline {pipeline.name} evaluation SLA breached: not ready by {d.evaluation_label}",
-            f"evaluation deadline {d.evaluation_label} breached", status="NOT_READY")
+            f"Pipeline {pipeline.name} evaluation SLA breached: not ready by {d.evaluation_label}{policy}",
+            f"evaluation deadline {d.evaluation_label} breached{policy}", status="NOT_READY",
+            extra={"onDeadline": schedule.on_deadline, **({"degraded": True} if schedule.on_deadline == "trigger"
+                                                          and not pipeline.dry_run else {})})
 
     async def check_completion(self, pipeline: PipelineConfig, schedule: ScheduleConfig, date: str,
                                entry: RunLogEntry | None) -> bool:
         """Breached once when the cycle has not COMPLETED by its completion deadline — including a
         cycle that never ran, so a missing run never goes unnoticed."""
-        if entry is not None and entry.status in (S.COMPLETED, S.COMPLETED_MONITORING):
+        if entry is not None and entry.status in (S.COMPLETED, S.COMPLETED_MONITORING, S.SKIPPED):
             return False
         d = deadlines(pipeline, schedule, Date.fromisoformat(date))
         if d.completion is None or self.ctx.clock.now() <= d.completion:

@@ -278,14 +278,34 @@ class Steps(RunSteps):
 
     async def check_evaluation_sla(self, cycle: CycleRef) -> Step:
         """For a cycle still not ready: the evaluation deadline, and the completion deadline of a
-        cycle that has not run (as the watcher checks both for a cycle it could not start)."""
+        cycle that has not run (as the watcher checks both for a cycle it could not start); past its
+        evaluation window or evaluation deadline, the schedule's ``onDeadline`` policy (the watcher's
+        :class:`~interlock_core.engine.deadline_policy.DeadlinePolicies`): ``skip`` records the cycle
+        SKIPPED here, ``trigger`` answers ``triggerAnyway`` with the reason, for the launch step."""
         pipeline, schedule, now = await self._sla_subject(cycle)
         d = deadlines(pipeline, schedule, Date.fromisoformat(cycle.date))
         breached = d.evaluation is not None and now > d.evaluation
         alerted = breached and await self.engine.sla.check_evaluation(pipeline, schedule, cycle.date)
         completion = await self.check_completion_sla(cycle)
-        return Step(True, {"breached": breached, "alerted": alerted, "deadline": d.evaluation_label,
-                           "completionBreached": completion.payload["breached"]})
+        payload: dict[str, Any] = {"breached": breached, "alerted": alerted, "deadline": d.evaluation_label,
+                                   "completionBreached": completion.payload["breached"],
+                                   "onDeadline": schedule.on_deadline, "pastDeadline": False, "skipped": False,
+                                   "triggerAnyway": False, "degradedReason": None}
+        if cycle.replay or cycle.rerun_id:
+            return Step(True, payload)
+        policies = self.engine.cycles.on_deadline
+        entry = await self.ctx.store.get_run_log(pipeline.name, cycle.date, cycle.schedule_id)
+        cached = await self.ctx.store.get_readiness(pipeline.name)
+        blocking = list(cached.blocking) if cached is not None and cached.date == cycle.date else []
+        reason = await policies.past_deadline(pipeline, schedule, cycle.date, entry, blocking, d.evaluation)
+        if reason is None or pipeline.dry_run:
+            return Step(True, {**payload, "pastDeadline": reason is not None})
+        payload["pastDeadline"] = True
+        if schedule.on_deadline == "skip":
+            payload["skipped"] = await policies.skip(pipeline, cycle.schedule_id, cycle.date, reason) is not None
+        elif schedule.on_deadline == "trigger":
+            payload.update(triggerAnyway=True, degradedReason=reason)
+        return Step(True, payload)
 
     async def check_validation_timeout(self, cycle: CycleRef) -> Step:
         """Past the validation timeout and still not ready: the cycle is force-failed for the day."""
@@ -307,9 +327,10 @@ class Steps(RunSteps):
 
     # ------------------------------------------------------------------------------ launch
     async def launch(self, cycle: CycleRef, owner: str, *, run_log_version: int | None,
-                     rerun_id: str | None = None) -> Step:
+                     rerun_id: str | None = None, degraded: str | None = None) -> Step:
         """Claim the attempt the gate allowed (CAS on the run-log version it saw, or on the rerun
-        record) and launch the job. A repeated call by the same owner returns its own run."""
+        record) and launch the job. A repeated call by the same owner returns its own run.
+        ``degraded``: why the job runs although the cycle is not ready (``onDeadline: trigger``)."""
         await self.renew_lease(cycle, owner)
         pipeline = await self.ctx.pipeline(cycle.pipeline_id)
         if pipeline.trigger is None:
@@ -337,7 +358,8 @@ class Steps(RunSteps):
                 return skipped(Outcome.CLAIM_LOST, f"the run log of {pipeline.name} changed since the gate")
         day = rerun.original_date if rerun else cycle.date
         inputs = await self.engine.runs.inputs.current(pipeline, cycle.schedule_id, day)  # what the steps stored
-        run = await self.engine.runs._claim(pipeline, cycle.schedule_id, day, entry, rerun, inputs)
+        run = await self.engine.runs._claim(pipeline, cycle.schedule_id, day, entry, rerun, inputs,
+                                            degraded=None if rerun else degraded)
         if run is None:
             return skipped(Outcome.CLAIM_LOST, f"another caller already claimed this cycle of {pipeline.name}")
 

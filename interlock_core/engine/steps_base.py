@@ -106,9 +106,18 @@ class StepsBase:
             "failureCategory": run.failure_category.value if run.failure_category else None,
             "message": run.failure_message,
             "pollIntervalSeconds": interval,
-            "maxPolls": max(1, math.ceil(self.poll_window.total_seconds() / interval)),
+            "maxPolls": self.max_polls(pipeline, interval),
             "monitoringIntervalSeconds": interval,
         }
+
+    def max_polls(self, pipeline: PipelineConfig | None, interval: int) -> int:
+        """How many status polls an execution makes before its poll bound: the pipeline's
+        ``job.pollWindow`` (one more poll than fits in it, so the poll past the window fails the run),
+        else the default bound (then the run stays RUNNING and a later execution resumes it)."""
+        window = pipeline.poll_window if pipeline is not None else None
+        if window is not None:
+            return math.ceil(window.total_seconds() / interval) + 1
+        return max(1, math.ceil(self.poll_window.total_seconds() / interval))
 
     # ------------------------------------------------------------------------------ lease
     def lease_key(self, cycle: CycleRef) -> str:

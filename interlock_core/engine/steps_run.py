@@ -52,9 +52,11 @@ class RunSteps(StepsBase):
         return Step(run.status is not S.FAILED, payload)
 
     async def stop_polling(self, cycle: CycleRef, run_id: str, polls: int) -> Step:
-        """The poll bound was reached with the job still running. The run is left RUNNING (failing
-        it could launch the job a second time); the next orchestration of the cycle resumes."""
-        run = await self._run(run_id)
+        """The poll bound was reached with the job still running. Past the pipeline's
+        ``job.pollWindow`` the run fails (JOB_POLL_EXHAUSTED, TIMEOUT: ``Callbacks.check_poll_window``)
+        and the retry decision follows. Without a poll window the run is left RUNNING (failing it
+        could launch the job a second time); the next orchestration of the cycle resumes."""
+        run = await self.engine.callbacks.check_poll_window(await self._run(run_id))
         pipeline = await self.ctx.store.get_pipeline(run.pipeline_id)
         if run.status is S.RUNNING and not (pipeline is not None and pipeline.retired):
             await self.ctx.alert_once(

@@ -43,7 +43,7 @@ S = RunStatus
 class Change:
     """Why a run changes status: who said so and what they said."""
 
-    source: str  # launch | callback | poll | cancel | monitoring | reconcile | validation
+    source: str  # launch | callback | poll | poll-window | cancel | monitoring | reconcile | validation
     message: str | None = None
     category: FailureCategory | None = None
     metadata: dict[str, Any] | None = None
@@ -199,6 +199,15 @@ class Transitions:
             # (never with an alert: the run did not fail)
         elif change.source == "reconcile":
             await self.ctx.emit(EventKind.RUN_RECONCILED, run.pipeline_id, message=change.message, **common)
+        elif change.source == "poll-window":  # job.pollWindow passed: its own event, always alerted
+            if alert is None and not (pipeline is not None and pipeline.retired):
+                alert = self.ctx.make_alert(
+                    AlertLevel.ERROR, f"Run {run.run_id} of pipeline {run.pipeline_id} failed: {change.message}",
+                    run.pipeline_id, details=dict(change.metadata or {}), schedule_id=run.schedule_id,
+                    date=run.date)
+            await self.ctx.emit(EventKind.JOB_POLL_EXHAUSTED, run.pipeline_id, message=change.message,
+                                details=change.metadata or None, failure_category=run.failure_category,
+                                **{**common, "alert": alert})
         else:
             await self.ctx.emit(EventKind.RUN_STATE_CHANGED, run.pipeline_id, message=change.message, **common)
         if run.status is S.COMPLETED_MONITORING and pipeline is not None:

@@ -26,13 +26,15 @@ class RunStatus(StrEnum):
     COMPLETED_MONITORING = "COMPLETED_MONITORING"
     FAILED = "FAILED"
     CANCELLED = "CANCELLED"
+    SKIPPED = "SKIPPED"
+    """A cycle's run log only: the cycle was given up before anything ran (``onDeadline: skip``)."""
 
     @property
     def is_terminal(self) -> bool:
         return self in _TERMINAL
 
 
-_TERMINAL = frozenset({RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED})
+_TERMINAL = frozenset({RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED, RunStatus.SKIPPED})
 
 
 class FailureCategory(StrEnum):
@@ -92,6 +94,9 @@ class EventKind(StrEnum):
     RERUN_REJECTED = "RERUN_REJECTED"
     LATE_DATA_ARRIVAL = "LATE_DATA_ARRIVAL"
     POST_RUN_DRIFT = "POST_RUN_DRIFT"
+    EVALUATION_WINDOW_EXPIRED = "EVALUATION_WINDOW_EXPIRED"
+    CYCLE_SKIPPED = "CYCLE_SKIPPED"
+    JOB_POLL_EXHAUSTED = "JOB_POLL_EXHAUSTED"
 
 
 class RerunSource(StrEnum):

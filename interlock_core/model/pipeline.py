@@ -259,14 +259,82 @@ class WatchConfig(ConfigModel):
         return duration_at_most(MAX_INTERVAL, "interval")(value)
 
 
+DeadlinePolicy = Literal["alert", "skip", "trigger"]
+"""What a cycle still not ready when its evaluation window closes (or at its SLA evaluation
+deadline) does: ``alert`` only (it keeps waiting for readiness), ``skip`` the cycle (recorded
+SKIPPED; a rerun runs it), or ``trigger`` the job anyway, marked degraded."""
+
+MAX_EVALUATION_WINDOW = timedelta(days=1)
+
+
+class EvaluationWindow(ConfigModel):
+    """``evaluation:`` of a schedule: from the cycle's fire time, evaluate every ``interval`` for
+    ``window``; when the window closes not ready, the schedule's ``onDeadline`` policy applies."""
+
+    window: Duration
+    interval: Duration | None = None
+    """How often the cycle is evaluated while its window is open (else ``watch.interval``)."""
+
+    @field_validator("window")
+    @classmethod
+    def _window(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0) or value > MAX_EVALUATION_WINDOW:
+            raise ValueError("window must be more than 0s and at most 24h")
+        return value
+
+    @field_validator("interval")
+    @classmethod
+    def _interval(cls, value: timedelta | None) -> timedelta | None:
+        if value is not None and value.total_seconds() <= 0:
+            raise ValueError("interval must be positive")
+        return duration_at_most(MAX_INTERVAL, "interval")(value)
+
+    @model_validator(mode="after")
+    def _interval_within_window(self) -> EvaluationWindow:
+        if self.interval is not None and self.interval > self.window:
+            raise ValueError("interval must not be longer than the window")
+        return self
+
+
 class ScheduleConfig(ConfigModel):
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9._-]+$")
     after: str | None = None
     deadline: str | None = None
     timezone: str | None = None
+    evaluation: EvaluationWindow | None = None
+    on_deadline: DeadlinePolicy = "alert"
+    """The policy when the evaluation window closes, or the SLA evaluation deadline passes, with
+    the cycle not ready (see :data:`DeadlinePolicy`)."""
 
     _tz = field_validator("timezone")(check_timezone)
     _times = field_validator("after", "deadline")(check_time_of_day)
+
+    @model_validator(mode="after")
+    def _window_within_day(self) -> ScheduleConfig:
+        """A daily cycle's evaluation window closes by the end of its day (the next day is the next cycle)."""
+        if self.evaluation is None:
+            return self
+        match = _TIME_OF_DAY.match(self.after or "0:0")
+        fires = timedelta(hours=int(match.group(1)), minutes=int(match.group(2))) if match else timedelta(0)
+        if fires + self.evaluation.window > timedelta(days=1):
+            raise ValueError(f"evaluation.window must close by the end of the cycle's day: from after "
+                             f"{self.after or '00:00'} it may last at most {_hhmm(timedelta(days=1) - fires)}")
+        return self
+
+
+def _hhmm(delta: timedelta) -> str:
+    minutes = int(delta.total_seconds() // 60)
+    return f"{minutes // 60}h{minutes % 60:02d}m"
+
+
+class JobConfig(ConfigModel):
+    """``job:``: how long Interlock follows a launched job."""
+
+    poll_window: Duration | None = None
+    """How long after its launch a job may stay RUNNING: past it, JOB_POLL_EXHAUSTED and the run
+    fails as TIMEOUT (the retry policy decides whether it runs again). Unset: followed until it ends."""
+
+    _poll_window = field_validator("poll_window")(check_watchdog_duration)
 
 
 class ExclusionConfig(ConfigModel):
@@ -310,6 +378,7 @@ class PipelineConfig(ConfigModel):
     sla: SLAConfig | None = None
     watch: WatchConfig | None = None
     schedules: list[ScheduleConfig] = Field(default_factory=list)
+    job: JobConfig | None = None
     exclusions: ExclusionConfig | None = None
     origin: PipelineOrigin | None = None
     """Set by Interlock (``file`` when loaded from a pipeline file, ``api`` when registered over
@@ -361,6 +430,10 @@ class PipelineConfig(ConfigModel):
     @property
     def on_late_data(self) -> LateDataAction:
         return self.watch.on_late_data if self.watch is not None else "alert"
+
+    @property
+    def poll_window(self) -> timedelta | None:
+        return self.job.poll_window if self.job is not None else None
 
     @property
     def retired(self) -> bool:

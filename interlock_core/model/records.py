@@ -118,6 +118,8 @@ class RunState(Record):
     """The trait values and upstream runs it was launched with (absent on runs recorded before
     inputs were: their reruns pass the no-new-data breaker)."""
     drift_baseline: DriftBaseline | None = None
+    degraded: bool | None = None
+    """True when the job was launched although its cycle was not ready (``onDeadline: trigger``)."""
 
 
 class RetryAttempt(Record):

@@ -144,7 +144,7 @@ SHELL_PARAMETERS = {
     "scheduleId": "INTERLOCK_SCHEDULE_ID", "pipelineID": "INTERLOCK_PIPELINE_ID",
     "pipelineId": "INTERLOCK_PIPELINE_ID", "runId": "INTERLOCK_RUN_ID", "runID": "INTERLOCK_RUN_ID",
     "runKey": "INTERLOCK_RUN_KEY", "attempt": "INTERLOCK_ATTEMPT", "callbackURL": "INTERLOCK_CALLBACK_URL",
-    "callbackUrl": "INTERLOCK_CALLBACK_URL",
+    "callbackUrl": "INTERLOCK_CALLBACK_URL", "degraded": "INTERLOCK_DEGRADED",
 }
 """The environment variable a run variable becomes in a ``shell: true`` script."""
 

@@ -177,6 +177,8 @@ def _next_step(outcome: RunOutcome, forced: bool) -> str | None:
         return f"the next attempt may start after {outcome.retry_at.isoformat()} (`interlock serve` starts it)"
     if outcome.outcome is Outcome.EXCLUDED:
         return f"to run the excluded date anyway: {rerun}"
+    if outcome.outcome is Outcome.SKIPPED:
+        return f"the cycle was skipped at its deadline (onDeadline: skip); to run it: {rerun}"
     return None
 
 

@@ -54,7 +54,7 @@ class Out:
             return self.green(status)
         if status in (RunStatus.FAILED, RunStatus.CANCELLED, "NOT_READY", "FAIL", "ERROR"):
             return self.red(status)
-        if status in ("STALE", "RETRYING"):
+        if status in ("STALE", "RETRYING", RunStatus.SKIPPED):
             return self.yellow(status)
         return self.cyan(status)
 

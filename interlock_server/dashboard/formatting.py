@@ -21,7 +21,7 @@ TEMPLATES = Path(__file__).with_name("templates")
 
 OK = {"READY", "PASS", "COMPLETED", "on time", "triggered"}
 BAD = {"NOT_READY", "FAIL", "FAILED", "breached", "EVALUATOR_CRASH", "PERMANENT", "ERROR"}
-WARN = {"STALE", "at risk", "CANCELLED", "TIMEOUT", "TRANSIENT", "EXCLUDED", "DRY_RUN", "RETRYING"}
+WARN = {"STALE", "at risk", "CANCELLED", "SKIPPED", "TIMEOUT", "TRANSIENT", "EXCLUDED", "DRY_RUN", "RETRYING"}
 BUSY = {"PENDING", "TRIGGERING", "RUNNING", "COMPLETED_MONITORING"}
 
 

@@ -184,7 +184,7 @@ def schedule_today(pipeline: PipelineConfig, schedule: ScheduleConfig, cycle: Cy
     tz = schedule_zone(pipeline, schedule)
     excluded = is_excluded(Date.fromisoformat(cycle.date))
     entry = cycle.run_log
-    gave_up = cycle.state in (PipelineState.FAILED, PipelineState.CANCELLED)
+    gave_up = cycle.state in (PipelineState.FAILED, PipelineState.CANCELLED, PipelineState.SKIPPED)
     done = entry is not None and (entry.status in DONE or gave_up)
     sla, deadline, label = sla_state(deadlines, entry, now, ready=ready, excluded=excluded)
     if gave_up and sla is SlaState.ON_TIME:

@@ -8,6 +8,7 @@
   cycle's state forbids a new attempt now (a rerun, or waiting for the active run, is needed);
 * ``no_trigger`` - 422, the pipeline cannot be run at all;
 * ``excluded`` - 409, the cycle's date is excluded by the pipeline's calendar (a rerun runs it anyway);
+* ``skipped`` - 409, the cycle was skipped at its deadline (``onDeadline: skip``; a rerun runs it);
 * ``dry_run`` - 200, a ``dryRun`` pipeline was ready and would have triggered (``wouldTriggerAt``);
   nothing was launched or claimed.
 
@@ -38,6 +39,7 @@ STATUS = {
     Outcome.NON_RETRYABLE: 409,
     Outcome.NO_TRIGGER: 422,
     Outcome.EXCLUDED: 409,
+    Outcome.SKIPPED: 409,
     Outcome.DRY_RUN: 200,
     Outcome.RETIRED: 409,  # raised as PipelineRetired by the API's entry points; here for completeness
 }

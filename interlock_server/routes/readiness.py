@@ -76,7 +76,7 @@ ROUTES = [
     ApiRoute("/api/pipelines/{id}/state", state, method="GET", doc=Doc(
         "The pipeline's state for its current cycle", TAG,
         {200: Reply("One word for what the current cycle is doing (COMPLETED, RUNNING, RETRYING, FAILED, "
-                    "CANCELLED, READY, NOT_READY, STALE, WAITING, EXCLUDED, RETIRED, ERROR), why, the "
+                    "CANCELLED, SKIPPED, READY, NOT_READY, STALE, WAITING, EXCLUDED, RETIRED, ERROR), why, the "
                     "blockers while readiness decides what happens next, every schedule's cycle, and the "
                     "last run (the current cycle's; `lastRunCurrent: false` when it is another date's).",
                     PipelineStateView), 404: NOT_FOUND},

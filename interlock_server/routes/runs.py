@@ -65,8 +65,8 @@ async def cancel_run(request: Request) -> Response:
 
 
 CONFLICT = Reply("The cycle cannot start a new attempt now: duplicate (already completed), in_progress, "
-                 "claim_lost, exhausted or non_retryable (the body is the outcome); or the pipeline is retired, "
-                 "its file deleted (`retired: true`, `retiredAt`).", OutcomeError)
+                 "claim_lost, exhausted, non_retryable or skipped (the body is the outcome); or the pipeline is "
+                 "retired, its file deleted (`retired: true`, `retiredAt`).", OutcomeError)
 RUN_CONFLICT = Reply("The run already ended in another state.", ErrorBody)
 
 ROUTES = [

@@ -333,3 +333,53 @@ def test_evaluation_sla_breach(stack: AWSStack) -> None:
     assert stack.event_kinds("e2e-sla").count("SLA_BREACHED") == 1  # once per cycle, however often checked
     assert sum("evaluation SLA breached" in a["message"] for a in stack.alerts()) == 1
     assert stack.dead_letters() == []  # published alerts are not dead-lettered
+
+
+# ------------------------------------------------------------------------------ job.pollWindow
+def test_a_job_running_past_its_poll_window_fails_and_is_retried(stack: AWSStack) -> None:
+    passing(stack)
+    cluster = stack.client("emr").run_job_flow(  # moto's EMR steps stay RUNNING forever
+        Name="poll-window", ReleaseLabel="emr-6.15.0", JobFlowRole="EMR_EC2_DefaultRole",
+        ServiceRole="EMR_DefaultRole", Instances={"MasterInstanceType": "m5.xlarge", "InstanceCount": 1,
+                                                  "KeepJobFlowAliveWhenNoSteps": True})["JobFlowId"]
+    stack.put_pipeline(pipeline("e2e-pollwin", watch={"interval": "30s"}, job={"pollWindow": "30s"},
+                                retry={"maxAttempts": 2, "backoffSeconds": 5},
+                                trigger={"type": "emr", "clusterID": cluster, "arguments": ["true"],
+                                         "region": FAKE_REGION, "endpointURL": stack.moto.url}))
+    execution = stack.run("e2e-pollwin1", pipelineId="e2e-pollwin")
+    assert execution.status == "SUCCEEDED"
+    assert execution.entered_all("TriggerPipeline", "PollRunStatus", "LogRunFailed", "ShouldRetry",
+                                 "RetryBackoffWait", "ReleaseLease")
+    assert execution.entered.count("TriggerPipeline") == 2  # TIMEOUT is retried by the default policy
+    assert execution.entered.count("PollRunStatus") <= 2 * 2  # maxPolls: 1 fits in the window, one past it
+    log = stack.run_log("e2e-pollwin")
+    assert log.status is S.FAILED and log.attempt_number == 2 and log.failure_category == "TIMEOUT"
+    assert stack.event_kinds("e2e-pollwin").count("JOB_POLL_EXHAUSTED") == 2
+    assert "RETRY_EXHAUSTED" in stack.event_kinds("e2e-pollwin")
+    assert sum("job.pollWindow" in a["message"] for a in stack.alerts()) == 2
+
+
+# --------------------------------------------------------------------- evaluation windows, onDeadline
+def test_evaluation_window_expired_skip_and_trigger(stack: AWSStack) -> None:
+    stack.sensors.set(lag=99999, count=5000, complete=True)  # never ready
+    window = {"window": "1h", "interval": "5m"}  # from midnight: long closed when the executions run
+    stack.put_pipeline(pipeline("e2e-skip", traits=traits(max_lag=60),
+                                schedules=[{"name": "daily", "evaluation": window, "onDeadline": "skip"}]))
+    stack.put_pipeline(pipeline("e2e-anyway", traits=traits(max_lag=60),
+                                schedules=[{"name": "daily", "evaluation": window, "onDeadline": "trigger"}]))
+    skipped = stack.run("e2e-win-skip", pipelineId="e2e-skip")
+    assert skipped.status == "SUCCEEDED" and "TriggerDegraded" not in skipped.entered
+    assert skipped.output["evaluationSLA"]["payload"]["skipped"] is True
+    assert stack.run_log("e2e-skip").status is S.SKIPPED
+    again = stack.run("e2e-win-skip2", pipelineId="e2e-skip")
+    assert again.output["runLog"]["payload"]["outcome"] == "skipped" and "EvaluateTraits" not in again.entered
+    assert stack.event_kinds("e2e-skip").count("EVALUATION_WINDOW_EXPIRED") == 1
+    assert stack.event_kinds("e2e-skip").count("CYCLE_SKIPPED") == 1
+
+    anyway = stack.run("e2e-win-trigger", pipelineId="e2e-anyway")
+    assert anyway.status == "SUCCEEDED"
+    assert anyway.entered_all("CheckEvaluationSLA", "OnDeadline", "TriggerDegraded", "LogCompleted")
+    [run] = stack.runs("e2e-anyway")
+    assert run.degraded is True and run.status is S.COMPLETED
+    assert "evaluation window" in run.metadata["degradedReason"]
+    assert sum("evaluation window expired" in a["message"] for a in stack.alerts()) == 2

@@ -216,3 +216,19 @@ async def test_unknown_pipeline_schedule_or_rerun_is_not_found(harness: Harness)
         await steps.resolve_cycle("p1", "hourly")
     with pytest.raises(NotFoundError):
         await steps.resolve_cycle("p1", rerun_id="rerun-missing")
+
+
+async def test_poll_window_sets_max_polls_and_stop_polling_fails_the_run_past_it(harness: Harness) -> None:
+    engine, steps = await setup(harness, pipeline("p1", watch={"interval": "30s"}, job={"pollWindow": "2m"}))
+    cycle = await steps.resolve_cycle("p1")
+    now = harness.clock.now()
+    run = RunState(run_id="r1", pipeline_id="p1", status=S.RUNNING, created_at=now, updated_at=now, date=DAY,
+                   trigger_type="command")
+    await engine.store.create_run(run)
+    assert steps.run_payload(run, await engine.get_pipeline("p1"))["maxPolls"] == 5  # 4 fit in 2m, one past it
+    early = await steps.stop_polling(cycle, "r1", 5)
+    assert not early.proceed and early.payload["state"] == "running"  # not past the window yet
+    harness.clock.advance(121)
+    late = await steps.stop_polling(cycle, "r1", 5)
+    assert late.proceed and late.payload["state"] == "failed" and late.payload["failureCategory"] == "TIMEOUT"
+    assert (await kinds(engine, "p1")).count("JOB_POLL_EXHAUSTED") == 1

@@ -29,6 +29,7 @@ MODEL = [
     "ApiConfig", "OutboundConfig", "PipelineOrigin", "SchedulerRun", "ShadowCycle",
     "DriftBaseline", "DriftRule", "RerunSource", "RunInputs",
     "AlertClaim", "AlertRecord", "AlertStatus", "new_alert_id",
+    "DeadlinePolicy", "EvaluationWindow", "JobConfig",
 ]
 
 CONFIG = [
