@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Callable, Mapping
+import uuid
+from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
@@ -41,8 +42,9 @@ from interlock_core.model import (
 )
 from interlock_core.plugins import PluginContext
 from interlock_core.ports import Notifier
+from interlock_core.unit_of_work import CommitResult, CycleKey, PipelineRecords, UnitOfWork, may_overwrite
 
-from ._sqlite_alerts import SQLiteAlertOutbox
+from ._sqlite_alerts import _CLAIM_SQL, SQLiteAlertOutbox, insert_event
 from ._sqlite_database import MEMORY, SQLiteDatabase
 from ._sqlite_schema import (
     CASCADE_MARKERS,
@@ -67,6 +69,7 @@ T = TypeVar("T")
 DEFAULT_RETENTION = timedelta(days=7)
 UNFINISHED_GRACE = 86400.0  # unfinished runs, run logs and reruns outlive retention by a day
 PURGE_INTERVAL = 60.0  # seconds of clock time between lazy purges of expired rows
+_CYCLES_PER_STATEMENT = 300
 _IDENTITY_SQL = "SELECT value FROM store_meta WHERE key = 'identity'"
 
 
@@ -319,6 +322,84 @@ class SQLiteStore(SQLiteAlertOutbox):
             f" AND {LIVE} ORDER BY date, schedule_id"
         )
         return await self._list(ShadowCycle, sql, (pipeline_id, since, until))
+
+    # batches -----------------------------------------------------------------------------------
+    async def read_pipeline(self, pipeline_id: str, cycles: Sequence[tuple[str, str]] = ()) -> PipelineRecords:
+        """One statement (a consistent snapshot): trait rows, the readiness cache, the run logs asked for."""
+        now = self._now()
+        parts = [f"SELECT 0, trait_type, '', data FROM traits WHERE pipeline_id = ? AND {LIVE}",
+                 f"SELECT 1, '', '', data FROM readiness WHERE pipeline_id = ? AND {LIVE}"]
+        params: list[Any] = [pipeline_id, now, pipeline_id, now]
+        wanted = sorted({(date, schedule or DEFAULT_SCHEDULE_ID) for date, schedule in cycles})
+        if wanted:
+            pairs = " OR ".join("(date = ? AND schedule_id = ?)" for _ in wanted)
+            parts.append(f"SELECT 2, date, schedule_id, data FROM run_logs WHERE pipeline_id = ? AND ({pairs})"
+                         f" AND {LIVE}")
+            params += [pipeline_id, *(v for pair in wanted for v in pair), now]
+        sql, args = " UNION ALL ".join(parts), tuple(params)
+        rows = await self._db.read(lambda conn: conn.execute(sql, args).fetchall())
+        traits: dict[str, TraitEvaluation] = {}
+        readiness: ReadinessResult | None = None
+        run_logs: dict[tuple[str, str], RunLogEntry] = {}
+        for kind, first, second, data in sorted(rows, key=lambda r: (r[0], r[1], r[2])):
+            if kind == 0 and (trait := _load(TraitEvaluation, data)) is not None:
+                traits[first] = trait
+            elif kind == 1:
+                readiness = _load(ReadinessResult, data)
+            elif kind == 2 and (entry := _load(RunLogEntry, data)) is not None:
+                run_logs[(first, second)] = entry
+        return PipelineRecords(traits=traits, readiness=readiness, run_logs=run_logs)
+
+    async def read_cycles(self, cycles: Sequence[CycleKey]) -> dict[CycleKey, RunLogEntry]:
+        """One statement per 300 cycles (SQLite's limit on bound values)."""
+        wanted = sorted({(p, d, s or DEFAULT_SCHEDULE_ID) for p, d, s in cycles})
+        found: dict[CycleKey, RunLogEntry] = {}
+        now = self._now()
+        for start in range(0, len(wanted), _CYCLES_PER_STATEMENT):
+            chunk = wanted[start:start + _CYCLES_PER_STATEMENT]
+            where = " OR ".join("(pipeline_id = ? AND date = ? AND schedule_id = ?)" for _ in chunk)
+            sql = f"SELECT pipeline_id, date, schedule_id, data FROM run_logs WHERE ({where}) AND {LIVE}"
+            args = (*(v for key in chunk for v in key), now)
+            rows = await self._db.read(lambda conn, sql=sql, args=args: conn.execute(sql, args).fetchall())
+            for pipeline_id, date, schedule_id, data in rows:
+                if (entry := _load(RunLogEntry, data)) is not None:
+                    found[(pipeline_id, date, schedule_id)] = entry
+        asked = {(p, d, s or DEFAULT_SCHEDULE_ID): (p, d, s) for p, d, s in cycles}
+        return {asked[key]: entry for key, entry in found.items() if key in asked}
+
+    async def commit(self, work: UnitOfWork) -> CommitResult:
+        """One ``BEGIN IMMEDIATE`` transaction; synced to disk when it carries a claim or an alert."""
+        owner = uuid.uuid4().hex
+        trait_sql = f"SELECT data FROM traits WHERE pipeline_id = ? AND trait_type = ? AND {LIVE}"
+
+        def write(conn: sqlite3.Connection, now: float) -> CommitResult:
+            skipped: set[str] = set()
+            for item in work.traits:
+                evaluation = item.evaluation
+                if item.unless_pushed_after is not None:
+                    row = conn.execute(trait_sql, (evaluation.pipeline_id, evaluation.trait_type, now)).fetchone()
+                    stored = _load(TraitEvaluation, row[0]) if row else None
+                    if not may_overwrite(stored, item):
+                        skipped.add(evaluation.trait_type)
+                        continue
+                TRAITS.put(conn, (evaluation.pipeline_id, evaluation.trait_type, evaluation.to_json()),
+                           _expiry(item.ttl, now))
+            claimed: list[bool] = []
+            for entry in work.events:
+                taken = True
+                if entry.claim is not None:
+                    expires = now + entry.claim.ttl if entry.claim.ttl > 0 else None
+                    taken = conn.execute(_CLAIM_SQL, (entry.claim.lease_key, owner, expires, now)).rowcount == 1
+                insert_event(conn, entry.event, self._retained(None, now))
+                if taken:
+                    self._put_alerts(conn, now, entry.alerts)
+                claimed.append(taken)
+            if work.readiness is not None:
+                READINESS.put(conn, (work.readiness.pipeline_id, work.readiness.to_json()),
+                              _expiry(work.readiness_ttl, now))
+            return CommitResult(skipped=frozenset(skipped), claimed=tuple(claimed))
+
+        return await self._write(write, durable=work.durable)
 
     # leases ------------------------------------------------------------------------------------
     async def acquire_lease(self, key: str, owner: str, ttl: float) -> bool:
