@@ -42,8 +42,8 @@ from interlock_core.plugins import PluginContext
 from interlock_core.ports import Notifier
 
 from . import _redis_scripts as scripts
-from ._redis_batches import RedisBatches
 from ._redis_alerts import RedisAlertOutbox
+from ._redis_batches import RedisBatches
 from ._redis_connection import UNAVAILABLE_ERRORS, RedisConfig, connect, resolve_config, translate_errors
 from ._redis_keys import RedisKeys, cycle_member, split_cycle_member
 

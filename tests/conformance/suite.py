@@ -14,7 +14,8 @@ cases live in eight mixins: this module (lifecycle, pipelines, traits, readiness
 ``suite_ledger`` (run logs, reruns, cascade markers, list limits), ``suite_events`` (the event
 log and leases), ``suite_identity`` (the store identity), ``suite_shadow`` (dry-run shadow
 records), ``suite_reruns`` (run inputs, drift baselines, rerun sources and the counts read back
-from them) ``suite_alerts`` (the alert outbox) and ``suite_batches`` (batch reads and the unit-of-work commit). The cases follow section 5 of the
+from them), ``suite_alerts`` (the alert outbox) and ``suite_batches`` (the batch reads and the
+unit-of-work commit). The cases follow section 5 of the
 predecessor's behaviour reference, adapted to our Protocol (absent records read as ``None``),
 plus what the engine relies on beyond it.
 """
