@@ -44,7 +44,7 @@ from interlock_core.plugins import PluginContext
 from interlock_core.ports import Notifier
 from interlock_core.unit_of_work import CommitResult, CycleKey, PipelineRecords, UnitOfWork, may_overwrite
 
-from ._sqlite_alerts import _CLAIM_SQL, SQLiteAlertOutbox, insert_event
+from ._sqlite_alerts import _CLAIM_SQL, SQLiteAlertOutbox
 from ._sqlite_database import MEMORY, SQLiteDatabase
 from ._sqlite_schema import (
     CASCADE_MARKERS,
@@ -70,6 +70,10 @@ DEFAULT_RETENTION = timedelta(days=7)
 UNFINISHED_GRACE = 86400.0  # unfinished runs, run logs and reruns outlive retention by a day
 PURGE_INTERVAL = 60.0  # seconds of clock time between lazy purges of expired rows
 _CYCLES_PER_STATEMENT = 300
+_PUSHED_SQL = (
+    "SELECT trait_type, data FROM traits WHERE pipeline_id = ? AND data LIKE '%\"source\":\"pushed\"%'"
+    f" AND {LIVE}"
+)
 _IDENTITY_SQL = "SELECT value FROM store_meta WHERE key = 'identity'"
 
 
@@ -368,32 +372,45 @@ class SQLiteStore(SQLiteAlertOutbox):
         return {asked[key]: entry for key, entry in found.items() if key in asked}
 
     async def commit(self, work: UnitOfWork) -> CommitResult:
-        """One ``BEGIN IMMEDIATE`` transaction; synced to disk when it carries a claim or an alert."""
+        """One ``BEGIN IMMEDIATE`` transaction (synced to disk when it carries a claim or an alert):
+        the stored pushes that may rule a trait row out, read in one statement per pipeline; the
+        trait rows in one statement, each claim, the events in one statement, the alerts kept, the
+        readiness row."""
         owner = uuid.uuid4().hex
-        trait_sql = f"SELECT data FROM traits WHERE pipeline_id = ? AND trait_type = ? AND {LIVE}"
+        guarded = sorted({w.evaluation.pipeline_id for w in work.traits if w.unless_pushed_after is not None})
 
         def write(conn: sqlite3.Connection, now: float) -> CommitResult:
+            pushed: dict[tuple[str, str], TraitEvaluation] = {}
+            for pipeline_id in guarded:
+                for trait_type, data in conn.execute(_PUSHED_SQL, (pipeline_id, now)).fetchall():
+                    if (stored := _load(TraitEvaluation, data)) is not None:
+                        pushed[(pipeline_id, trait_type)] = stored
             skipped: set[str] = set()
+            rows: dict[tuple[str, str], tuple[Any, ...]] = {}  # one row per key (the last written wins)
             for item in work.traits:
                 evaluation = item.evaluation
-                if item.unless_pushed_after is not None:
-                    row = conn.execute(trait_sql, (evaluation.pipeline_id, evaluation.trait_type, now)).fetchone()
-                    stored = _load(TraitEvaluation, row[0]) if row else None
-                    if not may_overwrite(stored, item):
-                        skipped.add(evaluation.trait_type)
-                        continue
-                TRAITS.put(conn, (evaluation.pipeline_id, evaluation.trait_type, evaluation.to_json()),
-                           _expiry(item.ttl, now))
+                key = (evaluation.pipeline_id, evaluation.trait_type)
+                if not may_overwrite(pushed.get(key), item):
+                    skipped.add(evaluation.trait_type)
+                    continue
+                rows[key] = (*key, evaluation.to_json(), _expiry(item.ttl, now))
+            if rows:
+                conn.execute(TRAITS.upsert_many(len(rows)), [v for row in rows.values() for v in row])
             claimed: list[bool] = []
             for entry in work.events:
                 taken = True
                 if entry.claim is not None:
                     expires = now + entry.claim.ttl if entry.claim.ttl > 0 else None
                     taken = conn.execute(_CLAIM_SQL, (entry.claim.lease_key, owner, expires, now)).rowcount == 1
-                insert_event(conn, entry.event, self._retained(None, now))
+                claimed.append(taken)
+            if work.events:
+                retained = self._retained(None, now)
+                values = ", ".join("(?, ?, ?)" for _ in work.events)
+                conn.execute(f"INSERT INTO events (pipeline_id, data, expires_at) VALUES {values}",
+                             [v for e in work.events for v in (e.event.pipeline_id, e.event.to_json(), retained)])
+            for entry, taken in zip(work.events, claimed, strict=True):
                 if taken:
                     self._put_alerts(conn, now, entry.alerts)
-                claimed.append(taken)
             if work.readiness is not None:
                 READINESS.put(conn, (work.readiness.pipeline_id, work.readiness.to_json()),
                               _expiry(work.readiness_ttl, now))
