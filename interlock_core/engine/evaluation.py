@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import date as Date
 from datetime import datetime, timedelta
 from typing import Any
@@ -301,9 +302,13 @@ class Evaluation:
 
     async def stored_readiness(self, pipeline: PipelineConfig) -> ReadinessResult:
         """:meth:`check_readiness` of a pipeline already read."""
+        stored = {t.trait_type: t for t in await self.ctx.store.list_traits(pipeline.name)}
+        return self.readiness_of(pipeline, stored)
+
+    def readiness_of(self, pipeline: PipelineConfig, stored_by_type: Mapping[str, TraitEvaluation]) -> ReadinessResult:
+        """The readiness rule over the pipeline's stored trait rows (by type): a missing one is STALE."""
         archetype = self.ctx.archetypes.get(pipeline.archetype)
         traits = self.ctx.traits_of(pipeline)
-        stored_by_type = {t.trait_type: t for t in await self.ctx.store.list_traits(pipeline.name)}
         evaluations = []
         for trait in traits:
             stored = stored_by_type.get(trait.type)

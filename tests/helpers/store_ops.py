@@ -135,7 +135,7 @@ async def measure(harness: Any, provider: str = "sqlite") -> dict[str, dict[str,
         await scenario(SCENARIOS[0], lambda: engine.evaluate("p0"))
         await scenario(SCENARIOS[1], lambda: engine.start_run("p0"))
 
-        async def readiness_get() -> None:
+        async def readiness_get() -> None:  # what GET /api/pipelines/{id}/readiness asks of the engine
             result = await engine.check_readiness("p0")
             await engine.pipeline_state(result.pipeline_id, readiness=result)
 
