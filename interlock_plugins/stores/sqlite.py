@@ -69,7 +69,7 @@ T = TypeVar("T")
 DEFAULT_RETENTION = timedelta(days=7)
 UNFINISHED_GRACE = 86400.0  # unfinished runs, run logs and reruns outlive retention by a day
 PURGE_INTERVAL = 60.0  # seconds of clock time between lazy purges of expired rows
-_CYCLES_PER_STATEMENT = 300
+_CYCLES_PER_STATEMENT = 100
 _PUSHED_SQL = (
     "SELECT trait_type, data FROM traits WHERE pipeline_id = ? AND data LIKE '%\"source\":\"pushed\"%'"
     f" AND {LIVE}"
@@ -355,7 +355,7 @@ class SQLiteStore(SQLiteAlertOutbox):
         return PipelineRecords(traits=traits, readiness=readiness, run_logs=run_logs)
 
     async def read_cycles(self, cycles: Sequence[CycleKey]) -> dict[CycleKey, RunLogEntry]:
-        """One statement per 300 cycles (SQLite's limit on bound values)."""
+        """One statement per 100 cycles."""
         wanted = sorted({(p, d, s or DEFAULT_SCHEDULE_ID) for p, d, s in cycles})
         found: dict[CycleKey, RunLogEntry] = {}
         now = self._now()
