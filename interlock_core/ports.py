@@ -189,11 +189,12 @@ class Store(Protocol):
         date then schedule."""
 
     # batches ---------------------------------------------------------------------------------
-    async def read_pipeline(self, pipeline_id: str, cycles: Sequence[tuple[str, str]] = ()) -> PipelineRecords:
+    async def read_pipeline(self, pipeline_id: str, cycles: Sequence[tuple[str, str]] = (), *,
+                            readiness: bool = True) -> PipelineRecords:
         """In one read (one statement / round trip / query where the backend allows): the
-        pipeline's live trait rows, its readiness cache and the run logs of ``cycles`` ((date,
-        schedule id) pairs; an empty schedule id is ``daily``) — what :meth:`list_traits`,
-        :meth:`get_readiness` and :meth:`get_run_log` answer, as one consistent look."""
+        pipeline's live trait rows, its readiness cache (unless ``readiness`` is False) and the run
+        logs of ``cycles`` ((date, schedule id) pairs; an empty schedule id is ``daily``) — what
+        :meth:`list_traits`, :meth:`get_readiness` and :meth:`get_run_log` answer, as one look."""
 
     async def read_cycles(self, cycles: Sequence[CycleKey]) -> dict[CycleKey, RunLogEntry]:
         """The live run logs of many cycles ((pipeline, date, schedule id)) in one batch, keyed as

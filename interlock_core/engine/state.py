@@ -71,5 +71,5 @@ class StateReader:
         (:meth:`Store.read_pipeline`) with its current cycles' run logs (returned for :meth:`read`)."""
         now = self.ctx.clock.now()
         cycles = [(cycle_date(now, schedule_zone(pipeline, s)), s.name) for s in pipeline.resolved_schedules()]
-        records = await self.ctx.store.read_pipeline(pipeline.name, cycles)
+        records = await self.ctx.store.read_pipeline(pipeline.name, cycles, readiness=False)
         return self.evaluation.readiness_of(pipeline, records.traits), pipeline, records.run_logs

@@ -108,9 +108,10 @@ class DynamoDBBatches:
                 tg.start_soon(chunk, unique[start:start + BATCH_GET])
         return found
 
-    async def read_pipeline(self, pipeline_id: str, cycles: Sequence[tuple[str, str]] = ()) -> PipelineRecords:
+    async def read_pipeline(self, pipeline_id: str, cycles: Sequence[tuple[str, str]] = (), *,
+                            readiness: bool = True) -> PipelineRecords:
         pk = keys.pipeline_pk(pipeline_id)
-        wanted = [items.key(pk, keys.READINESS)]
+        wanted = [items.key(pk, keys.READINESS)] if readiness else []
         wanted += [items.key(pk, keys.run_log_sk(date, schedule or DEFAULT_SCHEDULE_ID)) for date, schedule in cycles]
         trait_items: list[Item] = []
         got: list[Item] = []
@@ -120,7 +121,8 @@ class DynamoDBBatches:
                 trait_items.extend([item async for item in query])
 
         async def others() -> None:
-            got.extend(await self._batch_get(wanted))
+            if wanted:
+                got.extend(await self._batch_get(wanted))
 
         async with anyio.create_task_group() as tg:
             tg.start_soon(traits)
@@ -128,14 +130,14 @@ class DynamoDBBatches:
         now = self._now()
         found = (items.decode(TraitEvaluation, item, now) for item in trait_items)
         by_type = {t.trait_type: t for t in found if t is not None}
-        readiness: ReadinessResult | None = None
+        cached: ReadinessResult | None = None
         run_logs: dict[tuple[str, str], RunLogEntry] = {}
         for item in got:
             if items.string_of(item, "SK") == keys.READINESS:
-                readiness = items.decode(ReadinessResult, item, now)
+                cached = items.decode(ReadinessResult, item, now)
             elif (entry := items.decode(RunLogEntry, item, now)) is not None:
                 run_logs[(entry.date, entry.schedule_id or DEFAULT_SCHEDULE_ID)] = entry
-        return PipelineRecords(traits=dict(sorted(by_type.items())), readiness=readiness, run_logs=run_logs)
+        return PipelineRecords(traits=dict(sorted(by_type.items())), readiness=cached, run_logs=run_logs)
 
     async def read_cycles(self, cycles: Sequence[CycleKey]) -> dict[CycleKey, RunLogEntry]:
         if not cycles:

@@ -58,9 +58,10 @@ class RedisBatches:
         self._read_pipeline_script: AsyncScript = self._redis.register_script(scripts.READ_PIPELINE)
 
     @translate_errors
-    async def read_pipeline(self, pipeline_id: str, cycles: Sequence[tuple[str, str]] = ()) -> PipelineRecords:
+    async def read_pipeline(self, pipeline_id: str, cycles: Sequence[tuple[str, str]] = (), *,
+                            readiness: bool = True) -> PipelineRecords:
         wanted = list(dict.fromkeys((date, schedule or DEFAULT_SCHEDULE_ID) for date, schedule in cycles))
-        keys = [self.keys.traits(pipeline_id), self.keys.readiness(pipeline_id),
+        keys = [self.keys.traits(pipeline_id), self.keys.readiness(pipeline_id) if readiness else "",
                 *(self.keys.run_log(pipeline_id, date, schedule) for date, schedule in wanted)]
         prefix = self.keys.trait(pipeline_id, "")
         _types, rows, cached, logs = await self._read_pipeline_script(keys, [prefix])
@@ -74,7 +75,8 @@ class RedisBatches:
             entry = _load(RunLogEntry, raw)
             if entry is not None:
                 run_logs[cycle] = entry
-        return PipelineRecords(traits=dict(sorted(traits.items())), readiness=_load(ReadinessResult, cached),
+        return PipelineRecords(traits=dict(sorted(traits.items())),
+                               readiness=_load(ReadinessResult, cached) if readiness else None,
                                run_logs=run_logs)
 
     @translate_errors

@@ -294,7 +294,7 @@ return {skipped, claimed}
 
 # One pipeline's trait rows, readiness cache and run logs of the cycles asked for, in one step.
 #
-# KEYS[1]  the pipeline's trait set; KEYS[2] its readiness key; KEYS[3..] the run logs asked for
+# KEYS[1]  the pipeline's trait set; KEYS[2] its readiness key ("": not read); KEYS[3..] the run logs asked for
 # ARGV[1]  the prefix of the pipeline's trait keys (a member is escaped as ``_redis_keys.escape``)
 # Returns {trait types, their rows (false when expired), the readiness row or false, the run logs}.
 READ_PIPELINE = """
@@ -306,5 +306,7 @@ for i, member in ipairs(types) do
 end
 local logs = {}
 for i = 3, #KEYS do logs[i - 2] = redis.call('GET', KEYS[i]) end
-return {types, rows, redis.call('GET', KEYS[2]), logs}
+local cached = false
+if KEYS[2] ~= '' then cached = redis.call('GET', KEYS[2]) end
+return {types, rows, cached, logs}
 """

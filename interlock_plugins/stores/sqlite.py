@@ -328,12 +328,15 @@ class SQLiteStore(SQLiteAlertOutbox):
         return await self._list(ShadowCycle, sql, (pipeline_id, since, until))
 
     # batches -----------------------------------------------------------------------------------
-    async def read_pipeline(self, pipeline_id: str, cycles: Sequence[tuple[str, str]] = ()) -> PipelineRecords:
+    async def read_pipeline(self, pipeline_id: str, cycles: Sequence[tuple[str, str]] = (), *,
+                            readiness: bool = True) -> PipelineRecords:
         """One statement (a consistent snapshot): trait rows, the readiness cache, the run logs asked for."""
         now = self._now()
-        parts = [f"SELECT 0, trait_type, '', data FROM traits WHERE pipeline_id = ? AND {LIVE}",
-                 f"SELECT 1, '', '', data FROM readiness WHERE pipeline_id = ? AND {LIVE}"]
-        params: list[Any] = [pipeline_id, now, pipeline_id, now]
+        parts = [f"SELECT 0, trait_type, '', data FROM traits WHERE pipeline_id = ? AND {LIVE}"]
+        params: list[Any] = [pipeline_id, now]
+        if readiness:
+            parts.append(f"SELECT 1, '', '', data FROM readiness WHERE pipeline_id = ? AND {LIVE}")
+            params += [pipeline_id, now]
         wanted = sorted({(date, schedule or DEFAULT_SCHEDULE_ID) for date, schedule in cycles})
         if wanted:
             pairs = " OR ".join("(date = ? AND schedule_id = ?)" for _ in wanted)
@@ -343,16 +346,16 @@ class SQLiteStore(SQLiteAlertOutbox):
         sql, args = " UNION ALL ".join(parts), tuple(params)
         rows = await self._db.read(lambda conn: conn.execute(sql, args).fetchall())
         traits: dict[str, TraitEvaluation] = {}
-        readiness: ReadinessResult | None = None
+        cached: ReadinessResult | None = None
         run_logs: dict[tuple[str, str], RunLogEntry] = {}
         for kind, first, second, data in sorted(rows, key=lambda r: (r[0], r[1], r[2])):
             if kind == 0 and (trait := _load(TraitEvaluation, data)) is not None:
                 traits[first] = trait
             elif kind == 1:
-                readiness = _load(ReadinessResult, data)
+                cached = _load(ReadinessResult, data)
             elif kind == 2 and (entry := _load(RunLogEntry, data)) is not None:
                 run_logs[(first, second)] = entry
-        return PipelineRecords(traits=traits, readiness=readiness, run_logs=run_logs)
+        return PipelineRecords(traits=traits, readiness=cached, run_logs=run_logs)
 
     async def read_cycles(self, cycles: Sequence[CycleKey]) -> dict[CycleKey, RunLogEntry]:
         """One statement per 100 cycles."""

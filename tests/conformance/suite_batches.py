@@ -38,6 +38,8 @@ class BatchConformance:
         assert found.readiness == cached
         assert dict(found.run_logs) == {("2026-03-02", "daily"): today, ("2026-03-01", "morning"): yesterday}
         assert dict((await store.read_pipeline("ct-batch")).run_logs) == {}
+        alone = await store.read_pipeline("ct-batch", [("2026-03-02", "daily")], readiness=False)
+        assert alone.readiness is None and dict(alone.traits) == {"a": a, "b": b} and len(alone.run_logs) == 1
 
     async def test_read_cycles_answers_many_cycles_at_once(self, store: Store) -> None:
         entries = [run_log(f"ct-cycles-{n}", "2026-03-02") for n in range(120)]  # past one statement's width (SQLite)
