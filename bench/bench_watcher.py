@@ -185,7 +185,7 @@ async def child(args: Any) -> dict[str, Any]:
             if args.profile:
                 profiler = cProfile.Profile()
                 profiler.enable()
-                await watcher.run_once()
+                await Watcher(engine).run_once()  # a first pass (a fresh watcher ticks every cycle)
                 profiler.disable()
                 out = io.StringIO()
                 stats_out = pstats.Stats(profiler, stream=out)

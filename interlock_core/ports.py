@@ -34,6 +34,7 @@ from .model import (
     ShadowCycle,
     TraitEvaluation,
 )
+from .unit_of_work import CommitResult, CycleKey, PipelineRecords, UnitOfWork
 
 # --------------------------------------------------------------------------------------- store
 
@@ -186,6 +187,24 @@ class Store(Protocol):
     async def list_shadow_cycles(self, pipeline_id: str, since: str, until: str) -> list[ShadowCycle]:
         """The pipeline's shadow records dated ``since`` to ``until`` (inclusive, YYYY-MM-DD), by
         date then schedule."""
+
+    # batches ---------------------------------------------------------------------------------
+    async def read_pipeline(self, pipeline_id: str, cycles: Sequence[tuple[str, str]] = (), *,
+                            readiness: bool = True) -> PipelineRecords:
+        """In one read (one statement / round trip / query where the backend allows): the
+        pipeline's live trait rows, its readiness cache (unless ``readiness`` is False) and the run
+        logs of ``cycles`` ((date, schedule id) pairs; an empty schedule id is ``daily``) — what
+        :meth:`list_traits`, :meth:`get_readiness` and :meth:`get_run_log` answer, as one look."""
+
+    async def read_cycles(self, cycles: Sequence[CycleKey]) -> dict[CycleKey, RunLogEntry]:
+        """The live run logs of many cycles ((pipeline, date, schedule id)) in one batch, keyed as
+        asked; a cycle without one is left out."""
+
+    async def commit(self, work: UnitOfWork) -> CommitResult:
+        """Write ``work`` in one transaction (SQLite) / one round trip (Redis) / one
+        ``TransactWriteItems`` (DynamoDB): its trait rows (each unless its ``unless_pushed_after``
+        condition holds), its events in order with their alerts (those guarded by a claim only when
+        the claim is taken: as :meth:`record_alerts`), and the readiness cache. All or nothing."""
 
     # leases ----------------------------------------------------------------------------------
     async def acquire_lease(self, key: str, owner: str, ttl: float) -> bool:

@@ -116,10 +116,9 @@ class Watcher:
                and (outcome is not Outcome.RETIRED or r.rerun_run_id) for r in reruns):
             return
         today = self._today(pipeline, schedule)
-        for day in days_in_view(today):
-            entry = await self.ctx.store.get_run_log(pipeline.name, day, schedule.name)
-            if entry is not None and not entry.status.is_terminal:
-                return
+        stored = await self.ctx.store.read_cycles([(pipeline.name, day, schedule.name) for day in days_in_view(today)])
+        if any(not entry.status.is_terminal for entry in stored.values()):
+            return
         self._settled[(pipeline.name, schedule.name)] = today
         self._settled_configs[pipeline.name] = pipeline
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -22,6 +22,7 @@ from ..model import (
     Event,
     EventKind,
     PipelineConfig,
+    ReadinessResult,
     RetryPolicy,
     WatcherConfig,
 )
@@ -29,6 +30,7 @@ from ..outbound import HostPolicy
 from ..outbox import SinkPolicy, outbox_records
 from ..ports import EvaluatorRunner, Notifier, Store, TriggerType, WakeUp
 from ..redaction import redact, redact_text
+from ..unit_of_work import CommitResult, EventWrite, TraitWrite, UnitOfWork
 
 log = logging.getLogger("interlock.engine")
 
@@ -39,6 +41,16 @@ class AlertSubmitter(Protocol):
     not take, to deliver from memory; otherwise those go to ``submit`` too."""
 
     def submit(self, alert: Alert) -> None: ...
+
+
+@dataclass(frozen=True)
+class Recording:
+    """An event to record in a commit, with the alert it raised and the claim that makes that alert
+    once (the event is recorded whether or not the claim is taken)."""
+
+    event: Event
+    alert: Alert | None = None
+    claim: AlertClaim | None = None
 
 
 class NullAlerts:
@@ -193,6 +205,31 @@ class EngineContext:
         if event is not None and self.on_event is not None:
             await self.on_event(event)
         return True
+
+    async def commit(self, *, traits: Sequence[TraitWrite] = (), events: Sequence[Recording] = (),
+                     readiness: ReadinessResult | None = None, readiness_ttl: float | None = None) -> CommitResult:
+        """Write trait rows, events (each with its alert's outbox records and claim) and the
+        readiness cache in one store commit; then hand the alerts it kept to the sender and the
+        events to ``on_event``, as :meth:`record_event` and :meth:`alert_once` do one by one."""
+        now = self.clock.now()
+        writes = [EventWrite(r.event, outbox_records(r.alert, self.alert_sinks, now) if r.alert else (), r.claim)
+                  for r in events]
+        work = UnitOfWork(traits=tuple(traits), events=writes, readiness=readiness, readiness_ttl=readiness_ttl)
+        try:
+            result = await self.store.commit(work)
+        except StoreUnavailable:
+            fallback = getattr(self.alerts, "submit_unrecorded", None)
+            for recording in events:
+                if recording.alert is not None:
+                    (fallback or self.alerts.submit)(recording.alert)
+            raise
+        for recording, kept in zip(events, result.claimed, strict=False):
+            if kept and recording.alert is not None:
+                self.alerts.submit(recording.alert)
+        if self.on_event is not None:
+            for recording in events:
+                await self.on_event(recording.event)
+        return result
 
     async def wake(self, pipeline_id: str, reason: str, schedule_id: str | None = None,
                    date: str | None = None) -> None:

@@ -150,10 +150,11 @@ class CyclePass:
         run-log entry as it stood."""
         ran_before = False
         before: RunLogEntry | None = None
-        for day in days_in_view(today):
-            if excluded(pipeline, Date.fromisoformat(day), self.ctx.calendars):
-                continue
-            entry = await self.ctx.store.get_run_log(pipeline.name, day, schedule.name)
+        days = [d for d in days_in_view(today) if not excluded(pipeline, Date.fromisoformat(d), self.ctx.calendars)]
+        # the days in view in one read; a day whose run is moved along is read again
+        stored = await self.ctx.store.read_cycles([(pipeline.name, day, schedule.name) for day in days])
+        for day in days:
+            entry = stored.get((pipeline.name, day, schedule.name))
             run = None
             if entry is not None and not entry.status.is_terminal and entry.run_id:
                 run = await self.ctx.store.get_run(entry.run_id)

@@ -3,6 +3,8 @@ evaluate readiness and drive the run lifecycle."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from contextvars import ContextVar
 from typing import Any
 
 from ..config.registration import api_pipeline_problems
@@ -16,6 +18,7 @@ from ..model import (
     PipelineOrigin,
     ReadinessResult,
     RerunRecord,
+    RunLogEntry,
     RunState,
     SchedulerRun,
     ShadowCycle,
@@ -42,6 +45,10 @@ from .watchdog import Watchdog
 ACTIVE_RUN_SCAN = 50
 """How many of a pipeline's newest runs are checked for one under way before it is removed."""
 
+
+_JUST_READ: ContextVar[tuple[ReadinessResult, PipelineConfig, Mapping[tuple[str, str], RunLogEntry]] | None] = \
+    ContextVar("interlock_just_read_readiness", default=None)
+"""The records :meth:`Engine.check_readiness` read, for the :meth:`Engine.pipeline_state` that follows it."""
 
 class Engine:
     def __init__(self, ctx: EngineContext, *, validate_pipeline: Any = None, closers: list[Any] | None = None) -> None:
@@ -136,7 +143,12 @@ class Engine:
         return await self.evaluation.evaluate(pipeline_id, schedule_id=schedule_id, date=date)
 
     async def check_readiness(self, pipeline_id: str) -> ReadinessResult:
-        return await self.evaluation.check_readiness(pipeline_id)
+        """Readiness from stored results only; the pipeline's trait rows and its current cycles' run
+        logs are read in one store read, kept (in this task) for a :meth:`pipeline_state` of the
+        same result that follows (``GET .../readiness`` asks for both)."""
+        readiness, pipeline, run_logs = await self.states.with_readiness(await self.ctx.pipeline(pipeline_id))
+        _JUST_READ.set((readiness, pipeline, run_logs))
+        return readiness
 
     async def push_trait(self, pipeline_id: str, trait_type: str, status: str, **kwargs: Any) -> TraitEvaluation:
         return await self.evaluation.push_trait(pipeline_id, trait_type, status, **kwargs)
@@ -147,6 +159,11 @@ class Engine:
         blockers …; :mod:`interlock_core.pipeline_state`), from stored records only (``readiness``:
         :meth:`check_readiness` when the caller has just read it; ``retired``: the caller knows it is
         retired although its stored record does not say so yet)."""
+        just = _JUST_READ.get()
+        if just is not None and readiness is not None and readiness is just[0] and \
+                pipeline in (just[1].name, just[1]):
+            _JUST_READ.set(None)  # what check_readiness has just read: no second read
+            return await self.states.read(just[1], readiness=readiness, retired=retired, run_logs=just[2])
         config = await self.ctx.pipeline(pipeline) if isinstance(pipeline, str) else pipeline
         return await self.states.read(config, readiness=readiness, retired=retired)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import date as Date
 from datetime import datetime, timedelta
 from typing import Any
@@ -14,6 +15,7 @@ from ..dates import check_run_date
 from ..errors import NotFoundError, PipelineRetired, StoreUnavailable, ValidationError
 from ..metrics import METRICS
 from ..model import (
+    AlertClaim,
     AlertLevel,
     Event,
     EventKind,
@@ -30,7 +32,8 @@ from ..ports import EvaluatorInput, EvaluatorOutput, EvaluatorRunner
 from ..readiness import apply_rule
 from ..schedule import cycle_date, excluded, schedule_zone
 from ..tracing import span
-from .context import EngineContext
+from ..unit_of_work import TraitWrite
+from .context import EngineContext, Recording
 
 log = logging.getLogger("interlock.engine")
 
@@ -119,15 +122,37 @@ class Evaluation:
                                reason="no result pushed yet, or the last one expired",
                                evaluated_at=self.ctx.clock.now(), source="pushed")
 
+    def _evaluated_event(self, pipeline: PipelineConfig, trait: ResolvedTrait, evaluation: TraitEvaluation) -> Event:
+        return self.ctx.event(EventKind.TRAIT_EVALUATED, pipeline.name, trait_type=trait.type,
+                              status=evaluation.status, message=evaluation.reason, details=evaluation.value,
+                              failure_category=evaluation.failure_category)
+
+    def _edge_recording(self, event: Event, pipeline: PipelineConfig, trait: ResolvedTrait,
+                        evaluation: TraitEvaluation, previous: TraitEvaluation | None,
+                        schedule_id: str | None, date: str | None) -> Recording:
+        """The trait's ``event`` and, with it, the alert of a required trait that turned not-PASS
+        (claimed once per transition: not on every evaluation while it stays so)."""
+        if not trait.required or evaluation.status == TraitStatus.PASS or \
+                (previous is not None and previous.status != TraitStatus.PASS):
+            return Recording(event)
+        category = evaluation.failure_category
+        # keyed by the state it leaves, so concurrent evaluations of one transition alert once
+        key = f"trait-failed:{pipeline.name}:{trait.type}:{_identity(previous)}"
+        alert = self.ctx.make_alert(
+            AlertLevel.WARNING, f"Trait {trait.type} failed for {pipeline.name}: {evaluation.reason or ''}",
+            pipeline.name, key=key, trait_type=trait.type,
+            details={"failureCategory": category.value} if category else None, schedule_id=schedule_id, date=date)
+        return Recording(event, alert, AlertClaim(key, EDGE_KEY_TTL.total_seconds()))
+
     async def _record(self, pipeline: PipelineConfig, trait: ResolvedTrait, evaluation: TraitEvaluation,
-                      schedule_id: str, date: str) -> None:
+                      schedule_id: str, date: str, started: datetime) -> None:
+        """Record one trait's verdict on its own (a step of the AWS state machine): row, event, alert."""
         previous = await self.ctx.store.get_trait(pipeline.name, trait.type)
-        await self.ctx.store.put_trait(evaluation, trait.ttl)
+        event = self._evaluated_event(pipeline, trait, evaluation)
+        await self.ctx.commit(traits=[TraitWrite(evaluation, trait.ttl, unless_pushed_after=started)],
+                              events=[self._edge_recording(event, pipeline, trait, evaluation, previous,
+                                                           schedule_id, date)])
         METRICS.inc("interlock_trait_results_total", status=evaluation.status)
-        evaluated = self.ctx.event(EventKind.TRAIT_EVALUATED, pipeline.name, trait_type=trait.type,
-                                   status=evaluation.status, message=evaluation.reason, details=evaluation.value,
-                                   failure_category=evaluation.failure_category)
-        await self._with_edge_alert(evaluated, pipeline, trait, evaluation, previous, schedule_id, date)
 
     async def _with_edge_alert(self, event: Event, pipeline: PipelineConfig, trait: ResolvedTrait,
                                evaluation: TraitEvaluation, previous: TraitEvaluation | None,
@@ -147,21 +172,30 @@ class Evaluation:
             trait_type=trait.type, details={"failureCategory": category.value} if category else None,
             event=event, event_always=True, schedule_id=schedule_id, date=date)
 
-    async def _evaluate_trait(self, pipeline: PipelineConfig, trait: ResolvedTrait, schedule_id: str,
-                              date: str) -> TraitEvaluation:
+    async def _trait_result(self, pipeline: PipelineConfig, trait: ResolvedTrait, schedule_id: str,
+                            date: str) -> TraitEvaluation:
+        """The trait's result now: its evaluator's verdict, or a pushed trait's stored result."""
         with span("interlock.trait", **{"interlock.pipeline": pipeline.name, "interlock.trait": trait.type,
                                         "interlock.trait.required": trait.required}) as traced:
             if trait.pushed:
                 evaluation = await self._pushed_state(pipeline, trait)
             else:
                 evaluation = await self._run_evaluator(pipeline, trait, schedule_id, date)
-                await self._record(pipeline, trait, evaluation, schedule_id, date)
             if traced.recording:
                 category = evaluation.failure_category
                 traced.set(**{"interlock.status": str(evaluation.status), "interlock.reason": evaluation.reason,
                               "interlock.failure_category": category.value if category else None,
                               "interlock.source": evaluation.source})
             return evaluation
+
+    async def _evaluate_trait(self, pipeline: PipelineConfig, trait: ResolvedTrait, schedule_id: str,
+                              date: str) -> TraitEvaluation:
+        """Evaluate one trait and record it on its own (an evaluator's verdict; a pushed one is read)."""
+        started = self.ctx.clock.now()
+        evaluation = await self._trait_result(pipeline, trait, schedule_id, date)
+        if not trait.pushed:
+            await self._record(pipeline, trait, evaluation, schedule_id, date, started)
+        return evaluation
 
     # ------------------------------------------------------------------------------ public
     async def evaluate(self, pipeline_id: str | PipelineConfig, *, schedule_id: str | None = None,
@@ -182,11 +216,17 @@ class Evaluation:
 
     async def _evaluate(self, pipeline: PipelineConfig, traits: list[ResolvedTrait], schedule: str,
                         day: str) -> ReadinessResult:
-        started = self.ctx.clock.monotonic()
+        """Every trait's result concurrently; then one read of the state it builds on (the stored
+        rows and readiness its alerts compare with) and one commit of the trait rows, the events in
+        the order the verdicts came, their alerts and the readiness."""
+        started, started_at = self.ctx.clock.monotonic(), self.ctx.clock.now()
         results: list[TraitEvaluation | None] = [None] * len(traits)
+        verdicts: list[tuple[int, Event]] = []  # evaluated traits, in the order their verdicts came
 
         async def one(index: int, trait: ResolvedTrait) -> None:
-            results[index] = await self._evaluate_trait(pipeline, trait, schedule, day)
+            results[index] = evaluation = await self._trait_result(pipeline, trait, schedule, day)
+            if not trait.pushed:
+                verdicts.append((index, self._evaluated_event(pipeline, trait, evaluation)))
 
         try:
             async with anyio.create_task_group() as tg:
@@ -194,36 +234,61 @@ class Evaluation:
                     tg.start_soon(one, index, trait)
         except ExceptionGroup as group:  # callers get the store's own error (StoreUnavailable …), not a group
             raise first_error(group) from None
+        prior = await self.ctx.store.read_pipeline(pipeline.name)
+        writes: list[TraitWrite] = []
+        recordings: list[Recording] = []
+        for index, event in verdicts:
+            trait, evaluation = traits[index], results[index]
+            assert evaluation is not None
+            previous = prior.traits.get(trait.type)
+            if previous is not None and previous.source == "pushed" and previous.evaluated_at > started_at:
+                results[index] = previous  # pushed while the evaluator ran: the push stands
+                continue
+            writes.append(TraitWrite(evaluation, trait.ttl, unless_pushed_after=started_at))
+            recordings.append(self._edge_recording(event, pipeline, trait, evaluation, previous, schedule, day))
         evaluations = [r for r in results if r is not None]
-        result = await self.conclude(pipeline, traits, evaluations, schedule, day)
+        result, checked = self._conclusion(pipeline, traits, evaluations, schedule, day, prior.readiness)
+        await self.ctx.commit(traits=writes, events=[*recordings, checked], readiness=result,
+                              readiness_ttl=self.ctx.config.readiness_ttl.total_seconds())
+        for write in writes:
+            METRICS.inc("interlock_trait_results_total", status=write.evaluation.status)
+        self._count(pipeline, result)
         METRICS.observe("interlock_evaluation_seconds", self.ctx.clock.monotonic() - started)
         return result
 
-    async def conclude(self, pipeline: PipelineConfig, traits: list[ResolvedTrait],
-                       evaluations: list[TraitEvaluation], schedule_id: str, date: str) -> ReadinessResult:
-        """Apply the readiness rule to one evaluation's trait results and record it: the cached
-        readiness, READINESS_CHECKED (last), and the alert when the pipeline becomes blocked."""
+    def _conclusion(self, pipeline: PipelineConfig, traits: list[ResolvedTrait], evaluations: list[TraitEvaluation],
+                    schedule_id: str, date: str, previous: ReadinessResult | None) -> tuple[ReadinessResult, Recording]:
+        """The readiness rule over the results, and READINESS_CHECKED with the alert of a pipeline
+        that becomes blocked (claimed once per transition)."""
         archetype = self.ctx.archetypes.get(pipeline.archetype)
         status, blocking = apply_rule(archetype.readiness_rule.type, list(zip(traits, evaluations, strict=True)))
         result = ReadinessResult(pipeline_id=pipeline.name, status=status, traits=evaluations, blocking=blocking,
                                  evaluated_at=self.ctx.clock.now(), schedule_id=schedule_id, date=date,
                                  excluded=self._exclusion(pipeline, date))
-        previous = await self.ctx.store.get_readiness(pipeline.name)
-        await self.ctx.store.put_readiness(result, self.ctx.config.readiness_ttl.total_seconds())
         checked = self.ctx.event(EventKind.READINESS_CHECKED, pipeline.name, status=status,
                                  details={"blocking": blocking}, schedule_id=schedule_id, date=date)
-        if status is ReadinessStatus.NOT_READY and (previous is None or previous.ready):
-            # with its event, in one store write
-            await self.ctx.alert_once(
-                f"blocked:{pipeline.name}:{_identity(previous)}", AlertLevel.WARNING,
-                f"Pipeline {pipeline.name} blocked by: [{' '.join(blocking)}]", pipeline.name,
-                ttl=EDGE_KEY_TTL, details={"blocking": blocking}, event=checked, event_always=True,
-                schedule_id=schedule_id, date=date)
-        else:
-            await self.ctx.record_event(checked)
-        METRICS.inc("interlock_evaluations_total", result=status)
-        METRICS.set_gauge("interlock_pipeline_ready", 1.0 if status == ReadinessStatus.READY else 0.0,
+        if status is not ReadinessStatus.NOT_READY or not (previous is None or previous.ready):
+            return result, Recording(checked)
+        key = f"blocked:{pipeline.name}:{_identity(previous)}"
+        alert = self.ctx.make_alert(AlertLevel.WARNING, f"Pipeline {pipeline.name} blocked by: [{' '.join(blocking)}]",
+                                    pipeline.name, key=key, details={"blocking": blocking}, schedule_id=schedule_id,
+                                    date=date)
+        return result, Recording(checked, alert, AlertClaim(key, EDGE_KEY_TTL.total_seconds()))
+
+    def _count(self, pipeline: PipelineConfig, result: ReadinessResult) -> None:
+        METRICS.inc("interlock_evaluations_total", result=result.status)
+        METRICS.set_gauge("interlock_pipeline_ready", 1.0 if result.status == ReadinessStatus.READY else 0.0,
                           pipeline=pipeline.name)
+
+    async def conclude(self, pipeline: PipelineConfig, traits: list[ResolvedTrait],
+                       evaluations: list[TraitEvaluation], schedule_id: str, date: str) -> ReadinessResult:
+        """Apply the readiness rule to one evaluation's trait results and record it: the cached
+        readiness, READINESS_CHECKED, and the alert when the pipeline becomes blocked, in one commit."""
+        previous = await self.ctx.store.get_readiness(pipeline.name)
+        result, checked = self._conclusion(pipeline, traits, evaluations, schedule_id, date, previous)
+        await self.ctx.commit(events=[checked], readiness=result,
+                              readiness_ttl=self.ctx.config.readiness_ttl.total_seconds())
+        self._count(pipeline, result)
         return result
 
     def _exclusion(self, pipeline: PipelineConfig, date: str) -> str | None:
@@ -237,9 +302,13 @@ class Evaluation:
 
     async def stored_readiness(self, pipeline: PipelineConfig) -> ReadinessResult:
         """:meth:`check_readiness` of a pipeline already read."""
+        stored = {t.trait_type: t for t in await self.ctx.store.list_traits(pipeline.name)}
+        return self.readiness_of(pipeline, stored)
+
+    def readiness_of(self, pipeline: PipelineConfig, stored_by_type: Mapping[str, TraitEvaluation]) -> ReadinessResult:
+        """The readiness rule over the pipeline's stored trait rows (by type): a missing one is STALE."""
         archetype = self.ctx.archetypes.get(pipeline.archetype)
         traits = self.ctx.traits_of(pipeline)
-        stored_by_type = {t.trait_type: t for t in await self.ctx.store.list_traits(pipeline.name)}
         evaluations = []
         for trait in traits:
             stored = stored_by_type.get(trait.type)

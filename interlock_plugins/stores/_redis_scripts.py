@@ -218,3 +218,95 @@ if ARGV[7] == '1' then
 end
 return 1
 """
+
+# ------------------------------------------------------------------------------------- batches
+# The unit-of-work commit (``_redis_batches``): trait rows, events with their alerts and claims,
+# the readiness cache, in one script. Every key is in KEYS; ARGV[1] is the plan (JSON) naming
+# them by index:
+#   {"owner": claim owner, "maxlen": stream max length, "retention": ms, "all": index of every alert id,
+#    "traits": [{"k": key, "set": trait set, "type": trait type, "json": row, "ttl": ms, "after": instant or ""}],
+#    "events": [{"stream": key, "kind": kind, "json": event, "claim": {"k": key, "ttl": ms} or null,
+#                "alerts": [{"k": key, "status_k": index, "pending_k": index, "id": id, "json": record,
+#                            "status": status, "ttl": ms}]}],
+#    "readiness": {"k": key, "json": result, "ttl": ms} or null}
+# "after" is an instant as YYYY-MM-DDTHH:MM:SS.ffffff (UTC): a stored row with source "pushed"
+# evaluated after it is left as it is.
+# Returns {skipped trait types, per event 1 when its alerts were kept (claim taken or none) else 0}.
+COMMIT = _APPEND_EVENT_FUNCTION + """
+local plan = cjson.decode(ARGV[1])
+local function instant(text)
+  if type(text) ~= 'string' then return nil end
+  local base, frac = string.match(text, '^(%d+%-%d+%-%d+T%d+:%d+:%d+)%.?(%d*)Z$')
+  if not base then return nil end
+  return base .. '.' .. frac .. string.rep('0', 6 - #frac)
+end
+local function set(key, value, ttl, nx)
+  local ms = tonumber(ttl)
+  if nx and ms > 0 then return redis.call('SET', key, value, 'NX', 'PX', ms) end
+  if nx then return redis.call('SET', key, value, 'NX') end
+  if ms > 0 then return redis.call('SET', key, value, 'PX', ms) end
+  return redis.call('SET', key, value)
+end
+local skipped = {}
+for _, t in ipairs(plan['traits']) do
+  local write = true
+  if t['after'] ~= '' then
+    local current = redis.call('GET', KEYS[t['k']])
+    if current then
+      local ok, stored = pcall(cjson.decode, current)
+      if ok and type(stored) == 'table' and stored['source'] == 'pushed' then
+        local at = instant(stored['evaluatedAt'])
+        if at and at > t['after'] then write = false end
+      end
+    end
+  end
+  if write then
+    set(KEYS[t['k']], t['json'], t['ttl'], false)
+    redis.call('SADD', KEYS[t['set']], t['type'])
+  else
+    table.insert(skipped, t['type'])
+  end
+end
+local claimed = {}
+for _, e in ipairs(plan['events']) do
+  local taken = true
+  if e['claim'] ~= cjson.null then
+    taken = set(KEYS[e['claim']['k']], plan['owner'], e['claim']['ttl'], true) and true or false
+  end
+  append_event(KEYS[e['stream']], plan['maxlen'], plan['retention'], e['kind'], e['json'])
+  if taken then
+    for _, a in ipairs(e['alerts']) do
+      if set(KEYS[a['k']], a['json'], a['ttl'], true) then
+        redis.call('ZADD', KEYS[plan['all']], 0, a['id'])
+        redis.call('ZADD', KEYS[a['status_k']], 0, a['id'])
+        if a['status'] == 'pending' then redis.call('ZADD', KEYS[a['pending_k']], 0, a['id']) end
+      end
+    end
+    table.insert(claimed, 1)
+  else
+    table.insert(claimed, 0)
+  end
+end
+local r = plan['readiness']
+if r ~= cjson.null then set(KEYS[r['k']], r['json'], r['ttl'], false) end
+return {skipped, claimed}
+"""
+
+# One pipeline's trait rows, readiness cache and run logs of the cycles asked for, in one step.
+#
+# KEYS[1]  the pipeline's trait set; KEYS[2] its readiness key ("": not read); KEYS[3..] the run logs asked for
+# ARGV[1]  the prefix of the pipeline's trait keys (a member is escaped as ``_redis_keys.escape``)
+# Returns {trait types, their rows (false when expired), the readiness row or false, the run logs}.
+READ_PIPELINE = """
+local types = redis.call('SMEMBERS', KEYS[1])
+local rows = {}
+for i, member in ipairs(types) do
+  local escaped = string.gsub(member, '[%%:{}]', {['%'] = '%25', [':'] = '%3A', ['{'] = '%7B', ['}'] = '%7D'})
+  rows[i] = redis.call('GET', ARGV[1] .. escaped)
+end
+local logs = {}
+for i = 3, #KEYS do logs[i - 2] = redis.call('GET', KEYS[i]) end
+local cached = false
+if KEYS[2] ~= '' then cached = redis.call('GET', KEYS[2]) end
+return {types, rows, cached, logs}
+"""

@@ -164,6 +164,15 @@ class Table:
         width = len(self.key)
         return conn.execute(sql, (*row[width:], expires, *row[:width], expected, now)).rowcount == 1
 
+    def upsert_many(self, count: int) -> str:
+        """Insert or replace ``count`` rows in one statement (parameters: the rows' values, then
+        ``expires_at``, row after row)."""
+        names = (*self.key, *self.columns, "expires_at")
+        one = f"({', '.join('?' * len(names))})"
+        updates = ", ".join(f"{c} = excluded.{c}" for c in (*self.columns, "expires_at"))
+        return (f"INSERT INTO {self.name} ({', '.join(names)}) VALUES {', '.join([one] * count)}"
+                f" ON CONFLICT ({', '.join(self.key)}) DO UPDATE SET {updates}")
+
     def _upsert(self) -> str:
         names = (*self.key, *self.columns, "expires_at")
         updates = ", ".join(f"{c} = excluded.{c}" for c in (*self.columns, "expires_at"))

@@ -45,6 +45,7 @@ from interlock_core.plugins import PluginContext
 from . import _dynamodb_items as items
 from . import _dynamodb_keys as keys
 from ._dynamodb_alerts import APPEND_LOCKS, DynamoDBEventsAndAlerts
+from ._dynamodb_batches import DynamoDBBatches, trait_item
 from ._dynamodb_client import TableClient
 from ._dynamodb_items import Item
 from ._dynamodb_table import DynamoDBConfig, unavailable
@@ -60,7 +61,7 @@ UNFINISHED_GRACE = timedelta(days=1)
 
 
 
-class DynamoDBStore(DynamoDBEventsAndAlerts):
+class DynamoDBStore(DynamoDBEventsAndAlerts, DynamoDBBatches):
     """``provider: dynamodb``. Satisfies :class:`interlock_core.ports.Store`.
 
     ``DynamoDBStore(table_name="t", endpoint=..., clock=...)`` builds the config from keyword
@@ -148,13 +149,7 @@ class DynamoDBStore(DynamoDBEventsAndAlerts):
 
     # traits ----------------------------------------------------------------------------------
     async def put_trait(self, evaluation: TraitEvaluation, ttl: float | None) -> None:
-        item = items.record_item(
-            keys.pipeline_pk(evaluation.pipeline_id),
-            keys.trait_sk(evaluation.trait_type),
-            evaluation.to_json(),
-            items.expiry(ttl, self._now()),
-        )
-        await self._db.put(item)
+        await self._db.put(trait_item(evaluation, items.expiry(ttl, self._now())))
 
     async def get_trait(self, pipeline_id: str, trait_type: str) -> TraitEvaluation | None:
         return await self._get(TraitEvaluation, keys.pipeline_pk(pipeline_id), keys.trait_sk(trait_type))

@@ -43,6 +43,7 @@ from interlock_core.ports import Notifier
 
 from . import _redis_scripts as scripts
 from ._redis_alerts import RedisAlertOutbox
+from ._redis_batches import RedisBatches
 from ._redis_connection import UNAVAILABLE_ERRORS, RedisConfig, connect, resolve_config, translate_errors
 from ._redis_keys import RedisKeys, cycle_member, split_cycle_member
 
@@ -97,7 +98,7 @@ def _decode(model: type[R], raw: bytes | str | None, what: str) -> R | None:
         return None
 
 
-class RedisStore(RedisAlertOutbox):
+class RedisStore(RedisAlertOutbox, RedisBatches):
     """``provider: redis``. Satisfies :class:`interlock_core.ports.Store` (the alert outbox and
     the events that raise alerts: ``_redis_alerts``)."""
 
@@ -126,6 +127,7 @@ class RedisStore(RedisAlertOutbox):
         self._append_event = register(scripts.APPEND_EVENT)
         self._write_marker = register(scripts.WRITE_CASCADE_MARKER)
         self._register_outbox_scripts()
+        self._register_batch_scripts()
 
     @classmethod
     def create(cls, config: RedisConfig, context: PluginContext) -> RedisStore:

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Callable, Mapping
+import uuid
+from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
@@ -41,8 +42,9 @@ from interlock_core.model import (
 )
 from interlock_core.plugins import PluginContext
 from interlock_core.ports import Notifier
+from interlock_core.unit_of_work import CommitResult, CycleKey, PipelineRecords, UnitOfWork, may_overwrite
 
-from ._sqlite_alerts import SQLiteAlertOutbox
+from ._sqlite_alerts import _CLAIM_SQL, SQLiteAlertOutbox
 from ._sqlite_database import MEMORY, SQLiteDatabase
 from ._sqlite_schema import (
     CASCADE_MARKERS,
@@ -67,6 +69,11 @@ T = TypeVar("T")
 DEFAULT_RETENTION = timedelta(days=7)
 UNFINISHED_GRACE = 86400.0  # unfinished runs, run logs and reruns outlive retention by a day
 PURGE_INTERVAL = 60.0  # seconds of clock time between lazy purges of expired rows
+_CYCLES_PER_STATEMENT = 100
+_PUSHED_SQL = (
+    "SELECT trait_type, data FROM traits WHERE pipeline_id = ? AND data LIKE '%\"source\":\"pushed\"%'"
+    f" AND {LIVE}"
+)
 _IDENTITY_SQL = "SELECT value FROM store_meta WHERE key = 'identity'"
 
 
@@ -319,6 +326,100 @@ class SQLiteStore(SQLiteAlertOutbox):
             f" AND {LIVE} ORDER BY date, schedule_id"
         )
         return await self._list(ShadowCycle, sql, (pipeline_id, since, until))
+
+    # batches -----------------------------------------------------------------------------------
+    async def read_pipeline(self, pipeline_id: str, cycles: Sequence[tuple[str, str]] = (), *,
+                            readiness: bool = True) -> PipelineRecords:
+        """One statement (a consistent snapshot): trait rows, the readiness cache, the run logs asked for."""
+        now = self._now()
+        parts = [f"SELECT 0, trait_type, '', data FROM traits WHERE pipeline_id = ? AND {LIVE}"]
+        params: list[Any] = [pipeline_id, now]
+        if readiness:
+            parts.append(f"SELECT 1, '', '', data FROM readiness WHERE pipeline_id = ? AND {LIVE}")
+            params += [pipeline_id, now]
+        wanted = sorted({(date, schedule or DEFAULT_SCHEDULE_ID) for date, schedule in cycles})
+        if wanted:
+            pairs = " OR ".join("(date = ? AND schedule_id = ?)" for _ in wanted)
+            parts.append(f"SELECT 2, date, schedule_id, data FROM run_logs WHERE pipeline_id = ? AND ({pairs})"
+                         f" AND {LIVE}")
+            params += [pipeline_id, *(v for pair in wanted for v in pair), now]
+        sql, args = " UNION ALL ".join(parts), tuple(params)
+        rows = await self._db.read(lambda conn: conn.execute(sql, args).fetchall())
+        traits: dict[str, TraitEvaluation] = {}
+        cached: ReadinessResult | None = None
+        run_logs: dict[tuple[str, str], RunLogEntry] = {}
+        for kind, first, second, data in sorted(rows, key=lambda r: (r[0], r[1], r[2])):
+            if kind == 0 and (trait := _load(TraitEvaluation, data)) is not None:
+                traits[first] = trait
+            elif kind == 1:
+                cached = _load(ReadinessResult, data)
+            elif kind == 2 and (entry := _load(RunLogEntry, data)) is not None:
+                run_logs[(first, second)] = entry
+        return PipelineRecords(traits=traits, readiness=cached, run_logs=run_logs)
+
+    async def read_cycles(self, cycles: Sequence[CycleKey]) -> dict[CycleKey, RunLogEntry]:
+        """One statement per 100 cycles."""
+        wanted = sorted({(p, d, s or DEFAULT_SCHEDULE_ID) for p, d, s in cycles})
+        found: dict[CycleKey, RunLogEntry] = {}
+        now = self._now()
+        for start in range(0, len(wanted), _CYCLES_PER_STATEMENT):
+            chunk = wanted[start:start + _CYCLES_PER_STATEMENT]
+            where = " OR ".join("(pipeline_id = ? AND date = ? AND schedule_id = ?)" for _ in chunk)
+            sql = f"SELECT pipeline_id, date, schedule_id, data FROM run_logs WHERE ({where}) AND {LIVE}"
+            args = (*(v for key in chunk for v in key), now)
+            rows = await self._db.read(lambda conn, sql=sql, args=args: conn.execute(sql, args).fetchall())
+            for pipeline_id, date, schedule_id, data in rows:
+                if (entry := _load(RunLogEntry, data)) is not None:
+                    found[(pipeline_id, date, schedule_id)] = entry
+        asked = {(p, d, s or DEFAULT_SCHEDULE_ID): (p, d, s) for p, d, s in cycles}
+        return {asked[key]: entry for key, entry in found.items() if key in asked}
+
+    async def commit(self, work: UnitOfWork) -> CommitResult:
+        """One ``BEGIN IMMEDIATE`` transaction (synced to disk when it carries a claim or an alert):
+        the stored pushes that may rule a trait row out, read in one statement per pipeline; the
+        trait rows in one statement, each claim, the events in one statement, the alerts kept, the
+        readiness row."""
+        owner = uuid.uuid4().hex
+        guarded = sorted({w.evaluation.pipeline_id for w in work.traits if w.unless_pushed_after is not None})
+
+        def write(conn: sqlite3.Connection, now: float) -> CommitResult:
+            pushed: dict[tuple[str, str], TraitEvaluation] = {}
+            for pipeline_id in guarded:
+                for trait_type, data in conn.execute(_PUSHED_SQL, (pipeline_id, now)).fetchall():
+                    if (stored := _load(TraitEvaluation, data)) is not None:
+                        pushed[(pipeline_id, trait_type)] = stored
+            skipped: set[str] = set()
+            rows: dict[tuple[str, str], tuple[Any, ...]] = {}  # one row per key (the last written wins)
+            for item in work.traits:
+                evaluation = item.evaluation
+                key = (evaluation.pipeline_id, evaluation.trait_type)
+                if not may_overwrite(pushed.get(key), item):
+                    skipped.add(evaluation.trait_type)
+                    continue
+                rows[key] = (*key, evaluation.to_json(), _expiry(item.ttl, now))
+            if rows:
+                conn.execute(TRAITS.upsert_many(len(rows)), [v for row in rows.values() for v in row])
+            claimed: list[bool] = []
+            for entry in work.events:
+                taken = True
+                if entry.claim is not None:
+                    expires = now + entry.claim.ttl if entry.claim.ttl > 0 else None
+                    taken = conn.execute(_CLAIM_SQL, (entry.claim.lease_key, owner, expires, now)).rowcount == 1
+                claimed.append(taken)
+            if work.events:
+                retained = self._retained(None, now)
+                values = ", ".join("(?, ?, ?)" for _ in work.events)
+                conn.execute(f"INSERT INTO events (pipeline_id, data, expires_at) VALUES {values}",
+                             [v for e in work.events for v in (e.event.pipeline_id, e.event.to_json(), retained)])
+            for entry, taken in zip(work.events, claimed, strict=True):
+                if taken:
+                    self._put_alerts(conn, now, entry.alerts)
+            if work.readiness is not None:
+                READINESS.put(conn, (work.readiness.pipeline_id, work.readiness.to_json()),
+                              _expiry(work.readiness_ttl, now))
+            return CommitResult(skipped=frozenset(skipped), claimed=tuple(claimed))
+
+        return await self._write(write, durable=work.durable)
 
     # leases ------------------------------------------------------------------------------------
     async def acquire_lease(self, key: str, owner: str, ttl: float) -> bool:

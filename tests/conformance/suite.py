@@ -10,11 +10,12 @@ A backend's test module subclasses :class:`StoreConformance` and provides three 
   process or replica would), ``await open_store(fresh=True)`` one on a new, empty backend.
 
 Records are compared whole after a round trip, so a backend that loses a field fails here. The
-cases live in seven mixins: this module (lifecycle, pipelines, traits, readiness, runs),
+cases live in eight mixins: this module (lifecycle, pipelines, traits, readiness, runs),
 ``suite_ledger`` (run logs, reruns, cascade markers, list limits), ``suite_events`` (the event
 log and leases), ``suite_identity`` (the store identity), ``suite_shadow`` (dry-run shadow
 records), ``suite_reruns`` (run inputs, drift baselines, rerun sources and the counts read back
-from them) and ``suite_alerts`` (the alert outbox). The cases follow section 5 of the
+from them), ``suite_alerts`` (the alert outbox) and ``suite_batches`` (the batch reads and the
+unit-of-work commit). The cases follow section 5 of the
 predecessor's behaviour reference, adapted to our Protocol (absent records read as ``None``),
 plus what the engine relies on beyond it.
 """
@@ -35,6 +36,7 @@ from interlock_core.ports import Store
 
 from .records import Advance, at, event, pipeline, readiness, run, trait
 from .suite_alerts import AlertOutboxConformance
+from .suite_batches import BatchConformance
 from .suite_events import EventAndLeaseConformance
 from .suite_identity import IdentityConformance
 from .suite_ledger import CONCURRENCY, LedgerConformance
@@ -43,7 +45,7 @@ from .suite_shadow import ShadowConformance
 
 
 class StoreConformance(LedgerConformance, RerunLedgerConformance, EventAndLeaseConformance, IdentityConformance,
-                       ShadowConformance, AlertOutboxConformance):
+                       ShadowConformance, AlertOutboxConformance, BatchConformance):
     """Subclass as ``TestXStore(StoreConformance)`` next to ``store``, ``advance`` and ``open_store``
     fixtures."""
 

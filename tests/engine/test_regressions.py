@@ -122,10 +122,10 @@ async def test_a_store_outage_during_evaluation_is_store_unavailable(harness: Ha
     harness.write([pipeline("p1")])
     harness.sensors.ready("p1")
     engine, store = await failing_engine(harness)
-    store.failing["put_trait"] = 2
+    store.failing["commit"] = 1  # the one write of an evaluation (trait rows, events, readiness)
     with pytest.raises(StoreUnavailable):
         await engine.start_run("p1")
-    store.failing["put_trait"] = 1
+    store.failing["commit"] = 1
     with pytest.raises(StoreUnavailable):
         await Watcher(engine).run_once()
     assert (await engine.start_run("p1")).outcome is Outcome.TRIGGERED

@@ -1,0 +1,131 @@
+"""The batch operations of the Redis store: one script reads a pipeline's state, one pipelined
+round trip reads many cycles' run logs, one script commits a unit of work (``_redis_scripts``)."""
+
+from __future__ import annotations
+
+import json
+import math
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError as PydanticValidationError
+from redis.commands.core import AsyncScript
+
+from interlock_core.model import DEFAULT_SCHEDULE_ID, ReadinessResult, RunLogEntry, TraitEvaluation
+from interlock_core.unit_of_work import CommitResult, CycleKey, PipelineRecords, UnitOfWork
+
+from . import _redis_scripts as scripts
+from ._redis_connection import translate_errors
+from ._redis_keys import RedisKeys
+
+if TYPE_CHECKING:
+    import redis.asyncio as aioredis
+
+    from ._redis_connection import RedisConfig
+
+
+def _ms(seconds: float | None) -> int:
+    if seconds is None or seconds <= 0 or not math.isfinite(seconds):
+        return 0
+    return max(1, round(seconds * 1000))
+
+
+def _load(model: Any, raw: bytes | str | None) -> Any:
+    if raw is None:
+        return None
+    try:
+        return model.model_validate_json(raw)
+    except PydanticValidationError:
+        return None
+
+
+def _instant(at: datetime) -> str:
+    """As the commit script compares instants: UTC, six fractional digits."""
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
+
+
+class RedisBatches:
+    """The batch methods of :class:`~interlock_plugins.stores.redis.RedisStore`."""
+
+    keys: RedisKeys
+    config: RedisConfig
+    _redis: aioredis.Redis
+
+    def _register_batch_scripts(self) -> None:
+        self._commit_script: AsyncScript = self._redis.register_script(scripts.COMMIT)
+        self._read_pipeline_script: AsyncScript = self._redis.register_script(scripts.READ_PIPELINE)
+
+    @translate_errors
+    async def read_pipeline(self, pipeline_id: str, cycles: Sequence[tuple[str, str]] = (), *,
+                            readiness: bool = True) -> PipelineRecords:
+        wanted = list(dict.fromkeys((date, schedule or DEFAULT_SCHEDULE_ID) for date, schedule in cycles))
+        keys = [self.keys.traits(pipeline_id), self.keys.readiness(pipeline_id) if readiness else "",
+                *(self.keys.run_log(pipeline_id, date, schedule) for date, schedule in wanted)]
+        prefix = self.keys.trait(pipeline_id, "")
+        _types, rows, cached, logs = await self._read_pipeline_script(keys, [prefix])
+        traits: dict[str, TraitEvaluation] = {}
+        for raw in rows or ():
+            trait = _load(TraitEvaluation, raw)
+            if trait is not None:
+                traits[trait.trait_type] = trait
+        run_logs: dict[tuple[str, str], RunLogEntry] = {}
+        for cycle, raw in zip(wanted, logs or (), strict=False):
+            entry = _load(RunLogEntry, raw)
+            if entry is not None:
+                run_logs[cycle] = entry
+        return PipelineRecords(traits=dict(sorted(traits.items())),
+                               readiness=_load(ReadinessResult, cached) if readiness else None,
+                               run_logs=run_logs)
+
+    @translate_errors
+    async def read_cycles(self, cycles: Sequence[CycleKey]) -> dict[CycleKey, RunLogEntry]:
+        asked = list(dict.fromkeys(cycles))
+        if not asked:
+            return {}
+        async with self._redis.pipeline(transaction=False) as batch:
+            for pipeline_id, date, schedule in asked:
+                batch.get(self.keys.run_log(pipeline_id, date, schedule or DEFAULT_SCHEDULE_ID))
+            raws = await batch.execute()
+        found = ((key, _load(RunLogEntry, raw)) for key, raw in zip(asked, raws, strict=True))
+        return {key: entry for key, entry in found if entry is not None}
+
+    @translate_errors
+    async def commit(self, work: UnitOfWork) -> CommitResult:
+        keys: list[str] = []
+        index: dict[str, int] = {}
+
+        def key(name: str) -> int:
+            if name not in index:
+                keys.append(name)
+                index[name] = len(keys)  # Lua indexes from 1
+            return index[name]
+
+        retention = _ms(self.config.retention_ttl.total_seconds())
+        plan: dict[str, Any] = {"owner": uuid.uuid4().hex, "maxlen": self.config.event_stream_max,
+                                "retention": retention, "all": key(self.keys.all_alerts), "traits": [],
+                                "events": [], "readiness": None}
+        for item in work.traits:
+            evaluation = item.evaluation
+            after = _instant(item.unless_pushed_after) if item.unless_pushed_after is not None else ""
+            plan["traits"].append({
+                "k": key(self.keys.trait(evaluation.pipeline_id, evaluation.trait_type)),
+                "set": key(self.keys.traits(evaluation.pipeline_id)), "type": evaluation.trait_type,
+                "json": evaluation.to_json(), "ttl": _ms(item.ttl), "after": after})
+        for entry in work.events:
+            claim = {"k": key(self.keys.lease(entry.claim.lease_key)), "ttl": _ms(entry.claim.ttl)} \
+                if entry.claim is not None else None
+            alerts = [{"k": key(self.keys.alert(r.id)), "status_k": key(self.keys.alerts_in(r.status.value)),
+                       "pending_k": key(self.keys.pending_alerts(r.sink)), "id": r.id, "json": r.to_json(),
+                       "status": r.status.value, "ttl": 0 if r.status.value == "pending" else retention}
+                      for r in entry.alerts]
+            plan["events"].append({"stream": key(self.keys.events(entry.event.pipeline_id)),
+                                   "kind": entry.event.kind.value, "json": entry.event.to_json(),
+                                   "claim": claim, "alerts": alerts})
+        if work.readiness is not None:
+            plan["readiness"] = {"k": key(self.keys.readiness(work.readiness.pipeline_id)),
+                                 "json": work.readiness.to_json(), "ttl": _ms(work.readiness_ttl)}
+        skipped, claimed = await self._commit_script(keys, [json.dumps(plan)])
+        return CommitResult(skipped=frozenset(t.decode() if isinstance(t, bytes) else str(t) for t in skipped or ()),
+                            claimed=tuple(bool(int(c)) for c in claimed or ()))

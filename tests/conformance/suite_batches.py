@@ -1,0 +1,113 @@
+"""The batch operations of the store conformance suite (see ``suite.py``): one read of a
+pipeline's traits, readiness and run logs in view; a batch of cycles' run logs; the unit-of-work
+commit of trait rows, events with their alerts and claims, and the readiness cache."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import anyio
+
+from interlock_core.model import AlertClaim, EventKind, ReadinessStatus
+from interlock_core.ports import Store
+from interlock_core.unit_of_work import EventWrite, TraitWrite, UnitOfWork
+
+from .records import Advance, at, event, readiness, run_log, trait
+from .suite_alerts import ident, record
+
+
+class BatchConformance:
+    async def test_read_pipeline_answers_traits_readiness_and_run_logs_in_view(self, store: Store,
+                                                                                advance: Advance) -> None:
+        empty = await store.read_pipeline("ct-batch", [("2026-03-02", "daily")])
+        assert dict(empty.traits) == {} and empty.readiness is None and dict(empty.run_logs) == {}
+        a, b = trait("ct-batch", "a"), trait("ct-batch", "b", "FAIL", reason="late")
+        await store.put_trait(a, None)
+        await store.put_trait(b, None)
+        await store.put_trait(trait("ct-batch", "gone"), 1)
+        await store.put_trait(trait("ct-batch-other", "a"), None)
+        cached = readiness("ct-batch", ReadinessStatus.NOT_READY, traits=[a, b], blocking=["b"])
+        await store.put_readiness(cached, None)
+        today, yesterday = run_log("ct-batch", "2026-03-02"), run_log("ct-batch", "2026-03-01", "morning")
+        for entry in (today, yesterday, run_log("ct-batch", "2026-02-20"), run_log("ct-batch-other", "2026-03-02")):
+            assert await store.cas_run_log(entry, None) is True
+        await advance(1.5)
+        found = await store.read_pipeline("ct-batch", [("2026-03-02", ""), ("2026-03-01", "morning"),
+                                                       ("2026-02-28", "daily")])
+        assert dict(found.traits) == {"a": a, "b": b}
+        assert found.readiness == cached
+        assert dict(found.run_logs) == {("2026-03-02", "daily"): today, ("2026-03-01", "morning"): yesterday}
+        assert dict((await store.read_pipeline("ct-batch")).run_logs) == {}
+        alone = await store.read_pipeline("ct-batch", [("2026-03-02", "daily")], readiness=False)
+        assert alone.readiness is None and dict(alone.traits) == {"a": a, "b": b} and len(alone.run_logs) == 1
+
+    async def test_read_cycles_answers_many_cycles_at_once(self, store: Store) -> None:
+        entries = [run_log(f"ct-cycles-{n}", "2026-03-02") for n in range(120)]  # past one statement's width (SQLite)
+        entries.append(run_log("ct-cycles-0", "2026-03-01", "morning"))
+        for entry in entries:
+            assert await store.cas_run_log(entry, None) is True
+        asked = [(e.pipeline_id, e.date, e.schedule_id or "daily") for e in entries]
+        asked += [("ct-cycles-0", "2026-02-27", "daily"), ("ct-cycles-missing", "2026-03-02", "daily")]
+        found = await store.read_cycles(asked)
+        assert found == {(e.pipeline_id, e.date, e.schedule_id or "daily"): e for e in entries}
+        assert await store.read_cycles([]) == {}
+
+    async def test_commit_writes_traits_events_alerts_and_readiness_together(self, store: Store,
+                                                                             advance: Advance) -> None:
+        a, b = trait("ct-commit", "a"), trait("ct-commit", "b", "FAIL", reason="empty")
+        result = readiness("ct-commit", ReadinessStatus.NOT_READY, traits=[a, b], blocking=["b"])
+        claim = AlertClaim("trait-failed:ct-commit:b:none", ttl=60)
+        work = UnitOfWork(
+            traits=[TraitWrite(a, None), TraitWrite(b, 1)],
+            events=[EventWrite(event("ct-commit", message="a")),
+                    EventWrite(event("ct-commit", message="b"), [record(ident(1), pipeline="ct-commit")], claim),
+                    EventWrite(event("ct-commit", EventKind.READINESS_CHECKED, message="checked"))],
+            readiness=result, readiness_ttl=None)
+        done = await store.commit(work)
+        assert done.skipped == frozenset() and done.claimed == (True, True, True)
+        assert await store.list_traits("ct-commit") == [a, b]
+        assert await store.get_readiness("ct-commit") == result
+        assert [e.message for e in await store.list_events("ct-commit")] == ["a", "b", "checked"]
+        assert await store.get_alert(ident(1)) is not None
+        assert await store.lease_owner(claim.lease_key) is not None
+        await advance(1.5)
+        assert await store.list_traits("ct-commit") == [a]  # the ttl of each row is its own
+        # the claim is held: the event is written, its alert is not
+        again = UnitOfWork(events=[EventWrite(event("ct-commit", message="b again"),
+                                              [record(ident(2), pipeline="ct-commit")], claim)])
+        assert (await store.commit(again)).claimed == (False,)
+        assert await store.get_alert(ident(2)) is None
+        assert [e.message for e in await store.list_events("ct-commit")][-1] == "b again"
+        assert (await store.commit(UnitOfWork())).claimed == ()
+
+    async def test_commit_never_overwrites_a_result_pushed_after_the_evaluation_started(self, store: Store) -> None:
+        started = at(10)
+        pushed_after = trait("ct-push-race", "a", source="pushed", evaluated_at=at(11))
+        pushed_before = trait("ct-push-race", "b", source="pushed", evaluated_at=at(9))
+        evaluated_after = trait("ct-push-race", "c", source="evaluator", evaluated_at=at(11))
+        for stored in (pushed_after, pushed_before, evaluated_after):
+            await store.put_trait(stored, None)
+        verdicts = [trait("ct-push-race", t, "FAIL", source="evaluator", evaluated_at=at(12)) for t in "abcd"]
+        done = await store.commit(UnitOfWork(traits=[TraitWrite(v, None, unless_pushed_after=started)
+                                                     for v in verdicts]))
+        assert done.skipped == frozenset({"a"})
+        assert await store.list_traits("ct-push-race") == [pushed_after, *verdicts[1:]]
+        # without the condition, the row is written whatever is stored
+        await store.commit(UnitOfWork(traits=[TraitWrite(verdicts[0], None)]))
+        assert await store.get_trait("ct-push-race", "a") == verdicts[0]
+
+    async def test_concurrent_commits_claim_an_alert_once(self, store: Store) -> None:
+        claim = AlertClaim("blocked:ct-commit-race:none", ttl=timedelta(minutes=10).total_seconds())
+        answers: list[bool] = []
+
+        async def one(n: int) -> None:
+            work = UnitOfWork(events=[EventWrite(event("ct-commit-race", message=str(n)),
+                                                 [record(ident(n), pipeline="ct-commit-race")], claim)])
+            answers.extend((await store.commit(work)).claimed)
+
+        async with anyio.create_task_group() as tg:
+            for n in range(5):
+                tg.start_soon(one, n)
+        assert sorted(answers) == [False] * 4 + [True]
+        assert len(await store.list_events("ct-commit-race")) == 5
+        assert len([r for r in await store.list_alerts() if r.alert.pipeline_id == "ct-commit-race"]) == 1
