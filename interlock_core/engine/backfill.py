@@ -53,6 +53,7 @@ class BackfillResult(StrEnum):
     EXCLUDED = "excluded"                    # the pipeline does not run that day (calendar): nothing launched
     REFUSED = "refused"                      # the run log refused a new attempt (backoff, retries spent …)
     DRY_RUN = "dry_run"                      # a dry-run pipeline: ready, it would have triggered
+    SKIPPED = "skipped"                      # onDeadline: skip recorded the cycle skipped: a rerun runs it
     ERROR = "error"                          # the cycle could not be started (the store did not answer …)
     NOT_STARTED = "not_started"              # the backfill was stopped before it reached the cycle
 
@@ -67,6 +68,7 @@ _SETTLED = {
     Outcome.NOT_READY: BackfillResult.NOT_READY,
     Outcome.EXCLUDED: BackfillResult.EXCLUDED,
     Outcome.DRY_RUN: BackfillResult.DRY_RUN,
+    Outcome.SKIPPED: BackfillResult.SKIPPED,
 }
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from interlock_core.engine import Engine
+from interlock_core.engine import BackfillResult, Engine
 from interlock_core.model import EventKind, RunStatus
 from interlock_core.pipeline_state import PipelineState
 from interlock_core.ports import Store
@@ -119,6 +119,8 @@ async def test_window_skip_records_the_cycle_skipped(harness: Harness, store: St
     assert await engines[0].store.list_runs("skipper") == []
     state = await engines[0].pipeline_state("skipper")
     assert state.state is PipelineState.SKIPPED and "skipped at its deadline" in state.message
+    report = await engines[0].backfill("skipper", since=DAY, until=DAY)  # reported; a rerun runs it
+    assert [c.result for c in report.cycles] == [BackfillResult.SKIPPED] and report.ok
     _, outcome = await engines[0].request_rerun("skipper", DAY, "data arrived late")
     assert outcome is not None and outcome.run is not None and outcome.run.status is S.COMPLETED
 
