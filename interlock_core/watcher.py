@@ -35,7 +35,7 @@ from .engine.outcome import Outcome, RunOutcome
 from .errors import NotFoundError, PipelineRetired, StoreUnavailable
 from .metrics import METRICS
 from .model import PipelineConfig, ScheduleConfig
-from .schedule import cycle_date, schedule_zone
+from .schedule import current_cycle
 from .tracing import NO_SPAN, span
 
 log = logging.getLogger("interlock.watcher")
@@ -91,7 +91,7 @@ class Watcher:
         return [(p, s) for p in pipelines if p.watched and p.trigger is not None for s in p.resolved_schedules()]
 
     def _today(self, pipeline: PipelineConfig, schedule: ScheduleConfig) -> str:
-        return cycle_date(self.ctx.clock.now(), schedule_zone(pipeline, schedule))
+        return current_cycle(pipeline, schedule, self.ctx.clock.now())
 
     def _is_settled(self, pipeline: PipelineConfig, schedule: ScheduleConfig) -> bool:
         cid = (pipeline.name, schedule.name)
@@ -115,7 +115,7 @@ class Watcher:
                and (outcome is Outcome.DUPLICATE or r.rerun_run_id) for r in reruns):
             return
         today = self._today(pipeline, schedule)
-        for day in days_in_view(today):
+        for day in days_in_view(today, pipeline, schedule):
             entry = await self.ctx.store.get_run_log(pipeline.name, day, schedule.name)
             if entry is not None and not entry.status.is_terminal:
                 return
@@ -126,7 +126,7 @@ class Watcher:
                          woken: Iterable[tuple[str | None, str]]) -> None:
         """Remember the past days wake-ups named for this cycle (today's is worked anyway)."""
         today = self._today(pipeline, schedule)
-        in_view = days_in_view(today)
+        in_view = days_in_view(today, pipeline, schedule)
         for schedule_id, day in woken:
             if (schedule_id is not None and schedule_id != schedule.name) or day == today:
                 continue
@@ -149,7 +149,7 @@ class Watcher:
             self._looked_back.add(cid)
             for day in await self.engine.cycles.marked_days(pipeline, schedule, today):
                 self._open_days.setdefault(cid, set()).add(day)
-        in_view = set(days_in_view(today))
+        in_view = set(days_in_view(today, pipeline, schedule))
         for day in sorted(self._open_days.get(cid, ())):
             past = await self.engine.cycles.woken_day(pipeline, schedule, day) if day in in_view else None
             if past is None or past.outcome not in OPEN_OUTCOMES:

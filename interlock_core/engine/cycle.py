@@ -5,11 +5,11 @@ so can tests and tools."""
 from __future__ import annotations
 
 import logging
-from datetime import date as Date
 from datetime import timedelta
 
+from ..cycles import cycle_day
 from ..model import EventKind, PipelineConfig, RunLogEntry, RunState, RunStatus, ScheduleConfig
-from ..schedule import cycle_date, excluded, is_schedule_active, schedule_zone
+from ..schedule import current_cycle, cycles_in_view, excluded, is_schedule_active, schedule_zone
 from .callbacks import Callbacks
 from .context import EngineContext
 from .late_data import LateData
@@ -30,9 +30,13 @@ is reconciled) and missed cycles judged, so a watcher that was away for a while,
 past midnight, never leaves a run stuck or a missing run unnoticed."""
 
 
-def days_in_view(today: str) -> list[str]:
-    """The cycle dates a tick looks after, oldest first, ending with ``today``."""
-    day = Date.fromisoformat(today)
+def days_in_view(today: str, pipeline: PipelineConfig | None = None,
+                 schedule: ScheduleConfig | None = None) -> list[str]:
+    """The cycles a tick looks after, oldest first, ending with ``today`` (the current cycle): the
+    ``LOOKBACK_DAYS`` days before it, or a sub-daily schedule's latest cycles within them."""
+    if pipeline is not None and schedule is not None:
+        return cycles_in_view(pipeline, schedule, today, LOOKBACK_DAYS)
+    day = cycle_day(today)
     return [(day - timedelta(days=back)).isoformat() for back in range(LOOKBACK_DAYS, -1, -1)]
 
 
@@ -68,16 +72,17 @@ class CyclePass:
     async def tick(self, pipeline: PipelineConfig, schedule: ScheduleConfig) -> RunOutcome | None:
         now = self.ctx.clock.now()
         tz = schedule_zone(pipeline, schedule)
-        today = cycle_date(now, tz)
+        today = current_cycle(pipeline, schedule, now)
         if pipeline.retired:  # its file was deleted: only runs under way are looked after
-            return await follow_up(self.ctx, self.advance, pipeline, schedule, days_in_view(today))
+            return await follow_up(self.ctx, self.advance, pipeline, schedule,
+                                   days_in_view(today, pipeline, schedule))
         dog = self.active_watchdog
         if dog is not None:
             await dog.since()  # the start mark is written on the first pass, not when first needed
         before = await self.look_back(pipeline, schedule, today, dog)
         if pipeline.dry_run:  # what the scheduler in place did, and late data (nothing is launched)
             await self.runs.dry_run.follow(pipeline, schedule, today)
-        if excluded(pipeline, Date.fromisoformat(today), self.ctx.calendars):
+        if excluded(pipeline, cycle_day(today), self.ctx.calendars):
             return None
         outcome = None
         if pipeline.trigger is not None and is_schedule_active(schedule, now, tz):
@@ -109,7 +114,7 @@ class CyclePass:
         has an entry) or that an upstream completed (a cascade marker) is started: a wake-up never
         starts a day the schedule did not run (a rerun of such a day is that day's run). None when
         there is nothing to start for that day."""
-        if pipeline.trigger is None or excluded(pipeline, Date.fromisoformat(day), self.ctx.calendars):
+        if pipeline.trigger is None or excluded(pipeline, cycle_day(day), self.ctx.calendars):
             return None
         entry = await self.ctx.store.get_run_log(pipeline.name, day, schedule.name)
         if entry is None and not await self.ctx.store.list_cascade_markers(pipeline.name, day, schedule.name):
@@ -127,8 +132,8 @@ class CyclePass:
         if pipeline.trigger is None or not pipeline.upstream_pipelines():
             return []
         days = []
-        for day in days_in_view(today)[:-1]:
-            if excluded(pipeline, Date.fromisoformat(day), self.ctx.calendars):
+        for day in days_in_view(today, pipeline, schedule)[:-1]:
+            if excluded(pipeline, cycle_day(day), self.ctx.calendars):
                 continue
             if await self.ctx.store.get_run_log(pipeline.name, day, schedule.name) is None and \
                     await self.ctx.store.list_cascade_markers(pipeline.name, day, schedule.name):
@@ -142,8 +147,8 @@ class CyclePass:
         run-log entry as it stood."""
         ran_before = False
         before: RunLogEntry | None = None
-        for day in days_in_view(today):
-            if excluded(pipeline, Date.fromisoformat(day), self.ctx.calendars):
+        for day in days_in_view(today, pipeline, schedule):
+            if excluded(pipeline, cycle_day(day), self.ctx.calendars):
                 continue
             entry = await self.ctx.store.get_run_log(pipeline.name, day, schedule.name)
             run = None

@@ -4,12 +4,11 @@ the dashboard call it); nothing is evaluated, claimed or repaired here."""
 
 from __future__ import annotations
 
-from datetime import date as Date
-
+from ..cycles import cycle_day
 from ..errors import InterlockError, StoreUnavailable
 from ..model import PipelineConfig, ReadinessResult, RerunRecord, RunStatus, ScheduleConfig
 from ..pipeline_state import ACTIVE, CycleFacts, PipelineStateView, pipeline_state
-from ..schedule import cycle_date, excluded, schedule_zone
+from ..schedule import current_cycle, excluded
 from .context import EngineContext
 from .dry_run import would_trigger_at
 from .evaluation import Evaluation
@@ -40,7 +39,7 @@ class StateReader:
 
     async def _cycle(self, pipeline: PipelineConfig, schedule: ScheduleConfig,
                      reruns: list[RerunRecord]) -> CycleFacts:
-        day = cycle_date(self.ctx.clock.now(), schedule_zone(pipeline, schedule))
+        day = current_cycle(pipeline, schedule, self.ctx.clock.now())
         entry = await self.ctx.store.get_run_log(pipeline.name, day, schedule.name)
         run = await self.ctx.store.get_run(entry.run_id) if entry is not None and entry.run_id else None
         mine = [r for r in reruns if r.original_date == day and r.schedule_id == schedule.name
@@ -50,7 +49,7 @@ class StateReader:
                       key=lambda c: c.updated_at, default=None)
         pending = next((r for r in mine if r.status is RunStatus.PENDING and not r.rerun_run_id), None)
         try:
-            is_excluded = excluded(pipeline, Date.fromisoformat(day), self.ctx.calendars)
+            is_excluded = excluded(pipeline, cycle_day(day), self.ctx.calendars)
         except InterlockError:
             is_excluded = False  # an unknown calendar excludes nothing (the loader reports it)
         would = await would_trigger_at(self.ctx, pipeline.name, schedule.name, day) if pipeline.dry_run else None

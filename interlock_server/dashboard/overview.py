@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from urllib.parse import urlencode
 
+from interlock_core.cycles import cycle_day
 from interlock_core.model import PipelineConfig, RunLogEntry, RunState, RunStatus, ScheduleConfig
 from interlock_core.pipeline_state import DONE, SEVERITY, Blocker, CycleState, PipelineState
 from interlock_core.schedule import Deadlines, is_schedule_active, schedule_zone, wall_time
@@ -182,7 +183,7 @@ def next_window(pipeline: PipelineConfig, schedule: ScheduleConfig, now: datetim
 def schedule_today(pipeline: PipelineConfig, schedule: ScheduleConfig, cycle: CycleState, now: datetime,
                    deadlines: Deadlines, *, ready: bool, is_excluded: Callable[[Date], bool]) -> ScheduleToday:
     tz = schedule_zone(pipeline, schedule)
-    excluded = is_excluded(Date.fromisoformat(cycle.date))
+    excluded = is_excluded(cycle_day(cycle.date))
     entry = cycle.run_log
     gave_up = cycle.state in (PipelineState.FAILED, PipelineState.CANCELLED)
     done = entry is not None and (entry.status in DONE or gave_up)
