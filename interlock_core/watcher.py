@@ -28,6 +28,7 @@ from typing import Any
 
 import anyio
 
+from .cycles import next_fire
 from .dates import run_date_problem
 from .engine import Engine
 from .engine.cycle import LOOKBACK_DAYS, days_in_view
@@ -35,7 +36,7 @@ from .engine.outcome import Outcome, RunOutcome
 from .errors import NotFoundError, PipelineRetired, StoreUnavailable
 from .metrics import METRICS
 from .model import PipelineConfig, ScheduleConfig
-from .schedule import current_cycle
+from .schedule import current_cycle, schedule_zone
 from .tracing import NO_SPAN, span
 
 log = logging.getLogger("interlock.watcher")
@@ -107,7 +108,8 @@ class Watcher:
         """Remember a cycle that completed today (or a retired pipeline's) and has nothing left to look after."""
         if outcome is not Outcome.DUPLICATE and outcome is not Outcome.RETIRED:
             return
-        if self._open_days.get((pipeline.name, schedule.name)):
+        if self._open_days.get((pipeline.name, schedule.name)) or \
+                self.engine.cycles.catch_up.pending(pipeline.name, schedule.name):
             return
         reruns = await self.ctx.store.list_reruns(pipeline.name, limit=50)
         # a retired pipeline's PENDING reruns wait for its file to come back: nothing to look after
@@ -252,7 +254,7 @@ class Watcher:
             due_at = self._due.get(cid, now)
             if all_cycles or pipeline.name in woken or due_at <= now:
                 stats.lag = max(stats.lag, (now - due_at).total_seconds())
-                self._due[cid] = now + self.ctx.interval(pipeline)
+                self._due[cid] = self._next_due(pipeline, schedule, now)
                 if self._is_settled(pipeline, schedule):
                     stats.settled += 1
                     continue
@@ -278,6 +280,14 @@ class Watcher:
         self.last_pass_at = now
         self.passes += 1
         return stats
+
+    def _next_due(self, pipeline: PipelineConfig, schedule: ScheduleConfig, now: datetime) -> datetime:
+        """The next pass over a cycle: one interval on, or a cron schedule's next fire time if sooner
+        (every fire time is looked at when it comes, never taken for one missed while away)."""
+        due = now + self.ctx.interval(pipeline)
+        if schedule.cron:
+            due = min(due, next_fire(schedule.cron, schedule_zone(pipeline, schedule), now))
+        return due
 
     def wake(self, pipeline_id: str, schedule_id: str | None = None, date: str | None = None) -> None:
         """Evaluate ``pipeline_id`` at the next pass; ``date`` (and ``schedule_id``) name the cycle

@@ -9,8 +9,9 @@ from datetime import timedelta
 
 from ..cycles import cycle_day
 from ..model import EventKind, PipelineConfig, RunLogEntry, RunState, RunStatus, ScheduleConfig
-from ..schedule import current_cycle, cycles_in_view, excluded, is_schedule_active, schedule_zone
+from ..schedule import current_cycle, cycle_opens, cycles_in_view, excluded, is_schedule_active, schedule_zone
 from .callbacks import Callbacks
+from .catch_up import CatchUp, Plan, window_of
 from .context import EngineContext
 from .late_data import LateData
 from .monitoring import Monitoring
@@ -52,6 +53,7 @@ class CyclePass:
         self.monitoring = monitoring
         self.reruns = reruns
         self.sla = sla
+        self.catch_up = CatchUp(ctx, LOOKBACK_DAYS)
 
     @property
     def active_watchdog(self) -> Watchdog | None:
@@ -82,10 +84,12 @@ class CyclePass:
         before = await self.look_back(pipeline, schedule, today, dog)
         if pipeline.dry_run:  # what the scheduler in place did, and late data (nothing is launched)
             await self.runs.dry_run.follow(pipeline, schedule, today)
+        plan = await self.catch_up.plan(pipeline, schedule, today) if pipeline.trigger is not None else Plan()
+        await self.work_caught_up(pipeline, schedule)
         if excluded(pipeline, cycle_day(today), self.ctx.calendars):
             return None
         outcome = None
-        if pipeline.trigger is not None and is_schedule_active(schedule, now, tz):
+        if pipeline.trigger is not None and is_schedule_active(schedule, now, tz) and not plan.skip_current:
             outcome = await self.runs.start_run(pipeline.name, schedule.name, today)
             if outcome.readiness is not None:
                 await self.ctx.emit(EventKind.WATCHER_EVALUATION, pipeline.name, status=outcome.readiness.status,
@@ -98,6 +102,31 @@ class CyclePass:
             await self.after_completion(pipeline, schedule, today, outcome)
         await self.pending_reruns(pipeline, schedule)
         return outcome
+
+    async def work_caught_up(self, pipeline: PipelineConfig, schedule: ScheduleConfig) -> None:
+        """The cycles ``catchUp: all`` runs, oldest first, one run at a time (a cycle not ready yet
+        never holds the later ones back), each gated like any run, until they ran or leave the
+        catch-up window."""
+        pending = sorted(self.catch_up.pending(pipeline.name, schedule.name))
+        floor = self.ctx.clock.now() - window_of(schedule, LOOKBACK_DAYS)
+        for key in pending:
+            if cycle_opens(pipeline, schedule, key) < floor:
+                self.catch_up.done(pipeline.name, schedule.name, key)
+                continue
+            entry = await self.ctx.store.get_run_log(pipeline.name, key, schedule.name)
+            if entry is not None and not entry.status.is_terminal and entry.run_id:
+                run = await self.ctx.store.get_run(entry.run_id)
+                if run is not None and not run.status.is_terminal:
+                    await self.advance(run)
+                    return
+            outcome = await self.runs.start_run(pipeline.name, schedule.name, key)
+            if outcome.readiness is not None:
+                await self.ctx.emit(EventKind.WATCHER_EVALUATION, pipeline.name, status=outcome.readiness.status,
+                                    schedule_id=schedule.name, date=key)
+            if outcome.outcome is Outcome.TRIGGERED:
+                return
+            if outcome.outcome not in (Outcome.NOT_READY, Outcome.BACKOFF, Outcome.IN_PROGRESS, Outcome.CLAIM_LOST):
+                self.catch_up.done(pipeline.name, schedule.name, key)
 
     async def after_completion(self, pipeline: PipelineConfig, schedule: ScheduleConfig, day: str,
                                outcome: RunOutcome) -> None:

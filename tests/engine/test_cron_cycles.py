@@ -1,0 +1,114 @@
+"""Cron schedules and sub-daily cycles on the fake clock, on SQLite and Redis: each fire time is one
+cycle that triggers once; DST days in two zones fire a skipped time once and a repeated one once;
+keys are validated against the schedule."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import redis
+
+from interlock_core.engine import Engine
+from interlock_core.errors import ValidationError
+from interlock_core.watcher import Watcher
+from tests.helpers.project import Harness, pipeline
+
+REDIS_ADDR = "127.0.0.1:6379"
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def store_config(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
+    if request.param == "sqlite":
+        yield {}
+        return
+    prefix = f"cron-{uuid.uuid4().hex[:8]}:"
+    yield {"provider": "redis", "redis": {"addr": REDIS_ADDR, "keyPrefix": prefix}}
+    client = redis.Redis.from_url(f"redis://{REDIS_ADDR}")
+    for key in client.scan_iter(f"{prefix}*"):
+        client.delete(key)
+    client.close()
+
+
+async def cron_project(harness: Harness, cron: str, tz: str = "UTC", config: dict[str, Any] | None = None,
+                       **schedule: Any) -> tuple[Engine, Watcher]:
+    harness.write([pipeline("hourly", schedules=[{"name": "s", "cron": cron, "timezone": tz, **schedule}])],
+                  config=config)
+    harness.sensors.ready("hourly")
+    engine = await harness.engine()
+    return engine, Watcher(engine)
+
+
+async def cycles(engine: Engine) -> list[str]:
+    return sorted(entry.date for entry in await engine.store.list_run_logs("hourly", 100))
+
+
+async def at(harness: Harness, watcher: Watcher, when: datetime) -> None:
+    harness.clock.set(when)
+    await watcher.run_once()
+
+
+async def test_each_hourly_fire_time_is_one_cycle_that_runs_once(harness: Harness,
+                                                                 store_config: dict[str, Any]) -> None:
+    harness.clock.set(datetime(2026, 3, 3, 9, 59, tzinfo=UTC))
+    engine, watcher = await cron_project(harness, "@hourly", config={**store_config,
+                                                                     "watcher": {"defaultInterval": "2h"}})
+    for when in (datetime(2026, 3, 3, 10, 0, 5, tzinfo=UTC), datetime(2026, 3, 3, 10, 30, tzinfo=UTC),
+                 datetime(2026, 3, 3, 11, 0, 1, tzinfo=UTC), datetime(2026, 3, 3, 11, 40, tzinfo=UTC)):
+        await at(harness, watcher, when)
+    assert await cycles(engine) == ["2026-03-03T10:00", "2026-03-03T11:00"]
+    runs = await engine.store.list_runs("hourly", 10)
+    assert sorted(r.date for r in runs) == await cycles(engine)  # one run per cycle, never two
+    # the watcher is due again at the next fire time, however long its interval
+    assert min(watcher._due.values()) == datetime(2026, 3, 3, 12, 0, tzinfo=UTC)
+
+
+async def test_a_cycle_key_must_fit_the_schedule(harness: Harness) -> None:
+    harness.clock.set(datetime(2026, 3, 3, 10, 5, tzinfo=UTC))
+    engine, _ = await cron_project(harness, "0 * * * *")
+    with pytest.raises(ValidationError, match="YYYY-MM-DDTHH:MM"):
+        await engine.start_run("hourly", date="2026-03-03")
+    outcome = await engine.start_run("hourly", date="2026-03-03T08:00")
+    assert outcome.run is not None and outcome.run.date == "2026-03-03T08:00"
+
+
+@pytest.mark.parametrize("tz, day, gap", [("America/New_York", (2026, 3, 8), 7), ("Europe/Berlin", (2026, 3, 29), 1)])
+async def test_spring_forward_a_missing_fire_time_fires_once(harness: Harness, tz: str, day: tuple[int, int, int],
+                                                              gap: int) -> None:
+    """02:30 does not exist that day: the cycle fires once, at 03:00 local (right after the jump)."""
+    harness.clock.set(datetime(*day, 0, 0, tzinfo=UTC))
+    engine, watcher = await cron_project(harness, "30 2 * * *", tz)
+    jump = datetime(*day, gap, 0, tzinfo=UTC)  # 03:00 local, the first instant after the gap
+    await at(harness, watcher, jump - timedelta(minutes=1))
+    assert await cycles(engine) == []
+    for when in (jump + timedelta(seconds=5), jump + timedelta(minutes=30), jump + timedelta(hours=2)):
+        await at(harness, watcher, when)
+    assert await cycles(engine) == [datetime(*day).date().isoformat()]
+
+
+@pytest.mark.parametrize("tz, day, first", [("America/New_York", (2026, 11, 1), 5), ("Europe/Berlin", (2026, 10, 25), 0)])
+async def test_fall_back_a_repeated_fire_time_fires_once(harness: Harness, tz: str, day: tuple[int, int, int],
+                                                         first: int) -> None:
+    """01:30 (New York) / 02:30 (Berlin) happens twice that day: the cycle fires at the first one only,
+    and the hourly cycle of the repeated hour runs once."""
+    hour = 1 if tz.startswith("America") else 2
+    harness.clock.set(datetime(*day, first, 0, tzinfo=UTC) - timedelta(hours=1))
+    engine, watcher = await cron_project(harness, f"30 {hour} * * *", tz)
+    for when in (datetime(*day, first, 31, tzinfo=UTC), datetime(*day, first + 1, 31, tzinfo=UTC)):
+        await at(harness, watcher, when)  # the first 0X:30, then the second one an hour later
+    assert await cycles(engine) == [datetime(*day).date().isoformat()]
+    runs = await engine.store.list_runs("hourly", 10)
+    assert len(runs) == 1 and runs[0].created_at == datetime(*day, first, 31, tzinfo=UTC)
+
+
+async def test_hourly_cycles_through_a_fall_back_day(harness: Harness) -> None:
+    harness.clock.set(datetime(2026, 11, 1, 3, 55, tzinfo=UTC))  # 23:55 EDT the day before
+    engine, watcher = await cron_project(harness, "0 * * * *", "America/New_York")
+    when = datetime(2026, 11, 1, 4, 1, tzinfo=UTC)  # 00:01 EDT
+    for _ in range(4):  # 00:01 EDT, 01:01 EDT, 01:01 EST, 02:01 EST
+        await at(harness, watcher, when)
+        when += timedelta(hours=1)
+    assert await cycles(engine) == ["2026-11-01T00:00", "2026-11-01T01:00", "2026-11-01T02:00"]
