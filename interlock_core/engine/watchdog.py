@@ -126,7 +126,7 @@ class Watchdog:
         if closes < await self.since() or excluded(pipeline, the_day, self.ctx.calendars):
             return False
         if await self._evaluated(pipeline, schedule, day):
-            return False  # evaluated but never ready: the evaluation SLA speaks for it
+            return False  # evaluated but never ready (the evaluation SLA speaks for it), or skipped by catch-up
         opens = cycle_opens(pipeline, schedule, day)
         window = f"{format_timestamp(opens)} - {format_timestamp(closes)}"
         details = {"scheduleId": schedule.name, "date": day, "windowOpens": format_timestamp(opens),
@@ -141,7 +141,7 @@ class Watchdog:
             schedule_id=schedule.name, date=day)
 
     async def _evaluated(self, pipeline: PipelineConfig, schedule: ScheduleConfig, day: str) -> bool:
-        kinds = (EventKind.READINESS_CHECKED, EventKind.WATCHER_EVALUATION)
+        kinds = (EventKind.READINESS_CHECKED, EventKind.WATCHER_EVALUATION, EventKind.CYCLE_SKIPPED)
         return any(e.kind in kinds and e.schedule_id == schedule.name and e.date == day
                    for e in await self.ctx.store.list_events(pipeline.name, EVENTS_SCANNED))
 
