@@ -6,13 +6,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
-
 from interlock_core.engine import Engine
 from interlock_core.model import EventKind
 from interlock_core.watcher import Watcher
-from tests.engine.test_cron_cycles import at, cron_project, cycles, store_config  # noqa: F401
+from tests.helpers.cycles import at, cron_project, cycle_store_config, cycles
 from tests.helpers.project import Harness, MemoryAlerts
+
+__all__ = ["cycle_store_config"]  # the store_config fixture (SQLite, Redis)
 
 BEFORE = datetime(2026, 3, 3, 10, 0, 5, tzinfo=UTC)
 BACK = datetime(2026, 3, 6, 10, 30, tzinfo=UTC)  # three days later
@@ -87,14 +87,9 @@ async def test_a_daily_cron_over_month_ends_and_a_leap_day(harness: Harness) -> 
     assert await events(engine, EventKind.CYCLE_SKIPPED) == []  # a month between fire times is no outage
 
 
-@pytest.mark.parametrize("policy", ["latest"])
-async def test_a_named_daily_window_takes_part_only_when_catch_up_is_set(harness: Harness, policy: str) -> None:
-    harness.write([{**__import__("tests.helpers.project", fromlist=["pipeline"]).pipeline("hourly"),
-                    "schedules": [{"name": "s", "after": "06:00", "catchUp": policy}]}])
-    harness.sensors.ready("hourly")
+async def test_a_named_daily_window_takes_part_only_when_catch_up_is_set(harness: Harness) -> None:
     harness.clock.set(datetime(2026, 3, 3, 7, 0, tzinfo=UTC))
-    engine = await harness.engine()
-    watcher = Watcher(engine)
+    engine, watcher = await cron_project(harness, None, after="06:00", catchUp="latest")
     await watcher.run_once()
     await at(harness, watcher, datetime(2026, 3, 6, 7, 0, tzinfo=UTC))
     assert await cycles(engine) == ["2026-03-03", "2026-03-06"]

@@ -4,52 +4,16 @@ keys are validated against the schedule."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-import redis
 
-from interlock_core.engine import Engine
 from interlock_core.errors import ValidationError
-from interlock_core.watcher import Watcher
-from tests.helpers.project import Harness, pipeline
+from tests.helpers.cycles import at, cron_project, cycle_store_config, cycles
+from tests.helpers.project import Harness
 
-REDIS_ADDR = "127.0.0.1:6379"
-
-
-@pytest.fixture(params=["sqlite", "redis"])
-def store_config(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
-    if request.param == "sqlite":
-        yield {}
-        return
-    prefix = f"cron-{uuid.uuid4().hex[:8]}:"
-    yield {"provider": "redis", "redis": {"addr": REDIS_ADDR, "keyPrefix": prefix}}
-    client = redis.Redis.from_url(f"redis://{REDIS_ADDR}")
-    for key in client.scan_iter(f"{prefix}*"):
-        client.delete(key)
-    client.close()
-
-
-async def cron_project(harness: Harness, cron: str, tz: str = "UTC", config: dict[str, Any] | None = None,
-                       **schedule: Any) -> tuple[Engine, Watcher]:
-    harness.write([pipeline("hourly", schedules=[{"name": "s", "cron": cron, "timezone": tz, **schedule}])],
-                  config=config)
-    harness.sensors.ready("hourly")
-    engine = await harness.engine()
-    return engine, Watcher(engine)
-
-
-async def cycles(engine: Engine) -> list[str]:
-    return sorted(entry.date for entry in await engine.store.list_run_logs("hourly", 100))
-
-
-async def at(harness: Harness, watcher: Watcher, when: datetime) -> None:
-    harness.clock.set(when)
-    await watcher.run_once()
-
+__all__ = ["cycle_store_config"]  # the store_config fixture (SQLite, Redis)
 
 async def test_each_hourly_fire_time_is_one_cycle_that_runs_once(harness: Harness,
                                                                  store_config: dict[str, Any]) -> None:
@@ -89,7 +53,8 @@ async def test_spring_forward_a_missing_fire_time_fires_once(harness: Harness, t
     assert await cycles(engine) == [datetime(*day).date().isoformat()]
 
 
-@pytest.mark.parametrize("tz, day, first", [("America/New_York", (2026, 11, 1), 5), ("Europe/Berlin", (2026, 10, 25), 0)])
+@pytest.mark.parametrize("tz, day, first", [("America/New_York", (2026, 11, 1), 5),
+                                            ("Europe/Berlin", (2026, 10, 25), 0)])
 async def test_fall_back_a_repeated_fire_time_fires_once(harness: Harness, tz: str, day: tuple[int, int, int],
                                                          first: int) -> None:
     """01:30 (New York) / 02:30 (Berlin) happens twice that day: the cycle fires at the first one only,

@@ -18,7 +18,8 @@ EXECUTABLE = Path(sys.executable).with_name("interlock")
 if not EXECUTABLE.exists():  # pragma: no cover - tests run outside the project's venv
     EXECUTABLE = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "interlock"
 
-OTHER_SPELLINGS = ["20261201", "2026-W49-2", "2026-W49", "2026-335", "2026-12-01T00:00:00", "2026-12-01 10:00", " 2026-12-01",
+OTHER_SPELLINGS = ["20261201", "2026-W49-2", "2026-W49", "2026-335", "2026-12-01T00:00:00", "2026-12-01 10:00",
+                   " 2026-12-01",
                    "2026-12-1", "2026/12/01", "२०२६-१२-०१"]
 NOT_DAYS = ["2026-02-30", "2026-13-01", "2026-00-10", "2025-02-29"]
 
