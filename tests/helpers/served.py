@@ -124,7 +124,8 @@ def spawn_serve(root: Path, *extra: str, port: int = 0, env: dict[str, str] | No
     log_path = root / f"{name}.log"
     if clock_shift is not None:
         env = {**(env or {}), "INTERLOCK_E2E_CLOCK_SHIFT": repr(clock_shift)}
-    command = [sys.executable, "-c", _SHIFTED_ENTRY if clock_shift is not None else _ENTRY, "-C", str(root), "serve", "--host", "127.0.0.1", "--port", str(port),
+    entry = _SHIFTED_ENTRY if clock_shift is not None else _ENTRY
+    command = [sys.executable, "-c", entry, "-C", str(root), "serve", "--host", "127.0.0.1", "--port", str(port),
                *extra]
     environment = {**os.environ, "INTERLOCK_API_KEY": API_KEY, "NO_COLOR": "1", "PYTHONUNBUFFERED": "1",
                    **(env or {})}
