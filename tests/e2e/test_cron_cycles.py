@@ -21,7 +21,7 @@ from tests.helpers.served import Served, start_serve
 
 from .support import eventually
 
-LEAD = 6.0
+LEAD = 5.0
 """Seconds from starting serve to the next minute boundary on its clock."""
 
 
