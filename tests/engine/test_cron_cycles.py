@@ -77,3 +77,19 @@ async def test_hourly_cycles_through_a_fall_back_day(harness: Harness) -> None:
         await at(harness, watcher, when)
         when += timedelta(hours=1)
     assert await cycles(engine) == ["2026-11-01T00:00", "2026-11-01T01:00", "2026-11-01T02:00"]
+
+
+async def test_schedule_missed_judges_each_sub_daily_cycle_by_its_own_deadline(harness: Harness) -> None:
+    """With no watcher (AWS mode's sweep): an hourly cycle with no evaluation and no run is missed
+    45 minutes after its fire time, once; the next cycle is judged by its own deadline."""
+    harness.clock.set(datetime(2026, 3, 3, 9, 50, tzinfo=UTC))
+    engine, _ = await cron_project(harness, "0 * * * *", deadline="45m")
+    await engine.watchdog_sweep()  # the watchdog's start mark
+    missed: list[str] = []
+    for when in (datetime(2026, 3, 3, 10, 40, tzinfo=UTC), datetime(2026, 3, 3, 10, 50, tzinfo=UTC),
+                 datetime(2026, 3, 3, 11, 20, tzinfo=UTC), datetime(2026, 3, 3, 11, 46, tzinfo=UTC)):
+        harness.clock.set(when)
+        await engine.watchdog_sweep()
+        missed.append(",".join(sorted(e.date or "" for e in await engine.store.list_events("hourly", 200)
+                                      if e.kind.value == "SCHEDULE_MISSED")))
+    assert missed == ["", "2026-03-03T10:00", "2026-03-03T10:00", "2026-03-03T10:00,2026-03-03T11:00"]
