@@ -3,10 +3,13 @@ leap day, aliases and bad input."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+import yaml
 
 from interlock_core.cycles import (
     cron_problem,
@@ -21,6 +24,9 @@ from interlock_core.cycles import (
     latest_fire,
     next_fire,
 )
+from interlock_core.model import ScheduleConfig
+from interlock_core.templating import run_variables
+from interlock_server.cli.main import build_parser
 
 NY = ZoneInfo("America/New_York")
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -105,3 +111,29 @@ def test_latest_and_next_fire_match_a_forward_walk() -> None:
                     walk = fire_times(expr, tz, at - timedelta(days=1, hours=2), at)
                     assert latest_fire(expr, tz, at) == walk[-1]
                     assert next_fire(expr, tz, walk[-1]) > at
+
+
+def test_run_variables_name_the_cycle() -> None:
+    hourly = run_variables("p", "s", "2026-03-03T10:15")
+    assert (hourly["cycle"], hourly["date"], hourly["hour"], hourly["minute"]) == ("2026-03-03T10:15", "2026-03-03",
+                                                                                 "10", "15")
+    daily = run_variables("p", "h07", "2026-03-03")
+    assert (daily["cycle"], daily["date"], daily["hour"], daily["minute"]) == ("2026-03-03", "2026-03-03", "07", "")
+
+
+@pytest.mark.parametrize("command", ["run", "evaluate", "rerun"])
+def test_the_cli_takes_cycle_beside_date(command: str) -> None:
+    extra = ["--reason", "r"] if command == "rerun" else []
+    args = build_parser().parse_args([command, "p", "--cycle", "2026-03-03T10:00", *extra])
+    assert args.date == "2026-03-03T10:00"
+    assert build_parser().parse_args([command, "p", "--date", "2026-03-03", *extra]).date == "2026-03-03"
+
+
+def test_the_readme_schedules_load() -> None:
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = text[text.index("### Schedules: cron, sub-daily cycles and catch-up"):]
+    block = re.search(r"```yaml\n(.*?)```", section, re.S)
+    assert block is not None
+    schedules = [ScheduleConfig.model_validate(s) for s in yaml.safe_load(block.group(1))["schedules"]]
+    assert [s.sub_daily for s in schedules] == [False, True, True]
+    assert schedules[2].catch_up == "all" and schedules[2].catch_up_window == timedelta(hours=2)
