@@ -121,13 +121,24 @@ def cycles_between(pipeline: PipelineConfig, schedule: ScheduleConfig, start: da
     return out
 
 
+def has_cycle(pipeline: PipelineConfig, schedule: ScheduleConfig, key: str) -> bool:
+    """Whether ``key`` is a cycle of the schedule at all: a daily cron has none on a day it does not
+    fire (``30 6 * * 1-5`` on a Saturday); every other schedule has one every day (calendars aside)."""
+    if not schedule.cron or is_sub_daily_key(key):
+        return True
+    return bool(fires_on(schedule.cron, schedule_zone(pipeline, schedule), cycle_day(key)))
+
+
 def cycles_in_view(pipeline: PipelineConfig, schedule: ScheduleConfig, today: str, lookback_days: int) -> list[str]:
     """The cycles a pass looks after, oldest first, ending with ``today`` (the current cycle): the
     ``lookback_days`` days before it, or a sub-daily schedule's ``SUB_DAILY_IN_VIEW`` latest cycles
     within them."""
     if not is_sub_daily_key(today) or not schedule.cron:
         day = cycle_day(today)
-        return [(day - timedelta(days=back)).isoformat() for back in range(lookback_days, -1, -1)]
+        days = [(day - timedelta(days=back)).isoformat() for back in range(lookback_days, -1, -1)]
+        if schedule.cron:  # a daily cron's days without a fire time hold no cycle (today stays last)
+            days = [d for d in days[:-1] if has_cycle(pipeline, schedule, d)] + [today]
+        return days
     tz = schedule_zone(pipeline, schedule)
     at = key_instant(today, tz)
     floor = at - timedelta(days=lookback_days)

@@ -9,7 +9,15 @@ from datetime import timedelta
 
 from ..cycles import cycle_day
 from ..model import EventKind, PipelineConfig, RunLogEntry, RunState, RunStatus, ScheduleConfig
-from ..schedule import current_cycle, cycle_opens, cycles_in_view, excluded, is_schedule_active, schedule_zone
+from ..schedule import (
+    current_cycle,
+    cycle_opens,
+    cycles_in_view,
+    excluded,
+    has_cycle,
+    is_schedule_active,
+    schedule_zone,
+)
 from .callbacks import Callbacks
 from .catch_up import CatchUp, Plan, window_of
 from .context import EngineContext
@@ -86,7 +94,7 @@ class CyclePass:
             await self.runs.dry_run.follow(pipeline, schedule, today)
         plan = await self.catch_up.plan(pipeline, schedule, today) if pipeline.trigger is not None else Plan()
         await self.work_caught_up(pipeline, schedule)
-        if excluded(pipeline, cycle_day(today), self.ctx.calendars):
+        if excluded(pipeline, cycle_day(today), self.ctx.calendars) or not has_cycle(pipeline, schedule, today):
             return None
         outcome = None
         if pipeline.trigger is not None and is_schedule_active(schedule, now, tz) and not plan.skip_current:
@@ -177,7 +185,7 @@ class CyclePass:
         ran_before = False
         before: RunLogEntry | None = None
         for day in days_in_view(today, pipeline, schedule):
-            if excluded(pipeline, cycle_day(day), self.ctx.calendars):
+            if excluded(pipeline, cycle_day(day), self.ctx.calendars) or not has_cycle(pipeline, schedule, day):
                 continue
             entry = await self.ctx.store.get_run_log(pipeline.name, day, schedule.name)
             run = None

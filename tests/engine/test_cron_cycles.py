@@ -93,3 +93,15 @@ async def test_schedule_missed_judges_each_sub_daily_cycle_by_its_own_deadline(h
         missed.append(",".join(sorted(e.date or "" for e in await engine.store.list_events("hourly", 200)
                                       if e.kind.value == "SCHEDULE_MISSED")))
     assert missed == ["", "2026-03-03T10:00", "2026-03-03T10:00", "2026-03-03T10:00,2026-03-03T11:00"]
+
+
+async def test_a_weekday_cron_has_no_cycle_at_the_weekend(harness: Harness) -> None:
+    """``0 6 * * 1-5`` with a deadline: Saturday is no cycle — nothing runs, nothing is missed or late."""
+    harness.clock.set(datetime(2026, 3, 6, 6, 30, tzinfo=UTC))  # a Friday, after its fire time
+    engine, watcher = await cron_project(harness, "0 6 * * 1-5", deadline="09:00")
+    await watcher.run_once()
+    for when in (datetime(2026, 3, 7, 10, 0, tzinfo=UTC), datetime(2026, 3, 9, 6, 1, tzinfo=UTC)):
+        await at(harness, watcher, when)
+    assert await cycles(engine) == ["2026-03-06", "2026-03-09"]
+    kinds = {e.kind.value for e in await engine.store.list_events("hourly", 200)}
+    assert not kinds & {"SCHEDULE_MISSED", "SLA_BREACHED", "SLA_WARNING", "CYCLE_SKIPPED"}
