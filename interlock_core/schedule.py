@@ -27,6 +27,7 @@ from .cycles import (
     is_sub_daily_key,
     key_instant,
     latest_fire,
+    next_fire,
 )
 from .durations import parse_duration
 from .errors import ValidationError
@@ -273,9 +274,9 @@ def cycle_opens(pipeline: PipelineConfig, schedule: ScheduleConfig, key: str) ->
     if is_sub_daily_key(key):
         return key_instant(key, tz)
     day = cycle_day(key)
-    if schedule.cron:
+    if schedule.cron:  # that day's first fire time; on a day with none, the next cycle's
         fires = fires_on(schedule.cron, tz, day)
-        return fires[0] if fires else local_midnight(day, tz)
+        return fires[0] if fires else next_fire(schedule.cron, tz, local_midnight(day, tz))
     return window_opens(schedule, day, tz)
 
 
