@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, tzinfo
 from datetime import date as Date
 from datetime import time as Time
+from functools import lru_cache
 
 from cronsim import CronSim, CronSimError
 
@@ -147,9 +148,17 @@ def next_fire(expr: str, tz: tzinfo, after: datetime) -> datetime:
 
 
 def latest_fire(expr: str, tz: tzinfo, at: datetime) -> datetime | None:
-    """The last fire time at or before ``at`` (None when there is none in the 400 days before)."""
+    """The last fire time at or before ``at`` (None when there is none in the 400 days before).
+    Fire times fall on whole minutes, so the answer is the same for every instant of a minute:
+    it is computed once per minute (a watcher asks on every pass)."""
+    return _latest_fire(expand_cron(expr), tz, at.astimezone(UTC).replace(second=0, microsecond=0))
+
+
+@lru_cache(maxsize=4096)
+def _latest_fire(expr: str, tz: tzinfo, minute: datetime) -> datetime | None:
+    at = minute
     floor = at - timedelta(days=400)
-    start = at.astimezone(UTC).replace(second=0, microsecond=0) + timedelta(minutes=1)
+    start = at + timedelta(minutes=1)
     candidate = None
     for fire in _fires(expr, tz, start, reverse=True):
         if fire < floor:
@@ -191,6 +200,11 @@ def cycle_keys(expr: str, tz: tzinfo, start: datetime, end: datetime) -> list[st
 
 def fires_on(expr: str, tz: tzinfo, day: Date) -> list[datetime]:
     """The fire times on calendar date ``day`` in ``tz``."""
+    return list(_fires_on(expand_cron(expr), tz, day))
+
+
+@lru_cache(maxsize=4096)
+def _fires_on(expr: str, tz: tzinfo, day: Date) -> tuple[datetime, ...]:
     start = datetime.combine(day, Time(0, 0), tzinfo=tz).astimezone(UTC) - timedelta(seconds=1)
     end = datetime.combine(day + timedelta(days=1), Time(0, 0), tzinfo=tz).astimezone(UTC) - timedelta(seconds=1)
-    return [f for f in fire_times(expr, tz, start, end) if f.astimezone(tz).date() == day]
+    return tuple(f for f in fire_times(expr, tz, start, end) if f.astimezone(tz).date() == day)
