@@ -137,3 +137,12 @@ def test_the_readme_schedules_load() -> None:
     schedules = [ScheduleConfig.model_validate(s) for s in yaml.safe_load(block.group(1))["schedules"]]
     assert [s.sub_daily for s in schedules] == [False, True, True]
     assert schedules[2].catch_up == "all" and schedules[2].catch_up_window == timedelta(hours=2)
+
+
+def test_aws_mode_takes_a_cycle_key() -> None:
+    """A Lambda input and an execution name carry a sub-daily cycle key (``:`` is not a name character)."""
+    from interlock_server.aws import payloads
+    from interlock_server.aws.stream_router import execution_name
+
+    assert payloads.request({"pipelineId": "p", "date": "2026-03-03T10:00"})["date"] == "2026-03-03T10:00"
+    assert execution_name("p", "2026-03-03T10:00", "s", "id").startswith("p_2026-03-03T10_00_s_")
