@@ -45,7 +45,7 @@ class Plan:
 
 
 def takes_part(schedule: ScheduleConfig) -> bool:
-    return bool(schedule.cron) or "catch_up" in schedule.model_fields_set
+    return bool(schedule.cron) or schedule.catch_up is not None
 
 
 def window_of(schedule: ScheduleConfig, lookback_days: int) -> timedelta:
@@ -115,7 +115,7 @@ class CatchUp:
             return Plan()
         in_window = [k for k in passed if cycle_opens(pipeline, schedule, k) >= floor or k == today]
         beyond = len(passed) - len(in_window)
-        policy = schedule.catch_up
+        policy = schedule.catch_up or "latest"
         run: list[str] = []
         skipped: list[str] = []
         if policy == "all":

@@ -271,9 +271,10 @@ class ScheduleConfig(ConfigModel):
     after: str | None = None
     deadline: str | None = None
     timezone: str | None = None
-    catch_up: CatchUp = "latest"
-    """Cycles whose fire time passed while no watcher ran: run the ``latest`` of them, ``all`` of
-    them (oldest first), or ``none``; the others are recorded as skipped and alerted once."""
+    catch_up: CatchUp | None = None
+    """Cycles whose fire time passed while no watcher ran: run the ``latest`` of them (unset: the
+    default for a cron schedule), ``all`` of them (oldest first), or ``none``; the others are
+    recorded as skipped and alerted once. A named daily window takes part only when it is set."""
     catch_up_window: Duration | None = None
     """How far back catch-up looks (default: the watcher's look-back of 7 days)."""
 

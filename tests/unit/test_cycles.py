@@ -146,3 +146,13 @@ def test_aws_mode_takes_a_cycle_key() -> None:
 
     assert payloads.request({"pipelineId": "p", "date": "2026-03-03T10:00"})["date"] == "2026-03-03T10:00"
     assert execution_name("p", "2026-03-03T10:00", "s", "id").startswith("p_2026-03-03T10_00_s_")
+
+
+def test_a_named_window_takes_part_in_catch_up_only_when_set_even_after_a_store_round_trip() -> None:
+    from interlock_core.engine.catch_up import takes_part
+
+    for written, expected in (({"name": "a", "after": "06:00"}, False), ({"name": "a", "catchUp": "all"}, True),
+                              ({"name": "a", "cron": "@hourly"}, True)):
+        schedule = ScheduleConfig.model_validate(written)
+        stored = ScheduleConfig.model_validate_json(schedule.model_dump_json(by_alias=True))
+        assert takes_part(schedule) is takes_part(stored) is expected
