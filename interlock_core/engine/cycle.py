@@ -112,9 +112,10 @@ class CyclePass:
         return outcome
 
     async def work_caught_up(self, pipeline: PipelineConfig, schedule: ScheduleConfig) -> None:
-        """The cycles ``catchUp: all`` runs, oldest first, one run at a time (a cycle not ready yet
-        never holds the later ones back), each gated like any run, until they ran or leave the
-        catch-up window."""
+        """The cycles ``catchUp: all`` runs, oldest first, one at a time, each gated like any run: a
+        pass moves the oldest one along (evaluates it, starts it, or follows its run) and goes on to
+        the next only once it ran (or has nothing left to do); a cycle leaving the catch-up window
+        is dropped."""
         pending = sorted(self.catch_up.pending(pipeline.name, schedule.name))
         floor = self.ctx.clock.now() - window_of(schedule, LOOKBACK_DAYS)
         for key in pending:
@@ -131,10 +132,10 @@ class CyclePass:
             if outcome.readiness is not None:
                 await self.ctx.emit(EventKind.WATCHER_EVALUATION, pipeline.name, status=outcome.readiness.status,
                                     schedule_id=schedule.name, date=key)
-            if outcome.outcome is Outcome.TRIGGERED:
-                return
-            if outcome.outcome not in (Outcome.NOT_READY, Outcome.BACKOFF, Outcome.IN_PROGRESS, Outcome.CLAIM_LOST):
-                self.catch_up.done(pipeline.name, schedule.name, key)
+            if outcome.outcome in (Outcome.TRIGGERED, Outcome.NOT_READY, Outcome.BACKOFF, Outcome.IN_PROGRESS,
+                                   Outcome.CLAIM_LOST):
+                return  # under way, or not ready yet: the next pass looks again
+            self.catch_up.done(pipeline.name, schedule.name, key)
 
     async def after_completion(self, pipeline: PipelineConfig, schedule: ScheduleConfig, day: str,
                                outcome: RunOutcome) -> None:
