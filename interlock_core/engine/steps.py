@@ -37,7 +37,7 @@ from ..model import (
     TraitEvaluation,
     TraitStatus,
 )
-from ..schedule import deadlines, excluded, is_schedule_active, next_window, schedule_zone
+from ..schedule import deadlines, excluded, has_cycle, is_schedule_active, next_window, schedule_zone
 from .budgets import DRIFT_REASON, RerunRejected
 from .outcome import Outcome
 from .records import update_run
@@ -103,6 +103,8 @@ class Steps(RunSteps):
             return Step(True, payload)
         if excluded(pipeline, cycle_day(cycle.date), self.ctx.calendars):
             return skipped("excluded", "excluded day", **payload)
+        if not has_cycle(pipeline, schedule, cycle.date):
+            return skipped("excluded", f"schedule {schedule.name} does not fire on {cycle.date}", **payload)
         now, tz = self.ctx.clock.now(), schedule_zone(pipeline, schedule)
         if now.astimezone(tz).date().isoformat() == cycle.date and not is_schedule_active(schedule, now, tz):
             opens = next_window(schedule, now, tz)

@@ -11,7 +11,7 @@ import pytest
 
 from interlock_core.errors import ValidationError
 from tests.helpers.cycles import at, cron_project, cycle_store_config, cycles
-from tests.helpers.project import Harness
+from tests.helpers.project import Harness, pipeline
 
 __all__ = ["cycle_store_config"]  # the store_config fixture (SQLite, Redis)
 
@@ -105,3 +105,17 @@ async def test_a_weekday_cron_has_no_cycle_at_the_weekend(harness: Harness) -> N
     assert await cycles(engine) == ["2026-03-06", "2026-03-09"]
     kinds = {e.kind.value for e in await engine.store.list_events("hourly", 200)}
     assert not kinds & {"SCHEDULE_MISSED", "SLA_BREACHED", "SLA_WARNING", "CYCLE_SKIPPED"}
+
+
+async def test_aws_steps_resolve_a_sub_daily_cycle_and_skip_a_day_without_fire_time(harness: Harness) -> None:
+    from interlock_core.engine.steps import Steps
+
+    harness.clock.set(datetime(2026, 3, 7, 10, 20, tzinfo=UTC))  # a Saturday
+    engine, _ = await cron_project(harness, "0 * * * *")
+    steps = Steps(engine)
+    cycle = await steps.resolve_cycle("hourly")
+    assert cycle.date == "2026-03-07T10:00" and (await steps.check_exclusion(cycle)).proceed
+    harness.write([pipeline("hourly", schedules=[{"name": "s", "cron": "0 6 * * 1-5"}])])
+    weekday = await harness.engine()
+    skipped = await Steps(weekday).check_exclusion(await Steps(weekday).resolve_cycle("hourly"))
+    assert not skipped.proceed and "does not fire on 2026-03-07" in str(skipped.to_json())
