@@ -6,7 +6,9 @@ that mark, the cycles in between — within ``catchUpWindow`` (default the look-
 passed unseen, and the schedule's ``catchUp`` policy decides:
 
 * ``latest`` (default): only the current cycle runs; the others are skipped;
-* ``all``: every one of them runs, oldest first, then the current one (each gated like any run);
+* ``all``: every one of them runs, oldest first and one at a time, beside the current one (each
+  gated like any run); the mark moves on only once they all ran, so a watcher stopped again
+  mid-way catches the rest up when it is back;
 * ``none``: none runs, the current one included; the next fire time runs as usual.
 
 Every skipped cycle is recorded (a ``CYCLE_SKIPPED`` event), every caught-up one too
@@ -67,12 +69,29 @@ class CatchUp:
         """The caught-up cycles still to start or to become ready (``catchUp: all``)."""
         return self._pending.get((pipeline_id, schedule_id), set())
 
-    def done(self, pipeline_id: str, schedule_id: str, key: str) -> None:
-        cycles = self._pending.get((pipeline_id, schedule_id))
-        if cycles is not None:
-            cycles.discard(key)
-            if not cycles:
-                del self._pending[(pipeline_id, schedule_id)]
+    async def done(self, pipeline: PipelineConfig, schedule: ScheduleConfig, key: str) -> None:
+        """``key`` ran (or left the window); once the last caught-up cycle did, the store's mark
+        moves on to the current cycle (until then it stays where the outage began, so a watcher that
+        stops again mid-way catches the rest up when it is back)."""
+        cid = (pipeline.name, schedule.name)
+        cycles = self._pending.get(cid)
+        if cycles is None:
+            return
+        cycles.discard(key)
+        if not cycles:
+            del self._pending[cid]
+            await self._mark(pipeline, schedule, self._seen.get(cid))
+
+    async def _mark(self, pipeline: PipelineConfig, schedule: ScheduleConfig, value: str | None) -> None:
+        if value is None:
+            return
+        key = self.mark_key(pipeline, schedule)
+        mark = await self.ctx.store.lease_owner(key)
+        if mark == value:
+            return
+        if mark is not None:
+            await self.ctx.store.release_lease(key, mark)
+        await self.ctx.store.acquire_lease(key, value, MARK_TTL.total_seconds())
 
     @staticmethod
     def mark_key(pipeline: PipelineConfig, schedule: ScheduleConfig) -> str:
@@ -87,6 +106,9 @@ class CatchUp:
         seen = self._seen.get(cid)
         if seen is not None and seen.split("|")[0] == today:
             return Plan(skip_current=seen.endswith(SKIPPED))
+        if cid in self._pending:  # catching up: a cycle that fires meanwhile is seen, not missed
+            self._seen[cid] = today
+            return Plan()
         key = self.mark_key(pipeline, schedule)
         mark = await self.ctx.store.lease_owner(key)
         last = mark.split("|")[0] if mark else None
@@ -97,12 +119,13 @@ class CatchUp:
         if last is not None and is_sub_daily_key(last) == is_sub_daily_key(today) and last < today:
             plan = await self._catch_up(pipeline, schedule, last, today)
         value = today + (SKIPPED if plan.skip_current else "")
-        if mark is not None:
-            await self.ctx.store.release_lease(key, mark)
-        await self.ctx.store.acquire_lease(key, value, MARK_TTL.total_seconds())
         self._seen[cid] = value
-        if plan.run:
+        if plan.run:  # the mark moves on once they ran (see done)
             self._pending.setdefault(cid, set()).update(plan.run)
+        else:
+            if mark is not None:
+                await self.ctx.store.release_lease(key, mark)
+            await self.ctx.store.acquire_lease(key, value, MARK_TTL.total_seconds())
         return plan
 
     async def _catch_up(self, pipeline: PipelineConfig, schedule: ScheduleConfig, last: str, today: str) -> Plan:

@@ -120,7 +120,7 @@ class CyclePass:
         floor = self.ctx.clock.now() - window_of(schedule, LOOKBACK_DAYS)
         for key in pending:
             if cycle_opens(pipeline, schedule, key) < floor:
-                self.catch_up.done(pipeline.name, schedule.name, key)
+                await self.catch_up.done(pipeline, schedule, key)
                 continue
             entry = await self.ctx.store.get_run_log(pipeline.name, key, schedule.name)
             if entry is not None and not entry.status.is_terminal and entry.run_id:
@@ -135,7 +135,7 @@ class CyclePass:
             if outcome.outcome in (Outcome.TRIGGERED, Outcome.NOT_READY, Outcome.BACKOFF, Outcome.IN_PROGRESS,
                                    Outcome.CLAIM_LOST):
                 return  # under way, or not ready yet: the next pass looks again
-            self.catch_up.done(pipeline.name, schedule.name, key)
+            await self.catch_up.done(pipeline, schedule, key)
 
     async def after_completion(self, pipeline: PipelineConfig, schedule: ScheduleConfig, day: str,
                                outcome: RunOutcome) -> None:
