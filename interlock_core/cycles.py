@@ -142,6 +142,11 @@ def _fires(expr: str, tz: tzinfo, start: datetime, *, reverse: bool = False) -> 
         yield fire.astimezone(UTC)
 
 
+def fire_iter(expr: str, tz: tzinfo, after: datetime) -> Iterator[datetime]:
+    """The fire times strictly after ``after``, oldest first, without end."""
+    return _fires(expr, tz, after)
+
+
 def next_fire(expr: str, tz: tzinfo, after: datetime) -> datetime:
     """The first fire time strictly after ``after``."""
     return next(_fires(expr, tz, after))

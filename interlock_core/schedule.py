@@ -21,6 +21,7 @@ from .calendars import CalendarRegistry, is_excluded, is_included
 from .cycles import (
     cycle_day,
     cycle_key_problem,
+    fire_iter,
     fire_times,
     fires_on,
     format_key,
@@ -149,9 +150,13 @@ def cycles_in_view(pipeline: PipelineConfig, schedule: ScheduleConfig, today: st
         if previous is None or previous < floor:
             break
         start = previous
-    keys = [key for key, _ in cycles_between(pipeline, schedule, start - timedelta(seconds=1),
-                                             at + timedelta(hours=2))]
-    keys = [key for key in keys if key <= today]
+    keys: list[str] = []
+    for fire in fire_iter(schedule.cron, tz, start - timedelta(seconds=1)):
+        key = format_key(fire, tz, sub_daily=True)
+        if key > today:  # (a repeated wall-clock hour steps back: its keys are listed already)
+            break
+        if key not in keys[-3:]:
+            keys.append(key)
     if not keys or keys[-1] != today:
         keys.append(today)
     return keys[-(SUB_DAILY_IN_VIEW + 1):]

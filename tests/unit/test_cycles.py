@@ -156,3 +156,16 @@ def test_a_named_window_takes_part_in_catch_up_only_when_set_even_after_a_store_
         schedule = ScheduleConfig.model_validate(written)
         stored = ScheduleConfig.model_validate_json(schedule.model_dump_json(by_alias=True))
         assert takes_part(schedule) is takes_part(stored) is expected
+
+
+def test_the_cycles_in_view_of_an_hourly_schedule_through_a_fall_back_day() -> None:
+    from interlock_core.model import PipelineConfig
+    from interlock_core.schedule import SUB_DAILY_IN_VIEW, cycles_in_view
+
+    pipeline = PipelineConfig.model_validate({"name": "pp", "archetype": "a", "schedules": [
+        {"name": "h", "cron": "0 * * * *", "timezone": "America/New_York"}]})
+    schedule = pipeline.resolved_schedules()[0]
+    keys = cycles_in_view(pipeline, schedule, "2026-11-01T02:00", 7)
+    assert len(keys) == SUB_DAILY_IN_VIEW + 1 and keys == sorted(set(keys)) and keys[-1] == "2026-11-01T02:00"
+    assert keys[-3:] == ["2026-11-01T00:00", "2026-11-01T01:00", "2026-11-01T02:00"]
+    assert cycles_in_view(pipeline, schedule, "2026-11-01T01:00", 7)[-2:] == ["2026-11-01T00:00", "2026-11-01T01:00"]
