@@ -13,8 +13,8 @@ passed unseen, and the schedule's ``catchUp`` policy decides:
 
 Every skipped cycle is recorded (a ``CYCLE_SKIPPED`` event), every caught-up one too
 (``CYCLE_CAUGHT_UP``), and the catch-up raises one alert naming how many cycles it skipped and
-ran — nothing is ever started silently in a burst. Cycles older than the window are counted in
-that alert, neither run nor recorded one by one. A pipeline seen for the first time (no mark) has
+ran — nothing is ever started silently in a burst. Cycles older than the window (or than the
+latest ``MAX_RECORDED``) are mentioned in that alert, neither run nor recorded one by one. A pipeline seen for the first time (no mark) has
 nothing to catch up. Named daily windows (no ``cron``) take part only when ``catchUp`` is set.
 """
 
@@ -30,6 +30,10 @@ from ..schedule import cycle_opens, cycles_between, excluded
 from .context import EngineContext
 
 log = logging.getLogger("interlock.watcher")
+
+MAX_RECORDED = 1000
+"""At most this many of the latest missed cycles are skipped or caught up one by one (and read from
+the store to see whether they ran anyway); older ones count as beyond the window."""
 
 MARK_TTL = timedelta(days=400)
 """How long a schedule's last-seen mark is kept (any gap longer is a first sight)."""
@@ -132,12 +136,13 @@ class CatchUp:
         now = self.ctx.clock.now()
         floor = now - window_of(schedule, self.lookback_days)
         since = cycle_opens(pipeline, schedule, last)
-        passed = [k for k, _ in cycles_between(pipeline, schedule, since, now)
+        beyond = since < floor - timedelta(seconds=1)  # cycles before the window: neither run nor recorded
+        passed = [k for k, _ in cycles_between(pipeline, schedule, max(since, floor - timedelta(seconds=1)), now)
                   if last < k <= today and not excluded(pipeline, cycle_day(k), self.ctx.calendars)]
-        if not passed or passed == [today]:
+        if not beyond and (not passed or passed == [today]):
             return Plan()
-        in_window = [k for k in passed if cycle_opens(pipeline, schedule, k) >= floor or k == today]
-        beyond = len(passed) - len(in_window)
+        in_window = passed[-MAX_RECORDED:]
+        beyond = beyond or len(in_window) < len(passed)
         policy = schedule.catch_up or "latest"
         run: list[str] = []
         skipped: list[str] = []
@@ -167,13 +172,17 @@ class CatchUp:
             running = run + ([today] if today in in_window and not skip_current else [])
             parts = [f"{verb} {_span(keys)}" for verb, keys in (("skipped", skipped), ("running", running)) if keys]
             if beyond:
-                parts.append(f"{beyond} older than catchUpWindow neither run nor recorded")
+                parts.append(f"older ones (before {in_window[0] if in_window else today}) neither run nor recorded "
+                             f"(catchUpWindow, at most {MAX_RECORDED})")
             details = {"scheduleId": schedule.name, "catchUp": policy, "lastSeen": last, "current": today,
-                       "skipped": skipped, "caughtUp": run, "beyondWindow": beyond}
+                       "skipped": len(skipped), "caughtUp": len(run), "beyondWindow": beyond,
+                       **({"firstSkipped": skipped[0], "lastSkipped": skipped[-1]} if skipped else {}),
+                       **({"firstCaughtUp": run[0], "lastCaughtUp": run[-1]} if run else {})}
+            count = f"{'over ' if beyond else ''}{len(passed)}"
             await self.ctx.alert_once(
                 f"catchup:{pipeline.name}:{schedule.name}:{last}:{today}", AlertLevel.WARNING,
-                f"Pipeline {pipeline.name}: {len(passed)} cycle(s) of schedule {schedule.name} fired while no "
-                f"watcher ran (last seen {last}); catchUp {policy}: "
-                + "; ".join(parts), pipeline.name, details=details, schedule_id=schedule.name, date=today)
+                f"Pipeline {pipeline.name}: {count} cycle(s) of schedule {schedule.name} fired while no watcher "
+                f"ran (last seen {last}); catchUp {policy}: " + "; ".join(parts), pipeline.name,
+                details=details, schedule_id=schedule.name, date=today)
             log.warning("catch-up of %s/%s after %s: %s", pipeline.name, schedule.name, last, "; ".join(parts))
         return Plan(run=run, skip_current=skip_current)
