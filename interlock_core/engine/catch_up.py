@@ -14,8 +14,9 @@ passed unseen, and the schedule's ``catchUp`` policy decides:
 Every skipped cycle is recorded (a ``CYCLE_SKIPPED`` event), every caught-up one too
 (``CYCLE_CAUGHT_UP``), and the catch-up raises one alert naming how many cycles it skipped and
 ran — nothing is ever started silently in a burst. Cycles older than the window (or than the
-latest ``MAX_RECORDED``) are mentioned in that alert, neither run nor recorded one by one. A pipeline seen for the first time (no mark) has
-nothing to catch up. Named daily windows (no ``cron``) take part only when ``catchUp`` is set.
+latest ``MAX_RECORDED``) are mentioned in that alert, neither run nor recorded one by one. A
+pipeline seen for the first time (no mark) has nothing to catch up. Named daily windows (no
+``cron``) take part only when ``catchUp`` is set.
 """
 
 from __future__ import annotations
