@@ -16,8 +16,9 @@ from datetime import date as Date
 from datetime import datetime, timedelta
 
 from .calendars import CalendarRegistry
+from .cycles import is_sub_daily_key, key_instant
 from .model import PipelineConfig, ScheduleConfig
-from .schedule import excluded, local_midnight, schedule_zone
+from .schedule import current_cycle, excluded, local_midnight, schedule_zone
 
 LOOK_BACK_LIMIT = 400
 """How many days back the last N cycles are looked for at most (a calendar that excludes most days
@@ -93,5 +94,11 @@ def latest_ending_by(upstream: PipelineConfig, upstream_schedule: ScheduleConfig
 
 def spanning_cycle(downstream: PipelineConfig, schedule: ScheduleConfig, upstream_key: str) -> str:
     """The key of ``downstream``'s cycle (of ``schedule``) whose span holds the upstream cycle
-    ``upstream_key``: for a daily downstream, the upstream cycle's date."""
-    return _day_of(upstream_key).isoformat()
+    ``upstream_key``: for a daily downstream, the upstream cycle's date; for a sub-daily one, its
+    cycle open at the upstream cycle's fire time (a daily upstream cycle: its date's midnight)."""
+    if not schedule.sub_daily:
+        return _day_of(upstream_key).isoformat()
+    tz = schedule_zone(downstream, schedule)
+    sub = is_sub_daily_key(upstream_key)
+    fired = key_instant(upstream_key, tz) if sub else local_midnight(_day_of(upstream_key), tz)
+    return current_cycle(downstream, schedule, fired)

@@ -1,8 +1,10 @@
-"""Run dates: a cycle is named by one calendar date written ``YYYY-MM-DD``, nothing else.
+"""Run dates: a cycle is named by its key — one calendar date written ``YYYY-MM-DD`` (a daily
+schedule), or a date and a wall-clock fire time ``YYYY-MM-DDTHH:MM`` (a sub-daily cron schedule,
+see :mod:`interlock_core.cycles`), nothing else.
 
 Python's ``date.fromisoformat`` also takes ``20261201`` and ``2026-W49-2``; those name the same
 day with another spelling and would key a second run log for it (a dedup bypass). Every entry
-point (API bodies and paths, CLI flags, Lambda inputs, reruns) checks dates here.
+point (API bodies and paths, CLI flags, Lambda inputs, reruns) checks cycle keys here.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import re
 from datetime import date as Date
 
+from .cycles import cycle_day, cycle_key_problem
 from .errors import ValidationError
 
 _RUN_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -21,9 +24,11 @@ def _shown(value: object) -> str:
 
 
 def run_date_problem(value: object) -> str | None:
-    """Why ``value`` is not a run date (None: it is one)."""
+    """Why ``value`` is not a cycle key — a run date or a sub-daily fire time (None: it is one)."""
+    if isinstance(value, str) and "T" in value:
+        return cycle_key_problem(value)
     if not isinstance(value, str) or not _RUN_DATE.fullmatch(value):
-        return f"{_shown(value)} is not a date written YYYY-MM-DD"
+        return f"{_shown(value)} is not a date written YYYY-MM-DD (or a cycle YYYY-MM-DDTHH:MM)"
     try:
         Date.fromisoformat(value)
     except ValueError:
@@ -42,4 +47,5 @@ def check_run_date(value: object, field: str = "date") -> str:
 
 
 def parse_run_date(value: object, field: str = "date") -> Date:
-    return Date.fromisoformat(check_run_date(value, field))
+    """The calendar date of a cycle key (its day, for a sub-daily one)."""
+    return cycle_day(check_run_date(value, field))

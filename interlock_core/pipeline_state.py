@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date as Date
 from datetime import datetime
 from enum import StrEnum
 
@@ -35,7 +34,7 @@ from .model import (
     TraitStatus,
 )
 from .retry import backoff, is_retryable
-from .schedule import evaluation_span, is_schedule_active, schedule_zone, window_opens
+from .schedule import cycle_opens, evaluation_span, is_schedule_active, schedule_zone
 
 
 class PipelineState(StrEnum):
@@ -254,7 +253,7 @@ def cycle_state(pipeline: PipelineConfig, facts: CycleFacts, now: datetime, read
         return cycle(PipelineState.EXCLUDED, f"{day} is excluded by the pipeline's calendar: no run is due"), False
     tz = schedule_zone(pipeline, facts.schedule)
     if entry is None and not is_schedule_active(facts.schedule, now, tz):
-        opens = window_opens(facts.schedule, Date.fromisoformat(day), tz)
+        opens = cycle_opens(pipeline, facts.schedule, day)
         return cycle(PipelineState.WAITING, f"the window of {day} opens at {_clock(opens)}",
                      window_opens_at=opens), False
     # nothing ran yet (or a claim is being made): readiness decides

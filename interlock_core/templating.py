@@ -1,9 +1,12 @@
 """``${NAME}`` expansion: environment variables in config, run variables in triggers.
 
 ``${NAME}`` and ``${NAME:-default}`` are replaced; ``$${`` stands for a literal ``${``.
-Run variables (``${date}``, ``${hour}``, ``${scheduleID}``, ``${pipelineID}``, ``${runId}``,
-``${runKey}``, ``${attempt}``, ``${callbackURL}``, ``${degraded}``) are known to every trigger; anything else must
-come from the environment.
+Run variables (``${date}``, ``${cycle}``, ``${hour}``, ``${minute}``, ``${scheduleID}``,
+``${pipelineID}``, ``${runId}``, ``${runKey}``, ``${attempt}``, ``${callbackURL}``, ``${degraded}``) are
+known to every trigger; anything else must come from the environment. ``${cycle}`` is the cycle key (the
+date, or ``YYYY-MM-DDTHH:MM`` for a sub-daily cron schedule), ``${date}`` always its date, and
+``${hour}``/``${minute}`` a sub-daily cycle's fire time (``${hour}`` of a daily cycle: the hour of
+a schedule named ``hNN``, else empty).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from typing import Any
 
 _REF = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_.]*)(?::-([^}]*))?\}")
 
-RUN_VARIABLES = frozenset({"date", "hour", "scheduleID", "scheduleId", "pipelineID", "pipelineId",
+RUN_VARIABLES = frozenset({"date", "cycle", "hour", "minute", "scheduleID", "scheduleId", "pipelineID", "pipelineId",
                            "runId", "runID", "runKey", "attempt", "callbackURL", "callbackUrl", "degraded"})
 
 
@@ -63,9 +66,14 @@ def run_variables(pipeline_id: str, schedule_id: str, date: str, run_id: str = "
     (``…/api/runs/<runId>/complete``) when the server knows its own address, else empty;
     ``degraded`` is ``true`` when the job runs although its cycle was not ready (``onDeadline: trigger``)."""
     hour = schedule_id[1:] if schedule_id.startswith("h") and schedule_id[1:].isdigit() else ""
+    cycle, minute = date, ""
+    if len(cycle) == 16 and cycle[10] == "T":  # a sub-daily cycle: YYYY-MM-DDTHH:MM
+        date, hour, minute = cycle[:10], cycle[11:13], cycle[14:16]
     return {
         "date": date,
+        "cycle": cycle,
         "hour": hour,
+        "minute": minute,
         "scheduleID": schedule_id,
         "scheduleId": schedule_id,
         "pipelineID": pipeline_id,

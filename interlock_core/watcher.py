@@ -28,6 +28,7 @@ from typing import Any
 
 import anyio
 
+from .cycles import next_fire
 from .dates import run_date_problem
 from .engine import Engine
 from .engine.cycle import LOOKBACK_DAYS, days_in_view
@@ -36,7 +37,7 @@ from .engine.outcome import Outcome, RunOutcome
 from .errors import NotFoundError, PipelineRetired, StoreUnavailable
 from .metrics import METRICS
 from .model import PipelineConfig, ScheduleConfig
-from .schedule import cycle_date, schedule_zone
+from .schedule import current_cycle, schedule_zone
 from .tracing import NO_SPAN, span
 
 log = logging.getLogger("interlock.watcher")
@@ -92,7 +93,7 @@ class Watcher:
         return [(p, s) for p in pipelines if p.watched and p.trigger is not None for s in p.resolved_schedules()]
 
     def _today(self, pipeline: PipelineConfig, schedule: ScheduleConfig) -> str:
-        return cycle_date(self.ctx.clock.now(), schedule_zone(pipeline, schedule))
+        return current_cycle(pipeline, schedule, self.ctx.clock.now())
 
     def _is_settled(self, pipeline: PipelineConfig, schedule: ScheduleConfig) -> bool:
         cid = (pipeline.name, schedule.name)
@@ -108,7 +109,8 @@ class Watcher:
         """Remember a cycle that completed today (or a retired pipeline's) and has nothing left to look after."""
         if outcome not in (Outcome.DUPLICATE, Outcome.SKIPPED, Outcome.RETIRED):
             return
-        if self._open_days.get((pipeline.name, schedule.name)):
+        if self._open_days.get((pipeline.name, schedule.name)) or \
+                self.engine.cycles.catch_up.pending(pipeline.name, schedule.name):
             return
         reruns = await self.ctx.store.list_reruns(pipeline.name, limit=50)
         # a retired pipeline's PENDING reruns wait for its file to come back: nothing to look after
@@ -116,7 +118,8 @@ class Watcher:
                and (outcome is not Outcome.RETIRED or r.rerun_run_id) for r in reruns):
             return
         today = self._today(pipeline, schedule)
-        stored = await self.ctx.store.read_cycles([(pipeline.name, day, schedule.name) for day in days_in_view(today)])
+        stored = await self.ctx.store.read_cycles(
+            [(pipeline.name, day, schedule.name) for day in days_in_view(today, pipeline, schedule)])
         if any(not entry.status.is_terminal for entry in stored.values()):
             return
         self._settled[(pipeline.name, schedule.name)] = today
@@ -126,7 +129,7 @@ class Watcher:
                          woken: Iterable[tuple[str | None, str]]) -> None:
         """Remember the past days wake-ups named for this cycle (today's is worked anyway)."""
         today = self._today(pipeline, schedule)
-        in_view = days_in_view(today)
+        in_view = days_in_view(today, pipeline, schedule)
         for schedule_id, day in woken:
             if (schedule_id is not None and schedule_id != schedule.name) or day == today:
                 continue
@@ -149,7 +152,7 @@ class Watcher:
             self._looked_back.add(cid)
             for day in await self.engine.cycles.marked_days(pipeline, schedule, today):
                 self._open_days.setdefault(cid, set()).add(day)
-        in_view = set(days_in_view(today))
+        in_view = set(days_in_view(today, pipeline, schedule))
         for day in sorted(self._open_days.get(cid, ())):
             past = await self.engine.cycles.woken_day(pipeline, schedule, day) if day in in_view else None
             if past is None or past.outcome not in OPEN_OUTCOMES:
@@ -252,7 +255,7 @@ class Watcher:
             due_at = self._due.get(cid, now)
             if all_cycles or pipeline.name in woken or due_at <= now:
                 stats.lag = max(stats.lag, (now - due_at).total_seconds())
-                self._due[cid] = next_evaluation(pipeline, schedule, now, self.ctx.interval(pipeline))
+                self._due[cid] = self._next_due(pipeline, schedule, now)
                 if self._is_settled(pipeline, schedule):
                     stats.settled += 1
                     continue
@@ -278,6 +281,15 @@ class Watcher:
         self.last_pass_at = now
         self.passes += 1
         return stats
+
+    def _next_due(self, pipeline: PipelineConfig, schedule: ScheduleConfig, now: datetime) -> datetime:
+        """The next pass over a cycle: one interval on (or as its evaluation window paces it), or a
+        cron schedule's next fire time if sooner
+        (every fire time is looked at when it comes, never taken for one missed while away)."""
+        due = next_evaluation(pipeline, schedule, now, self.ctx.interval(pipeline))  # an evaluation window's pace
+        if schedule.cron:
+            due = min(due, next_fire(schedule.cron, schedule_zone(pipeline, schedule), now))
+        return due
 
     def wake(self, pipeline_id: str, schedule_id: str | None = None, date: str | None = None) -> None:
         """Evaluate ``pipeline_id`` at the next pass; ``date`` (and ``schedule_id``) name the cycle

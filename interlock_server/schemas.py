@@ -41,7 +41,8 @@ class CycleBody(Body):
     """Which cycle to evaluate or run; both default to the pipeline's first schedule and today."""
 
     schedule_id: str | None = Field(default=None, description="Schedule name (default: the first).")
-    date: str | None = Field(default=None, description="Cycle date YYYY-MM-DD (default: today in the "
+    date: str | None = Field(default=None, description="The cycle: its date YYYY-MM-DD, or its fire time "
+                             "YYYY-MM-DDTHH:MM for a sub-daily cron schedule (default: the current cycle in the "
                              "schedule's time zone).")
 
     _date = field_validator("date")(_iso_date)
@@ -63,7 +64,7 @@ SCHEDULER_WORDS = {"success": "succeeded", "succeeded": "succeeded", "completed"
 class SchedulerRunBody(Body):
     """A run of a dry-run pipeline's job by the scheduler in place (the orchestrator's own run)."""
 
-    date: str = Field(description="The cycle the scheduler ran (YYYY-MM-DD).")
+    date: str = Field(description="The cycle the scheduler ran (YYYY-MM-DD or YYYY-MM-DDTHH:MM).")
     schedule_id: str | None = Field(default=None, description="Schedule name (default: the pipeline's first).")
     run_id: str = Field(min_length=1, max_length=250, description="The scheduler's id of its run; pushing the "
                         "same id again updates it (running, then succeeded or failed).")
@@ -106,7 +107,8 @@ class CancelBody(Body):
 
 
 class RerunBody(Body):
-    original_date: str = Field(description="The completed date to run again (YYYY-MM-DD).")
+    original_date: str = Field(description="The completed cycle to run again (YYYY-MM-DD, or YYYY-MM-DDTHH:MM "
+                               "for a sub-daily cron schedule).")
     reason: str
     description: str | None = None
     schedule_id: str | None = None

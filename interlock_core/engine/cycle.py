@@ -5,12 +5,22 @@ so can tests and tools."""
 from __future__ import annotations
 
 import logging
-from datetime import date as Date
 from datetime import timedelta
 
+from ..cycles import cycle_day
 from ..model import EventKind, PipelineConfig, RunLogEntry, RunState, RunStatus, ScheduleConfig
-from ..schedule import cycle_date, deadlines, excluded, is_schedule_active, schedule_zone
+from ..schedule import (
+    current_cycle,
+    cycle_opens,
+    cycles_in_view,
+    deadlines,
+    excluded,
+    has_cycle,
+    is_schedule_active,
+    schedule_zone,
+)
 from .callbacks import Callbacks
+from .catch_up import CatchUp, Plan, window_of
 from .context import EngineContext
 from .deadline_policy import DeadlinePolicies
 from .late_data import LateData
@@ -31,9 +41,13 @@ is reconciled) and missed cycles judged, so a watcher that was away for a while,
 past midnight, never leaves a run stuck or a missing run unnoticed."""
 
 
-def days_in_view(today: str) -> list[str]:
-    """The cycle dates a tick looks after, oldest first, ending with ``today``."""
-    day = Date.fromisoformat(today)
+def days_in_view(today: str, pipeline: PipelineConfig | None = None,
+                 schedule: ScheduleConfig | None = None) -> list[str]:
+    """The cycles a tick looks after, oldest first, ending with ``today`` (the current cycle): the
+    ``LOOKBACK_DAYS`` days before it, or a sub-daily schedule's latest cycles within them."""
+    if pipeline is not None and schedule is not None:
+        return cycles_in_view(pipeline, schedule, today, LOOKBACK_DAYS)
+    day = cycle_day(today)
     return [(day - timedelta(days=back)).isoformat() for back in range(LOOKBACK_DAYS, -1, -1)]
 
 
@@ -50,6 +64,7 @@ class CyclePass:
         self.reruns = reruns
         self.sla = sla
         self.on_deadline = DeadlinePolicies(ctx, runs)
+        self.catch_up = CatchUp(ctx, LOOKBACK_DAYS)
 
     @property
     def active_watchdog(self) -> Watchdog | None:
@@ -70,19 +85,22 @@ class CyclePass:
     async def tick(self, pipeline: PipelineConfig, schedule: ScheduleConfig) -> RunOutcome | None:
         now = self.ctx.clock.now()
         tz = schedule_zone(pipeline, schedule)
-        today = cycle_date(now, tz)
+        today = current_cycle(pipeline, schedule, now)
         if pipeline.retired:  # its file was deleted: only runs under way are looked after
-            return await follow_up(self.ctx, self.advance, pipeline, schedule, days_in_view(today))
+            return await follow_up(self.ctx, self.advance, pipeline, schedule,
+                                   days_in_view(today, pipeline, schedule))
         dog = self.active_watchdog
         if dog is not None:
             await dog.since()  # the start mark is written on the first pass, not when first needed
         before = await self.look_back(pipeline, schedule, today, dog)
         if pipeline.dry_run:  # what the scheduler in place did, and late data (nothing is launched)
             await self.runs.dry_run.follow(pipeline, schedule, today)
-        if excluded(pipeline, Date.fromisoformat(today), self.ctx.calendars):
+        plan = await self.catch_up.plan(pipeline, schedule, today) if pipeline.trigger is not None else Plan()
+        await self.work_caught_up(pipeline, schedule)
+        if excluded(pipeline, cycle_day(today), self.ctx.calendars) or not has_cycle(pipeline, schedule, today):
             return None
         outcome = None
-        if pipeline.trigger is not None and is_schedule_active(schedule, now, tz):
+        if pipeline.trigger is not None and is_schedule_active(schedule, now, tz) and not plan.skip_current:
             outcome = await self.runs.start_run(pipeline.name, schedule.name, today)
             if outcome.readiness is not None:
                 await self.ctx.emit(EventKind.WATCHER_EVALUATION, pipeline.name, status=outcome.readiness.status,
@@ -91,7 +109,7 @@ class CyclePass:
                 await self.sla.check_evaluation(pipeline, schedule, today)
                 at_deadline = await self.on_deadline.after_not_ready(
                     pipeline, schedule, today, outcome,
-                    sla_deadline=deadlines(pipeline, schedule, Date.fromisoformat(today)).evaluation)
+                    sla_deadline=deadlines(pipeline, schedule, today).evaluation)
                 if at_deadline is not None:
                     outcome = at_deadline
                 else:
@@ -101,6 +119,32 @@ class CyclePass:
             await self.after_completion(pipeline, schedule, today, outcome)
         await self.pending_reruns(pipeline, schedule)
         return outcome
+
+    async def work_caught_up(self, pipeline: PipelineConfig, schedule: ScheduleConfig) -> None:
+        """The cycles ``catchUp: all`` runs, oldest first, one at a time, each gated like any run: a
+        pass moves the oldest one along (evaluates it, starts it, or follows its run) and goes on to
+        the next only once it ran (or has nothing left to do); a cycle leaving the catch-up window
+        is dropped."""
+        pending = sorted(self.catch_up.pending(pipeline.name, schedule.name))
+        floor = self.ctx.clock.now() - window_of(schedule, LOOKBACK_DAYS)
+        for key in pending:
+            if cycle_opens(pipeline, schedule, key) < floor:
+                await self.catch_up.done(pipeline, schedule, key)
+                continue
+            entry = await self.ctx.store.get_run_log(pipeline.name, key, schedule.name)
+            if entry is not None and not entry.status.is_terminal and entry.run_id:
+                run = await self.ctx.store.get_run(entry.run_id)
+                if run is not None and not run.status.is_terminal:
+                    await self.advance(run)
+                    return
+            outcome = await self.runs.start_run(pipeline.name, schedule.name, key)
+            if outcome.readiness is not None:
+                await self.ctx.emit(EventKind.WATCHER_EVALUATION, pipeline.name, status=outcome.readiness.status,
+                                    schedule_id=schedule.name, date=key)
+            if outcome.outcome in (Outcome.TRIGGERED, Outcome.NOT_READY, Outcome.BACKOFF, Outcome.IN_PROGRESS,
+                                   Outcome.CLAIM_LOST):
+                return  # under way, or not ready yet: the next pass looks again
+            await self.catch_up.done(pipeline, schedule, key)
 
     async def after_completion(self, pipeline: PipelineConfig, schedule: ScheduleConfig, day: str,
                                outcome: RunOutcome) -> None:
@@ -117,7 +161,7 @@ class CyclePass:
         has an entry) or that an upstream completed (a cascade marker) is started: a wake-up never
         starts a day the schedule did not run (a rerun of such a day is that day's run). None when
         there is nothing to start for that day."""
-        if pipeline.trigger is None or excluded(pipeline, Date.fromisoformat(day), self.ctx.calendars):
+        if pipeline.trigger is None or excluded(pipeline, cycle_day(day), self.ctx.calendars):
             return None
         entry = await self.ctx.store.get_run_log(pipeline.name, day, schedule.name)
         if entry is None and not await self.ctx.store.list_cascade_markers(pipeline.name, day, schedule.name):
@@ -135,8 +179,8 @@ class CyclePass:
         if pipeline.trigger is None or not pipeline.upstream_pipelines():
             return []
         days = []
-        for day in days_in_view(today)[:-1]:
-            if excluded(pipeline, Date.fromisoformat(day), self.ctx.calendars):
+        for day in days_in_view(today, pipeline, schedule)[:-1]:
+            if excluded(pipeline, cycle_day(day), self.ctx.calendars):
                 continue
             if await self.ctx.store.get_run_log(pipeline.name, day, schedule.name) is None and \
                     await self.ctx.store.list_cascade_markers(pipeline.name, day, schedule.name):
@@ -150,7 +194,8 @@ class CyclePass:
         run-log entry as it stood."""
         ran_before = False
         before: RunLogEntry | None = None
-        days = [d for d in days_in_view(today) if not excluded(pipeline, Date.fromisoformat(d), self.ctx.calendars)]
+        days = [d for d in days_in_view(today, pipeline, schedule)
+                if not excluded(pipeline, cycle_day(d), self.ctx.calendars) and has_cycle(pipeline, schedule, d)]
         # the days in view in one read; a day whose run is moved along is read again
         stored = await self.ctx.store.read_cycles([(pipeline.name, day, schedule.name) for day in days])
         for day in days:

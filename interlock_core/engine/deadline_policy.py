@@ -35,7 +35,7 @@ from ..model import (
     ScheduleConfig,
     format_timestamp,
 )
-from ..schedule import cycle_date, evaluation_span, schedule_zone
+from ..schedule import current_cycle, evaluation_span
 from .context import EngineContext
 from .outcome import Outcome, RunOutcome
 
@@ -56,7 +56,7 @@ def next_evaluation(pipeline: PipelineConfig, schedule: ScheduleConfig, now: dat
     pipeline's ``watch.interval``), or, for a schedule with an evaluation window, at its opening,
     every ``evaluation.interval`` while it is open, and exactly when it closes."""
     due = now + interval
-    span = evaluation_span(pipeline, schedule, cycle_date(now, schedule_zone(pipeline, schedule)))
+    span = evaluation_span(pipeline, schedule, current_cycle(pipeline, schedule, now))
     if span is None:
         return due
     if now < span.opens:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from datetime import date as Date
 from datetime import datetime, timedelta
 from typing import Any
 
 import anyio
 
 from ..archetypes import ResolvedTrait
+from ..cycles import cycle_day
 from ..dates import check_run_date
 from ..errors import NotFoundError, PipelineRetired, StoreUnavailable, ValidationError
 from ..metrics import METRICS
@@ -30,7 +30,7 @@ from ..model import (
 from ..model.limits import MAX_TTL_SECONDS
 from ..ports import EvaluatorInput, EvaluatorOutput, EvaluatorRunner
 from ..readiness import apply_rule
-from ..schedule import cycle_date, excluded, schedule_zone
+from ..schedule import check_cycle, current_cycle, excluded
 from ..tracing import span
 from ..unit_of_work import TraitWrite
 from .context import EngineContext, Recording
@@ -73,7 +73,8 @@ class Evaluation:
                                 pipelineId=pipeline.name, scheduleId=schedule_id)
         if date:
             check_run_date(date)
-        return schedule.name, date or cycle_date(self.ctx.clock.now(), schedule_zone(pipeline, schedule))
+            check_cycle(schedule, date)
+        return schedule.name, date or current_cycle(pipeline, schedule, self.ctx.clock.now())
 
     def _expiry(self, now: datetime, ttl: int | None) -> datetime | None:
         return now + timedelta(seconds=ttl) if ttl else None
@@ -292,7 +293,7 @@ class Evaluation:
         return result
 
     def _exclusion(self, pipeline: PipelineConfig, date: str) -> str | None:
-        if not excluded(pipeline, Date.fromisoformat(date), self.ctx.calendars):
+        if not excluded(pipeline, cycle_day(date), self.ctx.calendars):
             return None
         return f"{date} is excluded by {pipeline.name}'s calendar: a run of it is refused (a rerun runs it anyway)"
 

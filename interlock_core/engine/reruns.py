@@ -20,6 +20,7 @@ from ..model import (
     RunState,
     RunStatus,
 )
+from ..schedule import check_cycle
 from .budgets import BUDGET_SPENT, BUDGETS, Budgets, RerunRejected, RerunVerdict, budget_limit
 from .callbacks import Callbacks
 from .context import EngineContext
@@ -75,8 +76,10 @@ class Reruns:
         pipeline = await self.ctx.live_pipeline(pipeline_id)
         meta = dict(metadata or {})
         sid = schedule_id or meta.get("scheduleId") or pipeline.resolved_schedules()[0].name
-        if pipeline.schedule(str(sid)) is None:
+        schedule = pipeline.schedule(str(sid))
+        if schedule is None:
             raise ValidationError(f"pipeline {pipeline.name!r} has no schedule {sid!r}", field="scheduleId")
+        check_cycle(schedule, original_date, "originalDate")
         sid = str(sid)
         active = await self.runs.active_run(pipeline.name, sid, original_date)
         if active is not None:

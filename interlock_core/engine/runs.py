@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import date as Date
 from datetime import timedelta
 from typing import Any
 
 import anyio
 
 from ..config.registration import expanded_values, trigger_environment
+from ..cycles import cycle_day
 from ..dates import check_run_date
 from ..errors import LaunchOutcomeUnknown, NotFoundError, StoreUnavailable, TriggerError, VersionConflict
 from ..expanded import EXPANDED, expanded_scope
@@ -33,7 +33,7 @@ from ..model import (
 from ..outbound import untrusted_target
 from ..ports import LaunchRequest, LaunchResult
 from ..retry import backoff, is_retryable
-from ..schedule import cycle_date, excluded, schedule_zone
+from ..schedule import check_cycle, current_cycle, excluded
 from ..templating import run_variables
 from ..tracing import inject, span
 from .budgets import code_retries
@@ -96,7 +96,8 @@ class Runs:
                                 pipelineId=pipeline.name, scheduleId=schedule_id)
         if date:
             check_run_date(date)
-        return schedule, date or cycle_date(self.ctx.clock.now(), schedule_zone(pipeline, schedule))
+            check_cycle(schedule, date)
+        return schedule, date or current_cycle(pipeline, schedule, self.ctx.clock.now())
 
     # ---------------------------------------------------------------------------- the gate
     async def gate(self, pipeline: PipelineConfig, schedule_id: str, date: str,
@@ -231,7 +232,7 @@ class Runs:
         if pipeline.trigger is None:
             return RunOutcome(Outcome.NO_TRIGGER, pipeline.name, sid, day,
                               f"pipeline {pipeline.name} has no trigger configured")
-        if rerun is None and excluded(pipeline, Date.fromisoformat(day), self.ctx.calendars):
+        if rerun is None and excluded(pipeline, cycle_day(day), self.ctx.calendars):
             return RunOutcome(Outcome.EXCLUDED, pipeline.name, sid, day,
                               f"{day} is excluded by {pipeline.name}'s calendar; request a rerun to run it anyway")
         entry = None

@@ -22,11 +22,11 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from datetime import date as Date
 from datetime import datetime, timedelta
 from typing import Any
 
 from ..config.registration import expanded_values, trigger_environment
+from ..cycles import cycle_day
 from ..dates import check_run_date
 from ..errors import ConflictError, NotFoundError, TriggerError, ValidationError
 from ..expanded import EXPANDED, expanded_scope
@@ -65,7 +65,7 @@ def inputs_digest(evaluation: TraitEvaluation) -> str:
 def cycle_window(pipeline: PipelineConfig, schedule: ScheduleConfig, date: str,
                  environment: Any = None) -> CycleWindow:
     """The instants ``date`` spans in the schedule's time zone."""
-    tz, day = schedule_zone(pipeline, schedule), Date.fromisoformat(date)
+    tz, day = schedule_zone(pipeline, schedule), cycle_day(date)
     return CycleWindow(pipeline_id=pipeline.name, schedule_id=schedule.name, date=date,
                        start=local_midnight(day, tz), end=local_midnight(day + timedelta(days=1), tz),
                        environment=environment)

@@ -20,7 +20,7 @@ from enum import StrEnum
 
 from pydantic import Field
 
-from ..dates import check_run_date
+from ..dates import parse_run_date
 from ..durations import format_duration
 from ..errors import InterlockError, ValidationError
 from ..model import PipelineConfig, Record, ScheduleConfig, SchedulerRun, ShadowCycle, Timestamp
@@ -119,8 +119,8 @@ class ShadowReport(Record):
 
 def report_range(today: str, since: str | None, until: str | None) -> tuple[str, str]:
     """The report's dates: ``until`` defaults to today, ``since`` to six days before ``until``."""
-    end = Date.fromisoformat(check_run_date(until, "to")) if until else Date.fromisoformat(today)
-    start = Date.fromisoformat(check_run_date(since, "from")) if since else \
+    end = parse_run_date(until, "to") if until else Date.fromisoformat(today)
+    start = parse_run_date(since, "from") if since else \
         end - timedelta(days=DEFAULT_REPORT_DAYS - 1)
     if start > end:
         raise ValidationError(f"from ({start}) is after to ({end})", field="from")

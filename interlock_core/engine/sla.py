@@ -10,7 +10,6 @@ reach these checks.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date as Date
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -64,7 +63,7 @@ class SLAChecks:
         if pipeline.sla is None and schedule.deadline is None:
             return []
         out = []
-        d = deadlines(pipeline, schedule, Date.fromisoformat(date))
+        d = deadlines(pipeline, schedule, date)
         if d.completion is not None:
             out.append(Target("completion", d.completion, d.completion_label or ""))
         max_duration = pipeline.sla.max_duration if pipeline.sla else None
@@ -165,7 +164,7 @@ class SLAChecks:
 
     async def check_evaluation(self, pipeline: PipelineConfig, schedule: ScheduleConfig, date: str) -> bool:
         """Called when the cycle is still not ready: breached once past the evaluation deadline."""
-        d = deadlines(pipeline, schedule, Date.fromisoformat(date))
+        d = deadlines(pipeline, schedule, date)
         if d.evaluation is None or self.ctx.clock.now() <= d.evaluation:
             return False
         policy = {"alert": "", "skip": "; onDeadline: skip (cycle skipped)",
@@ -185,7 +184,7 @@ class SLAChecks:
         cycle that never ran, so a missing run never goes unnoticed."""
         if entry is not None and entry.status in (S.COMPLETED, S.COMPLETED_MONITORING, S.SKIPPED):
             return False
-        d = deadlines(pipeline, schedule, Date.fromisoformat(date))
+        d = deadlines(pipeline, schedule, date)
         if d.completion is None or self.ctx.clock.now() <= d.completion:
             return False
         if pipeline.dry_run and entry is None:  # the projection: would the gate have let it start in time?
@@ -207,7 +206,7 @@ class SLAChecks:
 
     async def check_validation(self, pipeline: PipelineConfig, schedule: ScheduleConfig, date: str) -> bool:
         """Force-fail a cycle still not triggered at its validation timeout: no launch later that day."""
-        d = deadlines(pipeline, schedule, Date.fromisoformat(date))
+        d = deadlines(pipeline, schedule, date)
         if d.validation is None or self.ctx.clock.now() <= d.validation or pipeline.retired:
             return False
         existing = await self.ctx.store.get_run_log(pipeline.name, date, schedule.name)

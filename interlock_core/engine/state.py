@@ -5,12 +5,12 @@ the dashboard call it); nothing is evaluated, claimed or repaired here."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date as Date
 
+from ..cycles import cycle_day
 from ..errors import InterlockError, StoreUnavailable
 from ..model import PipelineConfig, ReadinessResult, RerunRecord, RunLogEntry, RunStatus, ScheduleConfig
 from ..pipeline_state import ACTIVE, CycleFacts, PipelineStateView, pipeline_state
-from ..schedule import cycle_date, excluded, schedule_zone
+from ..schedule import current_cycle, excluded
 from .context import EngineContext
 from .dry_run import would_trigger_at
 from .evaluation import Evaluation
@@ -45,7 +45,7 @@ class StateReader:
 
     async def _cycle(self, pipeline: PipelineConfig, schedule: ScheduleConfig, reruns: list[RerunRecord],
                      run_logs: Mapping[tuple[str, str], RunLogEntry] | None) -> CycleFacts:
-        day = cycle_date(self.ctx.clock.now(), schedule_zone(pipeline, schedule))
+        day = current_cycle(pipeline, schedule, self.ctx.clock.now())
         if run_logs is not None:
             entry = run_logs.get((day, schedule.name))
         else:
@@ -58,7 +58,7 @@ class StateReader:
                       key=lambda c: c.updated_at, default=None)
         pending = next((r for r in mine if r.status is RunStatus.PENDING and not r.rerun_run_id), None)
         try:
-            is_excluded = excluded(pipeline, Date.fromisoformat(day), self.ctx.calendars)
+            is_excluded = excluded(pipeline, cycle_day(day), self.ctx.calendars)
         except InterlockError:
             is_excluded = False  # an unknown calendar excludes nothing (the loader reports it)
         would = await would_trigger_at(self.ctx, pipeline.name, schedule.name, day) if pipeline.dry_run else None
@@ -70,6 +70,6 @@ class StateReader:
         """The stored readiness of a pipeline already read, from its trait rows, read in one call
         (:meth:`Store.read_pipeline`) with its current cycles' run logs (returned for :meth:`read`)."""
         now = self.ctx.clock.now()
-        cycles = [(cycle_date(now, schedule_zone(pipeline, s)), s.name) for s in pipeline.resolved_schedules()]
+        cycles = [(current_cycle(pipeline, s, now), s.name) for s in pipeline.resolved_schedules()]
         records = await self.ctx.store.read_pipeline(pipeline.name, cycles, readiness=False)
         return self.evaluation.readiness_of(pipeline, records.traits), pipeline, records.run_logs

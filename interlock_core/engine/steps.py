@@ -18,11 +18,11 @@ the lease outlives polling, backoff and monitoring without being held for hours 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import date as Date
 from datetime import datetime
 from typing import Any
 
 from ..archetypes import ResolvedTrait
+from ..cycles import cycle_day
 from ..dates import check_run_date
 from ..errors import NotFoundError
 from ..model import (
@@ -37,7 +37,7 @@ from ..model import (
     TraitEvaluation,
     TraitStatus,
 )
-from ..schedule import deadlines, excluded, is_schedule_active, next_window, schedule_zone
+from ..schedule import deadlines, excluded, has_cycle, is_schedule_active, next_window, schedule_zone
 from .budgets import DRIFT_REASON, RerunRejected
 from .outcome import Outcome
 from .records import update_run
@@ -101,12 +101,15 @@ class Steps(RunSteps):
         payload = {"cycle": cycle.to_json()}
         if cycle.replay or cycle.rerun_id:
             return Step(True, payload)
-        if excluded(pipeline, Date.fromisoformat(cycle.date), self.ctx.calendars):
+        if excluded(pipeline, cycle_day(cycle.date), self.ctx.calendars):
             return skipped("excluded", "excluded day", **payload)
+        if not has_cycle(pipeline, schedule, cycle.date):
+            return skipped("excluded", f"schedule {schedule.name} does not fire on {cycle.date}", **payload)
         now, tz = self.ctx.clock.now(), schedule_zone(pipeline, schedule)
         if now.astimezone(tz).date().isoformat() == cycle.date and not is_schedule_active(schedule, now, tz):
             opens = next_window(schedule, now, tz)
-            return skipped("inactive", f"schedule {schedule.name} is not active before {schedule.after}",
+            return skipped("inactive", f"schedule {schedule.name} is not active before "
+                                       f"{opens.astimezone(tz).strftime('%H:%M')}",
                            retryInSeconds=ceil_seconds(opens - now), **payload)
         return Step(True, payload)
 
@@ -283,7 +286,7 @@ class Steps(RunSteps):
         :class:`~interlock_core.engine.deadline_policy.DeadlinePolicies`): ``skip`` records the cycle
         SKIPPED here, ``trigger`` answers ``triggerAnyway`` with the reason, for the launch step."""
         pipeline, schedule, now = await self._sla_subject(cycle)
-        d = deadlines(pipeline, schedule, Date.fromisoformat(cycle.date))
+        d = deadlines(pipeline, schedule, cycle.date)
         breached = d.evaluation is not None and now > d.evaluation
         alerted = breached and await self.engine.sla.check_evaluation(pipeline, schedule, cycle.date)
         completion = await self.check_completion_sla(cycle)
@@ -310,7 +313,7 @@ class Steps(RunSteps):
     async def check_validation_timeout(self, cycle: CycleRef) -> Step:
         """Past the validation timeout and still not ready: the cycle is force-failed for the day."""
         pipeline, schedule, now = await self._sla_subject(cycle)
-        d = deadlines(pipeline, schedule, Date.fromisoformat(cycle.date))
+        d = deadlines(pipeline, schedule, cycle.date)
         timed_out = d.validation is not None and now > d.validation
         if timed_out:
             await self.engine.sla.check_validation(pipeline, schedule, cycle.date)
@@ -319,7 +322,7 @@ class Steps(RunSteps):
     async def check_completion_sla(self, cycle: CycleRef) -> Step:
         pipeline, schedule, now = await self._sla_subject(cycle)
         entry = await self.ctx.store.get_run_log(pipeline.name, cycle.date, cycle.schedule_id)
-        d = deadlines(pipeline, schedule, Date.fromisoformat(cycle.date))
+        d = deadlines(pipeline, schedule, cycle.date)
         done = entry is not None and entry.status in (S.COMPLETED, S.COMPLETED_MONITORING)
         breached = not done and d.completion is not None and now > d.completion
         alerted = breached and await self.engine.sla.check_completion(pipeline, schedule, cycle.date, entry)

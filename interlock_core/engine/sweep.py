@@ -28,9 +28,9 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date as Date
 from typing import Any
 
+from ..cycles import cycle_day
 from ..model import (
     AlertLevel,
     CascadeMarker,
@@ -42,7 +42,7 @@ from ..model import (
     ScheduleConfig,
     format_timestamp,
 )
-from ..schedule import cycle_date, excluded, is_schedule_active, schedule_zone
+from ..schedule import current_cycle, excluded, is_schedule_active, schedule_zone
 from .context import EngineContext
 from .cycle import CyclePass, days_in_view
 from .evaluation import Evaluation
@@ -109,7 +109,7 @@ class WatchdogSweep:
         return summary
 
     async def sweep_cycle(self, pipeline: PipelineConfig, schedule: ScheduleConfig, summary: SweepSummary) -> None:
-        today = cycle_date(self.ctx.clock.now(), schedule_zone(pipeline, schedule))
+        today = current_cycle(pipeline, schedule, self.ctx.clock.now())
         if pipeline.retired:  # no check, no alert, nothing started: only a run under way is looked after
             if (day := await self.adopt(pipeline, schedule, today)) is not None:
                 summary.adopted.append(f"{pipeline.name}/{schedule.name}/{day}")
@@ -134,7 +134,7 @@ class WatchdogSweep:
         adopts the run and polls or monitors it. Returns the cycle's date."""
         if await self.ctx.store.lease_owner(cycle_lease_key(pipeline.name, schedule.name)) is not None:
             return None
-        in_view = set(days_in_view(today))
+        in_view = set(days_in_view(today, pipeline, schedule))
         for entry in await self.ctx.store.list_run_logs(pipeline.name, limit=2 * len(in_view)):
             if entry.schedule_id != schedule.name or entry.date not in in_view or not entry.run_id \
                     or entry.status not in ADOPTABLE:
@@ -162,7 +162,7 @@ class WatchdogSweep:
             return False
         now = self.ctx.clock.now()
         if not is_schedule_active(schedule, now, schedule_zone(pipeline, schedule)) or \
-                excluded(pipeline, Date.fromisoformat(today), self.ctx.calendars):
+                excluded(pipeline, cycle_day(today), self.ctx.calendars):
             return False
         details = await self._stalled(pipeline, schedule, today, entry)
         if details is None:

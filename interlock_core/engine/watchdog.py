@@ -19,9 +19,9 @@ on what the cycle pass already read, plus a few store reads for cycles whose win
 from __future__ import annotations
 
 import logging
-from datetime import date as Date
 from datetime import datetime, timedelta
 
+from ..cycles import cycle_day
 from ..durations import format_duration
 from ..model import (
     AlertLevel,
@@ -35,7 +35,7 @@ from ..model import (
     TraitStatus,
     format_timestamp,
 )
-from ..schedule import excluded, schedule_zone, window_closes, window_opens
+from ..schedule import cycle_opens, excluded, window_closes
 from .context import EngineContext
 from .outcome import Outcome, RunOutcome
 from .runs import ABANDONED_CLAIM
@@ -119,15 +119,15 @@ class Watchdog:
         key = f"watchdog:missed:{pipeline.name}:{schedule.name}:{day}"
         if key in self._judged:
             return False
-        the_day = Date.fromisoformat(day)
-        closes = window_closes(pipeline, schedule, the_day)
+        the_day = cycle_day(day)
+        closes = window_closes(pipeline, schedule, day)
         if closes is None or closes > self.ctx.clock.now() or not self._judge(key):
             return False
         if closes < await self.since() or excluded(pipeline, the_day, self.ctx.calendars):
             return False
         if await self._evaluated(pipeline, schedule, day):
-            return False  # evaluated but never ready: the evaluation SLA speaks for it
-        opens = window_opens(schedule, the_day, schedule_zone(pipeline, schedule))
+            return False  # evaluated but never ready (the evaluation SLA speaks for it), or skipped by catch-up
+        opens = cycle_opens(pipeline, schedule, day)
         window = f"{format_timestamp(opens)} - {format_timestamp(closes)}"
         details = {"scheduleId": schedule.name, "date": day, "windowOpens": format_timestamp(opens),
                    "windowCloses": format_timestamp(closes)}
@@ -141,7 +141,7 @@ class Watchdog:
             schedule_id=schedule.name, date=day)
 
     async def _evaluated(self, pipeline: PipelineConfig, schedule: ScheduleConfig, day: str) -> bool:
-        kinds = (EventKind.READINESS_CHECKED, EventKind.WATCHER_EVALUATION)
+        kinds = (EventKind.READINESS_CHECKED, EventKind.WATCHER_EVALUATION, EventKind.CYCLE_SKIPPED)
         return any(e.kind in kinds and e.schedule_id == schedule.name and e.date == day
                    for e in await self.ctx.store.list_events(pipeline.name, EVENTS_SCANNED))
 
@@ -225,7 +225,7 @@ class Watchdog:
         passing = [t.evaluated_at for t in readiness.traits if t.status == TraitStatus.PASS]
         if not passing:
             return None
-        opens = window_opens(schedule, Date.fromisoformat(day), schedule_zone(pipeline, schedule))
+        opens = cycle_opens(pipeline, schedule, day)
         return max([*passing, opens])
 
     # ------------------------------------------------------------------------- first trait pass
@@ -239,7 +239,7 @@ class Watchdog:
         passing = [t.evaluated_at for t in readiness.traits if t.status == TraitStatus.PASS]
         if not passing:
             return
-        opens = window_opens(schedule, Date.fromisoformat(day), schedule_zone(pipeline, schedule))
+        opens = cycle_opens(pipeline, schedule, day)
         first = max(min(passing), opens)
         await self.ctx.store.acquire_lease(key, format_timestamp(first), FIRST_PASS_TTL.total_seconds())
         await self.first_pass(pipeline, schedule, day)

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from ..cycles import check_cron, is_sub_daily_cron
 from ..durations import Duration
 from ..jsonpath import JsonPath, parse_path
 from .base import ConfigModel
@@ -294,10 +295,14 @@ class EvaluationWindow(ConfigModel):
         if self.interval is not None and self.interval > self.window:
             raise ValueError("interval must not be longer than the window")
         return self
+CatchUp = Literal["latest", "all", "none"]
 
 
 class ScheduleConfig(ConfigModel):
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9._-]+$")
+    cron: str | None = None
+    """Five cron fields or an alias (``@hourly``, ``@daily`` ...) in the schedule's zone: each fire
+    time is one cycle (see :mod:`interlock_core.cycles`). Unset: one cycle a day, from ``after``."""
     after: str | None = None
     deadline: str | None = None
     timezone: str | None = None
@@ -305,9 +310,53 @@ class ScheduleConfig(ConfigModel):
     on_deadline: DeadlinePolicy = "alert"
     """The policy when the evaluation window closes, or the SLA evaluation deadline passes, with
     the cycle not ready (see :data:`DeadlinePolicy`)."""
+    catch_up: CatchUp | None = None
+    """Cycles whose fire time passed while no watcher ran: run the ``latest`` of them (unset: the
+    default for a cron schedule), ``all`` of them (oldest first), or ``none``; the others are
+    recorded as skipped and alerted once. A named daily window takes part only when it is set."""
+    catch_up_window: Duration | None = None
+    """How far back catch-up looks (default: the watcher's look-back of 7 days)."""
 
     _tz = field_validator("timezone")(check_timezone)
-    _times = field_validator("after", "deadline")(check_time_of_day)
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, value: str | None) -> str | None:
+        return None if value is None else check_cron(value)
+
+    @field_validator("after")
+    @classmethod
+    def _after(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and info.data.get("cron"):
+            raise ValueError("a cron schedule opens at its fire times: drop 'after' (or 'cron')")
+        return check_time_of_day(value)
+
+    @field_validator("deadline")
+    @classmethod
+    def _deadline(cls, value: str | None, info: ValidationInfo) -> str | None:
+        cron = info.data.get("cron")
+        if value is not None and cron and is_sub_daily_cron(cron):
+            from ..durations import parse_duration
+
+            try:
+                parse_duration(value)
+            except ValueError:
+                raise ValueError(f"invalid deadline {value!r}: a sub-daily cron schedule's deadline is a "
+                                 "duration after each fire time, like '45m'") from None
+            return str(value)
+        return check_time_of_day(value)
+
+    @field_validator("catch_up_window")
+    @classmethod
+    def _window(cls, value: timedelta | None) -> timedelta | None:
+        if value is not None and not timedelta(0) < value <= MAX_MONITORING:
+            raise ValueError(f"catchUpWindow must be positive and at most {MAX_MONITORING.days} days")
+        return value
+
+    @property
+    def sub_daily(self) -> bool:
+        """Whether a cycle of this schedule is a fire time (``YYYY-MM-DDTHH:MM``), not a date."""
+        return bool(self.cron) and is_sub_daily_cron(self.cron or "")
 
     @model_validator(mode="after")
     def _window_within_day(self) -> ScheduleConfig:

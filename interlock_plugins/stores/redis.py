@@ -417,7 +417,7 @@ class RedisStore(RedisAlertOutbox, RedisBatches):
         keys = [self.keys.shadow(record.pipeline_id, record.date, record.schedule_id),
                 self.keys.shadows(record.pipeline_id)]
         args: ScriptArgs = [
-            mode, expected, record.to_json(), self._retention_ms, Date.fromisoformat(record.date).toordinal(),
+            mode, expected, record.to_json(), self._retention_ms, Date.fromisoformat(record.date[:10]).toordinal(),
             cycle_member(record.date, record.schedule_id), self.config.run_index_limit * SHADOW_INDEX_FACTOR,
             self._index_ttl_ms,
         ]
@@ -425,7 +425,7 @@ class RedisStore(RedisAlertOutbox, RedisBatches):
 
     @translate_errors
     async def list_shadow_cycles(self, pipeline_id: str, since: str, until: str) -> list[ShadowCycle]:
-        low, high = Date.fromisoformat(since).toordinal(), Date.fromisoformat(until).toordinal()
+        low, high = Date.fromisoformat(since[:10]).toordinal(), Date.fromisoformat(until[:10]).toordinal()
         members = _texts(await self._redis.zrangebyscore(self.keys.shadows(pipeline_id), low, high))
         if not members:
             return []

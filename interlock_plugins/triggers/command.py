@@ -13,7 +13,8 @@ otherwise, with the exit code and the tail of its output.
 The child's environment names the run: ``INTERLOCK_RUN_ID``, ``INTERLOCK_RUN_KEY`` (the idempotency
 key: a relaunch after a crash between launch and record carries the same key), ``INTERLOCK_ATTEMPT``,
 ``INTERLOCK_RELAUNCH`` (0, or how often the run was relaunched under its key), ``INTERLOCK_PIPELINE_ID``,
-``INTERLOCK_SCHEDULE_ID``, ``INTERLOCK_DATE`` and ``INTERLOCK_CALLBACK_URL``. A command that must run
+``INTERLOCK_SCHEDULE_ID``, ``INTERLOCK_DATE`` (the cycle's date), ``INTERLOCK_CYCLE`` (the cycle key: the
+date, or ``YYYY-MM-DDTHH:MM`` for a sub-daily cron schedule) and ``INTERLOCK_CALLBACK_URL``. A command that must run
 exactly once keys its side effects on ``INTERLOCK_RUN_KEY``.
 """
 
@@ -140,7 +141,8 @@ class CommandTrigger:
 
 
 SHELL_PARAMETERS = {
-    "date": "INTERLOCK_DATE", "hour": "INTERLOCK_HOUR", "scheduleID": "INTERLOCK_SCHEDULE_ID",
+    "date": "INTERLOCK_DATE", "cycle": "INTERLOCK_CYCLE", "hour": "INTERLOCK_HOUR",
+    "minute": "INTERLOCK_MINUTE", "scheduleID": "INTERLOCK_SCHEDULE_ID",
     "scheduleId": "INTERLOCK_SCHEDULE_ID", "pipelineID": "INTERLOCK_PIPELINE_ID",
     "pipelineId": "INTERLOCK_PIPELINE_ID", "runId": "INTERLOCK_RUN_ID", "runID": "INTERLOCK_RUN_ID",
     "runKey": "INTERLOCK_RUN_KEY", "attempt": "INTERLOCK_ATTEMPT", "callbackURL": "INTERLOCK_CALLBACK_URL",
@@ -177,7 +179,8 @@ def _run_environment(request: LaunchRequest) -> dict[str, str]:
         "INTERLOCK_RUN_KEY": request.run_key,
         "INTERLOCK_PIPELINE_ID": request.pipeline_id,
         "INTERLOCK_SCHEDULE_ID": request.schedule_id,
-        "INTERLOCK_DATE": request.date,
+        "INTERLOCK_DATE": request.date[:10],
+        "INTERLOCK_CYCLE": request.date,
         "INTERLOCK_ATTEMPT": str(request.attempt),
         "INTERLOCK_RELAUNCH": str(request.relaunch),
     }

@@ -36,7 +36,8 @@ Start with:  interlock init demo && cd demo && interlock run example
 
 
 def run_date(value: str) -> str:
-    """``--date``: a real calendar date written YYYY-MM-DD (argparse exits 2 with the reason)."""
+    """``--date``/``--cycle``: a cycle key — a real calendar date written YYYY-MM-DD, or a fire time
+    YYYY-MM-DDTHH:MM (argparse exits 2 with the reason)."""
     problem = run_date_problem(value)
     if problem is not None:
         raise argparse.ArgumentTypeError(problem)
@@ -120,13 +121,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", help="evaluate a pipeline's readiness now (runs its evaluators)")
     p.add_argument("pipeline")
     p.add_argument("--schedule")
-    p.add_argument("--date", type=run_date, help="cycle date YYYY-MM-DD (default: today in the schedule's zone)")
+    p.add_argument("--date", "--cycle", dest="date", type=run_date,
+                   help="the cycle: a date YYYY-MM-DD, or a fire time YYYY-MM-DDTHH:MM for a sub-daily cron schedule "
+                   "(default: the current cycle in the schedule's zone)")
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("run", help="evaluate and, when ready, trigger the pipeline (once per cycle)")
     p.add_argument("pipeline")
     p.add_argument("--schedule")
-    p.add_argument("--date", type=run_date, help="cycle date YYYY-MM-DD (default: today in the schedule's zone)")
+    p.add_argument("--date", "--cycle", dest="date", type=run_date,
+                   help="the cycle: a date YYYY-MM-DD, or a fire time YYYY-MM-DDTHH:MM for a sub-daily cron schedule "
+                   "(default: the current cycle in the schedule's zone)")
     p.add_argument("--wait", action="store_true", help="follow the run until it ends")
     p.add_argument("--timeout", type=positive_seconds, default=3600,
                    help="seconds to wait with --wait (default 3600); when it expires the run keeps going "
@@ -157,7 +162,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("rerun", help="run a date again through the same lifecycle (warns when it never ran)")
     p.add_argument("pipeline")
-    p.add_argument("--date", type=run_date, required=True, help="the date to run again (YYYY-MM-DD)")
+    p.add_argument("--date", "--cycle", dest="date", type=run_date, required=True,
+                   help="the cycle to run again: YYYY-MM-DD, or YYYY-MM-DDTHH:MM for a sub-daily cron schedule")
     p.add_argument("--reason", required=True)
     p.add_argument("--schedule")
     p.add_argument("--force", action="store_true",

@@ -65,7 +65,8 @@ class Actions:
     async def _rerun(self, name: str, fields: dict[str, str]) -> Answer:
         day = fields.get("date", "").strip()
         if run_date_problem(day) is not None:
-            return Answer("error", "Rerun: give the date to run again as YYYY-MM-DD")
+            return Answer("error", "Rerun: give the date to run again as YYYY-MM-DD "
+                                   "(a sub-daily cycle as YYYY-MM-DDTHH:MM)")
         reason = fields.get("reason", "").strip()[:500] or DEFAULT_RERUN_REASON
         record, outcome = await self.engine.request_rerun(name, day, reason,
                                                           schedule_id=fields.get("schedule") or None,

@@ -159,7 +159,7 @@ def _today(engine: Engine, pipeline: PipelineConfig, schedule: ScheduleConfig, c
         except InterlockError:
             return False  # an unknown calendar excludes nothing (the loader reports it)
 
-    return schedule_today(pipeline, schedule, cycle, now, deadlines(pipeline, schedule, Date.fromisoformat(cycle.date)),
+    return schedule_today(pipeline, schedule, cycle, now, deadlines(pipeline, schedule, cycle.date),
                           ready=ready, is_excluded=is_excluded)
 
 

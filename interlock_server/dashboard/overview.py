@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from urllib.parse import urlencode
 
+from interlock_core.cycles import cycle_day, next_fire
 from interlock_core.model import PipelineConfig, RunLogEntry, RunState, RunStatus, ScheduleConfig
 from interlock_core.pipeline_state import DONE, SEVERITY, Blocker, CycleState, PipelineState
 from interlock_core.schedule import Deadlines, is_schedule_active, schedule_zone, wall_time
@@ -168,6 +169,15 @@ def next_window(pipeline: PipelineConfig, schedule: ScheduleConfig, now: datetim
     today's ``after`` time before it, else the first day after today that is not excluded."""
     tz = schedule_zone(pipeline, schedule)
     today = now.astimezone(tz).date()
+    if schedule.cron:  # the current cycle while it is open, else the next fire time on a day that runs
+        if not today_done and not is_excluded(today) and is_schedule_active(schedule, now, tz):
+            return None
+        fire = now
+        for _ in range(LOOKAHEAD_DAYS * 24):
+            fire = next_fire(schedule.cron, tz, fire)
+            if not is_excluded(fire.astimezone(tz).date()):
+                return fire
+        return None
     if not today_done and not is_excluded(today):
         if is_schedule_active(schedule, now, tz):
             return None
@@ -182,7 +192,7 @@ def next_window(pipeline: PipelineConfig, schedule: ScheduleConfig, now: datetim
 def schedule_today(pipeline: PipelineConfig, schedule: ScheduleConfig, cycle: CycleState, now: datetime,
                    deadlines: Deadlines, *, ready: bool, is_excluded: Callable[[Date], bool]) -> ScheduleToday:
     tz = schedule_zone(pipeline, schedule)
-    excluded = is_excluded(Date.fromisoformat(cycle.date))
+    excluded = is_excluded(cycle_day(cycle.date))
     entry = cycle.run_log
     gave_up = cycle.state in (PipelineState.FAILED, PipelineState.CANCELLED, PipelineState.SKIPPED)
     done = entry is not None and (entry.status in DONE or gave_up)

@@ -15,6 +15,7 @@ PATH_PARAMS = {
     "runId": Param("runId", "Run id.", {"type": "string"}, required=True),
     "rerunId": Param("rerunId", "Rerun id.", {"type": "string"}, required=True),
     "type": Param("type", "Trait type.", {"type": "string"}, required=True),
-    "date": Param("date", "Cycle date (YYYY-MM-DD).", {"type": "string"}, required=True),
+    "date": Param("date", "The cycle: its date (YYYY-MM-DD) or, for a sub-daily cron schedule, its fire time "
+                  "(YYYY-MM-DDTHH:MM).", {"type": "string"}, required=True),
     "alertId": Param("alertId", "Alert outbox record id.", {"type": "string"}, required=True),
 }

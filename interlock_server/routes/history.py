@@ -53,7 +53,7 @@ ROUTES = [
     ApiRoute("/api/pipelines/{id}/runlogs/{date}", get_run_log, method="GET", doc=Doc(
         "The run log entry of one cycle", TAG,
         {200: Reply("The entry: status, attempts, retry history.", RunLogEntry),
-         400: Reply("`date` is not YYYY-MM-DD."), 404: NOT_FOUND},
+         400: Reply("`date` is not a cycle (YYYY-MM-DD or YYYY-MM-DDTHH:MM)."), 404: NOT_FOUND},
         query=(SCHEDULE,))),
     ApiRoute("/api/pipelines/{id}/events", list_events, method="GET", doc=Doc(
         "Events of a pipeline", TAG,

@@ -302,3 +302,24 @@ async def test_a_cycle_that_cannot_start_is_an_error_and_the_others_go_on(
     assert [c.result for c in report.cycles] == [R.COMPLETED, R.ERROR, R.COMPLETED]
     assert report.cycles[1].message == "the store did not answer" and not report.ok
     assert sorted(launches(marker)) == [DAYS[0], DAYS[2]]
+
+
+@pytest.mark.parametrize("store", ["sqlite"], indirect=True)
+async def test_a_sub_daily_cron_is_backfilled_one_cycle_per_fire_time(
+        harness: Harness, store: Store | None, tmp_path: Path) -> None:
+    marker = tmp_path / "launches"
+    trigger = {"type": "command", "argv": ["sh", "-c", f"echo ${{cycle}} >> {marker}"]}
+    schedules = [{"name": "twice", "cron": "0 6,18 * * 1-5", "timezone": "Europe/Berlin"}]
+    harness.write([pipeline("p1", traits={}, trigger=trigger, schedules=schedules)])
+    harness.clock.set(datetime(2026, 3, 2, 12, 0, tzinfo=UTC))
+    engine = await harness.engine(**({"store": store} if store is not None else {}))
+    for trait in ("freshness", "volume"):
+        await engine.push_trait("p1", trait, "PASS")
+
+    report = await engine.backfill("p1", since="2026-02-27", until="2026-03-01")  # Friday to Sunday
+
+    fired = ["2026-02-27T06:00", "2026-02-27T18:00"]  # no cycle on the weekend
+    assert [c.cycle for c in report.cycles] == fired and report.counts == {"completed": 2}
+    assert sorted(launches(marker)) == fired
+    again = await engine.backfill("p1", since="2026-02-27", until="2026-03-01")
+    assert again.counts == {"already_completed": 2} and sorted(launches(marker)) == fired

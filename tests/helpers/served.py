@@ -28,6 +28,11 @@ _LISTENING = re.compile(r"listening on (http://\S+)")
 _ENTRY = "import sys; from interlock_server.cli.main import main; sys.exit(main())"
 """What the ``interlock`` console script runs (``-m interlock_server.cli.main`` warns about a
 module imported twice)."""
+_SHIFTED_ENTRY = ("import os, sys; from datetime import UTC, datetime, timedelta; import interlock_core.clock as c; "
+                  "o = timedelta(seconds=float(os.environ['INTERLOCK_E2E_CLOCK_SHIFT'])); "
+                  "c.SystemClock.now = lambda self: datetime.now(UTC) + o; " + _ENTRY)
+"""The same, on a system clock shifted by ``INTERLOCK_E2E_CLOCK_SHIFT`` seconds (a test that waits
+for a cron fire time starts serve a few seconds before one)."""
 
 
 def free_port() -> int:
@@ -113,10 +118,14 @@ class Starting:
 
 
 def spawn_serve(root: Path, *extra: str, port: int = 0, env: dict[str, str] | None = None,
-                name: str = "serve") -> Starting:
-    """Start ``interlock serve`` for the project in ``root`` on 127.0.0.1 (output in ``<name>.log``)."""
+                name: str = "serve", clock_shift: float | None = None) -> Starting:
+    """Start ``interlock serve`` for the project in ``root`` on 127.0.0.1 (output in ``<name>.log``);
+    ``clock_shift``: its clock runs that many seconds ahead."""
     log_path = root / f"{name}.log"
-    command = [sys.executable, "-c", _ENTRY, "-C", str(root), "serve", "--host", "127.0.0.1", "--port", str(port),
+    if clock_shift is not None:
+        env = {**(env or {}), "INTERLOCK_E2E_CLOCK_SHIFT": repr(clock_shift)}
+    entry = _SHIFTED_ENTRY if clock_shift is not None else _ENTRY
+    command = [sys.executable, "-c", entry, "-C", str(root), "serve", "--host", "127.0.0.1", "--port", str(port),
                *extra]
     environment = {**os.environ, "INTERLOCK_API_KEY": API_KEY, "NO_COLOR": "1", "PYTHONUNBUFFERED": "1",
                    **(env or {})}
@@ -127,6 +136,6 @@ def spawn_serve(root: Path, *extra: str, port: int = 0, env: dict[str, str] | No
 
 
 def start_serve(root: Path, *extra: str, port: int = 0, env: dict[str, str] | None = None,
-                name: str = "serve") -> Served:
+                name: str = "serve", clock_shift: float | None = None) -> Served:
     """:func:`spawn_serve`, then wait until it listens."""
-    return spawn_serve(root, *extra, port=port, env=env, name=name).ready()
+    return spawn_serve(root, *extra, port=port, env=env, name=name, clock_shift=clock_shift).ready()

@@ -18,7 +18,8 @@ EXECUTABLE = Path(sys.executable).with_name("interlock")
 if not EXECUTABLE.exists():  # pragma: no cover - tests run outside the project's venv
     EXECUTABLE = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "interlock"
 
-OTHER_SPELLINGS = ["20261201", "2026-W49-2", "2026-W49", "2026-335", "2026-12-01T00:00", " 2026-12-01",
+OTHER_SPELLINGS = ["20261201", "2026-W49-2", "2026-W49", "2026-335", "2026-12-01T00:00:00", "2026-12-01 10:00",
+                   " 2026-12-01",
                    "2026-12-1", "2026/12/01", "२०२६-१२-०१"]
 NOT_DAYS = ["2026-02-30", "2026-13-01", "2026-00-10", "2025-02-29"]
 
@@ -36,6 +37,13 @@ def test_other_spellings_and_impossible_days_are_refused(text: str) -> None:
         check_run_date(text, "originalDate")
     assert caught.value.details["field"] == "originalDate"
     assert "originalDate" in caught.value.message
+
+
+def test_a_sub_daily_cycle_key_passes_the_shape_check() -> None:
+    """A fire time names a sub-daily cycle; whether it fits the schedule is the engine's check."""
+    assert check_run_date("2026-12-01T10:00") == "2026-12-01T10:00"
+    assert parse_run_date("2026-12-01T10:00").isoformat() == "2026-12-01"
+    assert run_date_problem("2026-12-01T25:00") is not None
 
 
 def test_non_strings_are_refused() -> None:

@@ -474,3 +474,17 @@ def test_a_read_only_load_warns_about_unset_trigger_and_alert_secrets_but_not_st
     project.config("provider: sqlite\nsqlite:\n  path: ${DATA_DIR}/interlock.db\n")
     with pytest.raises(ConfigError):  # the store is needed to read state at all
         load_project(project.root, env={}, require_secrets=False)
+
+
+@pytest.mark.parametrize("schedule, line, key, fragment", [
+    ("    cron: '61 * * * *'\n", 5, "schedules[0].cron", "Bad minute"),
+    ("    cron: '@reboot'\n", 5, "schedules[0].cron", "unknown cron alias"),
+    ("    cron: '@hourly'\n    after: '06:00'\n", 6, "schedules[0].after", "drop 'after'"),
+    ("    cron: '@hourly'\n    deadline: '09:00'\n", 6, "schedules[0].deadline", "duration after each fire time"),
+    ("    cron: '@hourly'\n    catchUp: sometimes\n", 6, "schedules[0].catchUp", "'latest', 'all' or 'none'"),
+    ("    cron: '@hourly'\n    catchUpWindow: 0s\n", 6, "schedules[0].catchUpWindow", "positive"),
+])
+def test_a_bad_cron_schedule_names_file_line_and_key(project, schedule: str, line: int, key: str,
+                                                     fragment: str) -> None:
+    project.pipeline("p", f"name: p1\narchetype: batch-ingestion\nschedules:\n  - name: h\n{schedule}")
+    located(project.only_error(), "pipelines/p.yaml", line, key, fragment)

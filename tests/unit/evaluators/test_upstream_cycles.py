@@ -137,3 +137,13 @@ def test_the_downstream_cycle_spanning_an_upstream_one() -> None:
     schedule = daily.resolved_schedules()[0]
     assert spanning_cycle(daily, schedule, "2026-03-03") == "2026-03-03"
     assert spanning_cycle(daily, schedule, "2026-03-03T10:00") == "2026-03-03"
+
+
+def test_the_spanning_cycle_of_a_sub_daily_downstream_is_the_one_open_at_the_upstreams_fire_time() -> None:
+    hourly = pipeline("hourly", schedules=[{"name": "h", "cron": "15 * * * *"}])
+    [schedule] = hourly.resolved_schedules()
+    assert spanning_cycle(hourly, schedule, "2026-03-02T10:40") == "2026-03-02T10:15"
+    assert spanning_cycle(hourly, schedule, "2026-03-02T10:05") == "2026-03-02T09:15"
+    assert spanning_cycle(hourly, schedule, "2026-03-02") == "2026-03-01T23:15"  # a daily upstream: its midnight
+    daily = pipeline("daily")
+    assert spanning_cycle(daily, daily.resolved_schedules()[0], "2026-03-02T10:40") == "2026-03-02"
