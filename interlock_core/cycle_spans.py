@@ -16,7 +16,7 @@ from datetime import date as Date
 from datetime import datetime, timedelta
 
 from .calendars import CalendarRegistry
-from .cycles import is_sub_daily_key, key_instant
+from .cycles import fires_on, format_key, is_sub_daily_key, key_instant, next_fire
 from .model import PipelineConfig, ScheduleConfig
 from .schedule import current_cycle, excluded, local_midnight, schedule_zone
 
@@ -30,10 +30,13 @@ class CycleRef:
     """One cycle of a schedule: its key and when its span ends."""
 
     key: str
-    """``YYYY-MM-DD`` for a daily schedule."""
+    """``YYYY-MM-DD`` for a daily schedule, ``YYYY-MM-DDTHH:MM`` for a sub-daily cron."""
     day: Date
     ends: datetime
-    """The end of the cycle's span (UTC): for a daily cycle, the next local midnight."""
+    """The end of the cycle's span: for a daily cycle, the next local midnight; for a sub-daily
+    one, the schedule's next fire time."""
+    starts: datetime | None = None
+    """The start of the cycle's span: its fire time (a daily cycle: its local midnight)."""
 
 
 def _day_of(key: str) -> Date:
@@ -41,19 +44,36 @@ def _day_of(key: str) -> Date:
 
 
 def cycle_ref(pipeline: PipelineConfig, schedule: ScheduleConfig, key: str) -> CycleRef:
-    """The cycle ``key`` of ``schedule`` (its span's end in the schedule's zone)."""
+    """The cycle ``key`` of ``schedule`` (its span's end in the schedule's zone): a daily cycle
+    ends at the next local midnight, a sub-daily one at the schedule's next fire time."""
     day = _day_of(key)
-    return CycleRef(key=key, day=day, ends=local_midnight(day + timedelta(days=1), schedule_zone(pipeline, schedule)))
+    tz = schedule_zone(pipeline, schedule)
+    if is_sub_daily_key(key) and schedule.cron:
+        fired = key_instant(key, tz)
+        return CycleRef(key=key, day=day, ends=next_fire(schedule.cron, tz, fired), starts=fired)
+    return CycleRef(key=key, day=day, ends=local_midnight(day + timedelta(days=1), tz),
+                    starts=local_midnight(day, tz))
 
 
 def cycles_of_days(pipeline: PipelineConfig, schedule: ScheduleConfig, first: Date, last: Date,
                    calendars: CalendarRegistry | None) -> list[CycleRef]:
     """The schedule's cycles on the days ``first`` to ``last`` (included), oldest first: one a day
-    for a daily schedule; none on a day the pipeline does not run."""
+    for a daily schedule (a daily cron: a day it fires), each fire time for a sub-daily cron; none
+    on a day the pipeline does not run."""
     out: list[CycleRef] = []
+    tz = schedule_zone(pipeline, schedule)
     day = first
     while day <= last:
-        if not excluded(pipeline, day, calendars):
+        if excluded(pipeline, day, calendars):
+            pass
+        elif schedule.cron and schedule.sub_daily:
+            keys: list[str] = []
+            for fire in fires_on(schedule.cron, tz, day):
+                key = format_key(fire, tz, sub_daily=True)
+                if key not in keys:  # a repeated wall-clock hour is one cycle
+                    keys.append(key)
+                    out.append(CycleRef(key=key, day=day, ends=next_fire(schedule.cron, tz, fire), starts=fire))
+        elif not schedule.cron or fires_on(schedule.cron, tz, day):
             out.append(cycle_ref(pipeline, schedule, day.isoformat()))
         day += timedelta(days=1)
     return out
@@ -62,8 +82,12 @@ def cycles_of_days(pipeline: PipelineConfig, schedule: ScheduleConfig, first: Da
 def cycles_inside(upstream: PipelineConfig, upstream_schedule: ScheduleConfig, span: CycleRef,
                   calendars: CalendarRegistry | None) -> list[CycleRef]:
     """The upstream's cycles inside the span of the (downstream) cycle ``span``: for a daily
-    downstream, the upstream's cycles of that date."""
-    return cycles_of_days(upstream, upstream_schedule, span.day, span.day, calendars)
+    downstream, the upstream's cycles of that date (24 of an hourly upstream); for a sub-daily one,
+    those that start and end within its span."""
+    if not is_sub_daily_key(span.key) or span.starts is None:
+        return cycles_of_days(upstream, upstream_schedule, span.day, span.day, calendars)
+    days = cycles_of_days(upstream, upstream_schedule, span.day - timedelta(days=1), span.day, calendars)
+    return [c for c in days if c.starts is not None and span.starts <= c.starts and c.ends <= span.ends]
 
 
 def cycles_up_to(upstream: PipelineConfig, upstream_schedule: ScheduleConfig, span: CycleRef, count: int,

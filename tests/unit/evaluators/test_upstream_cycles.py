@@ -147,3 +147,15 @@ def test_the_spanning_cycle_of_a_sub_daily_downstream_is_the_one_open_at_the_ups
     assert spanning_cycle(hourly, schedule, "2026-03-02") == "2026-03-01T23:15"  # a daily upstream: its midnight
     daily = pipeline("daily")
     assert spanning_cycle(daily, daily.resolved_schedules()[0], "2026-03-02T10:40") == "2026-03-02"
+
+
+async def test_a_daily_cycle_over_an_hourly_upstream_needs_its_24_cycles() -> None:
+    hourly = pipeline("ingest", schedules=[{"name": "hourly", "cron": "@hourly"}])
+    hours = [f"{DAY}T{h:02d}:00" for h in range(24)]
+    store = Stand({key: C for key in hours if key != f"{DAY}T17:00"}, hourly, pipeline("report"), schedule="hourly")
+    out = await judge(store, upstreamSchedule="hourly")
+    assert out.status == "FAIL" and out.value is not None
+    assert out.value["required"] == hours and out.value["missing"] == [f"{DAY}T17:00"]
+    assert "has not completed 1 of 24 hourly cycles: 2026-03-05T17:00 (no run)" in (out.reason or "")
+    store.logs[(f"{DAY}T17:00", "hourly")] = C
+    assert (await judge(store, upstreamSchedule="hourly")).status == "PASS"
