@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,18 +18,22 @@ import anyio
 
 sys.path.insert(0, os.environ.get("PYTHONPATH", "").split(":")[0] or str(Path(__file__).resolve().parents[1]))
 
+from _support import arguments, report, workspace
+
 from interlock_core.clock import FakeClock
 from tests.helpers.project import Harness, Sensors
 from tests.helpers.store_ops import SCENARIOS, measure
 
 
 async def main() -> None:
+    args = arguments(__doc__.splitlines()[0])  # --quick changes nothing: the counts are of one call each
+    figures: dict[str, dict[str, dict[str, float]]] = {}
     for provider in ("sqlite", "redis"):
-        with tempfile.TemporaryDirectory() as tmp:
-            sensors = Path(tmp) / "sensors"
+        with workspace(args.store_dir, f"store-ops-{provider}") as tmp:
+            sensors = tmp / "sensors"
             sensors.mkdir()
             os.environ["INTERLOCK_TEST_SENSORS"] = str(sensors)
-            harness = Harness(root=Path(tmp) / "project", sensors=Sensors(sensors),
+            harness = Harness(root=tmp / "project", sensors=Sensors(sensors),
                               clock=FakeClock(datetime(2026, 3, 2, 12, 0, tzinfo=UTC)))
             harness.root.mkdir()
             try:
@@ -38,11 +41,14 @@ async def main() -> None:
             finally:
                 for engine in harness.engines:
                     await engine.aclose()
+        figures[provider] = {}
         for label in SCENARIOS:
             row = counts[label]
             by_name = ", ".join(f"{k} {v}" for k, v in sorted(row["calls by name"].items()))  # type: ignore[union-attr]
             print(f"| {provider} | {label} | {row['store calls']:g} | {row['SQLite statements']:g} | "
                   f"{row['write transactions']:g} | {row['Redis round trips']:g} | {by_name} |")
+            figures[provider][label] = {k: v for k, v in row.items() if isinstance(v, int | float)}
+    report("store operations per call", [], {"counts": figures})
 
 
 if __name__ == "__main__":

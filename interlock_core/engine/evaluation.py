@@ -243,7 +243,14 @@ class Evaluation:
             assert evaluation is not None
             previous = prior.traits.get(trait.type)
             if previous is not None and previous.source == "pushed" and previous.evaluated_at > started_at:
-                results[index] = previous  # pushed while the evaluator ran: the push stands
+                # pushed while the evaluator ran: the push stays stored for the next evaluation (the push
+                # woke it) to judge. This one never passes the trait: its verdict is about older data,
+                # and the push's own status is no verdict (a rule judges what was pushed to its trait)
+                if evaluation.status == TraitStatus.PASS:
+                    results[index] = evaluation.model_copy(update={
+                        "status": TraitStatus.FAIL, "failure_category": None,
+                        "reason": f"a result was pushed to {trait.type} while it was evaluated: "
+                                  "the next evaluation judges it"})
                 continue
             writes.append(TraitWrite(evaluation, trait.ttl, unless_pushed_after=started_at))
             recordings.append(self._edge_recording(event, pipeline, trait, evaluation, previous, schedule, day))

@@ -35,6 +35,7 @@ import anyio
 import anyio.abc
 from pydantic import Field, model_validator
 
+from interlock_core.cycles import is_sub_daily_key
 from interlock_core.errors import TriggerError
 from interlock_core.model import FailureCategory
 from interlock_core.plugins import PluginContext
@@ -179,7 +180,7 @@ def _run_environment(request: LaunchRequest) -> dict[str, str]:
         "INTERLOCK_RUN_KEY": request.run_key,
         "INTERLOCK_PIPELINE_ID": request.pipeline_id,
         "INTERLOCK_SCHEDULE_ID": request.schedule_id,
-        "INTERLOCK_DATE": request.date[:10],
+        "INTERLOCK_DATE": request.date[:10] if is_sub_daily_key(request.date) else request.date,
         "INTERLOCK_CYCLE": request.date,
         "INTERLOCK_ATTEMPT": str(request.attempt),
         "INTERLOCK_RELAUNCH": str(request.relaunch),

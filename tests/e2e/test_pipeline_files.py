@@ -48,6 +48,7 @@ async def test_a_deleted_pipeline_file_retires_the_pipeline_until_it_is_restored
         gone = await eventually(lambda: retired(d, name), what=f"{name} retired once its file is deleted")
         assert gone["origin"] == "file"
         await d.wait_event(name, "PIPELINE_RETIRED")
+        await d.wait_intervals(1)  # an evaluation already under way as it retired records its result
         evaluated = len(await d.events(name, "READINESS_CHECKED"))
         d.sensors.ready(name)
         await d.wait_intervals(3)

@@ -267,3 +267,45 @@ async def test_a_claim_made_while_the_gate_judged_is_never_claimed_over(harness:
         assert claimed and claimed[0] is not None
         assert outcome.outcome is Outcome.IN_PROGRESS
         assert hook.count == 1 and [r.attempt for r in await engine.store.list_runs("p1")] == [2, 1]
+
+
+class PushingMidway:
+    """An evaluator runner that, while it judges, sees a result pushed to the trait it judges (say a
+    dbt run's result reaching a rule), then answers PASS about what it read before."""
+
+    name = "pushing-midway"
+
+    def __init__(self, engine: Any, clock: Any, push: bool = True) -> None:
+        self.engine, self.clock, self.push = engine, clock, push
+
+    def handles(self, evaluator: str) -> bool:
+        return True
+
+    async def run(self, evaluator: str, request: Any) -> Any:
+        from interlock_core.ports import EvaluatorOutput
+        if self.push and request.trait_type == "volume":
+            self.push = False
+            self.clock.advance(timedelta(seconds=1))  # the evaluation takes a while
+            await self.engine.push_trait(request.pipeline_id, "volume", "PASS", value={"rows": 10})
+        return EvaluatorOutput(status="PASS")
+
+    async def close(self) -> None:
+        return None
+
+
+async def test_a_result_pushed_while_the_trait_is_evaluated_never_passes_it_unjudged(harness: Harness) -> None:
+    """A push that lands mid-evaluation stays stored for the next evaluation; this one does not
+    count the trait as passing — neither the verdict about older data nor the push's own status."""
+    harness.write([pipeline("p1")])
+    engine = await harness.engine()
+    engine.evaluation.ctx.runners.insert(0, PushingMidway(engine, harness.clock))  # type: ignore[arg-type]
+
+    first = await engine.evaluate("p1")
+
+    assert first.status == "NOT_READY" and first.blocking == ["volume"]
+    [volume] = [t for t in first.traits if t.trait_type == "volume"]
+    assert volume.reason == "a result was pushed to volume while it was evaluated: the next evaluation judges it"
+    stored = await engine.store.get_trait("p1", "volume")
+    assert stored is not None and stored.source == "pushed" and stored.value == {"rows": 10}
+    second = await engine.evaluate("p1")  # the push is judged
+    assert second.status == "READY"

@@ -92,6 +92,7 @@ async def test_child_environment_carries_run_identity(trigger: CommandTrigger,
         "INTERLOCK_PIPELINE_ID": "daily-sales",
         "INTERLOCK_SCHEDULE_ID": "h07",
         "INTERLOCK_DATE": "2026-03-02",
+        "INTERLOCK_CYCLE": "2026-03-02",  # the cycle key: a daily cycle's is its date
         "INTERLOCK_ATTEMPT": "1",
         "INTERLOCK_RELAUNCH": "0",
         "INTERLOCK_CALLBACK_URL": "http://127.0.0.1:3000/api/runs/run-1-0001/complete",
