@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 import yaml
 
@@ -128,6 +129,6 @@ async def test_serve_runs_the_example_trigger_and_alerts_through_the_example_sin
         alerts: list[dict[str, Any]] = []
         while time.monotonic() < deadline and not alerts:
             alerts = [json.loads(p.read_text()) for p in (root / "outgoing-alerts").glob("alert-*.json")]
-            time.sleep(0.1)
+            await anyio.sleep(0.1)
         assert alerts, f"no alert reached the drop-folder sink:\n{served.log()[-3000:]}"
         assert any("refunds" in a.get("message", "") and "on hold" in json.dumps(a) for a in alerts), alerts

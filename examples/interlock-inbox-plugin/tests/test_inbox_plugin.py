@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 
 import pytest
+from interlock_inbox.sink import DropFolderConfig, DropFolderSink
+from interlock_inbox.trigger import InboxConfig, InboxTrigger
 
 from interlock_core.plugin_api import (
     Alert,
@@ -17,8 +19,6 @@ from interlock_core.plugin_api import (
     TriggerError,
 )
 from interlock_core.plugins import load_plugins
-from interlock_inbox.sink import DropFolderConfig, DropFolderSink
-from interlock_inbox.trigger import InboxConfig, InboxTrigger
 
 
 def request(run_key: str = "abc:orders:daily:2026-03-02:1") -> LaunchRequest:
