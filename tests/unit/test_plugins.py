@@ -332,3 +332,16 @@ def test_interlock_plugins_names_a_package_that_fails_to_import(
     finally:
         monkeypatch.undo()
         load_plugins(refresh=True)
+
+
+def test_a_registration_hook_that_raises_is_named() -> None:
+    module = ModuleType("exploding_plugin")
+
+    def interlock_register_alert_sinks() -> list[Any]:
+        raise ImportError("No module named 'slack_sdk'")
+
+    module.interlock_register_alert_sinks = hookimpl(interlock_register_alert_sinks)  # type: ignore[attr-defined]
+    with pytest.raises(PluginError) as info:
+        load_plugins(extra=[module])
+    assert info.value.message == ("plugin exploding_plugin failed to register its alert sinks "
+                                  "(interlock_register_alert_sinks): ImportError: No module named 'slack_sdk'")
