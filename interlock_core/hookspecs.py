@@ -8,6 +8,9 @@ stores, trigger types and alert sinks do this: redis-py, boto and httpx are impo
 project that uses them). Built-ins are registered through the same
 entry-point group (``interlock``) as third-party packages, so ``pip install interlock-trigger-foo``
 works exactly like a built-in. A name registered twice is a start-up error.
+
+Plugin authors import ``hookimpl`` and everything else they need from
+:mod:`interlock_core.plugin_api`; ``docs/plugins.md`` walks through writing one.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -88,19 +88,57 @@ class LazyPlugin:
         return f"LazyPlugin({self.name!r}, {self.target!r})"
 
 
+@dataclass(frozen=True)
+class PluginSource:
+    """Where a registered plugin module comes from: the package (distribution) that declares it in
+    the ``interlock`` entry-point group, its version and the entry point's name."""
+
+    module: str
+    distribution: str | None = None
+    version: str | None = None
+    entry_point: str | None = None
+
+    def describe(self) -> str:
+        """``interlock_echo_plugin (package interlock-echo-plugin 0.1.0, entry point 'echo')``."""
+        if self.distribution is None:
+            return self.module
+        version = f" {self.version}" if self.version else ""
+        entry = f", entry point {self.entry_point!r}" if self.entry_point else ""
+        return f"{self.module} (package {self.distribution}{version}{entry})"
+
+
+@dataclass(frozen=True)
+class PluginInfo:
+    """One registered plugin, as ``interlock plugins`` lists it."""
+
+    kind: str
+    name: str
+    target: str
+    """``package.module:Class`` (a lazy entry is not imported to list it)."""
+    source: PluginSource
+
+    def to_json(self) -> dict[str, str | None]:
+        return {"kind": self.kind, "name": self.name, "target": self.target, "module": self.source.module,
+                "distribution": self.source.distribution, "version": self.source.version,
+                "entryPoint": self.source.entry_point}
+
+
 class Registry(Generic[T]):
     """Named plugin classes of one kind; registering a name twice is an error. A
-    :class:`LazyPlugin` is imported when :meth:`get` (or :meth:`items`) first hands it out."""
+    :class:`LazyPlugin` is imported when :meth:`get` (or :meth:`items`) first hands it out.
+    ``describe`` turns an origin into words for error messages (which package it comes from)."""
 
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, describe: Callable[[str], str] | None = None) -> None:
         self.kind = kind
         self._items: dict[str, T | LazyPlugin] = {}
         self._origins: dict[str, str] = {}
+        self._describe = describe or (lambda origin: origin)
 
     def add(self, name: str, item: T | LazyPlugin, origin: str) -> None:
         if name in self._items:
             raise PluginError(
-                f"{self.kind} {name!r} is registered twice (by {self._origins[name]} and by {origin})"
+                f"{self.kind} {name!r} is registered twice (by {self._describe(self._origins[name])} "
+                f"and by {self._describe(origin)})"
             )
         self._items[name] = item
         self._origins[name] = origin
@@ -115,7 +153,9 @@ class Registry(Generic[T]):
             try:
                 loaded: T = item.load()
             except PluginError as exc:
-                raise PluginError(f"{self.kind} {exc.message} (registered by {self._origins[name]})") from exc
+                raise PluginError(
+                    f"{self.kind} {exc.message} (registered by {self._describe(self._origins[name])})"
+                ) from exc
             self._items[name] = item = loaded
         return item
 
@@ -135,6 +175,14 @@ class Registry(Generic[T]):
 
     def origin(self, name: str) -> str:
         return self._origins[name]
+
+    def target(self, name: str) -> str:
+        """Where the entry lives (``package.module:Class``), without importing a lazy one."""
+        item = self._items[name]
+        if isinstance(item, LazyPlugin):
+            return item.target
+        owner = item if isinstance(item, type) else type(item)
+        return f"{owner.__module__}:{owner.__qualname__}"
 
 
 class _RegistryView(Mapping[str, T]):
@@ -161,21 +209,41 @@ class Plugins:
 
     def __init__(self, pm: pluggy.PluginManager) -> None:
         self.pm = pm
-        self.stores: Registry[Any] = Registry("store")
-        self.evaluator_runners: Registry[Any] = Registry("evaluator runner")
-        self.trigger_types: Registry[Any] = Registry("trigger type")
-        self.alert_sinks: Registry[Any] = Registry("alert sink")
-        self.builtin_evaluators: Registry[Any] = Registry("builtin evaluator")
+        self.sources = plugin_sources()
+        describe = self.describe_origin
+        self.stores: Registry[Any] = Registry("store", describe)
+        self.evaluator_runners: Registry[Any] = Registry("evaluator runner", describe)
+        self.trigger_types: Registry[Any] = Registry("trigger type", describe)
+        self.alert_sinks: Registry[Any] = Registry("alert sink", describe)
+        self.builtin_evaluators: Registry[Any] = Registry("builtin evaluator", describe)
         self._collect(self.stores, pm.hook.interlock_register_stores)
         self._collect(self.evaluator_runners, pm.hook.interlock_register_evaluator_runners)
         self._collect(self.trigger_types, pm.hook.interlock_register_trigger_types)
         self._collect(self.alert_sinks, pm.hook.interlock_register_alert_sinks)
         self._collect(self.builtin_evaluators, pm.hook.interlock_register_builtin_evaluators)
 
+    def source(self, origin: str) -> PluginSource:
+        return self.sources.get(origin) or PluginSource(origin)
+
+    def describe_origin(self, origin: str) -> str:
+        return self.source(origin).describe()
+
+    def registries(self) -> list[Registry[Any]]:
+        return [self.stores, self.evaluator_runners, self.trigger_types, self.alert_sinks, self.builtin_evaluators]
+
+    def describe(self) -> list[PluginInfo]:
+        """Every registered plugin with its kind and the package it comes from (nothing is imported)."""
+        return [PluginInfo(registry.kind, name, registry.target(name), self.source(registry.origin(name)))
+                for registry in self.registries() for name in registry.names()]
+
     def _collect(self, registry: Registry[Any], hook: Any) -> None:
         for impl in hook.get_hookimpls():
             origin = self.pm.get_name(impl.plugin) or repr(impl.plugin)
-            result = impl.function()
+            try:
+                result = impl.function()
+            except Exception as exc:
+                raise PluginError(f"plugin {self.describe_origin(origin)} failed to register its "
+                                  f"{registry.kind}s ({impl.function.__name__}): {type(exc).__name__}: {exc}") from exc
             for item in result or []:
                 name = getattr(item, "name", None)
                 if not isinstance(name, str) or not name:
@@ -203,7 +271,13 @@ def get_plugin_manager(
             try:
                 plugin = dist_ep.load()
             except Exception as exc:
-                raise PluginError(f"plugin {dist_ep.name!r} ({dist_ep.value}) failed to load: {exc}") from exc
+                source = _source(dist_ep)
+                package = f"{source.distribution} {source.version or ''}".rstrip()
+                raise PluginError(
+                    f"plugin {dist_ep.name!r} ({dist_ep.value}) failed to load: package {package} declares "
+                    f"entry point {dist_ep.name!r} = {dist_ep.value!r} in group {hookspecs.PROJECT_NAME!r}, "
+                    f"and importing it raised {type(exc).__name__}: {exc} (fix or uninstall {source.distribution})"
+                ) from exc
             pm.register(plugin, name=dist_ep.value)
     for plugin in extra:
         pm.register(plugin)
@@ -212,6 +286,31 @@ def get_plugin_manager(
 
 def _entry_points() -> list[importlib.metadata.EntryPoint]:
     return list(importlib.metadata.entry_points(group=hookspecs.PROJECT_NAME))
+
+
+def _source(entry_point: importlib.metadata.EntryPoint) -> PluginSource:
+    dist = entry_point.dist
+    name = dist.metadata["Name"] if dist is not None else None
+    return PluginSource(entry_point.value, name or "an unnamed package", dist.version if dist else None,
+                        entry_point.name)
+
+
+def plugin_sources() -> dict[str, PluginSource]:
+    """The package behind each plugin module declared in the ``interlock`` entry-point group (the
+    built-ins are declared by ``interlock`` itself). The first declaration of a module wins."""
+    sources: dict[str, PluginSource] = {}
+    for entry_point in _entry_points():
+        sources.setdefault(entry_point.value, _source(entry_point))
+    for module in BUILTIN_MODULES:  # running from a source tree that is not installed
+        sources.setdefault(module, PluginSource(module, "interlock", _own_version()))
+    return sources
+
+
+def _own_version() -> str | None:
+    try:
+        return importlib.metadata.version("interlock")
+    except importlib.metadata.PackageNotFoundError:
+        return None
 
 
 _default: Plugins | None = None

@@ -30,6 +30,7 @@ from .dashboard import Dashboard
 from .errors import EXCEPTION_HANDLERS
 from .limits import BodyLimit
 from .metrics import alert_queue_collector
+from .openapi import openapi_document
 from .request_context import RequestContext
 from .routes import api_routes
 from .state import ApiState
@@ -71,6 +72,7 @@ def create_app(
         exception_handlers=EXCEPTION_HANDLERS,
     )
     app.state.dashboard = dashboard
+    app.state.openapi_document = lambda: openapi_document(app)  # GET /api/openapi.json
     METRICS.collector("alerts", alert_queue_collector(engine.ctx.alerts))  # the queue's depth, read at export
     app.state.api = ApiState(engine=engine, provider=provider, watcher=watcher, auth_enabled=tokens.enabled,
                              evaluator_dirs=tuple(evaluator_dirs), started_at=engine.ctx.clock.now())

@@ -9,6 +9,7 @@ scripts/bootstrap.sh dev
 scripts/services.sh
 if command -v npm >/dev/null; then npm ci --prefix deploy/asl-validate --no-audit --no-fund --silent; fi
 echo "→ ruff";  .venv/bin/ruff check .
+echo "→ lint-imports (the layering: server → plugins → core)"; .venv/bin/lint-imports
 echo "→ mypy --strict interlock_core"; .venv/bin/mypy --strict interlock_core
 echo "→ pytest"
 exec .venv/bin/pytest -q -p no:cacheprovider -n "${PYTEST_WORKERS:-2}" --dist loadfile "$@"

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date as Date
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar
 
 import anyio
 
 from interlock_core.errors import StoreUnavailable
 from interlock_core.model import DEFAULT_SCHEDULE_ID, FailureCategory, RunStatus
 from interlock_core.model.records import format_timestamp
+from interlock_core.plugin_api import BuiltinEvaluator
 from interlock_core.ports import EvaluatorInput, EvaluatorOutput, RunnerContext
 
 from .output import FAIL, PASS, check_output, excerpt, failed
@@ -27,13 +28,6 @@ from .upstream_cycles import UpstreamCycles
 
 PREFIX = "builtin:"
 DEFAULT_TIMEOUT_SECONDS = 30.0
-
-
-class BuiltinEvaluator(Protocol):
-    @property
-    def name(self) -> str: ...
-
-    async def evaluate(self, request: EvaluatorInput, context: RunnerContext) -> EvaluatorOutput: ...
 
 
 def _config_text(config: Mapping[str, Any], key: str) -> str | None:

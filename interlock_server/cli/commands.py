@@ -29,6 +29,7 @@ from .alerts import cmd_alerts
 from .backfill import cmd_backfill
 from .output import EXIT_BLOCKED, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, Out
 from .pipeline_view import RETIRED, ListedPipeline, known, listing, show_unregistered
+from .plugins import cmd_plugins
 from .remove import cmd_remove_pipeline
 from .scaffold import scaffold
 from .session import open_engine
@@ -458,4 +459,5 @@ async def cmd_serve(args: argparse.Namespace, out: Out) -> int:
     return await serve(args, out)
 
 
-__all__ = ["EXIT_ERROR", "cmd_add_pipeline", "cmd_alerts", "cmd_backfill", "cmd_remove_pipeline", "cmd_shadow_report"]
+__all__ = ["EXIT_ERROR", "cmd_add_pipeline", "cmd_alerts", "cmd_backfill", "cmd_plugins", "cmd_remove_pipeline",
+           "cmd_shadow_report"]

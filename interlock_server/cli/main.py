@@ -20,7 +20,7 @@ from interlock_core.model import RunStatus
 
 from .. import __version__
 from ..telemetry import configure_telemetry, shutdown_telemetry
-from . import alerts, backfill, commands
+from . import alerts, backfill, commands, plugins
 from .output import EXIT_BLOCKED, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, Out
 
 EPILOG = """\
@@ -187,6 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
 
     alerts.add_parser(sub)
+    plugins.add_parser(sub)
 
     p = sub.add_parser("serve", help="start the HTTP API, the watcher and the archiver")
     p.add_argument("--host")

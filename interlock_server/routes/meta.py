@@ -63,9 +63,9 @@ async def metrics(request: Request) -> Response:
 
 
 async def openapi(request: Request) -> Response:
-    from ..openapi import openapi_document
-
-    return OwnJSONResponse(openapi_document(request.app))
+    # The app hands the document over (``app.state.openapi_document``): the document is built from
+    # this route table, so the routes never import its builder (no import circle).
+    return OwnJSONResponse(request.app.state.openapi_document())
 
 
 PROMETHEUS_TEXT = {"type": "string", "description": "Prometheus text exposition format 0.0.4."}

@@ -232,3 +232,116 @@ def test_without_the_package_its_types_are_unknown(tmp_path: Path, monkeypatch: 
     assert reasons == ["unknown alert type 'memory'", "unknown trigger type 'echo-file'"]
     monkeypatch.undo()
     load_plugins(refresh=True)
+
+
+# ------------------------------------------------------------ what a plugin's author and operator see
+
+
+def fake_distribution(site: Path, name: str, version: str, entry_points: str) -> None:
+    """A ``.dist-info`` declaring ``interlock`` entry points (the modules it names may not exist)."""
+    dist = site / f"{name.replace('-', '_')}-{version}.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
+    (dist / "entry_points.txt").write_text(f"[interlock]\n{entry_points}\n")
+
+
+def test_a_broken_entry_point_names_its_package_and_entry_point(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake_distribution(tmp_path, "acme-interlock-triggers", "2.3.0", "acme = acme_interlock_no_such_module")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(PluginError) as info:
+        get_plugin_manager()
+    message = info.value.message
+    assert "package acme-interlock-triggers 2.3.0" in message
+    assert "entry point 'acme' = 'acme_interlock_no_such_module'" in message
+    assert "ModuleNotFoundError" in message
+
+
+def test_a_name_registered_by_two_packages_names_both(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    site = tmp_path / "site"
+    for package, module in [("acme-one", "acme_one_plugin"), ("acme-two", "acme_two_plugin")]:
+        (site / module).mkdir(parents=True)
+        (site / module / "__init__.py").write_text(textwrap.dedent("""
+            from typing import ClassVar
+            from pydantic import BaseModel
+            from interlock_core.plugin_api import hookimpl
+
+            class Twin:
+                name: ClassVar[str] = "twin"
+                config_model: ClassVar[type[BaseModel]] = BaseModel
+
+            @hookimpl
+            def interlock_register_alert_sinks():
+                return [Twin]
+        """))
+        fake_distribution(site, package, "1.0", f"{module.split('_')[1]} = {module}")
+    monkeypatch.syspath_prepend(str(site))
+    try:
+        with pytest.raises(PluginError) as info:
+            load_plugins(refresh=True)
+        message = info.value.message
+        assert message.startswith("alert sink 'twin' is registered twice")
+        assert "acme_one_plugin (package acme-one 1.0, entry point 'one')" in message
+        assert "acme_two_plugin (package acme-two 1.0, entry point 'two')" in message
+    finally:
+        monkeypatch.undo()
+        for name in ("acme_one_plugin", "acme_two_plugin"):
+            sys.modules.pop(name, None)
+        load_plugins(refresh=True)
+
+
+def test_every_registered_plugin_is_described_with_its_package_without_importing_it() -> None:
+    plugins = load_plugins()
+    infos = {(info.kind, info.name): info for info in plugins.describe()}
+    glue = infos[("trigger type", "glue")]
+    assert glue.source.distribution == "interlock" and glue.source.module == "interlock_plugins.triggers"
+    assert glue.target == "interlock_plugins.triggers.aws_glue:GlueTrigger"
+    assert glue.to_json()["distribution"] == "interlock"
+    assert {kind for kind, _ in infos} == {"store", "evaluator runner", "trigger type", "alert sink",
+                                           "builtin evaluator"}
+    assert len(infos) == sum(len(r.names()) for r in plugins.registries())
+
+
+def test_interlock_plugins_lists_them_for_people_and_scripts(capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from interlock_server.cli.main import main
+
+    assert main(["plugins", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)["plugins"]
+    assert {"kind": "alert sink", "name": "slack", "distribution": "interlock"}.items() <= next(
+        p for p in listed if p["name"] == "slack").items()
+    assert main(["plugins"]) == 0
+    text = capsys.readouterr().out
+    assert text.splitlines()[0].split() == ["KIND", "NAME", "PACKAGE", "VERSION", "LOCATION"]
+    assert any(line.split()[:3] == ["trigger", "type", "command"] for line in text.splitlines())
+
+
+def test_interlock_plugins_names_a_package_that_fails_to_import(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from interlock_server.cli.main import main
+
+    fake_distribution(tmp_path, "acme-broken", "0.9", "broken = acme_broken_no_such_module")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr("interlock_core.plugins._default", None)
+    try:
+        assert main(["plugins"]) == 2
+        assert "package acme-broken 0.9" in capsys.readouterr().err
+    finally:
+        monkeypatch.undo()
+        load_plugins(refresh=True)
+
+
+def test_a_registration_hook_that_raises_is_named() -> None:
+    module = ModuleType("exploding_plugin")
+
+    def interlock_register_alert_sinks() -> list[Any]:
+        raise ImportError("No module named 'slack_sdk'")
+
+    module.interlock_register_alert_sinks = hookimpl(interlock_register_alert_sinks)  # type: ignore[attr-defined]
+    with pytest.raises(PluginError) as info:
+        load_plugins(extra=[module])
+    assert info.value.message == ("plugin exploding_plugin failed to register its alert sinks "
+                                  "(interlock_register_alert_sinks): ImportError: No module named 'slack_sdk'")
