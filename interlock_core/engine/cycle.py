@@ -89,9 +89,9 @@ class CyclePass:
         tz = schedule_zone(pipeline, schedule)
         today = current_cycle(pipeline, schedule, now)
         if pipeline.retired:  # its file was deleted: only runs under way are looked after
-            followed = await follow_up(self.ctx, self.advance, pipeline, schedule,
-                                       days_in_view(today, pipeline, schedule))
-            await self.beyond_view.follow(pipeline, schedule, days_in_view(today, pipeline, schedule), self.advance)
+            view = days_in_view(today, pipeline, schedule)
+            followed = await follow_up(self.ctx, self.advance, pipeline, schedule, view)
+            await self.beyond_view.follow(pipeline, schedule, view, self.advance)
             return followed
         dog = self.active_watchdog
         if dog is not None:
