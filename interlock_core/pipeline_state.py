@@ -246,7 +246,7 @@ def cycle_state(pipeline: PipelineConfig, facts: CycleFacts, now: datetime, read
             False
     if entry is not None and entry.status is RunStatus.SKIPPED:
         why = (entry.failure_message or "skipped").removeprefix("skipped: ")
-        return cycle(PipelineState.SKIPPED, f"{day} was skipped at its deadline ({why}); a rerun runs it"), False
+        return cycle(PipelineState.SKIPPED, f"{day} was skipped ({why}); a rerun runs it"), False
     if entry is not None and entry.status is RunStatus.FAILED:
         return _failed(pipeline, entry, now, readiness, blockers, problem, cycle)
     if entry is None and facts.excluded:

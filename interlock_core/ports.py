@@ -185,8 +185,9 @@ class Store(Protocol):
         store's retention, like run logs)."""
 
     async def list_shadow_cycles(self, pipeline_id: str, since: str, until: str) -> list[ShadowCycle]:
-        """The pipeline's shadow records dated ``since`` to ``until`` (inclusive, YYYY-MM-DD), by
-        date then schedule."""
+        """The pipeline's shadow records dated ``since`` to ``until`` (inclusive, YYYY-MM-DD; an
+        ``until`` of ``YYYY-MM-DDT23:59`` takes in that day's sub-daily cycles too), by date then
+        schedule."""
 
     # batches ---------------------------------------------------------------------------------
     async def read_pipeline(self, pipeline_id: str, cycles: Sequence[tuple[str, str]] = (), *,

@@ -110,7 +110,8 @@ class Watcher:
         if outcome not in (Outcome.DUPLICATE, Outcome.SKIPPED, Outcome.RETIRED):
             return
         if self._open_days.get((pipeline.name, schedule.name)) or \
-                self.engine.cycles.catch_up.pending(pipeline.name, schedule.name):
+                self.engine.cycles.catch_up.pending(pipeline.name, schedule.name) or \
+                self.engine.cycles.beyond_view.following(pipeline.name, schedule.name):
             return
         reruns = await self.ctx.store.list_reruns(pipeline.name, limit=50)
         # a retired pipeline's PENDING reruns wait for its file to come back: nothing to look after

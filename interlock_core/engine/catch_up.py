@@ -11,9 +11,11 @@ passed unseen, and the schedule's ``catchUp`` policy decides:
   mid-way catches the rest up when it is back;
 * ``none``: none runs, the current one included; the next fire time runs as usual.
 
-Every skipped cycle is recorded (a ``CYCLE_SKIPPED`` event), every caught-up one too
-(``CYCLE_CAUGHT_UP``), and the catch-up raises one alert naming how many cycles it skipped and
-ran — nothing is ever started silently in a burst. Cycles older than the window (or than the
+Every skipped cycle is recorded as ``onDeadline: skip`` records one — its run log SKIPPED (a CAS
+on an empty run log: a cycle that ran meanwhile is left alone) and a ``CYCLE_SKIPPED`` event — so
+``status``, the dashboard, backfill and reruns treat both alike (a rerun runs it); every caught-up
+one is recorded too (``CYCLE_CAUGHT_UP``), and the catch-up raises one alert naming how many
+cycles it skipped and ran — nothing is ever started silently in a burst. Cycles older than the window (or than the
 latest ``MAX_RECORDED``) are mentioned in that alert, neither run nor recorded one by one. A
 pipeline seen for the first time (no mark) has nothing to catch up. Named daily windows (no
 ``cron``) take part only when ``catchUp`` is set.
@@ -26,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from ..cycles import cycle_day, is_sub_daily_key
-from ..model import AlertLevel, EventKind, PipelineConfig, ScheduleConfig
+from ..model import AlertLevel, EventKind, PipelineConfig, RunLogEntry, RunStatus, ScheduleConfig
 from ..schedule import cycle_opens, cycles_between, excluded
 from .context import EngineContext
 
@@ -155,15 +157,13 @@ class CatchUp:
         else:
             skipped = list(in_window)
         skip_current = policy == "none" and today in in_window
-        # a cycle that ran meanwhile (an API trigger during the outage) was neither missed nor skipped
-        ran = {k for k in {*run, *skipped}
-               if await self.ctx.store.get_run_log(pipeline.name, k, schedule.name) is not None}
-        run = [k for k in run if k not in ran]
-        skipped = [k for k in skipped if k not in ran]
         reason = f"passed while no watcher ran; catchUp: {policy}"
+        # a cycle that ran meanwhile (an API trigger during the outage) was neither missed nor skipped
+        run = [k for k in run if await self.ctx.store.get_run_log(pipeline.name, k, schedule.name) is None]
+        skipped = [k for k in skipped if await self._record_skipped(pipeline, schedule, k, reason)]
         for k in skipped:
             await self.ctx.emit(EventKind.CYCLE_SKIPPED, pipeline.name, schedule_id=schedule.name, date=k,
-                                status="SKIPPED", message=f"cycle {k} {reason}",
+                                status="SKIPPED", message=f"cycle {k} {reason}; request a rerun to run it",
                                 details={"scheduleId": schedule.name, "date": k, "catchUp": policy})
         for k in run:
             await self.ctx.emit(EventKind.CYCLE_CAUGHT_UP, pipeline.name, schedule_id=schedule.name, date=k,
@@ -187,3 +187,16 @@ class CatchUp:
                 details=details, schedule_id=schedule.name, date=today)
             log.warning("catch-up of %s/%s after %s: %s", pipeline.name, schedule.name, last, "; ".join(parts))
         return Plan(run=run, skip_current=skip_current)
+
+    async def _record_skipped(self, pipeline: PipelineConfig, schedule: ScheduleConfig, key: str,
+                              reason: str) -> bool:
+        """Record ``key`` SKIPPED in its run log, as ``onDeadline: skip`` does (a CAS on an empty run
+        log: a cycle that ran meanwhile, or that another watcher recorded first, is left as it is).
+        False when something is recorded for it already. A dry-run pipeline writes no run log."""
+        if pipeline.dry_run:
+            return await self.ctx.store.get_run_log(pipeline.name, key, schedule.name) is None
+        now = self.ctx.clock.now()
+        entry = RunLogEntry(pipeline_id=pipeline.name, date=key, schedule_id=schedule.name, status=RunStatus.SKIPPED,
+                            failure_message=f"skipped: {reason}", alert_sent=True, started_at=now, updated_at=now,
+                            completed_at=now)
+        return await self.ctx.store.cas_run_log(entry, None)

@@ -19,6 +19,7 @@ from ..schedule import (
     is_schedule_active,
     schedule_zone,
 )
+from .beyond_view import BeyondView
 from .callbacks import Callbacks
 from .catch_up import CatchUp, Plan, window_of
 from .context import EngineContext
@@ -65,6 +66,7 @@ class CyclePass:
         self.sla = sla
         self.on_deadline = DeadlinePolicies(ctx, runs)
         self.catch_up = CatchUp(ctx, LOOKBACK_DAYS)
+        self.beyond_view = BeyondView(ctx, LOOKBACK_DAYS)
 
     @property
     def active_watchdog(self) -> Watchdog | None:
@@ -87,12 +89,16 @@ class CyclePass:
         tz = schedule_zone(pipeline, schedule)
         today = current_cycle(pipeline, schedule, now)
         if pipeline.retired:  # its file was deleted: only runs under way are looked after
-            return await follow_up(self.ctx, self.advance, pipeline, schedule,
-                                   days_in_view(today, pipeline, schedule))
+            view = days_in_view(today, pipeline, schedule)
+            followed = await follow_up(self.ctx, self.advance, pipeline, schedule, view)
+            await self.beyond_view.follow(pipeline, schedule, view, self.advance)
+            return followed
         dog = self.active_watchdog
         if dog is not None:
             await dog.since()  # the start mark is written on the first pass, not when first needed
         before = await self.look_back(pipeline, schedule, today, dog)
+        await self.beyond_view.follow(pipeline, schedule, days_in_view(today, pipeline, schedule), self.advance,
+                                      after=(lambda run: dog.check_stuck(pipeline, run)) if dog is not None else None)
         if pipeline.dry_run:  # what the scheduler in place did, and late data (nothing is launched)
             await self.runs.dry_run.follow(pipeline, schedule, today)
         plan = await self.catch_up.plan(pipeline, schedule, today) if pipeline.trigger is not None else Plan()

@@ -23,7 +23,7 @@ class Outcome(StrEnum):
     EXCLUDED = "excluded"            # the cycle's date is excluded by the pipeline's calendar
     DRY_RUN = "dry_run"              # a dry-run pipeline: ready, it would have triggered; nothing launched
     RETIRED = "retired"              # the pipeline's file was deleted: nothing new starts (active runs are followed)
-    SKIPPED = "skipped"              # the cycle was skipped at its deadline (onDeadline: skip); a rerun runs it
+    SKIPPED = "skipped"              # the cycle was skipped (onDeadline: skip, or catch-up); a rerun runs it
 
 
 @dataclass

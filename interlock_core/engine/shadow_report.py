@@ -20,16 +20,19 @@ from enum import StrEnum
 
 from pydantic import Field
 
+from ..cycles import cycle_day, is_sub_daily_key
 from ..dates import parse_run_date
 from ..durations import format_duration
 from ..errors import InterlockError, ValidationError
 from ..model import PipelineConfig, Record, ScheduleConfig, SchedulerRun, ShadowCycle, Timestamp
-from ..schedule import cycle_date, deadlines, excluded, schedule_zone
+from ..schedule import cycle_date, cycles_between, deadlines, excluded, local_midnight, schedule_zone
 from .context import EngineContext
 
 MAX_REPORT_DAYS = 92
 """The longest range one report covers (the store keeps shadow records for its retention anyway)."""
 DEFAULT_REPORT_DAYS = 7
+MAX_REPORT_CYCLES = 2000
+"""The most rows one report holds for a sub-daily schedule (a default range keeps the latest ones)."""
 
 
 class Verdict(StrEnum):
@@ -141,16 +144,39 @@ async def shadow_report(ctx: EngineContext, pipeline: PipelineConfig, *, since: 
         schedules = [chosen]
     now = ctx.clock.now()
     start, end = report_range(cycle_date(now, schedule_zone(pipeline, schedules[0])), since, until)
-    records = {(r.date, r.schedule_id): r for r in await ctx.store.list_shadow_cycles(pipeline.name, start, end)}
-    rows = []
-    day = Date.fromisoformat(start)
-    while day <= Date.fromisoformat(end):
-        for schedule in schedules:
-            rows.append(_row(ctx, pipeline, schedule, day, records.get((day.isoformat(), schedule.name)), now))
-        day += timedelta(days=1)
+    # (the end of the last day: its sub-daily cycles, keyed YYYY-MM-DDTHH:MM, sort after its date)
+    records = {(r.date, r.schedule_id): r
+               for r in await ctx.store.list_shadow_cycles(pipeline.name, start, f"{end}T23:59")}
+    cycles = [(key, n, schedule) for n, schedule in enumerate(schedules)
+              for key in _cycles(pipeline, schedule, start, end, since, until)]
+    cycles.sort(key=lambda cycle: (cycle[0][:10], cycle[1], cycle[0]))  # by day, then schedule, then fire time
+    rows = [_row(ctx, pipeline, schedule, key, records.get((key, schedule.name)), now) for key, _, schedule in cycles]
     return ShadowReport(pipeline_id=pipeline.name, dry_run=pipeline.dry_run, from_date=start, to_date=end,
                         schedule_id=schedule_id, lookup=lookup, generated_at=now, summary=_summary(rows),
                         cycles=rows)
+
+
+def _cycles(pipeline: PipelineConfig, schedule: ScheduleConfig, start: str, end: str, since: str | None,
+            until: str | None) -> list[str]:
+    """The report's cycles of ``schedule``: each date from ``start`` to ``end``, or for a sub-daily
+    schedule each fire time on those dates, from ``since`` and to ``until`` when they are fire times
+    themselves — at most :data:`MAX_REPORT_CYCLES` (a range given with ``from`` that holds more is
+    refused; the default range keeps the latest ones)."""
+    first, last = Date.fromisoformat(start), Date.fromisoformat(end)
+    if not (schedule.cron and schedule.sub_daily):
+        return [(first + timedelta(days=n)).isoformat() for n in range((last - first).days + 1)]
+    tz = schedule_zone(pipeline, schedule)
+    opens = local_midnight(first, tz) - timedelta(microseconds=1)  # (opens, closes]: midnight of `first` included
+    closes = local_midnight(last + timedelta(days=1), tz) - timedelta(microseconds=1)
+    keys = [k for k, _ in cycles_between(pipeline, schedule, opens, closes)
+            if (since is None or not is_sub_daily_key(since) or k >= since)
+            and (until is None or not is_sub_daily_key(until) or k <= until)]
+    if len(keys) > MAX_REPORT_CYCLES:
+        if since is not None:
+            raise ValidationError(f"a report covers at most {MAX_REPORT_CYCLES} cycles of schedule {schedule.name} "
+                                  f"({since} to {end} holds more); narrow from and to", field="from")
+        keys = keys[-MAX_REPORT_CYCLES:]
+    return keys
 
 
 def compare(record: ShadowCycle | None) -> tuple[Verdict, timedelta | None, str]:
@@ -183,22 +209,22 @@ def _span(value: timedelta) -> str:
     return format_duration(timedelta(seconds=round(abs(value.total_seconds()))))
 
 
-def _row(ctx: EngineContext, pipeline: PipelineConfig, schedule: ScheduleConfig, day: Date,
+def _row(ctx: EngineContext, pipeline: PipelineConfig, schedule: ScheduleConfig, key: str,
          record: ShadowCycle | None, now: datetime) -> ShadowRow:
     verdict, lead, text = compare(record)
     try:
-        is_excluded = excluded(pipeline, day, ctx.calendars)
+        is_excluded = excluded(pipeline, cycle_day(key), ctx.calendars)
     except InterlockError:  # an unknown calendar excludes nothing (the loader reports it)
         is_excluded = False
     judged = not is_excluded and record is not None and record.first_evaluated_at is not None
     return ShadowRow(
-        date=day.isoformat(), schedule_id=schedule.name, excluded=is_excluded,
+        date=key, schedule_id=schedule.name, excluded=is_excluded,
         evaluated=record is not None and record.first_evaluated_at is not None,
         would_trigger_at=record.would_trigger_at if record else None,
         blocking=list(record.blocking) if record and record.would_trigger_at is None else [],
         scheduler=_scheduler(record), verdict=verdict,
         lead_seconds=lead.total_seconds() if lead is not None else None, difference=text,
-        sla=_sla(pipeline, schedule, day, record, now, judged=judged),
+        sla=_sla(pipeline, schedule, key, record, now, judged=judged),
         would_retries=record.would_retries if record else 0, would_reruns=record.would_reruns if record else 0,
         late_data_at=record.late_data_at if record else None)
 
@@ -226,7 +252,7 @@ def _met(at: datetime | None, deadline: datetime, now: datetime) -> bool | None:
     return False if now > deadline else None
 
 
-def _sla(pipeline: PipelineConfig, schedule: ScheduleConfig, day: Date, record: ShadowCycle | None,
+def _sla(pipeline: PipelineConfig, schedule: ScheduleConfig, day: str, record: ShadowCycle | None,
          now: datetime, *, judged: bool) -> ShadowSla:
     """``judged``: Interlock evaluated the cycle (an excluded day, or one it never looked at, is
     not held against it: its side of every check is None)."""

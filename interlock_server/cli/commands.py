@@ -179,7 +179,7 @@ def _next_step(outcome: RunOutcome, forced: bool) -> str | None:
     if outcome.outcome is Outcome.EXCLUDED:
         return f"to run the excluded date anyway: {rerun}"
     if outcome.outcome is Outcome.SKIPPED:
-        return f"the cycle was skipped at its deadline (onDeadline: skip); to run it: {rerun}"
+        return f"the cycle was skipped (onDeadline: skip, or catch-up after downtime); to run it: {rerun}"
     return None
 
 

@@ -147,14 +147,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("shadow-report", help="a dry-run pipeline's evidence: would-trigger vs the scheduler's runs",
-                       description="For each cycle from --from to --to: when Interlock would have triggered, when "
+                       description="For each cycle from --from to --to (one per date, or per fire time of a sub-daily "
+                       "schedule): when Interlock would have triggered, when "
                        "the scheduler in place ran (looked up through the trigger, or pushed), the difference, and "
                        "whether the SLA would have held. Only reads.")
     p.add_argument("pipeline")
     p.add_argument("--from", dest="since", type=run_date, metavar="DATE",
-                   help="first cycle date YYYY-MM-DD (default: 6 days before --to)")
+                   help="first cycle date YYYY-MM-DD, or a sub-daily schedule's fire time YYYY-MM-DDTHH:MM "
+                        "(default: 6 days before --to)")
     p.add_argument("--to", dest="until", type=run_date, metavar="DATE",
-                   help="last cycle date YYYY-MM-DD (default: today)")
+                   help="last cycle date YYYY-MM-DD, or fire time YYYY-MM-DDTHH:MM (default: today)")
     p.add_argument("--schedule", help="only this schedule's cycles (default: every schedule)")
     p.add_argument("--json", action="store_true")
 

@@ -56,7 +56,7 @@ def show(out: Out, pipeline: PipelineConfig, report: ShadowReport) -> None:
 def _time(value: datetime, day: str) -> str:
     """HH:MM (UTC) on the cycle's date, else MM-DD HH:MM."""
     text = value.strftime("%Y-%m-%d %H:%M")
-    return text[11:] if text.startswith(day) else text[5:]
+    return text[11:] if text.startswith(day[:10]) else text[5:]
 
 
 def _scheduler(row: ShadowRow) -> str:

@@ -8,7 +8,8 @@
   cycle's state forbids a new attempt now (a rerun, or waiting for the active run, is needed);
 * ``no_trigger`` - 422, the pipeline cannot be run at all;
 * ``excluded`` - 409, the cycle's date is excluded by the pipeline's calendar (a rerun runs it anyway);
-* ``skipped`` - 409, the cycle was skipped at its deadline (``onDeadline: skip``; a rerun runs it);
+* ``skipped`` - 409, the cycle was skipped at its deadline (``onDeadline: skip``) or by catch-up after
+  downtime (``catchUp``); a rerun runs it;
 * ``dry_run`` - 200, a ``dryRun`` pipeline was ready and would have triggered (``wouldTriggerAt``);
   nothing was launched or claimed.
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from interlock_core.engine.shadow_report import DEFAULT_REPORT_DAYS, MAX_REPORT_DAYS, ShadowReport
+from interlock_core.engine.shadow_report import DEFAULT_REPORT_DAYS, MAX_REPORT_CYCLES, MAX_REPORT_DAYS, ShadowReport
 from interlock_core.model import ShadowCycle
 
 from ..responses import json_response
@@ -15,10 +15,10 @@ from ._route import ApiRoute, Doc, Param, Reply, api_state, query_text, read_bod
 from .common import NOT_FOUND, RETIRED
 
 TAG = "dry-run"
-FROM = Param("from", f"First cycle date (YYYY-MM-DD; default: {DEFAULT_REPORT_DAYS - 1} days before `to`).",
-             {"type": "string", "format": "date"})
-TO = Param("to", "Last cycle date (YYYY-MM-DD; default: today in the first schedule's time zone).",
-           {"type": "string", "format": "date"})
+FROM = Param("from", f"First cycle date (YYYY-MM-DD), or a sub-daily schedule's first fire time (YYYY-MM-DDTHH:MM; "
+                     f"default: {DEFAULT_REPORT_DAYS - 1} days before `to`).", {"type": "string"})
+TO = Param("to", "Last cycle date (YYYY-MM-DD), or a sub-daily schedule's last fire time (YYYY-MM-DDTHH:MM; "
+                 "default: today in the first schedule's time zone).", {"type": "string"})
 SCHEDULE = Param("schedule", "Only this schedule's cycles (default: every schedule).", {"type": "string"})
 
 
@@ -40,13 +40,15 @@ async def report_scheduler_run(request: Request) -> Response:
 ROUTES = [
     ApiRoute("/api/pipelines/{id}/shadow-report", shadow_report, method="GET", doc=Doc(
         "The shadow report of a dry-run pipeline", TAG,
-        {200: Reply("For each cycle (date × schedule) of the range: when Interlock would have triggered "
+        {200: Reply("For each cycle (date × schedule; each fire time of a sub-daily schedule) of the range: when "
+                    "Interlock would have triggered "
                     "(`wouldTriggerAt`), the scheduler's run (`scheduler`), the `verdict` (earlier, same, later, "
                     "held, not_run, not_ready, not_evaluated, no_data), `leadSeconds` (positive: Interlock "
                     "earlier), a sentence (`difference`) and the SLA projection (`sla`); and a `summary`.",
                     ShadowReport),
          400: Reply(f"`from` or `to` is not a date, `from` is after `to`, the range is longer than "
-                    f"{MAX_REPORT_DAYS} days, or an unknown `schedule`.", ErrorBody),
+                    f"{MAX_REPORT_DAYS} days (or {MAX_REPORT_CYCLES} cycles of a sub-daily schedule), or an "
+                    f"unknown `schedule`.", ErrorBody),
          404: NOT_FOUND},
         query=(FROM, TO, SCHEDULE),
         description="Only reads the store. The scheduler's runs come from the trigger's lookup (Airflow; "

@@ -118,7 +118,7 @@ async def test_window_skip_records_the_cycle_skipped(harness: Harness, store: St
     assert harness.sensors.calls("skipper.freshness") == calls  # a skipped cycle is not evaluated again
     assert await engines[0].store.list_runs("skipper") == []
     state = await engines[0].pipeline_state("skipper")
-    assert state.state is PipelineState.SKIPPED and "skipped at its deadline" in state.message
+    assert state.state is PipelineState.SKIPPED and "was skipped (evaluation window" in state.message
     report = await engines[0].backfill("skipper", since=DAY, until=DAY)  # reported; a rerun runs it
     assert [c.result for c in report.cycles] == [BackfillResult.SKIPPED] and report.ok
     _, outcome = await engines[0].request_rerun("skipper", DAY, "data arrived late")

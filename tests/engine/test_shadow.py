@@ -283,3 +283,35 @@ async def test_the_shadow_report_over_several_cycles(harness: Harness, tmp_path:
         await engine.shadow_report("p1", since="2026-03-05", until="2026-03-01")
     with pytest.raises(ValidationError, match="at most 92 days"):
         await engine.shadow_report("p1", since="2025-01-01", until="2026-03-01")
+
+
+async def test_the_shadow_report_of_a_sub_daily_schedule_has_one_row_per_cycle(
+        harness: Harness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    harness.write([shadow("hourly", tmp_path, schedules=[{"name": "s", "cron": "0 * * * *"}])])
+    harness.sensors.ready("hourly")
+    engine = await harness.engine()
+    watcher = Watcher(engine)
+    for hour in ("10:00", "11:00"):
+        harness.clock.set(at(hour) + timedelta(seconds=5))
+        await watcher.run_once()
+    await engine.report_scheduler_run("hourly", f"{DAY}T10:00", SchedulerRun(
+        run_id="scheduled__10", state="succeeded", started_at=at("10:30"), finished_at=at("10:40")))
+    harness.clock.set(at("11:30"))
+
+    report = await engine.shadow_report("hourly", since=DAY, until=DAY)  # a date: every fire time of that day
+    assert [r.date for r in report.cycles] == [f"{DAY}T{h:02d}:00" for h in range(24)]
+    rows = {r.date: r for r in report.cycles}
+    ten, eleven = rows[f"{DAY}T10:00"], rows[f"{DAY}T11:00"]
+    assert (ten.verdict, ten.lead_seconds) == (Verdict.EARLIER, 1795.0)
+    assert (eleven.verdict, eleven.would_trigger_at) == (Verdict.NOT_RUN, at("11:00") + timedelta(seconds=5))
+    assert report.summary.cycles == 24 and report.summary.earlier == 1 and report.summary.not_run == 1
+
+    keyed = await engine.shadow_report("hourly", since=f"{DAY}T10:00", until=f"{DAY}T11:00")  # fire times
+    assert [(r.date, r.verdict) for r in keyed.cycles] == [(f"{DAY}T10:00", Verdict.EARLIER),
+                                                          (f"{DAY}T11:00", Verdict.NOT_RUN)]
+
+    monkeypatch.setattr("interlock_core.engine.shadow_report.MAX_REPORT_CYCLES", 5)
+    latest = await engine.shadow_report("hourly")  # the default range keeps the latest cycles
+    assert [r.date for r in latest.cycles] == [f"{DAY}T{h}:00" for h in (19, 20, 21, 22, 23)]
+    with pytest.raises(ValidationError, match="at most 5 cycles"):
+        await engine.shadow_report("hourly", since=DAY, until=DAY)
