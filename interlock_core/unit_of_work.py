@@ -9,7 +9,6 @@ Redis, one ``TransactWriteItems`` on DynamoDB.
 from __future__ import annotations
 
 import hashlib
-
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -112,4 +111,5 @@ def may_overwrite(stored: TraitEvaluation | None, write: TraitWrite) -> bool:
     return stored.evaluated_at <= write.unless_pushed_after
 
 
-__all__ = ["CommitResult", "CycleKey", "EventWrite", "PipelineRecords", "TraitWrite", "UnitOfWork", "config_version", "may_overwrite"]
+__all__ = ["CommitResult", "CycleKey", "EventWrite", "PipelineRecords", "TraitWrite", "UnitOfWork", "config_version",
+           "may_overwrite"]

@@ -145,8 +145,9 @@ class Engine:
 
     async def check_readiness(self, pipeline_id: str) -> ReadinessResult:
         """Readiness from stored results only; the pipeline's configuration (resolved once per stored
-        version), trait rows, current cycles' run logs, reruns and runs are read in one store read, kept (in this task) for a :meth:`pipeline_state` of the
-        same result that follows (``GET .../readiness`` asks for both)."""
+        version), trait rows, current cycles' run logs, reruns and runs are read in one store read,
+        kept (in this task) for a :meth:`pipeline_state` of the same result that follows
+        (``GET .../readiness`` asks for both)."""
         readiness, pipeline, run_logs, records = await self.states.read_current(pipeline_id)
         _JUST_READ.set((readiness, pipeline, run_logs, records))
         return readiness

@@ -62,12 +62,12 @@ class BatchConformance:
                                        run("ct-state-elsewhere", "ct-state-other", date="2026-03-02")]):
             assert await store.create_run(one.model_copy(update={"created_at": at(created)}))
         assert await store.cas_run_log(run_log("ct-state", "2026-03-02", run_id="ct-state-now"), None)
-        for n, record in enumerate([rerun("ct-state-r1", "ct-state", original_date="2026-03-02",
+        for n, asked in enumerate([rerun("ct-state-r1", "ct-state", original_date="2026-03-02",
                                           rerun_run_id="ct-state-rerun-run"),
                                     rerun("ct-state-r2", "ct-state", original_date="2026-02-27",
                                           rerun_run_id="ct-state-old"),
                                     rerun("ct-state-r3", "ct-state-other", original_date="2026-03-02")]):
-            assert await store.cas_rerun(record.model_copy(update={"requested_at": at(n)}), None)
+            assert await store.cas_rerun(asked.model_copy(update={"requested_at": at(n)}), None)
         found = await store.read_pipeline("ct-state", [("2026-03-02", "daily")], readiness=False, config=True,
                                           history=10)
         assert found.pipeline == changed
