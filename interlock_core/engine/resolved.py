@@ -6,8 +6,10 @@ stored and sends (and parses) the configuration only when it changed. The config
 here with its traits resolved from its archetype, so neither is parsed nor resolved again until the
 stored configuration (or the loaded archetype) changes.
 
-What is kept is never handed out: each caller gets its own copy of the configuration (a change a
-caller makes to it never reaches the cache or another caller); the resolved traits are frozen.
+What is kept is never handed out as it is: each caller gets its own (shallow) copy of the
+configuration, so a field a caller sets never reaches the cache or another caller; its nested
+values (trait settings, schedules) are shared, and the read paths that use it only read them (a
+deep copy costs more than parsing the stored text again). The resolved traits are frozen.
 """
 
 from __future__ import annotations
@@ -33,8 +35,8 @@ class ResolvedPipeline:
     """None when the archetype was not loaded when it was resolved (readiness then says why)."""
 
     def pipeline(self) -> PipelineConfig:
-        """A copy of the configuration of the caller's own."""
-        return self.config.model_copy(deep=True)
+        """A copy of the configuration of the caller's own (its nested values shared, read-only)."""
+        return self.config.model_copy()
 
     def traits_if_current(self, archetypes: ArchetypeRegistry) -> list[ResolvedTrait] | None:
         """The resolved traits, when the archetype loaded now is still the one they came from."""
