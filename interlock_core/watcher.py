@@ -337,6 +337,9 @@ class Watcher:
 
         self._prefetched, self._prefetched_keys = {}, set()
         self._woken_now = woken
+        dog = self.engine.cycles.active_watchdog
+        if dog is not None and due:
+            await dog.since()  # the start mark, once, before the cycles ask for it concurrently
         await self._read_in_view(due)
 
         async def guarded(p: PipelineConfig, s: ScheduleConfig) -> None:
