@@ -94,6 +94,7 @@ class Watcher:
         self._prefetched: dict[CycleKey, RunLogEntry] = {}
         self._prefetched_keys: set[CycleKey] = set()
         self._woken_now: set[str] = set()
+        self._days: dict[CycleId, list[str]] = {}
         self._resynced_at: float | None = None
         self.outage = False
         self.last_pass_at: datetime | None = None
@@ -211,11 +212,12 @@ class Watcher:
 
     async def _read_in_view(self, due: list[tuple[PipelineConfig, ScheduleConfig]]) -> None:
         """The run logs in view of the due cycles that may be idle, in one batch."""
-        self._prefetched = {}
+        self._prefetched, self._days = {}, {}
         wanted: list[CycleKey] = []
         for pipeline, schedule in due:
             if self._may_be_idle(pipeline, schedule):
-                wanted += [(pipeline.name, day, schedule.name) for day in self._in_view(pipeline, schedule)]
+                days = self._days[(pipeline.name, schedule.name)] = self._in_view(pipeline, schedule)
+                wanted += [(pipeline.name, day, schedule.name) for day in days]
         if wanted:
             self._prefetched = await self.ctx.store.read_cycles(wanted)
             self._prefetched_keys = set(wanted)
@@ -224,7 +226,7 @@ class Watcher:
                                   stats: PassStats) -> bool:
         """Settle, without the cycle lease, a cycle whose pass has nothing to do but the late-data
         check of today's completed run (see the module's docstring). False: the cycle is ticked."""
-        days = self._in_view(pipeline, schedule)
+        days = self._days.get((pipeline.name, schedule.name)) or []
         today = self._today(pipeline, schedule)
         if not days or days[-1] != today or (pipeline.name, today, schedule.name) not in self._prefetched_keys \
                 or not self._may_be_idle(pipeline, schedule):
