@@ -191,11 +191,17 @@ class Store(Protocol):
 
     # batches ---------------------------------------------------------------------------------
     async def read_pipeline(self, pipeline_id: str, cycles: Sequence[tuple[str, str]] = (), *,
-                            readiness: bool = True) -> PipelineRecords:
+                            readiness: bool = True, config: bool = False, known_version: str | None = None,
+                            history: int = 0) -> PipelineRecords:
         """In one read (one statement / round trip / query where the backend allows): the
         pipeline's live trait rows, its readiness cache (unless ``readiness`` is False) and the run
         logs of ``cycles`` ((date, schedule id) pairs; an empty schedule id is ``daily``) — what
-        :meth:`list_traits`, :meth:`get_readiness` and :meth:`get_run_log` answer, as one look."""
+        :meth:`list_traits`, :meth:`get_readiness` and :meth:`get_run_log` answer, as one look.
+
+        ``config``: also the stored configuration's version and, unless that version is
+        ``known_version``, the configuration (:meth:`get_pipeline`). ``history`` > 0: also the
+        pipeline's ``history`` newest reruns, its newest run, and the runs the run logs read and the
+        reruns of those cycles name (see :class:`PipelineRecords`)."""
 
     async def read_cycles(self, cycles: Sequence[CycleKey]) -> dict[CycleKey, RunLogEntry]:
         """The live run logs of many cycles ((pipeline, date, schedule id)) in one batch, keyed as

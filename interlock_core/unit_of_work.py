@@ -8,11 +8,22 @@ Redis, one ``TransactWriteItems`` on DynamoDB.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from .model import AlertClaim, AlertRecord, Event, ReadinessResult, RunLogEntry, TraitEvaluation
+from .model import (
+    AlertClaim,
+    AlertRecord,
+    Event,
+    PipelineConfig,
+    ReadinessResult,
+    RerunRecord,
+    RunLogEntry,
+    RunState,
+    TraitEvaluation,
+)
 
 CycleKey = tuple[str, str, str]
 """(pipeline id, date, schedule id) of one cycle's run log."""
@@ -72,6 +83,25 @@ class PipelineRecords:
     traits: Mapping[str, TraitEvaluation] = field(default_factory=dict)
     readiness: ReadinessResult | None = None
     run_logs: Mapping[tuple[str, str], RunLogEntry] = field(default_factory=dict)
+    pipeline: PipelineConfig | None = None
+    """With ``config``: the stored configuration (None when it is absent, or when its version is the
+    ``known_version`` the caller holds)."""
+    config_version: str | None = None
+    """With ``config``: the stored configuration's version (a digest of what is stored, changing with
+    every change of it); None when the pipeline is not stored."""
+    reruns: Sequence[RerunRecord] = ()
+    """With ``history``: the pipeline's newest reruns, newest first (as :meth:`Store.list_reruns`)."""
+    latest_run: RunState | None = None
+    """With ``history``: the pipeline's newest run (as the first of :meth:`Store.list_runs`)."""
+    runs: Mapping[str, RunState] = field(default_factory=dict)
+    """With ``history``: by run id, the runs the returned run logs name and the runs the returned reruns
+    of the cycles asked for name (``rerunRunId``), as :meth:`Store.get_run` answers them."""
+
+
+def config_version(stored: str | bytes) -> str:
+    """The version of a stored pipeline configuration: a digest of its stored text (what
+    :attr:`PipelineRecords.config_version` answers; every store computes it so)."""
+    return hashlib.sha1(stored if isinstance(stored, bytes) else stored.encode(), usedforsecurity=False).hexdigest()
 
 
 def may_overwrite(stored: TraitEvaluation | None, write: TraitWrite) -> bool:
@@ -81,4 +111,5 @@ def may_overwrite(stored: TraitEvaluation | None, write: TraitWrite) -> bool:
     return stored.evaluated_at <= write.unless_pushed_after
 
 
-__all__ = ["CommitResult", "CycleKey", "EventWrite", "PipelineRecords", "TraitWrite", "UnitOfWork", "may_overwrite"]
+__all__ = ["CommitResult", "CycleKey", "EventWrite", "PipelineRecords", "TraitWrite", "UnitOfWork", "config_version",
+           "may_overwrite"]

@@ -13,6 +13,13 @@ store until its next day, a wake-up for its pipeline (a rerun request, a pushed 
 ending, a cascade marker, a re-registration), a change of its configuration, or the periodic
 resync (every ``resync`` seconds) — so a watcher over thousands of finished pipelines costs little.
 
+A pass reads the run logs of its cycles' days in view in one batch up front. A cycle found
+completed and idle there (today's run completed, every day in view settled, no rerun under way,
+nothing woken, no catch-up, SLA, window or cascade to judge, not a dry run) is not leased: the one
+thing a pass does for it, the late-data check of today's run (reads; what it alerts or reruns is
+claimed once across replicas), runs without the lease, and the cycle is settled. Only cycles with
+work take the cycle lease (two durable writes).
+
 Cycles are claimed with owner-token leases, so several watchers (replicas) on one store never
 work the same cycle at the same time; ticks run concurrently, so one slow evaluator or trigger
 never delays another pipeline; a store outage makes the watcher back off and resume by itself.
@@ -28,17 +35,19 @@ from typing import Any
 
 import anyio
 
-from .cycles import next_fire
+from .cycles import cycle_day, next_fire
 from .dates import run_date_problem
 from .engine import Engine
+from .engine.catch_up import takes_part
 from .engine.cycle import LOOKBACK_DAYS, days_in_view
 from .engine.deadline_policy import next_evaluation
 from .engine.outcome import Outcome, RunOutcome
-from .errors import NotFoundError, PipelineRetired, StoreUnavailable
+from .errors import InterlockError, NotFoundError, PipelineRetired, StoreUnavailable
 from .metrics import METRICS
-from .model import PipelineConfig, ScheduleConfig
-from .schedule import current_cycle, schedule_zone
+from .model import PipelineConfig, RunLogEntry, RunStatus, ScheduleConfig
+from .schedule import current_cycle, excluded, has_cycle, schedule_zone
 from .tracing import NO_SPAN, span
+from .unit_of_work import CycleKey
 
 log = logging.getLogger("interlock.watcher")
 
@@ -82,6 +91,10 @@ class Watcher:
         self.cycle_lease = cycle_lease
         self._settled: dict[CycleId, str] = {}
         self._settled_configs: dict[str, PipelineConfig] = {}
+        self._prefetched: dict[CycleKey, RunLogEntry] = {}
+        self._prefetched_keys: set[CycleKey] = set()
+        self._woken_now: set[str] = set()
+        self._days: dict[CycleId, list[str]] = {}
         self._resynced_at: float | None = None
         self.outage = False
         self.last_pass_at: datetime | None = None
@@ -179,6 +192,66 @@ class Watcher:
             self._listed_at = mono
         return self._pipelines
 
+    # ------------------------------------------------------------------------- idle cycles
+    def _in_view(self, pipeline: PipelineConfig, schedule: ScheduleConfig) -> list[str]:
+        """The days the look-back judges (not excluded, with a cycle), ending with today's."""
+        try:
+            return [d for d in days_in_view(self._today(pipeline, schedule), pipeline, schedule)
+                    if not excluded(pipeline, cycle_day(d), self.ctx.calendars) and has_cycle(pipeline, schedule, d)]
+        except InterlockError:  # e.g. an unknown calendar: the tick reports it
+            return []
+
+    def _may_be_idle(self, pipeline: PipelineConfig, schedule: ScheduleConfig) -> bool:
+        """Whether nothing but the run logs in view (and its reruns) can give the cycle work: no
+        wake-up, past day, catch-up, cascade look-back, SLA, window, dry run or retirement to look after."""
+        cid = (pipeline.name, schedule.name)
+        return (pipeline.name not in self._woken_now and not pipeline.retired and not pipeline.dry_run
+                and pipeline.sla is None and schedule.deadline is None and pipeline.include is None
+                and not takes_part(schedule) and not self._open_days.get(cid)
+                and (cid in self._looked_back or not pipeline.upstream_pipelines())
+                and not self.engine.cycles.catch_up.pending(pipeline.name, schedule.name))
+
+    async def _read_in_view(self, due: list[tuple[PipelineConfig, ScheduleConfig]]) -> None:
+        """The run logs in view of the due cycles that may be idle, in one batch."""
+        self._prefetched, self._days = {}, {}
+        wanted: list[CycleKey] = []
+        for pipeline, schedule in due:
+            if self._may_be_idle(pipeline, schedule):
+                days = self._days[(pipeline.name, schedule.name)] = self._in_view(pipeline, schedule)
+                wanted += [(pipeline.name, day, schedule.name) for day in days]
+        if wanted:
+            self._prefetched = await self.ctx.store.read_cycles(wanted)
+            self._prefetched_keys = set(wanted)
+
+    async def _completed_and_idle(self, pipeline: PipelineConfig, schedule: ScheduleConfig,
+                                  stats: PassStats) -> bool:
+        """Settle, without the cycle lease, a cycle whose pass has nothing to do but the late-data
+        check of today's completed run (see the module's docstring). False: the cycle is ticked."""
+        days = self._days.get((pipeline.name, schedule.name)) or []
+        today = self._today(pipeline, schedule)
+        if not days or days[-1] != today or (pipeline.name, today, schedule.name) not in self._prefetched_keys \
+                or not self._may_be_idle(pipeline, schedule):
+            return False
+        entries: list[RunLogEntry] = [e for d in days if (e := self._prefetched.get((pipeline.name, d, schedule.name)))]
+        current = self._prefetched.get((pipeline.name, today, schedule.name))
+        if current is None or current.status is not RunStatus.COMPLETED or \
+                any(not e.status.is_terminal for e in entries):
+            return False
+        reruns = await self.ctx.store.list_reruns(pipeline.name, limit=50)
+        if any(r.schedule_id == schedule.name and not r.status.is_terminal for r in reruns):
+            return False
+        dog = self.engine.cycles.active_watchdog
+        if dog is not None:
+            await dog.since()  # the start mark is written on the first pass, as a tick writes it
+        late_data = self.engine.cycles.late_data
+        if late_data is not None:
+            await late_data.check(pipeline, schedule.name, today)
+        stats.cycles += 1
+        stats.outcomes[Outcome.DUPLICATE.value] = stats.outcomes.get(Outcome.DUPLICATE.value, 0) + 1
+        self._settled[(pipeline.name, schedule.name)] = today
+        self._settled_configs[pipeline.name] = pipeline
+        return True
+
     # ------------------------------------------------------------------------- one cycle
     async def _tick(self, pipeline: PipelineConfig, schedule: ScheduleConfig, stats: PassStats) -> None:
         cid = (pipeline.name, schedule.name)
@@ -189,6 +262,8 @@ class Watcher:
         self._in_flight.add(cid)
         try:
             async with self._limit:
+                if await self._completed_and_idle(pipeline, schedule, stats):
+                    return
                 if not await self.ctx.store.acquire_lease(key, self.ctx.owner, self.cycle_lease):
                     stats.skipped_busy += 1
                     return
@@ -262,6 +337,13 @@ class Watcher:
                     continue
                 due.append((pipeline, schedule))
         failures: list[BaseException] = []
+
+        self._prefetched, self._prefetched_keys = {}, set()
+        self._woken_now = woken
+        dog = self.engine.cycles.active_watchdog
+        if dog is not None and due:
+            await dog.since()  # the start mark, once, before the cycles ask for it concurrently
+        await self._read_in_view(due)
 
         async def guarded(p: PipelineConfig, s: ScheduleConfig) -> None:
             try:

@@ -25,6 +25,7 @@ from ..model import (
     TraitEvaluation,
 )
 from ..pipeline_state import PipelineStateView
+from ..unit_of_work import PipelineRecords
 from .backfill import DEFAULT_CONCURRENCY, Backfill, BackfillReport, OnCycle
 from .callbacks import Callbacks
 from .context import EngineContext
@@ -46,8 +47,8 @@ ACTIVE_RUN_SCAN = 50
 """How many of a pipeline's newest runs are checked for one under way before it is removed."""
 
 
-_JUST_READ: ContextVar[tuple[ReadinessResult, PipelineConfig, Mapping[tuple[str, str], RunLogEntry]] | None] = \
-    ContextVar("interlock_just_read_readiness", default=None)
+_JUST_READ: ContextVar[tuple[ReadinessResult, PipelineConfig, Mapping[tuple[str, str], RunLogEntry],
+                             PipelineRecords | None] | None] = ContextVar("interlock_just_read_readiness", default=None)
 """The records :meth:`Engine.check_readiness` read, for the :meth:`Engine.pipeline_state` that follows it."""
 
 class Engine:
@@ -143,11 +144,12 @@ class Engine:
         return await self.evaluation.evaluate(pipeline_id, schedule_id=schedule_id, date=date)
 
     async def check_readiness(self, pipeline_id: str) -> ReadinessResult:
-        """Readiness from stored results only; the pipeline's trait rows and its current cycles' run
-        logs are read in one store read, kept (in this task) for a :meth:`pipeline_state` of the
-        same result that follows (``GET .../readiness`` asks for both)."""
-        readiness, pipeline, run_logs = await self.states.with_readiness(await self.ctx.pipeline(pipeline_id))
-        _JUST_READ.set((readiness, pipeline, run_logs))
+        """Readiness from stored results only; the pipeline's configuration (resolved once per stored
+        version), trait rows, current cycles' run logs, reruns and runs are read in one store read,
+        kept (in this task) for a :meth:`pipeline_state` of the same result that follows
+        (``GET .../readiness`` asks for both)."""
+        readiness, pipeline, run_logs, records = await self.states.read_current(pipeline_id)
+        _JUST_READ.set((readiness, pipeline, run_logs, records))
         return readiness
 
     async def push_trait(self, pipeline_id: str, trait_type: str, status: str, **kwargs: Any) -> TraitEvaluation:
@@ -163,7 +165,8 @@ class Engine:
         if just is not None and readiness is not None and readiness is just[0] and \
                 pipeline in (just[1].name, just[1]):
             _JUST_READ.set(None)  # what check_readiness has just read: no second read
-            return await self.states.read(just[1], readiness=readiness, retired=retired, run_logs=just[2])
+            return await self.states.read(just[1], readiness=readiness, retired=retired, run_logs=just[2],
+                                          records=just[3])
         config = await self.ctx.pipeline(pipeline) if isinstance(pipeline, str) else pipeline
         return await self.states.read(config, readiness=readiness, retired=retired)
 

@@ -313,10 +313,12 @@ class Evaluation:
         stored = {t.trait_type: t for t in await self.ctx.store.list_traits(pipeline.name)}
         return self.readiness_of(pipeline, stored)
 
-    def readiness_of(self, pipeline: PipelineConfig, stored_by_type: Mapping[str, TraitEvaluation]) -> ReadinessResult:
-        """The readiness rule over the pipeline's stored trait rows (by type): a missing one is STALE."""
+    def readiness_of(self, pipeline: PipelineConfig, stored_by_type: Mapping[str, TraitEvaluation], *,
+                     resolved: list[ResolvedTrait] | None = None) -> ReadinessResult:
+        """The readiness rule over the pipeline's stored trait rows (by type): a missing one is STALE.
+        ``resolved``: the pipeline's traits when already resolved (:mod:`.resolved`)."""
         archetype = self.ctx.archetypes.get(pipeline.archetype)
-        traits = self.ctx.traits_of(pipeline)
+        traits = resolved if resolved is not None else self.ctx.traits_of(pipeline)
         evaluations = []
         for trait in traits:
             stored = stored_by_type.get(trait.type)

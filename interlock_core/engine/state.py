@@ -7,27 +7,40 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from ..cycles import cycle_day
-from ..errors import InterlockError, StoreUnavailable
-from ..model import PipelineConfig, ReadinessResult, RerunRecord, RunLogEntry, RunStatus, ScheduleConfig
+from ..errors import InterlockError, NotFoundError, StoreUnavailable
+from ..model import (
+    PipelineConfig,
+    ReadinessResult,
+    RerunRecord,
+    RunLogEntry,
+    RunState,
+    RunStatus,
+    ScheduleConfig,
+)
 from ..pipeline_state import ACTIVE, CycleFacts, PipelineStateView, pipeline_state
 from ..schedule import current_cycle, excluded
+from ..unit_of_work import PipelineRecords
 from .context import EngineContext
 from .dry_run import would_trigger_at
 from .evaluation import Evaluation
 from .rerun_slot import RERUN_SCAN_LIMIT
+from .resolved import ResolvedPipelines
 
 
 class StateReader:
     def __init__(self, ctx: EngineContext, evaluation: Evaluation) -> None:
         self.ctx = ctx
         self.evaluation = evaluation
+        self.resolved = ResolvedPipelines()
 
     async def read(self, pipeline: PipelineConfig, *, readiness: ReadinessResult | None = None,
-                   retired: bool = False, run_logs: Mapping[tuple[str, str], RunLogEntry] | None = None
-                   ) -> PipelineStateView:
+                   retired: bool = False, run_logs: Mapping[tuple[str, str], RunLogEntry] | None = None,
+                   records: PipelineRecords | None = None) -> PipelineStateView:
         """``readiness``: the stored readiness when the caller has just read it (read here otherwise);
         ``run_logs``: the current cycles' run logs by (date, schedule) when the caller has just read
-        them (:meth:`Store.read_pipeline`; a cycle missing there has none)."""
+        them (:meth:`Store.read_pipeline`; a cycle missing there has none); ``records``: all of what
+        this reads, when the caller has just read it with the pipeline's history (:meth:`read_current`)."""
+        latest: list[RunState] = []
         now = self.ctx.clock.now()
         problem: str | None = None
         try:
@@ -36,24 +49,34 @@ class StateReader:
             raise
         except InterlockError as exc:  # e.g. an archetype that is no longer loaded
             problem = exc.message
-        reruns = await self.ctx.store.list_reruns(pipeline.name, RERUN_SCAN_LIMIT)
-        cycles = [await self._cycle(pipeline, schedule, reruns, run_logs)
+        if records is not None:
+            reruns, run_logs = list(records.reruns), records.run_logs
+            latest = [records.latest_run] if records.latest_run is not None else []
+        else:
+            reruns = await self.ctx.store.list_reruns(pipeline.name, RERUN_SCAN_LIMIT)
+        cycles = [await self._cycle(pipeline, schedule, reruns, run_logs, records)
                   for schedule in pipeline.resolved_schedules()]
-        latest = await self.ctx.store.list_runs(pipeline.name, 1)
+        if records is None:
+            latest = await self.ctx.store.list_runs(pipeline.name, 1)
         return pipeline_state(pipeline, cycles, readiness, now, latest_run=latest[0] if latest else None,
                               retired=retired or pipeline.retired, problem=problem)
 
     async def _cycle(self, pipeline: PipelineConfig, schedule: ScheduleConfig, reruns: list[RerunRecord],
-                     run_logs: Mapping[tuple[str, str], RunLogEntry] | None) -> CycleFacts:
+                     run_logs: Mapping[tuple[str, str], RunLogEntry] | None,
+                     records: PipelineRecords | None = None) -> CycleFacts:
         day = current_cycle(pipeline, schedule, self.ctx.clock.now())
         if run_logs is not None:
             entry = run_logs.get((day, schedule.name))
         else:
             entry = await self.ctx.store.get_run_log(pipeline.name, day, schedule.name)
-        run = await self.ctx.store.get_run(entry.run_id) if entry is not None and entry.run_id else None
+
+        async def get_run(run_id: str) -> RunState | None:
+            return records.runs.get(run_id) if records is not None else await self.ctx.store.get_run(run_id)
+
+        run = await get_run(entry.run_id) if entry is not None and entry.run_id else None
         mine = [r for r in reruns if r.original_date == day and r.schedule_id == schedule.name
                 and not r.status.is_terminal]
-        candidates = [run] + [await self.ctx.store.get_run(r.rerun_run_id) for r in mine if r.rerun_run_id]
+        candidates = [run] + [await get_run(r.rerun_run_id) for r in mine if r.rerun_run_id]
         active = max((c for c in candidates if c is not None and c.status in ACTIVE),
                       key=lambda c: c.updated_at, default=None)
         pending = next((r for r in mine if r.status is RunStatus.PENDING and not r.rerun_run_id), None)
@@ -64,6 +87,36 @@ class StateReader:
         would = await would_trigger_at(self.ctx, pipeline.name, schedule.name, day) if pipeline.dry_run else None
         return CycleFacts(schedule=schedule, date=day, entry=entry, excluded=is_excluded, active_run=active,
                           pending_rerun=pending, run=run, would_trigger_at=would)
+
+    async def read_current(self, pipeline_id: str) -> tuple[
+            ReadinessResult, PipelineConfig, Mapping[tuple[str, str], RunLogEntry], PipelineRecords | None]:
+        """The stored readiness of a pipeline and all :meth:`read` needs, in one store read
+        (:meth:`Store.read_pipeline` with its configuration and history) once its configuration is
+        resolved (:mod:`.resolved`): the configuration is resolved again only when its stored
+        version changed (then, as on the first read, its current cycles are read once more)."""
+        for _ in range(3):
+            known = self.resolved.get(pipeline_id)
+            now = self.ctx.clock.now()
+            cycles = [] if known is None else \
+                [(current_cycle(known.config, s, now), s.name) for s in known.config.resolved_schedules()]
+            records = await self.ctx.store.read_pipeline(
+                pipeline_id, cycles, readiness=False, config=True,
+                known_version=known.version if known is not None else None, history=RERUN_SCAN_LIMIT)
+            if records.config_version is None:
+                self.resolved.forget(pipeline_id)
+                raise NotFoundError(f"pipeline {pipeline_id!r} not found", pipelineId=pipeline_id)
+            if known is not None and records.config_version == known.version:
+                pipeline = known.pipeline()
+                readiness = self.evaluation.readiness_of(pipeline, records.traits,
+                                                         resolved=known.traits_if_current(self.ctx.archetypes))
+                return readiness, pipeline, records.run_logs, records
+            if records.pipeline is None:  # stored but unreadable: as get_pipeline answers it
+                self.resolved.forget(pipeline_id)
+                raise NotFoundError(f"pipeline {pipeline_id!r} not found", pipelineId=pipeline_id)
+            self.resolved.keep(records.config_version, records.pipeline, self.ctx.archetypes)
+        pipeline = await self.ctx.pipeline(pipeline_id)  # changing under every read: read it the plain way
+        readiness, pipeline, run_logs = await self.with_readiness(pipeline)
+        return readiness, pipeline, run_logs, None
 
     async def with_readiness(self, pipeline: PipelineConfig) -> tuple[
             ReadinessResult, PipelineConfig, Mapping[tuple[str, str], RunLogEntry]]:

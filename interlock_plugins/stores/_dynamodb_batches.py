@@ -20,8 +20,23 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from interlock_core.model import DEFAULT_SCHEDULE_ID, ReadinessResult, RunLogEntry, TraitEvaluation
-from interlock_core.unit_of_work import CommitResult, CycleKey, PipelineRecords, TraitWrite, UnitOfWork
+from interlock_core.model import (
+    DEFAULT_SCHEDULE_ID,
+    PipelineConfig,
+    ReadinessResult,
+    RerunRecord,
+    RunLogEntry,
+    RunState,
+    TraitEvaluation,
+)
+from interlock_core.unit_of_work import (
+    CommitResult,
+    CycleKey,
+    PipelineRecords,
+    TraitWrite,
+    UnitOfWork,
+    config_version,
+)
 
 from . import _dynamodb_items as items
 from . import _dynamodb_keys as keys
@@ -87,6 +102,10 @@ class DynamoDBBatches:
         async def _write(self, event: Event | None, alerts: Sequence[AlertRecord],
                          claim: Any) -> str | None: ...
 
+        async def list_reruns(self, pipeline_id: str | None, limit: int = 20) -> list[RerunRecord]: ...
+
+        async def list_runs(self, pipeline_id: str, limit: int = 20) -> list[RunState]: ...
+
     # reads --------------------------------------------------------------------------------------
     async def _batch_get(self, wanted: list[Item]) -> list[Item]:
         found: list[Item] = []
@@ -109,12 +128,20 @@ class DynamoDBBatches:
         return found
 
     async def read_pipeline(self, pipeline_id: str, cycles: Sequence[tuple[str, str]] = (), *,
-                            readiness: bool = True) -> PipelineRecords:
+                            readiness: bool = True, config: bool = False, known_version: str | None = None,
+                            history: int = 0) -> PipelineRecords:
+        """The trait query, one ``BatchGetItem`` (readiness, run logs, the configuration) and, with
+        ``history``, the reruns and newest run queries, sent together; then one ``BatchGetItem`` of the
+        runs those name."""
         pk = keys.pipeline_pk(pipeline_id)
         wanted = [items.key(pk, keys.READINESS)] if readiness else []
         wanted += [items.key(pk, keys.run_log_sk(date, schedule or DEFAULT_SCHEDULE_ID)) for date, schedule in cycles]
+        if config:
+            wanted.append(items.key(pk, keys.CONFIG))
         trait_items: list[Item] = []
         got: list[Item] = []
+        reruns: list[RerunRecord] = []
+        latest: list[RunState] = []
 
         async def traits() -> None:
             async with contextlib.aclosing(self._db.prefix_query(pk, keys.TRAIT_PREFIX)) as query:
@@ -124,20 +151,49 @@ class DynamoDBBatches:
             if wanted:
                 got.extend(await self._batch_get(wanted))
 
+        async def newest() -> None:
+            reruns.extend(await self.list_reruns(pipeline_id, history))
+
+        async def last() -> None:
+            latest.extend(await self.list_runs(pipeline_id, 1))
+
         async with anyio.create_task_group() as tg:
             tg.start_soon(traits)
             tg.start_soon(others)
+            if history > 0:
+                tg.start_soon(newest)
+                tg.start_soon(last)
         now = self._now()
         found = (items.decode(TraitEvaluation, item, now) for item in trait_items)
         by_type = {t.trait_type: t for t in found if t is not None}
         cached: ReadinessResult | None = None
         run_logs: dict[tuple[str, str], RunLogEntry] = {}
+        stored: PipelineConfig | None = None
+        version: str | None = None
         for item in got:
-            if items.string_of(item, "SK") == keys.READINESS:
+            sk = items.string_of(item, "SK")
+            if sk == keys.READINESS:
                 cached = items.decode(ReadinessResult, item, now)
+            elif sk == keys.CONFIG:
+                raw = items.string_of(item, items.DATA)
+                version = config_version(raw) if raw is not None else None
+                if version is not None and version != known_version:
+                    stored = items.decode(PipelineConfig, item, now)
             elif (entry := items.decode(RunLogEntry, item, now)) is not None:
                 run_logs[(entry.date, entry.schedule_id or DEFAULT_SCHEDULE_ID)] = entry
-        return PipelineRecords(traits=dict(sorted(by_type.items())), readiness=cached, run_logs=run_logs)
+        runs: dict[str, RunState] = {}
+        if history > 0:
+            asked = {(date, schedule or DEFAULT_SCHEDULE_ID) for date, schedule in cycles}
+            named = [e.run_id for e in run_logs.values() if e.run_id]
+            named += [r.rerun_run_id for r in reruns if r.rerun_run_id
+                      and (r.original_date, r.schedule_id or DEFAULT_SCHEDULE_ID) in asked]
+            run_keys = [items.key(keys.run_key(run_id), keys.run_key(run_id)) for run_id in dict.fromkeys(named)]
+            for item in await self._batch_get(run_keys) if run_keys else []:
+                if (run := items.decode(RunState, item, now)) is not None:
+                    runs[run.run_id] = run
+        return PipelineRecords(traits=dict(sorted(by_type.items())), readiness=cached, run_logs=run_logs,
+                               pipeline=stored, config_version=version, reruns=reruns,
+                               latest_run=latest[0] if latest else None, runs=runs)
 
     async def read_cycles(self, cycles: Sequence[CycleKey]) -> dict[CycleKey, RunLogEntry]:
         if not cycles:

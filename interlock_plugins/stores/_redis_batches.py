@@ -7,13 +7,22 @@ import json
 import math
 import uuid
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError as PydanticValidationError
 from redis.commands.core import AsyncScript
 
-from interlock_core.model import DEFAULT_SCHEDULE_ID, ReadinessResult, RunLogEntry, TraitEvaluation
+from interlock_core.model import (
+    DEFAULT_SCHEDULE_ID,
+    PipelineConfig,
+    ReadinessResult,
+    RerunRecord,
+    RunLogEntry,
+    RunState,
+    TraitEvaluation,
+)
 from interlock_core.unit_of_work import CommitResult, CycleKey, PipelineRecords, UnitOfWork
 
 from . import _redis_scripts as scripts
@@ -41,6 +50,10 @@ def _load(model: Any, raw: bytes | str | None) -> Any:
         return None
 
 
+def _text(raw: bytes | str) -> str:
+    return raw.decode() if isinstance(raw, bytes) else raw
+
+
 def _instant(at: datetime) -> str:
     """As the commit script compares instants: UTC, six fractional digits."""
     return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
@@ -59,12 +72,18 @@ class RedisBatches:
 
     @translate_errors
     async def read_pipeline(self, pipeline_id: str, cycles: Sequence[tuple[str, str]] = (), *,
-                            readiness: bool = True) -> PipelineRecords:
+                            readiness: bool = True, config: bool = False, known_version: str | None = None,
+                            history: int = 0) -> PipelineRecords:
         wanted = list(dict.fromkeys((date, schedule or DEFAULT_SCHEDULE_ID) for date, schedule in cycles))
         keys = [self.keys.traits(pipeline_id), self.keys.readiness(pipeline_id) if readiness else "",
                 *(self.keys.run_log(pipeline_id, date, schedule) for date, schedule in wanted)]
-        prefix = self.keys.trait(pipeline_id, "")
-        _types, rows, cached, logs = await self._read_pipeline_script(keys, [prefix])
+        args: list[Any] = [self.keys.trait(pipeline_id, "")]
+        if config or history > 0:
+            args += [self.keys.pipelines if config else "", pipeline_id, known_version or "", max(history, 0),
+                     self.keys.reruns(pipeline_id), self.keys.runs(pipeline_id), self.keys.rerun(""),
+                     self.keys.run(""), *(f"{date}\n{schedule}" for date, schedule in wanted)]
+        answer = await self._read_pipeline_script(keys, args)
+        _types, rows, cached, logs = answer[:4]
         traits: dict[str, TraitEvaluation] = {}
         for raw in rows or ():
             trait = _load(TraitEvaluation, raw)
@@ -75,9 +94,19 @@ class RedisBatches:
             entry = _load(RunLogEntry, raw)
             if entry is not None:
                 run_logs[cycle] = entry
-        return PipelineRecords(traits=dict(sorted(traits.items())),
-                               readiness=_load(ReadinessResult, cached) if readiness else None,
-                               run_logs=run_logs)
+        records = PipelineRecords(traits=dict(sorted(traits.items())),
+                                  readiness=_load(ReadinessResult, cached) if readiness else None,
+                                  run_logs=run_logs)
+        if len(answer) < 5:
+            return records
+        stored, version, reruns, latest, runs = answer[4:]
+        found_runs = (_load(RunState, raw) for raw in runs or ())
+        return replace(records, pipeline=_load(PipelineConfig, stored) if stored else None,
+                       config_version=_text(version) if version else None,
+                       reruns=[r for r in (_load(RerunRecord, raw) for raw in reruns or ()) if r is not None],
+                       latest_run=_load(RunState, latest) if latest else None,
+                       runs={run.run_id: run for run in found_runs if run is not None})
+
 
     @translate_errors
     async def read_cycles(self, cycles: Sequence[CycleKey]) -> dict[CycleKey, RunLogEntry]:

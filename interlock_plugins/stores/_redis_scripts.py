@@ -298,15 +298,75 @@ return {skipped, claimed}
 # ARGV[1]  the prefix of the pipeline's trait keys (a member is escaped as ``_redis_keys.escape``)
 # Returns {trait types, their rows (false when expired), the readiness row or false, the run logs}.
 READ_PIPELINE = """
+local function esc(part)
+  return (string.gsub(part, '[%%:{}]', {['%'] = '%25', [':'] = '%3A', ['{'] = '%7B', ['}'] = '%7D'}))
+end
 local types = redis.call('SMEMBERS', KEYS[1])
 local rows = {}
 for i, member in ipairs(types) do
-  local escaped = string.gsub(member, '[%%:{}]', {['%'] = '%25', [':'] = '%3A', ['{'] = '%7B', ['}'] = '%7D'})
-  rows[i] = redis.call('GET', ARGV[1] .. escaped)
+  rows[i] = redis.call('GET', ARGV[1] .. esc(member))
 end
 local logs = {}
 for i = 3, #KEYS do logs[i - 2] = redis.call('GET', KEYS[i]) end
 local cached = false
 if KEYS[2] ~= '' then cached = redis.call('GET', KEYS[2]) end
-return {types, rows, cached, logs}
+if #ARGV < 2 then return {types, rows, cached, logs} end
+local config, version = false, false
+if ARGV[2] ~= '' then
+  local raw = redis.call('HGET', ARGV[2], ARGV[3])
+  if raw then
+    version = redis.sha1hex(raw)
+    if version ~= ARGV[4] then config = raw end
+  end
+end
+local reruns, latest, runs = {}, false, {}
+local wanted = tonumber(ARGV[5])
+local function newest(index, prefix, count, into)
+  local start = 0
+  while #into < count do
+    local members = redis.call('ZREVRANGE', index, start, start + 49)
+    if #members == 0 then return end
+    start = start + #members
+    for _, member in ipairs(members) do
+      local raw = redis.call('GET', prefix .. esc(member))
+      if raw then
+        into[#into + 1] = raw
+        if #into >= count then return end
+      end
+    end
+    if #members < 50 then return end
+  end
+end
+if wanted > 0 then
+  newest(ARGV[6], ARGV[8], wanted, reruns)
+  local found = {}
+  newest(ARGV[7], ARGV[9], 1, found)
+  if #found > 0 then latest = found[1] end
+  local cycles, named, seen = {}, {}, {}
+  for i = 10, #ARGV do cycles[ARGV[i]] = true end
+  for i = 1, #KEYS - 2 do
+    if logs[i] then
+      local id = cjson.decode(logs[i])['runId']
+      if type(id) == 'string' then named[#named + 1] = id end
+    end
+  end
+  for _, raw in ipairs(reruns) do
+    local rerun = cjson.decode(raw)
+    local schedule = rerun['scheduleId']
+    if type(schedule) ~= 'string' or schedule == '' then schedule = 'daily' end
+    local id = rerun['rerunRunId']
+    if type(id) == 'string' and type(rerun['originalDate']) == 'string'
+        and cycles[rerun['originalDate'] .. '\\n' .. schedule] then
+      named[#named + 1] = id
+    end
+  end
+  for _, id in ipairs(named) do
+    if not seen[id] then
+      seen[id] = true
+      local raw = redis.call('GET', ARGV[9] .. esc(id))
+      if raw then runs[#runs + 1] = raw end
+    end
+  end
+end
+return {types, rows, cached, logs, config, version, reruns, latest, runs}
 """

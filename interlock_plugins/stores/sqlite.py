@@ -42,7 +42,14 @@ from interlock_core.model import (
 )
 from interlock_core.plugins import PluginContext
 from interlock_core.ports import Notifier
-from interlock_core.unit_of_work import CommitResult, CycleKey, PipelineRecords, UnitOfWork, may_overwrite
+from interlock_core.unit_of_work import (
+    CommitResult,
+    CycleKey,
+    PipelineRecords,
+    UnitOfWork,
+    config_version,
+    may_overwrite,
+)
 
 from ._sqlite_alerts import _CLAIM_SQL, SQLiteAlertOutbox
 from ._sqlite_database import MEMORY, SQLiteDatabase
@@ -329,33 +336,74 @@ class SQLiteStore(SQLiteAlertOutbox):
 
     # batches -----------------------------------------------------------------------------------
     async def read_pipeline(self, pipeline_id: str, cycles: Sequence[tuple[str, str]] = (), *,
-                            readiness: bool = True) -> PipelineRecords:
-        """One statement (a consistent snapshot): trait rows, the readiness cache, the run logs asked for."""
+                            readiness: bool = True, config: bool = False, known_version: str | None = None,
+                            history: int = 0) -> PipelineRecords:
+        """One statement (a consistent snapshot): trait rows, the readiness cache, the run logs asked
+        for; with ``config`` the pipeline's row; with ``history`` its newest reruns, its newest run and
+        the runs the run logs and the cycles' reruns name."""
         now = self._now()
-        parts = [f"SELECT 0, trait_type, '', data FROM traits WHERE pipeline_id = ? AND {LIVE}"]
+        parts = [f"SELECT 0, trait_type, '', 0, data FROM traits WHERE pipeline_id = ? AND {LIVE}"]
         params: list[Any] = [pipeline_id, now]
         if readiness:
-            parts.append(f"SELECT 1, '', '', data FROM readiness WHERE pipeline_id = ? AND {LIVE}")
+            parts.append(f"SELECT 1, '', '', 0, data FROM readiness WHERE pipeline_id = ? AND {LIVE}")
             params += [pipeline_id, now]
         wanted = sorted({(date, schedule or DEFAULT_SCHEDULE_ID) for date, schedule in cycles})
+        pairs = " OR ".join("(date = ? AND schedule_id = ?)" for _ in wanted)
+        pair_values = [v for pair in wanted for v in pair]
         if wanted:
-            pairs = " OR ".join("(date = ? AND schedule_id = ?)" for _ in wanted)
-            parts.append(f"SELECT 2, date, schedule_id, data FROM run_logs WHERE pipeline_id = ? AND ({pairs})"
+            parts.append(f"SELECT 2, date, schedule_id, 0, data FROM run_logs WHERE pipeline_id = ? AND ({pairs})"
                          f" AND {LIVE}")
-            params += [pipeline_id, *(v for pair in wanted for v in pair), now]
+            params += [pipeline_id, *pair_values, now]
+        if config:
+            parts.append("SELECT 3, '', '', 0, data FROM pipelines WHERE name = ?")
+            params.append(pipeline_id)
+        if history > 0:
+            newest = (f"SELECT rowid AS r, requested_at, data FROM reruns WHERE pipeline_id = ? AND {LIVE}"
+                      " ORDER BY requested_at DESC, rowid DESC LIMIT ?")
+            parts.append(f"SELECT 4, '', '', ROW_NUMBER() OVER (ORDER BY requested_at DESC, r DESC), data"
+                         f" FROM ({newest})")
+            params += [pipeline_id, now, history]
+            parts.append(f"SELECT * FROM (SELECT 5, '', '', 0, data FROM runs WHERE pipeline_id = ? AND {LIVE}"
+                         " ORDER BY created_at DESC, rowid DESC LIMIT 1)")
+            params += [pipeline_id, now]
+            if wanted:
+                rerun_pairs = " OR ".join("(json_extract(data, '$.originalDate') = ? AND "
+                                          f"COALESCE(NULLIF(json_extract(data, '$.scheduleId'), ''), "
+                                          f"'{DEFAULT_SCHEDULE_ID}') = ?)" for _ in wanted)
+                named = (f"SELECT json_extract(data, '$.runId') FROM run_logs WHERE pipeline_id = ? AND ({pairs})"
+                         f" AND {LIVE} UNION SELECT json_extract(data, '$.rerunRunId') FROM ({newest})"
+                         f" WHERE {rerun_pairs}")
+                parts.append(f"SELECT 6, '', '', 0, data FROM runs WHERE run_id IN ({named}) AND {LIVE}")
+                params += [pipeline_id, *pair_values, now, pipeline_id, now, history, *pair_values, now]
         sql, args = " UNION ALL ".join(parts), tuple(params)
         rows = await self._db.read(lambda conn: conn.execute(sql, args).fetchall())
         traits: dict[str, TraitEvaluation] = {}
         cached: ReadinessResult | None = None
         run_logs: dict[tuple[str, str], RunLogEntry] = {}
-        for kind, first, second, data in sorted(rows, key=lambda r: (r[0], r[1], r[2])):
+        stored: PipelineConfig | None = None
+        version: str | None = None
+        reruns: list[RerunRecord] = []
+        latest: RunState | None = None
+        runs: dict[str, RunState] = {}
+        for kind, first, second, _order, data in sorted(rows, key=lambda r: (r[0], r[1], r[2], r[3])):
             if kind == 0 and (trait := _load(TraitEvaluation, data)) is not None:
                 traits[first] = trait
             elif kind == 1:
                 cached = _load(ReadinessResult, data)
             elif kind == 2 and (entry := _load(RunLogEntry, data)) is not None:
                 run_logs[(first, second)] = entry
-        return PipelineRecords(traits=traits, readiness=cached, run_logs=run_logs)
+            elif kind == 3:
+                version = config_version(data)
+                if version != known_version:
+                    stored = _load(PipelineConfig, data)
+            elif kind == 4 and (rerun := _load(RerunRecord, data)) is not None:
+                reruns.append(rerun)
+            elif kind == 5:
+                latest = _load(RunState, data)
+            elif kind == 6 and (run := _load(RunState, data)) is not None:
+                runs[run.run_id] = run
+        return PipelineRecords(traits=traits, readiness=cached, run_logs=run_logs, pipeline=stored,
+                               config_version=version, reruns=reruns, latest_run=latest, runs=runs)
 
     async def read_cycles(self, cycles: Sequence[CycleKey]) -> dict[CycleKey, RunLogEntry]:
         """One statement per 100 cycles."""

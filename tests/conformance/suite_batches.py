@@ -8,11 +8,11 @@ from datetime import timedelta
 
 import anyio
 
-from interlock_core.model import AlertClaim, EventKind, ReadinessStatus
+from interlock_core.model import AlertClaim, EventKind, ReadinessStatus, RunStatus
 from interlock_core.ports import Store
 from interlock_core.unit_of_work import EventWrite, TraitWrite, UnitOfWork
 
-from .records import Advance, at, event, readiness, run_log, trait
+from .records import Advance, at, event, pipeline, readiness, rerun, run, run_log, trait
 from .suite_alerts import ident, record
 
 
@@ -40,6 +40,45 @@ class BatchConformance:
         assert dict((await store.read_pipeline("ct-batch")).run_logs) == {}
         alone = await store.read_pipeline("ct-batch", [("2026-03-02", "daily")], readiness=False)
         assert alone.readiness is None and dict(alone.traits) == {"a": a, "b": b} and len(alone.run_logs) == 1
+
+    async def test_read_pipeline_answers_config_reruns_and_runs_with_history(self, store: Store) -> None:
+        assert (await store.read_pipeline("ct-state", config=True, history=5)).config_version is None
+        config = pipeline("ct-state")
+        await store.put_pipeline(config)
+        await store.put_pipeline(pipeline("ct-state-other"))
+        first = await store.read_pipeline("ct-state", config=True)
+        assert first.pipeline == config and first.config_version
+        unchanged = await store.read_pipeline("ct-state", config=True, known_version=first.config_version)
+        assert unchanged.pipeline is None and unchanged.config_version == first.config_version
+        changed = pipeline("ct-state", description="changed")
+        await store.put_pipeline(changed)
+        again = await store.read_pipeline("ct-state", config=True, known_version=first.config_version)
+        assert again.pipeline == changed and again.config_version not in (None, first.config_version)
+        assert (await store.read_pipeline("ct-state")).pipeline is None  # only when asked
+        # the current cycle's run, a rerun of it and its run, an older run, another cycle's rerun
+        for created, one in enumerate([run("ct-state-old", "ct-state", RunStatus.COMPLETED, date="2026-03-01"),
+                                       run("ct-state-now", "ct-state", RunStatus.RUNNING, date="2026-03-02"),
+                                       run("ct-state-rerun-run", "ct-state", RunStatus.PENDING, date="2026-03-02"),
+                                       run("ct-state-elsewhere", "ct-state-other", date="2026-03-02")]):
+            assert await store.create_run(one.model_copy(update={"created_at": at(created)}))
+        assert await store.cas_run_log(run_log("ct-state", "2026-03-02", run_id="ct-state-now"), None)
+        for n, asked in enumerate([rerun("ct-state-r1", "ct-state", original_date="2026-03-02",
+                                          rerun_run_id="ct-state-rerun-run"),
+                                    rerun("ct-state-r2", "ct-state", original_date="2026-02-27",
+                                          rerun_run_id="ct-state-old"),
+                                    rerun("ct-state-r3", "ct-state-other", original_date="2026-03-02")]):
+            assert await store.cas_rerun(asked.model_copy(update={"requested_at": at(n)}), None)
+        found = await store.read_pipeline("ct-state", [("2026-03-02", "daily")], readiness=False, config=True,
+                                          history=10)
+        assert found.pipeline == changed
+        assert [r.rerun_id for r in found.reruns] == [r.rerun_id for r in await store.list_reruns("ct-state", 10)]
+        assert [r.rerun_id for r in found.reruns] == ["ct-state-r2", "ct-state-r1"]
+        assert found.latest_run == (await store.list_runs("ct-state", 1))[0]
+        assert set(found.runs) == {"ct-state-now", "ct-state-rerun-run"}  # not another cycle's rerun's run
+        assert found.runs["ct-state-now"] == await store.get_run("ct-state-now")
+        newest = await store.read_pipeline("ct-state", [("2026-03-02", "")], history=1)
+        assert [r.rerun_id for r in newest.reruns] == ["ct-state-r2"] and set(newest.runs) == {"ct-state-now"}
+        assert dict((await store.read_pipeline("ct-state", [("2026-03-02", "daily")])).runs) == {}
 
     async def test_read_cycles_answers_many_cycles_at_once(self, store: Store) -> None:
         entries = [run_log(f"ct-cycles-{n}", "2026-03-02") for n in range(120)]  # past one statement's width (SQLite)

@@ -15,9 +15,9 @@ EVALUATION, START_RUN, READINESS_GET, WATCHER_PASS = SCENARIOS
 CEILINGS: dict[str, dict[str, float]] = {
     EVALUATION: {"store calls": 3, "SQLite statements": 8, "write transactions": 1, "Redis round trips": 3},
     START_RUN: {"store calls": 17, "SQLite statements": 42, "write transactions": 8, "Redis round trips": 18},
-    READINESS_GET: {"store calls": 5, "SQLite statements": 5, "write transactions": 0, "Redis round trips": 6},
-    WATCHER_PASS: {"store calls": 15.34, "SQLite statements": 21.67, "write transactions": 3,
-                   "Redis round trips": 14.34},
+    READINESS_GET: {"store calls": 1, "SQLite statements": 1, "write transactions": 0, "Redis round trips": 1},
+    WATCHER_PASS: {"store calls": 6.67, "SQLite statements": 7.67, "write transactions": 0.34,
+                   "Redis round trips": 7.67},
 }
 
 

@@ -1,0 +1,76 @@
+"""The read paths kept cheap (fake clock): a readiness GET follows its pipeline's configuration as
+stored (resolved once per version), and a watcher pass leases only the cycles with work."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from interlock_core.engine import Outcome
+from interlock_core.errors import NotFoundError
+from interlock_core.model import PipelineConfig, ReadinessStatus, RunStatus
+from interlock_core.watcher import Watcher
+from tests.helpers.project import Harness, pipeline
+from tests.helpers.store_ops import CountingStore, Tally
+
+
+async def test_a_readiness_get_follows_the_stored_configuration(harness: Harness) -> None:
+    harness.write([pipeline("p0")])
+    harness.sensors.ready("p0")
+    engine = await harness.engine()
+    await engine.evaluate("p0")
+
+    async def get() -> tuple[ReadinessStatus, list[str]]:  # what GET .../readiness asks of the engine
+        result = await engine.check_readiness("p0")
+        view = await engine.pipeline_state(result.pipeline_id, readiness=result)
+        return result.status, [c.schedule_id for c in view.cycles]
+
+    assert await get() == (ReadinessStatus.READY, ["daily"])
+    assert await get() == (ReadinessStatus.READY, ["daily"])  # resolved once, read again
+    config = (await engine.get_pipeline("p0")).model_dump(by_alias=True, exclude_none=True)
+    config["schedules"] = [{"name": "daily"}, {"name": "evening"}]
+    await engine.register_pipeline(PipelineConfig.model_validate(config))
+    assert await get() == (ReadinessStatus.READY, ["daily", "evening"])  # the new version, at once
+    await engine.delete_pipeline("p0")
+    with pytest.raises(NotFoundError):
+        await engine.check_readiness("p0")
+
+
+async def test_a_watcher_pass_leases_only_cycles_with_work(harness: Harness) -> None:
+    names = ["done", "waiting"]
+    harness.write([pipeline(n) for n in names])
+    harness.sensors.ready("done")
+    tally = Tally()
+    from interlock_core.config import load_project
+    from interlock_core.engine.factory import create_store
+    from interlock_core.plugins import load_plugins
+
+    inner = create_store(load_project(harness.root), harness.clock, load_plugins())
+    engine = await harness.engine(store=CountingStore(inner, tally))
+    started = await engine.start_run("done")
+    assert started.outcome is Outcome.TRIGGERED and started.run is not None
+    day = started.run.date
+    for _ in range(20):
+        entry = await engine.store.get_run_log("done", day, "daily")
+        if entry is not None and entry.status is RunStatus.COMPLETED:
+            break
+        await Watcher(engine).run_once()
+    leased: Counter[str] = Counter()
+    acquire = inner.acquire_lease
+
+    async def counted(key: str, owner: str, ttl: float) -> Any:
+        leased[key] += 1
+        return await acquire(key, owner, ttl)
+
+    inner.acquire_lease = counted
+    watcher = Watcher(engine)
+    stats = await watcher.run_once()
+    assert stats.cycles == 2 and stats.outcomes.get("duplicate") == 1
+    assert leased["cycle:waiting:daily"] == 1  # not ready: evaluated under its lease
+    assert leased["cycle:done:daily"] == 0  # completed today, nothing to do: not leased
+    # a rerun request (it wakes the pipeline) gives the completed cycle work: it is leased again
+    await engine.request_rerun("done", day, "a fixed job", force=True, execute=False)
+    await watcher.run_once()
+    assert leased["cycle:done:daily"] == 1
