@@ -323,3 +323,36 @@ async def test_a_sub_daily_cron_is_backfilled_one_cycle_per_fire_time(
     assert sorted(launches(marker)) == fired
     again = await engine.backfill("p1", since="2026-02-27", until="2026-03-01")
     assert again.counts == {"already_completed": 2} and sorted(launches(marker)) == fired
+
+
+async def test_a_daily_downstream_waits_for_every_cycle_of_its_sub_daily_upstream(
+        harness: Harness, store: Store | None, tmp_path: Path) -> None:
+    """Hourly→daily, at a smaller scale: a daily report over an every-6-hours ingest needs the four
+    cycles of its date; each ingest cycle that completes marks the report's cycle of that date."""
+    marker = tmp_path / "launches"
+    trigger = {"type": "command", "argv": ["sh", "-c", f"echo ${{pipelineID}}:${{cycle}} >> {marker}"]}
+    harness.write([
+        pipeline("ingest", traits={}, trigger=trigger, schedules=[{"name": "six-hourly", "cron": "0 */6 * * *"}]),
+        pipeline("report", trigger=trigger, traits={
+            "freshness": {"evaluator": "builtin:upstream-cycles",
+                          "config": {"upstreamPipeline": "ingest", "upstreamSchedule": "six-hourly"}},
+            "volume": {"evaluator": "builtin:always-pass"}}),
+    ])
+    harness.clock.set(datetime(2026, 3, 2, 12, 0, tzinfo=UTC))
+    engine = await harness.engine(**({"store": store} if store is not None else {}))
+    for trait in ("freshness", "volume"):
+        await engine.push_trait("ingest", trait, "PASS")
+    ingested = await engine.backfill("ingest", since=DAYS[0], until=DAYS[0])
+    assert [c.cycle for c in ingested.cycles] == [f"{DAYS[0]}T{h}:00" for h in ("00", "06", "12", "18")]
+
+    first = await engine.backfill("report", since=DAYS[0], until=DAYS[1])
+
+    assert [c.result for c in first.cycles] == [R.COMPLETED, R.NOT_READY]
+    evaluated = await engine.store.get_trait("report", "freshness")
+    assert evaluated is not None and evaluated.reason is not None
+    assert evaluated.reason.startswith(f"upstream ingest has not completed 4 of 4 six-hourly cycles: {DAYS[1]}T00:00")
+    markers = await engine.store.list_cascade_markers("report", DAYS[0], "daily")
+    assert {m.source for m in markers} == {"ingest"}  # the date's cycle, marked by its upstream's fire times
+    await engine.backfill("ingest", since=DAYS[1], until=DAYS[1])
+    second = await engine.backfill("report", since=DAYS[0], until=DAYS[1])
+    assert [c.result for c in second.cycles] == [R.ALREADY_COMPLETED, R.COMPLETED]
