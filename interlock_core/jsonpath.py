@@ -1,7 +1,7 @@
 """A small JSON path: where a number or a field lies inside a trait's value.
 
 Used by numeric drift (``watch.monitoring.driftField``) and meant for any other reader of trait
-values (the ``builtin:rule`` evaluator's ``path``): one syntax for the whole project. It is parsed
+values (the ``builtin:rule`` evaluator's ``path``): one syntax, one parser for the whole project. It is parsed
 once (at config load, so a bad path is a config error naming file, line and key) and only ever
 followed, never evaluated.
 
@@ -114,8 +114,9 @@ def parse_path(text: Any) -> JsonPath:
             steps.append(_ESCAPED.sub(r"\1", raw))
             at = quoted.end()
         else:
-            raise ValueError(f"path {text!r}: cannot read {text[at:at + 12]!r} at character {at + 1} "
-                             "(use .name, [\"key\"] or [N])")
+            rest = text[at:at + 10]
+            raise ValueError(f"path {text!r}: cannot read {rest!r} at character {at + 1} (unexpected {rest!r}: "
+                             "use .name, [\"key\"] or [N])")
         if len(steps) > MAX_STEPS:
             raise ValueError(f"path {text!r} has more than {MAX_STEPS} steps")
     return JsonPath(text, tuple(steps))

@@ -27,6 +27,7 @@ from typing import Any, ClassVar
 import anyio
 import pydantic
 
+from interlock_core.jsonpath import MISSING
 from interlock_core.model import EventKind, FailureCategory, TraitEvaluation
 from interlock_core.model.records import format_timestamp
 from interlock_core.ports import EvaluatorInput, EvaluatorOutput, RunnerContext
@@ -34,7 +35,6 @@ from interlock_core.ports import EvaluatorInput, EvaluatorOutput, RunnerContext
 from ..output import FAIL, PASS, failed
 from .judge import Check, Group, Node, Sample, Source, describe, judge, plan, sources, timestamp, uses_matches
 from .model import RuleConfig
-from .paths import MISSING
 
 VERDICT_KEY = "ruleVerdict"
 """The key of a rule's output value (what it read, and what it carries of its own trait)."""

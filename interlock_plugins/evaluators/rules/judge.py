@@ -20,11 +20,11 @@ from typing import Any
 
 from interlock_core.durations import format_duration
 from interlock_core.expanded import MASK
+from interlock_core.jsonpath import MISSING, ROOT, JsonPath, parse_path
 from interlock_core.model.records import format_timestamp
 from interlock_core.redaction import is_sensitive, redact
 
 from .model import AGE, NUMERIC, RuleConfig, RuleNode, expected_value, is_number
-from .paths import MISSING, ROOT, JsonPath, parse_path
 
 MATCH_TIMEOUT = 0.1
 """Seconds one ``matches`` check may take."""

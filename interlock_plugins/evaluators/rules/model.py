@@ -27,9 +27,8 @@ from typing import Any, Literal
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from interlock_core.durations import parse_duration
+from interlock_core.jsonpath import parse_path
 from interlock_core.model.base import ConfigModel
-
-from .paths import parse_path
 
 Operator = Literal["exists", "equals", "gt", "gte", "lt", "lte", "age_lt", "age_gt", "in", "matches"]
 NUMERIC = frozenset({"gt", "gte", "lt", "lte"})

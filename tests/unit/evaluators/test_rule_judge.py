@@ -9,6 +9,7 @@ from typing import Any
 import pydantic
 import pytest
 
+from interlock_core.jsonpath import MISSING, parse_path
 from interlock_plugins.evaluators.rules.judge import (
     MATCH_TIMEOUT,
     MAX_SUBJECT,
@@ -22,7 +23,6 @@ from interlock_plugins.evaluators.rules.judge import (
     timestamp,
 )
 from interlock_plugins.evaluators.rules.model import RuleConfig
-from interlock_plugins.evaluators.rules.paths import MISSING, parse_path
 
 NOW = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 SOURCE = Source("warehouse", "dbt-results")
