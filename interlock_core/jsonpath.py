@@ -1,9 +1,8 @@
 """A small JSON path: where a number or a field lies inside a trait's value.
 
-Used by numeric drift (``watch.monitoring.driftField``) and meant for any other reader of trait
-values (the ``builtin:rule`` evaluator's ``path``): one syntax, one parser for the whole project. It is parsed
-once (at config load, so a bad path is a config error naming file, line and key) and only ever
-followed, never evaluated.
+Used by numeric drift (``watch.monitoring.driftField``) and by the ``builtin:rule`` evaluator's
+``path``: one syntax, one parser for the whole project. It is parsed once (at config load, so a
+bad path is a config error naming file, line and key) and only ever followed, never evaluated.
 
 Syntax (the whole of it):
 
