@@ -16,9 +16,9 @@ from datetime import date as Date
 from datetime import datetime, timedelta
 
 from .calendars import CalendarRegistry
-from .cycles import fires_on, format_key, is_sub_daily_key, key_instant, next_fire
+from .cycles import fires_on, is_sub_daily_key, key_instant, next_fire
 from .model import PipelineConfig, ScheduleConfig
-from .schedule import current_cycle, excluded, local_midnight, schedule_zone
+from .schedule import current_cycle, cycles_on_days, excluded, local_midnight, schedule_zone
 
 LOOK_BACK_LIMIT = 400
 """How many days back the last N cycles are looked for at most (a calendar that excludes most days
@@ -67,12 +67,8 @@ def cycles_of_days(pipeline: PipelineConfig, schedule: ScheduleConfig, first: Da
         if excluded(pipeline, day, calendars):
             pass
         elif schedule.cron and schedule.sub_daily:
-            keys: list[str] = []
-            for fire in fires_on(schedule.cron, tz, day):
-                key = format_key(fire, tz, sub_daily=True)
-                if key not in keys:  # a repeated wall-clock hour is one cycle
-                    keys.append(key)
-                    out.append(CycleRef(key=key, day=day, ends=next_fire(schedule.cron, tz, fire), starts=fire))
+            out += [CycleRef(key=key, day=day, ends=next_fire(schedule.cron, tz, fire), starts=fire)
+                    for key, fire in cycles_on_days(pipeline, schedule, day, day)]
         elif not schedule.cron or fires_on(schedule.cron, tz, day):
             out.append(cycle_ref(pipeline, schedule, day.isoformat()))
         day += timedelta(days=1)

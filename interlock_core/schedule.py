@@ -123,6 +123,16 @@ def cycles_between(pipeline: PipelineConfig, schedule: ScheduleConfig, start: da
     return out
 
 
+def cycles_on_days(pipeline: PipelineConfig, schedule: ScheduleConfig, first: Date,
+                   last: Date) -> list[tuple[str, datetime]]:
+    """The cycles that open on the local dates ``first`` to ``last`` (both included), with the
+    instant each opens: :func:`cycles_between` over those whole days."""
+    tz = schedule_zone(pipeline, schedule)
+    start = local_midnight(first, tz) - timedelta(microseconds=1)  # (start, end]: midnight of `first` included
+    end = local_midnight(last + timedelta(days=1), tz) - timedelta(microseconds=1)
+    return cycles_between(pipeline, schedule, start, end)
+
+
 def has_cycle(pipeline: PipelineConfig, schedule: ScheduleConfig, key: str) -> bool:
     """Whether ``key`` is a cycle of the schedule at all: a daily cron has none on a day it does not
     fire (``30 6 * * 1-5`` on a Saturday); every other schedule has one every day (calendars aside)."""

@@ -19,8 +19,7 @@ from ..cycles import cycle_day
 from ..dates import parse_run_date
 from ..errors import ValidationError
 from ..model import PipelineConfig, ScheduleConfig
-from ..schedule import cycles_between as schedule_cycles
-from ..schedule import excluded, local_midnight, schedule_zone
+from ..schedule import cycles_on_days, excluded
 
 MAX_BACKFILL_CYCLES = 1000
 """The most cycles one backfill covers (about three years of a daily schedule)."""
@@ -74,10 +73,7 @@ def cycles_between(pipeline: PipelineConfig, schedule: ScheduleConfig, first: Da
 
 def _cron_cycles(pipeline: PipelineConfig, schedule: ScheduleConfig, first: Date, last: Date,
                  calendars: CalendarRegistry | None) -> list[PlannedCycle]:
-    tz = schedule_zone(pipeline, schedule)
-    start = local_midnight(first, tz) - timedelta(microseconds=1)  # (start, end]: midnight of `first` included
-    end = local_midnight(last + timedelta(days=1), tz) - timedelta(microseconds=1)
-    fired = schedule_cycles(pipeline, schedule, start, end)
+    fired = cycles_on_days(pipeline, schedule, first, last)
     if len(fired) > MAX_BACKFILL_CYCLES:
         raise ValidationError(f"to: a backfill covers at most {MAX_BACKFILL_CYCLES} cycles ({first} to {last} "
                               f"holds {len(fired)}); split it into several", field="to")

@@ -345,7 +345,7 @@ async def test_a_daily_downstream_waits_for_every_cycle_of_its_sub_daily_upstrea
     ingested = await engine.backfill("ingest", since=DAYS[0], until=DAYS[0])
     assert [c.cycle for c in ingested.cycles] == [f"{DAYS[0]}T{h}:00" for h in ("00", "06", "12", "18")]
 
-    first = await engine.backfill("report", since=DAYS[0], until=DAYS[1])
+    first = await engine.backfill("report", since=DAYS[0], until=DAYS[1], concurrency=1)  # the last judged: DAYS[1]
 
     assert [c.result for c in first.cycles] == [R.COMPLETED, R.NOT_READY]
     evaluated = await engine.store.get_trait("report", "freshness")
