@@ -33,6 +33,7 @@ from .model import (
     TraitEvaluation,
     TraitStatus,
 )
+from .model.enums import ACTIVE_STATUSES
 from .retry import backoff, is_retryable
 from .schedule import cycle_opens, evaluation_span, is_schedule_active, schedule_zone
 
@@ -80,8 +81,8 @@ SEVERITY = {state: len(ATTENTION) - rank for rank, state in enumerate(ATTENTION)
 SETTLED = frozenset({PipelineState.COMPLETED, PipelineState.FAILED, PipelineState.CANCELLED,
                      PipelineState.SKIPPED, PipelineState.EXCLUDED, PipelineState.RETIRED})
 """States in which nothing more happens this cycle unless someone acts (a rerun)."""
-DONE = frozenset({RunStatus.COMPLETED, RunStatus.COMPLETED_MONITORING})
-ACTIVE = frozenset({RunStatus.PENDING, RunStatus.TRIGGERING, RunStatus.RUNNING})
+ACTIVE = ACTIVE_STATUSES
+"""Run statuses of a run still doing its job (``RunStatus.is_active``)."""
 
 
 class Blocker(Record):
@@ -229,7 +230,7 @@ def cycle_state(pipeline: PipelineConfig, facts: CycleFacts, now: datetime, read
         state, why = _on_readiness(pipeline, readiness, blockers, problem)
         rerun_id = facts.pending_rerun.rerun_id
         return cycle(state, f"rerun {rerun_id} of {day} waits to start: {why}", rerun_id=rerun_id), True
-    if entry is not None and entry.status in DONE:
+    if entry is not None and entry.status.is_done:
         finished = entry.completed_at or entry.updated_at
         tail = "; post-run monitoring continues" if entry.status is RunStatus.COMPLETED_MONITORING else ""
         return cycle(PipelineState.COMPLETED, f"{day} completed at {_clock(finished)} (run {entry.run_id}){tail}"), \

@@ -153,7 +153,7 @@ class Budgets:
                            f"rerun of {cycle} refused: its {source.value} rerun budget is spent ({used} of {limit}, "
                            f"retry.{budget}); raise retry.{budget} in the pipeline's configuration to allow more")
         replaced = await self.inputs.latest_run(pipeline.name, schedule_id, date)
-        if replaced is None or replaced.status not in (S.COMPLETED, S.COMPLETED_MONITORING) \
+        if replaced is None or not replaced.status.is_done \
                 or replaced.inputs is None:
             return verdict(True, ACCEPTED, f"rerun of {cycle} accepted ({source.value})",
                            replaced_run_id=replaced.run_id if replaced else None)

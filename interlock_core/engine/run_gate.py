@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..model import PipelineConfig, RunLogEntry, RunState, RunStatus
+from ..model.enums import ACTIVE_STATUSES
 from ..retry import backoff, is_retryable
 from .budgets import code_retries
 from .context import EngineContext
@@ -16,7 +17,7 @@ from .transitions import Change, Transitions
 __all__ = ["ABANDONED_CLAIM", "ACTIVE", "RunGate"]
 
 S = RunStatus
-ACTIVE = frozenset({S.PENDING, S.TRIGGERING, S.RUNNING})
+ACTIVE = ACTIVE_STATUSES
 """A run in one of these is still doing its job (COMPLETED_MONITORING is done; only watched)."""
 
 ABANDONED_CLAIM = "the claim was abandoned before its run was recorded; the attempt is claimed again"
@@ -53,7 +54,7 @@ class RunGate:
         def out(outcome: Outcome, message: str, **kw: Any) -> RunOutcome:
             return RunOutcome(outcome, pipeline.name, schedule_id, date, message, run_log=entry, **kw)
 
-        if entry.status in (S.COMPLETED, S.COMPLETED_MONITORING):
+        if entry.status.is_done:
             return out(Outcome.DUPLICATE, f"{pipeline.name} already completed for {date}/{schedule_id} "
                        f"(run {entry.run_id}); request a rerun to run it again")
         if entry.status is S.PENDING:

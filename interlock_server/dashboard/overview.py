@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 
 from interlock_core.cycles import cycle_day, next_fire
 from interlock_core.model import PipelineConfig, RunLogEntry, RunState, RunStatus, ScheduleConfig
-from interlock_core.pipeline_state import DONE, SEVERITY, Blocker, CycleState, PipelineState
+from interlock_core.pipeline_state import SEVERITY, Blocker, CycleState, PipelineState
 from interlock_core.schedule import Deadlines, is_schedule_active, schedule_zone, wall_time
 
 AT_RISK_WINDOW = timedelta(minutes=30)
@@ -139,7 +139,7 @@ def sla_state(deadlines: Deadlines, entry: RunLogEntry | None, now: datetime, *,
     if excluded or (deadlines.completion is None and deadlines.evaluation is None):
         return SlaState.NONE, None, None
     completion, label = deadlines.completion, deadlines.completion_label
-    if entry is not None and entry.status in DONE:
+    if entry is not None and entry.status.is_done:
         finished = entry.completed_at or entry.updated_at
         if completion is not None and finished > completion:
             return SlaState.BREACHED, completion, label
@@ -195,7 +195,7 @@ def schedule_today(pipeline: PipelineConfig, schedule: ScheduleConfig, cycle: Cy
     excluded = is_excluded(cycle_day(cycle.date))
     entry = cycle.run_log
     gave_up = cycle.state in (PipelineState.FAILED, PipelineState.CANCELLED, PipelineState.SKIPPED)
-    done = entry is not None and (entry.status in DONE or gave_up)
+    done = entry is not None and (entry.status.is_done or gave_up)
     sla, deadline, label = sla_state(deadlines, entry, now, ready=ready, excluded=excluded)
     if gave_up and sla is SlaState.ON_TIME:
         sla = SlaState.AT_RISK  # nothing will run before the deadline unless someone acts
