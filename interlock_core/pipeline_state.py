@@ -34,7 +34,7 @@ from .model import (
     TraitStatus,
 )
 from .model.enums import ACTIVE_STATUSES
-from .retry import backoff, is_retryable
+from .retry import decide_run_log
 from .schedule import cycle_opens, evaluation_span, is_schedule_active, schedule_zone
 
 
@@ -277,16 +277,16 @@ def _failed(pipeline: PipelineConfig, entry: RunLogEntry, now: datetime, readine
             blockers: list[Blocker], problem: str | None,
             cycle: Callable[..., CycleState]) -> tuple[CycleState, bool]:
     """A failed cycle: FAILED for good, or RETRYING (in its backoff, or due and waiting for readiness)."""
-    policy = pipeline.retry_policy
+    decision = decide_run_log(pipeline.retry_policy, entry)
     category = entry.failure_category.value if entry.failure_category else "uncategorised"
     attempts = entry.attempt_number
-    if not is_retryable(policy, entry.failure_category) or attempts >= policy.max_attempts:
+    if not decision.retry or decision.at is None:
         return cycle(PipelineState.FAILED, f"{entry.date} failed for good after {attempts} attempt"
                                            f"{'' if attempts == 1 else 's'} ({category}); a rerun runs it again "
                                            "once the cause is fixed"), False
-    retry_at = entry.updated_at + backoff(policy, attempts)
-    lead = f"attempt {attempts} of {policy.max_attempts} failed ({category}); the next"
-    if now < retry_at:
+    retry_at = decision.at
+    lead = f"attempt {attempts} of {decision.max_attempts} failed ({category}); the next"
+    if decision.waiting(now):
         return cycle(PipelineState.RETRYING, f"{lead} may start after {_clock(retry_at)}", retry_at=retry_at), True
     _, why = _on_readiness(pipeline, readiness, blockers, problem)
     return cycle(PipelineState.RETRYING, f"{lead} is due: {why}"), True

@@ -7,8 +7,7 @@ from typing import Any
 
 from ..model import PipelineConfig, RunLogEntry, RunState, RunStatus
 from ..model.enums import ACTIVE_STATUSES
-from ..retry import backoff, is_retryable
-from .budgets import code_retries
+from ..retry import RetryDecision, RetryReason, decide_run_log
 from .context import EngineContext
 from .outcome import Outcome, RunOutcome
 from .rerun_slot import RERUN_SCAN_LIMIT
@@ -80,32 +79,15 @@ class RunGate:
         if entry.status is S.CANCELLED:
             return out(Outcome.NON_RETRYABLE, f"the cycle {date}/{schedule_id} was cancelled "
                        f"(run {entry.run_id}); request a rerun to run it again")
-        policy = pipeline.retry_policy
-        if not is_retryable(policy, entry.failure_category) and entry.status is S.FAILED:
+        decision = decide_run_log(pipeline.retry_policy, entry)
+        if not decision.retry:
             if not entry.alert_sent:
-                await self.transitions.alert_gave_up(pipeline, schedule_id, date, entry.attempt_number,
-                                                     entry.failure_category, entry.failure_message or "")
-            return out(Outcome.NON_RETRYABLE, f"last attempt failed with a non-retryable error "
-                       f"({entry.failure_category or 'uncategorised'}): {entry.failure_message}; "
-                       "request a rerun to run it again")
-        code = code_retries(policy, entry) if entry.status is S.FAILED else None
-        if code is not None and not code[0]:
-            if not entry.alert_sent:
-                await self.transitions.alert_gave_up(pipeline, schedule_id, date, entry.attempt_number,
-                                                     entry.failure_category, entry.failure_message or "",
-                                                     code_budget=code[1:])
-            return out(Outcome.EXHAUSTED, f"the job failed {code[1]} times for {date}/{schedule_id}, more than "
-                       f"retry.maxCodeRetries ({code[2]}) allows retrying; request a rerun to run it again")
-        if entry.attempt_number >= policy.max_attempts:
-            if not entry.alert_sent:
-                await self.transitions.alert_gave_up(pipeline, schedule_id, date, entry.attempt_number,
-                                                     entry.failure_category, entry.failure_message or "")
-            return out(Outcome.EXHAUSTED, f"all {policy.max_attempts} attempts failed for {date}/{schedule_id}; "
-                       "request a rerun to run it again")
-        retry_at = entry.updated_at + backoff(policy, entry.attempt_number)
-        if self.ctx.clock.now() < retry_at:
+                await self.transitions.alert_gave_up(pipeline, schedule_id, date, decision, entry.failure_message or "")
+            return out(*_gave_up(decision, entry, f"{date}/{schedule_id}"))
+        assert decision.at is not None
+        if decision.waiting(self.ctx.clock.now()):
             return out(Outcome.BACKOFF, f"attempt {entry.attempt_number} failed; the next one waits until "
-                       f"{retry_at.isoformat()}", retry_at=retry_at)
+                       f"{decision.at.isoformat()}", retry_at=decision.at)
         return None
 
     async def active_run(self, pipeline_id: str, schedule_id: str, date: str) -> RunState | None:
@@ -143,3 +125,17 @@ class RunGate:
         if await self.ctx.store.cas_run_log(released, entry.version):
             return released
         return await self.ctx.store.get_run_log(entry.pipeline_id, entry.date, entry.schedule_id)
+
+
+def _gave_up(decision: RetryDecision, entry: RunLogEntry, cycle: str) -> tuple[Outcome, str]:
+    """The gate's answer for a cycle whose failed attempt is not retried."""
+    if decision.reason is RetryReason.NON_RETRYABLE:
+        return Outcome.NON_RETRYABLE, (f"last attempt failed with a non-retryable error "
+                                       f"({entry.failure_category or 'uncategorised'}): {entry.failure_message}; "
+                                       "request a rerun to run it again")
+    if decision.reason is RetryReason.CODE_BUDGET and decision.code_budget is not None:
+        failures, limit = decision.code_budget
+        return Outcome.EXHAUSTED, (f"the job failed {failures} times for {cycle}, more than "
+                                   f"retry.maxCodeRetries ({limit}) allows retrying; request a rerun to run it again")
+    return Outcome.EXHAUSTED, (f"all {decision.max_attempts} attempts failed for {cycle}; "
+                               "request a rerun to run it again")

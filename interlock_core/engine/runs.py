@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import timedelta
 from typing import Any
 
 import anyio
@@ -26,7 +25,6 @@ from ..model import (
     ScheduleConfig,
     format_timestamp,
 )
-from ..retry import backoff
 from ..schedule import check_cycle, current_cycle, excluded
 from .context import EngineContext
 from .dry_run import DryRun
@@ -228,6 +226,3 @@ class Runs(RunGate, Launches):
                                     + (f"; degraded: {degraded}" if degraded else ""))
         return run
 
-
-    async def retry_in(self, pipeline: PipelineConfig, entry: RunLogEntry) -> timedelta:
-        return backoff(pipeline.retry_policy, entry.attempt_number)
