@@ -8,7 +8,8 @@ from datetime import timedelta
 import pytest
 
 from interlock_core.clock import FakeClock
-from interlock_core.model import FailureCategory, RetryAttempt, RetryPolicy, RunLogEntry, RunStatus
+from interlock_core.model import FailureCategory, PipelineConfig, RetryAttempt, RetryPolicy, RunLogEntry, RunStatus
+from interlock_core.pipeline_state import CycleFacts, PipelineState, cycle_state
 from interlock_core.retry import RetryReason, decide_retry, decide_run_log
 
 F = FailureCategory
@@ -123,3 +124,14 @@ def test_a_run_log_is_judged_from_when_its_failure_was_recorded() -> None:
     decision = decide_run_log(POLICY, entry)
     assert decision.at == entry.updated_at + timedelta(seconds=10)
     assert decision.retry and not decision.waiting(clock.now())
+
+
+def test_pipeline_state_and_the_gate_agree_a_spent_code_budget_gives_up() -> None:
+    clock = FakeClock()
+    p = PipelineConfig.model_validate({"name": "sales", "archetype": "gate",
+                                       "retry": {"maxAttempts": 5, "maxCodeRetries": 1, "backoffSeconds": 0}})
+    facts = CycleFacts(schedule=p.resolved_schedules()[0], date="2026-03-02", entry=_run_log(clock, True, True))
+    state, _ = cycle_state(p, facts, clock.now(), PipelineState.READY, [])
+    assert (state.state, state.retry_at) == (PipelineState.FAILED, None)
+    retrying = CycleFacts(schedule=p.resolved_schedules()[0], date="2026-03-02", entry=_run_log(clock, True))
+    assert cycle_state(p, retrying, clock.now(), PipelineState.READY, [])[0].state is PipelineState.RETRYING
