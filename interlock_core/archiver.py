@@ -33,7 +33,6 @@ from .model import (
     RerunRecord,
     RunLogEntry,
     RunState,
-    RunStatus,
     TraitEvaluation,
 )
 from .ports import Store
@@ -44,7 +43,6 @@ EVENTS = "events"
 """The archive cursor kind of a pipeline's event log."""
 
 TRAIT_EVENTS = frozenset({EventKind.TRAIT_EVALUATED, EventKind.TRAIT_PUSHED})
-_SETTLED = frozenset({RunStatus.COMPLETED, RunStatus.CANCELLED})  # a FAILED log or rerun may be retried
 
 
 class Archive(Protocol):
@@ -184,11 +182,11 @@ class Archiver:
         )
         self._run_logs = _History[RunLogEntry](
             "run logs", store.list_run_logs, archive.upsert_run_logs,
-            lambda e: f"{e.date}\x1f{e.schedule_id}", lambda e: e.status in _SETTLED,
+            lambda e: f"{e.date}\x1f{e.schedule_id}", lambda e: e.status.is_settled,
         )
         self._reruns = _History[RerunRecord](
             "reruns", store.list_reruns, archive.upsert_reruns, lambda r: r.rerun_id,
-            lambda r: r.status in _SETTLED,
+            lambda r: r.status.is_settled,
         )
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:

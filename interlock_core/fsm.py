@@ -37,11 +37,3 @@ def check_transition(current: RunStatus, target: RunStatus) -> None:
             requestedStatus=target.value,
         )
 
-
-def is_terminal(status: RunStatus) -> bool:
-    return status.is_terminal
-
-
-def is_active(status: RunStatus) -> bool:
-    """A run that still needs attention from the lifecycle (not terminal)."""
-    return not status.is_terminal

@@ -33,8 +33,10 @@ from .model import (
     TraitEvaluation,
     TraitStatus,
 )
-from .retry import backoff, is_retryable
-from .schedule import cycle_opens, evaluation_span, is_schedule_active, schedule_zone
+from .model.enums import ACTIVE_STATUSES
+from .retry import decide_run_log
+from .schedule import cycle_opens, deadlines, evaluation_span, is_schedule_active, schedule_zone
+from .sla_state import CycleSla, SlaState, cycle_sla
 
 
 class PipelineState(StrEnum):
@@ -80,8 +82,10 @@ SEVERITY = {state: len(ATTENTION) - rank for rank, state in enumerate(ATTENTION)
 SETTLED = frozenset({PipelineState.COMPLETED, PipelineState.FAILED, PipelineState.CANCELLED,
                      PipelineState.SKIPPED, PipelineState.EXCLUDED, PipelineState.RETIRED})
 """States in which nothing more happens this cycle unless someone acts (a rerun)."""
-DONE = frozenset({RunStatus.COMPLETED, RunStatus.COMPLETED_MONITORING})
-ACTIVE = frozenset({RunStatus.PENDING, RunStatus.TRIGGERING, RunStatus.RUNNING})
+GAVE_UP = frozenset({PipelineState.FAILED, PipelineState.CANCELLED, PipelineState.SKIPPED})
+"""States of a cycle that was given up: nothing runs before its deadline unless someone acts."""
+ACTIVE = ACTIVE_STATUSES
+"""Run statuses of a run still doing its job (``RunStatus.is_active``)."""
 
 
 class Blocker(Record):
@@ -110,6 +114,9 @@ class CycleState(Record):
     """WAITING: when the schedule's window opens."""
     rerun_id: str | None = None
     """A rerun of this cycle that is running, or waiting to start."""
+    sla: CycleSla | None = None
+    """Where the cycle stands against its SLA (:func:`interlock_core.sla_state.cycle_sla`); None when
+    it has no SLA deadline or is excluded."""
     run_log: RunLogEntry | None = Field(default=None, exclude=True)
 
 
@@ -218,7 +225,8 @@ def cycle_state(pipeline: PipelineConfig, facts: CycleFacts, now: datetime, read
         return CycleState(schedule_id=facts.schedule.name, date=day, state=state, message=message,
                           run_status=entry.status if entry else None, run_id=entry.run_id if entry else None,
                           attempt=entry.attempt_number if entry else 0, retry_at=retry_at,
-                          window_opens_at=window_opens_at, rerun_id=rerun_id, run_log=entry)
+                          window_opens_at=window_opens_at, rerun_id=rerun_id,
+                          sla=_sla(pipeline, facts, state, now, readiness), run_log=entry)
 
     active = facts.active_run
     if active is not None:
@@ -229,7 +237,7 @@ def cycle_state(pipeline: PipelineConfig, facts: CycleFacts, now: datetime, read
         state, why = _on_readiness(pipeline, readiness, blockers, problem)
         rerun_id = facts.pending_rerun.rerun_id
         return cycle(state, f"rerun {rerun_id} of {day} waits to start: {why}", rerun_id=rerun_id), True
-    if entry is not None and entry.status in DONE:
+    if entry is not None and entry.status.is_done:
         finished = entry.completed_at or entry.updated_at
         tail = "; post-run monitoring continues" if entry.status is RunStatus.COMPLETED_MONITORING else ""
         return cycle(PipelineState.COMPLETED, f"{day} completed at {_clock(finished)} (run {entry.run_id}){tail}"), \
@@ -276,19 +284,30 @@ def _failed(pipeline: PipelineConfig, entry: RunLogEntry, now: datetime, readine
             blockers: list[Blocker], problem: str | None,
             cycle: Callable[..., CycleState]) -> tuple[CycleState, bool]:
     """A failed cycle: FAILED for good, or RETRYING (in its backoff, or due and waiting for readiness)."""
-    policy = pipeline.retry_policy
+    decision = decide_run_log(pipeline.retry_policy, entry)
     category = entry.failure_category.value if entry.failure_category else "uncategorised"
     attempts = entry.attempt_number
-    if not is_retryable(policy, entry.failure_category) or attempts >= policy.max_attempts:
+    if not decision.retry or decision.at is None:
         return cycle(PipelineState.FAILED, f"{entry.date} failed for good after {attempts} attempt"
                                            f"{'' if attempts == 1 else 's'} ({category}); a rerun runs it again "
                                            "once the cause is fixed"), False
-    retry_at = entry.updated_at + backoff(policy, attempts)
-    lead = f"attempt {attempts} of {policy.max_attempts} failed ({category}); the next"
-    if now < retry_at:
+    retry_at = decision.at
+    lead = f"attempt {attempts} of {decision.max_attempts} failed ({category}); the next"
+    if decision.waiting(now):
         return cycle(PipelineState.RETRYING, f"{lead} may start after {_clock(retry_at)}", retry_at=retry_at), True
     _, why = _on_readiness(pipeline, readiness, blockers, problem)
     return cycle(PipelineState.RETRYING, f"{lead} is due: {why}"), True
+
+
+def _sla(pipeline: PipelineConfig, facts: CycleFacts, state: PipelineState, now: datetime,
+         readiness: PipelineState | None) -> CycleSla | None:
+    """The cycle's SLA state (None: it has none)."""
+    if pipeline.sla is None and facts.schedule.deadline is None:
+        return None
+    sla = cycle_sla(deadlines(pipeline, facts.schedule, facts.date), facts.entry, now,
+                    ready=readiness is PipelineState.READY, excluded=facts.excluded,
+                    gave_up=state in GAVE_UP)
+    return None if sla.state is SlaState.NONE else sla
 
 
 # ---------------------------------------------------------------------------------- the pipeline

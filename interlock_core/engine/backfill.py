@@ -119,7 +119,7 @@ def check_concurrency(value: object) -> int:
 
 
 def _run_result(run: RunState) -> BackfillResult:
-    if run.status in (S.COMPLETED, S.COMPLETED_MONITORING):
+    if run.status.is_done:
         return BackfillResult.COMPLETED
     if run.status in (S.FAILED, S.CANCELLED):
         return BackfillResult.FAILED

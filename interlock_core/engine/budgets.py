@@ -6,7 +6,7 @@ cycle (pipeline, schedule, date) in the pipeline's ``retry`` section:
 * ``maxManualReruns`` — reruns people ask for (API, CLI, dashboard, AWS replay); unset: no cap;
 * ``maxDriftReruns`` — reruns Interlock asks for by itself: drift (readiness or numeric), late
   data and an upstream that ran again (default 2);
-* ``maxCodeRetries`` — automatic retries after the job itself failed (see :func:`code_retries`).
+* ``maxCodeRetries`` — automatic retries after the job itself failed (see :func:`interlock_core.retry.code_retries`).
 
 A rerun's budget is counted over the cycle's rerun records of that budget's sources (a CANCELLED
 one never ran and does not count). Requests are judged with the cycle's rerun slot held
@@ -27,7 +27,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ConflictError, NextStep
-from ..model import PipelineConfig, RerunSource, RetryPolicy, RunInputs, RunLogEntry, RunStatus
+from ..model import PipelineConfig, RerunSource, RetryPolicy, RunInputs, RunStatus
+from ..retry import code_retries as code_retries  # its home is the retry rule
 from .context import EngineContext
 from .inputs import InputChange, Inputs, changes
 from .rerun_slot import RERUN_SCAN_LIMIT
@@ -104,25 +105,6 @@ class RerunRejected(ConflictError):
         self.verdict = verdict
 
 
-def code_retries(policy: RetryPolicy, entry: RunLogEntry | None) -> tuple[bool, int, int] | None:
-    """``retry.maxCodeRetries`` for a cycle whose last attempt failed: ``(within budget, job
-    failures so far, limit)``, or None when no cap is set or the last failure was not the job's own.
-
-    How it relates to ``maxAttempts``: ``maxAttempts`` still bounds every attempt of the cycle's
-    scheduled run (and ``retryableFailures`` which failures are retried at all); ``maxCodeRetries``
-    additionally bounds how many of those retries may follow a failure of the job itself (it ran
-    and failed), as opposed to a launch that failed. The n-th job failure is retried only while
-    n <= maxCodeRetries."""
-    limit = policy.max_code_retries
-    if limit is None or entry is None or not entry.retry_history:
-        return None
-    last = entry.retry_history[-1]
-    if not last.job_failure or last.run_id != entry.run_id:
-        return None
-    failures = sum(1 for attempt in entry.retry_history if attempt.job_failure)
-    return failures <= limit, failures, limit
-
-
 class Budgets:
     def __init__(self, ctx: EngineContext, inputs: Inputs) -> None:
         self.ctx = ctx
@@ -153,7 +135,7 @@ class Budgets:
                            f"rerun of {cycle} refused: its {source.value} rerun budget is spent ({used} of {limit}, "
                            f"retry.{budget}); raise retry.{budget} in the pipeline's configuration to allow more")
         replaced = await self.inputs.latest_run(pipeline.name, schedule_id, date)
-        if replaced is None or replaced.status not in (S.COMPLETED, S.COMPLETED_MONITORING) \
+        if replaced is None or not replaced.status.is_done \
                 or replaced.inputs is None:
             return verdict(True, ACCEPTED, f"rerun of {cycle} accepted ({source.value})",
                            replaced_run_id=replaced.run_id if replaced else None)

@@ -72,7 +72,7 @@ class Callbacks:
         word = status.strip().lower()
         run = await self._run(run_id)
         if word in SUCCESS_WORDS:
-            if run.status in (S.COMPLETED, S.COMPLETED_MONITORING):
+            if run.status.is_done:
                 return run
             pipeline = await self.ctx.store.get_pipeline(run.pipeline_id)
             target = self.transitions.target_for_success(pipeline)

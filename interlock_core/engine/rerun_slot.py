@@ -20,12 +20,13 @@ from datetime import datetime, timedelta
 
 from ..errors import ConflictError, StoreUnavailable
 from ..model import RerunRecord, RunStatus, format_timestamp
+from ..model.enums import ACTIVE_STATUSES
 from .context import EngineContext
 
 log = logging.getLogger("interlock.lifecycle")
 S = RunStatus
 
-HOLDS_SLOT = frozenset({S.PENDING, S.TRIGGERING, S.RUNNING})
+HOLDS_SLOT = ACTIVE_STATUSES
 """A rerun in one of these will still launch its job or is running it: its cycle takes no other."""
 RERUN_SLOT_TTL = timedelta(days=35)
 """The longest a slot is held by one rerun; past it (a PENDING rerun never ready for five weeks),

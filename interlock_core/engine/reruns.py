@@ -162,7 +162,7 @@ class Reruns:
             return False  # refused for its budget whatever the traits say
         replaced = await self.inputs.latest_run(pipeline.name, schedule_id, date)
         return replaced is not None and replaced.inputs is not None and \
-            replaced.status in (S.COMPLETED, S.COMPLETED_MONITORING)
+            replaced.status.is_done
 
     async def _rejected(self, verdict: RerunVerdict) -> None:
         """RERUN_REJECTED; an automatic source whose budget is spent also alerts, once per cycle."""

@@ -45,7 +45,7 @@ from ..model import (
 from ..model.shadow import MAX_SCHEDULER_RUNS
 from ..outbound import untrusted_target
 from ..ports import CycleWindow, SchedulerRunLookup
-from ..retry import backoff, is_retryable
+from ..retry import RetryReason, decide_retry
 from ..schedule import local_midnight, previous_day, schedule_zone
 from .callbacks import PollProblems
 from .context import EngineContext
@@ -197,13 +197,13 @@ class SchedulerRuns:
                now: datetime) -> tuple[tuple[int, datetime] | None, str]:
         """(the attempt Interlock would start next and when, or None with why not) after the
         scheduler's ``attempt``-th run of the cycle failed."""
-        policy = pipeline.retry_policy
         category = run.failure_category or FailureCategory.TRANSIENT
-        if not is_retryable(policy, category):
+        decision = decide_retry(pipeline.retry_policy, attempt, category, run.finished_at or now)
+        if decision.reason is RetryReason.NON_RETRYABLE:
             return None, f"a {category.value} failure is not retried by its retry policy"
-        if attempt >= policy.max_attempts:
-            return None, f"all {policy.max_attempts} attempts would have been spent"
-        return (attempt + 1, (run.finished_at or now) + backoff(policy, attempt)), ""
+        if not decision.retry or decision.at is None:
+            return None, f"all {decision.max_attempts} attempts would have been spent"
+        return (decision.next_attempt, decision.at), ""
 
     async def _completed(self, pipeline: PipelineConfig, schedule_id: str, date: str, run: SchedulerRun,
                          record: ShadowCycle, retry: tuple[int, datetime] | None, refusal: str | None) -> None:

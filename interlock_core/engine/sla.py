@@ -32,7 +32,6 @@ from .context import EngineContext
 from .dry_run import would_trigger_at
 
 S = RunStatus
-DONE = (S.COMPLETED, S.COMPLETED_MONITORING)
 _MEMO_LIMIT = 100_000
 
 
@@ -88,7 +87,7 @@ class SLAChecks:
                             entry: RunLogEntry | None, run: RunState | None, first_pass: datetime | None) -> None:
         """SLA_WARNING once per target when, ``expectedDuration`` before it, the cycle is not done and
         no run started early enough to finish by it."""
-        if entry is not None and (entry.status in DONE or entry.status is S.SKIPPED):
+        if entry is not None and (entry.status.is_done or entry.status is S.SKIPPED):
             return
         now = self.ctx.clock.now()
         expected = self.expected_duration(pipeline)
@@ -115,7 +114,7 @@ class SLAChecks:
     async def check_max_duration(self, pipeline: PipelineConfig, schedule: ScheduleConfig, date: str,
                                  entry: RunLogEntry | None, first_pass: datetime | None) -> bool:
         """Breached once when the cycle has not completed ``maxDuration`` after its first trait pass."""
-        if entry is not None and (entry.status in DONE or entry.status is S.SKIPPED):
+        if entry is not None and (entry.status.is_done or entry.status is S.SKIPPED):
             return False
         for target in self.targets(pipeline, schedule, date, first_pass):
             if target.kind != "maxDuration" or self.ctx.clock.now() <= target.due:
@@ -131,7 +130,7 @@ class SLAChecks:
     async def check_met(self, pipeline: PipelineConfig, schedule: ScheduleConfig, date: str,
                         entry: RunLogEntry | None, first_pass: datetime | None) -> bool:
         """SLA_MET once when the cycle completed before every one of its targets."""
-        if entry is None or entry.status not in DONE:
+        if entry is None or not entry.status.is_done:
             return False
         targets = self.targets(pipeline, schedule, date, first_pass)
         done_at = entry.completed_at or entry.updated_at
@@ -182,7 +181,7 @@ class SLAChecks:
                                entry: RunLogEntry | None) -> bool:
         """Breached once when the cycle has not COMPLETED by its completion deadline — including a
         cycle that never ran, so a missing run never goes unnoticed."""
-        if entry is not None and entry.status in (S.COMPLETED, S.COMPLETED_MONITORING, S.SKIPPED):
+        if entry is not None and (entry.status.is_done or entry.status is S.SKIPPED):
             return False
         d = deadlines(pipeline, schedule, date)
         if d.completion is None or self.ctx.clock.now() <= d.completion:

@@ -323,7 +323,7 @@ class Steps(RunSteps):
         pipeline, schedule, now = await self._sla_subject(cycle)
         entry = await self.ctx.store.get_run_log(pipeline.name, cycle.date, cycle.schedule_id)
         d = deadlines(pipeline, schedule, cycle.date)
-        done = entry is not None and entry.status in (S.COMPLETED, S.COMPLETED_MONITORING)
+        done = entry is not None and entry.status.is_done
         breached = not done and d.completion is not None and now > d.completion
         alerted = breached and await self.engine.sla.check_completion(pipeline, schedule, cycle.date, entry)
         return Step(True, {"breached": breached, "alerted": alerted, "deadline": d.completion_label})

@@ -61,7 +61,7 @@ def ceil_seconds(delta: timedelta) -> int:
 
 def run_state_word(status: RunStatus) -> str:
     """``running`` / ``succeeded`` / ``failed``: where a run stands, as a Choice state reads it."""
-    if status in (S.COMPLETED, S.COMPLETED_MONITORING):
+    if status.is_done:
         return "succeeded"
     if status in (S.FAILED, S.CANCELLED):
         return "failed"

@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from ..model import AlertLevel, RerunSource, RunStatus
-from ..retry import backoff, is_retryable
-from .budgets import DRIFT_REASON, code_retries
+from ..retry import decide_retry
+from .budgets import DRIFT_REASON
 from .steps_base import CycleRef, Step, StepsBase, ceil_seconds, skipped
 from .transitions import cascade_targets
 
@@ -38,15 +38,14 @@ class RunSteps(StepsBase):
         payload = {**self.run_payload(run, pipeline), "retryable": False, "retryBackoffSeconds": 0}
         if run.status is S.FAILED and pipeline is not None:
             policy = pipeline.retry_policy
-            retryable = (run.rerun_id is None and is_retryable(policy, run.failure_category)
-                         and run.attempt < policy.max_attempts)
-            if retryable and policy.max_code_retries is not None and run.date is not None:
-                code = code_retries(policy, await self.ctx.store.get_run_log(run.pipeline_id, run.date,
-                                                                             run.schedule_id))
-                retryable = code is None or code[0]
-            wait = ceil_seconds(backoff(policy, run.attempt))
-            payload.update(retryable=retryable, retryBackoffSeconds=wait)
-            await self.renew_lease(cycle, owner, wait if retryable else 0)
+            decision = decide_retry(policy, run.attempt, run.failure_category, run.updated_at,
+                                    rerun=run.rerun_id is not None)
+            if decision.retry and policy.max_code_retries is not None and run.date is not None:
+                run_log = await self.ctx.store.get_run_log(run.pipeline_id, run.date, run.schedule_id)
+                decision = decide_retry(policy, run.attempt, run.failure_category, run.updated_at, run_log=run_log)
+            wait = ceil_seconds(decision.backoff)
+            payload.update(retryable=decision.retry, retryBackoffSeconds=wait)
+            await self.renew_lease(cycle, owner, wait if decision.retry else 0)
         else:
             await self.hold_for_run(cycle, owner, run, pipeline)
         return Step(run.status is not S.FAILED, payload)

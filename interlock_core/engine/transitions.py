@@ -26,9 +26,8 @@ from ..model import (
     RunStatus,
     format_timestamp,
 )
-from ..retry import backoff, is_retryable
+from ..retry import RetryDecision, RetryReason, decide_retry
 from ..tracing import span
-from .budgets import code_retries
 from .context import EngineContext
 from .drift import Drift
 from .records import update_rerun, update_run, update_run_log
@@ -224,29 +223,27 @@ class Transitions:
         if run.rerun_id or pipeline is None:
             return  # alerted with its event (_failure_alert)
         policy = pipeline.retry_policy
-        if is_retryable(policy, category) and run.attempt < policy.max_attempts:
-            if not await self._code_retry_allowed(pipeline, run, change):
-                return
-            delay = backoff(policy, run.attempt)
+        run_log = None
+        if policy.max_code_retries is not None and change.job_failure and run.date is not None:
+            run_log = await self.ctx.store.get_run_log(run.pipeline_id, run.date, run.schedule_id)
+        decision = decide_retry(policy, run.attempt, category, run.updated_at, run_log=run_log)
+        if decision.code_budget is not None:
+            await self._code_budget_events(run, decision)
+        if decision.retry:
             METRICS.inc("interlock_retries_scheduled_total")
             await self.ctx.emit(EventKind.RETRY_SCHEDULED, run.pipeline_id, run_id=run.run_id,
                                 schedule_id=run.schedule_id, date=run.date,
-                                message=f"retry {run.attempt + 1}/{policy.max_attempts} scheduled after "
-                                        f"{format_duration(delay)}")
+                                message=f"retry {decision.next_attempt}/{decision.max_attempts} scheduled after "
+                                        f"{format_duration(decision.backoff)}")
             return
-        await self.alert_gave_up(pipeline, run.schedule_id, run.date or "", run.attempt, category,
-                                 change.message or "")
+        await self.alert_gave_up(pipeline, run.schedule_id, run.date or "", decision, change.message or "")
 
-    async def _code_retry_allowed(self, pipeline: PipelineConfig, run: RunState, change: Change) -> bool:
-        """``retry.maxCodeRetries`` for a job that failed: RERUN_ACCEPTED when its retry is within the
-        budget, else RERUN_REJECTED and the cycle gives up (alert). True when the retry may go ahead."""
-        if pipeline.retry_policy.max_code_retries is None or not change.job_failure or run.date is None:
-            return True
-        entry = await self.ctx.store.get_run_log(run.pipeline_id, run.date, run.schedule_id)
-        verdict = code_retries(pipeline.retry_policy, entry)
-        if verdict is None:
-            return True
-        allowed, failures, limit = verdict
+    async def _code_budget_events(self, run: RunState, decision: RetryDecision) -> None:
+        """``retry.maxCodeRetries`` weighed a job that failed: RERUN_ACCEPTED when its retry is within
+        the budget, else RERUN_REJECTED (and the cycle gives up: :meth:`alert_gave_up`)."""
+        assert decision.code_budget is not None
+        failures, limit = decision.code_budget
+        allowed = decision.retry
         details = {"pipelineId": run.pipeline_id, "scheduleId": run.schedule_id, "date": run.date,
                    "source": RerunSource.CODE.value, "budget": "maxCodeRetries", "used": failures, "limit": limit,
                    "runId": run.run_id, "reason": "accepted" if allowed else "budget exhausted"}
@@ -256,36 +253,32 @@ class Transitions:
                                 schedule_id=run.schedule_id, date=run.date, details=details,
                                 message=f"retry of {cycle} after job failure {failures} of {limit} allowed "
                                         "(retry.maxCodeRetries)")
-            return True
+            return
         await self.ctx.emit(EventKind.RERUN_REJECTED, run.pipeline_id, run_id=run.run_id, status="REJECTED",
                             schedule_id=run.schedule_id, date=run.date, details=details,
                             message=f"retry of {cycle} refused: the job failed {failures} times, more than "
                                     f"retry.maxCodeRetries ({limit}) allows retrying")
-        await self.alert_gave_up(pipeline, run.schedule_id, run.date, run.attempt, run.failure_category,
-                                 change.message or "", code_budget=(failures, limit))
-        return False
 
-    async def alert_gave_up(self, pipeline: PipelineConfig, schedule_id: str, date: str, attempt: int,
-                            category: FailureCategory | None, message: str,
-                            code_budget: tuple[int, int] | None = None) -> None:
-        """The cycle will not be retried: one alert (and event), and the run log remembers it.
-        ``code_budget``: it gave up because the job failed more often than ``maxCodeRetries`` allows
-        (job failures, limit)."""
-        policy = pipeline.retry_policy
+    async def alert_gave_up(self, pipeline: PipelineConfig, schedule_id: str, date: str, decision: RetryDecision,
+                            message: str) -> None:
+        """The cycle will not be retried (``decision``, see :func:`~interlock_core.retry.decide_retry`):
+        one alert (and event), and the run log remembers it."""
         key = f"gave-up:{pipeline.name}:{schedule_id}:{date}"
-        if not is_retryable(policy, category):
-            text = f"Pipeline {pipeline.name} failed with non-retryable error: {message} ({category or 'NONE'})"
+        code_budget = decision.code_budget if decision.reason is RetryReason.CODE_BUDGET else None
+        if decision.reason is RetryReason.NON_RETRYABLE:
+            text = (f"Pipeline {pipeline.name} failed with non-retryable error: {message} "
+                    f"({decision.category or 'NONE'})")
         elif code_budget is not None:
             text = (f"Pipeline {pipeline.name}: the job failed {code_budget[0]} times, more than retry.maxCodeRetries "
                     f"({code_budget[1]}) allows retrying: {message}")
         else:
-            text = f"Pipeline {pipeline.name} exhausted {policy.max_attempts} retry attempts"
+            text = f"Pipeline {pipeline.name} exhausted {decision.max_attempts} retry attempts"
         spent = (f"job failed {code_budget[0]} times (retry.maxCodeRetries {code_budget[1]})"
-                 if code_budget is not None else f"exhausted {policy.max_attempts} attempts")
+                 if code_budget is not None else f"exhausted {decision.max_attempts} attempts")
         exhausted = self.ctx.event(EventKind.RETRY_EXHAUSTED, pipeline.name, schedule_id=schedule_id, date=date,
-                                   message=spent) if is_retryable(policy, category) else None
+                                   message=spent) if decision.reason is not RetryReason.NON_RETRYABLE else None
         if await self.ctx.alert_once(key, AlertLevel.ERROR, text, pipeline.name, event=exhausted,
-                                     details={"scheduleId": schedule_id, "date": date, "attempt": attempt},
+                                     details={"scheduleId": schedule_id, "date": date, "attempt": decision.attempt},
                                      schedule_id=schedule_id, date=date):
 
             def mark(entry: RunLogEntry) -> RunLogEntry:

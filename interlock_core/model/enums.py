@@ -30,11 +30,41 @@ class RunStatus(StrEnum):
     """A cycle's run log only: the cycle was given up before anything ran (``onDeadline: skip``)."""
 
     @property
+    def is_active(self) -> bool:
+        """Still doing its job: claimed, launching or running (:data:`ACTIVE_STATUSES`)."""
+        return self in ACTIVE_STATUSES
+
+    @property
+    def is_done(self) -> bool:
+        """Its job completed (:data:`DONE_STATUSES`); post-run monitoring may still watch it."""
+        return self in DONE_STATUSES
+
+    @property
     def is_terminal(self) -> bool:
-        return self in _TERMINAL
+        """The run (or attempt) has ended and moves no further (:data:`TERMINAL_STATUSES`)."""
+        return self in TERMINAL_STATUSES
+
+    @property
+    def is_settled(self) -> bool:
+        """Nothing changes this record again unless someone asks (:data:`SETTLED_STATUSES`)."""
+        return self in SETTLED_STATUSES
 
 
-_TERMINAL = frozenset({RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED, RunStatus.SKIPPED})
+ACTIVE_STATUSES = frozenset({RunStatus.PENDING, RunStatus.TRIGGERING, RunStatus.RUNNING})
+"""A run in one of these is still doing its job (COMPLETED_MONITORING is done; only watched)."""
+DONE_STATUSES = frozenset({RunStatus.COMPLETED, RunStatus.COMPLETED_MONITORING})
+"""The job completed: the cycle is done (COMPLETED_MONITORING: post-run monitoring still watches it,
+and drift may still fail it)."""
+TERMINAL_STATUSES = frozenset({RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED, RunStatus.SKIPPED})
+"""The run (or the attempt a run log or rerun record names) has ended: no transition leaves these
+(:mod:`interlock_core.fsm`). Terminal is about one run; whether its cycle may still change is
+:data:`SETTLED_STATUSES`."""
+SETTLED_STATUSES = frozenset({RunStatus.COMPLETED, RunStatus.CANCELLED})
+"""A run log or rerun record in one of these is not changed again unless someone asks (a rerun).
+FAILED is terminal but not settled: a FAILED attempt may be retried by the retry policy (the run
+log takes the next attempt, :func:`interlock_core.retry.decide_retry`) and a FAILED rerun record is
+claimed again. SKIPPED is terminal but not settled either: nothing ran, and the cycle waits for a
+rerun. The archiver reads history until it reaches a settled record."""
 
 
 class FailureCategory(StrEnum):

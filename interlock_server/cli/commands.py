@@ -419,6 +419,12 @@ async def cmd_status(args: argparse.Namespace, out: Out) -> int:
     out.line(f"  State:     {out.status_word(view.state.value)}  {view.message}")
     for cycle in view.cycles if len(view.cycles) > 1 else []:
         out.line(f"    {cycle.schedule_id:<10} {out.status_word(cycle.state.value):<12} {cycle.message}")
+    for cycle in view.cycles:
+        if cycle.sla is not None:
+            which = f"{cycle.schedule_id} " if len(view.cycles) > 1 else ""
+            due = f" (deadline {cycle.sla.deadline_label}: {cycle.sla.deadline.isoformat()})" \
+                if cycle.sla.deadline is not None else ""
+            out.line(f"  SLA:       {which}{out.status_word(cycle.sla.state.value)}{due}")
     if view.blockers:
         out.line(f"  Blocked by: {', '.join(b.trait for b in view.blockers)}")
     if view.readiness is not None and view.readiness is not view.state:

@@ -50,11 +50,11 @@ class Out:
 
     # ------------------------------------------------------------------------ domain
     def status_word(self, status: str) -> str:
-        if status in (RunStatus.COMPLETED, "READY", "PASS"):
+        if status in (RunStatus.COMPLETED, "READY", "PASS", "on time"):
             return self.green(status)
-        if status in (RunStatus.FAILED, RunStatus.CANCELLED, "NOT_READY", "FAIL", "ERROR"):
+        if status in (RunStatus.FAILED, RunStatus.CANCELLED, "NOT_READY", "FAIL", "ERROR", "breached"):
             return self.red(status)
-        if status in ("STALE", "RETRYING", RunStatus.SKIPPED):
+        if status in ("STALE", "RETRYING", RunStatus.SKIPPED, "at risk"):
             return self.yellow(status)
         return self.cyan(status)
 

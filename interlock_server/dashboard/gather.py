@@ -33,7 +33,7 @@ from interlock_core.pipeline_state import Blocker, CycleState, PipelineState
 from interlock_core.schedule import deadlines, excluded
 
 from ..redaction import mask_urls, redact
-from .overview import DONE, OverviewRow, ScheduleToday, schedule_today
+from .overview import OverviewRow, ScheduleToday, schedule_today
 
 log = logging.getLogger("interlock.dashboard")
 
@@ -89,7 +89,7 @@ class PipelineDetail:
     @property
     def rerun_date(self) -> str:
         """The date the rerun form offers: the latest completed cycle, else today's."""
-        done = [e.date for e in self.run_logs if e.status in DONE]
+        done = [e.date for e in self.run_logs if e.status.is_done]
         return max(done) if done else (self.row.schedules[0].date if self.row.schedules else "")
 
 

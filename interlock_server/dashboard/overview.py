@@ -13,27 +13,19 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date as Date
 from datetime import datetime, timedelta
-from enum import StrEnum
 from urllib.parse import urlencode
 
 from interlock_core.cycles import cycle_day, next_fire
-from interlock_core.model import PipelineConfig, RunLogEntry, RunState, RunStatus, ScheduleConfig
-from interlock_core.pipeline_state import DONE, SEVERITY, Blocker, CycleState, PipelineState
+from interlock_core.model import PipelineConfig, RunLogEntry, RunState, ScheduleConfig
+from interlock_core.pipeline_state import GAVE_UP, SEVERITY, Blocker, CycleState, PipelineState
 from interlock_core.schedule import Deadlines, is_schedule_active, schedule_zone, wall_time
+from interlock_core.sla_state import SLA_SEVERITY, SlaState, cycle_sla, sla_state, worst
 
-AT_RISK_WINDOW = timedelta(minutes=30)
-"""A cycle not done this close to its deadline is at risk."""
+# SlaState and sla_state are core's (interlock_core.sla_state): the overview shows what they say
+__all__ = ["Counts", "OverviewRow", "ScheduleToday", "Selection", "SlaState", "count_label", "next_window",
+           "schedule_today", "sla_state"]
+
 LOOKAHEAD_DAYS = 14
-
-
-class SlaState(StrEnum):
-    ON_TIME = "on time"
-    AT_RISK = "at risk"
-    BREACHED = "breached"
-    NONE = "no SLA"
-
-
-SLA_SEVERITY = {SlaState.NONE: 0, SlaState.ON_TIME: 1, SlaState.AT_RISK: 2, SlaState.BREACHED: 3}
 
 
 @dataclass(frozen=True)
@@ -112,7 +104,7 @@ class OverviewRow:
 
     @property
     def sla(self) -> SlaState:
-        return max((s.sla for s in self.schedules), key=SLA_SEVERITY.__getitem__, default=SlaState.NONE)
+        return worst(s.sla for s in self.schedules)
 
     @property
     def next_window(self) -> datetime | None:
@@ -124,40 +116,6 @@ class OverviewRow:
     @property
     def last_run_at(self) -> datetime | None:
         return self.last_run.updated_at if self.last_run else None
-
-
-# ---------------------------------------------------------------------------------- SLA
-
-
-def sla_state(deadlines: Deadlines, entry: RunLogEntry | None, now: datetime, *, ready: bool,
-              excluded: bool = False) -> tuple[SlaState, datetime | None, str | None]:
-    """The cycle's SLA state and the deadline that decides it.
-
-    Done: on time when completed by the completion deadline, else breached. Not done: breached
-    past the completion deadline (or, still not ready, past the evaluation deadline); at risk
-    within ``AT_RISK_WINDOW`` of that deadline."""
-    if excluded or (deadlines.completion is None and deadlines.evaluation is None):
-        return SlaState.NONE, None, None
-    completion, label = deadlines.completion, deadlines.completion_label
-    if entry is not None and entry.status in DONE:
-        finished = entry.completed_at or entry.updated_at
-        if completion is not None and finished > completion:
-            return SlaState.BREACHED, completion, label
-        return SlaState.ON_TIME, completion or deadlines.evaluation, label or deadlines.evaluation_label
-    started = entry is not None and entry.status is not RunStatus.FAILED
-    pending: list[tuple[datetime, str | None]] = []
-    if completion is not None:
-        pending.append((completion, label))
-    if deadlines.evaluation is not None and not ready and not started:
-        pending.append((deadlines.evaluation, deadlines.evaluation_label))
-    if not pending:
-        return SlaState.ON_TIME, None, None
-    deadline, deadline_label = min(pending, key=lambda item: item[0])
-    if now > deadline:
-        return SlaState.BREACHED, deadline, deadline_label
-    if now >= deadline - AT_RISK_WINDOW:
-        return SlaState.AT_RISK, deadline, deadline_label
-    return SlaState.ON_TIME, deadline, deadline_label
 
 
 # ---------------------------------------------------------------------------------- windows
@@ -194,13 +152,11 @@ def schedule_today(pipeline: PipelineConfig, schedule: ScheduleConfig, cycle: Cy
     tz = schedule_zone(pipeline, schedule)
     excluded = is_excluded(cycle_day(cycle.date))
     entry = cycle.run_log
-    gave_up = cycle.state in (PipelineState.FAILED, PipelineState.CANCELLED, PipelineState.SKIPPED)
-    done = entry is not None and (entry.status in DONE or gave_up)
-    sla, deadline, label = sla_state(deadlines, entry, now, ready=ready, excluded=excluded)
-    if gave_up and sla is SlaState.ON_TIME:
-        sla = SlaState.AT_RISK  # nothing will run before the deadline unless someone acts
+    gave_up = cycle.state in GAVE_UP
+    done = entry is not None and (entry.status.is_done or gave_up)
+    sla = cycle_sla(deadlines, entry, now, ready=ready, excluded=excluded, gave_up=gave_up)
     return ScheduleToday(
-        cycle=cycle, excluded=excluded, sla=sla, deadline=deadline, deadline_label=label,
+        cycle=cycle, excluded=excluded, sla=sla.state, deadline=sla.deadline, deadline_label=sla.deadline_label,
         window_open=not excluded and is_schedule_active(schedule, now, tz),
         next_window=next_window(pipeline, schedule, now, today_done=done, is_excluded=is_excluded))
 
