@@ -1,1 +1,16 @@
-"""Packaged starter content (installed as ``interlock_config``): archetypes, calendars, examples."""
+"""Packaged starter content (installed as ``interlock_config``): archetypes, calendars, examples.
+
+It registers itself through the ``interlock`` entry-point group, like every plugin, so every
+project gets these archetypes and calendars (core names no package that ships content)."""
+
+from __future__ import annotations
+
+from importlib import resources
+from importlib.resources.abc import Traversable
+
+from interlock_core.hookspecs import hookimpl
+
+
+@hookimpl
+def interlock_register_starter_content() -> list[Traversable]:
+    return [resources.files(__name__)]

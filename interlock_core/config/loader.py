@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field, replace
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -116,19 +115,6 @@ def _tolerate_alert_secrets(data: dict[str, Any], errors: list[ConfigError], war
     entries = data.get("alerts")
     if skipped and isinstance(entries, list):
         data["alerts"] = [entry for i, entry in enumerate(entries) if i not in skipped]
-
-
-def _builtin_files(kind: str) -> list[Path]:
-    try:
-        base = resources.files("interlock_config") / kind
-    except ModuleNotFoundError:  # pragma: no cover
-        return []
-    out = []
-    if base.is_dir():
-        for entry in base.iterdir():
-            if entry.name.endswith((".yaml", ".yml")):
-                out.append(Path(str(entry)))
-    return sorted(out)
 
 
 def _yaml_files(directory: Path, display: str, errors: list[ConfigError]) -> list[Path]:
@@ -403,11 +389,11 @@ def load_project(
         return [(project.path(v), key in explicit) for v in values]
 
     for item in _load_dir_items(dirs("archetypeDirs", config.archetype_dirs), Archetype, "archetype", errors,
-                                _builtin_files("archetypes"), source):
+                                plugins.starter_files("archetypes"), source):
         if item.valid:
             project.archetypes.register(item.value)
     for item in _load_dir_items(dirs("calendarDirs", config.calendar_dirs), Calendar, "calendar", errors,
-                                _builtin_files("calendars"), source):
+                                plugins.starter_files("calendars"), source):
         if item.valid:
             project.calendars.register(item.value)
     for directory, was_explicit in dirs("evaluatorDirs", config.evaluator_dirs):
