@@ -1,4 +1,4 @@
-"""Packaged starter content (installed as ``interlock_config``): archetypes, calendars, examples.
+"""Interlock's starter content: the archetypes and calendars every project gets.
 
 It registers itself through the ``interlock`` entry-point group, like every plugin, so every
 project gets these archetypes and calendars (core names no package that ships content)."""
