@@ -188,14 +188,15 @@ class _Child:
         return condition()
 
     def release(self, term_grace: float = 0.0) -> None:
-        """Synchronous, so cancellation cannot interrupt it: kill what is left of the group (with
-        ``term_grace``: SIGTERM now, SIGKILL from the event loop that many seconds later) and close
-        every descriptor. An unreaped process stays watched until it is reaped."""
+        """Synchronous, so cancellation cannot interrupt it: kill what is left of the group and
+        close every descriptor. With ``term_grace``, SIGTERM now and the rest from the event loop
+        that many seconds later (the pipes stay open meanwhile: a job writing while it cleans up
+        must not die of SIGPIPE). An unreaped process stays watched until it is reaped."""
         if term_grace > 0 and not self.reaped:
             self.terminate_group()
-            self._loop.call_later(term_grace, self.kill_group)
-        else:
-            self.kill_group()
+            self._loop.call_later(term_grace, self.release)
+            return
+        self.kill_group()
         for fd in list(self._readers):
             self._close_reader(fd)
         self._close_stdin()

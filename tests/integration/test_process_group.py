@@ -12,7 +12,9 @@ import anyio
 
 from interlock_plugins.process_group import run_in_process_group
 
-TRAPS_TERM = "trap 'echo cleaned > cleaned; exit 0' TERM; echo $$ > leader.pid; while :; do sleep 0.05; done"
+TRAPS_TERM = ("trap 'echo cleaning up; echo cleaned > cleaned; exit 0' TERM; echo $$ > leader.pid; "
+              "while :; do sleep 0.05; done")
+"""A job that cleans up (writing as it does) on SIGTERM."""
 
 
 def _gone(pid: int) -> bool:
@@ -49,7 +51,7 @@ async def test_stdout_to_stderr_keeps_one_interleaved_tail(tmp_path: Path) -> No
 async def test_the_deadline_sends_sigterm_first_when_given_a_grace(tmp_path: Path) -> None:
     outcome = await run_in_process_group(["sh", "-c", TRAPS_TERM], cwd=str(tmp_path), time_limit=0.3,
                                          max_stdout=1024, term_grace=5)
-    assert outcome.timed_out and outcome.returncode == 0
+    assert outcome.timed_out and outcome.returncode == 0 and outcome.stdout == b"cleaning up\n"
     assert (tmp_path / "cleaned").read_text() == "cleaned\n"
 
 
