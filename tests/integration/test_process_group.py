@@ -8,38 +8,12 @@ import os
 import signal
 from pathlib import Path
 
-import anyio
-
 from interlock_plugins.process_group import run_in_process_group
+from tests.helpers.processes import gone, wait_file, wait_gone
 
 TRAPS_TERM = ("trap 'echo cleaning up; echo cleaned > cleaned; exit 0' TERM; echo $$ > leader.pid; "
               "while :; do sleep 0.05; done")
 """A job that cleans up (writing as it does) on SIGTERM."""
-
-
-def _gone(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except (FileNotFoundError, ProcessLookupError):
-        return True
-    return stat.rsplit(")", 1)[1].split()[0] in ("Z", "X")
-
-
-async def _wait_gone(pid: int) -> bool:
-    """Poll (another process's state has no event to wait on) until ``pid`` is gone, at most 3 s."""
-    with anyio.move_on_after(3):
-        while not _gone(pid):
-            await anyio.sleep(0.02)
-    return _gone(pid)
-
-
-async def _wait_file(path: Path) -> str:
-    """Poll until a child process wrote ``path``; its content."""
-    file = anyio.Path(path)
-    with anyio.fail_after(5):
-        while not await file.exists() or not (await file.read_text()).strip():
-            await anyio.sleep(0.01)
-    return (await file.read_text()).strip()
 
 
 async def test_stdout_to_stderr_keeps_one_interleaved_tail(tmp_path: Path) -> None:
@@ -66,18 +40,18 @@ async def test_a_cancelled_caller_leaves_sigterm_then_sigkill_behind(tmp_path: P
     script = "(trap '' TERM; exec sleep 30) & echo $! > stubborn.pid; " + TRAPS_TERM
     task = asyncio.ensure_future(run_in_process_group(["sh", "-c", script], cwd=str(tmp_path), time_limit=30,
                                                       max_stdout=1024, term_grace=0.5))
-    stubborn = int(await _wait_file(tmp_path / "stubborn.pid"))
-    leader = int(await _wait_file(tmp_path / "leader.pid"))
+    stubborn = int(await wait_file(tmp_path / "stubborn.pid"))
+    leader = int(await wait_file(tmp_path / "leader.pid"))
     task.cancel()
     try:
         await task
     except asyncio.CancelledError:
         pass
     try:
-        assert await _wait_gone(leader)
-        assert await _wait_file(tmp_path / "cleaned") == "cleaned"
-        assert await _wait_gone(stubborn), "SIGKILL follows"
+        assert await wait_gone(leader)
+        assert await wait_file(tmp_path / "cleaned") == "cleaned"
+        assert await wait_gone(stubborn), "SIGKILL follows"
     finally:
         for pid in (leader, stubborn):
-            if not _gone(pid):
+            if not gone(pid):
                 os.kill(pid, signal.SIGKILL)
