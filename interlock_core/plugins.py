@@ -271,7 +271,12 @@ def get_plugin_manager(
     pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
     pm.add_hookspecs(hookspecs)
     if load_entrypoints:
-        for dist_ep in _entry_points():
+        entry_points = _entry_points()
+        if not entry_points:  # not even the built-ins: Interlock runs from a source tree it was not installed from
+            raise PluginError(f"no plugin is declared in the {hookspecs.PROJECT_NAME!r} entry-point group, not even "
+                              "the built-in stores and triggers: install Interlock (pip install -e . in a source "
+                              "tree) instead of running it from files on sys.path")
+        for dist_ep in entry_points:
             if pm.get_plugin(dist_ep.value) is not None:  # one module declared twice (two installs)
                 continue
             try:

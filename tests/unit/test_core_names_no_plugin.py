@@ -7,9 +7,12 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
+import pytest
+
 import interlock_core
 import interlock_plugins
-from interlock_core.plugins import load_plugins
+from interlock_core.errors import PluginError
+from interlock_core.plugins import get_plugin_manager, load_plugins
 
 CORE = Path(interlock_core.__file__).parent
 PYPROJECT = Path(__file__).resolve().parents[2] / "pyproject.toml"
@@ -39,3 +42,10 @@ def test_the_starter_content_and_the_archive_come_from_plugins() -> None:
     assert {"us-holidays.yaml", "weekends.yaml"} <= {path.name for path in plugins.starter_files("calendars")}
     assert plugins.archives.target("postgres") == "interlock_plugins.archive.postgres:PostgresArchive"
     assert plugins.archives.origin("postgres") == "interlock_plugins.archive"
+
+
+def test_without_an_install_no_plugin_is_found_and_the_error_says_why(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("interlock_core.plugins._entry_points", lambda: [])
+    with pytest.raises(PluginError, match=r"no plugin is declared in the 'interlock' entry-point group.*pip install"):
+        get_plugin_manager()
+    assert get_plugin_manager(load_entrypoints=False) is not None
