@@ -160,7 +160,7 @@ def runner_session() -> bool:
     """Whether the runner gives its processes a session of their own in this process (only with a
     controlling terminal; otherwise a process group of their own)."""
     try:
-        from interlock_plugins.evaluators.process import new_session
+        from interlock_plugins.process_group import new_session
     except ImportError:  # a tree before that choice existed: always a session
         return True
     return new_session()

@@ -3,7 +3,7 @@
 The same ``/bin/sh`` script printing PASS, spawned ``--processes`` times, ``--concurrency`` at a
 time, by each method in turn (order rotated every repetition):
 
-* ``runner`` — ``run_in_process_group`` (``interlock_plugins.evaluators.process``): Popen (vfork),
+* ``runner`` — ``run_in_process_group`` (``interlock_plugins.process_group``): Popen (vfork),
   stdin through a pre-filled pipe, pidfd and pipe callbacks on the loop, the group killed;
 * ``asyncio plain`` — ``create_subprocess_exec`` with stdin/stdout pipes;
 * ``asyncio group`` / ``asyncio session`` — the same with stderr captured, a process group
@@ -25,7 +25,7 @@ from collections.abc import Awaitable, Callable
 
 from _support import PASS_SCRIPT, arguments, report, rotated, shown, spread, workspace, write_script
 
-from interlock_plugins.evaluators.process import run_in_process_group
+from interlock_plugins.process_group import run_in_process_group
 
 PAYLOAD = b"{}"
 

@@ -7,7 +7,7 @@ Produces, under ``deploy/dist/``:
 
 * ``lambda/``  our wheel and its runtime dependencies for Lambda (Python 3.11, arm64, manylinux),
   byte-compiled for that Python; the CDK stack deploys this directory to all five functions;
-* ``layer/archetypes/``  the archetype YAML files (``config/archetypes`` plus any ``--archetypes``
+* ``layer/archetypes/``  the archetype YAML files (``interlock_config/archetypes`` plus any ``--archetypes``
   directory), mounted at ``/opt/archetypes``;
 * ``lambda.zip``, ``layer.zip`` and ``SHA256SUMS``: the same trees as deterministic zips.
 
@@ -34,7 +34,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 DIST = REPO / "deploy" / "dist"
 CONSTRAINTS = REPO / "deploy" / "lambda-constraints.txt"
-ARCHETYPES = REPO / "config" / "archetypes"
+ARCHETYPES = REPO / "interlock_config" / "archetypes"
 
 PYTHON_VERSION = "3.11"  # must match LAMBDA_PYTHON_VERSION in deploy/cdk/interlock_cdk/config.py
 # Lambda's python3.11 runtime is Amazon Linux 2 (glibc 2.26) on arm64 (Graviton).
@@ -44,7 +44,8 @@ FIXED_DATE = (1980, 1, 1, 0, 0, 0)
 LAMBDA_ROOT = "/var/task"
 
 # What goes into the wheel: the packages and the files setuptools reads.
-SOURCE_ITEMS = ("pyproject.toml", "README.md", "interlock_core", "interlock_plugins", "interlock_server", "config")
+SOURCE_ITEMS = ("pyproject.toml", "README.md", "interlock_core", "interlock_plugins", "interlock_server",
+                "interlock_config")
 JUNK = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info", ".mypy_cache", ".pytest_cache")
 
 
@@ -66,7 +67,7 @@ def fixed_env() -> dict[str, str]:
 
 
 def stage_source(into: Path) -> Path:
-    """A clean copy of the sources (no stale ``build/``, caches or egg-info), symlinks resolved."""
+    """A clean copy of the sources (no stale ``build/``, caches or egg-info)."""
     source = into / "src"
     source.mkdir()
     for name in SOURCE_ITEMS:
@@ -75,8 +76,6 @@ def stage_source(into: Path) -> Path:
             shutil.copytree(origin, source / name, ignore=JUNK)
         else:
             shutil.copy2(origin, source / name)
-    # The distribution ships config/ as the package interlock_config (a symlink in the repo).
-    shutil.move(source / "config", source / "interlock_config")
     return source
 
 

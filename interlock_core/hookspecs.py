@@ -6,8 +6,9 @@ async work happens in the objects those classes create. Instead of a class, a ho
 imported the first time a registry hands it out, so registering costs no import (the built-in
 stores, trigger types and alert sinks do this: redis-py, boto and httpx are imported only by a
 project that uses them). Built-ins are registered through the same
-entry-point group (``interlock``) as third-party packages, so ``pip install interlock-trigger-foo``
-works exactly like a built-in. A name registered twice is a start-up error.
+entry-point group (``interlock``) as third-party packages (core names none of them), so
+``pip install interlock-trigger-foo`` works exactly like a built-in. A name registered twice is a
+start-up error.
 
 Plugin authors import ``hookimpl`` and everything else they need from
 :mod:`interlock_core.plugin_api`; ``docs/plugins.md`` walks through writing one.
@@ -83,5 +84,28 @@ def interlock_register_builtin_evaluators() -> list[Any]:
     Each item has ``name`` and an async ``evaluate(request, context) -> EvaluatorOutput``. An item
     may also have ``config_model`` (a pydantic model): the loader validates the trait's resolved
     ``config`` with it, reporting problems at ``traits.<type>.config.<key>`` of the pipeline file.
+    """
+    return []  # specification only: pluggy never runs this body
+
+
+@hookspec
+def interlock_register_archives() -> list[Any]:
+    """Return long-term archive classes (what the archiver copies history into).
+
+    Each class has ``name`` (``serve`` asks for ``postgres``) and a ``from_config(config)``
+    classmethod taking the :class:`~interlock_core.model.ArchiverConfig` (``archiver:`` in
+    ``interlock.yaml``) and returning an object that satisfies
+    :class:`interlock_core.archiver.Archive`.
+    """
+    return []  # specification only: pluggy never runs this body
+
+
+@hookspec
+def interlock_register_starter_content() -> list[Any]:
+    """Return directories of starter content every project gets.
+
+    Each is a directory (a :class:`~pathlib.Path` or an ``importlib.resources`` traversable)
+    holding ``archetypes/*.yaml`` and ``calendars/*.yaml``; a project's own directories add to them
+    and errors name these files ``<builtin>/archetypes/<file>``.
     """
     return []  # specification only: pluggy never runs this body

@@ -6,6 +6,7 @@ import importlib
 import importlib.metadata
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -21,13 +22,6 @@ if TYPE_CHECKING:
     from .ports import SinkState
 
 T = TypeVar("T")
-
-BUILTIN_MODULES = (
-    "interlock_plugins.stores",
-    "interlock_plugins.evaluators",
-    "interlock_plugins.triggers",
-    "interlock_plugins.alerts",
-)
 
 
 @dataclass(frozen=True)
@@ -205,7 +199,7 @@ class _RegistryView(Mapping[str, T]):
 
 
 class Plugins:
-    """A typed facade over ``pm.hook``: the four registries, built once."""
+    """A typed facade over ``pm.hook``: the registries, built once, and the starter content."""
 
     def __init__(self, pm: pluggy.PluginManager) -> None:
         self.pm = pm
@@ -216,11 +210,28 @@ class Plugins:
         self.trigger_types: Registry[Any] = Registry("trigger type", describe)
         self.alert_sinks: Registry[Any] = Registry("alert sink", describe)
         self.builtin_evaluators: Registry[Any] = Registry("builtin evaluator", describe)
+        self.archives: Registry[Any] = Registry("archive", describe)
+        """Long-term archives the archiver copies history into (``serve`` picks one by name)."""
         self._collect(self.stores, pm.hook.interlock_register_stores)
         self._collect(self.evaluator_runners, pm.hook.interlock_register_evaluator_runners)
         self._collect(self.trigger_types, pm.hook.interlock_register_trigger_types)
         self._collect(self.alert_sinks, pm.hook.interlock_register_alert_sinks)
         self._collect(self.builtin_evaluators, pm.hook.interlock_register_builtin_evaluators)
+        self._collect(self.archives, pm.hook.interlock_register_archives)
+        self.starter_dirs: list[Traversable] = [
+            directory for found in reversed(pm.hook.interlock_register_starter_content()) for directory in found or []]
+        """Directories of archetypes and calendars every project gets (``<dir>/archetypes/*.yaml``,
+        ``<dir>/calendars/*.yaml``), in registration order."""
+
+    def starter_files(self, kind: str) -> list[Path]:
+        """The starter ``kind`` files (``archetypes``, ``calendars``): sorted within each directory."""
+        files: list[Path] = []
+        for directory in self.starter_dirs:
+            base = directory / kind
+            if base.is_dir():
+                files += sorted(Path(str(entry)) for entry in base.iterdir()
+                                if entry.name.endswith((".yaml", ".yml")))
+        return files
 
     def source(self, origin: str) -> PluginSource:
         return self.sources.get(origin) or PluginSource(origin)
@@ -229,6 +240,7 @@ class Plugins:
         return self.source(origin).describe()
 
     def registries(self) -> list[Registry[Any]]:
+        """The registries ``interlock plugins`` lists (the archive is a server part: not listed)."""
         return [self.stores, self.evaluator_runners, self.trigger_types, self.alert_sinks, self.builtin_evaluators]
 
     def describe(self) -> list[PluginInfo]:
@@ -254,19 +266,18 @@ class Plugins:
 def get_plugin_manager(
     *, load_entrypoints: bool = True, extra: Iterable[ModuleType | object] = ()
 ) -> pluggy.PluginManager:
-    """Built-ins first, then every package that declares the ``interlock`` entry-point group."""
+    """Every module declared in the ``interlock`` entry-point group (the built-ins are declared by
+    ``interlock`` itself, exactly like a third-party package's), then ``extra``."""
     pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
     pm.add_hookspecs(hookspecs)
-    for module_name in BUILTIN_MODULES:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:  # pragma: no cover - a broken install
-            raise PluginError(f"built-in plugin module {module_name} cannot be imported: {exc}") from exc
-        if pm.get_plugin(module_name) is None:
-            pm.register(module, name=module_name)
     if load_entrypoints:
-        for dist_ep in _entry_points():
-            if dist_ep.value in BUILTIN_MODULES or pm.get_plugin(dist_ep.value) is not None:
+        entry_points = _entry_points()
+        if not entry_points:  # not even the built-ins: Interlock runs from a source tree it was not installed from
+            raise PluginError(f"no plugin is declared in the {hookspecs.PROJECT_NAME!r} entry-point group, not even "
+                              "the built-in stores and triggers: install Interlock (pip install -e . in a source "
+                              "tree) instead of running it from files on sys.path")
+        for dist_ep in entry_points:
+            if pm.get_plugin(dist_ep.value) is not None:  # one module declared twice (two installs)
                 continue
             try:
                 plugin = dist_ep.load()
@@ -301,16 +312,7 @@ def plugin_sources() -> dict[str, PluginSource]:
     sources: dict[str, PluginSource] = {}
     for entry_point in _entry_points():
         sources.setdefault(entry_point.value, _source(entry_point))
-    for module in BUILTIN_MODULES:  # running from a source tree that is not installed
-        sources.setdefault(module, PluginSource(module, "interlock", _own_version()))
     return sources
-
-
-def _own_version() -> str | None:
-    try:
-        return importlib.metadata.version("interlock")
-    except importlib.metadata.PackageNotFoundError:
-        return None
 
 
 _default: Plugins | None = None

@@ -31,7 +31,8 @@ from interlock_core.config import Project, load_project
 from interlock_core.engine import Engine
 from interlock_core.engine.factory import build_engine, start_engine
 from interlock_core.engine.pipeline_files import PipelineFileWatch
-from interlock_core.errors import ConfigError
+from interlock_core.errors import ConfigError, PluginError
+from interlock_core.plugins import load_plugins
 from interlock_core.watcher import Watcher
 
 from .app import create_app
@@ -184,19 +185,27 @@ async def _supervise_watcher(watcher: Watcher, state: ApiState) -> None:
         state.watcher_error = None
 
 
+ARCHIVE = "postgres"
+"""The archive plugin the archiver writes to (``archiver.dsn`` is its PostgreSQL DSN)."""
+
+
 def _archiver(project: Project, engine: Engine) -> Any:
+    """The archiver over the ``postgres`` archive plugin (None when ``archiver.enabled`` is off, or
+    with a warning when no installed package provides that archive or its driver is missing)."""
     settings = project.config.archiver
     if not settings.enabled:
         return None
+    plugins = project.plugins or load_plugins()
     try:
-        from interlock_core.archiver import Archiver
-        from interlock_plugins.archive.postgres import PostgresArchive
-    except ImportError as exc:
-        log.warning("archiver enabled but not available in this build", error=str(exc))
+        archive_cls = plugins.archives.get(ARCHIVE)
+    except PluginError as exc:
+        log.warning("archiver enabled but not available in this build", error=exc.message)
         return None
     if not settings.dsn:
         raise ConfigError("archiver.dsn is required when archiver.enabled is true", key="archiver.dsn")
-    return Archiver(engine.store, PostgresArchive.from_dsn(settings.dsn), interval=settings.interval.total_seconds(),
+    from interlock_core.archiver import Archiver
+
+    return Archiver(engine.store, archive_cls.from_config(settings), interval=settings.interval.total_seconds(),
                     clock=engine.ctx.clock)
 
 

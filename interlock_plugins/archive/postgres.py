@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import date as Date
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 import anyio
 import psycopg
@@ -42,6 +42,8 @@ APPLICATION_NAME = "interlock-archiver"
 
 class PostgresArchive:
     """Implements :class:`interlock_core.archiver.Archive`, plus the report queries."""
+
+    name: ClassVar[str] = "postgres"
 
     def __init__(
         self, dsn: str, *, schema: str | None = None, timeout: float = 30.0, connect_timeout: float = 10.0

@@ -31,6 +31,7 @@ from interlock_core.config.registration import EVALUATOR_NAME
 from interlock_core.model import FailureCategory, PipelineOrigin
 from interlock_core.ports import EvaluatorInput, EvaluatorOutput, RunnerContext
 
+from ..process_group import ProcessOutcome, run_in_process_group
 from .output import (
     MAX_OUTPUT_BYTES,
     InputNotEncodable,
@@ -40,7 +41,6 @@ from .output import (
     invalid_output,
     parse_output,
 )
-from .process import ProcessOutcome, run_in_process_group
 
 DEFAULT_TIMEOUT_SECONDS = 30.0
 STDERR_KEEP_BYTES = 2048

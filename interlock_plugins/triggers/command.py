@@ -6,7 +6,8 @@ asks for ``sh -c``. A script never has a value pasted into it: a run variable ``
 rewritten to the shell parameter ``${INTERLOCK_DATE}`` (set in the environment), and every other
 ``${NAME}`` (``env:`` keys, the environment, a loop variable) is left to the shell, so a value
 can never be read as shell syntax. It runs in its own process group, which is killed whole once
-the program exited, on a timeout and on a cancelled launch: no background child outlives it.
+the program exited, on a timeout and on a cancelled launch: no background child outlives it (the
+supervisor is the evaluator runner's, :mod:`interlock_plugins.process_group`).
 Launch returns once the program exited: ``succeeded`` on exit 0, ``failed`` (TRANSIENT)
 otherwise, with the exit code and the tail of its output.
 
@@ -20,19 +21,14 @@ exactly once keys its side effects on ``INTERLOCK_RUN_KEY``.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
 import re
 import shlex
-import signal
-import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
-import anyio
-import anyio.abc
 from pydantic import Field, model_validator
 
 from interlock_core.cycles import is_sub_daily_key
@@ -41,14 +37,14 @@ from interlock_core.model import FailureCategory
 from interlock_core.plugins import PluginContext
 from interlock_core.ports import LaunchRequest, LaunchResult, PollResult
 
+from ..process_group import ProcessOutcome, run_in_process_group
 from ._common import Seconds, TriggerConfig, coerce_config, expand_config
 
 DEFAULT_TIMEOUT = 3600.0
 """A command without ``timeout`` is still stopped after an hour."""
 OUTPUT_TAIL_BYTES = 2048
-DRAIN_SECONDS = 0.5
-"""How long output is still read after the program exited (a background child may hold the pipe)."""
 KILL_GRACE_SECONDS = 1.0
+"""On a timeout or a cancelled launch, how long the process group has between SIGTERM and SIGKILL."""
 _REFERENCE = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_.]*)(?::-[^}]*)?\}")
 """``${NAME}`` / ``${NAME:-default}`` as :mod:`interlock_core.templating` writes them."""
 
@@ -93,15 +89,9 @@ class CommandTrigger:
         env = {**os.environ, **extra_env, **_run_environment(request)}
         timeout = cfg.timeout or DEFAULT_TIMEOUT
         try:
-            process = await anyio.open_process(
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                cwd=cwd,
-                env=env,
-                start_new_session=True,
-            )
+            outcome = await run_in_process_group(
+                argv, env=env, cwd=cwd, time_limit=timeout, max_stdout=0, stdout_to_stderr=True,
+                stderr_keep=OUTPUT_TAIL_BYTES, term_grace=KILL_GRACE_SECONDS)
         except FileNotFoundError as exc:
             raise TriggerError(f"command not found: {argv[0]} ({exc.strerror})",
                                category=FailureCategory.PERMANENT) from None
@@ -111,7 +101,7 @@ class CommandTrigger:
         except OSError as exc:
             raise TriggerError(f"command could not start: {argv[0]}: {exc}",
                                category=FailureCategory.PERMANENT) from None
-        return await _supervise(process, timeout)
+        return _result(outcome, timeout)
 
     async def poll(self, config: Any, metadata: Mapping[str, Any]) -> PollResult:
         return PollResult(state="running", message="non-polling trigger type")
@@ -190,89 +180,20 @@ def _run_environment(request: LaunchRequest) -> dict[str, str]:
     return env
 
 
-class _OutputTail:
-    """The last few KiB of a byte stream."""
-
-    def __init__(self, limit: int = OUTPUT_TAIL_BYTES) -> None:
-        self.limit = limit
-        self.data = bytearray()
-
-    def add(self, chunk: bytes) -> None:
-        self.data += chunk
-        if len(self.data) > self.limit * 2:
-            del self.data[: len(self.data) - self.limit]
-
-    def text(self) -> str:
-        tail = bytes(self.data[-self.limit :])
-        return tail.decode("utf-8", errors="replace")
-
-
-async def _read_into(stream: anyio.abc.ByteReceiveStream, tail: _OutputTail, done: anyio.Event) -> None:
-    try:
-        with contextlib.suppress(anyio.EndOfStream, anyio.ClosedResourceError, anyio.BrokenResourceError):
-            while True:
-                tail.add(await stream.receive())
-    finally:
-        done.set()
-
-
-async def _supervise(process: anyio.abc.Process, limit_seconds: float) -> LaunchResult:
-    """Wait for ``process`` (at most ``limit_seconds``) while keeping its output's tail."""
-    tail = _OutputTail()
-    output_done = anyio.Event()
-    timed_out = False
-    try:
-        async with anyio.create_task_group() as tg:
-            if process.stdout is not None:
-                tg.start_soon(_read_into, process.stdout, tail, output_done)
-            else:
-                output_done.set()
-            with anyio.move_on_after(limit_seconds) as scope:
-                await process.wait()
-            if scope.cancelled_caught:
-                timed_out = True
-                await _kill_group(process)
-            else:
-                # the program is done: whatever it left running in its group goes with it
-                _signal_group(process.pid, signal.SIGKILL)
-            # a background grandchild may keep the pipe open after the program exited
-            with anyio.move_on_after(DRAIN_SECONDS):
-                await output_done.wait()
-            tg.cancel_scope.cancel()
-    except BaseException:
-        with anyio.CancelScope(shield=True):
-            await _kill_group(process)
-        raise
-    finally:
-        with anyio.CancelScope(shield=True):
-            await process.aclose()
-    output = tail.text()
-    if timed_out:
+def _result(outcome: ProcessOutcome, limit_seconds: float) -> LaunchResult:
+    """What the launch answers for how the program ended (its output is one interleaved tail)."""
+    output = outcome.stderr_tail.decode("utf-8", errors="replace")
+    if outcome.timed_out:
         raise TriggerError(f"command timed out after {_fmt(limit_seconds)}s; process group killed"
                            + (f"; output: {output[-300:]}" if output else ""),
                            category=FailureCategory.TIMEOUT)
-    code = process.returncode if process.returncode is not None else -1
+    code = outcome.returncode if outcome.returncode is not None else -1
     metadata: dict[str, Any] = {"exitCode": code, "outputTail": output}
     if code == 0:
         return LaunchResult(state="succeeded", metadata=metadata, message="exit status 0")
     message = f"killed by signal {-code}" if code < 0 else f"exit status {code}"
     return LaunchResult(state="failed", metadata=metadata, message=message,
                         failure_category=FailureCategory.TRANSIENT)
-
-
-async def _kill_group(process: anyio.abc.Process) -> None:
-    """SIGTERM the process group, then SIGKILL whatever is left of it after a short grace."""
-    pgid = process.pid
-    _signal_group(pgid, signal.SIGTERM)
-    with anyio.move_on_after(KILL_GRACE_SECONDS):
-        await process.wait()
-    _signal_group(pgid, signal.SIGKILL)
-    await process.wait()
-
-
-def _signal_group(pgid: int, sig: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, sig)
 
 
 def _fmt(seconds: float) -> str:

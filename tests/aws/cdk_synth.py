@@ -91,7 +91,8 @@ def make_artifacts(root: Path) -> dict[str, Path]:
         (handlers / f"{module}.py").write_text("def handler(event, context=None):\n    return {}\n")
     archetypes = root / "layer" / "archetypes"
     archetypes.mkdir(parents=True)
-    (archetypes / "batch-ingestion.yaml").write_text((REPO / "config/archetypes/batch-ingestion.yaml").read_text())
+    starter = REPO / "interlock_config" / "archetypes" / "batch-ingestion.yaml"
+    (archetypes / "batch-ingestion.yaml").write_text(starter.read_text())
     asl = REAL_ASL
     if not asl.is_file():
         asl = root / "statemachine.asl.json"

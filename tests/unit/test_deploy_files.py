@@ -326,7 +326,7 @@ def test_wheel_from_the_build_context_holds_the_packaged_config(tmp_path: Path) 
     (wheel,) = wheels.glob("interlock-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     for kind in ("archetypes", "calendars"):
-        shipped = sorted(p.name for p in (ROOT / "config" / kind).glob("*.yaml"))
+        shipped = sorted(p.name for p in (ROOT / "interlock_config" / kind).glob("*.yaml"))
         assert shipped
         for name in shipped:
             assert f"interlock_config/{kind}/{name}" in names

@@ -23,8 +23,9 @@ from interlock_core.config import load_project
 from interlock_core.errors import ConfigErrors, PluginError
 from interlock_core.hookspecs import hookimpl
 from interlock_core.model import Alert, AlertLevel
-from interlock_core.plugins import BUILTIN_MODULES, PluginContext, Registry, get_plugin_manager, load_plugins
+from interlock_core.plugins import PluginContext, Registry, get_plugin_manager, load_plugins
 from interlock_core.ports import LaunchRequest
+from interlock_plugins import BUILTIN_MODULES
 
 PLUGIN_PKG = Path(__file__).resolve().parents[1] / "fixtures" / "plugin_pkg"
 PLUGIN_MODULE = "interlock_echo_plugin"

@@ -117,7 +117,7 @@ class InterlockStack(cdk.Stack):
             compatible_runtimes=[self.runtime],
             compatible_architectures=[lambda_.Architecture.ARM_64],
             description=f"Interlock archetype definitions, mounted at {ARCHETYPE_MOUNT}",
-            removal_policy=cdk.RemovalPolicy.DESTROY,  # rebuilt from config/archetypes on every deploy
+            removal_policy=cdk.RemovalPolicy.DESTROY,  # rebuilt from interlock_config/archetypes on every deploy
         )
         code = lambda_.Code.from_asset(str(config.lambda_asset_dir), exclude=["**/__pycache__", "**/*.pyc"])
         self.functions = {

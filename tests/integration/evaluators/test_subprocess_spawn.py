@@ -16,7 +16,7 @@ import anyio
 import pytest
 
 from interlock_core.model import FailureCategory
-from interlock_plugins.evaluators import process
+from interlock_plugins import process_group as process
 from interlock_plugins.evaluators.output import encode_config
 from interlock_plugins.evaluators.subprocess import SubprocessRunner
 from tests.helpers.evaluators import (

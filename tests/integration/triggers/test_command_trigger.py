@@ -18,6 +18,8 @@ from interlock_core.errors import TriggerError
 from interlock_core.model import FailureCategory
 from interlock_core.plugins import PluginContext
 from interlock_plugins.triggers.command import OUTPUT_TAIL_BYTES, CommandConfig, CommandTrigger
+from tests.helpers.processes import wait_file as _wait_file
+from tests.helpers.processes import wait_gone as _wait_gone
 
 PY = sys.executable
 
@@ -25,32 +27,6 @@ PY = sys.executable
 @pytest.fixture
 def trigger(plugin_context: PluginContext) -> CommandTrigger:
     return CommandTrigger(plugin_context)
-
-
-def _gone(pid: int) -> bool:
-    """True when ``pid`` no longer runs (absent, or a zombie waiting for its reaper)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except (FileNotFoundError, ProcessLookupError):
-        return True
-    return stat.rsplit(")", 1)[1].split()[0] in ("Z", "X")
-
-
-async def _wait_gone(pid: int) -> bool:
-    """Poll (another process's state has no event to wait on) until ``pid`` is gone, at most 3 s."""
-    with anyio.move_on_after(3):
-        while not _gone(pid):
-            await anyio.sleep(0.02)
-    return _gone(pid)
-
-
-async def _wait_file(path: Path) -> str:
-    """Poll until a child process wrote ``path``; its content."""
-    file = anyio.Path(path)
-    with anyio.fail_after(5):
-        while not await file.exists() or not (await file.read_text()).strip():
-            await anyio.sleep(0.01)
-    return (await file.read_text()).strip()
 
 
 def _pwned(directory: Path) -> list[str]:

@@ -1,12 +1,14 @@
-"""Run one executable in its own process group, under a deadline, with bounded output.
+"""Run one executable in its own process group, under a deadline, with bounded output: the one
+supervisor of the evaluator runner (``evaluators/subprocess.py``) and the ``command`` trigger.
 
 The executable gets a process group of its own. When the deadline passes, when its output grows
 past the cap, when the caller is cancelled, and in any case as soon as it has exited, the whole
-group is killed with SIGKILL: a grandchild left behind (``sleep 30 &``) can neither outlive the
-evaluation nor hold its stdout open and block the caller. While this process has a controlling
-terminal (``interlock evaluate`` typed in a shell), the executable also gets a session of its
-own, so it cannot open that terminal (a password prompt fails at once instead of stopping the
-process until the deadline). Without one (a server), a session would isolate nothing more than
+group is killed with SIGKILL (after a SIGTERM and ``term_grace`` seconds, when the caller gives
+some: the ``command`` trigger lets a job clean up): a grandchild left behind (``sleep 30 &``) can
+neither outlive the evaluation or launch nor hold its stdout open and block the caller. While
+this process has a controlling terminal (``interlock evaluate`` typed in a shell), the executable
+also gets a session of its own, so it cannot open that terminal (a password prompt fails at once
+instead of stopping the process until the deadline). Without one (a server), a session would isolate nothing more than
 the group does, and ``setsid`` is not free: with the kernel's autogroup scheduling each session
 gets a scheduling group of its own, which measured about 0.7 ms per process and half the spawn
 rate at 64 processes at a time (docs/performance.md).
@@ -158,6 +160,12 @@ class _Child:
         if not self.reaped:
             kill_process_group(self.pid)
 
+    def terminate_group(self) -> None:
+        """SIGTERM the group while its leader is not reaped (a job may clean up; SIGKILL follows)."""
+        if not self.reaped:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.pid, signal.SIGTERM)
+
     async def until(self, condition: Callable[[], bool], seconds: float) -> bool:
         """Wait until ``condition()`` holds or ``seconds`` pass; whether it holds."""
         if condition():
@@ -179,9 +187,15 @@ class _Child:
             timer.cancel()
         return condition()
 
-    def release(self) -> None:
+    def release(self, term_grace: float = 0.0) -> None:
         """Synchronous, so cancellation cannot interrupt it: kill what is left of the group and
-        close every descriptor. An unreaped process stays watched until it is reaped."""
+        close every descriptor. With ``term_grace``, SIGTERM now and the rest from the event loop
+        that many seconds later (the pipes stay open meanwhile: a job writing while it cleans up
+        must not die of SIGPIPE). An unreaped process stays watched until it is reaped."""
+        if term_grace > 0 and not self.reaped:
+            self.terminate_group()
+            self._loop.call_later(term_grace, self.release)
+            return
         self.kill_group()
         for fd in list(self._readers):
             self._close_reader(fd)
@@ -280,7 +294,7 @@ class _Child:
 
 
 def _start(argv: Sequence[str], stdin: bytes, env: Environment | None, cwd: str | None,
-           max_stdout: int, stderr_keep: int) -> _Child:
+           max_stdout: int, stderr_keep: int, stdout_to_stderr: bool = False) -> _Child:
     loop = asyncio.get_running_loop()
     session = new_session()
     owned: list[int] = []  # descriptors to close if the start fails
@@ -300,8 +314,8 @@ def _start(argv: Sequence[str], stdin: bytes, env: Environment | None, cwd: str 
         owned += [out_r, out_w]
         err_r, err_w = os.pipe()
         owned += [err_r, err_w]
-        popen = subprocess.Popen(  # argv: a resolved evaluator path, no shell
-            list(argv), stdin=in_r, stdout=out_w, stderr=err_w, env=env, cwd=cwd,
+        popen = subprocess.Popen(  # argv: a resolved path or command words, no shell
+            list(argv), stdin=in_r, stdout=err_w if stdout_to_stderr else out_w, stderr=err_w, env=env, cwd=cwd,
             start_new_session=session, process_group=None if session else 0,
         )
         for fd in (in_r, out_w, err_w):  # the child's ends
@@ -335,15 +349,24 @@ async def run_in_process_group(
     time_limit: float,
     max_stdout: int,
     stderr_keep: int = 2048,
+    stdout_to_stderr: bool = False,
+    term_grace: float = 0.0,
 ) -> ProcessOutcome:
     """Run ``argv`` (no shell) for at most ``time_limit`` seconds and collect its outcome.
+
+    ``stdout_to_stderr``: the process writes both streams to one pipe, and the outcome's
+    ``stderr_tail`` is the tail of both, interleaved (``stdout`` stays empty). ``term_grace``: on
+    the deadline or a cancellation, the group gets SIGTERM and that many seconds before SIGKILL.
 
     Raises ``OSError`` (``FileNotFoundError``, ``PermissionError`` …) only when the executable
     cannot be started at all, ``ValueError`` for an argument or environment value no process can
     be given (a NUL byte); everything the running process does is in the outcome."""
-    child = _start(argv, stdin, env, cwd, max_stdout, stderr_keep)
+    child = _start(argv, stdin, env, cwd, max_stdout, stderr_keep, stdout_to_stderr)
     try:
         timed_out = not await child.until(child.has_exited, time_limit)
+        if timed_out and term_grace > 0:
+            child.terminate_group()
+            await child.until(child.has_exited, term_grace)
         # Nothing of the group outlives its leader (or the deadline): a grandchild holding the
         # pipes dies here, so they reach EOF once what is buffered in them is read.
         child.kill_group()
@@ -352,7 +375,7 @@ async def run_in_process_group(
         # only a process that left the group keeps the pipes open past this
         await child.until(child.pipes_closed, PIPE_GRACE_SECONDS)
     finally:
-        child.release()
+        child.release(term_grace)
     return ProcessOutcome(
         returncode=child.returncode,
         stdout=bytes(child.stdout),

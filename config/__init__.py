@@ -1,1 +1,0 @@
-"""Packaged starter content (installed as ``interlock_config``): archetypes, calendars, examples."""
