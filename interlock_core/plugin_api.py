@@ -29,19 +29,30 @@ from .model import Alert, AlertLevel, ConfigModel, FailureCategory, SchedulerRun
 from .outbound import HostPolicy
 from .plugins import LazyPlugin, PluginContext
 from .ports import (
+    AlertOutboxStore,
     AlertSink,
+    BatchStore,
     CycleWindow,
     EvaluatorInput,
     EvaluatorOutput,
     EvaluatorRunner,
     EvaluatorRunnerFactory,
+    EventStore,
     LaunchRequest,
     LaunchResult,
+    LeaseStore,
+    MarkerStore,
+    PipelineStore,
     PollResult,
+    RerunStore,
     RunnerContext,
+    RunStore,
     SchedulerRunLookup,
+    ShadowStore,
     SinkState,
     Store,
+    StoreConnection,
+    TraitStore,
     TriggerType,
 )
 
@@ -50,8 +61,10 @@ __all__ = [
     "Alert",
     "AlertDeliveryError",
     "AlertLevel",
+    "AlertOutboxStore",
     "AlertSink",
     "AlertSinkBase",
+    "BatchStore",
     "BuiltinEvaluator",
     "Clock",
     "ConfigError",
@@ -61,22 +74,31 @@ __all__ = [
     "EvaluatorOutput",
     "EvaluatorRunner",
     "EvaluatorRunnerFactory",
+    "EventStore",
     "FailureCategory",
     "FakeClock",
     "HostPolicy",
     "LaunchRequest",
     "LaunchResult",
     "LazyPlugin",
+    "LeaseStore",
+    "MarkerStore",
+    "PipelineStore",
     "PluginContext",
     "PluginError",
     "PollResult",
+    "RerunStore",
+    "RunStore",
     "RunnerContext",
     "SchedulerRun",
     "SchedulerRunLookup",
+    "ShadowStore",
     "SinkState",
     "Store",
+    "StoreConnection",
     "StoreFactory",
     "SystemClock",
+    "TraitStore",
     "TriggerBase",
     "TriggerError",
     "TriggerType",
@@ -104,7 +126,9 @@ class BuiltinEvaluator(Protocol):
 class StoreFactory(Protocol):
     """What ``interlock_register_stores`` returns: a class named by the ``provider:`` value whose
     ``config_model`` validates the store's ``interlock.yaml`` section and whose ``create`` builds
-    the store. The store itself satisfies :class:`Store` and passes ``tests/conformance``."""
+    the store. The store itself satisfies :class:`Store` — every role of
+    :mod:`interlock_core.store_roles` (``PipelineStore``, ``TraitStore``, ``RunStore`` …) — and
+    passes ``tests/conformance``, one slice per role."""
 
     name: ClassVar[str]
     config_model: ClassVar[type[BaseModel]]

@@ -7,11 +7,11 @@ what a sink's memory needs (the first message of a Slack thread claims the threa
 
 from __future__ import annotations
 
-from .ports import Store
+from .store_roles import LeaseStore
 
 
 class StoreSinkState:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: LeaseStore) -> None:
         self._store = store
 
     @staticmethod

@@ -9,7 +9,7 @@ from typing import TypeVar
 
 from ..errors import VersionConflict
 from ..model import RerunRecord, RunLogEntry, RunState, ShadowCycle
-from ..ports import Store
+from ..store_roles import RerunStore, RunStore, ShadowStore
 
 MAX_CAS_ATTEMPTS = 20
 
@@ -34,24 +34,24 @@ async def _update(read: Callable[[], Awaitable[V | None]], cas: Callable[[V, int
     raise VersionConflict(f"{what} kept changing underneath; gave up after {MAX_CAS_ATTEMPTS} attempts")
 
 
-async def update_run(store: Store, run_id: str, change: Callable[[RunState], RunState | None]) -> RunState | None:
+async def update_run(store: RunStore, run_id: str, change: Callable[[RunState], RunState | None]) -> RunState | None:
     return await _update(lambda: store.get_run(run_id), store.cas_run, change, f"run {run_id}")
 
 
 async def update_run_log(
-    store: Store, pipeline_id: str, date: str, schedule_id: str,
+    store: RunStore, pipeline_id: str, date: str, schedule_id: str,
     change: Callable[[RunLogEntry], RunLogEntry | None],
 ) -> RunLogEntry | None:
     return await _update(lambda: store.get_run_log(pipeline_id, date, schedule_id), store.cas_run_log, change,
                          f"run log {pipeline_id}/{date}/{schedule_id}")
 
 
-async def update_rerun(store: Store, rerun_id: str,
+async def update_rerun(store: RerunStore, rerun_id: str,
                        change: Callable[[RerunRecord], RerunRecord | None]) -> RerunRecord | None:
     return await _update(lambda: store.get_rerun(rerun_id), store.cas_rerun, change, f"rerun {rerun_id}")
 
 
-async def update_shadow_cycle(store: Store, pipeline_id: str, date: str, schedule_id: str, now: datetime,
+async def update_shadow_cycle(store: ShadowStore, pipeline_id: str, date: str, schedule_id: str, now: datetime,
                               change: Callable[[ShadowCycle], ShadowCycle | None]) -> ShadowCycle | None:
     """As the others, for a dry-run cycle's shadow record, which is created (version 1) when there
     is none yet: ``change`` then gets an empty record. Returns the stored result (None: nothing

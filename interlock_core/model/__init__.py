@@ -15,23 +15,18 @@ from .enums import (
     RunStatus,
     TraitStatus,
 )
+from .monitoring import DriftRule, MonitoringConfig, WatchConfig
 from .outbox import AlertClaim, AlertRecord, AlertStatus, new_alert_id
 from .pipeline import (
     PIPELINE_NAME,
-    DeadlinePolicy,
-    DriftRule,
-    EvaluationWindow,
     ExclusionConfig,
     InclusionConfig,
     JobConfig,
-    MonitoringConfig,
     PipelineConfig,
     RetryPolicy,
-    ScheduleConfig,
     SLAConfig,
     TraitConfig,
     TriggerSpec,
-    WatchConfig,
 )
 from .project import (
     AlertSpec,
@@ -62,6 +57,7 @@ from .records import (
     format_timestamp,
     utcnow,
 )
+from .schedules import DeadlinePolicy, EvaluationWindow, ScheduleConfig
 from .shadow import SchedulerRun, ShadowCycle
 
 __all__ = [

@@ -16,15 +16,15 @@ import anyio
 
 from interlock_core.ports import WakeUp
 
-from ._redis_connection import (
+from ._wake_codec import decode_wake_up, encode_wake_up
+from .redis.client import (
     UNAVAILABLE_ERRORS,
     RedisConfig,
     connect,
     resolve_config,
     unavailable_as_store_error,
 )
-from ._redis_keys import RedisKeys
-from ._wake_codec import decode_wake_up, encode_wake_up
+from .redis.keys import RedisKeys
 
 __all__ = ["RedisNotifier", "decode_wake_up", "encode_wake_up"]
 

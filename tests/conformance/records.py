@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 from interlock_core.model import (
@@ -27,6 +28,12 @@ OpenStore = Callable[..., Awaitable[Any]]
 """``await open_store()``: another started store on the same backend as ``store`` (the same file,
 key prefix or table, as a second process or replica opens it); ``await open_store(fresh=True)``:
 one on a new, empty backend. The fixture closes (and cleans up) what it opened."""
+
+CONCURRENCY = 50
+"""Concurrent writers in the race cases: exactly one of them wins."""
+
+DAY = "2026-02-20"
+"""The cycle date of the rerun-budget and breaker cases."""
 
 BASE = datetime(2026, 3, 2, 12, 0, 0, 123456, tzinfo=UTC)
 
@@ -105,3 +112,8 @@ def marker(pipeline_id: str, date: str, source: str, schedule_id: str = "daily")
     return CascadeMarker(
         pipeline_id=pipeline_id, schedule_id=schedule_id, date=date, source=source, timestamp=at()
     )
+
+
+def engine_ctx(store: Any) -> Any:
+    """The engine context the engine's own readers (budgets, inputs) need: only its store."""
+    return SimpleNamespace(store=store)

@@ -10,59 +10,49 @@ A backend's test module subclasses :class:`StoreConformance` and provides three 
   process or replica would), ``await open_store(fresh=True)`` one on a new, empty backend.
 
 Records are compared whole after a round trip, so a backend that loses a field fails here. The
-cases live in eight mixins: this module (lifecycle, pipelines, traits, readiness, runs),
-``suite_ledger`` (run logs, reruns, cascade markers, list limits), ``suite_events`` (the event
-log and leases), ``suite_identity`` (the store identity), ``suite_shadow`` (dry-run shadow
-records), ``suite_reruns`` (run inputs, drift baselines, rerun sources and the counts read back
-from them), ``suite_alerts`` (the alert outbox) and ``suite_batches`` (the batch reads and the
-unit-of-work commit). The cases follow section 5 of the
-predecessor's behaviour reference, adapted to our Protocol (absent records read as ``None``),
-plus what the engine relies on beyond it.
+cases are sliced as the port is (:mod:`interlock_core.store_roles`), one mixin per role, so a
+store can be written and tested one role at a time: ``suite_connection`` (StoreConnection),
+``suite_pipelines`` (PipelineStore), ``suite_traits`` (TraitStore: traits and the readiness
+cache), ``suite_runs`` (RunStore: runs and run logs), ``suite_reruns`` (RerunStore),
+``suite_events`` (EventStore), ``suite_alerts`` (AlertOutboxStore), ``suite_markers``
+(MarkerStore), ``suite_shadow`` (ShadowStore: dry-run shadow records), ``suite_batches``
+(BatchStore: the batch reads and the unit-of-work commit) and ``suite_leases`` (LeaseStore).
+This module adds the cases that span roles. The cases follow section 5 of the predecessor's
+behaviour reference, adapted to our Protocol (absent records read as ``None``), plus what the
+engine relies on beyond it.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta, timezone
-
-import anyio
-
-from interlock_core.model import (
-    EventKind,
-    FailureCategory,
-    ReadinessStatus,
-    RunStatus,
-)
+from interlock_core.engine.inputs import Inputs, completed_run_id
+from interlock_core.model import RunStatus
 from interlock_core.ports import Store
 
-from .records import Advance, at, event, pipeline, readiness, run, trait
-from .suite_alerts import AlertOutboxConformance
-from .suite_batches import BatchConformance
-from .suite_events import EventAndLeaseConformance
-from .suite_identity import IdentityConformance
-from .suite_ledger import CONCURRENCY, LedgerConformance
-from .suite_reruns import RerunLedgerConformance
-from .suite_shadow import ShadowConformance
+from .records import DAY, at, engine_ctx, rerun, run, run_log
+from .suite_alerts import AlertOutboxStoreConformance
+from .suite_batches import BatchStoreConformance
+from .suite_connection import StoreConnectionConformance
+from .suite_events import EventStoreConformance
+from .suite_leases import LeaseStoreConformance
+from .suite_markers import MarkerStoreConformance
+from .suite_pipelines import PipelineStoreConformance
+from .suite_reruns import RerunStoreConformance
+from .suite_runs import RunStoreConformance
+from .suite_shadow import ShadowStoreConformance
+from .suite_traits import TraitStoreConformance
+
+S = RunStatus
 
 
-class StoreConformance(LedgerConformance, RerunLedgerConformance, EventAndLeaseConformance, IdentityConformance,
-                       ShadowConformance, AlertOutboxConformance, BatchConformance):
+class StoreConformance(StoreConnectionConformance, PipelineStoreConformance, TraitStoreConformance,
+                       RunStoreConformance, RerunStoreConformance, EventStoreConformance,
+                       AlertOutboxStoreConformance, MarkerStoreConformance, ShadowStoreConformance,
+                       BatchStoreConformance, LeaseStoreConformance):
     """Subclass as ``TestXStore(StoreConformance)`` next to ``store``, ``advance`` and ``open_store``
-    fixtures."""
+    fixtures. Every role's cases, and these, which span roles."""
 
-    # lifecycle -------------------------------------------------------------------------------
     async def test_is_a_store(self, store: Store) -> None:
         assert isinstance(store, Store)
-
-    async def test_ping(self, store: Store) -> None:
-        assert await store.ping() is True
-
-    async def test_start_and_close_are_idempotent(self, store: Store) -> None:
-        await store.put_pipeline(pipeline("ct-idem"))
-        await store.start()
-        assert await store.ping() is True
-        assert await store.get_pipeline("ct-idem") is not None
-        await store.close()
-        await store.close()
 
     async def test_absent_records_read_as_none_or_empty(self, store: Store) -> None:
         assert await store.get_pipeline("ct-missing") is None
@@ -82,227 +72,35 @@ class StoreConformance(LedgerConformance, RerunLedgerConformance, EventAndLeaseC
         assert await store.list_cascade_markers("ct-missing", "2026-01-01", "daily") == []
         assert await store.lease_owner("ct-missing") is None
 
-    # pipelines -------------------------------------------------------------------------------
-    async def test_pipeline_crud(self, store: Store) -> None:
-        await store.put_pipeline(pipeline("ct-pipeline", tier=2))
-        got = await store.get_pipeline("ct-pipeline")
-        assert got is not None
-        assert (got.name, got.archetype, got.tier) == ("ct-pipeline", "batch-ingestion", 2)
-        assert [p.name for p in await store.list_pipelines()] == ["ct-pipeline"]
-        await store.put_pipeline(pipeline("ct-pipeline-2", archetype="streaming"))
-        assert [p.name for p in await store.list_pipelines()] == ["ct-pipeline", "ct-pipeline-2"]
-        assert await store.delete_pipeline("ct-pipeline") is True
-        assert await store.get_pipeline("ct-pipeline") is None
-        assert await store.delete_pipeline("ct-pipeline") is False
-        assert [p.name for p in await store.list_pipelines()] == ["ct-pipeline-2"]
+    async def test_list_limits(self, store: Store) -> None:
+        for i in range(25):
+            await store.put_run(run(f"ct-lim-{i:02}", "ct-lim", created=i))
+            await store.put_run_log(run_log("ct-lim", f"2026-01-{i + 1:02}"))
+            await store.put_rerun(rerun(f"ct-lim-rr-{i:02}", "ct-lim", requested=i))
+        runs = await store.list_runs("ct-lim")
+        assert len(runs) == 20 and runs[0].run_id == "ct-lim-24"
+        assert [r.run_id for r in await store.list_runs("ct-lim", 2)] == ["ct-lim-24", "ct-lim-23"]
+        logs = await store.list_run_logs("ct-lim")
+        assert len(logs) == 20 and logs[0].date == "2026-01-25"
+        assert len(await store.list_run_logs("ct-lim", 5)) == 5
+        assert len(await store.list_reruns("ct-lim")) == 20
+        assert len(await store.list_reruns(None, 7)) == 7
+        assert len(await store.list_runs("ct-lim", 100)) == 25
 
-    async def test_put_pipeline_upserts_by_name(self, store: Store) -> None:
-        await store.put_pipeline(pipeline("ct-upsert", description="first"))
-        await store.put_pipeline(pipeline("ct-upsert", description="second"))
-        listed = await store.list_pipelines()
-        assert [(p.name, p.description) for p in listed] == [("ct-upsert", "second")]
-
-    async def test_pipelines_listed_by_name(self, store: Store) -> None:
-        for name in ("ct-b", "ct-c", "ct-a"):
-            await store.put_pipeline(pipeline(name))
-        assert [p.name for p in await store.list_pipelines()] == ["ct-a", "ct-b", "ct-c"]
-
-    async def test_pipeline_round_trip(self, store: Store) -> None:
-        original = pipeline(
-            "ct-rich",
-            description="every section",
-            tier=1,
-            traits={
-                "freshness": {
-                    "evaluator": "./evaluators/freshness",
-                    "config": {"maxAgeMinutes": 30, "tables": ["a", "b"], "nested": {"x": 1.5}},
-                    "ttl": 300,
-                    "timeout": 12.5,
-                }
-            },
-            trigger={
-                "type": "http",
-                "url": "https://example.invalid/run",
-                "headers": {"X-Token": "${TOKEN}"},
-            },
-            retry={"maxAttempts": 5, "backoffSeconds": 10, "retryableFailures": ["TRANSIENT"]},
-            sla={"evaluationDeadline": "09:00", "completionDeadline": "2h", "timezone": "Europe/Paris"},
-            watch={"enabled": True, "interval": "45s", "monitoring": {"enabled": True, "duration": "1h30m"}},
-            schedules=[{"name": "morning", "after": "06:00", "deadline": "08:00", "timezone": "UTC"}],
-            exclusions={"calendar": "holidays", "days": ["Saturday"], "dates": ["2026-12-25"]},
-        )
-        await store.put_pipeline(original)
-        got = await store.get_pipeline("ct-rich")
-        assert got == original
-        assert got is not None and got.trigger is not None and original.trigger is not None
-        assert got.trigger.options() == original.trigger.options()
-
-    # traits ----------------------------------------------------------------------------------
-    async def test_trait_put_get(self, store: Store) -> None:
-        await store.put_trait(trait("ct-trait-pg", "freshness"), 3600)
-        got = await store.get_trait("ct-trait-pg", "freshness")
-        assert got is not None and got.status == "PASS"
-        assert len(await store.list_traits("ct-trait-pg")) == 1
-        await store.put_trait(trait("ct-trait-pg", "completeness", "FAIL", reason="missing rows"), 3600)
-        listed = await store.list_traits("ct-trait-pg")
-        assert [(t.trait_type, t.status) for t in listed] == [("completeness", "FAIL"), ("freshness", "PASS")]
-        assert listed[0].reason == "missing rows"
-        await store.put_trait(trait("ct-other", "freshness"), 3600)
-        assert len(await store.list_traits("ct-trait-pg")) == 2
-        assert await store.get_trait("ct-trait-pg", "unknown") is None
-
-    async def test_trait_upserts_by_pipeline_and_type(self, store: Store) -> None:
-        await store.put_trait(trait("ct-trait-up", "freshness", "PASS"), 3600)
-        await store.put_trait(trait("ct-trait-up", "freshness", "FAIL", reason="stale"), 3600)
-        listed = await store.list_traits("ct-trait-up")
-        assert [(t.status, t.reason) for t in listed] == [("FAIL", "stale")]
-
-    async def test_trait_round_trip(self, store: Store) -> None:
-        original = trait(
-            "ct-trait-rt",
-            "freshness",
-            "FAIL",
-            value={"lagMinutes": 42, "tables": ["a"], "ok": False, "nested": {"ratio": 0.25}},
-            reason="too old",
-            failure_category=FailureCategory.EVALUATOR_CRASH,
-            evaluated_at=at().astimezone(timezone(timedelta(hours=2))),
-            expires_at=at(3600),
-            source="push",
-            duration_ms=12.75,
-        )
-        await store.put_trait(original, 3600)
-        got = await store.get_trait("ct-trait-rt", "freshness")
-        assert got == original
-        assert got is not None and got.evaluated_at.utcoffset() == timedelta(0)
-
-    async def test_traits_and_readiness_expire(self, store: Store, advance: Advance) -> None:
-        await store.put_trait(trait("ct-ttl", "short"), 1)
-        await store.put_trait(trait("ct-ttl", "forever"), None)
-        await store.put_trait(trait("ct-ttl", "zero"), 0)
-        await store.put_readiness(readiness("ct-ttl-short"), 1)
-        await store.put_readiness(readiness("ct-ttl-forever"), None)
-        assert await store.get_trait("ct-ttl", "short") is not None
-        assert await store.get_readiness("ct-ttl-short") is not None
-        await advance(1.5)
-        assert await store.get_trait("ct-ttl", "short") is None
-        assert [t.trait_type for t in await store.list_traits("ct-ttl")] == ["forever", "zero"]
-        assert await store.get_readiness("ct-ttl-short") is None
-        assert await store.get_readiness("ct-ttl-forever") is not None
-        await store.put_trait(trait("ct-ttl", "short", "FAIL"), 3600)
-        got = await store.get_trait("ct-ttl", "short")
-        assert got is not None and got.status == "FAIL"
-
-    # readiness -------------------------------------------------------------------------------
-    async def test_readiness_put_get(self, store: Store) -> None:
-        assert await store.get_readiness("ct-ready") is None
-        original = readiness(
-            "ct-ready",
-            traits=[trait("ct-ready", "freshness", value={"n": 1})],
-            schedule_id="morning",
-            date="2026-03-02",
-        )
-        await store.put_readiness(original, 300)
-        got = await store.get_readiness("ct-ready")
-        assert got == original
-        assert got is not None and got.status is ReadinessStatus.READY and len(got.traits) == 1
-        blocked = readiness("ct-ready", ReadinessStatus.NOT_READY, blocking=["freshness"])
-        await store.put_readiness(blocked, 300)
-        assert await store.get_readiness("ct-ready") == blocked
-
-    # runs ------------------------------------------------------------------------------------
-    async def test_run_put_get(self, store: Store) -> None:
-        await store.put_run(run("ct-direct", pipeline_id="ct-pipe", status=RunStatus.RUNNING))
-        got = await store.get_run("ct-direct")
-        assert got is not None
-        assert (got.run_id, got.pipeline_id, got.status) == ("ct-direct", "ct-pipe", RunStatus.RUNNING)
-        assert await store.get_run("ct-nonexistent-run") is None
-
-    async def test_run_round_trip(self, store: Store) -> None:
-        original = run(
-            "ct-run-rt",
-            status=RunStatus.FAILED,
-            version=7,
-            schedule_id="morning",
-            date="2026-03-01",
-            attempt=3,
-            run_key="ct-pipe:morning:2026-03-01:3",
-            trigger_type="http",
-            rerun_id="ct-rerun-1",
-            failure_message="exit 2",
-            failure_category=FailureCategory.PERMANENT,
-            owner="replica-a",
-            lease_expires_at=at(300),
-            completed_at=at(60).astimezone(timezone(timedelta(hours=-5))),
-            metadata={"jobId": "j-1", "attempts": [1, 2], "nested": {"ok": True, "none": None}},
-        )
-        await store.put_run(original)
-        got = await store.get_run("ct-run-rt")
-        assert got == original
-        assert got is not None and got.completed_at is not None
-        assert got.completed_at.utcoffset() == timedelta(0)
-
-    async def test_runs_listed_newest_first_by_created_at(self, store: Store) -> None:
-        for i in (2, 0, 4, 1, 3):
-            await store.put_run(run(f"ct-list-{i}", "ct-list-pipe", RunStatus.COMPLETED, created=i))
-        await store.put_run(run("ct-list-other", "ct-other-pipe", created=10))
-        listed = await store.list_runs("ct-list-pipe", limit=3)
-        assert [r.run_id for r in listed] == ["ct-list-4", "ct-list-3", "ct-list-2"]
-        assert len(await store.list_runs("ct-list-pipe")) == 5
-
-    async def test_run_listed_once_however_often_written(self, store: Store) -> None:
-        await store.put_run(run("ct-once", "ct-once-pipe"))
-        await store.put_run(run("ct-once", "ct-once-pipe", RunStatus.TRIGGERING))
-        assert await store.cas_run(run("ct-once", "ct-once-pipe", RunStatus.RUNNING, version=2), 1)
-        listed = await store.list_runs("ct-once-pipe")
-        assert [(r.run_id, r.status) for r in listed] == [("ct-once", RunStatus.RUNNING)]
-
-    async def test_create_run_inserts_only_if_absent(self, store: Store) -> None:
-        assert await store.create_run(run("ct-create")) is True
-        assert await store.create_run(run("ct-create", status=RunStatus.FAILED, version=9)) is False
-        got = await store.get_run("ct-create")
-        assert got is not None and (got.status, got.version) == (RunStatus.PENDING, 1)
-        assert [r.run_id for r in await store.list_runs("ct-pipe")] == ["ct-create"]
-
-    async def test_cas_run(self, store: Store) -> None:
-        await store.put_run(run("ct-cas"))
-        assert await store.cas_run(run("ct-cas", status=RunStatus.TRIGGERING, version=2), 1) is True
-        assert await store.cas_run(run("ct-cas", status=RunStatus.RUNNING, version=3), 1) is False
-        got = await store.get_run("ct-cas")
-        assert got is not None and (got.status, got.version) == (RunStatus.TRIGGERING, 2)
-        assert await store.cas_run(run("ct-cas-missing", version=2), 1) is False
-        assert await store.get_run("ct-cas-missing") is None
-
-    async def test_cas_run_race_has_one_winner(self, store: Store) -> None:
-        await store.put_run(run("ct-race"))
-        winners: list[int] = []
-
-        async def attempt(i: int) -> None:
-            new = run("ct-race", status=RunStatus.TRIGGERING, version=2, metadata={"winner": i})
-            if await store.cas_run(new, 1):
-                winners.append(i)
-
-        async with anyio.create_task_group() as tg:
-            for i in range(CONCURRENCY):
-                tg.start_soon(attempt, i)
-        assert len(winners) == 1
-        got = await store.get_run("ct-race")
-        assert got is not None and got.version == 2 and got.metadata == {"winner": winners[0]}
-
-    # events: the round trip here, the log itself in suite_events ---------------------------------
-    async def test_event_round_trip(self, store: Store) -> None:
-        original = event(
-            "ct-ev-rt",
-            EventKind.RUN_STATE_CHANGED,
-            run_id="ct-run-1",
-            trait_type="freshness",
-            status="RUNNING",
-            message="trigger lock acquired",
-            details={"attempt": 2, "blocking": ["a", "b"], "nested": {"x": None}},
-            schedule_id="morning",
-            date="2026-03-02",
-            timestamp=at().astimezone(timezone(timedelta(hours=-3))),
-        )
-        await store.append_event(original)
-        assert await store.list_events("ct-ev-rt") == [original]
-        records = await store.read_events_since("ct-ev-rt", None)
-        assert [r.event for r in records] == [original]
+    async def test_the_runs_a_cycle_consumed_are_read_back(self, store: Store) -> None:
+        """What the breaker and late data look up: the cycle's newest run, and the run of an
+        upstream that last completed the cycle (its scheduled run, or a later completed rerun)."""
+        await store.put_run_log(run_log("ct-up", DAY, status=S.COMPLETED, run_id="ct-up-1", completed_at=at(10)))
+        assert await completed_run_id(store, "ct-up", "daily", DAY) == "ct-up-1"
+        await store.put_rerun(rerun("ct-up-rr1", "ct-up", S.COMPLETED, requested=20, original_date=DAY,
+                                    rerun_run_id="ct-up-2", completed_at=at(30)))
+        await store.put_rerun(rerun("ct-up-rr2", "ct-up", S.RUNNING, requested=40, original_date=DAY,
+                                    rerun_run_id="ct-up-3"))
+        assert await completed_run_id(store, "ct-up", "daily", DAY) == "ct-up-2"
+        assert await completed_run_id(store, "ct-up", "h14", DAY) is None
+        for run_id, created in (("ct-up-1", 0), ("ct-up-2", 20), ("ct-up-3", 40)):
+            await store.put_run(run(run_id, "ct-up", S.COMPLETED, created=created))
+        inputs = Inputs(engine_ctx(store))
+        latest = await inputs.latest_run("ct-up", "daily", DAY)
+        assert latest is not None and latest.run_id == "ct-up-3"
+        assert await inputs.latest_run("ct-up", "daily", "2026-02-01") is None

@@ -1,6 +1,7 @@
-"""The alert outbox part of the store conformance suite (see ``suite.py``): an alert is written in
-one transaction with the event that raised it and its "alert once" claim; records change state by
-version; lists are newest first and page by id; each sink's pending records come oldest first."""
+"""The alert outbox, the :class:`~interlock_core.store_roles.AlertOutboxStore` slice of the store
+conformance suite (see ``suite.py``): an alert is written in one transaction with the event that
+raised it and its "alert once" claim; records change state by version; lists are newest first and
+page by id; each sink's pending records come oldest first."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import anyio
 
 from interlock_core.model import Alert, AlertClaim, AlertLevel, AlertRecord, AlertStatus, EventKind
 from interlock_core.ports import Store
+from interlock_core.store_roles import AlertOutboxStore
 
 from .records import Advance, OpenStore, at, event
 
@@ -29,7 +31,10 @@ def ident(n: int, ms: int = 1_772_452_800_000) -> str:
     return f"{ms:013d}-{n:08d}-00000{n % 10}"
 
 
-class AlertOutboxConformance:
+class AlertOutboxStoreConformance:
+    async def test_is_a_alert_outbox_store(self, store: AlertOutboxStore) -> None:
+        assert isinstance(store, AlertOutboxStore)
+
     async def test_alerts_are_written_with_the_event_that_raised_them(self, store: Store) -> None:
         first = record(ident(1))
         cursor = await store.append_event(event("ct-alert-pipe", EventKind.SLA_BREACHED, message="late"), [first])

@@ -1,6 +1,7 @@
-"""The batch operations of the store conformance suite (see ``suite.py``): one read of a
-pipeline's traits, readiness and run logs in view; a batch of cycles' run logs; the unit-of-work
-commit of trait rows, events with their alerts and claims, and the readiness cache."""
+"""The batch operations, the :class:`~interlock_core.store_roles.BatchStore` slice of the store
+conformance suite (see ``suite.py``): one read of a pipeline's traits, readiness and run logs in
+view; a batch of cycles' run logs; the unit-of-work commit of trait rows, events with their alerts
+and claims, and the readiness cache."""
 
 from __future__ import annotations
 
@@ -10,13 +11,17 @@ import anyio
 
 from interlock_core.model import AlertClaim, EventKind, ReadinessStatus, RunStatus
 from interlock_core.ports import Store
+from interlock_core.store_roles import BatchStore
 from interlock_core.unit_of_work import EventWrite, TraitWrite, UnitOfWork
 
 from .records import Advance, at, event, pipeline, readiness, rerun, run, run_log, trait
 from .suite_alerts import ident, record
 
 
-class BatchConformance:
+class BatchStoreConformance:
+    async def test_is_a_batch_store(self, store: BatchStore) -> None:
+        assert isinstance(store, BatchStore)
+
     async def test_read_pipeline_answers_traits_readiness_and_run_logs_in_view(self, store: Store,
                                                                                 advance: Advance) -> None:
         empty = await store.read_pipeline("ct-batch", [("2026-03-02", "daily")])

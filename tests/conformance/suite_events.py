@@ -1,18 +1,41 @@
-"""The event log and lease part of the store conformance suite (see ``suite.py``)."""
+"""The event log: the :class:`~interlock_core.store_roles.EventStore` slice of the store
+conformance suite (see ``suite.py``)."""
 
 from __future__ import annotations
+
+from datetime import timedelta, timezone
 
 import anyio
 
 from interlock_core.model import EventKind
-from interlock_core.ports import Store
+from interlock_core.store_roles import EventStore
 
-from .records import Advance, event
+from .records import at, event
 
 
-class EventAndLeaseConformance:
-    # events ----------------------------------------------------------------------------------
-    async def test_event_append_and_list(self, store: Store) -> None:
+class EventStoreConformance:
+    async def test_is_a_event_store(self, store: EventStore) -> None:
+        assert isinstance(store, EventStore)
+
+    async def test_event_round_trip(self, store: EventStore) -> None:
+        original = event(
+            "ct-ev-rt",
+            EventKind.RUN_STATE_CHANGED,
+            run_id="ct-run-1",
+            trait_type="freshness",
+            status="RUNNING",
+            message="trigger lock acquired",
+            details={"attempt": 2, "blocking": ["a", "b"], "nested": {"x": None}},
+            schedule_id="morning",
+            date="2026-03-02",
+            timestamp=at().astimezone(timezone(timedelta(hours=-3))),
+        )
+        await store.append_event(original)
+        assert await store.list_events("ct-ev-rt") == [original]
+        records = await store.read_events_since("ct-ev-rt", None)
+        assert [r.event for r in records] == [original]
+
+    async def test_event_append_and_list(self, store: EventStore) -> None:
         for i in range(5):
             await store.append_event(event("ct-event-al", seconds=i, trait_type=f"trait-{i}"))
         await store.append_event(event("ct-event-other", trait_type="elsewhere"))
@@ -22,7 +45,7 @@ class EventAndLeaseConformance:
         assert [e.trait_type for e in recent] == ["trait-2", "trait-3", "trait-4"]
         assert len(await store.list_events("ct-event-al")) == 5
 
-    async def test_read_events_since(self, store: Store) -> None:
+    async def test_read_events_since(self, store: EventStore) -> None:
         for i in range(5):
             await store.append_event(
                 event("ct-ev-since", EventKind.RUN_STATE_CHANGED, i, run_id=f"ct-ev-run-{i}")
@@ -38,7 +61,7 @@ class EventAndLeaseConformance:
         assert len(await store.read_events_since("ct-ev-since", None, 2)) == 2
         assert await store.read_events_since("ct-ev-since", records[-1].stream_id) == []
 
-    async def test_append_event_returns_the_cursor(self, store: Store) -> None:
+    async def test_append_event_returns_the_cursor(self, store: EventStore) -> None:
         first = await store.append_event(event("ct-ev-cursor", message="one"))
         second = await store.append_event(event("ct-ev-cursor", message="two"))
         assert first != second
@@ -46,7 +69,7 @@ class EventAndLeaseConformance:
         assert [r.stream_id for r in records] == [first, second]
         assert [r.event.message for r in await store.read_events_since("ct-ev-cursor", first)] == ["two"]
 
-    async def test_event_cursors_never_skip_or_repeat(self, store: Store) -> None:
+    async def test_event_cursors_never_skip_or_repeat(self, store: EventStore) -> None:
         """Paging with cursors sees every event once, in order, even with identical timestamps
         and events appended between reads."""
         pipeline_id = "ct-ev-page"
@@ -85,53 +108,10 @@ class EventAndLeaseConformance:
         assert len(set(cursors)) == len(cursors)
         assert [e.message for e in await store.list_events(pipeline_id, 4)] == ["m6", "m7", "m8", "m9"]
 
-    async def test_concurrent_appends_are_all_kept(self, store: Store) -> None:
+    async def test_concurrent_appends_are_all_kept(self, store: EventStore) -> None:
         async with anyio.create_task_group() as tg:
             for i in range(20):
                 tg.start_soon(store.append_event, event("ct-ev-conc", message=f"m{i}"))
         records = await store.read_events_since("ct-ev-conc", None)
         assert sorted(r.event.message or "" for r in records) == sorted(f"m{i}" for i in range(20))
         assert len({r.stream_id for r in records}) == 20
-
-    # leases ----------------------------------------------------------------------------------
-    async def test_lease_acquire_and_release(self, store: Store) -> None:
-        key = "ct-lock:pipe1:daily"
-        assert await store.acquire_lease(key, "owner-a", 30) is True
-        assert await store.acquire_lease(key, "owner-b", 30) is False
-        assert await store.lease_owner(key) == "owner-a"
-        assert await store.acquire_lease(key, "owner-a", 30) is True
-        assert await store.acquire_lease("ct-lock:pipe2:daily", "owner-b", 30) is True
-        assert await store.release_lease(key, "owner-b") is False
-        assert await store.lease_owner(key) == "owner-a"
-        assert await store.release_lease(key, "owner-a") is True
-        assert await store.lease_owner(key) is None
-        assert await store.release_lease(key, "owner-a") is False
-        assert await store.acquire_lease(key, "owner-b", 30) is True
-        assert await store.lease_owner(key) == "owner-b"
-        assert await store.lease_owner("ct-lock:pipe2:daily") == "owner-b"
-
-    async def test_lease_expiry_and_renewal(self, store: Store, advance: Advance) -> None:
-        assert await store.acquire_lease("ct-expiring", "owner-a", 1) is True
-        assert await store.acquire_lease("ct-expiring", "owner-b", 30) is False
-        assert await store.acquire_lease("ct-renewed", "owner-a", 1) is True
-        assert await store.acquire_lease("ct-renewed", "owner-a", 30) is True
-        await advance(1.5)
-        assert await store.lease_owner("ct-expiring") is None
-        assert await store.release_lease("ct-expiring", "owner-a") is False
-        assert await store.acquire_lease("ct-expiring", "owner-b", 30) is True
-        assert await store.lease_owner("ct-expiring") == "owner-b"
-        assert await store.lease_owner("ct-renewed") == "owner-a"
-        assert await store.acquire_lease("ct-renewed", "owner-b", 30) is False
-
-    async def test_lease_race_has_one_winner(self, store: Store) -> None:
-        winners: list[str] = []
-
-        async def acquire(i: int) -> None:
-            if await store.acquire_lease("ct-lease-race", f"owner-{i}", 30):
-                winners.append(f"owner-{i}")
-
-        async with anyio.create_task_group() as tg:
-            for i in range(50):
-                tg.start_soon(acquire, i)
-        assert len(winners) == 1
-        assert await store.lease_owner("ct-lease-race") == winners[0]

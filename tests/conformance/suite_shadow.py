@@ -1,15 +1,15 @@
-"""The shadow-record part of the store conformance suite (see ``suite.py``): a dry-run pipeline's
-record of each cycle, written by CAS and listed by date range."""
+"""Shadow records, the :class:`~interlock_core.store_roles.ShadowStore` slice of the store
+conformance suite (see ``suite.py``): a dry-run pipeline's record of each cycle, written by CAS and
+listed by date range."""
 
 from __future__ import annotations
 
 import anyio
 
 from interlock_core.model import FailureCategory, SchedulerRun, ShadowCycle
-from interlock_core.ports import Store
+from interlock_core.store_roles import ShadowStore
 
-from .records import at
-from .suite_ledger import CONCURRENCY
+from .records import CONCURRENCY, at
 
 
 def shadow(pipeline_id: str, date: str, schedule_id: str = "daily", version: int = 1, **fields: object) -> ShadowCycle:
@@ -18,8 +18,11 @@ def shadow(pipeline_id: str, date: str, schedule_id: str = "daily", version: int
                                        "version": version, **fields})
 
 
-class ShadowConformance:
-    async def test_shadow_cycle_round_trip_and_cas(self, store: Store) -> None:
+class ShadowStoreConformance:
+    async def test_is_a_shadow_store(self, store: ShadowStore) -> None:
+        assert isinstance(store, ShadowStore)
+
+    async def test_shadow_cycle_round_trip_and_cas(self, store: ShadowStore) -> None:
         original = shadow(
             "ct-shadow", "2026-03-02", "h07", first_evaluated_at=at(), would_trigger_at=at(60),
             blocking=["freshness"], inputs={"volume": "0123456789abcdef"}, would_retries=1, would_reruns=2,
@@ -41,13 +44,13 @@ class ShadowConformance:
         assert await store.get_shadow_cycle("ct-shadow", "2026-03-02", "h07") == newer
         assert await store.get_shadow_cycle("ct-shadow", "2026-03-02", "daily") is None
 
-    async def test_shadow_cycle_schedule_defaults_to_daily(self, store: Store) -> None:
+    async def test_shadow_cycle_schedule_defaults_to_daily(self, store: ShadowStore) -> None:
         assert await store.cas_shadow_cycle(shadow("ct-shadow-default", "2026-03-02", ""), None) is True
         got = await store.get_shadow_cycle("ct-shadow-default", "2026-03-02", "daily")
         assert got is not None and got.schedule_id == "daily"
         assert await store.get_shadow_cycle("ct-shadow-default", "2026-03-02", "") == got
 
-    async def test_shadow_cycles_are_listed_by_date_range(self, store: Store) -> None:
+    async def test_shadow_cycles_are_listed_by_date_range(self, store: ShadowStore) -> None:
         for date, schedule in [("2026-03-03", "daily"), ("2026-02-28", "daily"), ("2026-03-01", "h07"),
                                ("2026-03-01", "daily"), ("2026-03-05", "daily")]:
             assert await store.cas_shadow_cycle(shadow("ct-shadow-list", date, schedule), None)
@@ -60,7 +63,7 @@ class ShadowConformance:
         assert await store.list_shadow_cycles("ct-shadow-list", "2026-04-01", "2026-04-30") == []
         assert await store.list_shadow_cycles("ct-shadow-none", "2026-01-01", "2026-12-31") == []
 
-    async def test_one_concurrent_creation_of_a_shadow_cycle_wins(self, store: Store) -> None:
+    async def test_one_concurrent_creation_of_a_shadow_cycle_wins(self, store: ShadowStore) -> None:
         winners: list[int] = []
 
         async def create(i: int) -> None:

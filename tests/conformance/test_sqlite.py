@@ -18,8 +18,8 @@ from interlock_core.launch_keys import is_store_identity
 from interlock_core.model import RunStatus
 from interlock_core.plugins import PluginContext
 from interlock_plugins.stores import interlock_register_stores
-from interlock_plugins.stores._sqlite_schema import MIGRATIONS, SCHEMA_VERSION
 from interlock_plugins.stores.sqlite import SQLiteConfig, SQLiteStore
+from interlock_plugins.stores.sqlite.schema import MIGRATIONS, SCHEMA_VERSION
 
 from .records import Advance, OpenStore, event, marker, pipeline, rerun, run, run_log, trait
 from .suite import StoreConformance

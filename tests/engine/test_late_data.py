@@ -7,7 +7,7 @@ from typing import Any
 
 from interlock_core.engine import Engine
 from interlock_core.model import DriftRule, EventKind, RerunSource, RunStatus
-from interlock_core.model.pipeline import parse_threshold
+from interlock_core.model.monitoring import parse_threshold
 from interlock_core.watcher import Watcher
 from tests.helpers.project import Harness, MemoryAlerts, pipeline
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from interlock_plugins.stores._redis_connection import translate_errors
 from interlock_plugins.stores.redis import RedisStore
+from interlock_plugins.stores.redis.client import translate_errors
 
 # KEYS[1] the lease key; ARGV: owner, ttl (ms, 0 = none), now (fake clock, ms). Value "<expiry ms>|<owner>".
 ACQUIRE = """

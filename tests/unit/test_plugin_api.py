@@ -28,6 +28,9 @@ PLUGIN_API = [
     "LazyPlugin", "PluginContext", "PluginError", "PollResult", "RunnerContext", "SchedulerRun",
     "SchedulerRunLookup", "SinkState", "Store", "StoreFactory", "SystemClock", "TriggerBase", "TriggerError",
     "TriggerType", "hookimpl",
+    # the Store port by role (interlock_core.store_roles)
+    "AlertOutboxStore", "BatchStore", "EventStore", "LeaseStore", "MarkerStore", "PipelineStore", "RerunStore",
+    "RunStore", "ShadowStore", "StoreConnection", "TraitStore",
 ]
 
 

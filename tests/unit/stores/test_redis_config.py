@@ -8,8 +8,8 @@ import pytest
 from pydantic import ValidationError
 
 from interlock_core.ports import WakeUp
-from interlock_plugins.stores._redis_keys import RedisKeys, escape, split_cycle_member, unescape
 from interlock_plugins.stores.redis import RedisConfig
+from interlock_plugins.stores.redis.keys import RedisKeys, escape, split_cycle_member, unescape
 from interlock_plugins.stores.redis_notify import decode_wake_up, encode_wake_up
 
 

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from interlock_core.model import AlertClaim, AlertRecord, AlertStatus, Event
 
-from ._sqlite_database import SQLiteDatabase
-from ._sqlite_schema import LIVE
+from .database import SQLiteDatabase
+from .schema import LIVE
 
 T = TypeVar("T")
 

@@ -20,7 +20,7 @@ from interlock_core.durations import Duration
 from interlock_core.errors import StoreUnavailable
 from interlock_core.model import ConfigModel
 
-from ._redis_keys import DEFAULT_PREFIX
+from .keys import DEFAULT_PREFIX
 
 P = ParamSpec("P")
 T = TypeVar("T")

@@ -110,7 +110,7 @@ _V4 = (
 )
 
 _V5 = (
-    # the alert outbox (``_sqlite_alerts``): one row per alert and sink; a pending row never expires
+    # the alert outbox (``alerts.py``): one row per alert and sink; a pending row never expires
     """CREATE TABLE alerts (
         id TEXT PRIMARY KEY,
         sink TEXT NOT NULL,
@@ -180,7 +180,6 @@ class Table:
             f"INSERT INTO {self.name} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
             f" ON CONFLICT ({', '.join(self.key)}) DO UPDATE SET {updates}"
         )
-
 
 TRAITS = Table("traits", ("pipeline_id", "trait_type"), ("data",))
 READINESS = Table("readiness", ("pipeline_id",), ("data",))

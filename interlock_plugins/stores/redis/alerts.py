@@ -1,4 +1,4 @@
-"""The alert outbox of the Redis store (keys ``{alerts}:*`` in ``_redis_keys``).
+"""The alert outbox of the Redis store (keys ``{alerts}:*`` in ``keys``).
 
 An alert is written by one script together with the event that raised it and the "alert once"
 claim guarding it (``RECORD_ALERTS``); a record changes state by a version check in a script
@@ -18,16 +18,16 @@ from redis.commands.core import AsyncScript
 
 from interlock_core.model import AlertClaim, AlertRecord, AlertStatus, Event
 
-from . import _redis_scripts as scripts
-from ._redis_connection import translate_errors
-from ._redis_keys import RedisKeys
+from . import scripts
+from .client import translate_errors
+from .keys import RedisKeys
 
 if TYPE_CHECKING:
     import redis.asyncio as aioredis
 
     from interlock_core.clock import Clock
 
-    from ._redis_connection import RedisConfig
+    from .client import RedisConfig
 
 _FINAL_INDEXES = (AlertStatus.PENDING, AlertStatus.DELIVERED, AlertStatus.FAILED, AlertStatus.GROUPED)
 

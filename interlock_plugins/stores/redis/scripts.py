@@ -220,7 +220,7 @@ return 1
 """
 
 # ------------------------------------------------------------------------------------- batches
-# The unit-of-work commit (``_redis_batches``): trait rows, events with their alerts and claims,
+# The unit-of-work commit (``batches``): trait rows, events with their alerts and claims,
 # the readiness cache, in one script. Every key is in KEYS; ARGV[1] is the plan (JSON) naming
 # them by index:
 #   {"owner": claim owner, "maxlen": stream max length, "retention": ms, "all": index of every alert id,
@@ -295,7 +295,7 @@ return {skipped, claimed}
 # One pipeline's trait rows, readiness cache and run logs of the cycles asked for, in one step.
 #
 # KEYS[1]  the pipeline's trait set; KEYS[2] its readiness key ("": not read); KEYS[3..] the run logs asked for
-# ARGV[1]  the prefix of the pipeline's trait keys (a member is escaped as ``_redis_keys.escape``)
+# ARGV[1]  the prefix of the pipeline's trait keys (a member is escaped as ``keys.escape``)
 # Returns {trait types, their rows (false when expired), the readiness row or false, the run logs}.
 READ_PIPELINE = """
 local function esc(part)

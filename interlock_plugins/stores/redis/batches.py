@@ -1,5 +1,5 @@
 """The batch operations of the Redis store: one script reads a pipeline's state, one pipelined
-round trip reads many cycles' run logs, one script commits a unit of work (``_redis_scripts``)."""
+round trip reads many cycles' run logs, one script commits a unit of work (``scripts``)."""
 
 from __future__ import annotations
 
@@ -25,14 +25,14 @@ from interlock_core.model import (
 )
 from interlock_core.unit_of_work import CommitResult, CycleKey, PipelineRecords, UnitOfWork
 
-from . import _redis_scripts as scripts
-from ._redis_connection import translate_errors
-from ._redis_keys import RedisKeys
+from . import scripts
+from .client import translate_errors
+from .keys import RedisKeys
 
 if TYPE_CHECKING:
     import redis.asyncio as aioredis
 
-    from ._redis_connection import RedisConfig
+    from .client import RedisConfig
 
 
 def _ms(seconds: float | None) -> int:

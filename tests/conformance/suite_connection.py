@@ -1,5 +1,7 @@
-"""The store-identity part of the store conformance suite (see ``suite.py``): created once, by
-the first of any number of simultaneous callers, then the same for every store on the backend."""
+"""The store's connection and identity: the :class:`~interlock_core.store_roles.StoreConnection`
+slice of the conformance suite (see ``suite.py``). ``start`` and ``close`` can be repeated; the
+identity is created once, by the first of any number of simultaneous callers, then the same for
+every store on the backend."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ import anyio
 
 from interlock_core.launch_keys import is_store_identity
 from interlock_core.ports import Store
+from interlock_core.store_roles import StoreConnection
 
 from .records import OpenStore, pipeline, run
 
@@ -14,7 +17,21 @@ IDENTITY_RACERS = 6
 """Stores opened on one backend at once, each asking for the identity three times concurrently."""
 
 
-class IdentityConformance:
+class StoreConnectionConformance:
+    async def test_is_a_store_connection(self, store: StoreConnection) -> None:
+        assert isinstance(store, StoreConnection)
+
+    async def test_ping(self, store: Store) -> None:
+        assert await store.ping() is True
+
+    async def test_start_and_close_are_idempotent(self, store: Store) -> None:
+        await store.put_pipeline(pipeline("ct-idem"))
+        await store.start()
+        assert await store.ping() is True
+        assert await store.get_pipeline("ct-idem") is not None
+        await store.close()
+        await store.close()
+
     async def test_store_identity_is_created_once_and_kept(self, store: Store) -> None:
         first = await store.store_identity()
         assert is_store_identity(first), first

@@ -1,0 +1,181 @@
+"""The batch operations of the SQLite store (:class:`~interlock_core.store_roles.BatchStore`): one
+statement reads a pipeline's state, one per 100 cycles reads their run logs, one transaction commits
+a unit of work."""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from interlock_core.model import (
+    DEFAULT_SCHEDULE_ID,
+    AlertRecord,
+    PipelineConfig,
+    ReadinessResult,
+    RerunRecord,
+    RunLogEntry,
+    RunState,
+    TraitEvaluation,
+)
+from interlock_core.unit_of_work import (
+    CommitResult,
+    CycleKey,
+    PipelineRecords,
+    UnitOfWork,
+    config_version,
+    may_overwrite,
+)
+
+from .alerts import _CLAIM_SQL
+from .base import SQLiteStoreBase, _expiry, _load
+from .schema import LIVE, READINESS, TRAITS
+
+_CYCLES_PER_STATEMENT = 100
+
+_PUSHED_SQL = (
+    "SELECT trait_type, data FROM traits WHERE pipeline_id = ? AND data LIKE '%\"source\":\"pushed\"%'"
+    f" AND {LIVE}"
+)
+
+
+class SQLiteBatches(SQLiteStoreBase):
+    """Batch reads and the unit-of-work commit."""
+
+    if TYPE_CHECKING:  # the alert outbox's (``alerts.py``)
+        def _put_alerts(self, conn: sqlite3.Connection, now: float, alerts: Sequence[AlertRecord]) -> None: ...
+
+    async def read_pipeline(self, pipeline_id: str, cycles: Sequence[tuple[str, str]] = (), *,
+                            readiness: bool = True, config: bool = False, known_version: str | None = None,
+                            history: int = 0) -> PipelineRecords:
+        """One statement (a consistent snapshot): trait rows, the readiness cache, the run logs asked
+        for; with ``config`` the pipeline's row; with ``history`` its newest reruns, its newest run and
+        the runs the run logs and the cycles' reruns name."""
+        now = self._now()
+        parts = [f"SELECT 0, trait_type, '', 0, data FROM traits WHERE pipeline_id = ? AND {LIVE}"]
+        params: list[Any] = [pipeline_id, now]
+        if readiness:
+            parts.append(f"SELECT 1, '', '', 0, data FROM readiness WHERE pipeline_id = ? AND {LIVE}")
+            params += [pipeline_id, now]
+        wanted = sorted({(date, schedule or DEFAULT_SCHEDULE_ID) for date, schedule in cycles})
+        pairs = " OR ".join("(date = ? AND schedule_id = ?)" for _ in wanted)
+        pair_values = [v for pair in wanted for v in pair]
+        if wanted:
+            parts.append(f"SELECT 2, date, schedule_id, 0, data FROM run_logs WHERE pipeline_id = ? AND ({pairs})"
+                         f" AND {LIVE}")
+            params += [pipeline_id, *pair_values, now]
+        if config:
+            parts.append("SELECT 3, '', '', 0, data FROM pipelines WHERE name = ?")
+            params.append(pipeline_id)
+        if history > 0:
+            newest = (f"SELECT rowid AS r, requested_at, data FROM reruns WHERE pipeline_id = ? AND {LIVE}"
+                      " ORDER BY requested_at DESC, rowid DESC LIMIT ?")
+            parts.append(f"SELECT 4, '', '', ROW_NUMBER() OVER (ORDER BY requested_at DESC, r DESC), data"
+                         f" FROM ({newest})")
+            params += [pipeline_id, now, history]
+            parts.append(f"SELECT * FROM (SELECT 5, '', '', 0, data FROM runs WHERE pipeline_id = ? AND {LIVE}"
+                         " ORDER BY created_at DESC, rowid DESC LIMIT 1)")
+            params += [pipeline_id, now]
+            if wanted:
+                rerun_pairs = " OR ".join("(json_extract(data, '$.originalDate') = ? AND "
+                                          f"COALESCE(NULLIF(json_extract(data, '$.scheduleId'), ''), "
+                                          f"'{DEFAULT_SCHEDULE_ID}') = ?)" for _ in wanted)
+                named = (f"SELECT json_extract(data, '$.runId') FROM run_logs WHERE pipeline_id = ? AND ({pairs})"
+                         f" AND {LIVE} UNION SELECT json_extract(data, '$.rerunRunId') FROM ({newest})"
+                         f" WHERE {rerun_pairs}")
+                parts.append(f"SELECT 6, '', '', 0, data FROM runs WHERE run_id IN ({named}) AND {LIVE}")
+                params += [pipeline_id, *pair_values, now, pipeline_id, now, history, *pair_values, now]
+        sql, args = " UNION ALL ".join(parts), tuple(params)
+        rows = await self._db.read(lambda conn: conn.execute(sql, args).fetchall())
+        traits: dict[str, TraitEvaluation] = {}
+        cached: ReadinessResult | None = None
+        run_logs: dict[tuple[str, str], RunLogEntry] = {}
+        stored: PipelineConfig | None = None
+        version: str | None = None
+        reruns: list[RerunRecord] = []
+        latest: RunState | None = None
+        runs: dict[str, RunState] = {}
+        for kind, first, second, _order, data in sorted(rows, key=lambda r: (r[0], r[1], r[2], r[3])):
+            if kind == 0 and (trait := _load(TraitEvaluation, data)) is not None:
+                traits[first] = trait
+            elif kind == 1:
+                cached = _load(ReadinessResult, data)
+            elif kind == 2 and (entry := _load(RunLogEntry, data)) is not None:
+                run_logs[(first, second)] = entry
+            elif kind == 3:
+                version = config_version(data)
+                if version != known_version:
+                    stored = _load(PipelineConfig, data)
+            elif kind == 4 and (rerun := _load(RerunRecord, data)) is not None:
+                reruns.append(rerun)
+            elif kind == 5:
+                latest = _load(RunState, data)
+            elif kind == 6 and (run := _load(RunState, data)) is not None:
+                runs[run.run_id] = run
+        return PipelineRecords(traits=traits, readiness=cached, run_logs=run_logs, pipeline=stored,
+                               config_version=version, reruns=reruns, latest_run=latest, runs=runs)
+
+    async def read_cycles(self, cycles: Sequence[CycleKey]) -> dict[CycleKey, RunLogEntry]:
+        """One statement per 100 cycles."""
+        wanted = sorted({(p, d, s or DEFAULT_SCHEDULE_ID) for p, d, s in cycles})
+        found: dict[CycleKey, RunLogEntry] = {}
+        now = self._now()
+        for start in range(0, len(wanted), _CYCLES_PER_STATEMENT):
+            chunk = wanted[start:start + _CYCLES_PER_STATEMENT]
+            where = " OR ".join("(pipeline_id = ? AND date = ? AND schedule_id = ?)" for _ in chunk)
+            sql = f"SELECT pipeline_id, date, schedule_id, data FROM run_logs WHERE ({where}) AND {LIVE}"
+            args = (*(v for key in chunk for v in key), now)
+            rows = await self._db.read(lambda conn, sql=sql, args=args: conn.execute(sql, args).fetchall())
+            for pipeline_id, date, schedule_id, data in rows:
+                if (entry := _load(RunLogEntry, data)) is not None:
+                    found[(pipeline_id, date, schedule_id)] = entry
+        asked = {(p, d, s or DEFAULT_SCHEDULE_ID): (p, d, s) for p, d, s in cycles}
+        return {asked[key]: entry for key, entry in found.items() if key in asked}
+
+    async def commit(self, work: UnitOfWork) -> CommitResult:
+        """One ``BEGIN IMMEDIATE`` transaction (synced to disk when it carries a claim or an alert):
+        the stored pushes that may rule a trait row out, read in one statement per pipeline; the
+        trait rows in one statement, each claim, the events in one statement, the alerts kept, the
+        readiness row."""
+        owner = uuid.uuid4().hex
+        guarded = sorted({w.evaluation.pipeline_id for w in work.traits if w.unless_pushed_after is not None})
+
+        def write(conn: sqlite3.Connection, now: float) -> CommitResult:
+            pushed: dict[tuple[str, str], TraitEvaluation] = {}
+            for pipeline_id in guarded:
+                for trait_type, data in conn.execute(_PUSHED_SQL, (pipeline_id, now)).fetchall():
+                    if (stored := _load(TraitEvaluation, data)) is not None:
+                        pushed[(pipeline_id, trait_type)] = stored
+            skipped: set[str] = set()
+            rows: dict[tuple[str, str], tuple[Any, ...]] = {}  # one row per key (the last written wins)
+            for item in work.traits:
+                evaluation = item.evaluation
+                key = (evaluation.pipeline_id, evaluation.trait_type)
+                if not may_overwrite(pushed.get(key), item):
+                    skipped.add(evaluation.trait_type)
+                    continue
+                rows[key] = (*key, evaluation.to_json(), _expiry(item.ttl, now))
+            if rows:
+                conn.execute(TRAITS.upsert_many(len(rows)), [v for row in rows.values() for v in row])
+            claimed: list[bool] = []
+            for entry in work.events:
+                taken = True
+                if entry.claim is not None:
+                    expires = now + entry.claim.ttl if entry.claim.ttl > 0 else None
+                    taken = conn.execute(_CLAIM_SQL, (entry.claim.lease_key, owner, expires, now)).rowcount == 1
+                claimed.append(taken)
+            if work.events:
+                retained = self._retained(None, now)
+                values = ", ".join("(?, ?, ?)" for _ in work.events)
+                conn.execute(f"INSERT INTO events (pipeline_id, data, expires_at) VALUES {values}",
+                             [v for e in work.events for v in (e.event.pipeline_id, e.event.to_json(), retained)])
+            for entry, taken in zip(work.events, claimed, strict=True):
+                if taken:
+                    self._put_alerts(conn, now, entry.alerts)
+            if work.readiness is not None:
+                READINESS.put(conn, (work.readiness.pipeline_id, work.readiness.to_json()),
+                              _expiry(work.readiness_ttl, now))
+            return CommitResult(skipped=frozenset(skipped), claimed=tuple(claimed))
+
+        return await self._write(write, durable=work.durable)
