@@ -27,7 +27,7 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import SplitResult, urlsplit, urlunsplit
 
-from .expanded import MASK, mask_active
+from .expanded import _ACTIVE, MASK
 
 # ------------------------------------------------------------------------------------ key names
 
@@ -151,7 +151,9 @@ _TIMESTAMP = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+(?:Z|[+-][0-9]{2}:[
 
 def redact_text(text: str) -> str:
     """``text`` with every secret-looking value masked (see the module documentation)."""
-    text = mask_active(text)
+    active = _ACTIVE.get()
+    if active is not None:
+        text = active.sub(MASK, text)
     if _PLAIN.fullmatch(text):  # the common case (statuses, names, ids, paths): one check
         return AWS_KEY_ID.sub(MASK, text) if len(text) >= 20 else text
     if _TIMESTAMP.fullmatch(text):
@@ -230,7 +232,8 @@ def redact(value: Any) -> Any:
     if kind is str:
         return redact_text(value)
     if kind is dict:
-        return {k: redact_entry(k, v) for k, v in value.items()}
+        return {k: v if type(v) in _AS_IS and not (isinstance(k, str) and _key_kind(k)[0]) else redact_entry(k, v)
+                for k, v in value.items()}
     if kind is list:
         return [redact(item) for item in value]
     if kind in _AS_IS:

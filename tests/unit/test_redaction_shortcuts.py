@@ -10,13 +10,13 @@ from typing import Any
 import pytest
 
 from interlock_core import redaction
-from interlock_core.expanded import expanded_scope
+from interlock_core.expanded import expanded_scope, mask_active
 from interlock_core.redaction import MASK, redact, redact_text
 
 
 def full_pass(text: str) -> str:
     """Every pattern, in the order redact_text applies them, with no shortcut."""
-    text = redaction.mask_active(text)
+    text = mask_active(text)
     text = redaction.URL.sub(redaction._masked_url, text)
     text = redaction.PEM.sub(redaction._pem, text)
     text = redaction.ASSIGNED.sub(lambda m: f"{m.group(1)}{MASK}", text)
@@ -78,3 +78,12 @@ def test_structures_are_walked_as_before() -> None:
         "items": [MASK, [f"Bearer {MASK}"]],
         "ordered": {"secret": MASK, "plain": "y"}, "named": f"token={MASK}",
     }
+
+
+class Key(str):
+    """A str subclass as a key (an enum member)."""
+
+
+def test_numbers_and_null_under_credential_keys_are_masked_as_before() -> None:
+    assert redact({"token": 12345, "password": None, Key("secret"): 0, "count": 2, 3: True}) == {
+        "token": MASK, "password": None, Key("secret"): MASK, "count": 2, 3: True}
