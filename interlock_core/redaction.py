@@ -27,7 +27,7 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import SplitResult, urlsplit, urlunsplit
 
-from .expanded import MASK, mask_active
+from .expanded import _ACTIVE, MASK
 
 # ------------------------------------------------------------------------------------ key names
 
@@ -142,9 +142,22 @@ def _pem(match: re.Match[str]) -> str:
     return f"{match.group(1)}{MASK}{match.group(3)}"
 
 
+_PLAIN = re.compile(r"[A-Za-z0-9_.+@/-]*")
+"""Words, ids, paths and dates: no space, quote, ``=`` or ``:``, so of the patterns below only an
+AWS access key id (20 characters) can match."""
+_TIMESTAMP = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+(?:Z|[+-][0-9]{2}:[0-9]{2})?")
+"""An ISO 8601 instant: no pattern below matches one (its only letters are ``T`` and ``Z``)."""
+
+
 def redact_text(text: str) -> str:
     """``text`` with every secret-looking value masked (see the module documentation)."""
-    text = mask_active(text)
+    active = _ACTIVE.get()
+    if active is not None:
+        text = active.sub(MASK, text)
+    if _PLAIN.fullmatch(text):  # the common case (statuses, names, ids, paths): one check
+        return AWS_KEY_ID.sub(MASK, text) if len(text) >= 20 else text
+    if _TIMESTAMP.fullmatch(text):
+        return text
     if "://" in text:
         text = URL.sub(_masked_url, text)
     if "-----BEGIN" in text:
@@ -190,20 +203,41 @@ def _header_item(item: Any) -> Any:
     return _headers(item)
 
 
+@lru_cache(maxsize=4096)
+def _key_kind(key: str) -> tuple[bool, bool]:
+    """(credential-like, a ``…headers`` key) of a key name, once per name."""
+    return is_sensitive(key), HEADERS_KEY.match(key) is not None
+
+
 def redact_entry(key: Any, value: Any) -> Any:
     """``value`` as shown under ``key``: masked whole under a credential-like key, header values
     masked under a ``…headers`` key, :func:`redact` otherwise."""
-    if isinstance(key, str) and is_sensitive(key) and value not in (None, ""):
-        return MASK
-    if isinstance(key, str) and HEADERS_KEY.match(key):
-        return _headers(value)
+    if isinstance(key, str):
+        sensitive, headers = _key_kind(key)
+        if sensitive and value not in (None, ""):
+            return MASK
+        if headers:
+            return _headers(value)
     if key in NAMED_MAPS and isinstance(value, Mapping):
         return {name: redact(item) for name, item in value.items()}
     return redact(value)
 
 
+_AS_IS = frozenset({int, float, bool, type(None)})
+
+
 def redact(value: Any) -> Any:
     """A copy of ``value`` with every credential-like value masked (see the module documentation)."""
+    kind = type(value)  # the JSON types first, by type: the common case, without the ABC checks
+    if kind is str:
+        return redact_text(value)
+    if kind is dict:
+        return {k: v if type(v) in _AS_IS and not (isinstance(k, str) and _key_kind(k)[0]) else redact_entry(k, v)
+                for k, v in value.items()}
+    if kind is list:
+        return [redact(item) for item in value]
+    if kind in _AS_IS:
+        return value
     if isinstance(value, str):
         return redact_text(value)
     if isinstance(value, Mapping):

@@ -98,12 +98,29 @@ class _Walker:
             self.walk(value_node, (*path, key))
 
 
+_FAST_LOADER: Any = getattr(yaml, "CSafeLoader", None)
+"""libyaml's parser under the same constructor and resolver, when PyYAML was built with it."""
+
+
 def parse_yaml(text: str, file: str) -> list[Located]:
-    """Parse every document of ``text``; raise :class:`ConfigError` with the line on bad YAML."""
+    """Parse every document of ``text``; raise :class:`ConfigError` with the line on bad YAML.
+
+    With libyaml, a document is parsed by it first (several times faster); anything it does not
+    parse cleanly is parsed again by the pure-Python parser, whose errors (and their lines) are
+    the ones reported."""
+    if _FAST_LOADER is not None:
+        try:
+            return _parse(text, file, _FAST_LOADER)
+        except Exception:  # the pure-Python parser below says what is wrong
+            pass
+    return _parse(text, file, yaml.SafeLoader)
+
+
+def _parse(text: str, file: str, loader_class: Any) -> list[Located]:
     docs: list[Located] = []
-    loader: yaml.SafeLoader | None = None
+    loader: Any = None
     try:
-        loader = yaml.SafeLoader(text)
+        loader = loader_class(text)
         while loader.check_node():
             node = loader.get_node()
             if node is None:

@@ -17,6 +17,7 @@ class ConfigModel(BaseModel):
         extra="forbid",
         frozen=False,
         validate_default=True,
+        defer_build=True,
     )
 
     def to_json_dict(self) -> dict[str, Any]:
@@ -30,6 +31,7 @@ class Record(BaseModel):
         alias_generator=to_camel,
         populate_by_name=True,
         extra="ignore",
+        defer_build=True,
     )
 
     def to_json_dict(self) -> dict[str, Any]:

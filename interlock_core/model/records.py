@@ -27,8 +27,12 @@ def _utc(value: datetime) -> datetime:
 
 def format_timestamp(value: datetime) -> str:
     """RFC 3339 in UTC with a ``Z``, fractional seconds trimmed."""
-    text = _utc(value).strftime("%Y-%m-%dT%H:%M:%S.%f").rstrip("0").rstrip(".")
-    return text + "Z"
+    utc = _utc(value)
+    if utc.year >= 1000:  # isoformat's first 26 characters are strftime's "%Y-%m-%dT%H:%M:%S.%f", faster
+        text = utc.isoformat(timespec="microseconds")[:26]
+    else:
+        text = utc.strftime("%Y-%m-%dT%H:%M:%S.%f")
+    return text.rstrip("0").rstrip(".") + "Z"
 
 
 Timestamp = Annotated[

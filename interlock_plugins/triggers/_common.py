@@ -65,7 +65,7 @@ ConfigT = TypeVar("ConfigT", bound=BaseModel)
 class TriggerConfig(BaseModel):
     """Base of a trigger's config model: the keys of the ``trigger:`` section besides ``type``."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, defer_build=True)
 
     poll_interval: Annotated[str | float | None, Field(alias="pollInterval")] = None
 

@@ -24,16 +24,10 @@ from interlock_core.model import (
 )
 from interlock_core.pipeline_state import PipelineState, PipelineStateView
 
-from .add_pipeline import cmd_add_pipeline
-from .alerts import cmd_alerts
-from .backfill import cmd_backfill
 from .output import EXIT_BLOCKED, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, Out
 from .pipeline_view import RETIRED, ListedPipeline, known, listing, show_unregistered
-from .plugins import cmd_plugins
-from .remove import cmd_remove_pipeline
 from .scaffold import scaffold
 from .session import open_engine
-from .shadow import cmd_shadow_report
 
 
 def _check_init_target(target: Path, force: bool) -> None:
@@ -465,5 +459,4 @@ async def cmd_serve(args: argparse.Namespace, out: Out) -> int:
     return await serve(args, out)
 
 
-__all__ = ["EXIT_ERROR", "cmd_add_pipeline", "cmd_alerts", "cmd_backfill", "cmd_plugins", "cmd_remove_pipeline",
-           "cmd_shadow_report"]
+__all__ = ["EXIT_ERROR"]

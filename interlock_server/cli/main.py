@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import logging
 import math
 import sys
@@ -20,7 +21,7 @@ from interlock_core.model import RunStatus
 
 from .. import __version__
 from ..telemetry import configure_telemetry, shutdown_telemetry
-from . import alerts, backfill, commands, plugins
+from . import alerts, backfill, plugins
 from .output import EXIT_BLOCKED, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, Out
 
 EPILOG = """\
@@ -203,6 +204,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+HANDLER_MODULES = {"add-pipeline": "add_pipeline", "alerts": "alerts", "backfill": "backfill",
+                   "plugins": "plugins", "remove-pipeline": "remove", "shadow-report": "shadow"}
+"""The module of a command's handler (``cmd_<command>``) when it is not :mod:`.commands`: only the
+command that runs is imported."""
+
+
+def command_handler(command: str) -> Any:
+    module = importlib.import_module(f".{HANDLER_MODULES.get(command, 'commands')}", __package__)
+    return getattr(module, "cmd_" + command.replace("-", "_"))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -212,7 +224,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     out = Out(json_mode=getattr(args, "json", False))
-    handler = getattr(commands, "cmd_" + args.command.replace("-", "_"))
+    handler = command_handler(args.command)
     telemetry = configure_telemetry()  # reads the environment only; OpenTelemetry is imported when asked for
     try:
         with _json_only_on_stdout(out):

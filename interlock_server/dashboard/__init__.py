@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from starlette._utils import get_route_path
 from starlette.routing import BaseRoute, Match, Mount, Route, Router
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
@@ -63,14 +64,28 @@ class Dashboard:
         ]
         self.mount = _Pages(self)
         """For the app's route table, after the API's routes."""
+        firsts = {_first_segment(str(getattr(route, "path", ""))) for route in self.routes}
+        self._first_segments = frozenset(f for f in firsts if f is not None) \
+            if all(f is not None and "{" not in f for f in firsts) else None
+        """The first segment of every route's path (``""`` for ``/``): a path beginning with another
+        one is no page's (every API request), told without asking each route."""
 
     def owns(self, scope: Scope) -> bool:
         """Whether a request is the dashboard's (it authenticates those itself)."""
+        if self._first_segments is not None and scope["type"] == "http":
+            first = _first_segment(get_route_path(scope))
+            if first is not None and first not in self._first_segments:
+                return False
         return any(route.matches(scope)[0] is not Match.NONE for route in self.routes)
 
     def close(self) -> None:
         """End the live streams (at the start of a graceful shutdown)."""
         self.live.close()
+
+
+def _first_segment(path: str) -> str | None:
+    parts = path.split("/", 2)
+    return parts[1] if len(parts) > 1 and not parts[0] else None
 
 
 class _Pages(Mount):

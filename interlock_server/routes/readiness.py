@@ -28,7 +28,8 @@ async def readiness(request: Request) -> Response:
     engine = api_state(request).engine
     result = await engine.check_readiness(request.path_params["id"])
     view = await engine.pipeline_state(result.pipeline_id, readiness=result)
-    return json_response(ReadinessAnswer(**result.model_dump(), state=view.state))
+    # ReadinessAnswer's JSON (the result's, then ``state``), without validating the result again
+    return json_response({**result.to_json_dict(), "state": view.state.value})
 
 
 async def state(request: Request) -> Response:

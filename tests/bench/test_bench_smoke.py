@@ -21,6 +21,7 @@ pytestmark = pytest.mark.slow
 EXPECTED: dict[str, list[str]] = {
     "access_log": ["app_cpu_us_with", "app_cpu_us_without", "share", "line_cpu_us"],
     "api": ["bare", "interlock", "layers", "ratio", "cpu_ratio"],
+    "api_floor": ["cpu_us"],
     "cascade": ["cascade", "push", "ratio_p50"],
     "overhead": ["wall_ms", "cpu_ms", "evaluate_over_featured", "evaluate_over_plain", "runner_over_featured"],
     "spawn": ["per_s", "cpu_us_per_process"],

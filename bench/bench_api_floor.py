@@ -1,0 +1,176 @@
+"""The readiness GET's floor, in process: what its features cost at the least, against Interlock's app.
+
+Four ASGI apps called directly with the same HTTP scope (no server, no socket), measured in turns
+(the order rotated), ``--requests`` calls each, CPU per request (``time.process_time``):
+
+* **bare** — a Starlette route answering the readiness document with Starlette's ``JSONResponse``
+  (``bench_api.py``'s bare server);
+* **floor** — the same route answering through Interlock's ``JSONResponse`` (the one redaction
+  pass, compact JSON), behind one pure-ASGI wrapper doing the least of the rest: the request id
+  (read or made, echoed) and ``nosniff`` headers, the API key compared in constant time, the
+  latency histogram, one access line through Interlock's access log;
+* **app layers** — Interlock's app over an engine whose ``check_readiness`` returns a precomputed
+  result (every middleware, routing, the route, the state read, the answer, the access line);
+* **interlock** — Interlock's app over the SQLite store (one store read per request).
+
+A server adds the same cost to each (hypercorn's own, ``bench_api.py``'s bare server CPU minus
+the bare app's here); the floor's ratio to bare, with that added, is the least ``bench_api.py``'s
+CPU ratio could come to without the store read.
+
+    .venv/bin/python bench/bench_api_floor.py [--requests 3000] [--reps 3]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import os
+import secrets
+import time
+from typing import Any, TextIO
+
+from _support import archetype, arguments, open_engine, pipeline, report, rotated, shown, workspace, write_project
+from starlette.applications import Starlette
+from starlette.datastructures import MutableHeaders
+from starlette.requests import Request
+from starlette.responses import JSONResponse as StarletteJSON
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from interlock_core.metrics import METRICS
+from interlock_server.app import create_app
+from interlock_server.logging import configure_logging, log_access
+from interlock_server.responses import JSONResponse, error_response
+
+TRAITS = ["freshness", "volume", "schema"]
+PIPELINE = "bench-readiness"
+KEY = "bench-floor-key"
+ROUTE = "/api/pipelines/{id}/readiness"
+
+
+class Least:
+    """The least of the readiness GET's features around an app: request id, headers, the key, the
+    latency histogram, the access line."""
+
+    def __init__(self, app: ASGIApp, key: bytes) -> None:
+        self.app, self.key = app, key
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request_id = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"x-request-id"), None) \
+            or secrets.token_hex(8)
+        started, status = time.perf_counter(), 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = MutableHeaders(scope=message)
+                headers.append("X-Request-ID", request_id)
+                headers.append("X-Content-Type-Options", "nosniff")
+            await send(message)
+
+        token = next((v for k, v in scope["headers"] if k == b"x-api-key"), b"")
+        if hmac.compare_digest(token, self.key):
+            await self.app(scope, receive, send_with_id)
+        else:
+            await error_response(401, "unauthorized")(scope, receive, send_with_id)
+        elapsed = time.perf_counter() - started
+        METRICS.observe("bench_floor_seconds", elapsed, method="GET", route=ROUTE, status=str(status))
+        log_access("info", method=scope["method"], path=scope["path"], route=ROUTE, status=status,
+                   duration_ms=round(elapsed * 1000, 3), client="127.0.0.1:50000", request_id=request_id)
+
+
+async def call(app: Any, scope: dict[str, Any]) -> int:
+    status = 0
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+
+    await app(scope, receive, send)
+    return status
+
+
+async def measure(store_dir: str | None, requests: int, reps: int, devnull: TextIO) -> dict[str, list[float]]:
+    with workspace(store_dir, "api-floor") as root:
+        write_project(root, [archetype("three-pushed", TRAITS)],
+                      pipelines=[pipeline(PIPELINE, "three-pushed", dict.fromkeys(TRAITS))])
+        engine = await open_engine(root)
+        layers_engine = await open_engine(root)
+        try:
+            for trait in TRAITS:
+                await engine.push_trait(PIPELINE, trait, "PASS", ttl=0)
+            result = await layers_engine.check_readiness(PIPELINE)
+
+            async def precomputed(pipeline_id: str) -> Any:
+                return result
+
+            layers_engine.check_readiness = precomputed  # type: ignore[method-assign]
+            configure_logging("info", "json", devnull)
+            interlock = create_app(engine, env={"INTERLOCK_API_KEY": KEY})
+            document: dict[str, Any] = {}
+
+            async def bare_route(request: Request) -> StarletteJSON:
+                return StarletteJSON(document)
+
+            async def floor_route(request: Request) -> JSONResponse:
+                return JSONResponse(document)
+
+            apps = {
+                "bare": Starlette(routes=[Route(ROUTE, bare_route)]),
+                "floor": Least(Starlette(routes=[Route(ROUTE, floor_route)]), KEY.encode()),
+                "app layers": create_app(layers_engine, env={"INTERLOCK_API_KEY": KEY}),
+                "interlock": interlock,
+            }
+            scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
+                     "scheme": "http", "path": f"/api/pipelines/{PIPELINE}/readiness", "raw_path": b"",
+                     "root_path": "", "query_string": b"", "server": ("127.0.0.1", 8080),
+                     "client": ("127.0.0.1", 50000),
+                     "headers": [(b"host", b"127.0.0.1:8080"), (b"x-api-key", KEY.encode())]}
+            captured: dict[str, Any] = {}
+
+            async def grab(message: dict[str, Any]) -> None:
+                if message["type"] == "http.response.body":
+                    captured["body"] = message["body"]
+
+            async def receive() -> dict[str, Any]:
+                return {"type": "http.request", "body": b"", "more_body": False}
+
+            await interlock(dict(scope), receive, grab)
+            document.update(__import__("json").loads(captured["body"]))
+            for app in apps.values():  # warm-up
+                for _ in range(min(requests, 300)):
+                    assert await call(app, dict(scope)) == 200
+            cpu: dict[str, list[float]] = {name: [] for name in apps}
+            for turn in range(reps):
+                for name in rotated(list(apps), turn):
+                    started = time.process_time()
+                    for _ in range(requests):
+                        await call(apps[name], dict(scope))
+                    cpu[name].append((time.process_time() - started) / requests * 1e6)
+        finally:
+            await engine.aclose()
+            await layers_engine.aclose()
+    return cpu
+
+
+def main() -> None:
+    args = arguments(__doc__ or "", [
+        ("--requests", {"type": int, "default": None, "help": "calls per turn (default 3000)"}),
+        ("--reps", {"type": int, "default": None, "help": "turns (default 3)"}),
+    ])
+    requests = args.requests or (200 if args.quick else 3000)
+    reps = args.reps or (1 if args.quick else 3)
+    with open(os.devnull, "w") as devnull:
+        cpu = asyncio.run(measure(args.store_dir, requests, reps, devnull))
+    rows: list[tuple[str, Any]] = [("requests per turn × turns (order rotated)", f"{requests} × {reps}")]
+    rows += [(f"{name} app CPU µs/request", shown(values, 1, 4)) for name, values in cpu.items()]
+    report("api floor", rows, {"requests": requests, "reps": reps, "cpu_us": cpu})
+
+
+if __name__ == "__main__":
+    main()
