@@ -1,7 +1,8 @@
 """The batch operations of the DynamoDB store.
 
 ``read_pipeline`` is a query of the pipeline's trait items and a ``BatchGetItem`` of its readiness
-and the run logs asked for, sent together; ``read_cycles`` is ``BatchGetItem`` by 100 keys.
+and the run logs asked for, sent together; ``read_cycles`` and ``read_runs`` are ``BatchGetItem``
+by 100 keys, ``read_reruns`` a query per pipeline sent together.
 ``commit`` is one ``TransactWriteItems``: the trait items (a verdict's condition: the stored item
 is not a push evaluated after the evaluation started, read from the item's ``source`` and ``at``
 attributes), each event's claim, the pipeline's event counter and the events, the alerts and the
@@ -211,6 +212,29 @@ class DynamoDBBatches:
             if entry is not None:
                 out[(p, d, s)] = entry
         return out
+
+    async def read_reruns(self, pipeline_ids: Sequence[str], limit: int = 20) -> dict[str, list[RerunRecord]]:
+        """A query per pipeline (DynamoDB has no batch query), sent together, 16 at a time."""
+        found: dict[str, list[RerunRecord]] = {}
+        gate = anyio.CapacityLimiter(16)
+
+        async def one(pipeline_id: str) -> None:
+            async with gate:
+                if reruns := await self.list_reruns(pipeline_id, limit if limit > 0 else 20):
+                    found[pipeline_id] = reruns
+
+        async with anyio.create_task_group() as tg:
+            for pipeline_id in dict.fromkeys(pipeline_ids):
+                tg.start_soon(one, pipeline_id)
+        return found
+
+    async def read_runs(self, run_ids: Sequence[str]) -> dict[str, RunState]:
+        if not run_ids:
+            return {}
+        now = self._now()
+        wanted = [items.key(keys.run_key(run_id), keys.run_key(run_id)) for run_id in dict.fromkeys(run_ids)]
+        found = (items.decode(RunState, item, now) for item in await self._batch_get(wanted))
+        return {run.run_id: run for run in found if run is not None}
 
     # the unit of work ---------------------------------------------------------------------------
     async def commit(self, work: UnitOfWork) -> CommitResult:

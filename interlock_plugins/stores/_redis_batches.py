@@ -1,5 +1,6 @@
 """The batch operations of the Redis store: one script reads a pipeline's state, one pipelined
-round trip reads many cycles' run logs, one script commits a unit of work (``_redis_scripts``)."""
+round trip reads many cycles' run logs (or runs; many pipelines' reruns take two), one script
+commits a unit of work (``_redis_scripts``)."""
 
 from __future__ import annotations
 
@@ -66,6 +67,9 @@ class RedisBatches:
     config: RedisConfig
     _redis: aioredis.Redis
 
+    if TYPE_CHECKING:
+        async def list_reruns(self, pipeline_id: str | None, limit: int = 20) -> list[RerunRecord]: ...
+
     def _register_batch_scripts(self) -> None:
         self._commit_script: AsyncScript = self._redis.register_script(scripts.COMMIT)
         self._read_pipeline_script: AsyncScript = self._redis.register_script(scripts.READ_PIPELINE)
@@ -119,6 +123,44 @@ class RedisBatches:
             raws = await batch.execute()
         found = ((key, _load(RunLogEntry, raw)) for key, raw in zip(asked, raws, strict=True))
         return {key: entry for key, entry in found if entry is not None}
+
+    @translate_errors
+    async def read_reruns(self, pipeline_ids: Sequence[str], limit: int = 20) -> dict[str, list[RerunRecord]]:
+        """One pipelined round trip for the indexes, one for the records they name; a pipeline whose
+        page held an expired record is read again alone (to fill its page as ``list_reruns`` does)."""
+        asked, most = list(dict.fromkeys(pipeline_ids)), limit if limit > 0 else 20
+        if not asked:
+            return {}
+        async with self._redis.pipeline(transaction=False) as batch:
+            for pipeline_id in asked:
+                batch.zrevrange(self.keys.reruns(pipeline_id), 0, most - 1)
+            pages = [[_text(m) for m in members or ()] for members in await batch.execute()]
+        named = [member for page in pages for member in page]
+        if not named:
+            return {}
+        async with self._redis.pipeline(transaction=False) as batch:
+            for member in named:
+                batch.get(self.keys.rerun(member))
+            records = iter([_load(RerunRecord, raw) for raw in await batch.execute()])
+        found: dict[str, list[RerunRecord]] = {}
+        for pipeline_id, page in zip(asked, pages, strict=True):
+            live = [r for r in (next(records) for _ in page) if r is not None]
+            if len(live) < len(page) == most:
+                live = await self.list_reruns(pipeline_id, most)
+            if live:
+                found[pipeline_id] = live
+        return found
+
+    @translate_errors
+    async def read_runs(self, run_ids: Sequence[str]) -> dict[str, RunState]:
+        asked = list(dict.fromkeys(run_ids))
+        if not asked:
+            return {}
+        async with self._redis.pipeline(transaction=False) as batch:  # keys by id alone: any slot
+            for run_id in asked:
+                batch.get(self.keys.run(run_id))
+            found = (_load(RunState, raw) for raw in await batch.execute())
+        return {run.run_id: run for run in found if run is not None}
 
     @translate_errors
     async def commit(self, work: UnitOfWork) -> CommitResult:

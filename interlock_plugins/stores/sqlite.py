@@ -77,6 +77,7 @@ DEFAULT_RETENTION = timedelta(days=7)
 UNFINISHED_GRACE = 86400.0  # unfinished runs, run logs and reruns outlive retention by a day
 PURGE_INTERVAL = 60.0  # seconds of clock time between lazy purges of expired rows
 _CYCLES_PER_STATEMENT = 100
+_IDS_PER_STATEMENT = 500
 _PUSHED_SQL = (
     "SELECT trait_type, data FROM traits WHERE pipeline_id = ? AND data LIKE '%\"source\":\"pushed\"%'"
     f" AND {LIVE}"
@@ -421,6 +422,38 @@ class SQLiteStore(SQLiteAlertOutbox):
                     found[(pipeline_id, date, schedule_id)] = entry
         asked = {(p, d, s or DEFAULT_SCHEDULE_ID): (p, d, s) for p, d, s in cycles}
         return {asked[key]: entry for key, entry in found.items() if key in asked}
+
+    async def read_reruns(self, pipeline_ids: Sequence[str], limit: int = 20) -> dict[str, list[RerunRecord]]:
+        """One statement per 500 pipelines: each pipeline's newest reruns ranked by a window function."""
+        wanted = sorted(set(pipeline_ids))
+        found: dict[str, list[RerunRecord]] = {}
+        now, most = self._now(), _limit(limit, 20)
+        for start in range(0, len(wanted), _IDS_PER_STATEMENT):
+            chunk = wanted[start:start + _IDS_PER_STATEMENT]
+            sql = (f"SELECT pipeline_id, data FROM (SELECT pipeline_id, data, ROW_NUMBER() OVER (PARTITION BY"
+                   f" pipeline_id ORDER BY requested_at DESC, rowid DESC) AS n FROM reruns WHERE pipeline_id IN"
+                   f" ({', '.join('?' * len(chunk))}) AND {LIVE}) WHERE n <= ? ORDER BY pipeline_id, n")
+            args = (*chunk, now, most)
+            rows = await self._db.read(lambda conn, sql=sql, args=args: conn.execute(sql, args).fetchall())
+            for pipeline_id, data in rows:
+                if (record := _load(RerunRecord, data)) is not None:
+                    found.setdefault(pipeline_id, []).append(record)
+        return found
+
+    async def read_runs(self, run_ids: Sequence[str]) -> dict[str, RunState]:
+        """One statement per 500 runs."""
+        wanted = sorted(set(run_ids))
+        found: dict[str, RunState] = {}
+        now = self._now()
+        for start in range(0, len(wanted), _IDS_PER_STATEMENT):
+            chunk = wanted[start:start + _IDS_PER_STATEMENT]
+            sql = f"SELECT data FROM runs WHERE run_id IN ({', '.join('?' * len(chunk))}) AND {LIVE}"
+            args = (*chunk, now)
+            rows = await self._db.read(lambda conn, sql=sql, args=args: conn.execute(sql, args).fetchall())
+            for (data,) in rows:
+                if (run := _load(RunState, data)) is not None:
+                    found[run.run_id] = run
+        return found
 
     async def commit(self, work: UnitOfWork) -> CommitResult:
         """One ``BEGIN IMMEDIATE`` transaction (synced to disk when it carries a claim or an alert):
