@@ -41,10 +41,12 @@ from .engine import Engine
 from .engine.catch_up import takes_part
 from .engine.cycle import LOOKBACK_DAYS, days_in_view
 from .engine.deadline_policy import next_evaluation
+from .engine.inputs import cycle_run_ids, newest_run
 from .engine.outcome import Outcome, RunOutcome
+from .engine.rerun_slot import RERUN_SCAN_LIMIT
 from .errors import InterlockError, NotFoundError, PipelineRetired, StoreUnavailable
 from .metrics import METRICS
-from .model import PipelineConfig, RunLogEntry, RunStatus, ScheduleConfig
+from .model import PipelineConfig, RerunRecord, RunLogEntry, RunState, RunStatus, ScheduleConfig
 from .schedule import current_cycle, excluded, has_cycle, schedule_zone
 from .tracing import NO_SPAN, span
 from .unit_of_work import CycleKey
@@ -56,6 +58,8 @@ CycleId = tuple[str, str]
 OPEN_OUTCOMES = frozenset({Outcome.NOT_READY, Outcome.BACKOFF, Outcome.IN_PROGRESS, Outcome.CLAIM_LOST,
                            Outcome.TRIGGERED})
 """A woken past day with one of these outcomes still has work ahead (readiness, a retry, its run)."""
+IDLE_RERUN_SCAN = 50
+"""A pipeline's newest reruns looked at for one under way (which keeps a completed cycle leased)."""
 
 
 @dataclass
@@ -93,6 +97,9 @@ class Watcher:
         self._settled_configs: dict[str, PipelineConfig] = {}
         self._prefetched: dict[CycleKey, RunLogEntry] = {}
         self._prefetched_keys: set[CycleKey] = set()
+        self._reruns: dict[str, list[RerunRecord]] = {}
+        self._plain_days: dict[str, list[str]] = {}
+        self._runs: dict[str, RunState] = {}
         self._woken_now: set[str] = set()
         self._days: dict[CycleId, list[str]] = {}
         self._resynced_at: float | None = None
@@ -126,7 +133,7 @@ class Watcher:
                 self.engine.cycles.catch_up.pending(pipeline.name, schedule.name) or \
                 self.engine.cycles.beyond_view.following(pipeline.name, schedule.name):
             return
-        reruns = await self.ctx.store.list_reruns(pipeline.name, limit=50)
+        reruns = await self.ctx.store.list_reruns(pipeline.name, limit=IDLE_RERUN_SCAN)
         # a retired pipeline's PENDING reruns wait for its file to come back: nothing to look after
         if any(r.schedule_id == schedule.name and not r.status.is_terminal
                and (outcome is not Outcome.RETIRED or r.rerun_run_id) for r in reruns):
@@ -195,6 +202,11 @@ class Watcher:
     # ------------------------------------------------------------------------- idle cycles
     def _in_view(self, pipeline: PipelineConfig, schedule: ScheduleConfig) -> list[str]:
         """The days the look-back judges (not excluded, with a cycle), ending with today's."""
+        if not schedule.cron and pipeline.exclusions is None and pipeline.include is None:
+            today = self._today(pipeline, schedule)  # every day in view: the same list for each such cycle
+            if (plain := self._plain_days.get(today)) is None:
+                plain = self._plain_days[today] = days_in_view(today)
+            return plain
         try:
             return [d for d in days_in_view(self._today(pipeline, schedule), pipeline, schedule)
                     if not excluded(pipeline, cycle_day(d), self.ctx.calendars) and has_cycle(pipeline, schedule, d)]
@@ -212,48 +224,67 @@ class Watcher:
                 and not self.engine.cycles.catch_up.pending(pipeline.name, schedule.name))
 
     async def _read_in_view(self, due: list[tuple[PipelineConfig, ScheduleConfig]]) -> None:
-        """The run logs in view of the due cycles that may be idle, in one batch."""
-        self._prefetched, self._days = {}, {}
+        """In a few batches, what the due cycles that may be idle are judged by: the run logs in
+        view; for those completed today, their pipelines' reruns and (for the late-data check) the
+        runs of today's cycle."""
+        self._prefetched, self._days, self._reruns, self._runs, self._plain_days = {}, {}, {}, {}, {}
         wanted: list[CycleKey] = []
         for pipeline, schedule in due:
             if self._may_be_idle(pipeline, schedule):
                 days = self._days[(pipeline.name, schedule.name)] = self._in_view(pipeline, schedule)
                 wanted += [(pipeline.name, day, schedule.name) for day in days]
-        if wanted:
-            self._prefetched = await self.ctx.store.read_cycles(wanted)
-            self._prefetched_keys = set(wanted)
+        if not wanted:
+            return
+        self._prefetched = await self.ctx.store.read_cycles(wanted)
+        self._prefetched_keys = set(wanted)
+        completed = [(p, s) for p, s in due if self._completed_today(p, s)]
+        if not completed:
+            return
+        self._reruns = await self.ctx.store.read_reruns(list(dict.fromkeys(p.name for p, _ in completed)),
+                                                        RERUN_SCAN_LIMIT)
+        if self.engine.cycles.late_data is not None:
+            named = [run_id for p, s in completed for run_id in self._cycle_runs(p, s)]
+            self._runs = await self.ctx.store.read_runs(named) if named else {}
 
-    async def _completed_and_idle(self, pipeline: PipelineConfig, schedule: ScheduleConfig,
-                                  stats: PassStats) -> bool:
-        """Settle, without the cycle lease, a cycle whose pass has nothing to do but the late-data
-        check of today's completed run (see the module's docstring). False: the cycle is ticked."""
+    def _cycle_runs(self, pipeline: PipelineConfig, schedule: ScheduleConfig) -> dict[str, int]:
+        today = self._today(pipeline, schedule)
+        return cycle_run_ids(self._prefetched.get((pipeline.name, today, schedule.name)),
+                             self._reruns.get(pipeline.name, []), schedule.name, today)
+
+    def _completed_today(self, pipeline: PipelineConfig, schedule: ScheduleConfig) -> bool:
+        """Whether the batch read found the cycle completed today, every day in view settled."""
         days = self._days.get((pipeline.name, schedule.name)) or []
         today = self._today(pipeline, schedule)
-        if not days or days[-1] != today or (pipeline.name, today, schedule.name) not in self._prefetched_keys \
-                or not self._may_be_idle(pipeline, schedule):
+        if not days or days[-1] != today or (pipeline.name, today, schedule.name) not in self._prefetched_keys:
             return False
-        entries: list[RunLogEntry] = [e for d in days if (e := self._prefetched.get((pipeline.name, d, schedule.name)))]
         current = self._prefetched.get((pipeline.name, today, schedule.name))
-        if current is None or current.status is not RunStatus.COMPLETED or \
-                any(not e.status.is_terminal for e in entries):
-            return False
-        reruns = await self.ctx.store.list_reruns(pipeline.name, limit=50)
+        return current is not None and current.status is RunStatus.COMPLETED and \
+            all(e.status.is_terminal for d in days if (e := self._prefetched.get((pipeline.name, d, schedule.name))))
+
+    def _completed_and_idle(self, pipeline: PipelineConfig, schedule: ScheduleConfig) -> tuple[bool, RunState | None]:
+        """Whether the cycle's pass has nothing to do but the late-data check of today's completed
+        run (see the module's docstring), and that run when there is a check to make (it completed
+        with its inputs recorded). Not idle: the cycle is leased and ticked."""
+        if not self._may_be_idle(pipeline, schedule) or not self._completed_today(pipeline, schedule):
+            return False, None
+        reruns = self._reruns.get(pipeline.name, [])[:IDLE_RERUN_SCAN]
         if any(r.schedule_id == schedule.name and not r.status.is_terminal for r in reruns):
-            return False
-        dog = self.engine.cycles.active_watchdog
-        if dog is not None:
-            await dog.since()  # the start mark is written on the first pass, as a tick writes it
-        late_data = self.engine.cycles.late_data
-        if late_data is not None:
-            await late_data.check(pipeline, schedule.name, today)
+            return False, None
+        if self.engine.cycles.late_data is None:
+            return True, None
+        run = newest_run(self._cycle_runs(pipeline, schedule), self._runs)
+        # what the check would find nothing to compare in: no run, one not completed, no inputs
+        return True, run if run is not None and run.status is RunStatus.COMPLETED and run.inputs is not None else None
+
+    def _settle_idle(self, pipeline: PipelineConfig, schedule: ScheduleConfig, stats: PassStats) -> None:
         stats.cycles += 1
         stats.outcomes[Outcome.DUPLICATE.value] = stats.outcomes.get(Outcome.DUPLICATE.value, 0) + 1
-        self._settled[(pipeline.name, schedule.name)] = today
+        self._settled[(pipeline.name, schedule.name)] = self._today(pipeline, schedule)
         self._settled_configs[pipeline.name] = pipeline
-        return True
 
     # ------------------------------------------------------------------------- one cycle
-    async def _tick(self, pipeline: PipelineConfig, schedule: ScheduleConfig, stats: PassStats) -> None:
+    async def _tick(self, pipeline: PipelineConfig, schedule: ScheduleConfig, stats: PassStats,
+                    late: RunState | None = None) -> None:
         cid = (pipeline.name, schedule.name)
         key = f"cycle:{pipeline.name}:{schedule.name}"
         if cid in self._in_flight:
@@ -262,7 +293,11 @@ class Watcher:
         self._in_flight.add(cid)
         try:
             async with self._limit:
-                if await self._completed_and_idle(pipeline, schedule, stats):
+                if late is not None:  # an idle cycle's late-data check, without the lease
+                    assert self.engine.cycles.late_data is not None
+                    await self.engine.cycles.late_data.check(pipeline, schedule.name, self._today(pipeline, schedule),
+                                                             run=late)
+                    self._settle_idle(pipeline, schedule, stats)
                     return
                 if not await self.ctx.store.acquire_lease(key, self.ctx.owner, self.cycle_lease):
                     stats.skipped_busy += 1
@@ -345,18 +380,29 @@ class Watcher:
             await dog.since()  # the start mark, once, before the cycles ask for it concurrently
         await self._read_in_view(due)
 
-        async def guarded(p: PipelineConfig, s: ScheduleConfig) -> None:
+        async def guarded(p: PipelineConfig, s: ScheduleConfig, late: RunState | None) -> None:
             try:
-                await self._tick(p, s, stats)
+                await self._tick(p, s, stats, late)
             except StoreUnavailable as exc:
                 failures.append(exc)
+
+        work: list[tuple[PipelineConfig, ScheduleConfig, RunState | None]] = []
+        for pipeline, schedule in due:  # an idle cycle with no late-data check to make costs no task
+            idle, late = self._completed_and_idle(pipeline, schedule)
+            if idle and late is None:
+                if (pipeline.name, schedule.name) in self._in_flight:
+                    stats.skipped_busy += 1
+                else:
+                    self._settle_idle(pipeline, schedule, stats)
+            else:
+                work.append((pipeline, schedule, late))
 
         # a pass with cycles to work is a span (the idle passes between them are not)
         with span("interlock.watcher.pass", **{"interlock.all_cycles": all_cycles, "interlock.due": len(due),
                                                "interlock.settled": stats.settled}) if due else NO_SPAN as traced:
             async with anyio.create_task_group() as tg:
-                for pipeline, schedule in due:
-                    tg.start_soon(guarded, pipeline, schedule)
+                for pipeline, schedule, late in work:
+                    tg.start_soon(guarded, pipeline, schedule, late)
             traced.set(**{"interlock.cycles": stats.cycles, "interlock.skipped_busy": stats.skipped_busy,
                           "interlock.errors": stats.errors})
             if failures:
