@@ -211,6 +211,10 @@ class Store(Protocol):
         """The ``limit`` newest reruns of each of many pipelines in one batch, newest first — what
         :meth:`list_reruns` answers for each; a pipeline without any is left out."""
 
+    async def read_traits(self, pipeline_ids: Sequence[str]) -> dict[str, list[TraitEvaluation]]:
+        """The live trait rows of many pipelines in one batch — what :meth:`list_traits` answers for
+        each; a pipeline without any is left out."""
+
     async def read_runs(self, run_ids: Sequence[str]) -> dict[str, RunState]:
         """Many runs by id in one batch — what :meth:`get_run` answers for each; a run not stored
         (or expired) is left out."""

@@ -41,12 +41,12 @@ from .engine import Engine
 from .engine.catch_up import takes_part
 from .engine.cycle import LOOKBACK_DAYS, days_in_view
 from .engine.deadline_policy import next_evaluation
-from .engine.inputs import cycle_run_ids, newest_run
+from .engine.inputs import belongs_to, cycle_run_ids, newest_run
 from .engine.outcome import Outcome, RunOutcome
 from .engine.rerun_slot import RERUN_SCAN_LIMIT
 from .errors import InterlockError, NotFoundError, PipelineRetired, StoreUnavailable
 from .metrics import METRICS
-from .model import PipelineConfig, RerunRecord, RunLogEntry, RunState, RunStatus, ScheduleConfig
+from .model import PipelineConfig, RerunRecord, RunLogEntry, RunState, RunStatus, ScheduleConfig, TraitEvaluation
 from .schedule import current_cycle, excluded, has_cycle, schedule_zone
 from .tracing import NO_SPAN, span
 from .unit_of_work import CycleKey
@@ -60,6 +60,15 @@ OPEN_OUTCOMES = frozenset({Outcome.NOT_READY, Outcome.BACKOFF, Outcome.IN_PROGRE
 """A woken past day with one of these outcomes still has work ahead (readiness, a retry, its run)."""
 IDLE_RERUN_SCAN = 50
 """A pipeline's newest reruns looked at for one under way (which keeps a completed cycle leased)."""
+
+
+@dataclass(frozen=True)
+class LateCheck:
+    """The late-data check of an idle cycle's completed run, with the cycle's stored trait rows."""
+
+    date: str
+    run: RunState
+    evaluations: list[TraitEvaluation]
 
 
 @dataclass
@@ -100,6 +109,7 @@ class Watcher:
         self._reruns: dict[str, list[RerunRecord]] = {}
         self._plain_days: dict[str, list[str]] = {}
         self._runs: dict[str, RunState] = {}
+        self._traits: dict[str, list[TraitEvaluation]] = {}
         self._woken_now: set[str] = set()
         self._days: dict[CycleId, list[str]] = {}
         self._resynced_at: float | None = None
@@ -228,6 +238,7 @@ class Watcher:
         view; for those completed today, their pipelines' reruns and (for the late-data check) the
         runs of today's cycle."""
         self._prefetched, self._days, self._reruns, self._runs, self._plain_days = {}, {}, {}, {}, {}
+        self._traits = {}
         wanted: list[CycleKey] = []
         for pipeline, schedule in due:
             if self._may_be_idle(pipeline, schedule):
@@ -242,9 +253,18 @@ class Watcher:
             return
         self._reruns = await self.ctx.store.read_reruns(list(dict.fromkeys(p.name for p, _ in completed)),
                                                         RERUN_SCAN_LIMIT)
-        if self.engine.cycles.late_data is not None:
-            named = [run_id for p, s in completed for run_id in self._cycle_runs(p, s)]
-            self._runs = await self.ctx.store.read_runs(named) if named else {}
+        if self.engine.cycles.late_data is None:
+            return
+        named = [run_id for p, s in completed for run_id in self._cycle_runs(p, s)]
+        self._runs = await self.ctx.store.read_runs(named) if named else {}
+        checked = [p.name for p, s in completed if self._late_data_run(p, s) is not None]
+        self._traits = await self.ctx.store.read_traits(list(dict.fromkeys(checked))) if checked else {}
+
+    def _late_data_run(self, pipeline: PipelineConfig, schedule: ScheduleConfig) -> RunState | None:
+        """Today's newest run of the cycle when the late-data check has inputs to compare: it
+        completed with its inputs recorded (else the check would find nothing)."""
+        run = newest_run(self._cycle_runs(pipeline, schedule), self._runs)
+        return run if run is not None and run.status is RunStatus.COMPLETED and run.inputs is not None else None
 
     def _cycle_runs(self, pipeline: PipelineConfig, schedule: ScheduleConfig) -> dict[str, int]:
         today = self._today(pipeline, schedule)
@@ -261,20 +281,20 @@ class Watcher:
         return current is not None and current.status is RunStatus.COMPLETED and \
             all(e.status.is_terminal for d in days if (e := self._prefetched.get((pipeline.name, d, schedule.name))))
 
-    def _completed_and_idle(self, pipeline: PipelineConfig, schedule: ScheduleConfig) -> tuple[bool, RunState | None]:
+    def _completed_and_idle(self, pipeline: PipelineConfig, schedule: ScheduleConfig) -> tuple[bool, LateCheck | None]:
         """Whether the cycle's pass has nothing to do but the late-data check of today's completed
-        run (see the module's docstring), and that run when there is a check to make (it completed
-        with its inputs recorded). Not idle: the cycle is leased and ticked."""
+        run (see the module's docstring), and that check when there is one to make (the run
+        completed with its inputs recorded). Not idle: the cycle is leased and ticked."""
         if not self._may_be_idle(pipeline, schedule) or not self._completed_today(pipeline, schedule):
             return False, None
         reruns = self._reruns.get(pipeline.name, [])[:IDLE_RERUN_SCAN]
         if any(r.schedule_id == schedule.name and not r.status.is_terminal for r in reruns):
             return False, None
-        if self.engine.cycles.late_data is None:
+        if self.engine.cycles.late_data is None or (run := self._late_data_run(pipeline, schedule)) is None:
             return True, None
-        run = newest_run(self._cycle_runs(pipeline, schedule), self._runs)
-        # what the check would find nothing to compare in: no run, one not completed, no inputs
-        return True, run if run is not None and run.status is RunStatus.COMPLETED and run.inputs is not None else None
+        today = self._today(pipeline, schedule)
+        stored = [e for e in self._traits.get(pipeline.name, []) if belongs_to(e, schedule.name, today)]
+        return True, LateCheck(today, run, stored)
 
     def _settle_idle(self, pipeline: PipelineConfig, schedule: ScheduleConfig, stats: PassStats) -> None:
         stats.cycles += 1
@@ -284,7 +304,7 @@ class Watcher:
 
     # ------------------------------------------------------------------------- one cycle
     async def _tick(self, pipeline: PipelineConfig, schedule: ScheduleConfig, stats: PassStats,
-                    late: RunState | None = None) -> None:
+                    late: LateCheck | None = None) -> None:
         cid = (pipeline.name, schedule.name)
         key = f"cycle:{pipeline.name}:{schedule.name}"
         if cid in self._in_flight:
@@ -295,8 +315,8 @@ class Watcher:
             async with self._limit:
                 if late is not None:  # an idle cycle's late-data check, without the lease
                     assert self.engine.cycles.late_data is not None
-                    await self.engine.cycles.late_data.check(pipeline, schedule.name, self._today(pipeline, schedule),
-                                                             run=late)
+                    await self.engine.cycles.late_data.check(pipeline, schedule.name, late.date, run=late.run,
+                                                             evaluations=late.evaluations)
                     self._settle_idle(pipeline, schedule, stats)
                     return
                 if not await self.ctx.store.acquire_lease(key, self.ctx.owner, self.cycle_lease):
@@ -380,13 +400,13 @@ class Watcher:
             await dog.since()  # the start mark, once, before the cycles ask for it concurrently
         await self._read_in_view(due)
 
-        async def guarded(p: PipelineConfig, s: ScheduleConfig, late: RunState | None) -> None:
+        async def guarded(p: PipelineConfig, s: ScheduleConfig, late: LateCheck | None) -> None:
             try:
                 await self._tick(p, s, stats, late)
             except StoreUnavailable as exc:
                 failures.append(exc)
 
-        work: list[tuple[PipelineConfig, ScheduleConfig, RunState | None]] = []
+        work: list[tuple[PipelineConfig, ScheduleConfig, LateCheck | None]] = []
         for pipeline, schedule in due:  # an idle cycle with no late-data check to make costs no task
             idle, late = self._completed_and_idle(pipeline, schedule)
             if idle and late is None:

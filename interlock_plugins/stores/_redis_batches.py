@@ -1,5 +1,5 @@
 """The batch operations of the Redis store: one script reads a pipeline's state, one pipelined
-round trip reads many cycles' run logs (or runs; many pipelines' reruns take two), one script
+round trip reads many cycles' run logs (or runs; many pipelines' reruns or traits take two), one script
 commits a unit of work (``_redis_scripts``)."""
 
 from __future__ import annotations
@@ -147,6 +147,30 @@ class RedisBatches:
             live = [r for r in (next(records) for _ in page) if r is not None]
             if len(live) < len(page) == most:
                 live = await self.list_reruns(pipeline_id, most)
+            if live:
+                found[pipeline_id] = live
+        return found
+
+    @translate_errors
+    async def read_traits(self, pipeline_ids: Sequence[str]) -> dict[str, list[TraitEvaluation]]:
+        """One pipelined round trip for the pipelines' sets of trait types, one for the rows."""
+        asked = list(dict.fromkeys(pipeline_ids))
+        if not asked:
+            return {}
+        async with self._redis.pipeline(transaction=False) as batch:
+            for pipeline_id in asked:
+                batch.smembers(self.keys.traits(pipeline_id))
+            types = [sorted(_text(t) for t in members or ()) for members in await batch.execute()]
+        if not any(types):
+            return {}
+        async with self._redis.pipeline(transaction=False) as batch:
+            for pipeline_id, names in zip(asked, types, strict=True):
+                for name in names:
+                    batch.get(self.keys.trait(pipeline_id, name))
+            rows = iter(await batch.execute())
+        found: dict[str, list[TraitEvaluation]] = {}
+        for pipeline_id, names in zip(asked, types, strict=True):
+            live = [e for e in (_load(TraitEvaluation, next(rows)) for _ in names) if e is not None]
             if live:
                 found[pipeline_id] = live
         return found

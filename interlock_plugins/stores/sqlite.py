@@ -440,6 +440,22 @@ class SQLiteStore(SQLiteAlertOutbox):
                     found.setdefault(pipeline_id, []).append(record)
         return found
 
+    async def read_traits(self, pipeline_ids: Sequence[str]) -> dict[str, list[TraitEvaluation]]:
+        """One statement per 500 pipelines."""
+        wanted = sorted(set(pipeline_ids))
+        found: dict[str, list[TraitEvaluation]] = {}
+        now = self._now()
+        for start in range(0, len(wanted), _IDS_PER_STATEMENT):
+            chunk = wanted[start:start + _IDS_PER_STATEMENT]
+            sql = (f"SELECT pipeline_id, data FROM traits WHERE pipeline_id IN ({', '.join('?' * len(chunk))})"
+                   f" AND {LIVE} ORDER BY pipeline_id, trait_type")
+            args = (*chunk, now)
+            rows = await self._db.read(lambda conn, sql=sql, args=args: conn.execute(sql, args).fetchall())
+            for pipeline_id, data in rows:
+                if (evaluation := _load(TraitEvaluation, data)) is not None:
+                    found.setdefault(pipeline_id, []).append(evaluation)
+        return found
+
     async def read_runs(self, run_ids: Sequence[str]) -> dict[str, RunState]:
         """One statement per 500 runs."""
         wanted = sorted(set(run_ids))

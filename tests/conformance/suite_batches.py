@@ -1,7 +1,7 @@
 """The batch operations of the store conformance suite (see ``suite.py``): one read of a
-pipeline's traits, readiness and run logs in view; a batch of cycles' run logs, of pipelines'
-reruns, of runs by id; the unit-of-work commit of trait rows, events with their alerts and claims,
-and the readiness cache."""
+pipeline's traits, readiness and run logs in view; batches of cycles' run logs, of pipelines'
+reruns and traits, of runs by id; the unit-of-work commit of trait rows, events with their alerts
+and claims, and the readiness cache."""
 
 from __future__ import annotations
 
@@ -104,6 +104,17 @@ class BatchConformance:
         assert found["ct-rr-b"] == await store.list_reruns("ct-rr-b", 2)
         assert (await store.read_reruns(["ct-rr-a"], limit=20))["ct-rr-a"] == await store.list_reruns("ct-rr-a", 20)
         assert await store.read_reruns([]) == {}
+
+    async def test_read_traits_answers_many_pipelines_at_once(self, store: Store, advance: Advance) -> None:
+        for pipeline_id, trait_type in [("ct-rt-a", "b"), ("ct-rt-a", "a"), ("ct-rt-b", "a")]:
+            await store.put_trait(trait(pipeline_id, trait_type), None)
+        await store.put_trait(trait("ct-rt-a", "gone"), 1)
+        await store.put_trait(trait("ct-rt-c", "gone"), 1)
+        await advance(1.5)
+        found = await store.read_traits(["ct-rt-a", "ct-rt-b", "ct-rt-c", "ct-rt-none", "ct-rt-a"])
+        assert found == {"ct-rt-a": await store.list_traits("ct-rt-a"), "ct-rt-b": await store.list_traits("ct-rt-b")}
+        assert [t.trait_type for t in found["ct-rt-a"]] == ["a", "b"]
+        assert await store.read_traits([]) == {}
 
     async def test_read_runs_answers_many_runs_at_once(self, store: Store) -> None:
         made = [run(f"ct-runs-{n}", f"ct-runs-p{n % 3}", RunStatus.COMPLETED) for n in range(7)]
