@@ -36,6 +36,9 @@ if TYPE_CHECKING:
     from ._redis_connection import RedisConfig
 
 
+_KEYS_PER_MGET = 1000
+
+
 def _ms(seconds: float | None) -> int:
     if seconds is None or seconds <= 0 or not math.isfinite(seconds):
         return 0
@@ -117,10 +120,7 @@ class RedisBatches:
         asked = list(dict.fromkeys(cycles))
         if not asked:
             return {}
-        async with self._redis.pipeline(transaction=False) as batch:
-            for pipeline_id, date, schedule in asked:
-                batch.get(self.keys.run_log(pipeline_id, date, schedule or DEFAULT_SCHEDULE_ID))
-            raws = await batch.execute()
+        raws = await self._values([self.keys.run_log(p, d, s or DEFAULT_SCHEDULE_ID) for p, d, s in asked])
         found = ((key, _load(RunLogEntry, raw)) for key, raw in zip(asked, raws, strict=True))
         return {key: entry for key, entry in found if entry is not None}
 
@@ -138,10 +138,7 @@ class RedisBatches:
         named = [member for page in pages for member in page]
         if not named:
             return {}
-        async with self._redis.pipeline(transaction=False) as batch:
-            for member in named:
-                batch.get(self.keys.rerun(member))
-            records = iter([_load(RerunRecord, raw) for raw in await batch.execute()])
+        records = iter([_load(RerunRecord, raw) for raw in await self._values([self.keys.rerun(m) for m in named])])
         found: dict[str, list[RerunRecord]] = {}
         for pipeline_id, page in zip(asked, pages, strict=True):
             live = [r for r in (next(records) for _ in page) if r is not None]
@@ -163,11 +160,8 @@ class RedisBatches:
             types = [sorted(_text(t) for t in members or ()) for members in await batch.execute()]
         if not any(types):
             return {}
-        async with self._redis.pipeline(transaction=False) as batch:
-            for pipeline_id, names in zip(asked, types, strict=True):
-                for name in names:
-                    batch.get(self.keys.trait(pipeline_id, name))
-            rows = iter(await batch.execute())
+        rows = iter(await self._values([self.keys.trait(p, name) for p, names in zip(asked, types, strict=True)
+                                        for name in names]))
         found: dict[str, list[TraitEvaluation]] = {}
         for pipeline_id, names in zip(asked, types, strict=True):
             live = [e for e in (_load(TraitEvaluation, next(rows)) for _ in names) if e is not None]
@@ -180,11 +174,18 @@ class RedisBatches:
         asked = list(dict.fromkeys(run_ids))
         if not asked:
             return {}
-        async with self._redis.pipeline(transaction=False) as batch:  # keys by id alone: any slot
-            for run_id in asked:
-                batch.get(self.keys.run(run_id))
-            found = (_load(RunState, raw) for raw in await batch.execute())
+        found = (_load(RunState, raw) for raw in await self._values([self.keys.run(run_id) for run_id in asked]))
         return {run.run_id: run for run in found if run is not None}
+
+    async def _values(self, keys: list[str]) -> list[bytes | None]:
+        """The values of many string keys in one round trip: an ``MGET`` per 1,000 keys, pipelined
+        (far less client work than a ``GET`` each; the store connects to one primary)."""
+        if not keys:
+            return []
+        async with self._redis.pipeline(transaction=False) as batch:
+            for start in range(0, len(keys), _KEYS_PER_MGET):
+                batch.mget(keys[start:start + _KEYS_PER_MGET])
+            return [value for chunk in await batch.execute() for value in chunk]
 
     @translate_errors
     async def commit(self, work: UnitOfWork) -> CommitResult:
