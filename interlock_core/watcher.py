@@ -13,12 +13,14 @@ store until its next day, a wake-up for its pipeline (a rerun request, a pushed 
 ending, a cascade marker, a re-registration), a change of its configuration, or the periodic
 resync (every ``resync`` seconds) — so a watcher over thousands of finished pipelines costs little.
 
-A pass reads the run logs of its cycles' days in view in one batch up front. A cycle found
-completed and idle there (today's run completed, every day in view settled, no rerun under way,
-nothing woken, no catch-up, SLA, window or cascade to judge, not a dry run) is not leased: the one
-thing a pass does for it, the late-data check of today's run (reads; what it alerts or reruns is
-claimed once across replicas), runs without the lease, and the cycle is settled. Only cycles with
-work take the cycle lease (two durable writes).
+A pass reads what its cycles that may be idle are judged by in a few batches up front
+(:mod:`.idle_cycles`: the run logs in view, the reruns, today's runs, the trait rows to compare). A
+cycle found completed and idle there (today's run completed, every day in view settled, no rerun
+under way, nothing woken, no catch-up, SLA, window or cascade to judge, not a dry run) is not
+leased: the one thing a pass does for it, the late-data check of today's run when that run
+recorded its inputs (reads; what it alerts or reruns is claimed once across replicas), runs
+without the lease, and the cycle is settled — with no check to make, at once, without a task.
+Only cycles with work take the cycle lease (two durable writes).
 
 Cycles are claimed with owner-token leases, so several watchers (replicas) on one store never
 work the same cycle at the same time; ticks run concurrently, so one slow evaluator or trigger
@@ -41,35 +43,19 @@ from .engine import Engine
 from .engine.catch_up import takes_part
 from .engine.cycle import LOOKBACK_DAYS, days_in_view
 from .engine.deadline_policy import next_evaluation
-from .engine.inputs import belongs_to, cycle_run_ids, newest_run
 from .engine.outcome import Outcome, RunOutcome
-from .engine.rerun_slot import RERUN_SCAN_LIMIT
 from .errors import InterlockError, NotFoundError, PipelineRetired, StoreUnavailable
+from .idle_cycles import IDLE_RERUN_SCAN, Candidate, CycleId, LateCheck, read_idle
 from .metrics import METRICS
-from .model import PipelineConfig, RerunRecord, RunLogEntry, RunState, RunStatus, ScheduleConfig, TraitEvaluation
+from .model import PipelineConfig, ScheduleConfig
 from .schedule import current_cycle, excluded, has_cycle, schedule_zone
 from .tracing import NO_SPAN, span
-from .unit_of_work import CycleKey
 
 log = logging.getLogger("interlock.watcher")
-
-CycleId = tuple[str, str]
 
 OPEN_OUTCOMES = frozenset({Outcome.NOT_READY, Outcome.BACKOFF, Outcome.IN_PROGRESS, Outcome.CLAIM_LOST,
                            Outcome.TRIGGERED})
 """A woken past day with one of these outcomes still has work ahead (readiness, a retry, its run)."""
-IDLE_RERUN_SCAN = 50
-"""A pipeline's newest reruns looked at for one under way (which keeps a completed cycle leased)."""
-
-
-@dataclass(frozen=True)
-class LateCheck:
-    """The late-data check of an idle cycle's completed run, with the cycle's stored trait rows."""
-
-    date: str
-    run: RunState
-    evaluations: list[TraitEvaluation]
-
 
 @dataclass
 class PassStats:
@@ -104,14 +90,8 @@ class Watcher:
         self.cycle_lease = cycle_lease
         self._settled: dict[CycleId, str] = {}
         self._settled_configs: dict[str, PipelineConfig] = {}
-        self._prefetched: dict[CycleKey, RunLogEntry] = {}
-        self._prefetched_keys: set[CycleKey] = set()
-        self._reruns: dict[str, list[RerunRecord]] = {}
         self._plain_days: dict[str, list[str]] = {}
-        self._runs: dict[str, RunState] = {}
-        self._traits: dict[str, list[TraitEvaluation]] = {}
         self._woken_now: set[str] = set()
-        self._days: dict[CycleId, list[str]] = {}
         self._resynced_at: float | None = None
         self.outage = False
         self.last_pass_at: datetime | None = None
@@ -125,12 +105,12 @@ class Watcher:
     def _today(self, pipeline: PipelineConfig, schedule: ScheduleConfig) -> str:
         return current_cycle(pipeline, schedule, self.ctx.clock.now())
 
-    def _is_settled(self, pipeline: PipelineConfig, schedule: ScheduleConfig) -> bool:
+    def _is_settled(self, pipeline: PipelineConfig, schedule: ScheduleConfig, today: str) -> bool:
         cid = (pipeline.name, schedule.name)
         day = self._settled.get(cid)
         if day is None:
             return False
-        if day != self._today(pipeline, schedule) or self._settled_configs.get(pipeline.name) != pipeline:
+        if day != today or self._settled_configs.get(pipeline.name) != pipeline:
             del self._settled[cid]
             return False
         return True
@@ -210,15 +190,14 @@ class Watcher:
         return self._pipelines
 
     # ------------------------------------------------------------------------- idle cycles
-    def _in_view(self, pipeline: PipelineConfig, schedule: ScheduleConfig) -> list[str]:
+    def _in_view(self, pipeline: PipelineConfig, schedule: ScheduleConfig, today: str) -> list[str]:
         """The days the look-back judges (not excluded, with a cycle), ending with today's."""
         if not schedule.cron and pipeline.exclusions is None and pipeline.include is None:
-            today = self._today(pipeline, schedule)  # every day in view: the same list for each such cycle
-            if (plain := self._plain_days.get(today)) is None:
+            if (plain := self._plain_days.get(today)) is None:  # every day in view: one list for all such cycles
                 plain = self._plain_days[today] = days_in_view(today)
             return plain
         try:
-            return [d for d in days_in_view(self._today(pipeline, schedule), pipeline, schedule)
+            return [d for d in days_in_view(today, pipeline, schedule)
                     if not excluded(pipeline, cycle_day(d), self.ctx.calendars) and has_cycle(pipeline, schedule, d)]
         except InterlockError:  # e.g. an unknown calendar: the tick reports it
             return []
@@ -233,73 +212,12 @@ class Watcher:
                 and (cid in self._looked_back or not pipeline.upstream_pipelines())
                 and not self.engine.cycles.catch_up.pending(pipeline.name, schedule.name))
 
-    async def _read_in_view(self, due: list[tuple[PipelineConfig, ScheduleConfig]]) -> None:
-        """In a few batches, what the due cycles that may be idle are judged by: the run logs in
-        view; for those completed today, their pipelines' reruns and (for the late-data check) the
-        runs of today's cycle."""
-        self._prefetched, self._days, self._reruns, self._runs, self._plain_days = {}, {}, {}, {}, {}
-        self._traits = {}
-        wanted: list[CycleKey] = []
-        for pipeline, schedule in due:
-            if self._may_be_idle(pipeline, schedule):
-                days = self._days[(pipeline.name, schedule.name)] = self._in_view(pipeline, schedule)
-                wanted += [(pipeline.name, day, schedule.name) for day in days]
-        if not wanted:
-            return
-        self._prefetched = await self.ctx.store.read_cycles(wanted)
-        self._prefetched_keys = set(wanted)
-        completed = [(p, s) for p, s in due if self._completed_today(p, s)]
-        if not completed:
-            return
-        self._reruns = await self.ctx.store.read_reruns(list(dict.fromkeys(p.name for p, _ in completed)),
-                                                        RERUN_SCAN_LIMIT)
-        if self.engine.cycles.late_data is None:
-            return
-        named = [run_id for p, s in completed for run_id in self._cycle_runs(p, s)]
-        self._runs = await self.ctx.store.read_runs(named) if named else {}
-        checked = [p.name for p, s in completed if self._late_data_run(p, s) is not None]
-        self._traits = await self.ctx.store.read_traits(list(dict.fromkeys(checked))) if checked else {}
-
-    def _late_data_run(self, pipeline: PipelineConfig, schedule: ScheduleConfig) -> RunState | None:
-        """Today's newest run of the cycle when the late-data check has inputs to compare: it
-        completed with its inputs recorded (else the check would find nothing)."""
-        run = newest_run(self._cycle_runs(pipeline, schedule), self._runs)
-        return run if run is not None and run.status is RunStatus.COMPLETED and run.inputs is not None else None
-
-    def _cycle_runs(self, pipeline: PipelineConfig, schedule: ScheduleConfig) -> dict[str, int]:
-        today = self._today(pipeline, schedule)
-        return cycle_run_ids(self._prefetched.get((pipeline.name, today, schedule.name)),
-                             self._reruns.get(pipeline.name, []), schedule.name, today)
-
-    def _completed_today(self, pipeline: PipelineConfig, schedule: ScheduleConfig) -> bool:
-        """Whether the batch read found the cycle completed today, every day in view settled."""
-        days = self._days.get((pipeline.name, schedule.name)) or []
-        today = self._today(pipeline, schedule)
-        if not days or days[-1] != today or (pipeline.name, today, schedule.name) not in self._prefetched_keys:
-            return False
-        current = self._prefetched.get((pipeline.name, today, schedule.name))
-        return current is not None and current.status is RunStatus.COMPLETED and \
-            all(e.status.is_terminal for d in days if (e := self._prefetched.get((pipeline.name, d, schedule.name))))
-
-    def _completed_and_idle(self, pipeline: PipelineConfig, schedule: ScheduleConfig) -> tuple[bool, LateCheck | None]:
-        """Whether the cycle's pass has nothing to do but the late-data check of today's completed
-        run (see the module's docstring), and that check when there is one to make (the run
-        completed with its inputs recorded). Not idle: the cycle is leased and ticked."""
-        if not self._may_be_idle(pipeline, schedule) or not self._completed_today(pipeline, schedule):
-            return False, None
-        reruns = self._reruns.get(pipeline.name, [])[:IDLE_RERUN_SCAN]
-        if any(r.schedule_id == schedule.name and not r.status.is_terminal for r in reruns):
-            return False, None
-        if self.engine.cycles.late_data is None or (run := self._late_data_run(pipeline, schedule)) is None:
-            return True, None
-        today = self._today(pipeline, schedule)
-        stored = [e for e in self._traits.get(pipeline.name, []) if belongs_to(e, schedule.name, today)]
-        return True, LateCheck(today, run, stored)
-
-    def _settle_idle(self, pipeline: PipelineConfig, schedule: ScheduleConfig, stats: PassStats) -> None:
+    def _settle_idle(self, pipeline: PipelineConfig, schedule: ScheduleConfig, today: str, stats: PassStats) -> None:
+        """Settle, without the cycle lease, a cycle found completed and idle (counted as its tick
+        counted it: a DUPLICATE outcome)."""
         stats.cycles += 1
         stats.outcomes[Outcome.DUPLICATE.value] = stats.outcomes.get(Outcome.DUPLICATE.value, 0) + 1
-        self._settled[(pipeline.name, schedule.name)] = self._today(pipeline, schedule)
+        self._settled[(pipeline.name, schedule.name)] = today
         self._settled_configs[pipeline.name] = pipeline
 
     # ------------------------------------------------------------------------- one cycle
@@ -317,7 +235,7 @@ class Watcher:
                     assert self.engine.cycles.late_data is not None
                     await self.engine.cycles.late_data.check(pipeline, schedule.name, late.date, run=late.run,
                                                              evaluations=late.evaluations)
-                    self._settle_idle(pipeline, schedule, stats)
+                    self._settle_idle(pipeline, schedule, late.date, stats)
                     return
                 if not await self.ctx.store.acquire_lease(key, self.ctx.owner, self.cycle_lease):
                     stats.skipped_busy += 1
@@ -387,18 +305,21 @@ class Watcher:
             if all_cycles or pipeline.name in woken or due_at <= now:
                 stats.lag = max(stats.lag, (now - due_at).total_seconds())
                 self._due[cid] = self._next_due(pipeline, schedule, now)
-                if self._is_settled(pipeline, schedule):
+                today = current_cycle(pipeline, schedule, now)
+                if self._is_settled(pipeline, schedule, today):
                     stats.settled += 1
                     continue
-                due.append((pipeline, schedule))
+                due.append((pipeline, schedule, today))
         failures: list[BaseException] = []
 
-        self._prefetched, self._prefetched_keys = {}, set()
         self._woken_now = woken
         dog = self.engine.cycles.active_watchdog
         if dog is not None and due:
             await dog.since()  # the start mark, once, before the cycles ask for it concurrently
-        await self._read_in_view(due)
+        self._plain_days = {}
+        candidates = [Candidate(p, s, today, self._in_view(p, s, today))
+                      for p, s, today in due if self._may_be_idle(p, s)]
+        idle = await read_idle(self.ctx.store, candidates, late_data=self.engine.cycles.late_data is not None)
 
         async def guarded(p: PipelineConfig, s: ScheduleConfig, late: LateCheck | None) -> None:
             try:
@@ -407,15 +328,16 @@ class Watcher:
                 failures.append(exc)
 
         work: list[tuple[PipelineConfig, ScheduleConfig, LateCheck | None]] = []
-        for pipeline, schedule in due:  # an idle cycle with no late-data check to make costs no task
-            idle, late = self._completed_and_idle(pipeline, schedule)
-            if idle and late is None:
-                if (pipeline.name, schedule.name) in self._in_flight:
-                    stats.skipped_busy += 1
-                else:
-                    self._settle_idle(pipeline, schedule, stats)
-            else:
+        for pipeline, schedule, today in due:  # an idle cycle with no late-data check to make costs no task
+            cid = (pipeline.name, schedule.name)
+            if cid not in idle or not self._may_be_idle(pipeline, schedule):
+                work.append((pipeline, schedule, None))  # leased and ticked
+            elif (late := idle[cid]) is not None:
                 work.append((pipeline, schedule, late))
+            elif cid in self._in_flight:
+                stats.skipped_busy += 1
+            else:
+                self._settle_idle(pipeline, schedule, today, stats)
 
         # a pass with cycles to work is a span (the idle passes between them are not)
         with span("interlock.watcher.pass", **{"interlock.all_cycles": all_cycles, "interlock.due": len(due),

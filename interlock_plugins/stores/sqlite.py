@@ -76,7 +76,6 @@ T = TypeVar("T")
 DEFAULT_RETENTION = timedelta(days=7)
 UNFINISHED_GRACE = 86400.0  # unfinished runs, run logs and reruns outlive retention by a day
 PURGE_INTERVAL = 60.0  # seconds of clock time between lazy purges of expired rows
-_CYCLES_PER_STATEMENT = 100
 _IDS_PER_STATEMENT = 500
 _PUSHED_SQL = (
     "SELECT trait_type, data FROM traits WHERE pipeline_id = ? AND data LIKE '%\"source\":\"pushed\"%'"
@@ -407,21 +406,32 @@ class SQLiteStore(SQLiteAlertOutbox):
                                config_version=version, reruns=reruns, latest_run=latest, runs=runs)
 
     async def read_cycles(self, cycles: Sequence[CycleKey]) -> dict[CycleKey, RunLogEntry]:
-        """One statement per 100 cycles."""
-        wanted = sorted({(p, d, s or DEFAULT_SCHEDULE_ID) for p, d, s in cycles})
-        found: dict[CycleKey, RunLogEntry] = {}
-        now = self._now()
-        for start in range(0, len(wanted), _CYCLES_PER_STATEMENT):
-            chunk = wanted[start:start + _CYCLES_PER_STATEMENT]
-            where = " OR ".join("(pipeline_id = ? AND date = ? AND schedule_id = ?)" for _ in chunk)
-            sql = f"SELECT pipeline_id, date, schedule_id, data FROM run_logs WHERE ({where}) AND {LIVE}"
-            args = (*(v for key in chunk for v in key), now)
-            rows = await self._db.read(lambda conn, sql=sql, args=args: conn.execute(sql, args).fetchall())
-            for pipeline_id, date, schedule_id, data in rows:
-                if (entry := _load(RunLogEntry, data)) is not None:
-                    found[(pipeline_id, date, schedule_id)] = entry
+        """One statement per 500 pipelines: their run logs of the dates and schedules asked for
+        (``IN`` lists over the primary key), kept when asked."""
         asked = {(p, d, s or DEFAULT_SCHEDULE_ID): (p, d, s) for p, d, s in cycles}
-        return {asked[key]: entry for key, entry in found.items() if key in asked}
+        by_pipeline: dict[str, set[tuple[str, str]]] = {}
+        for p, d, s in asked:
+            by_pipeline.setdefault(p, set()).add((d, s))
+        names = sorted(by_pipeline)
+        statements = []
+        for start in range(0, len(names), _IDS_PER_STATEMENT):
+            chunk = names[start:start + _IDS_PER_STATEMENT]
+            dates = sorted({d for p in chunk for d, _ in by_pipeline[p]})
+            schedules = sorted({s for p in chunk for _, s in by_pipeline[p]})
+            sql = (f"SELECT pipeline_id, date, schedule_id, data FROM run_logs WHERE pipeline_id IN"
+                   f" ({', '.join('?' * len(chunk))}) AND date IN ({', '.join('?' * len(dates))}) AND schedule_id"
+                   f" IN ({', '.join('?' * len(schedules))}) AND {LIVE}")
+            statements.append((sql, (*chunk, *dates, *schedules, self._now())))
+
+        def select(conn: sqlite3.Connection) -> list[Any]:
+            return [row for sql, args in statements for row in conn.execute(sql, args).fetchall()]
+
+        found: dict[CycleKey, RunLogEntry] = {}
+        for pipeline_id, date, schedule_id, data in await self._db.read(select) if statements else ():
+            key = asked.get((pipeline_id, date, schedule_id))
+            if key is not None and (entry := _load(RunLogEntry, data)) is not None:
+                found[key] = entry
+        return found
 
     async def read_reruns(self, pipeline_ids: Sequence[str], limit: int = 20) -> dict[str, list[RerunRecord]]:
         """One statement per 500 pipelines: each pipeline's newest reruns ranked by a window function."""
