@@ -14,7 +14,7 @@ check (``read_traits``) — at most four batch reads per pass, none per cycle.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .engine.inputs import belongs_to, cycle_run_ids, newest_run
 from .engine.rerun_slot import RERUN_SCAN_LIMIT
@@ -36,10 +36,10 @@ class Candidate:
     schedule: ScheduleConfig
     today: str
     days: Sequence[str]
+    cid: CycleId = field(init=False)
 
-    @property
-    def cid(self) -> CycleId:
-        return (self.pipeline.name, self.schedule.name)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "cid", (self.pipeline.name, self.schedule.name))
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 import anyio
@@ -296,6 +296,7 @@ class Watcher:
             self._settled.clear()
             self._resynced_at = mono
         due = []
+        dates: dict[tzinfo | None, str] = {}
         for pipeline, schedule in self._cycles(pipelines):
             cid = (pipeline.name, schedule.name)
             if pipeline.name in woken:
@@ -305,7 +306,10 @@ class Watcher:
             if all_cycles or pipeline.name in woken or due_at <= now:
                 stats.lag = max(stats.lag, (now - due_at).total_seconds())
                 self._due[cid] = self._next_due(pipeline, schedule, now)
-                today = current_cycle(pipeline, schedule, now)
+                zone = None if schedule.cron else schedule_zone(pipeline, schedule)  # a date: once per zone
+                today = dates.get(zone) or current_cycle(pipeline, schedule, now)
+                if zone is not None:
+                    dates[zone] = today
                 if self._is_settled(pipeline, schedule, today):
                     stats.settled += 1
                     continue
@@ -330,7 +334,7 @@ class Watcher:
         work: list[tuple[PipelineConfig, ScheduleConfig, LateCheck | None]] = []
         for pipeline, schedule, today in due:  # an idle cycle with no late-data check to make costs no task
             cid = (pipeline.name, schedule.name)
-            if cid not in idle or not self._may_be_idle(pipeline, schedule):
+            if cid not in idle:
                 work.append((pipeline, schedule, None))  # leased and ticked
             elif (late := idle[cid]) is not None:
                 work.append((pipeline, schedule, late))
