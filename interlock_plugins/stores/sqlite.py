@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
@@ -435,51 +435,34 @@ class SQLiteStore(SQLiteAlertOutbox):
 
     async def read_reruns(self, pipeline_ids: Sequence[str], limit: int = 20) -> dict[str, list[RerunRecord]]:
         """One statement per 500 pipelines: each pipeline's newest reruns ranked by a window function."""
-        wanted = sorted(set(pipeline_ids))
-        found: dict[str, list[RerunRecord]] = {}
-        now, most = self._now(), _limit(limit, 20)
-        for start in range(0, len(wanted), _IDS_PER_STATEMENT):
-            chunk = wanted[start:start + _IDS_PER_STATEMENT]
-            sql = (f"SELECT pipeline_id, data FROM (SELECT pipeline_id, data, ROW_NUMBER() OVER (PARTITION BY"
-                   f" pipeline_id ORDER BY requested_at DESC, rowid DESC) AS n FROM reruns WHERE pipeline_id IN"
-                   f" ({', '.join('?' * len(chunk))}) AND {LIVE}) WHERE n <= ? ORDER BY pipeline_id, n")
-            args = (*chunk, now, most)
-            rows = await self._db.read(lambda conn, sql=sql, args=args: conn.execute(sql, args).fetchall())
-            for pipeline_id, data in rows:
-                if (record := _load(RerunRecord, data)) is not None:
-                    found.setdefault(pipeline_id, []).append(record)
-        return found
+        sql = ("SELECT pipeline_id, data FROM (SELECT pipeline_id, data, ROW_NUMBER() OVER (PARTITION BY"
+               " pipeline_id ORDER BY requested_at DESC, rowid DESC) AS n FROM reruns WHERE pipeline_id IN ({ids})"
+               f" AND {LIVE}) WHERE n <= ? ORDER BY pipeline_id, n")
+        return _grouped(RerunRecord, await self._by_ids(sql, pipeline_ids, (self._now(), _limit(limit, 20))))
 
     async def read_traits(self, pipeline_ids: Sequence[str]) -> dict[str, list[TraitEvaluation]]:
         """One statement per 500 pipelines."""
-        wanted = sorted(set(pipeline_ids))
-        found: dict[str, list[TraitEvaluation]] = {}
-        now = self._now()
-        for start in range(0, len(wanted), _IDS_PER_STATEMENT):
-            chunk = wanted[start:start + _IDS_PER_STATEMENT]
-            sql = (f"SELECT pipeline_id, data FROM traits WHERE pipeline_id IN ({', '.join('?' * len(chunk))})"
-                   f" AND {LIVE} ORDER BY pipeline_id, trait_type")
-            args = (*chunk, now)
-            rows = await self._db.read(lambda conn, sql=sql, args=args: conn.execute(sql, args).fetchall())
-            for pipeline_id, data in rows:
-                if (evaluation := _load(TraitEvaluation, data)) is not None:
-                    found.setdefault(pipeline_id, []).append(evaluation)
-        return found
+        sql = (f"SELECT pipeline_id, data FROM traits WHERE pipeline_id IN ({{ids}}) AND {LIVE}"
+               " ORDER BY pipeline_id, trait_type")
+        return _grouped(TraitEvaluation, await self._by_ids(sql, pipeline_ids, (self._now(),)))
 
     async def read_runs(self, run_ids: Sequence[str]) -> dict[str, RunState]:
         """One statement per 500 runs."""
-        wanted = sorted(set(run_ids))
-        found: dict[str, RunState] = {}
-        now = self._now()
-        for start in range(0, len(wanted), _IDS_PER_STATEMENT):
-            chunk = wanted[start:start + _IDS_PER_STATEMENT]
-            sql = f"SELECT data FROM runs WHERE run_id IN ({', '.join('?' * len(chunk))}) AND {LIVE}"
-            args = (*chunk, now)
-            rows = await self._db.read(lambda conn, sql=sql, args=args: conn.execute(sql, args).fetchall())
-            for (data,) in rows:
-                if (run := _load(RunState, data)) is not None:
-                    found[run.run_id] = run
-        return found
+        sql = f"SELECT run_id, data FROM runs WHERE run_id IN ({{ids}}) AND {LIVE}"
+        found = (_load(RunState, data) for _, data in await self._by_ids(sql, run_ids, (self._now(),)))
+        return {run.run_id: run for run in found if run is not None}
+
+    async def _by_ids(self, sql: str, ids: Sequence[str], args: tuple[Any, ...]) -> list[Any]:
+        """The rows of ``sql`` (its ``{ids}`` a list of ids, then ``args``) for many ids, in one read
+        of a statement per 500 of them."""
+        wanted = sorted(set(ids))
+        chunks = [wanted[start:start + _IDS_PER_STATEMENT] for start in range(0, len(wanted), _IDS_PER_STATEMENT)]
+
+        def select(conn: sqlite3.Connection) -> list[Any]:
+            return [row for chunk in chunks
+                    for row in conn.execute(sql.format(ids=", ".join("?" * len(chunk))), (*chunk, *args)).fetchall()]
+
+        return await self._db.read(select) if chunks else []
 
     async def commit(self, work: UnitOfWork) -> CommitResult:
         """One ``BEGIN IMMEDIATE`` transaction (synced to disk when it carries a claim or an alert):
@@ -669,6 +652,15 @@ def _event_cursor(cursor: str | None) -> int:
             f"invalid event cursor {cursor!r}: expected a stream id returned by the store", field="cursor"
         )
     return value
+
+
+def _grouped(model: type[M], rows: Iterable[tuple[str, str]]) -> dict[str, list[M]]:
+    """Rows of (pipeline id, data) as each pipeline's records, in the rows' order."""
+    found: dict[str, list[M]] = {}
+    for pipeline_id, data in rows:
+        if (record := _load(model, data)) is not None:
+            found.setdefault(pipeline_id, []).append(record)
+    return found
 
 
 def _load(model: type[M], data: str) -> M | None:
