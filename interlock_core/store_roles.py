@@ -255,6 +255,18 @@ class BatchStore(Protocol):
         """The live run logs of many cycles ((pipeline, date, schedule id)) in one batch, keyed as
         asked; a cycle without one is left out."""
 
+    async def read_reruns(self, pipeline_ids: Sequence[str], limit: int = 20) -> dict[str, list[RerunRecord]]:
+        """The ``limit`` newest reruns of each of many pipelines in one batch, newest first — what
+        ``list_reruns`` answers for each; a pipeline without any is left out."""
+
+    async def read_traits(self, pipeline_ids: Sequence[str]) -> dict[str, list[TraitEvaluation]]:
+        """The live trait rows of many pipelines in one batch — what ``list_traits`` answers for
+        each; a pipeline without any is left out."""
+
+    async def read_runs(self, run_ids: Sequence[str]) -> dict[str, RunState]:
+        """Many runs by id in one batch — what ``get_run`` answers for each; a run not stored
+        (or expired) is left out."""
+
     async def commit(self, work: UnitOfWork) -> CommitResult:
         """Write ``work`` in one transaction (SQLite) / one round trip (Redis) / one
         ``TransactWriteItems`` (DynamoDB): its trait rows (each unless its ``unless_pushed_after``

@@ -13,12 +13,14 @@ store until its next day, a wake-up for its pipeline (a rerun request, a pushed 
 ending, a cascade marker, a re-registration), a change of its configuration, or the periodic
 resync (every ``resync`` seconds) — so a watcher over thousands of finished pipelines costs little.
 
-A pass reads the run logs of its cycles' days in view in one batch up front. A cycle found
-completed and idle there (today's run completed, every day in view settled, no rerun under way,
-nothing woken, no catch-up, SLA, window or cascade to judge, not a dry run) is not leased: the one
-thing a pass does for it, the late-data check of today's run (reads; what it alerts or reruns is
-claimed once across replicas), runs without the lease, and the cycle is settled. Only cycles with
-work take the cycle lease (two durable writes).
+A pass reads what its cycles that may be idle are judged by in a few batches up front
+(:mod:`.idle_cycles`: the run logs in view, the reruns, today's runs, the trait rows to compare). A
+cycle found completed and idle there (today's run completed, every day in view settled, no rerun
+under way, nothing woken, no catch-up, SLA, window or cascade to judge, not a dry run) is not
+leased: the one thing a pass does for it, the late-data check of today's run when that run
+recorded its inputs (reads; what it alerts or reruns is claimed once across replicas), runs
+without the lease, and the cycle is settled — with no check to make, at once, without a task.
+Only cycles with work take the cycle lease (two durable writes).
 
 Cycles are claimed with owner-token leases, so several watchers (replicas) on one store never
 work the same cycle at the same time; ticks run concurrently, so one slow evaluator or trigger
@@ -30,7 +32,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 import anyio
@@ -43,20 +45,17 @@ from .engine.cycle import LOOKBACK_DAYS, days_in_view
 from .engine.deadline_policy import next_evaluation
 from .engine.outcome import Outcome, RunOutcome
 from .errors import InterlockError, NotFoundError, PipelineRetired, StoreUnavailable
+from .idle_cycles import IDLE_RERUN_SCAN, Candidate, CycleId, LateCheck, read_idle
 from .metrics import METRICS
-from .model import PipelineConfig, RunLogEntry, RunStatus, ScheduleConfig
+from .model import PipelineConfig, ScheduleConfig
 from .schedule import current_cycle, excluded, has_cycle, schedule_zone
 from .tracing import NO_SPAN, span
-from .unit_of_work import CycleKey
 
 log = logging.getLogger("interlock.watcher")
-
-CycleId = tuple[str, str]
 
 OPEN_OUTCOMES = frozenset({Outcome.NOT_READY, Outcome.BACKOFF, Outcome.IN_PROGRESS, Outcome.CLAIM_LOST,
                            Outcome.TRIGGERED})
 """A woken past day with one of these outcomes still has work ahead (readiness, a retry, its run)."""
-
 
 @dataclass
 class PassStats:
@@ -91,10 +90,8 @@ class Watcher:
         self.cycle_lease = cycle_lease
         self._settled: dict[CycleId, str] = {}
         self._settled_configs: dict[str, PipelineConfig] = {}
-        self._prefetched: dict[CycleKey, RunLogEntry] = {}
-        self._prefetched_keys: set[CycleKey] = set()
+        self._plain_days: dict[str, list[str]] = {}
         self._woken_now: set[str] = set()
-        self._days: dict[CycleId, list[str]] = {}
         self._resynced_at: float | None = None
         self.outage = False
         self.last_pass_at: datetime | None = None
@@ -108,12 +105,12 @@ class Watcher:
     def _today(self, pipeline: PipelineConfig, schedule: ScheduleConfig) -> str:
         return current_cycle(pipeline, schedule, self.ctx.clock.now())
 
-    def _is_settled(self, pipeline: PipelineConfig, schedule: ScheduleConfig) -> bool:
+    def _is_settled(self, pipeline: PipelineConfig, schedule: ScheduleConfig, today: str) -> bool:
         cid = (pipeline.name, schedule.name)
         day = self._settled.get(cid)
         if day is None:
             return False
-        if day != self._today(pipeline, schedule) or self._settled_configs.get(pipeline.name) != pipeline:
+        if day != today or self._settled_configs.get(pipeline.name) != pipeline:
             del self._settled[cid]
             return False
         return True
@@ -126,7 +123,7 @@ class Watcher:
                 self.engine.cycles.catch_up.pending(pipeline.name, schedule.name) or \
                 self.engine.cycles.beyond_view.following(pipeline.name, schedule.name):
             return
-        reruns = await self.ctx.store.list_reruns(pipeline.name, limit=50)
+        reruns = await self.ctx.store.list_reruns(pipeline.name, limit=IDLE_RERUN_SCAN)
         # a retired pipeline's PENDING reruns wait for its file to come back: nothing to look after
         if any(r.schedule_id == schedule.name and not r.status.is_terminal
                and (outcome is not Outcome.RETIRED or r.rerun_run_id) for r in reruns):
@@ -193,10 +190,14 @@ class Watcher:
         return self._pipelines
 
     # ------------------------------------------------------------------------- idle cycles
-    def _in_view(self, pipeline: PipelineConfig, schedule: ScheduleConfig) -> list[str]:
+    def _in_view(self, pipeline: PipelineConfig, schedule: ScheduleConfig, today: str) -> list[str]:
         """The days the look-back judges (not excluded, with a cycle), ending with today's."""
+        if not schedule.cron and pipeline.exclusions is None and pipeline.include is None:
+            if (plain := self._plain_days.get(today)) is None:  # every day in view: one list for all such cycles
+                plain = self._plain_days[today] = days_in_view(today)
+            return plain
         try:
-            return [d for d in days_in_view(self._today(pipeline, schedule), pipeline, schedule)
+            return [d for d in days_in_view(today, pipeline, schedule)
                     if not excluded(pipeline, cycle_day(d), self.ctx.calendars) and has_cycle(pipeline, schedule, d)]
         except InterlockError:  # e.g. an unknown calendar: the tick reports it
             return []
@@ -211,49 +212,17 @@ class Watcher:
                 and (cid in self._looked_back or not pipeline.upstream_pipelines())
                 and not self.engine.cycles.catch_up.pending(pipeline.name, schedule.name))
 
-    async def _read_in_view(self, due: list[tuple[PipelineConfig, ScheduleConfig]]) -> None:
-        """The run logs in view of the due cycles that may be idle, in one batch."""
-        self._prefetched, self._days = {}, {}
-        wanted: list[CycleKey] = []
-        for pipeline, schedule in due:
-            if self._may_be_idle(pipeline, schedule):
-                days = self._days[(pipeline.name, schedule.name)] = self._in_view(pipeline, schedule)
-                wanted += [(pipeline.name, day, schedule.name) for day in days]
-        if wanted:
-            self._prefetched = await self.ctx.store.read_cycles(wanted)
-            self._prefetched_keys = set(wanted)
-
-    async def _completed_and_idle(self, pipeline: PipelineConfig, schedule: ScheduleConfig,
-                                  stats: PassStats) -> bool:
-        """Settle, without the cycle lease, a cycle whose pass has nothing to do but the late-data
-        check of today's completed run (see the module's docstring). False: the cycle is ticked."""
-        days = self._days.get((pipeline.name, schedule.name)) or []
-        today = self._today(pipeline, schedule)
-        if not days or days[-1] != today or (pipeline.name, today, schedule.name) not in self._prefetched_keys \
-                or not self._may_be_idle(pipeline, schedule):
-            return False
-        entries: list[RunLogEntry] = [e for d in days if (e := self._prefetched.get((pipeline.name, d, schedule.name)))]
-        current = self._prefetched.get((pipeline.name, today, schedule.name))
-        if current is None or current.status is not RunStatus.COMPLETED or \
-                any(not e.status.is_terminal for e in entries):
-            return False
-        reruns = await self.ctx.store.list_reruns(pipeline.name, limit=50)
-        if any(r.schedule_id == schedule.name and not r.status.is_terminal for r in reruns):
-            return False
-        dog = self.engine.cycles.active_watchdog
-        if dog is not None:
-            await dog.since()  # the start mark is written on the first pass, as a tick writes it
-        late_data = self.engine.cycles.late_data
-        if late_data is not None:
-            await late_data.check(pipeline, schedule.name, today)
+    def _settle_idle(self, pipeline: PipelineConfig, schedule: ScheduleConfig, today: str, stats: PassStats) -> None:
+        """Settle, without the cycle lease, a cycle found completed and idle (counted as its tick
+        counted it: a DUPLICATE outcome)."""
         stats.cycles += 1
         stats.outcomes[Outcome.DUPLICATE.value] = stats.outcomes.get(Outcome.DUPLICATE.value, 0) + 1
         self._settled[(pipeline.name, schedule.name)] = today
         self._settled_configs[pipeline.name] = pipeline
-        return True
 
     # ------------------------------------------------------------------------- one cycle
-    async def _tick(self, pipeline: PipelineConfig, schedule: ScheduleConfig, stats: PassStats) -> None:
+    async def _tick(self, pipeline: PipelineConfig, schedule: ScheduleConfig, stats: PassStats,
+                    late: LateCheck | None = None) -> None:
         cid = (pipeline.name, schedule.name)
         key = f"cycle:{pipeline.name}:{schedule.name}"
         if cid in self._in_flight:
@@ -262,7 +231,11 @@ class Watcher:
         self._in_flight.add(cid)
         try:
             async with self._limit:
-                if await self._completed_and_idle(pipeline, schedule, stats):
+                if late is not None:  # an idle cycle's late-data check, without the lease
+                    assert self.engine.cycles.late_data is not None
+                    await self.engine.cycles.late_data.check(pipeline, schedule.name, late.date, run=late.run,
+                                                             evaluations=late.evaluations)
+                    self._settle_idle(pipeline, schedule, late.date, stats)
                     return
                 if not await self.ctx.store.acquire_lease(key, self.ctx.owner, self.cycle_lease):
                     stats.skipped_busy += 1
@@ -323,6 +296,7 @@ class Watcher:
             self._settled.clear()
             self._resynced_at = mono
         due = []
+        dates: dict[tzinfo | None, str] = {}
         for pipeline, schedule in self._cycles(pipelines):
             cid = (pipeline.name, schedule.name)
             if pipeline.name in woken:
@@ -332,31 +306,49 @@ class Watcher:
             if all_cycles or pipeline.name in woken or due_at <= now:
                 stats.lag = max(stats.lag, (now - due_at).total_seconds())
                 self._due[cid] = self._next_due(pipeline, schedule, now)
-                if self._is_settled(pipeline, schedule):
+                zone = None if schedule.cron else schedule_zone(pipeline, schedule)  # a date: once per zone
+                today = dates.get(zone) or current_cycle(pipeline, schedule, now)
+                if zone is not None:
+                    dates[zone] = today
+                if self._is_settled(pipeline, schedule, today):
                     stats.settled += 1
                     continue
-                due.append((pipeline, schedule))
+                due.append((pipeline, schedule, today))
         failures: list[BaseException] = []
 
-        self._prefetched, self._prefetched_keys = {}, set()
         self._woken_now = woken
         dog = self.engine.cycles.active_watchdog
         if dog is not None and due:
             await dog.since()  # the start mark, once, before the cycles ask for it concurrently
-        await self._read_in_view(due)
+        self._plain_days = {}
+        candidates = [Candidate(p, s, today, self._in_view(p, s, today))
+                      for p, s, today in due if self._may_be_idle(p, s)]
+        idle = await read_idle(self.ctx.store, candidates, late_data=self.engine.cycles.late_data is not None)
 
-        async def guarded(p: PipelineConfig, s: ScheduleConfig) -> None:
+        async def guarded(p: PipelineConfig, s: ScheduleConfig, late: LateCheck | None) -> None:
             try:
-                await self._tick(p, s, stats)
+                await self._tick(p, s, stats, late)
             except StoreUnavailable as exc:
                 failures.append(exc)
+
+        work: list[tuple[PipelineConfig, ScheduleConfig, LateCheck | None]] = []
+        for pipeline, schedule, today in due:  # an idle cycle with no late-data check to make costs no task
+            cid = (pipeline.name, schedule.name)
+            if cid not in idle:
+                work.append((pipeline, schedule, None))  # leased and ticked
+            elif (late := idle[cid]) is not None:
+                work.append((pipeline, schedule, late))
+            elif cid in self._in_flight:
+                stats.skipped_busy += 1
+            else:
+                self._settle_idle(pipeline, schedule, today, stats)
 
         # a pass with cycles to work is a span (the idle passes between them are not)
         with span("interlock.watcher.pass", **{"interlock.all_cycles": all_cycles, "interlock.due": len(due),
                                                "interlock.settled": stats.settled}) if due else NO_SPAN as traced:
             async with anyio.create_task_group() as tg:
-                for pipeline, schedule in due:
-                    tg.start_soon(guarded, pipeline, schedule)
+                for pipeline, schedule, late in work:
+                    tg.start_soon(guarded, pipeline, schedule, late)
             traced.set(**{"interlock.cycles": stats.cycles, "interlock.skipped_busy": stats.skipped_busy,
                           "interlock.errors": stats.errors})
             if failures:

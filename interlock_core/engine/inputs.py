@@ -20,14 +20,23 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date as Date
 from datetime import datetime
 from typing import Any
 
 from ..archetypes import ResolvedTrait
-from ..model import PipelineConfig, RunInputs, RunState, RunStatus, TraitEvaluation, TraitStatus
+from ..model import (
+    PipelineConfig,
+    RerunRecord,
+    RunInputs,
+    RunLogEntry,
+    RunState,
+    RunStatus,
+    TraitEvaluation,
+    TraitStatus,
+)
 from ..ports import Store
 from .context import EngineContext
 from .rerun_slot import RERUN_SCAN_LIMIT
@@ -146,17 +155,32 @@ class Inputs:
 
     async def latest_run(self, pipeline_id: str, schedule_id: str, date: str) -> RunState | None:
         """The cycle's newest run (its scheduled run or a rerun's): the one a rerun would replace."""
-        ranked: dict[str, int] = {}  # created at the same instant, a rerun's run is the later one
         entry = await self.ctx.store.get_run_log(pipeline_id, date, schedule_id)
-        if entry is not None and entry.run_id:
-            ranked[entry.run_id] = 0
         reruns = await self.ctx.store.list_reruns(pipeline_id, RERUN_SCAN_LIMIT)  # newest first
-        for index, record in enumerate(reruns):
-            if record.original_date == date and record.schedule_id == schedule_id and record.rerun_run_id:
-                ranked.setdefault(record.rerun_run_id, len(reruns) - index)
-        newest: tuple[datetime, int, RunState] | None = None
-        for run_id, rank in ranked.items():
-            run = await self.ctx.store.get_run(run_id)
-            if run is not None and (newest is None or (run.created_at, rank) > newest[:2]):
-                newest = (run.created_at, rank, run)
-        return newest[2] if newest is not None else None
+        ranked = cycle_run_ids(entry, reruns, schedule_id, date)
+        runs = {run_id: run for run_id in ranked if (run := await self.ctx.store.get_run(run_id)) is not None}
+        return newest_run(ranked, runs)
+
+
+def cycle_run_ids(entry: RunLogEntry | None, reruns: Sequence[RerunRecord], schedule_id: str,
+                  date: str) -> dict[str, int]:
+    """The runs of a cycle by id, each with its rank among runs created at the same instant (a
+    rerun's run is the later one): the run its run log names and the runs of its reruns
+    (``reruns`` newest first, as :meth:`~interlock_core.ports.Store.list_reruns` answers them)."""
+    ranked: dict[str, int] = {}
+    if entry is not None and entry.run_id:
+        ranked[entry.run_id] = 0
+    for index, record in enumerate(reruns):
+        if record.original_date == date and record.schedule_id == schedule_id and record.rerun_run_id:
+            ranked.setdefault(record.rerun_run_id, len(reruns) - index)
+    return ranked
+
+
+def newest_run(ranked: Mapping[str, int], runs: Mapping[str, RunState]) -> RunState | None:
+    """The newest of a cycle's runs (:func:`cycle_run_ids`) found in ``runs``."""
+    newest: tuple[datetime, int, RunState] | None = None
+    for run_id, rank in ranked.items():
+        run = runs.get(run_id)
+        if run is not None and (newest is None or (run.created_at, rank) > newest[:2]):
+            newest = (run.created_at, rank, run)
+    return newest[2] if newest is not None else None

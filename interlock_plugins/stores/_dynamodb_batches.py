@@ -1,7 +1,8 @@
 """The batch operations of the DynamoDB store.
 
 ``read_pipeline`` is a query of the pipeline's trait items and a ``BatchGetItem`` of its readiness
-and the run logs asked for, sent together; ``read_cycles`` is ``BatchGetItem`` by 100 keys.
+and the run logs asked for, sent together; ``read_cycles`` and ``read_runs`` are ``BatchGetItem``
+by 100 keys, ``read_reruns`` and ``read_traits`` a query per pipeline sent together.
 ``commit`` is one ``TransactWriteItems``: the trait items (a verdict's condition: the stored item
 is not a push evaluated after the evaluation started, read from the item's ``source`` and ``at``
 attributes), each event's claim, the pipeline's event counter and the events, the alerts and the
@@ -15,8 +16,8 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 
@@ -51,6 +52,7 @@ MAX_ACTIONS = 100
 """What one ``TransactWriteItems`` may hold."""
 
 BATCH_GET = 100
+R = TypeVar("R")
 SOURCE = "source"
 AT = "at"
 
@@ -103,6 +105,8 @@ class DynamoDBBatches:
                          claim: Any) -> str | None: ...
 
         async def list_reruns(self, pipeline_id: str | None, limit: int = 20) -> list[RerunRecord]: ...
+
+        async def list_traits(self, pipeline_id: str) -> list[TraitEvaluation]: ...
 
         async def list_runs(self, pipeline_id: str, limit: int = 20) -> list[RunState]: ...
 
@@ -211,6 +215,37 @@ class DynamoDBBatches:
             if entry is not None:
                 out[(p, d, s)] = entry
         return out
+
+    async def read_reruns(self, pipeline_ids: Sequence[str], limit: int = 20) -> dict[str, list[RerunRecord]]:
+        """A query per pipeline (DynamoDB has no batch query), sent together, 16 at a time."""
+        return await self._per_pipeline(pipeline_ids, lambda p: self.list_reruns(p, limit if limit > 0 else 20))
+
+    async def _per_pipeline(self, pipeline_ids: Sequence[str],
+                            read: Callable[[str], Awaitable[list[R]]]) -> dict[str, list[R]]:
+        found: dict[str, list[R]] = {}
+        gate = anyio.CapacityLimiter(16)
+
+        async def one(pipeline_id: str) -> None:
+            async with gate:
+                if records := await read(pipeline_id):
+                    found[pipeline_id] = records
+
+        async with anyio.create_task_group() as tg:
+            for pipeline_id in dict.fromkeys(pipeline_ids):
+                tg.start_soon(one, pipeline_id)
+        return found
+
+    async def read_traits(self, pipeline_ids: Sequence[str]) -> dict[str, list[TraitEvaluation]]:
+        """A query per pipeline, sent together, 16 at a time."""
+        return await self._per_pipeline(pipeline_ids, self.list_traits)
+
+    async def read_runs(self, run_ids: Sequence[str]) -> dict[str, RunState]:
+        if not run_ids:
+            return {}
+        now = self._now()
+        wanted = [items.key(keys.run_key(run_id), keys.run_key(run_id)) for run_id in dict.fromkeys(run_ids)]
+        found = (items.decode(RunState, item, now) for item in await self._batch_get(wanted))
+        return {run.run_id: run for run in found if run is not None}
 
     # the unit of work ---------------------------------------------------------------------------
     async def commit(self, work: UnitOfWork) -> CommitResult:

@@ -1,6 +1,7 @@
 """The batch operations, the :class:`~interlock_core.store_roles.BatchStore` slice of the store
 conformance suite (see ``suite.py``): one read of a pipeline's traits, readiness and run logs in
-view; a batch of cycles' run logs; the unit-of-work commit of trait rows, events with their alerts
+view; batches of cycles' run logs, of pipelines' reruns and traits, of runs by id; the unit-of-work
+commit of trait rows, events with their alerts
 and claims, and the readiness cache."""
 
 from __future__ import annotations
@@ -95,6 +96,39 @@ class BatchStoreConformance:
         found = await store.read_cycles(asked)
         assert found == {(e.pipeline_id, e.date, e.schedule_id or "daily"): e for e in entries}
         assert await store.read_cycles([]) == {}
+
+    async def test_read_reruns_answers_many_pipelines_at_once(self, store: Store) -> None:
+        for n, (rerun_id, pipeline_id) in enumerate([("ct-rr-a1", "ct-rr-a"), ("ct-rr-b1", "ct-rr-b"),
+                                                      ("ct-rr-a2", "ct-rr-a"), ("ct-rr-a3", "ct-rr-a")]):
+            asked = rerun(rerun_id, pipeline_id, original_date="2026-03-02")
+            assert await store.cas_rerun(asked.model_copy(update={"requested_at": at(n)}), None)
+        found = await store.read_reruns(["ct-rr-a", "ct-rr-b", "ct-rr-none", "ct-rr-a"], limit=2)
+        assert set(found) == {"ct-rr-a", "ct-rr-b"}
+        assert found["ct-rr-a"] == await store.list_reruns("ct-rr-a", 2)
+        assert [r.rerun_id for r in found["ct-rr-a"]] == ["ct-rr-a3", "ct-rr-a2"]
+        assert found["ct-rr-b"] == await store.list_reruns("ct-rr-b", 2)
+        assert (await store.read_reruns(["ct-rr-a"], limit=20))["ct-rr-a"] == await store.list_reruns("ct-rr-a", 20)
+        assert await store.read_reruns([]) == {}
+
+    async def test_read_traits_answers_many_pipelines_at_once(self, store: Store, advance: Advance) -> None:
+        for pipeline_id, trait_type in [("ct-rt-a", "b"), ("ct-rt-a", "a"), ("ct-rt-b", "a")]:
+            await store.put_trait(trait(pipeline_id, trait_type), None)
+        await store.put_trait(trait("ct-rt-a", "gone"), 1)
+        await store.put_trait(trait("ct-rt-c", "gone"), 1)
+        await advance(1.5)
+        found = await store.read_traits(["ct-rt-a", "ct-rt-b", "ct-rt-c", "ct-rt-none", "ct-rt-a"])
+        assert found == {"ct-rt-a": await store.list_traits("ct-rt-a"), "ct-rt-b": await store.list_traits("ct-rt-b")}
+        assert [t.trait_type for t in found["ct-rt-a"]] == ["a", "b"]
+        assert await store.read_traits([]) == {}
+
+    async def test_read_runs_answers_many_runs_at_once(self, store: Store) -> None:
+        made = [run(f"ct-runs-{n}", f"ct-runs-p{n % 3}", RunStatus.COMPLETED) for n in range(7)]
+        for one in made:
+            assert await store.create_run(one)
+        asked = [r.run_id for r in made] + ["ct-runs-missing", "ct-runs-0"]
+        found = await store.read_runs(asked)
+        assert found == {r.run_id: await store.get_run(r.run_id) for r in made}
+        assert await store.read_runs([]) == {}
 
     async def test_commit_writes_traits_events_alerts_and_readiness_together(self, store: Store,
                                                                              advance: Advance) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import sqlite3
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from interlock_core.model import (
@@ -29,10 +29,10 @@ from interlock_core.unit_of_work import (
 )
 
 from .alerts import _CLAIM_SQL
-from .base import SQLiteStoreBase, _expiry, _load
+from .base import M, SQLiteStoreBase, _expiry, _limit, _load
 from .schema import LIVE, READINESS, TRAITS
 
-_CYCLES_PER_STATEMENT = 100
+_IDS_PER_STATEMENT = 500
 
 _PUSHED_SQL = (
     "SELECT trait_type, data FROM traits WHERE pipeline_id = ? AND data LIKE '%\"source\":\"pushed\"%'"
@@ -117,21 +117,63 @@ class SQLiteBatches(SQLiteStoreBase):
                                config_version=version, reruns=reruns, latest_run=latest, runs=runs)
 
     async def read_cycles(self, cycles: Sequence[CycleKey]) -> dict[CycleKey, RunLogEntry]:
-        """One statement per 100 cycles."""
-        wanted = sorted({(p, d, s or DEFAULT_SCHEDULE_ID) for p, d, s in cycles})
-        found: dict[CycleKey, RunLogEntry] = {}
-        now = self._now()
-        for start in range(0, len(wanted), _CYCLES_PER_STATEMENT):
-            chunk = wanted[start:start + _CYCLES_PER_STATEMENT]
-            where = " OR ".join("(pipeline_id = ? AND date = ? AND schedule_id = ?)" for _ in chunk)
-            sql = f"SELECT pipeline_id, date, schedule_id, data FROM run_logs WHERE ({where}) AND {LIVE}"
-            args = (*(v for key in chunk for v in key), now)
-            rows = await self._db.read(lambda conn, sql=sql, args=args: conn.execute(sql, args).fetchall())
-            for pipeline_id, date, schedule_id, data in rows:
-                if (entry := _load(RunLogEntry, data)) is not None:
-                    found[(pipeline_id, date, schedule_id)] = entry
+        """One statement per 500 pipelines: their run logs of the dates and schedules asked for
+        (``IN`` lists over the primary key), kept when asked."""
         asked = {(p, d, s or DEFAULT_SCHEDULE_ID): (p, d, s) for p, d, s in cycles}
-        return {asked[key]: entry for key, entry in found.items() if key in asked}
+        by_pipeline: dict[str, set[tuple[str, str]]] = {}
+        for p, d, s in asked:
+            by_pipeline.setdefault(p, set()).add((d, s))
+        names = sorted(by_pipeline)
+        statements = []
+        for start in range(0, len(names), _IDS_PER_STATEMENT):
+            chunk = names[start:start + _IDS_PER_STATEMENT]
+            dates = sorted({d for p in chunk for d, _ in by_pipeline[p]})
+            schedules = sorted({s for p in chunk for _, s in by_pipeline[p]})
+            sql = (f"SELECT pipeline_id, date, schedule_id, data FROM run_logs WHERE pipeline_id IN"
+                   f" ({', '.join('?' * len(chunk))}) AND date IN ({', '.join('?' * len(dates))}) AND schedule_id"
+                   f" IN ({', '.join('?' * len(schedules))}) AND {LIVE}")
+            statements.append((sql, (*chunk, *dates, *schedules, self._now())))
+
+        def select(conn: sqlite3.Connection) -> list[Any]:
+            return [row for sql, args in statements for row in conn.execute(sql, args).fetchall()]
+
+        found: dict[CycleKey, RunLogEntry] = {}
+        for pipeline_id, date, schedule_id, data in await self._db.read(select) if statements else ():
+            key = asked.get((pipeline_id, date, schedule_id))
+            if key is not None and (entry := _load(RunLogEntry, data)) is not None:
+                found[key] = entry
+        return found
+
+    async def read_reruns(self, pipeline_ids: Sequence[str], limit: int = 20) -> dict[str, list[RerunRecord]]:
+        """One statement per 500 pipelines: each pipeline's newest reruns ranked by a window function."""
+        sql = ("SELECT pipeline_id, data FROM (SELECT pipeline_id, data, ROW_NUMBER() OVER (PARTITION BY"
+               " pipeline_id ORDER BY requested_at DESC, rowid DESC) AS n FROM reruns WHERE pipeline_id IN ({ids})"
+               f" AND {LIVE}) WHERE n <= ? ORDER BY pipeline_id, n")
+        return _grouped(RerunRecord, await self._by_ids(sql, pipeline_ids, (self._now(), _limit(limit, 20))))
+
+    async def read_traits(self, pipeline_ids: Sequence[str]) -> dict[str, list[TraitEvaluation]]:
+        """One statement per 500 pipelines."""
+        sql = (f"SELECT pipeline_id, data FROM traits WHERE pipeline_id IN ({{ids}}) AND {LIVE}"
+               " ORDER BY pipeline_id, trait_type")
+        return _grouped(TraitEvaluation, await self._by_ids(sql, pipeline_ids, (self._now(),)))
+
+    async def read_runs(self, run_ids: Sequence[str]) -> dict[str, RunState]:
+        """One statement per 500 runs."""
+        sql = f"SELECT run_id, data FROM runs WHERE run_id IN ({{ids}}) AND {LIVE}"
+        found = (_load(RunState, data) for _, data in await self._by_ids(sql, run_ids, (self._now(),)))
+        return {run.run_id: run for run in found if run is not None}
+
+    async def _by_ids(self, sql: str, ids: Sequence[str], args: tuple[Any, ...]) -> list[Any]:
+        """The rows of ``sql`` (its ``{ids}`` a list of ids, then ``args``) for many ids, in one read
+        of a statement per 500 of them."""
+        wanted = sorted(set(ids))
+        chunks = [wanted[start:start + _IDS_PER_STATEMENT] for start in range(0, len(wanted), _IDS_PER_STATEMENT)]
+
+        def select(conn: sqlite3.Connection) -> list[Any]:
+            return [row for chunk in chunks
+                    for row in conn.execute(sql.format(ids=", ".join("?" * len(chunk))), (*chunk, *args)).fetchall()]
+
+        return await self._db.read(select) if chunks else []
 
     async def commit(self, work: UnitOfWork) -> CommitResult:
         """One ``BEGIN IMMEDIATE`` transaction (synced to disk when it carries a claim or an alert):
@@ -179,3 +221,12 @@ class SQLiteBatches(SQLiteStoreBase):
             return CommitResult(skipped=frozenset(skipped), claimed=tuple(claimed))
 
         return await self._write(write, durable=work.durable)
+
+
+def _grouped(model: type[M], rows: Iterable[tuple[str, str]]) -> dict[str, list[M]]:
+    """Rows of (pipeline id, data) as each pipeline's records, in the rows' order."""
+    found: dict[str, list[M]] = {}
+    for pipeline_id, data in rows:
+        if (record := _load(model, data)) is not None:
+            found.setdefault(pipeline_id, []).append(record)
+    return found
