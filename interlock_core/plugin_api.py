@@ -21,11 +21,12 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 from pydantic import BaseModel
 
 from .alerts import AlertDeliveryError
+from .archiver import Archive
 from .clock import Clock, FakeClock, SystemClock
 from .errors import ConfigError, PluginError, TriggerError
 from .hookspecs import PROJECT_NAME as ENTRY_POINT_GROUP
 from .hookspecs import hookimpl
-from .model import Alert, AlertLevel, ConfigModel, FailureCategory, SchedulerRun
+from .model import Alert, AlertLevel, ArchiverConfig, ConfigModel, FailureCategory, SchedulerRun
 from .outbound import HostPolicy
 from .plugins import LazyPlugin, PluginContext
 from .ports import (
@@ -64,6 +65,8 @@ __all__ = [
     "AlertOutboxStore",
     "AlertSink",
     "AlertSinkBase",
+    "Archive",
+    "ArchiverConfig",
     "BatchStore",
     "BuiltinEvaluator",
     "Clock",

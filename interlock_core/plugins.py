@@ -240,8 +240,9 @@ class Plugins:
         return self.source(origin).describe()
 
     def registries(self) -> list[Registry[Any]]:
-        """The registries ``interlock plugins`` lists (the archive is a server part: not listed)."""
-        return [self.stores, self.evaluator_runners, self.trigger_types, self.alert_sinks, self.builtin_evaluators]
+        """The registries ``interlock plugins`` lists: every kind a package can register."""
+        return [self.stores, self.evaluator_runners, self.trigger_types, self.alert_sinks, self.builtin_evaluators,
+                self.archives]
 
     def describe(self) -> list[PluginInfo]:
         """Every registered plugin with its kind and the package it comes from (nothing is imported)."""

@@ -13,9 +13,9 @@ from .output import EXIT_OK, Out
 
 def add_parser(sub: Any) -> None:
     p = sub.add_parser("plugins", help="list the discovered plugins: kind, name, package and version",
-                       description="List every store, evaluator runner, trigger type, alert sink and builtin "
-                       "evaluator registered through the `interlock` entry-point group, with the package that "
-                       "provides it. A package that fails to import is reported by name (exit 2).")
+                       description="List every store, evaluator runner, trigger type, alert sink, builtin "
+                       "evaluator and archive registered through the `interlock` entry-point group, with the "
+                       "package that provides it. A package that fails to import is reported by name (exit 2).")
     p.add_argument("--json", action="store_true")
 
 

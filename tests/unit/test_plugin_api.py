@@ -31,6 +31,8 @@ PLUGIN_API = [
     # the Store port by role (interlock_core.store_roles)
     "AlertOutboxStore", "BatchStore", "EventStore", "LeaseStore", "MarkerStore", "PipelineStore", "RerunStore",
     "RunStore", "ShadowStore", "StoreConnection", "TraitStore",
+    # a long-term archive (interlock_register_archives)
+    "Archive", "ArchiverConfig",
 ]
 
 

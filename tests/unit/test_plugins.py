@@ -300,7 +300,7 @@ def test_every_registered_plugin_is_described_with_its_package_without_importing
     assert glue.target == "interlock_plugins.triggers.aws_glue:GlueTrigger"
     assert glue.to_json()["distribution"] == "interlock"
     assert {kind for kind, _ in infos} == {"store", "evaluator runner", "trigger type", "alert sink",
-                                           "builtin evaluator"}
+                                           "builtin evaluator", "archive"}
     assert len(infos) == sum(len(r.names()) for r in plugins.registries())
 
 
