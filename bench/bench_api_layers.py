@@ -13,12 +13,17 @@ Starlette's application (its exception layers and routing).
 
 from __future__ import annotations
 
-import asyncio
-import os
-import time
 from typing import Any, TextIO
 
-from _support import archetype, arguments, open_engine, pipeline, report, rotated, shown, workspace, write_project
+from _support import (
+    archetype,
+    cpu_per_request_main,
+    cpu_turns,
+    open_engine,
+    pipeline,
+    workspace,
+    write_project,
+)
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -76,32 +81,15 @@ async def measure(store_dir: str | None, requests: int, reps: int, devnull: Text
                 for _ in range(min(requests, 200)):
                     await app(dict(scope), receive, send)
             assert set(statuses) == {200}, statuses
-            cpu: dict[str, list[float]] = {name: [] for name in apps}
-            for turn in range(reps):
-                for name in rotated(list(apps), turn):
-                    app = apps[name]
-                    started = time.process_time()
-                    for _ in range(requests):
-                        await app(dict(scope), receive, send)
-                    cpu[name].append((time.process_time() - started) / requests * 1e6)
-                    statuses.clear()
+            cpu = await cpu_turns(apps, lambda app: app(dict(scope), receive, send), requests, reps)
         finally:
             await engine.aclose()
     return cpu
 
 
 def main() -> None:
-    args = arguments(__doc__ or "", [
-        ("--requests", {"type": int, "default": None, "help": "calls per turn (default 2000)"}),
-        ("--reps", {"type": int, "default": None, "help": "turns (default 5)"}),
-    ])
-    requests = args.requests or (100 if args.quick else 2000)
-    reps = args.reps or (1 if args.quick else 5)
-    with open(os.devnull, "w") as devnull:
-        cpu = asyncio.run(measure(args.store_dir, requests, reps, devnull))
-    rows: list[tuple[str, Any]] = [("requests per turn × turns (order rotated)", f"{requests} × {reps}")]
-    rows += [(f"{name}: CPU µs/request", shown(values, 1, 4)) for name, values in cpu.items()]
-    report("api layers", rows, {"requests": requests, "reps": reps, "cpu_us": cpu})
+    cpu_per_request_main(__doc__ or "", "api layers", measure, requests=2000, reps=5, quick_requests=100,
+                         label="{}: CPU µs/request")
 
 
 if __name__ == "__main__":
