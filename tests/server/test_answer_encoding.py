@@ -1,5 +1,6 @@
 """An answer's bytes are what ``json.dumps`` with the answers' options writes (redacted, compact,
-newline-terminated), whichever way the encoder is built."""
+newline-terminated), and a JSON log line what structlog's renderer writes with ``json.dumps``,
+whichever way the encoder is built."""
 
 from __future__ import annotations
 
@@ -11,9 +12,11 @@ from enum import Enum
 from typing import Any
 
 import pytest
+import structlog
 
 from interlock_core.model import ReadinessResult, TraitEvaluation
 from interlock_core.redaction import redact
+from interlock_server.logging import _json_dumps
 from interlock_server.responses import JSONResponse, OwnJSONResponse, to_jsonable
 
 
@@ -58,3 +61,14 @@ def test_not_a_number_is_refused_as_before() -> None:
         written({"x": math.nan})
     with pytest.raises(ValueError):
         JSONResponse({"x": math.nan})
+
+
+@pytest.mark.parametrize("event", [
+    {"timestamp": "2026-12-06T19:42:16.414590Z", "level": "info", "logger": "interlock.access", "event": "request",
+     "method": "GET", "path": "/api/pipelines/orders/readiness", "status": 200, "duration_ms": 0.123},
+    {"event": "žluťoučký \u2028 \x00", "when": NOW, "colour": Colour.RED, "n": 2**70, "nan": math.nan,
+     "keys": {1: "a"}},
+])
+def test_a_log_line_is_what_json_dumps_writes(event: dict[str, Any]) -> None:
+    renderer = structlog.processors.JSONRenderer(_json_dumps)
+    assert renderer(None, "info", dict(event)) == structlog.processors.JSONRenderer()(None, "info", dict(event))
