@@ -16,10 +16,10 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TextIO, TypeVar
 
 import yaml
 
@@ -279,6 +279,41 @@ def report(name: str, rows: Sequence[tuple[str, Any]], figures: dict[str, Any]) 
         print(f"  {label.ljust(width)}  {shown}")
     sys.stdout.flush()
     print(json.dumps({"benchmark": name, **figures, "machine": machine()}, sort_keys=False, default=str))
+
+
+async def cpu_turns(apps: dict[str, Any], call: Callable[[Any], Awaitable[Any]], requests: int,
+                    reps: int) -> dict[str, list[float]]:
+    """CPU µs per ``call(app)`` of each app: ``requests`` calls a turn, ``reps`` turns, the order rotated."""
+    cpu: dict[str, list[float]] = {name: [] for name in apps}
+    for turn in range(reps):
+        for name in rotated(list(apps), turn):
+            app = apps[name]
+            started = time.process_time()
+            for _ in range(requests):
+                await call(app)
+            cpu[name].append((time.process_time() - started) / requests * 1e6)
+    return cpu
+
+
+CpuMeasure = Callable[[str | None, int, int, TextIO], Awaitable[dict[str, list[float]]]]
+"""``measure(store_dir, requests, reps, devnull)``: CPU µs per request of each app, per turn."""
+
+
+def cpu_per_request_main(description: str, name: str, measure: CpuMeasure, *, requests: int, reps: int,
+                         quick_requests: int, label: str) -> None:
+    """The command line and report of an in-process benchmark of ASGI apps: ``--requests`` calls per
+    turn, ``--reps`` turns, the access log written to ``os.devnull``; ``label`` formats an app's name."""
+    args = arguments(description, [
+        ("--requests", {"type": int, "default": None, "help": f"calls per turn (default {requests})"}),
+        ("--reps", {"type": int, "default": None, "help": f"turns (default {reps})"}),
+    ])
+    requests = args.requests or (quick_requests if args.quick else requests)
+    reps = args.reps or (1 if args.quick else reps)
+    with open(os.devnull, "w") as devnull:
+        cpu = asyncio.run(measure(args.store_dir, requests, reps, devnull))
+    rows: list[tuple[str, Any]] = [("requests per turn × turns (order rotated)", f"{requests} × {reps}")]
+    rows += [(label.format(app), shown(values, 1, 4)) for app, values in cpu.items()]
+    report(name, rows, {"requests": requests, "reps": reps, "cpu_us": cpu})
 
 
 def met(value: float, target: float, *, at_most: bool = True) -> bool:

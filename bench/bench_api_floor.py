@@ -22,14 +22,20 @@ CPU ratio could come to without the store read.
 
 from __future__ import annotations
 
-import asyncio
 import hmac
-import os
 import secrets
 import time
 from typing import Any, TextIO
 
-from _support import archetype, arguments, open_engine, pipeline, report, rotated, shown, workspace, write_project
+from _support import (
+    archetype,
+    cpu_per_request_main,
+    cpu_turns,
+    open_engine,
+    pipeline,
+    workspace,
+    write_project,
+)
 from starlette.applications import Starlette
 from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
@@ -145,13 +151,7 @@ async def measure(store_dir: str | None, requests: int, reps: int, devnull: Text
             for app in apps.values():  # warm-up
                 for _ in range(min(requests, 300)):
                     assert await call(app, dict(scope)) == 200
-            cpu: dict[str, list[float]] = {name: [] for name in apps}
-            for turn in range(reps):
-                for name in rotated(list(apps), turn):
-                    started = time.process_time()
-                    for _ in range(requests):
-                        await call(apps[name], dict(scope))
-                    cpu[name].append((time.process_time() - started) / requests * 1e6)
+            cpu = await cpu_turns(apps, lambda app: call(app, dict(scope)), requests, reps)
         finally:
             await engine.aclose()
             await layers_engine.aclose()
@@ -159,17 +159,8 @@ async def measure(store_dir: str | None, requests: int, reps: int, devnull: Text
 
 
 def main() -> None:
-    args = arguments(__doc__ or "", [
-        ("--requests", {"type": int, "default": None, "help": "calls per turn (default 3000)"}),
-        ("--reps", {"type": int, "default": None, "help": "turns (default 3)"}),
-    ])
-    requests = args.requests or (200 if args.quick else 3000)
-    reps = args.reps or (1 if args.quick else 3)
-    with open(os.devnull, "w") as devnull:
-        cpu = asyncio.run(measure(args.store_dir, requests, reps, devnull))
-    rows: list[tuple[str, Any]] = [("requests per turn × turns (order rotated)", f"{requests} × {reps}")]
-    rows += [(f"{name} app CPU µs/request", shown(values, 1, 4)) for name, values in cpu.items()]
-    report("api floor", rows, {"requests": requests, "reps": reps, "cpu_us": cpu})
+    cpu_per_request_main(__doc__ or "", "api floor", measure, requests=3000, reps=3, quick_requests=200,
+                         label="{} app CPU µs/request")
 
 
 if __name__ == "__main__":

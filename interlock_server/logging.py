@@ -14,6 +14,7 @@ request (that was a quarter of the API's CPU on a readiness GET). Until logging 
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from typing import Any, TextIO
@@ -39,6 +40,19 @@ def _leading_keys_first(_logger: Any, _method: str, event_dict: dict[str, Any]) 
     lead = {key: event_dict.pop(key) for key in LEADING_KEYS if key in event_dict}
     lead.update(event_dict)
     return lead
+
+
+def _json_dumps(obj: Any, **options: Any) -> str:
+    """``json.dumps(obj, **options)`` for the JSON renderer, with one encoder per set of options
+    (``json.dumps`` with a ``default``, as the renderer calls it, builds one per line)."""
+    key = tuple(options.items())
+    encoder = _ENCODERS.get(key)
+    if encoder is None:
+        encoder = _ENCODERS[key] = json.JSONEncoder(**options)
+    return encoder.encode(obj)
+
+
+_ENCODERS: dict[tuple[tuple[str, Any], ...], json.JSONEncoder] = {}
 
 
 def _timestamper() -> Any:
@@ -143,7 +157,7 @@ def configure_logging(level: str = "info", fmt: str = "auto", stream: TextIO | N
     stream = stream or sys.stderr
     numeric = LEVELS.get(level.lower(), logging.INFO)
     use_json = fmt == "json" or (fmt != "console" and not _is_tty(stream))
-    renderer: Any = (structlog.processors.JSONRenderer() if use_json
+    renderer: Any = (structlog.processors.JSONRenderer(_json_dumps) if use_json
                      else structlog.dev.ConsoleRenderer(colors=_is_tty(stream)))
     # tracebacks become text first, so that the redaction pass sees them too
     exceptions: list[Any] = [structlog.processors.format_exc_info, redact_event]

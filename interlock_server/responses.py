@@ -16,6 +16,9 @@ from interlock_core.redaction import redact
 
 JSON_MEDIA_TYPE = "application/json"
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"), default=str)
+"""The answers' encoder, built once (``json.dumps`` with these options builds one per call)."""
+
 
 def to_jsonable(content: Any) -> Any:
     """Records and models become their JSON dicts (``None`` fields omitted); lists map over."""
@@ -32,10 +35,7 @@ class JSONResponse(Response):
 
     def render(self, content: Any) -> bytes:
         data = to_jsonable(content)
-        return json.dumps(
-            redact(data) if self.redacted else data, ensure_ascii=False, allow_nan=False, separators=(",", ":"),
-            default=str,
-        ).encode("utf-8") + b"\n"
+        return _ENCODER.encode(redact(data) if self.redacted else data).encode("utf-8") + b"\n"
 
 
 class OwnJSONResponse(JSONResponse):

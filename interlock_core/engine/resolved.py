@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from ..archetypes import ArchetypeRegistry, ResolvedTrait, resolve_traits
 from ..errors import InterlockError
-from ..model import Archetype, PipelineConfig
+from ..model import Archetype, PipelineConfig, ScheduleConfig
 
 MAX_KEPT = 20_000
 """Pipelines kept at most; past it the cache starts again (the next reads re-resolve)."""
@@ -33,6 +33,8 @@ class ResolvedPipeline:
     archetype: Archetype | None
     traits: tuple[ResolvedTrait, ...] | None
     """None when the archetype was not loaded when it was resolved (readiness then says why)."""
+    schedules: tuple[ScheduleConfig, ...] = ()
+    """The configuration's schedules (its default one when it names none), shared read-only."""
 
     def pipeline(self) -> PipelineConfig:
         """A copy of the configuration of the caller's own (its nested values shared, read-only)."""
@@ -72,7 +74,8 @@ class ResolvedPipelines:
             archetype, traits = None, None
         if len(self._kept) >= MAX_KEPT:
             self._kept.clear()
-        entry = ResolvedPipeline(version=version, config=config.model_copy(deep=True), archetype=archetype,
-                                 traits=traits)
+        kept = config.model_copy(deep=True)
+        entry = ResolvedPipeline(version=version, config=kept, archetype=archetype, traits=traits,
+                                 schedules=tuple(kept.resolved_schedules()))
         self._kept[config.name] = entry
         return entry

@@ -4,7 +4,7 @@ the dashboard call it); nothing is evaluated, claimed or repaired here."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from ..cycles import cycle_day
 from ..errors import InterlockError, NotFoundError, StoreUnavailable
@@ -55,11 +55,19 @@ class StateReader:
         else:
             reruns = await self.ctx.store.list_reruns(pipeline.name, RERUN_SCAN_LIMIT)
         cycles = [await self._cycle(pipeline, schedule, reruns, run_logs, records)
-                  for schedule in pipeline.resolved_schedules()]
+                  for schedule in self._schedules(pipeline, records)]
         if records is None:
             latest = await self.ctx.store.list_runs(pipeline.name, 1)
         return pipeline_state(pipeline, cycles, readiness, now, latest_run=latest[0] if latest else None,
                               retired=retired or pipeline.retired, problem=problem)
+
+    def _schedules(self, pipeline: PipelineConfig, records: PipelineRecords | None) -> Sequence[ScheduleConfig]:
+        """The pipeline's schedules: those resolved with its stored version when ``records`` were
+        read at that version (:meth:`read_current`), else resolved now."""
+        known = self.resolved.get(pipeline.name) if records is not None else None
+        if known is not None and records is not None and records.config_version == known.version:
+            return known.schedules
+        return pipeline.resolved_schedules()
 
     async def _cycle(self, pipeline: PipelineConfig, schedule: ScheduleConfig, reruns: list[RerunRecord],
                      run_logs: Mapping[tuple[str, str], RunLogEntry] | None,
@@ -98,7 +106,7 @@ class StateReader:
             known = self.resolved.get(pipeline_id)
             now = self.ctx.clock.now()
             cycles = [] if known is None else \
-                [(current_cycle(known.config, s, now), s.name) for s in known.config.resolved_schedules()]
+                [(current_cycle(known.config, s, now), s.name) for s in known.schedules]
             records = await self.ctx.store.read_pipeline(
                 pipeline_id, cycles, readiness=False, config=True,
                 known_version=known.version if known is not None else None, history=RERUN_SCAN_LIMIT)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import sqlite3
 import uuid
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from interlock_core.model import (
@@ -40,6 +41,41 @@ _PUSHED_SQL = (
 )
 
 
+@lru_cache(maxsize=256)
+def _read_pipeline_sql(readiness: bool, cycles: int, config: bool, history: bool) -> str:
+    """The statement of :meth:`SQLiteBatches.read_pipeline` for one shape of read (built once per
+    shape: a readiness GET asks the same shape every time). Its parameters, in order: the pipeline
+    and now for the trait rows; the same for the readiness row; the pipeline, each cycle's date and
+    schedule, now for the run logs; the pipeline for its row; the pipeline, now, the limit for the
+    reruns, the pipeline and now for the newest run; and for the runs the cycles name, the pipeline,
+    the cycles, now, the pipeline, now, the limit, the cycles, now."""
+    parts = [f"SELECT 0, trait_type, '', 0, data FROM traits WHERE pipeline_id = ? AND {LIVE}"]
+    if readiness:
+        parts.append(f"SELECT 1, '', '', 0, data FROM readiness WHERE pipeline_id = ? AND {LIVE}")
+    pairs = " OR ".join("(date = ? AND schedule_id = ?)" for _ in range(cycles))
+    if cycles:
+        parts.append(f"SELECT 2, date, schedule_id, 0, data FROM run_logs WHERE pipeline_id = ? AND ({pairs})"
+                     f" AND {LIVE}")
+    if config:
+        parts.append("SELECT 3, '', '', 0, data FROM pipelines WHERE name = ?")
+    if history:
+        newest = (f"SELECT rowid AS r, requested_at, data FROM reruns WHERE pipeline_id = ? AND {LIVE}"
+                  " ORDER BY requested_at DESC, rowid DESC LIMIT ?")
+        parts.append(f"SELECT 4, '', '', ROW_NUMBER() OVER (ORDER BY requested_at DESC, r DESC), data"
+                     f" FROM ({newest})")
+        parts.append(f"SELECT * FROM (SELECT 5, '', '', 0, data FROM runs WHERE pipeline_id = ? AND {LIVE}"
+                     " ORDER BY created_at DESC, rowid DESC LIMIT 1)")
+        if cycles:
+            rerun_pairs = " OR ".join("(json_extract(data, '$.originalDate') = ? AND "
+                                      f"COALESCE(NULLIF(json_extract(data, '$.scheduleId'), ''), "
+                                      f"'{DEFAULT_SCHEDULE_ID}') = ?)" for _ in range(cycles))
+            named = (f"SELECT json_extract(data, '$.runId') FROM run_logs WHERE pipeline_id = ? AND ({pairs})"
+                     f" AND {LIVE} UNION SELECT json_extract(data, '$.rerunRunId') FROM ({newest})"
+                     f" WHERE {rerun_pairs}")
+            parts.append(f"SELECT 6, '', '', 0, data FROM runs WHERE run_id IN ({named}) AND {LIVE}")
+    return " UNION ALL ".join(parts)
+
+
 class SQLiteBatches(SQLiteStoreBase):
     """Batch reads and the unit-of-work commit."""
 
@@ -53,40 +89,20 @@ class SQLiteBatches(SQLiteStoreBase):
         for; with ``config`` the pipeline's row; with ``history`` its newest reruns, its newest run and
         the runs the run logs and the cycles' reruns name."""
         now = self._now()
-        parts = [f"SELECT 0, trait_type, '', 0, data FROM traits WHERE pipeline_id = ? AND {LIVE}"]
+        wanted = sorted({(date, schedule or DEFAULT_SCHEDULE_ID) for date, schedule in cycles})
+        pair_values = [v for pair in wanted for v in pair]
         params: list[Any] = [pipeline_id, now]
         if readiness:
-            parts.append(f"SELECT 1, '', '', 0, data FROM readiness WHERE pipeline_id = ? AND {LIVE}")
             params += [pipeline_id, now]
-        wanted = sorted({(date, schedule or DEFAULT_SCHEDULE_ID) for date, schedule in cycles})
-        pairs = " OR ".join("(date = ? AND schedule_id = ?)" for _ in wanted)
-        pair_values = [v for pair in wanted for v in pair]
         if wanted:
-            parts.append(f"SELECT 2, date, schedule_id, 0, data FROM run_logs WHERE pipeline_id = ? AND ({pairs})"
-                         f" AND {LIVE}")
             params += [pipeline_id, *pair_values, now]
         if config:
-            parts.append("SELECT 3, '', '', 0, data FROM pipelines WHERE name = ?")
             params.append(pipeline_id)
         if history > 0:
-            newest = (f"SELECT rowid AS r, requested_at, data FROM reruns WHERE pipeline_id = ? AND {LIVE}"
-                      " ORDER BY requested_at DESC, rowid DESC LIMIT ?")
-            parts.append(f"SELECT 4, '', '', ROW_NUMBER() OVER (ORDER BY requested_at DESC, r DESC), data"
-                         f" FROM ({newest})")
-            params += [pipeline_id, now, history]
-            parts.append(f"SELECT * FROM (SELECT 5, '', '', 0, data FROM runs WHERE pipeline_id = ? AND {LIVE}"
-                         " ORDER BY created_at DESC, rowid DESC LIMIT 1)")
-            params += [pipeline_id, now]
+            params += [pipeline_id, now, history, pipeline_id, now]
             if wanted:
-                rerun_pairs = " OR ".join("(json_extract(data, '$.originalDate') = ? AND "
-                                          f"COALESCE(NULLIF(json_extract(data, '$.scheduleId'), ''), "
-                                          f"'{DEFAULT_SCHEDULE_ID}') = ?)" for _ in wanted)
-                named = (f"SELECT json_extract(data, '$.runId') FROM run_logs WHERE pipeline_id = ? AND ({pairs})"
-                         f" AND {LIVE} UNION SELECT json_extract(data, '$.rerunRunId') FROM ({newest})"
-                         f" WHERE {rerun_pairs}")
-                parts.append(f"SELECT 6, '', '', 0, data FROM runs WHERE run_id IN ({named}) AND {LIVE}")
                 params += [pipeline_id, *pair_values, now, pipeline_id, now, history, *pair_values, now]
-        sql, args = " UNION ALL ".join(parts), tuple(params)
+        sql, args = _read_pipeline_sql(readiness, len(wanted), config, history > 0), tuple(params)
         rows = await self._db.read(lambda conn: conn.execute(sql, args).fetchall())
         traits: dict[str, TraitEvaluation] = {}
         cached: ReadinessResult | None = None
