@@ -9,7 +9,7 @@ checkers see the same names as before.
 
 from __future__ import annotations
 
-import importlib
+import sys
 from collections.abc import Callable, Mapping, MutableMapping
 
 
@@ -17,13 +17,15 @@ def exported(package: str, modules: Mapping[str, tuple[str, ...]],
              namespace: MutableMapping[str, object]) -> tuple[Callable[[str], object], Callable[[], list[str]]]:
     """The package's ``__getattr__`` and ``__dir__``: ``modules`` maps each module (relative to
     ``package``) to the public names it defines."""
-    where = {name: module for module, names in modules.items() for name in names}
+    where = {name: package + module if module.startswith(".") else module
+             for module, names in modules.items() for name in names}
 
     def __getattr__(name: str) -> object:
         module = where.get(name)
         if module is None:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
-        value = getattr(importlib.import_module(module, package), name)
+        __import__(module)  # the import statement's own path: ``-X importtime`` shows it
+        value = getattr(sys.modules[module], name)
         namespace[name] = value
         return value
 
