@@ -6,6 +6,7 @@ import importlib
 import importlib.metadata
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from importlib.resources.abc import Traversable
 from pathlib import Path
 from types import ModuleType
@@ -203,7 +204,6 @@ class Plugins:
 
     def __init__(self, pm: pluggy.PluginManager) -> None:
         self.pm = pm
-        self.sources = plugin_sources()
         describe = self.describe_origin
         self.stores: Registry[Any] = Registry("store", describe)
         self.evaluator_runners: Registry[Any] = Registry("evaluator runner", describe)
@@ -232,6 +232,13 @@ class Plugins:
                 files += sorted(Path(str(entry)) for entry in base.iterdir()
                                 if entry.name.endswith((".yaml", ".yml")))
         return files
+
+    @cached_property
+    def sources(self) -> dict[str, PluginSource]:
+        """The package behind each plugin module (:func:`plugin_sources`), read when first asked
+        for (naming a plugin's package in a message, ``interlock plugins``): reading each package's
+        metadata is not needed to use its plugins."""
+        return plugin_sources()
 
     def source(self, origin: str) -> PluginSource:
         return self.sources.get(origin) or PluginSource(origin)

@@ -30,7 +30,7 @@ from pydantic import Field
 
 from ..errors import InterlockError, NotFoundError, ValidationError
 from ..model import PipelineConfig, Record, RunState, RunStatus, ScheduleConfig, Timestamp
-from .backfill_plan import PlannedCycle, backfill_range, cycles_between
+from .backfill_plan import DEFAULT_CONCURRENCY, MAX_CONCURRENCY, PlannedCycle, backfill_range, cycles_between
 from .context import EngineContext
 from .cycle import CyclePass
 from .outcome import Outcome, RunOutcome
@@ -38,9 +38,6 @@ from .runs import ACTIVE, Runs
 
 log = logging.getLogger("interlock.backfill")
 S = RunStatus
-
-DEFAULT_CONCURRENCY = 4
-MAX_CONCURRENCY = 64
 
 
 class BackfillResult(StrEnum):

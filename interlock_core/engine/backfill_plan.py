@@ -21,6 +21,10 @@ from ..errors import ValidationError
 from ..model import PipelineConfig, ScheduleConfig
 from ..schedule import cycles_on_days, excluded
 
+DEFAULT_CONCURRENCY = 4
+"""Cycles of a backfill in flight at once unless told."""
+MAX_CONCURRENCY = 64
+
 MAX_BACKFILL_CYCLES = 1000
 """The most cycles one backfill covers (about three years of a daily schedule)."""
 

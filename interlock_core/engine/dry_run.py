@@ -26,27 +26,13 @@ from ..model import (
 )
 from .budgets import DRIFT_REASON
 from .context import EngineContext
+from .dry_run_marks import marker_key, would_trigger_at
 from .outcome import Outcome, RunOutcome
 from .records import update_shadow_cycle
 from .rerun_decision import decide_rerun
 from .shadow import SchedulerRuns, inputs_digest
 
 KEEP = timedelta(days=8)
-
-
-def marker_key(pipeline_id: str, schedule_id: str, date: str, what: str = "would-trigger") -> str:
-    return f"dry-run:{what}:{pipeline_id}:{schedule_id}:{date}"
-
-
-async def would_trigger_at(ctx: EngineContext, pipeline_id: str, schedule_id: str, date: str) -> datetime | None:
-    """When the cycle of a dry-run pipeline first would have triggered, if it did."""
-    owner = await ctx.store.lease_owner(marker_key(pipeline_id, schedule_id, date))
-    if not owner:
-        return None
-    try:
-        return datetime.fromisoformat(owner.split("|", 1)[0].replace("Z", "+00:00"))
-    except ValueError:
-        return None
 
 
 def _owner(at: datetime) -> str:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from contextvars import ContextVar
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 from ..config.registration import api_pipeline_problems
 from ..errors import ConfigErrors, ConflictError, NotFoundError, PipelineInUse, ValidationError
@@ -24,24 +25,27 @@ from ..model import (
     ShadowCycle,
     TraitEvaluation,
 )
-from ..pipeline_state import PipelineStateView
+from ..pipeline_state import ACTIVE, PipelineStateView
 from ..unit_of_work import PipelineRecords
-from .backfill import DEFAULT_CONCURRENCY, Backfill, BackfillReport, OnCycle
-from .callbacks import Callbacks
+from .backfill_plan import DEFAULT_CONCURRENCY
 from .context import EngineContext
-from .cycle import CyclePass
-from .evaluation import Evaluation
-from .late_data import LateData
-from .monitoring import Monitoring
-from .outcome import RunOutcome
-from .reruns import Reruns
-from .runs import ACTIVE, Runs
-from .shadow_report import ShadowReport, shadow_report
-from .sla import SLAChecks
-from .state import StateReader
-from .sweep import SweepSummary, WatchdogSweep
-from .transitions import Transitions
-from .watchdog import Watchdog
+
+if TYPE_CHECKING:
+    from .backfill import Backfill, BackfillReport, OnCycle
+    from .callbacks import Callbacks
+    from .cycle import CyclePass
+    from .evaluation import Evaluation
+    from .late_data import LateData
+    from .monitoring import Monitoring
+    from .outcome import RunOutcome
+    from .reruns import Reruns
+    from .runs import Runs
+    from .shadow_report import ShadowReport
+    from .sla import SLAChecks
+    from .state import StateReader
+    from .sweep import SweepSummary, WatchdogSweep
+    from .transitions import Transitions
+    from .watchdog import Watchdog
 
 ACTIVE_RUN_SCAN = 50
 """How many of a pipeline's newest runs are checked for one under way before it is removed."""
@@ -54,26 +58,81 @@ _JUST_READ: ContextVar[tuple[ReadinessResult, PipelineConfig, Mapping[tuple[str,
 class Engine:
     def __init__(self, ctx: EngineContext, *, validate_pipeline: Any = None, closers: list[Any] | None = None) -> None:
         self.ctx = ctx
-        self.evaluation = Evaluation(ctx)
-        self.transitions = Transitions(ctx)
-        self.runs = Runs(ctx, self.evaluation, self.transitions)
-        self.callbacks = Callbacks(ctx, self.transitions)
-        self.reruns = Reruns(ctx, self.runs, self.callbacks)
-        self.late_data = LateData(ctx, self.reruns.inputs, self.reruns)
-        self.monitoring = Monitoring(self.evaluation, self.transitions, self.reruns, self.late_data)
-        self.sla = SLAChecks(ctx)
-        self.watchdog = Watchdog(ctx, self.sla)
-        self.cycles = CyclePass(ctx, self.runs, self.callbacks, self.monitoring, self.reruns, self.sla,
-                                self.watchdog, self.late_data)
-        self.sweep = WatchdogSweep(ctx, self.cycles, self.evaluation, self.watchdog)
-        self.states = StateReader(ctx, self.evaluation)
-        self.backfills = Backfill(ctx, self.runs, self.cycles)
         self._validate_pipeline = validate_pipeline
         self._closers = closers or []
 
     @property
     def store(self) -> Any:
         return self.ctx.store
+
+    # ------------------------------------------------------------------------- lifecycle parts
+    # Each part is built (and its module imported) when first used: a command that only reads
+    # state never imports the run lifecycle.
+    @cached_property
+    def evaluation(self) -> Evaluation:
+        from .evaluation import Evaluation
+        return Evaluation(self.ctx)
+
+    @cached_property
+    def transitions(self) -> Transitions:
+        from .transitions import Transitions
+        return Transitions(self.ctx)
+
+    @cached_property
+    def runs(self) -> Runs:
+        from .runs import Runs
+        return Runs(self.ctx, self.evaluation, self.transitions)
+
+    @cached_property
+    def callbacks(self) -> Callbacks:
+        from .callbacks import Callbacks
+        return Callbacks(self.ctx, self.transitions)
+
+    @cached_property
+    def reruns(self) -> Reruns:
+        from .reruns import Reruns
+        return Reruns(self.ctx, self.runs, self.callbacks)
+
+    @cached_property
+    def late_data(self) -> LateData:
+        from .late_data import LateData
+        return LateData(self.ctx, self.reruns.inputs, self.reruns)
+
+    @cached_property
+    def monitoring(self) -> Monitoring:
+        from .monitoring import Monitoring
+        return Monitoring(self.evaluation, self.transitions, self.reruns, self.late_data)
+
+    @cached_property
+    def sla(self) -> SLAChecks:
+        from .sla import SLAChecks
+        return SLAChecks(self.ctx)
+
+    @cached_property
+    def watchdog(self) -> Watchdog:
+        from .watchdog import Watchdog
+        return Watchdog(self.ctx, self.sla)
+
+    @cached_property
+    def cycles(self) -> CyclePass:
+        from .cycle import CyclePass
+        return CyclePass(self.ctx, self.runs, self.callbacks, self.monitoring, self.reruns, self.sla,
+                         self.watchdog, self.late_data)
+
+    @cached_property
+    def sweep(self) -> WatchdogSweep:
+        from .sweep import WatchdogSweep
+        return WatchdogSweep(self.ctx, self.cycles, self.evaluation, self.watchdog)
+
+    @cached_property
+    def states(self) -> StateReader:
+        from .state import StateReader
+        return StateReader(self.ctx, self.evaluation)
+
+    @cached_property
+    def backfills(self) -> Backfill:
+        from .backfill import Backfill
+        return Backfill(self.ctx, self.runs, self.cycles)
 
     # ------------------------------------------------------------------------- pipelines
     async def register_pipeline(self, pipeline: PipelineConfig, *,
@@ -223,6 +282,8 @@ class Engine:
         """Would-trigger against the scheduler's runs, cycle by cycle (:mod:`.shadow_report`). Only reads."""
         pipeline = await self.ctx.pipeline(pipeline_id)
         lookup = self.runs.dry_run.scheduler.lookup(pipeline) is not None
+        from .shadow_report import shadow_report
+
         return await shadow_report(self.ctx, pipeline, since=since, until=until, schedule_id=schedule_id,
                                    lookup=lookup)
 

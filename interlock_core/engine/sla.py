@@ -29,7 +29,7 @@ from ..model import (
 )
 from ..schedule import deadlines
 from .context import EngineContext
-from .dry_run import would_trigger_at
+from .dry_run_marks import would_trigger_at
 
 S = RunStatus
 _MEMO_LIMIT = 100_000

@@ -21,7 +21,7 @@ from ..pipeline_state import ACTIVE, CycleFacts, PipelineStateView, pipeline_sta
 from ..schedule import current_cycle, excluded
 from ..unit_of_work import PipelineRecords
 from .context import EngineContext
-from .dry_run import would_trigger_at
+from .dry_run_marks import would_trigger_at
 from .evaluation import Evaluation
 from .rerun_slot import RERUN_SCAN_LIMIT
 from .resolved import ResolvedPipelines

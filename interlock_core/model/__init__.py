@@ -1,64 +1,71 @@
-"""The domain model: every record and configuration of SPEC.md, with its JSON/YAML keys."""
+"""The domain model: every record and configuration of SPEC.md, with its JSON/YAML keys.
 
-from .archetype import Archetype, ReadinessRule, TraitDefinition
-from .base import ConfigModel, Record
-from .calendar import Calendar
-from .enums import (
-    DEFAULT_SCHEDULE_ID,
-    AlertLevel,
-    EventKind,
-    FailureCategory,
-    PipelineOrigin,
-    ReadinessRuleType,
-    ReadinessStatus,
-    RerunSource,
-    RunStatus,
-    TraitStatus,
-)
-from .monitoring import DriftRule, MonitoringConfig, WatchConfig
-from .outbox import AlertClaim, AlertRecord, AlertStatus, new_alert_id
-from .pipeline import (
-    PIPELINE_NAME,
-    ExclusionConfig,
-    InclusionConfig,
-    JobConfig,
-    PipelineConfig,
-    RetryPolicy,
-    SLAConfig,
-    TraitConfig,
-    TriggerSpec,
-)
-from .project import (
-    AlertSpec,
-    ApiConfig,
-    ArchiverConfig,
-    EngineConfig,
-    LoggingConfig,
-    OutboundConfig,
-    ProjectConfig,
-    ServerConfig,
-    WatchdogConfig,
-    WatcherConfig,
-)
-from .records import (
-    Alert,
-    CascadeMarker,
-    DriftBaseline,
-    Event,
-    EventRecord,
-    ReadinessResult,
-    RerunRecord,
-    RetryAttempt,
-    RunInputs,
-    RunLogEntry,
-    RunState,
-    Timestamp,
-    TraitEvaluation,
-    format_timestamp,
-    utcnow,
-)
-from .schedules import DeadlinePolicy, EvaluationWindow, ScheduleConfig
-from .shadow import SchedulerRun, ShadowCycle
+Public names are imported on first use (:mod:`interlock_core.exports`)."""
+
+import typing
+
+from ..exports import exported as _exported
+
+if typing.TYPE_CHECKING:
+    from .archetype import Archetype, ReadinessRule, TraitDefinition
+    from .base import ConfigModel, Record
+    from .calendar import Calendar
+    from .enums import (
+        DEFAULT_SCHEDULE_ID,
+        AlertLevel,
+        EventKind,
+        FailureCategory,
+        PipelineOrigin,
+        ReadinessRuleType,
+        ReadinessStatus,
+        RerunSource,
+        RunStatus,
+        TraitStatus,
+    )
+    from .monitoring import DriftRule, MonitoringConfig, WatchConfig
+    from .outbox import AlertClaim, AlertRecord, AlertStatus, new_alert_id
+    from .pipeline import (
+        PIPELINE_NAME,
+        ExclusionConfig,
+        InclusionConfig,
+        JobConfig,
+        PipelineConfig,
+        RetryPolicy,
+        SLAConfig,
+        TraitConfig,
+        TriggerSpec,
+    )
+    from .project import (
+        AlertSpec,
+        ApiConfig,
+        ArchiverConfig,
+        EngineConfig,
+        LoggingConfig,
+        OutboundConfig,
+        ProjectConfig,
+        ServerConfig,
+        WatchdogConfig,
+        WatcherConfig,
+    )
+    from .records import (
+        Alert,
+        CascadeMarker,
+        DriftBaseline,
+        Event,
+        EventRecord,
+        ReadinessResult,
+        RerunRecord,
+        RetryAttempt,
+        RunInputs,
+        RunLogEntry,
+        RunState,
+        Timestamp,
+        TraitEvaluation,
+        format_timestamp,
+        utcnow,
+    )
+    from .schedules import DeadlinePolicy, EvaluationWindow, ScheduleConfig
+    from .shadow import SchedulerRun, ShadowCycle
 
 __all__ = [
     "DEFAULT_SCHEDULE_ID",
@@ -124,3 +131,22 @@ __all__ = [
     "new_alert_id",
     "utcnow",
 ]
+
+__getattr__, __dir__ = _exported(__name__, {
+    ".archetype": ("Archetype", "ReadinessRule", "TraitDefinition"),
+    ".base": ("ConfigModel", "Record"),
+    ".calendar": ("Calendar",),
+    ".enums": ("DEFAULT_SCHEDULE_ID", "AlertLevel", "EventKind", "FailureCategory", "PipelineOrigin",
+               "ReadinessRuleType", "ReadinessStatus", "RerunSource", "RunStatus", "TraitStatus"),
+    ".monitoring": ("DriftRule", "MonitoringConfig", "WatchConfig"),
+    ".outbox": ("AlertClaim", "AlertRecord", "AlertStatus", "new_alert_id"),
+    ".pipeline": ("PIPELINE_NAME", "ExclusionConfig", "InclusionConfig", "JobConfig", "PipelineConfig",
+                  "RetryPolicy", "SLAConfig", "TraitConfig", "TriggerSpec"),
+    ".project": ("AlertSpec", "ApiConfig", "ArchiverConfig", "EngineConfig", "LoggingConfig", "OutboundConfig",
+                 "ProjectConfig", "ServerConfig", "WatchdogConfig", "WatcherConfig"),
+    ".records": ("Alert", "CascadeMarker", "DriftBaseline", "Event", "EventRecord", "ReadinessResult",
+                 "RerunRecord", "RetryAttempt", "RunInputs", "RunLogEntry", "RunState", "Timestamp",
+                 "TraitEvaluation", "format_timestamp", "utcnow"),
+    ".schedules": ("DeadlinePolicy", "EvaluationWindow", "ScheduleConfig"),
+    ".shadow": ("SchedulerRun", "ShadowCycle"),
+}, globals())

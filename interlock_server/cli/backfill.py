@@ -7,13 +7,12 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
-from typing import Any, TextIO
+from typing import TextIO
 
 import anyio
 import anyio.abc
 
 from interlock_core.engine import BackfillCycle, BackfillReport, BackfillResult
-from interlock_core.engine.backfill import DEFAULT_CONCURRENCY, MAX_CONCURRENCY
 
 from .output import EXIT_BLOCKED, EXIT_INTERRUPTED, EXIT_OK, Out
 from .session import open_engine
@@ -23,44 +22,6 @@ BAR_WIDTH = 30
 WORDS = {R.COMPLETED: "completed", R.FAILED: "failed", R.RUNNING: "running", R.ALREADY_COMPLETED: "already completed",
          R.ALREADY_RUNNING: "already running", R.NOT_READY: "not ready", R.EXCLUDED: "excluded",
          R.REFUSED: "refused", R.ERROR: "error", R.DRY_RUN: "dry run (would trigger)", R.NOT_STARTED: "not started"}
-
-
-def concurrency(value: str) -> int:
-    """``--concurrency``: 1 to MAX_CONCURRENCY (argparse exits 2 with the reason)."""
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
-    if not 1 <= number <= MAX_CONCURRENCY:
-        raise argparse.ArgumentTypeError(f"{value!r}: from 1 to {MAX_CONCURRENCY} cycles at once")
-    return number
-
-
-def add_parser(sub: Any, run_date: Any) -> None:
-    p = sub.add_parser(
-        "backfill", help="run every cycle of a date range, gated like any run, a few at a time",
-        description="One cycle per date from --from to --to, each gated like any run (its traits evaluated "
-        "for that date; --force launches whatever they say), at most --concurrency at once. Cycles already "
-        "completed or under way are reported, never run twice, so running it again picks up where it stopped; "
-        "days the pipeline's calendar excludes are reported, not run. Ctrl-C starts no new cycle: those "
-        "already starting are launched and recorded first.",
-        epilog="exit codes: 0 every cycle done, already done, excluded or launched; 1 a cycle failed, was not "
-        "ready or was refused; 2 usage or configuration error; 130 interrupted")
-    p.add_argument("pipeline")
-    p.add_argument("--from", dest="since", type=run_date, required=True, metavar="DATE",
-                   help="first cycle date YYYY-MM-DD")
-    p.add_argument("--to", dest="until", type=run_date, required=True, metavar="DATE",
-                   help="last cycle date YYYY-MM-DD (included)")
-    p.add_argument("--schedule", help="the schedule to backfill (default: the pipeline's first)")
-    p.add_argument("--force", action="store_true",
-                   help="launch each cycle whatever its traits say (cycles already completed stay completed)")
-    p.add_argument("--concurrency", type=concurrency, default=DEFAULT_CONCURRENCY, metavar="N",
-                   help=f"cycles in flight at once (default {DEFAULT_CONCURRENCY})")
-    p.add_argument("--no-wait", dest="wait", action="store_false",
-                   help="move on once a run is launched instead of following it until it ends "
-                   "(`interlock serve` follows those of the last 7 days; running the backfill again moves older "
-                   "ones along)")
-    p.add_argument("--json", action="store_true")
 
 
 class Progress:

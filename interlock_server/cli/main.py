@@ -13,15 +13,14 @@ from typing import Any
 
 import anyio
 
+import interlock_core.engine as core_engine  # its refusals are imported when one is raised
 from interlock_core.dates import run_date_problem
-from interlock_core.engine import CycleBusy, RerunExists, RerunRejected
-from interlock_core.engine.budgets import BUDGET_SPENT
 from interlock_core.errors import ConfigError, ConfigErrors, ConflictError, InterlockError, NextStep, PipelineRetired
 from interlock_core.model import RunStatus
 
 from .. import __version__
 from ..telemetry import configure_telemetry, shutdown_telemetry
-from . import alerts, backfill, plugins
+from . import alerts, backfill_parser, plugins
 from .output import EXIT_BLOCKED, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, Out
 
 EPILOG = """\
@@ -161,7 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--schedule", help="only this schedule's cycles (default: every schedule)")
     p.add_argument("--json", action="store_true")
 
-    backfill.add_parser(sub, run_date)
+    backfill_parser.add_parser(sub, run_date)
 
     p = sub.add_parser("rerun", help="run a date again through the same lifecycle (warns when it never ran)")
     p.add_argument("pipeline")
@@ -262,7 +261,7 @@ def _run(handler: Any, args: argparse.Namespace, out: Out) -> int:
         else:
             print(f"refused: {exc.message}", file=sys.stderr)
         return EXIT_BLOCKED
-    except CycleBusy as exc:  # a refusal like a duplicate, not an error
+    except core_engine.CycleBusy as exc:  # a refusal like a duplicate, not an error
         if out.json_mode:
             out.json(exc.to_json())
         else:
@@ -270,11 +269,13 @@ def _run(handler: Any, args: argparse.Namespace, out: Out) -> int:
             print(f"  follow it:  interlock run {exc.run.pipeline_id} --date {exc.run.date} --wait\n"
                   f"  cancel it:  interlock cancel {exc.run.run_id}", file=sys.stderr)
         return EXIT_BLOCKED
-    except RerunRejected as exc:  # the budget or the no-new-data breaker: a refusal, naming why
+    except core_engine.RerunRejected as exc:  # the budget or the no-new-data breaker: a refusal, naming why
         if out.json_mode:
             out.json({**exc.to_json(), "error": exc.described(cli_step)})
         else:
             print(f"refused: {exc.message}", file=sys.stderr)
+            from interlock_core.engine.budgets import BUDGET_SPENT
+
             verdict = exc.verdict
             if verdict.reason == BUDGET_SPENT:
                 print(f"  budget:  retry.{verdict.budget} ({verdict.used} of {verdict.limit} used for "
@@ -283,7 +284,7 @@ def _run(handler: Any, args: argparse.Namespace, out: Out) -> int:
                 print(f"  run it anyway:  interlock rerun {verdict.pipeline_id} --date {verdict.date} "
                       f"--schedule {verdict.schedule_id} --reason \"...\" --force", file=sys.stderr)
         return EXIT_BLOCKED
-    except RerunExists as exc:  # one rerun of a cycle at a time: a refusal too
+    except core_engine.RerunExists as exc:  # one rerun of a cycle at a time: a refusal too
         if out.json_mode:
             out.json(exc.to_json())
         else:

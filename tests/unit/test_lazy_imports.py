@@ -144,3 +144,28 @@ def test_a_lazy_plugin_whose_library_is_missing_is_a_located_config_error(tmp_pa
         ("ghost.yaml", 4, "trigger.type", "trigger type 'ghost'"),
         ("interlock.yaml", 3, "alerts[0].type", "alert sink 'ghost-sink'"),
     ]
+
+
+# ------------------------------------------------------------------- what a read-only status imports
+
+LIFECYCLE = ("interlock_core.engine.runs", "interlock_core.engine.cycle", "interlock_core.engine.callbacks",
+             "interlock_core.engine.transitions", "interlock_core.engine.reruns", "interlock_core.engine.backfill",
+             "interlock_core.engine.monitoring", "interlock_core.engine.late_data", "interlock_core.engine.sweep",
+             "interlock_core.engine.watchdog", "interlock_core.engine.shadow", "interlock_core.watcher")
+OPTIONAL = ("aioboto3", "boto3", "botocore", "aiobotocore", "redis", "httpx", "psycopg", "opentelemetry")
+
+
+def test_status_on_a_sqlite_project_imports_no_lifecycle_module_and_no_optional_library(project: Path) -> None:
+    """``status`` only reads state: the engine builds its run lifecycle on first use, so neither it
+    nor any optional library (AWS, Redis, HTTP, PostgreSQL, OpenTelemetry) is imported."""
+    probe = ("import json, sys\n"
+             "from interlock_server.cli.main import main\n"
+             "code = main(sys.argv[1:])\n"
+             "print(json.dumps({'code': code, 'loaded': sorted(m for m in sys.modules\n"
+             f"    if m in {LIFECYCLE!r} or m.split('.')[0] in {OPTIONAL!r})}}))\n")
+    for command in (["status"], ["status", "example"]):
+        proc = subprocess.run([sys.executable, "-c", probe, "-C", str(project), *command], cwd=project,
+                              capture_output=True, text=True, timeout=120, check=False)
+        assert proc.stdout.strip(), proc.stderr
+        result = json.loads(proc.stdout.strip().splitlines()[-1])
+        assert result == {"code": 0, "loaded": []}, command

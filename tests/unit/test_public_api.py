@@ -37,7 +37,16 @@ CONFIG = [
     "reload_pipelines", "validate_pipeline",
 ]
 
-PACKAGES = [(interlock_core, CORE), (interlock_core.model, MODEL), (interlock_core.config, CONFIG)]
+def loaded(package: ModuleType) -> ModuleType:
+    """The package with each exported name imported: a package imports its names on first use
+    (``interlock_core.exports``), and what it holds is judged once all of them are."""
+    for name in getattr(package, "__all__", []):
+        getattr(package, name, None)
+    return package
+
+
+PACKAGES = [(loaded(interlock_core), CORE), (loaded(interlock_core.model), MODEL),
+            (loaded(interlock_core.config), CONFIG)]
 INCLUDED_PRIVATE_MEMBERS = {"__version__"}
 
 
