@@ -38,6 +38,22 @@ printf '{"status":"PASS"}\\n'
 
 
 # ----------------------------------------------------------------------------- command line
+async def asgi_call(app: Any, scope: dict[str, Any]) -> int:
+    """One request through an ASGI app, in process (an empty body); the response's status."""
+    status = 0
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+
+    await app(scope, receive, send)
+    return status
+
+
 def arguments(description: str, extra: Sequence[tuple[str, dict[str, Any]]] = ()) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--quick", action="store_true", help="tiny sizes, for the smoke test (seconds)")

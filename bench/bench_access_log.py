@@ -17,7 +17,7 @@ import os
 import time
 from typing import Any, TextIO
 
-from _support import archetype, arguments, open_engine, pipeline, report, rotated, shown, spread, workspace
+from _support import archetype, arguments, asgi_call, open_engine, pipeline, report, rotated, shown, spread, workspace
 from _support import write_project as write_bench_project
 
 from interlock_server.app import create_app
@@ -27,21 +27,6 @@ TRAITS = ["freshness", "volume", "schema"]
 PIPELINE = "bench-readiness"
 KEY = "bench-access-log-key"
 
-
-async def call(app: Any, scope: dict[str, Any]) -> int:
-    """One request through the ASGI app; its status."""
-    status = 0
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: dict[str, Any]) -> None:
-        nonlocal status
-        if message["type"] == "http.response.start":
-            status = message["status"]
-
-    await app(scope, receive, send)
-    return status
 
 
 def access_line_cpu(count: int) -> float:
@@ -95,13 +80,13 @@ async def measure(store_dir: str | None, requests: int, reps: int, devnull: Text
                      "headers": [(b"host", b"127.0.0.1:8080"), (b"x-api-key", KEY.encode())]}
             for app in apps.values():  # warm-up
                 for _ in range(min(requests, 500)):
-                    assert await call(app, dict(scope)) == 200
+                    assert await asgi_call(app, dict(scope)) == 200
             cpu: dict[bool, list[float]] = {True: [], False: []}
             for turn in range(reps):
                 for logged in rotated([True, False], turn):
                     started = time.process_time()
                     for _ in range(requests):
-                        await call(apps[logged], dict(scope))
+                        await asgi_call(apps[logged], dict(scope))
                     cpu[logged].append((time.process_time() - started) / requests)
             line = [access_line_cpu(requests) for _ in range(reps)]
         finally:

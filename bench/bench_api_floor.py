@@ -29,6 +29,7 @@ from typing import Any, TextIO
 
 from _support import (
     archetype,
+    asgi_call,
     cpu_per_request_main,
     cpu_turns,
     open_engine,
@@ -86,20 +87,6 @@ class Least:
                    duration_ms=round(elapsed * 1000, 3), client="127.0.0.1:50000", request_id=request_id)
 
 
-async def call(app: Any, scope: dict[str, Any]) -> int:
-    status = 0
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: dict[str, Any]) -> None:
-        nonlocal status
-        if message["type"] == "http.response.start":
-            status = message["status"]
-
-    await app(scope, receive, send)
-    return status
-
 
 async def measure(store_dir: str | None, requests: int, reps: int, devnull: TextIO) -> dict[str, list[float]]:
     with workspace(store_dir, "api-floor") as root:
@@ -150,8 +137,8 @@ async def measure(store_dir: str | None, requests: int, reps: int, devnull: Text
             document.update(__import__("json").loads(captured["body"]))
             for app in apps.values():  # warm-up
                 for _ in range(min(requests, 300)):
-                    assert await call(app, dict(scope)) == 200
-            cpu = await cpu_turns(apps, lambda app: call(app, dict(scope)), requests, reps)
+                    assert await asgi_call(app, dict(scope)) == 200
+            cpu = await cpu_turns(apps, lambda app: asgi_call(app, dict(scope)), requests, reps)
         finally:
             await engine.aclose()
             await layers_engine.aclose()

@@ -32,6 +32,7 @@ from _support import (
     PASS_SCRIPT,
     archetype,
     arguments,
+    asgi_call,
     open_engine,
     pipeline,
     report,
@@ -119,20 +120,6 @@ class Switch:
             self.sink.wait()
 
 
-async def call(app: Any, scope: dict[str, Any]) -> int:
-    status = 0
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: dict[str, Any]) -> None:
-        nonlocal status
-        if message["type"] == "http.response.start":
-            status = message["status"]
-
-    await app(scope, receive, send)
-    return status
-
 
 async def measure(args: Any, spans: int, evaluations: int, processes: int, requests: int,
                   reps: int) -> dict[str, list[float]]:
@@ -161,7 +148,7 @@ async def measure(args: Any, spans: int, evaluations: int, processes: int, reque
                     switch.set(mode == "on")
                     for _ in range(min(evaluations, 50)):
                         await engine.evaluate(PIPELINE)
-                        assert await call(app, dict(scope)) == 200
+                        assert await asgi_call(app, dict(scope)) == 200
                 for turn in range(reps):
                     for mode in rotated(modes, turn):
                         switch.set(mode == "on")
@@ -176,7 +163,7 @@ async def measure(args: Any, spans: int, evaluations: int, processes: int, reque
                         cpu[f"processes_{mode}"].append((time.process_time() - started) / processes)
                         started = time.process_time()
                         for _ in range(requests):
-                            await call(app, dict(scope))
+                            await asgi_call(app, dict(scope))
                         cpu[f"request_{mode}"].append((time.process_time() - started) / requests)
                     cpu["span_baseline"].append(span_loop(spans, traced=False))
             finally:
