@@ -2,8 +2,10 @@
 
 The lifecycle (the run log gate, the consequences of a failure), the AWS state machine's outcome
 step, a dry-run pipeline's shadow, and the pipeline state that ``interlock status``, the API and
-the dashboard show all ask it; nothing else weighs a retry policy. It is pure: the caller passes
-``now`` (its clock's), so a fake clock decides every case.
+the dashboard show all ask it; nothing else weighs a retry policy. It is pure and reads no clock:
+it says when the next attempt may start (:attr:`RetryDecision.at`), and
+:meth:`RetryDecision.waiting` compares that with the caller's ``now``, so a fake clock decides
+every case.
 
 The policy (a pipeline's ``retry`` section) is applied in this order:
 
