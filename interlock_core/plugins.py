@@ -206,22 +206,34 @@ class Plugins:
         self.pm = pm
         describe = self.describe_origin
         self.stores: Registry[Any] = Registry("store", describe)
-        self.evaluator_runners: Registry[Any] = Registry("evaluator runner", describe)
         self.trigger_types: Registry[Any] = Registry("trigger type", describe)
         self.alert_sinks: Registry[Any] = Registry("alert sink", describe)
-        self.builtin_evaluators: Registry[Any] = Registry("builtin evaluator", describe)
         self.archives: Registry[Any] = Registry("archive", describe)
         """Long-term archives the archiver copies history into (``serve`` picks one by name)."""
         self._collect(self.stores, pm.hook.interlock_register_stores)
-        self._collect(self.evaluator_runners, pm.hook.interlock_register_evaluator_runners)
         self._collect(self.trigger_types, pm.hook.interlock_register_trigger_types)
         self._collect(self.alert_sinks, pm.hook.interlock_register_alert_sinks)
-        self._collect(self.builtin_evaluators, pm.hook.interlock_register_builtin_evaluators)
         self._collect(self.archives, pm.hook.interlock_register_archives)
         self.starter_dirs: list[Traversable] = [
             directory for found in reversed(pm.hook.interlock_register_starter_content()) for directory in found or []]
         """Directories of archetypes and calendars every project gets (``<dir>/archetypes/*.yaml``,
         ``<dir>/calendars/*.yaml``), in registration order."""
+
+    @cached_property
+    def evaluator_runners(self) -> Registry[Any]:
+        """Collected when first asked for (building an engine's runners, ``interlock plugins``):
+        their hooks import the runners, which a command that evaluates nothing does not need."""
+        registry: Registry[Any] = Registry("evaluator runner", self.describe_origin)
+        self._collect(registry, self.pm.hook.interlock_register_evaluator_runners)
+        return registry
+
+    @cached_property
+    def builtin_evaluators(self) -> Registry[Any]:
+        """Collected when first asked for (validating a ``builtin:`` evaluator's config, running
+        one, ``interlock plugins``), like :attr:`evaluator_runners`."""
+        registry: Registry[Any] = Registry("builtin evaluator", self.describe_origin)
+        self._collect(registry, self.pm.hook.interlock_register_builtin_evaluators)
+        return registry
 
     def starter_files(self, kind: str) -> list[Path]:
         """The starter ``kind`` files (``archetypes``, ``calendars``): sorted within each directory."""

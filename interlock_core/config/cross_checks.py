@@ -45,7 +45,7 @@ def validate_pipeline(
         for trait in unknown_traits(archetype, pipeline):
             message = f"trait {trait!r} is not defined by archetype {archetype.name!r}"
             errors.append(err(message, ("traits", trait)))
-        errors.extend(builtin_config_problems(pipeline, archetype, plugins.builtin_evaluators, err))
+        errors.extend(builtin_config_problems(pipeline, archetype, lambda: plugins.builtin_evaluators, err))
         drift_trait = pipeline.monitoring.drift_trait if pipeline.watch is not None else None
         if drift_trait is not None:
             names = [t.type for t in resolve_traits(archetype, pipeline)]

@@ -39,19 +39,23 @@ def unresolved_evaluators(pipeline: PipelineConfig, archetypes: ArchetypeRegistr
     return problems
 
 
-def builtin_config_problems(pipeline: PipelineConfig, archetype: Archetype, builtins: Registry[Any],
+def builtin_config_problems(pipeline: PipelineConfig, archetype: Archetype, registry: Callable[[], Registry[Any]],
                             report: Callable[[str, tuple[str | int, ...]], ConfigError]) -> list[ConfigError]:
     """The second pass for ``builtin:`` evaluators: each trait's resolved config (the archetype's
     ``defaultConfig`` with the pipeline's ``config`` over it) validated by the builtin's own
     ``config_model``, when it has one. A problem is reported at ``traits.<type>.config.<key>``, or,
     for a key only the archetype's ``defaultConfig`` gives, says so. When the pipeline names another
     evaluator than the archetype's, only the config the pipeline writes is checked (the archetype's
-    defaults were meant for its own evaluator)."""
+    defaults were meant for its own evaluator). ``registry`` gives the builtin evaluators; it is
+    asked only when a trait names a ``builtin:`` evaluator."""
     problems: list[ConfigError] = []
     for trait in resolve_traits(archetype, pipeline):
         evaluator = trait.evaluator or ""
+        if not evaluator.startswith("builtin:"):
+            continue
         name = evaluator.removeprefix("builtin:")
-        if not evaluator.startswith("builtin:") or name not in builtins:
+        builtins = registry()
+        if name not in builtins:
             continue  # an unknown builtin is reported by the evaluator check
         try:
             model = getattr(builtins.get(name), "config_model", None)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, MutableSequence, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -93,7 +93,7 @@ class EngineContext:
     clock: Clock
     archetypes: ArchetypeRegistry
     calendars: CalendarRegistry
-    runners: list[EvaluatorRunner]
+    runners: MutableSequence[EvaluatorRunner]
     triggers: TriggerRegistry
     alerts: AlertSubmitter
     notifier: Notifier

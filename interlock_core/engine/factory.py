@@ -4,6 +4,7 @@ store's own notifier when its backend reaches other processes: SQLite, Redis).""
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -19,11 +20,12 @@ from ..notify import LocalNotifier
 from ..outbound import HostPolicy
 from ..outbox import SinkPolicy, sink_policies
 from ..plugins import PluginContext, Plugins, load_plugins
-from ..ports import Notifier, RunnerContext, Store, WakeUpStore
+from ..ports import EvaluatorRunner, Notifier, RunnerContext, Store, WakeUpStore
 from ..sink_state import StoreSinkState
 from .context import EngineContext, TriggerRegistry
 from .engine import Engine
 from .pipeline_files import sync_pipeline_files
+from .runner_list import RunnerList
 
 log = logging.getLogger("interlock.engine")
 
@@ -53,18 +55,21 @@ def build_engine(
     store = store or create_store(project, clock, plugins)
     outbound = HostPolicy(project.config.outbound.allow_hosts, project.config.outbound.deny_hosts)
     context = PluginContext(project_dir=project.root, clock=clock, outbound=outbound)
-    builtins = {name: item for name, item in plugins.builtin_evaluators.items()}
     runner_context = RunnerContext(
         evaluator_dirs=tuple(Path(d) for d in project.evaluator_dirs), store=store, clock=clock,
-        options={"builtins": builtins, "outbound": outbound, "evaluator_env": tuple(project.config.evaluator_env),
-                 "calendars": project.calendars,
+        options={"builtins": _LazyBuiltins(plugins), "outbound": outbound,
+                 "evaluator_env": tuple(project.config.evaluator_env), "calendars": project.calendars,
                  **(evaluator_options or {})},
     )
-    runner_classes = sorted((cls for _, cls in plugins.evaluator_runners.items()),
-                            key=lambda c: -int(getattr(c, "priority", 0)))
-    runners = [cls(runner_context) for cls in runner_classes]
+
+    def build_runners() -> list[EvaluatorRunner]:
+        runner_classes = sorted((cls for _, cls in plugins.evaluator_runners.items()),
+                                key=lambda c: -int(getattr(c, "priority", 0)))
+        return [cls(runner_context) for cls in runner_classes]
+
+    runners = RunnerList(build_runners)
     triggers = TriggerRegistry(classes=plugins.trigger_types.view(), factory=lambda cls: cls(context))
-    closers: list[Any] = [r.close for r in runners if hasattr(r, "close")]
+    closers: list[Any] = [runners.close]
     policies = _policies(project)
     if alerts is None:
         alerts = _sender(project, plugins, store, clock, policies, context, closers, dead_letter)
@@ -89,6 +94,29 @@ def build_engine(
             raise ConfigErrors(errors)
 
     return Engine(ctx, validate_pipeline=validate, closers=closers)
+
+
+class _LazyBuiltins(Mapping[str, Any]):
+    """The builtin evaluators by name (the ``builtins`` runner option), every one imported the
+    first time any is asked for: the builtin runner copies them all when it is built."""
+
+    def __init__(self, plugins: Plugins) -> None:
+        self._plugins = plugins
+        self._items: dict[str, Any] | None = None
+
+    def _loaded(self) -> dict[str, Any]:
+        if self._items is None:
+            self._items = dict(self._plugins.builtin_evaluators.items())
+        return self._items
+
+    def __getitem__(self, name: str) -> Any:
+        return self._loaded()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._loaded())
+
+    def __len__(self) -> int:
+        return len(self._loaded())
 
 
 def _policies(project: Project) -> list[SinkPolicy]:

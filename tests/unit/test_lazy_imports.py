@@ -169,3 +169,17 @@ def test_status_on_a_sqlite_project_imports_no_lifecycle_module_and_no_optional_
         assert proc.stdout.strip(), proc.stderr
         result = json.loads(proc.stdout.strip().splitlines()[-1])
         assert result == {"code": 0, "loaded": []}, command
+
+
+def test_status_on_a_sqlite_project_imports_no_evaluator_runner(project: Path) -> None:
+    """The evaluator runners and builtin evaluators are registered and built on first use: a
+    ``status`` (which evaluates nothing) imports none of their modules."""
+    probe = ("import json, sys\n"
+             "from interlock_server.cli.main import main\n"
+             "code = main(sys.argv[1:])\n"
+             "print(json.dumps({'code': code, 'loaded': sorted(m for m in sys.modules\n"
+             "    if m.startswith('interlock_plugins.evaluators.'))}))\n")
+    proc = subprocess.run([sys.executable, "-c", probe, "-C", str(project), "status"], cwd=project,
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert proc.stdout.strip(), proc.stderr
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == {"code": 0, "loaded": []}
