@@ -13,11 +13,10 @@ import pytest
 
 from interlock_core.clock import FakeClock
 from interlock_plugins.stores.redis import RedisStore
+from tests.helpers.backends import REDIS_URL
 
 from .records import Advance, OpenStore
 from .suite import StoreConformance
-
-REDIS_URL = "redis://127.0.0.1:6379"
 
 pytestmark = pytest.mark.redis
 

@@ -25,13 +25,12 @@ import yaml
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
+from tests.helpers.backends import POSTGRES_DSN, REDIS_ADDR
 from tests.helpers.orchestrator import Orchestrator
 from tests.helpers.served import Served
 
 E2E_EVALUATORS = Path(__file__).resolve().parents[1] / "fixtures" / "e2e_evaluators"
 SENSORS_ENV = "INTERLOCK_E2E_SENSORS"
-POSTGRES_DSN = os.environ.get("INTERLOCK_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test")
-REDIS_ADDR = "127.0.0.1:6379"
 WAIT = 30.0
 """The longest a scenario waits for the deployment to react (it normally takes a second or two;
 the margin is for a loaded CI machine)."""
@@ -77,7 +76,7 @@ def write_project(root: Path, store: dict[str, Any], **config: Any) -> Path:
     return root
 
 
-def redis_store(prefix: str, addr: str = "127.0.0.1:6379") -> dict[str, Any]:
+def redis_store(prefix: str, addr: str = REDIS_ADDR) -> dict[str, Any]:
     return {"provider": "redis", "redis": {"addr": addr, "keyPrefix": prefix}}
 
 

@@ -22,6 +22,7 @@ from interlock_core.outbox import SinkPolicy
 from interlock_core.ports import Store
 from interlock_plugins.stores.redis import RedisStore
 from interlock_plugins.stores.sqlite import SQLiteStore
+from tests.helpers.backends import REDIS_URL
 from tests.helpers.project import Harness, pipeline
 
 K = EventKind
@@ -224,7 +225,7 @@ async def shared_stores(request: pytest.FixtureRequest, harness: Harness) -> Asy
         stores: list[Any] = [SQLiteStore(harness.root / "shared.db", clock=harness.clock) for _ in range(3)]
     else:
         prefix = f"outbox-{uuid.uuid4().hex[:10]}:"
-        stores = [RedisStore(url="redis://127.0.0.1:6379/0", key_prefix=prefix, clock=harness.clock)
+        stores = [RedisStore(url=REDIS_URL, key_prefix=prefix, clock=harness.clock)
                   for _ in range(3)]
     for store in stores:
         await store.start()

@@ -4,7 +4,6 @@ the concurrency bound, and stopping or cancelling with nothing left half-claimed
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,7 +16,7 @@ from interlock_core.engine import BackfillResult, Engine
 from interlock_core.errors import StoreUnavailable, ValidationError
 from interlock_core.model import RunStatus
 from interlock_core.ports import LaunchResult, PollResult, Store
-from interlock_plugins.stores.redis import RedisStore
+from tests.helpers.backends import scratch_redis_store
 from tests.helpers.project import Harness, pipeline
 
 S = RunStatus
@@ -30,12 +29,8 @@ async def store(request: pytest.FixtureRequest, harness: Harness) -> AsyncIterat
     if request.param == "sqlite":
         yield None  # the project's own SQLite file
         return
-    redis = RedisStore(url="redis://127.0.0.1:6379/0", key_prefix=f"backfill-{uuid.uuid4().hex[:10]}:",
-                       clock=harness.clock)
-    try:
+    async with scratch_redis_store(harness.clock, "backfill") as redis:
         yield redis
-    finally:
-        await redis.purge()
 
 
 def launches(marker: Path) -> list[str]:

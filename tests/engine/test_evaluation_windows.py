@@ -4,7 +4,6 @@ window's cadence, EVALUATION_WINDOW_EXPIRED once across two watchers on one stor
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,7 +16,7 @@ from interlock_core.model import EventKind, RunStatus
 from interlock_core.pipeline_state import PipelineState
 from interlock_core.ports import Store
 from interlock_core.watcher import Watcher
-from interlock_plugins.stores.redis import RedisStore
+from tests.helpers.backends import scratch_redis_store
 from tests.helpers.project import Harness, MemoryAlerts, pipeline
 
 K = EventKind
@@ -30,12 +29,8 @@ async def store(request: pytest.FixtureRequest, harness: Harness) -> AsyncIterat
     if request.param == "sqlite":
         yield None  # the project's own SQLite file, shared by every engine the harness builds
         return
-    redis = RedisStore(url="redis://127.0.0.1:6379/0", key_prefix=f"window-{uuid.uuid4().hex[:10]}:",
-                       clock=harness.clock)
-    try:
+    async with scratch_redis_store(harness.clock, "window") as redis:
         yield redis
-    finally:
-        await redis.purge()
 
 
 async def engine_on(harness: Harness, store: Store | None, alerts: MemoryAlerts | None = None) -> Engine:

@@ -5,7 +5,6 @@ followed until it ends."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -15,7 +14,7 @@ from interlock_core.engine import Engine
 from interlock_core.model import EventKind, FailureCategory, RunStatus
 from interlock_core.ports import Store
 from interlock_core.watcher import Watcher
-from interlock_plugins.stores.redis import RedisStore
+from tests.helpers.backends import scratch_redis_store
 from tests.helpers.project import Harness, MemoryAlerts, pipeline
 from tests.helpers.webhook import webhook_server
 
@@ -29,12 +28,8 @@ async def store(request: pytest.FixtureRequest, harness: Harness) -> AsyncIterat
     if request.param == "sqlite":
         yield None
         return
-    redis = RedisStore(url="redis://127.0.0.1:6379/0", key_prefix=f"pollwin-{uuid.uuid4().hex[:10]}:",
-                       clock=harness.clock)
-    try:
+    async with scratch_redis_store(harness.clock, "pollwin") as redis:
         yield redis
-    finally:
-        await redis.purge()
 
 
 async def events(engine: Engine, name: str, kind: EventKind) -> list[Any]:

@@ -16,10 +16,10 @@ from interlock_core.engine.runs import MAX_RELAUNCHES
 from interlock_core.model import EventKind, RunLogEntry, RunStatus
 from interlock_core.ports import LaunchRequest
 from interlock_core.watcher import Watcher
+from tests.helpers.backends import REDIS_ADDR
 from tests.helpers.project import Harness, pipeline, store_key
 
 S = RunStatus
-REDIS_ADDR = "127.0.0.1:6379"
 
 
 @pytest.fixture(params=["sqlite", "redis"])

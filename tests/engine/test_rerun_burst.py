@@ -19,6 +19,7 @@ from interlock_core.ports import Store
 from interlock_core.watcher import Watcher
 from interlock_plugins.stores.dynamodb import DynamoDBStore
 from interlock_plugins.stores.redis import RedisStore
+from tests.helpers.backends import REDIS_URL
 from tests.helpers.dynamodb import dynamodb_moto_server
 from tests.helpers.project import Harness, pipeline
 from tests.helpers.webhook import Webhook, webhook_server
@@ -50,7 +51,7 @@ async def stores(request: pytest.FixtureRequest, harness: Harness,
         made: list[RedisStore] = []
 
         def redis() -> Store:
-            made.append(RedisStore(url="redis://127.0.0.1:6379/0", key_prefix=prefix, clock=harness.clock))
+            made.append(RedisStore(url=REDIS_URL, key_prefix=prefix, clock=harness.clock))
             return made[-1]
 
         try:

@@ -16,7 +16,7 @@ from interlock_core.model import EventKind
 from interlock_core.ports import Store
 from interlock_core.watcher import Watcher
 from interlock_plugins.stores.dynamodb import DynamoDBStore
-from interlock_plugins.stores.redis import RedisStore
+from tests.helpers.backends import scratch_redis_store
 from tests.helpers.dynamodb import dynamodb_moto_server
 from tests.helpers.project import Harness, pipeline
 from tests.helpers.webhook import webhook_server
@@ -35,12 +35,8 @@ def moto_server() -> Iterator[MotoServer]:
 async def store(request: pytest.FixtureRequest, harness: Harness,
                 monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Store]:
     if request.param == "redis":
-        redis = RedisStore(url="redis://127.0.0.1:6379/0", key_prefix=f"watchdog-{uuid.uuid4().hex[:10]}:",
-                           clock=harness.clock)
-        try:
+        async with scratch_redis_store(harness.clock, "watchdog") as redis:
             yield redis
-        finally:
-            await redis.purge()
         return
     server: MotoServer = request.getfixturevalue("moto_server")
     fake_aws_environment(monkeypatch, server)

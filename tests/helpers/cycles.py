@@ -13,9 +13,8 @@ import redis
 
 from interlock_core.engine import Engine
 from interlock_core.watcher import Watcher
+from tests.helpers.backends import REDIS_ADDR
 from tests.helpers.project import Harness, pipeline
-
-REDIS_ADDR = "127.0.0.1:6379"
 
 
 @pytest.fixture(params=["sqlite", "redis"], name="store_config")

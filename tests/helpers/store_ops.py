@@ -10,6 +10,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from tests.helpers.backends import REDIS_ADDR
+
 
 @dataclass
 class Tally:
@@ -113,7 +115,7 @@ async def measure(harness: Any, provider: str = "sqlite") -> dict[str, dict[str,
     if provider == "redis":
         import uuid
 
-        config = {"provider": "redis", "redis": {"addr": "127.0.0.1:6379", "keyPrefix": f"ops-{uuid.uuid4().hex[:8]}:"}}
+        config = {"provider": "redis", "redis": {"addr": REDIS_ADDR, "keyPrefix": f"ops-{uuid.uuid4().hex[:8]}:"}}
     harness.write([three(n) for n in names], config=config)
     for name in names:
         harness.sensors.ready(name)

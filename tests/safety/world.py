@@ -23,13 +23,13 @@ from interlock_core.model import Alert, Event, EventKind, PipelineConfig, Schedu
 from interlock_core.plugins import load_plugins
 from interlock_core.watcher import Watcher
 from interlock_plugins.stores.sqlite import SQLiteStore
+from tests.helpers.backends import REDIS_URL
 
 from . import plugin
 from .faults import FaultyStore, MemorySink, RecordingAlerts
 from .leases import FakeTimeLeaseRedisStore
 from .oracle import new_decision
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
 START = datetime(2026, 3, 6, 9, 0, tzinfo=UTC)  # a Friday; New York springs forward on Sunday the 8th
 
 ARCHETYPE = {

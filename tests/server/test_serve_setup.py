@@ -30,6 +30,7 @@ from interlock_server.listen import (
 )
 from interlock_server.serve import _archiver, serve
 from interlock_server.state import ApiState
+from tests.helpers.backends import REDIS_ADDR
 
 from .support import write_project
 
@@ -89,7 +90,7 @@ async def test_engines_get_the_notifier_of_their_store(tmp_path: Path) -> None:
     root = write_project(tmp_path, config={"provider": "redis"})
     config = yaml.safe_load((root / "interlock.yaml").read_text())
     del config["sqlite"]
-    config["redis"] = {"addr": "127.0.0.1:6379", "keyPrefix": "serve-setup-test:"}
+    config["redis"] = {"addr": REDIS_ADDR, "keyPrefix": "serve-setup-test:"}
     (root / "interlock.yaml").write_text(yaml.safe_dump(config))
     redis_engine = build_engine(load_project(root), alerts=NullAlerts())
     notifier = redis_engine.ctx.notifier

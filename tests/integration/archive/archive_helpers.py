@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import psycopg
 
-DSN = os.environ.get("INTERLOCK_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test")
+from tests.helpers.backends import POSTGRES_DSN
+
+DSN = POSTGRES_DSN
 
 
 class Raw:

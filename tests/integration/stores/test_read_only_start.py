@@ -18,6 +18,7 @@ from interlock_core.model import PipelineConfig
 from interlock_plugins.stores.dynamodb import DynamoDBStore
 from interlock_plugins.stores.redis import RedisStore
 from interlock_plugins.stores.sqlite import SQLiteStore
+from tests.helpers.backends import REDIS_ADDR
 from tests.helpers.dynamodb import dynamodb_moto_server
 from tests.moto_server import FAKE_REGION, MotoServer, fake_aws_environment
 
@@ -62,7 +63,7 @@ async def test_sqlite_read_only_reads_an_existing_store(tmp_path: Path) -> None:
 
 
 async def test_redis_read_only_starts_as_usual() -> None:
-    store = RedisStore(addr="127.0.0.1:6379", key_prefix=f"ro-{uuid.uuid4().hex[:8]}:")
+    store = RedisStore(addr=REDIS_ADDR, key_prefix=f"ro-{uuid.uuid4().hex[:8]}:")
     await store.start_read_only()
     try:
         assert await store.list_pipelines() == []

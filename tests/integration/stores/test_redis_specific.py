@@ -31,10 +31,10 @@ from interlock_core.model import (
 from interlock_core.ports import Store, WakeUp
 from interlock_plugins.stores.redis import RedisConfig, RedisStore
 from interlock_plugins.stores.redis_notify import RedisNotifier
+from tests.helpers.backends import REDIS_URL
 
 pytestmark = pytest.mark.redis
 
-REDIS_URL = "redis://127.0.0.1:6379"
 WEEK = 7 * 24 * 3600
 DAY = 24 * 3600
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
