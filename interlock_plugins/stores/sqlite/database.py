@@ -5,6 +5,12 @@ event loop never blocks on disk or on another process's lock. Reads take a fast 
 query-only connection used directly on the event loop (WAL readers never wait for writers, so a
 read is a few dozen microseconds); when that connection reports busy or locked — WAL recovery or
 a checkpoint by another process — the read falls back to the worker thread and its busy timeout.
+Writes that need no sync to disk (trait results, events, the readiness cache, an evaluation's
+unit of work without a claim or an alert) take a fast path too: a second write connection used on
+the event loop with no busy wait and no automatic WAL checkpoint, so it never waits for a lock and
+never syncs; when SQLite's write lock is held (by the worker thread, or by another process) the
+write goes to the worker thread as every durable one does, and so does every
+:data:`THREAD_WRITE_EVERY`-th of them, whose commit checkpoints the WAL when it has grown.
 Every write is one ``BEGIN IMMEDIATE`` transaction: it takes SQLite's write lock before reading,
 so a read-modify-write (CAS, claim, lease) is atomic across coroutines, threads and processes
 sharing the file. A lock still held by someone else after the busy timeout, a missing or corrupt
@@ -31,6 +37,16 @@ T = TypeVar("T")
 
 MEMORY = ":memory:"
 
+THREAD_WRITE_EVERY = 64
+"""Every this-many-th write that could take the event loop's fast path goes to the worker thread
+instead: its connection checkpoints the WAL automatically (the loop's never does, to stay off the
+disk), so a run of fast writes cannot grow the WAL without bound."""
+
+
+def _busy(exc: sqlite3.Error) -> bool:
+    text = str(exc)
+    return "locked" in text or "busy" in text
+
 
 class SQLiteDatabase:
     def __init__(self, path: str, busy_timeout: float) -> None:
@@ -39,6 +55,9 @@ class SQLiteDatabase:
         self._conn: sqlite3.Connection | None = None
         self._reader: sqlite3.Connection | None = None
         self._reader_lock = threading.Lock()
+        self._loop_writer: sqlite3.Connection | None = None
+        self._loop_writer_lock = threading.Lock()
+        self._loop_writes = 0
         self._lock = threading.Lock()
         self._durable = True
         self._limiter: anyio.CapacityLimiter | None = None
@@ -69,7 +88,7 @@ class SQLiteDatabase:
                 result = body(reader)
                 served = True
             except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) and "busy" not in str(exc):
+                if not _busy(exc):
                     raise self._unavailable(exc) from exc
             except sqlite3.Error as exc:
                 raise self._unavailable(exc) from exc
@@ -85,8 +104,34 @@ class SQLiteDatabase:
 
         ``durable`` writes (claims, runs, leases) are synced to disk before they return
         (``synchronous=FULL``); others (trait results, events, the readiness cache) survive a crash of
-        this process but may be lost with the machine's power (``synchronous=NORMAL`` in WAL mode)."""
+        this process but may be lost with the machine's power (``synchronous=NORMAL`` in WAL mode), and
+        are written on the event loop when SQLite's write lock is free at once."""
+        if not durable and self._loop_writer is not None:
+            self._loop_writes += 1
+            if self._loop_writes % THREAD_WRITE_EVERY and self._loop_writer_lock.acquire(blocking=False):
+                try:
+                    served, result = self._write_on_loop(body)
+                finally:
+                    self._loop_writer_lock.release()
+                if served:
+                    await anyio.lowlevel.checkpoint()
+                    return result  # type: ignore[return-value]
         return await anyio.to_thread.run_sync(self._call, body, True, durable, limiter=self._limiter)
+
+    def _write_on_loop(self, body: Callable[[sqlite3.Connection], T]) -> tuple[bool, T | None]:
+        """``body`` in one transaction of the loop's write connection: ``(True, result)``, or
+        ``(False, None)`` when SQLite's write lock is not free at once (nothing was written)."""
+        conn = self._loop_writer
+        if conn is None:
+            return False, None
+        try:
+            return True, self._transaction(conn, body)
+        except sqlite3.OperationalError as exc:
+            if _busy(exc) and not conn.in_transaction:  # rolled back: the thread writes it, waiting
+                return False, None
+            raise self._unavailable(exc) from exc
+        except sqlite3.Error as exc:
+            raise self._unavailable(exc) from exc
 
     # ------------------------------------------------------------------------------ in the thread
 
@@ -126,6 +171,11 @@ class SQLiteDatabase:
                     reader = sqlite3.connect(self.path, timeout=0, isolation_level=None, check_same_thread=False)
                     reader.execute("PRAGMA query_only = ON")
                     self._reader = reader
+                with contextlib.suppress(sqlite3.Error):  # without it, every write takes the thread
+                    writer = sqlite3.connect(self.path, timeout=0, isolation_level=None, check_same_thread=False)
+                    writer.execute("PRAGMA synchronous = NORMAL")
+                    writer.execute("PRAGMA wal_autocheckpoint = 0")
+                    self._loop_writer = writer
 
     def _use_wal(self, conn: sqlite3.Connection) -> None:
         # Switching a fresh file to WAL needs a moment of exclusive access, which the busy handler
@@ -145,11 +195,13 @@ class SQLiteDatabase:
         raise sqlite3.OperationalError(f"could not switch to WAL journal mode (mode {mode or 'unknown'})")
 
     def _close(self) -> None:
-        with self._reader_lock:
-            reader, self._reader = self._reader, None
-            if reader is not None:
-                with contextlib.suppress(sqlite3.Error):
-                    reader.close()
+        for lock, name in ((self._reader_lock, "_reader"), (self._loop_writer_lock, "_loop_writer")):
+            with lock:
+                extra: sqlite3.Connection | None = getattr(self, name)
+                setattr(self, name, None)
+                if extra is not None:
+                    with contextlib.suppress(sqlite3.Error):
+                        extra.close()
         with self._lock:
             conn, self._conn = self._conn, None
             if conn is not None:
