@@ -24,6 +24,7 @@ from interlock_core.model import (
     RunState,
     TraitEvaluation,
 )
+from interlock_core.model.parsed import ParsedRecords
 from interlock_core.unit_of_work import CommitResult, CycleKey, PipelineRecords, UnitOfWork
 
 from . import scripts
@@ -37,6 +38,9 @@ if TYPE_CHECKING:
 
 
 _KEYS_PER_MGET = 1000
+
+_TRAIT_ROWS = ParsedRecords(TraitEvaluation)
+"""Trait rows by their stored text (a readiness GET reads the same rows again and again)."""
 
 
 def _ms(seconds: float | None) -> int:
@@ -93,7 +97,10 @@ class RedisBatches:
         _types, rows, cached, logs = answer[:4]
         traits: dict[str, TraitEvaluation] = {}
         for raw in rows or ():
-            trait = _load(TraitEvaluation, raw)
+            try:
+                trait = _TRAIT_ROWS.load(raw) if raw is not None else None
+            except PydanticValidationError:
+                trait = None
             if trait is not None:
                 traits[trait.trait_type] = trait
         run_logs: dict[tuple[str, str], RunLogEntry] = {}

@@ -20,6 +20,7 @@ from interlock_core.model import (
     RunState,
     TraitEvaluation,
 )
+from interlock_core.model.parsed import ParsedRecords
 from interlock_core.unit_of_work import (
     CommitResult,
     CycleKey,
@@ -30,10 +31,13 @@ from interlock_core.unit_of_work import (
 )
 
 from .alerts import _CLAIM_SQL
-from .base import M, SQLiteStoreBase, _expiry, _limit, _load
+from .base import M, SQLiteStoreBase, _expiry, _limit, _load, _load_with
 from .schema import LIVE, READINESS, TRAITS
 
 _IDS_PER_STATEMENT = 500
+
+_TRAIT_ROWS = ParsedRecords(TraitEvaluation)
+"""Trait rows by their stored text (a readiness GET reads the same rows again and again)."""
 
 _PUSHED_SQL = (
     "SELECT trait_type, data FROM traits WHERE pipeline_id = ? AND data LIKE '%\"source\":\"pushed\"%'"
@@ -113,7 +117,7 @@ class SQLiteBatches(SQLiteStoreBase):
         latest: RunState | None = None
         runs: dict[str, RunState] = {}
         for kind, first, second, _order, data in sorted(rows, key=lambda r: (r[0], r[1], r[2], r[3])):
-            if kind == 0 and (trait := _load(TraitEvaluation, data)) is not None:
+            if kind == 0 and (trait := _load_with(_TRAIT_ROWS, data)) is not None:
                 traits[first] = trait
             elif kind == 1:
                 cached = _load(ReadinessResult, data)
