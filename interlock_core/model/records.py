@@ -45,7 +45,7 @@ def format_timestamp(value: datetime) -> str:
     text = text.rstrip("0").rstrip(".") + "Z"
     if len(_FORMATTED) >= _FORMATTED_MAX:
         _FORMATTED.clear()
-    _FORMATTED[value] = text
+    _FORMATTED[utc] = text  # keyed in UTC: only an equal instant with an offset finds it
     return text
 
 
