@@ -98,10 +98,23 @@ class PipelineRecords:
     of the cycles asked for name (``rerunRunId``), as :meth:`Store.get_run` answers them."""
 
 
+_VERSIONS: dict[str | bytes, str] = {}
+"""Digests of stored configurations seen lately, by their text (a readiness GET reads the same one
+on every request: the text is compared, not digested again)."""
+_VERSIONS_MAX = 1024
+
+
 def config_version(stored: str | bytes) -> str:
     """The version of a stored pipeline configuration: a digest of its stored text (what
     :attr:`PipelineRecords.config_version` answers; every store computes it so)."""
-    return hashlib.sha1(stored if isinstance(stored, bytes) else stored.encode(), usedforsecurity=False).hexdigest()
+    version = _VERSIONS.get(stored)
+    if version is None:
+        version = hashlib.sha1(stored if isinstance(stored, bytes) else stored.encode(),
+                               usedforsecurity=False).hexdigest()
+        if len(_VERSIONS) >= _VERSIONS_MAX:
+            _VERSIONS.clear()
+        _VERSIONS[stored] = version
+    return version
 
 
 def may_overwrite(stored: TraitEvaluation | None, write: TraitWrite) -> bool:

@@ -20,19 +20,33 @@ from .enums import (
 
 
 def _utc(value: datetime) -> datetime:
+    if value.tzinfo is UTC:  # already UTC (the clocks' and the converted values'): as it is
+        return value
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     return value.astimezone(UTC)
 
 
+_FORMATTED: dict[datetime, str] = {}
+"""Instants formatted lately (stored records' times come back on every read of them)."""
+_FORMATTED_MAX = 4096
+
+
 def format_timestamp(value: datetime) -> str:
     """RFC 3339 in UTC with a ``Z``, fractional seconds trimmed."""
-    utc = _utc(value)
+    text = _FORMATTED.get(value)  # equal instants (in any zone) are equal keys, and format alike
+    if text is not None:
+        return text
+    utc = value if value.tzinfo is UTC else _utc(value)
     if utc.year >= 1000:  # isoformat's first 26 characters are strftime's "%Y-%m-%dT%H:%M:%S.%f", faster
         text = utc.isoformat(timespec="microseconds")[:26]
     else:
         text = utc.strftime("%Y-%m-%dT%H:%M:%S.%f")
-    return text.rstrip("0").rstrip(".") + "Z"
+    text = text.rstrip("0").rstrip(".") + "Z"
+    if len(_FORMATTED) >= _FORMATTED_MAX:
+        _FORMATTED.clear()
+    _FORMATTED[utc] = text  # keyed in UTC: only an equal instant with an offset finds it
+    return text
 
 
 Timestamp = Annotated[

@@ -8,8 +8,8 @@ import json
 import math
 import uuid
 from collections.abc import Sequence
-from dataclasses import replace
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError as PydanticValidationError
@@ -24,6 +24,7 @@ from interlock_core.model import (
     RunState,
     TraitEvaluation,
 )
+from interlock_core.model.parsed import ParsedRecords
 from interlock_core.unit_of_work import CommitResult, CycleKey, PipelineRecords, UnitOfWork
 
 from . import scripts
@@ -37,6 +38,9 @@ if TYPE_CHECKING:
 
 
 _KEYS_PER_MGET = 1000
+
+_TRAIT_ROWS = ParsedRecords(TraitEvaluation)
+"""Trait rows by their stored text (a readiness GET reads the same rows again and again)."""
 
 
 def _ms(seconds: float | None) -> int:
@@ -52,6 +56,14 @@ def _load(model: Any, raw: bytes | str | None) -> Any:
         return model.model_validate_json(raw)
     except PydanticValidationError:
         return None
+
+
+@lru_cache(maxsize=4096)
+def _pipeline_keys(keys: RedisKeys, pipeline_id: str) -> tuple[str, ...]:
+    """The names :meth:`RedisBatches.read_pipeline` sends for a pipeline, built once per pipeline:
+    its trait set, readiness, trait key prefix, rerun and run indexes, rerun and run key prefixes."""
+    return (keys.traits(pipeline_id), keys.readiness(pipeline_id), keys.trait(pipeline_id, ""),
+            keys.reruns(pipeline_id), keys.runs(pipeline_id), keys.rerun(""), keys.run(""))
 
 
 def _text(raw: bytes | str) -> str:
@@ -82,18 +94,21 @@ class RedisBatches:
                             readiness: bool = True, config: bool = False, known_version: str | None = None,
                             history: int = 0) -> PipelineRecords:
         wanted = list(dict.fromkeys((date, schedule or DEFAULT_SCHEDULE_ID) for date, schedule in cycles))
-        keys = [self.keys.traits(pipeline_id), self.keys.readiness(pipeline_id) if readiness else "",
+        names = _pipeline_keys(self.keys, pipeline_id)
+        keys = [names[0], names[1] if readiness else "",
                 *(self.keys.run_log(pipeline_id, date, schedule) for date, schedule in wanted)]
-        args: list[Any] = [self.keys.trait(pipeline_id, "")]
+        args: list[Any] = [names[2]]
         if config or history > 0:
             args += [self.keys.pipelines if config else "", pipeline_id, known_version or "", max(history, 0),
-                     self.keys.reruns(pipeline_id), self.keys.runs(pipeline_id), self.keys.rerun(""),
-                     self.keys.run(""), *(f"{date}\n{schedule}" for date, schedule in wanted)]
+                     *names[3:], *(f"{date}\n{schedule}" for date, schedule in wanted)]
         answer = await self._read_pipeline_script(keys, args)
         _types, rows, cached, logs = answer[:4]
         traits: dict[str, TraitEvaluation] = {}
         for raw in rows or ():
-            trait = _load(TraitEvaluation, raw)
+            try:
+                trait = _TRAIT_ROWS.load(raw) if raw is not None else None
+            except PydanticValidationError:
+                trait = None
             if trait is not None:
                 traits[trait.trait_type] = trait
         run_logs: dict[tuple[str, str], RunLogEntry] = {}
@@ -101,18 +116,18 @@ class RedisBatches:
             entry = _load(RunLogEntry, raw)
             if entry is not None:
                 run_logs[cycle] = entry
-        records = PipelineRecords(traits=dict(sorted(traits.items())),
-                                  readiness=_load(ReadinessResult, cached) if readiness else None,
-                                  run_logs=run_logs)
+        traits = dict(sorted(traits.items()))
+        kept = _load(ReadinessResult, cached) if readiness else None
         if len(answer) < 5:
-            return records
+            return PipelineRecords(traits=traits, readiness=kept, run_logs=run_logs)
         stored, version, reruns, latest, runs = answer[4:]
         found_runs = (_load(RunState, raw) for raw in runs or ())
-        return replace(records, pipeline=_load(PipelineConfig, stored) if stored else None,
-                       config_version=_text(version) if version else None,
-                       reruns=[r for r in (_load(RerunRecord, raw) for raw in reruns or ()) if r is not None],
-                       latest_run=_load(RunState, latest) if latest else None,
-                       runs={run.run_id: run for run in found_runs if run is not None})
+        return PipelineRecords(traits=traits, readiness=kept, run_logs=run_logs,
+                               pipeline=_load(PipelineConfig, stored) if stored else None,
+                               config_version=_text(version) if version else None,
+                               reruns=[r for r in (_load(RerunRecord, raw) for raw in reruns or ()) if r is not None],
+                               latest_run=_load(RunState, latest) if latest else None,
+                               runs={run.run_id: run for run in found_runs if run is not None})
 
 
     @translate_errors

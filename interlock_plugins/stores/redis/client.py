@@ -170,8 +170,13 @@ def translate_errors(
 
     @functools.wraps(method)
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
-        target = getattr(args[0], "target", "?") if args else "?"
-        with unavailable_as_store_error(str(target), method.__name__):
+        try:  # as unavailable_as_store_error, without a context manager on every call
             return await method(*args, **kwargs)
+        except UNAVAILABLE_ERRORS as exc:
+            target = getattr(args[0], "target", "?") if args else "?"
+            raise StoreUnavailable(
+                f"redis store at {target} is unavailable ({method.__name__}): {exc or type(exc).__name__}",
+                store="redis",
+            ) from exc
 
     return wrapper

@@ -13,6 +13,7 @@ from pydantic import ValidationError as ModelError
 
 from interlock_core.clock import Clock
 from interlock_core.model import RunStatus
+from interlock_core.model.parsed import ParsedRecords
 
 from .database import SQLiteDatabase
 from .schema import Table, purge_expired
@@ -112,4 +113,13 @@ def _load(model: type[M], data: str) -> M | None:
         return model.model_validate_json(data)
     except ModelError as exc:
         log.warning("skipping an unreadable %s row: %s", model.__name__, exc.errors()[:1])
+        return None
+
+
+def _load_with(parsed: ParsedRecords[M], data: str) -> M | None:
+    """As :func:`_load`, through records kept by their text."""
+    try:
+        return parsed.load(data)
+    except ModelError as exc:
+        log.warning("skipping an unreadable %s row: %s", parsed.model.__name__, exc.errors()[:1])
         return None

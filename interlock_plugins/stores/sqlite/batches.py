@@ -8,6 +8,7 @@ import sqlite3
 import uuid
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from interlock_core.model import (
@@ -20,6 +21,7 @@ from interlock_core.model import (
     RunState,
     TraitEvaluation,
 )
+from interlock_core.model.parsed import ParsedRecords
 from interlock_core.unit_of_work import (
     CommitResult,
     CycleKey,
@@ -30,10 +32,16 @@ from interlock_core.unit_of_work import (
 )
 
 from .alerts import _CLAIM_SQL
-from .base import M, SQLiteStoreBase, _expiry, _limit, _load
+from .base import M, SQLiteStoreBase, _expiry, _limit, _load, _load_with
 from .schema import LIVE, READINESS, TRAITS
 
 _IDS_PER_STATEMENT = 500
+
+_ROW_ORDER = itemgetter(0, 1, 2, 3)
+"""The order :meth:`SQLiteBatches.read_pipeline` reads its rows in: by part, then each part's keys."""
+
+_TRAIT_ROWS = ParsedRecords(TraitEvaluation)
+"""Trait rows by their stored text (a readiness GET reads the same rows again and again)."""
 
 _PUSHED_SQL = (
     "SELECT trait_type, data FROM traits WHERE pipeline_id = ? AND data LIKE '%\"source\":\"pushed\"%'"
@@ -41,38 +49,40 @@ _PUSHED_SQL = (
 )
 
 
+_LIVE_NOW = LIVE.replace("?", "?2")
+""":data:`LIVE` with the statement's second parameter (now)."""
+
+
 @lru_cache(maxsize=256)
 def _read_pipeline_sql(readiness: bool, cycles: int, config: bool, history: bool) -> str:
     """The statement of :meth:`SQLiteBatches.read_pipeline` for one shape of read (built once per
-    shape: a readiness GET asks the same shape every time). Its parameters, in order: the pipeline
-    and now for the trait rows; the same for the readiness row; the pipeline, each cycle's date and
-    schedule, now for the run logs; the pipeline for its row; the pipeline, now, the limit for the
-    reruns, the pipeline and now for the newest run; and for the runs the cycles name, the pipeline,
-    the cycles, now, the pipeline, now, the limit, the cycles, now."""
-    parts = [f"SELECT 0, trait_type, '', 0, data FROM traits WHERE pipeline_id = ? AND {LIVE}"]
+    shape: a readiness GET asks the same shape every time). Its parameters are numbered, each bound
+    once: ``?1`` the pipeline, ``?2`` now, ``?3`` the limit of reruns, then each cycle's date and
+    schedule (``?4`` and ``?5`` for the first)."""
+    parts = [f"SELECT 0, trait_type, '', 0, data FROM traits WHERE pipeline_id = ?1 AND {_LIVE_NOW}"]
     if readiness:
-        parts.append(f"SELECT 1, '', '', 0, data FROM readiness WHERE pipeline_id = ? AND {LIVE}")
-    pairs = " OR ".join("(date = ? AND schedule_id = ?)" for _ in range(cycles))
+        parts.append(f"SELECT 1, '', '', 0, data FROM readiness WHERE pipeline_id = ?1 AND {_LIVE_NOW}")
+    pairs = " OR ".join(f"(date = ?{4 + 2 * i} AND schedule_id = ?{5 + 2 * i})" for i in range(cycles))
     if cycles:
-        parts.append(f"SELECT 2, date, schedule_id, 0, data FROM run_logs WHERE pipeline_id = ? AND ({pairs})"
-                     f" AND {LIVE}")
+        parts.append(f"SELECT 2, date, schedule_id, 0, data FROM run_logs WHERE pipeline_id = ?1 AND ({pairs})"
+                     f" AND {_LIVE_NOW}")
     if config:
-        parts.append("SELECT 3, '', '', 0, data FROM pipelines WHERE name = ?")
+        parts.append("SELECT 3, '', '', 0, data FROM pipelines WHERE name = ?1")
     if history:
-        newest = (f"SELECT rowid AS r, requested_at, data FROM reruns WHERE pipeline_id = ? AND {LIVE}"
-                  " ORDER BY requested_at DESC, rowid DESC LIMIT ?")
+        newest = (f"SELECT rowid AS r, requested_at, data FROM reruns WHERE pipeline_id = ?1 AND {_LIVE_NOW}"
+                  " ORDER BY requested_at DESC, rowid DESC LIMIT ?3")
         parts.append(f"SELECT 4, '', '', ROW_NUMBER() OVER (ORDER BY requested_at DESC, r DESC), data"
                      f" FROM ({newest})")
-        parts.append(f"SELECT * FROM (SELECT 5, '', '', 0, data FROM runs WHERE pipeline_id = ? AND {LIVE}"
+        parts.append(f"SELECT * FROM (SELECT 5, '', '', 0, data FROM runs WHERE pipeline_id = ?1 AND {_LIVE_NOW}"
                      " ORDER BY created_at DESC, rowid DESC LIMIT 1)")
         if cycles:
-            rerun_pairs = " OR ".join("(json_extract(data, '$.originalDate') = ? AND "
+            rerun_pairs = " OR ".join(f"(json_extract(data, '$.originalDate') = ?{4 + 2 * i} AND "
                                       f"COALESCE(NULLIF(json_extract(data, '$.scheduleId'), ''), "
-                                      f"'{DEFAULT_SCHEDULE_ID}') = ?)" for _ in range(cycles))
-            named = (f"SELECT json_extract(data, '$.runId') FROM run_logs WHERE pipeline_id = ? AND ({pairs})"
-                     f" AND {LIVE} UNION SELECT json_extract(data, '$.rerunRunId') FROM ({newest})"
+                                      f"'{DEFAULT_SCHEDULE_ID}') = ?{5 + 2 * i})" for i in range(cycles))
+            named = (f"SELECT json_extract(data, '$.runId') FROM run_logs WHERE pipeline_id = ?1 AND ({pairs})"
+                     f" AND {_LIVE_NOW} UNION SELECT json_extract(data, '$.rerunRunId') FROM ({newest})"
                      f" WHERE {rerun_pairs}")
-            parts.append(f"SELECT 6, '', '', 0, data FROM runs WHERE run_id IN ({named}) AND {LIVE}")
+            parts.append(f"SELECT 6, '', '', 0, data FROM runs WHERE run_id IN ({named}) AND {_LIVE_NOW}")
     return " UNION ALL ".join(parts)
 
 
@@ -88,21 +98,11 @@ class SQLiteBatches(SQLiteStoreBase):
         """One statement (a consistent snapshot): trait rows, the readiness cache, the run logs asked
         for; with ``config`` the pipeline's row; with ``history`` its newest reruns, its newest run and
         the runs the run logs and the cycles' reruns name."""
-        now = self._now()
         wanted = sorted({(date, schedule or DEFAULT_SCHEDULE_ID) for date, schedule in cycles})
-        pair_values = [v for pair in wanted for v in pair]
-        params: list[Any] = [pipeline_id, now]
-        if readiness:
-            params += [pipeline_id, now]
-        if wanted:
-            params += [pipeline_id, *pair_values, now]
-        if config:
-            params.append(pipeline_id)
-        if history > 0:
-            params += [pipeline_id, now, history, pipeline_id, now]
-            if wanted:
-                params += [pipeline_id, *pair_values, now, pipeline_id, now, history, *pair_values, now]
-        sql, args = _read_pipeline_sql(readiness, len(wanted), config, history > 0), tuple(params)
+        args: tuple[Any, ...] = (pipeline_id, self._now())
+        if wanted or history > 0:  # the statement numbers the cycles' dates and schedules from ?4
+            args = (*args, max(history, 0), *(v for pair in wanted for v in pair))
+        sql = _read_pipeline_sql(readiness, len(wanted), config, history > 0)
         rows = await self._db.read(lambda conn: conn.execute(sql, args).fetchall())
         traits: dict[str, TraitEvaluation] = {}
         cached: ReadinessResult | None = None
@@ -112,8 +112,8 @@ class SQLiteBatches(SQLiteStoreBase):
         reruns: list[RerunRecord] = []
         latest: RunState | None = None
         runs: dict[str, RunState] = {}
-        for kind, first, second, _order, data in sorted(rows, key=lambda r: (r[0], r[1], r[2], r[3])):
-            if kind == 0 and (trait := _load(TraitEvaluation, data)) is not None:
+        for kind, first, second, _order, data in sorted(rows, key=_ROW_ORDER):
+            if kind == 0 and (trait := _load_with(_TRAIT_ROWS, data)) is not None:
                 traits[first] = trait
             elif kind == 1:
                 cached = _load(ReadinessResult, data)

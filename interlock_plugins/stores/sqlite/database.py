@@ -19,6 +19,7 @@ file, a full disk: all become :class:`~interlock_core.errors.StoreUnavailable`, 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import sqlite3
 import threading
@@ -48,6 +49,14 @@ def _busy(exc: sqlite3.Error) -> bool:
     return "locked" in text or "busy" in text
 
 
+def _on_asyncio() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:  # another event loop library (anyio's trio backend)
+        return False
+    return True
+
+
 class SQLiteDatabase:
     def __init__(self, path: str, busy_timeout: float) -> None:
         self.path = path
@@ -61,6 +70,9 @@ class SQLiteDatabase:
         self._lock = threading.Lock()
         self._durable = True
         self._limiter: anyio.CapacityLimiter | None = None
+        self._on_asyncio = False
+        """Opened under asyncio: a read's checkpoint is asyncio's ``sleep(0)`` (what anyio's is
+        there), without looking the event loop's library up on every read."""
 
     @property
     def is_open(self) -> bool:
@@ -72,6 +84,7 @@ class SQLiteDatabase:
         if self._conn is not None:
             return
         self._limiter = anyio.CapacityLimiter(1)
+        self._on_asyncio = _on_asyncio()
         await anyio.to_thread.run_sync(self._open, init, create, limiter=self._limiter)
 
     async def close(self) -> None:
@@ -95,7 +108,7 @@ class SQLiteDatabase:
             finally:
                 self._reader_lock.release()  # before yielding: other reads may use the fast path
             if served:
-                await anyio.lowlevel.checkpoint()
+                await (asyncio.sleep(0) if self._on_asyncio else anyio.lowlevel.checkpoint())
                 return result
         return await anyio.to_thread.run_sync(self._call, body, False, limiter=self._limiter)
 
