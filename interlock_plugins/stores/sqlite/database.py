@@ -24,7 +24,7 @@ import contextlib
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
 
@@ -108,9 +108,13 @@ class SQLiteDatabase:
             finally:
                 self._reader_lock.release()  # before yielding: other reads may use the fast path
             if served:
-                await (asyncio.sleep(0) if self._on_asyncio else anyio.lowlevel.checkpoint())
+                await self._checkpoint()
                 return result
         return await anyio.to_thread.run_sync(self._call, body, False, limiter=self._limiter)
+
+    def _checkpoint(self) -> Awaitable[None]:
+        """The yield after a served read or write on the loop."""
+        return asyncio.sleep(0) if self._on_asyncio else anyio.lowlevel.checkpoint()
 
     async def write(self, body: Callable[[sqlite3.Connection], T], *, durable: bool = True) -> T:
         """Run ``body`` in one ``BEGIN IMMEDIATE`` transaction; rolled back if it raises.
@@ -127,7 +131,7 @@ class SQLiteDatabase:
                 finally:
                     self._loop_writer_lock.release()
                 if served:
-                    await anyio.lowlevel.checkpoint()
+                    await self._checkpoint()
                     return result  # type: ignore[return-value]
         return await anyio.to_thread.run_sync(self._call, body, True, durable, limiter=self._limiter)
 
