@@ -14,6 +14,7 @@ request (that was a quarter of the API's CPU on a readiness GET). Until logging 
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 import sys
@@ -23,10 +24,12 @@ import structlog
 
 from interlock_core import tracing
 
-from .redaction import redact_event
+from .redaction import redact_event, redact_field
 
 ACCESS_LOGGER = "interlock.http"
 ACCESS_EVENT = "request"
+CONTEXT_PREFIX = structlog.contextvars.STRUCTLOG_KEY_PREFIX
+CONTEXT_PREFIX_LENGTH = len(CONTEXT_PREFIX)
 
 LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "warn": logging.WARNING,
           "error": logging.ERROR, "critical": logging.CRITICAL}
@@ -109,16 +112,25 @@ class AccessLog:
         return structlog.get_config()["processors"] is self.processors
 
     def line(self, level: str, fields: dict[str, Any]) -> str:
-        """The rendered line; ``fields`` (a fresh dict) is used up."""
-        structlog.contextvars.merge_contextvars(None, level, fields)  # the fields win
+        """The rendered line: what the chain's processors would give it, built in one pass."""
+        event: dict[str, Any] = {"timestamp": None, "level": level, "logger": ACCESS_LOGGER, "event": ACCESS_EVENT}
+        for key, value in fields.items():  # the fields, then the context's other keys (the fields win)
+            if key not in event:
+                event[key] = value if key in self.TRUSTED else redact_field(key, value)
+        context = contextvars.copy_context()
+        for var in context:  # structlog.contextvars.merge_contextvars, masked on the way
+            name = var.name
+            if name.startswith(CONTEXT_PREFIX):
+                value = context[var]
+                key = name[CONTEXT_PREFIX_LENGTH:]
+                if value is not Ellipsis and key not in fields and key not in event:
+                    event[key] = redact_field(key, value)
         if self.trace_ids:
-            add_trace_ids(None, level, fields)
-        masked = redact_event(None, level, {k: v for k, v in fields.items() if k not in self.TRUSTED})
-        fields.update(masked)
-        for key in LEADING_KEYS:  # the line's own, as in the chain
-            fields.pop(key, None)
-        event = {"timestamp": None, "level": level, "logger": ACCESS_LOGGER, "event": ACCESS_EVENT}
-        event.update(fields)
+            ids = tracing.current_ids()
+            if ids is not None:
+                for key, value in zip(("trace_id", "span_id"), ids, strict=True):
+                    if key not in fields and key not in event:
+                        event[key] = redact_field(key, value)
         self._stamp(None, level, event)
         return str(self.renderer(None, level, event))
 
