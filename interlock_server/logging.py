@@ -17,7 +17,9 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
+import math
 import sys
+from json.encoder import encode_basestring_ascii as _quoted
 from typing import Any, TextIO
 
 import structlog
@@ -99,10 +101,12 @@ class AccessLog:
     #: Fields no client string can reach.
     TRUSTED = frozenset({"route", "status", "duration_ms", "client"})
 
-    def __init__(self, stream: TextIO, level: int, renderer: Any, processors: list[Any]) -> None:
+    def __init__(self, stream: TextIO, level: int, renderer: Any, processors: list[Any], *,
+                 json_renderer: bool = False) -> None:
         self.stream = stream
         self.level = level
         self.renderer = renderer
+        self.json_renderer = json_renderer  # the renderer is the JSON one: json_line writes its text
         self.processors = processors  # the chain this was bound beside; another configuration retires it
         self._stamp = _timestamper()
         self.trace_ids = tracing.enabled()
@@ -132,6 +136,10 @@ class AccessLog:
                     if key not in fields and key not in event:
                         event[key] = redact_field(key, value)
         self._stamp(None, level, event)
+        if self.json_renderer:
+            text = json_line(event)
+            if text is not None:
+                return text
         return str(self.renderer(None, level, event))
 
     def write(self, level: str, fields: dict[str, Any]) -> None:
@@ -139,6 +147,31 @@ class AccessLog:
             return
         self.stream.write(self.line(level, fields) + "\n")
         self.stream.flush()
+
+
+def json_line(event: dict[str, Any]) -> str | None:
+    """``event`` as the JSON renderer writes it (``json.dumps`` with its default options) when it
+    holds only strings, integers, finite floats, booleans and None under string keys (an access
+    line's fields, a request id, route parameters); None for anything else (the renderer's)."""
+    parts = []
+    for key, value in event.items():
+        kind = type(value)
+        if kind is str:
+            text = _quoted(value)
+        elif kind is int:
+            text = int.__repr__(value)
+        elif kind is float and math.isfinite(value):
+            text = float.__repr__(value)
+        elif value is None:
+            text = "null"
+        elif kind is bool:
+            text = "true" if value else "false"
+        else:
+            return None
+        if type(key) is not str:
+            return None
+        parts.append(f"{_quoted(key)}: {text}")
+    return "{" + ", ".join(parts) + "}"
 
 
 _access: AccessLog | None = None
@@ -189,7 +222,7 @@ def configure_logging(level: str = "info", fmt: str = "auto", stream: TextIO | N
     handler.setFormatter(structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=_shared_processors(),
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *exceptions, renderer]))
-    _access = AccessLog(stream, numeric, renderer, processors)
+    _access = AccessLog(stream, numeric, renderer, processors, json_renderer=use_json)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(numeric)
