@@ -152,6 +152,7 @@ _TIMESTAMP = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+(?:Z|[+-][0-9]{2}:[
 CLEAN_TEXTS_SIZE = 4096
 CLEAN_TEXT_LENGTH = 256
 _clean_texts: set[str] = set()
+_NONE_CLEAN: frozenset[str] = frozenset()
 """Short texts found to hold nothing to mask (statuses, names, ids, paths, time stamps: an answer
 repeats the same few), answered without a pattern next time. Only texts the pass left unchanged
 are kept — never one that held a secret — and only while no trigger's expanded values are
@@ -269,6 +270,7 @@ def redact(value: Any) -> Any:
 def _redacted_dict(value: dict[Any, Any]) -> dict[Any, Any]:
     """:func:`redact` of a dict: each entry as :func:`redact_entry` shows it; under an ordinary key
     a string, a JSON scalar, a list or a dict without the call."""
+    clean = _clean_texts if _ACTIVE.get() is None else _NONE_CLEAN  # redact_text's own shortcut, without the call
     out = {}
     for key, item in value.items():
         if isinstance(key, str):
@@ -278,7 +280,7 @@ def _redacted_dict(value: dict[Any, Any]) -> dict[Any, Any]:
                 continue
         kind = type(item)
         if kind is str:
-            out[key] = redact_text(item)
+            out[key] = item if item in clean else redact_text(item)
         elif kind in _AS_IS:
             out[key] = item
         elif kind is list:
