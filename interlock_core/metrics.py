@@ -111,7 +111,15 @@ class Metrics:
             hook.count(name, amount, key)
 
     def observe(self, name: str, value: float, **labels: str) -> None:
-        key = self._key(labels)
+        self.observe_series(name, value, self._key(labels))
+
+    @staticmethod
+    def series_key(**labels: str) -> LabelKey:
+        """The key of the series of ``labels`` (for :meth:`observe_series`)."""
+        return Metrics._key(labels)
+
+    def observe_series(self, name: str, value: float, key: LabelKey) -> None:
+        """:meth:`observe` with the series' key made beforehand (:meth:`series_key`)."""
         with self._lock:
             series = self.histograms[name]
             if key not in series:

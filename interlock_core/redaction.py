@@ -149,11 +149,32 @@ _TIMESTAMP = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+(?:Z|[+-][0-9]{2}:[
 """An ISO 8601 instant: no pattern below matches one (its only letters are ``T`` and ``Z``)."""
 
 
+CLEAN_TEXTS_SIZE = 4096
+CLEAN_TEXT_LENGTH = 256
+_clean_texts: set[str] = set()
+_NONE_CLEAN: frozenset[str] = frozenset()
+"""Short texts found to hold nothing to mask (statuses, names, ids, paths, time stamps: an answer
+repeats the same few), answered without a pattern next time. Only texts the pass left unchanged
+are kept — never one that held a secret — and only while no trigger's expanded values are
+active (a text clean without them may not be clean with them). Emptied when full."""
+
+
 def redact_text(text: str) -> str:
     """``text`` with every secret-looking value masked (see the module documentation)."""
     active = _ACTIVE.get()
     if active is not None:
-        text = active.sub(MASK, text)
+        return _masked_text(active.sub(MASK, text))
+    if type(text) is str and text in _clean_texts:
+        return text
+    masked = _masked_text(text)
+    if type(text) is str and len(text) <= CLEAN_TEXT_LENGTH and masked == text:
+        if len(_clean_texts) >= CLEAN_TEXTS_SIZE:
+            _clean_texts.clear()
+        _clean_texts.add(text)
+    return masked
+
+
+def _masked_text(text: str) -> str:
     if _PLAIN.fullmatch(text):  # the common case (statuses, names, ids, paths): one check
         return AWS_KEY_ID.sub(MASK, text) if len(text) >= 20 else text
     if _TIMESTAMP.fullmatch(text):
@@ -232,8 +253,7 @@ def redact(value: Any) -> Any:
     if kind is str:
         return redact_text(value)
     if kind is dict:
-        return {k: v if type(v) in _AS_IS and not (isinstance(k, str) and _key_kind(k)[0]) else redact_entry(k, v)
-                for k, v in value.items()}
+        return _redacted_dict(value)
     if kind is list:
         return [redact(item) for item in value]
     if kind in _AS_IS:
@@ -245,3 +265,28 @@ def redact(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [redact(item) for item in value]
     return value
+
+
+def _redacted_dict(value: dict[Any, Any]) -> dict[Any, Any]:
+    """:func:`redact` of a dict: each entry as :func:`redact_entry` shows it; under an ordinary key
+    a string, a JSON scalar, a list or a dict without the call."""
+    clean = _clean_texts if _ACTIVE.get() is None else _NONE_CLEAN  # redact_text's own shortcut, without the call
+    out = {}
+    for key, item in value.items():
+        if isinstance(key, str):
+            sensitive, headers = _key_kind(key)
+            if sensitive or headers:
+                out[key] = redact_entry(key, item)
+                continue
+        kind = type(item)
+        if kind is str:
+            out[key] = item if item in clean else redact_text(item)
+        elif kind in _AS_IS:
+            out[key] = item
+        elif kind is list:
+            out[key] = [redact(element) for element in item]
+        elif kind is dict and key not in NAMED_MAPS:
+            out[key] = _redacted_dict(item)
+        else:
+            out[key] = redact_entry(key, item)
+    return out

@@ -14,19 +14,24 @@ request (that was a quarter of the API's CPU on a readiness GET). Until logging 
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
+import math
 import sys
+from json.encoder import encode_basestring_ascii as _quoted
 from typing import Any, TextIO
 
 import structlog
 
 from interlock_core import tracing
 
-from .redaction import redact_event
+from .redaction import redact_event, redact_field
 
 ACCESS_LOGGER = "interlock.http"
 ACCESS_EVENT = "request"
+CONTEXT_PREFIX = structlog.contextvars.STRUCTLOG_KEY_PREFIX
+CONTEXT_PREFIX_LENGTH = len(CONTEXT_PREFIX)
 
 LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "warn": logging.WARNING,
           "error": logging.ERROR, "critical": logging.CRITICAL}
@@ -96,10 +101,12 @@ class AccessLog:
     #: Fields no client string can reach.
     TRUSTED = frozenset({"route", "status", "duration_ms", "client"})
 
-    def __init__(self, stream: TextIO, level: int, renderer: Any, processors: list[Any]) -> None:
+    def __init__(self, stream: TextIO, level: int, renderer: Any, processors: list[Any], *,
+                 json_renderer: bool = False) -> None:
         self.stream = stream
         self.level = level
         self.renderer = renderer
+        self.json_renderer = json_renderer  # the renderer is the JSON one: json_line writes its text
         self.processors = processors  # the chain this was bound beside; another configuration retires it
         self._stamp = _timestamper()
         self.trace_ids = tracing.enabled()
@@ -109,17 +116,30 @@ class AccessLog:
         return structlog.get_config()["processors"] is self.processors
 
     def line(self, level: str, fields: dict[str, Any]) -> str:
-        """The rendered line; ``fields`` (a fresh dict) is used up."""
-        structlog.contextvars.merge_contextvars(None, level, fields)  # the fields win
+        """The rendered line: what the chain's processors would give it, built in one pass."""
+        event: dict[str, Any] = {"timestamp": None, "level": level, "logger": ACCESS_LOGGER, "event": ACCESS_EVENT}
+        for key, value in fields.items():  # the fields, then the context's other keys (the fields win)
+            if key not in event:
+                event[key] = value if key in self.TRUSTED else redact_field(key, value)
+        context = contextvars.copy_context()
+        for var in context:  # structlog.contextvars.merge_contextvars, masked on the way
+            name = var.name
+            if name.startswith(CONTEXT_PREFIX):
+                value = context[var]
+                key = name[CONTEXT_PREFIX_LENGTH:]
+                if value is not Ellipsis and key not in fields and key not in event:
+                    event[key] = redact_field(key, value)
         if self.trace_ids:
-            add_trace_ids(None, level, fields)
-        masked = redact_event(None, level, {k: v for k, v in fields.items() if k not in self.TRUSTED})
-        fields.update(masked)
-        for key in LEADING_KEYS:  # the line's own, as in the chain
-            fields.pop(key, None)
-        event = {"timestamp": None, "level": level, "logger": ACCESS_LOGGER, "event": ACCESS_EVENT}
-        event.update(fields)
+            ids = tracing.current_ids()
+            if ids is not None:
+                for key, value in zip(("trace_id", "span_id"), ids, strict=True):
+                    if key not in fields and key not in event:
+                        event[key] = redact_field(key, value)
         self._stamp(None, level, event)
+        if self.json_renderer:
+            text = json_line(event)
+            if text is not None:
+                return text
         return str(self.renderer(None, level, event))
 
     def write(self, level: str, fields: dict[str, Any]) -> None:
@@ -127,6 +147,31 @@ class AccessLog:
             return
         self.stream.write(self.line(level, fields) + "\n")
         self.stream.flush()
+
+
+def json_line(event: dict[str, Any]) -> str | None:
+    """``event`` as the JSON renderer writes it (``json.dumps`` with its default options) when it
+    holds only strings, integers, finite floats, booleans and None under string keys (an access
+    line's fields, a request id, route parameters); None for anything else (the renderer's)."""
+    parts = []
+    for key, value in event.items():
+        kind = type(value)
+        if kind is str:
+            text = _quoted(value)
+        elif kind is int:
+            text = int.__repr__(value)
+        elif kind is float and math.isfinite(value):
+            text = float.__repr__(value)
+        elif value is None:
+            text = "null"
+        elif kind is bool:
+            text = "true" if value else "false"
+        else:
+            return None
+        if type(key) is not str:
+            return None
+        parts.append(f"{_quoted(key)}: {text}")
+    return "{" + ", ".join(parts) + "}"
 
 
 _access: AccessLog | None = None
@@ -177,7 +222,7 @@ def configure_logging(level: str = "info", fmt: str = "auto", stream: TextIO | N
     handler.setFormatter(structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=_shared_processors(),
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *exceptions, renderer]))
-    _access = AccessLog(stream, numeric, renderer, processors)
+    _access = AccessLog(stream, numeric, renderer, processors, json_renderer=use_json)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(numeric)

@@ -16,17 +16,18 @@ spans the control path opens while answering are its children.
 
 from __future__ import annotations
 
+import functools
 import re
 import secrets
 import time
+from collections.abc import Iterable
 
 import structlog
-from starlette.datastructures import MutableHeaders
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from interlock_core import tracing
-from interlock_core.metrics import METRICS
+from interlock_core.metrics import METRICS, LabelKey, Metrics
 
 from .logging import log_access
 from .metrics import HTTP_LATENCY
@@ -50,6 +51,12 @@ def method_label(method: str) -> str:
     return method if method in STANDARD_METHODS else OTHER_METHOD
 
 
+@functools.lru_cache(maxsize=1024)
+def latency_series(method: str, route: str, status: int) -> LabelKey:
+    """The latency histogram's series of a request (few: methods, route templates, statuses)."""
+    return Metrics.series_key(method=method_label(method), route=route, status=str(status))
+
+
 def request_id_from(scope: Scope) -> str:
     for name, value in scope["headers"]:
         if name == b"x-request-id":
@@ -58,6 +65,22 @@ def request_id_from(scope: Scope) -> str:
                 return text
             break
     return secrets.token_hex(8)
+
+
+_REQUEST_ID = REQUEST_ID_HEADER.lower().encode("latin-1")
+_NOSNIFF = (b"x-content-type-options", b"nosniff")
+
+
+def with_context_headers(headers: Iterable[tuple[bytes, bytes]], request_id: str) -> list[tuple[bytes, bytes]]:
+    """An answer's raw headers (a new list) with the request id, and ``nosniff`` unless the answer
+    says otherwise (as ``MutableHeaders.append`` would add them)."""
+    raw = list(headers)
+    raw.append((_REQUEST_ID, request_id.encode("latin-1")))
+    for name, _ in raw:
+        if name == _NOSNIFF[0]:
+            return raw
+    raw.append(_NOSNIFF)
+    return raw
 
 
 def route_template(scope: Scope) -> str:
@@ -96,10 +119,7 @@ class RequestContext:
             if message["type"] == "http.response.start":
                 response_started = True
                 status = message["status"]
-                headers = MutableHeaders(scope=message)
-                headers.append(REQUEST_ID_HEADER, request_id)
-                if "x-content-type-options" not in headers:
-                    headers.append("X-Content-Type-Options", "nosniff")
+                message["headers"] = with_context_headers(message["headers"], request_id)
             await send(message)
 
         try:
@@ -122,8 +142,7 @@ class RequestContext:
                             "interlock.request_id": request_id})
                 if status >= 500:
                     span.error(f"HTTP {status}")
-            METRICS.observe(HTTP_LATENCY, elapsed, method=method_label(scope["method"]), route=route,
-                            status=str(status))
+            METRICS.observe_series(HTTP_LATENCY, elapsed, latency_series(scope["method"], route, status))
             if self.access_log:
                 log_access("error" if status >= 500 else "info", method=scope["method"], path=scope["path"],
                            route=route, status=status, duration_ms=round(elapsed * 1000, 3), client=_client(scope))

@@ -22,6 +22,8 @@ _ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(","
 
 def to_jsonable(content: Any) -> Any:
     """Records and models become their JSON dicts (``None`` fields omitted); lists map over."""
+    if type(content) is dict:  # an answer built by the route itself: as it is
+        return content
     if isinstance(content, BaseModel):
         return content.model_dump(mode="json", by_alias=True, exclude_none=True)
     if isinstance(content, list | tuple):

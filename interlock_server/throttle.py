@@ -27,6 +27,8 @@ class KeyThrottle:
 
     def retry_after(self, client: str) -> int | None:
         """Seconds until ``client`` may try a key again (None: now)."""
+        if client not in self._failed:  # no wrong key remembered: nothing to forget either
+            return None
         now = self._now()
         recent = [t for t in self._failed.get(client, []) if t > now - self.window]
         if recent:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import structlog
 
-from interlock_server.logging import ACCESS_LOGGER, configure_logging, log_access
+from interlock_server.logging import ACCESS_LOGGER, configure_logging, json_line, log_access
 from interlock_server.redaction import MASK
 
 from .conftest import Api
@@ -122,3 +122,41 @@ def test_what_the_client_sent_is_masked_wherever_it_lands(context: None) -> None
     line = json.loads(stream.getvalue())
     assert line["method"] == "https://***@x"
     assert "methodsecret" not in stream.getvalue()
+
+
+ODD_VALUES: dict[str, Any] = {
+    "text": 'quote " backslash \\ tab \t newline \n bell \x07 é ü 中 \U0001f600 \u2028',
+    "tiny": 1e-07, "huge": 1.5e300, "negative": -0.0, "whole": 3.0, "big": 2**70, "small": -5,
+    "yes": True, "no": False, "nothing": None, "empty": "",
+}
+
+
+def test_json_line_text_is_json_dumps_text() -> None:
+    assert json_line(ODD_VALUES) == json.dumps(ODD_VALUES)
+    for value in (float("nan"), float("inf"), -float("inf"), [1, "a"], {"a": 1}, ("t",), b"x", Named("n"), 1.5j):
+        assert json_line({"a": 1, "b": value}) is None  # the renderer's business
+    assert json_line({1: "x"}) is None
+
+
+class Named(str):
+    """A str subclass: left to the renderer."""
+
+
+@pytest.mark.parametrize("level", ["info", "error"])
+def test_json_line_bytes_are_the_chains_bytes(level: str) -> None:
+    structlog.contextvars.clear_contextvars()
+    structlog.contextvars.bind_contextvars(request_id="rid-1", **ODD_VALUES)
+    try:
+        stream = io.StringIO()
+        configure_logging("info", "json", stream)
+        log_access(level, **FIELDS)
+        fast = stream.getvalue()
+        assert without_timestamp(fast) == without_timestamp(through_the_chain(level, stream))
+        structlog.contextvars.bind_contextvars(listed=["a", 1])  # not a scalar: the renderer writes the line
+        before = len(stream.getvalue())
+        log_access(level, **FIELDS)
+        fallback = stream.getvalue()[before:]
+        assert without_timestamp(fallback) == without_timestamp(through_the_chain(level, stream))
+        assert '"listed": ["a", 1]' in fallback
+    finally:
+        structlog.contextvars.clear_contextvars()
