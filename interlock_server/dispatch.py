@@ -15,9 +15,20 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from starlette._utils import get_route_path
 from starlette.routing import BaseRoute, Match, Route, Router
 from starlette.types import Receive, Scope, Send
+
+try:  # the path as Starlette's routes match it (a private helper: a later Starlette may move it)
+    from starlette._utils import get_route_path
+except ImportError:  # pragma: no cover - the same rule, written out
+    def get_route_path(scope: Scope) -> str:
+        path: str = scope["path"]
+        root_path: str = scope.get("root_path", "")
+        if not root_path or not path.startswith(root_path):
+            return path
+        if path == root_path:
+            return ""
+        return path[len(root_path):] if path[len(root_path)] == "/" else path
 
 _PARAMETER = re.compile(r"\{[a-zA-Z_][a-zA-Z0-9_]*(?::(?:str|int|float|uuid))?\}")
 """A whole segment that is one parameter whose pattern never spans a ``/``."""
