@@ -14,6 +14,8 @@ from typing import Generic, TypeVar
 
 from pydantic import BaseModel
 
+from .records import TraitEvaluation
+
 M = TypeVar("M", bound=BaseModel)
 
 _set = object.__setattr__
@@ -36,6 +38,10 @@ class ParsedRecords(Generic[M]):
                 self._kept.clear()
             self._kept[text] = kept
         return _copy(kept)
+
+
+TRAIT_ROWS = ParsedRecords(TraitEvaluation)
+"""Trait rows by their stored text, for every store (a readiness GET reads the same rows again and again)."""
 
 
 def _copy(record: M) -> M:

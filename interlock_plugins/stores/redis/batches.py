@@ -24,7 +24,7 @@ from interlock_core.model import (
     RunState,
     TraitEvaluation,
 )
-from interlock_core.model.parsed import ParsedRecords
+from interlock_core.model.parsed import TRAIT_ROWS, ParsedRecords
 from interlock_core.unit_of_work import CommitResult, CycleKey, PipelineRecords, UnitOfWork
 
 from . import scripts
@@ -39,9 +39,6 @@ if TYPE_CHECKING:
 
 _KEYS_PER_MGET = 1000
 
-_TRAIT_ROWS = ParsedRecords(TraitEvaluation)
-"""Trait rows by their stored text (a readiness GET reads the same rows again and again)."""
-
 
 def _ms(seconds: float | None) -> int:
     if seconds is None or seconds <= 0 or not math.isfinite(seconds):
@@ -50,10 +47,12 @@ def _ms(seconds: float | None) -> int:
 
 
 def _load(model: Any, raw: bytes | str | None) -> Any:
+    """The record ``raw`` holds (through records kept by their text when ``model`` keeps them);
+    None for an unreadable one."""
     if raw is None:
         return None
     try:
-        return model.model_validate_json(raw)
+        return model.load(raw) if isinstance(model, ParsedRecords) else model.model_validate_json(raw)
     except PydanticValidationError:
         return None
 
@@ -105,10 +104,7 @@ class RedisBatches:
         _types, rows, cached, logs = answer[:4]
         traits: dict[str, TraitEvaluation] = {}
         for raw in rows or ():
-            try:
-                trait = _TRAIT_ROWS.load(raw) if raw is not None else None
-            except PydanticValidationError:
-                trait = None
+            trait = _load(TRAIT_ROWS, raw)
             if trait is not None:
                 traits[trait.trait_type] = trait
         run_logs: dict[tuple[str, str], RunLogEntry] = {}

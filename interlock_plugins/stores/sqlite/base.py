@@ -108,18 +108,13 @@ def _limit(value: int, default: int) -> int:
     return value if value > 0 else default
 
 
-def _load(model: type[M], data: str) -> M | None:
+def _load(model: type[M] | ParsedRecords[M], data: str) -> M | None:
+    """The record ``data`` holds (through records kept by their text when ``model`` keeps them);
+    None, with a warning, for an unreadable row."""
+    parse, name = (model.load, model.model.__name__) if isinstance(model, ParsedRecords) else \
+        (model.model_validate_json, model.__name__)
     try:
-        return model.model_validate_json(data)
+        return parse(data)
     except ModelError as exc:
-        log.warning("skipping an unreadable %s row: %s", model.__name__, exc.errors()[:1])
-        return None
-
-
-def _load_with(parsed: ParsedRecords[M], data: str) -> M | None:
-    """As :func:`_load`, through records kept by their text."""
-    try:
-        return parsed.load(data)
-    except ModelError as exc:
-        log.warning("skipping an unreadable %s row: %s", parsed.model.__name__, exc.errors()[:1])
+        log.warning("skipping an unreadable %s row: %s", name, exc.errors()[:1])
         return None

@@ -21,7 +21,7 @@ from interlock_core.model import (
     RunState,
     TraitEvaluation,
 )
-from interlock_core.model.parsed import ParsedRecords
+from interlock_core.model.parsed import TRAIT_ROWS
 from interlock_core.unit_of_work import (
     CommitResult,
     CycleKey,
@@ -32,16 +32,13 @@ from interlock_core.unit_of_work import (
 )
 
 from .alerts import _CLAIM_SQL
-from .base import M, SQLiteStoreBase, _expiry, _limit, _load, _load_with
+from .base import M, SQLiteStoreBase, _expiry, _limit, _load
 from .schema import LIVE, READINESS, TRAITS
 
 _IDS_PER_STATEMENT = 500
 
 _ROW_ORDER = itemgetter(0, 1, 2, 3)
 """The order :meth:`SQLiteBatches.read_pipeline` reads its rows in: by part, then each part's keys."""
-
-_TRAIT_ROWS = ParsedRecords(TraitEvaluation)
-"""Trait rows by their stored text (a readiness GET reads the same rows again and again)."""
 
 _PUSHED_SQL = (
     "SELECT trait_type, data FROM traits WHERE pipeline_id = ? AND data LIKE '%\"source\":\"pushed\"%'"
@@ -113,7 +110,7 @@ class SQLiteBatches(SQLiteStoreBase):
         latest: RunState | None = None
         runs: dict[str, RunState] = {}
         for kind, first, second, _order, data in sorted(rows, key=_ROW_ORDER):
-            if kind == 0 and (trait := _load_with(_TRAIT_ROWS, data)) is not None:
+            if kind == 0 and (trait := _load(TRAIT_ROWS, data)) is not None:
                 traits[first] = trait
             elif kind == 1:
                 cached = _load(ReadinessResult, data)
