@@ -37,7 +37,7 @@ def format_timestamp(value: datetime) -> str:
     text = _FORMATTED.get(value)  # equal instants (in any zone) are equal keys, and format alike
     if text is not None:
         return text
-    utc = value if value.tzinfo is UTC else _utc(value)
+    utc = _utc(value)
     if utc.year >= 1000:  # isoformat's first 26 characters are strftime's "%Y-%m-%dT%H:%M:%S.%f", faster
         text = utc.isoformat(timespec="microseconds")[:26]
     else:
