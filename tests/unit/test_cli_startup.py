@@ -1,0 +1,49 @@
+"""The command line's imports run with the cyclic collector paused, then frozen (cli/_startup.py)."""
+
+from __future__ import annotations
+
+import gc
+import subprocess
+import sys
+
+from interlock_server.cli._startup import collector_paused
+
+
+def test_the_collector_runs_again_after_the_imports_and_their_objects_are_frozen() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-c", "import gc, interlock_server.cli; print(gc.isenabled(), gc.get_freeze_count())"],
+        capture_output=True, text=True, check=True)
+    enabled, frozen = proc.stdout.split()
+    assert enabled == "True"
+    assert int(frozen) > 10_000  # the engine's, pydantic's, asyncio's … objects
+
+
+def test_paused_only_within_the_block_and_a_stopped_collector_stays_stopped() -> None:
+    was = gc.isenabled()
+    try:
+        gc.enable()
+        with collector_paused():
+            assert not gc.isenabled()
+        assert gc.isenabled()
+        gc.disable()
+        with collector_paused():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.unfreeze()  # what this process froze goes back to the oldest generation
+        (gc.enable if was else gc.disable)()
+
+
+def test_an_error_in_the_block_still_lets_the_collector_run_again() -> None:
+    was = gc.isenabled()
+    gc.enable()
+    try:
+        try:
+            with collector_paused():
+                raise ImportError("a plugin failed to import")
+        except ImportError:
+            pass
+        assert gc.isenabled()
+    finally:
+        gc.unfreeze()
+        (gc.enable if was else gc.disable)()
