@@ -33,6 +33,7 @@ from .model import (
     TraitEvaluation,
     TraitStatus,
 )
+from .model.base import empty_list
 from .model.enums import ACTIVE_STATUSES
 from .retry import decide_run_log
 from .schedule import cycle_opens, deadlines, evaluation_span, is_schedule_active, schedule_zone
@@ -128,13 +129,13 @@ class PipelineStateView(Record):
     message: str
     schedule_id: str | None = None
     date: str | None = None
-    blockers: list[Blocker] = Field(default_factory=list)
+    blockers: list[Blocker] = Field(default_factory=empty_list)
     """Only while readiness decides what happens next (NOT_READY, STALE, a retry or rerun waiting)."""
     readiness: PipelineState | None = None
     """What the stored trait results say (READY, NOT_READY or STALE), whether or not it matters now."""
     problem: str | None = None
     """Why readiness could not be read (readiness is then unset)."""
-    cycles: list[CycleState] = Field(default_factory=list)
+    cycles: list[CycleState] = Field(default_factory=empty_list)
     last_run: RunState | None = None
     """The current cycle's latest run; else the pipeline's latest run of any date (see ``lastRunCurrent``)."""
     last_run_current: bool = False

@@ -30,6 +30,7 @@ from pydantic import Field
 
 from ..errors import InterlockError, NotFoundError, ValidationError
 from ..model import PipelineConfig, Record, RunState, RunStatus, ScheduleConfig, Timestamp
+from ..model.base import empty_list
 from .backfill_plan import DEFAULT_CONCURRENCY, MAX_CONCURRENCY, PlannedCycle, backfill_range, cycles_between
 from .context import EngineContext
 from .cycle import CyclePass
@@ -79,7 +80,7 @@ class BackfillCycle(Record):
     run_id: str | None = None
     run_status: RunStatus | None = None
     attempt: int | None = None
-    blocking: list[str] = Field(default_factory=list)
+    blocking: list[str] = Field(default_factory=empty_list)
     """The traits that did not pass (a NOT_READY cycle; a forced launch records them too)."""
     forced: bool = False
     """Launched with ``force`` although its traits did not pass."""

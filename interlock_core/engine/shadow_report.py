@@ -25,6 +25,7 @@ from ..dates import parse_run_date
 from ..durations import format_duration
 from ..errors import InterlockError, ValidationError
 from ..model import PipelineConfig, Record, ScheduleConfig, SchedulerRun, ShadowCycle, Timestamp
+from ..model.base import empty_list
 from ..schedule import cycle_date, cycles_between, deadlines, excluded, local_midnight, schedule_zone
 from .context import EngineContext
 
@@ -63,7 +64,7 @@ class SlaCheck(Record):
 class ShadowSla(Record):
     held: bool | None = None
     """Whether every deadline would have held under Interlock (None: no deadline, or not decided yet)."""
-    checks: list[SlaCheck] = Field(default_factory=list)
+    checks: list[SlaCheck] = Field(default_factory=empty_list)
 
 
 class ShadowSchedulerRun(Record):
@@ -84,7 +85,7 @@ class ShadowRow(Record):
     excluded: bool = False
     evaluated: bool = False
     would_trigger_at: Timestamp | None = None
-    blocking: list[str] = Field(default_factory=list)
+    blocking: list[str] = Field(default_factory=empty_list)
     scheduler: ShadowSchedulerRun | None = None
     verdict: Verdict
     lead_seconds: float | None = None

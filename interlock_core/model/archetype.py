@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
-from .base import ConfigModel
+from .base import ConfigModel, empty_list
 from .enums import ReadinessRuleType
 from .limits import MAX_TIMEOUT_SECONDS, MAX_TTL_SECONDS
 
@@ -28,7 +28,7 @@ class Archetype(ConfigModel):
     name: str = Field(min_length=1)
     description: str | None = None
     required_traits: list[TraitDefinition]
-    optional_traits: list[TraitDefinition] = Field(default_factory=list)
+    optional_traits: list[TraitDefinition] = Field(default_factory=empty_list)
     readiness_rule: ReadinessRule = Field(default_factory=ReadinessRule)
 
     @model_validator(mode="after")

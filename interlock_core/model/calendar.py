@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
-from .base import ConfigModel
+from .base import ConfigModel, empty_list
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
@@ -47,8 +47,8 @@ def normalise_dates(dates: Any) -> list[str]:
 class Calendar(ConfigModel):
     name: str = Field(min_length=1)
     description: str | None = None
-    days: list[str] = Field(default_factory=list)
-    dates: list[str] = Field(default_factory=list)
+    days: list[str] = Field(default_factory=empty_list)
+    dates: list[str] = Field(default_factory=empty_list)
 
     @field_validator("days")
     @classmethod

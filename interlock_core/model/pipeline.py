@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from ..durations import Duration
-from .base import ConfigModel
+from .base import ConfigModel, empty_list
 from .calendar import normalise_dates, normalise_days
 from .checks import check_deadline, check_timezone, check_watchdog_duration
 from .enums import DEFAULT_SCHEDULE_ID, FailureCategory, PipelineOrigin
@@ -100,9 +100,9 @@ class JobConfig(ConfigModel):
 
 class ExclusionConfig(ConfigModel):
     calendar: str | None = None
-    calendars: list[str] = Field(default_factory=list)
-    days: list[str] = Field(default_factory=list)
-    dates: list[str] = Field(default_factory=list)
+    calendars: list[str] = Field(default_factory=empty_list)
+    days: list[str] = Field(default_factory=empty_list)
+    dates: list[str] = Field(default_factory=empty_list)
 
     @field_validator("days")
     @classmethod
@@ -138,7 +138,7 @@ class PipelineConfig(ConfigModel):
     retry: RetryPolicy | None = None
     sla: SLAConfig | None = None
     watch: WatchConfig | None = None
-    schedules: list[ScheduleConfig] = Field(default_factory=list)
+    schedules: list[ScheduleConfig] = Field(default_factory=empty_list)
     job: JobConfig | None = None
     exclusions: ExclusionConfig | None = None
     origin: PipelineOrigin | None = None

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 from pydantic import AliasChoices, ConfigDict, Field, field_validator
 
 from ..durations import Duration
-from .base import ConfigModel
+from .base import ConfigModel, empty_list
 from .limits import (
     MAX_CONCURRENCY,
     MAX_INTERVAL,
@@ -35,10 +35,10 @@ class ServerConfig(ConfigModel):
     """Where people reach this server (``https://interlock.example.com``): alerts link back to the
     dashboard page of their pipeline under it."""
     api_key: str | None = None
-    api_keys: list[str] = Field(default_factory=list)
+    api_keys: list[str] = Field(default_factory=empty_list)
     max_request_body: int = Field(default=1_048_576, gt=0, le=MAX_REQUEST_BODY)
-    read_only_api_keys: list[str] = Field(default_factory=list)
-    allowed_hosts: list[str] = Field(default_factory=list)
+    read_only_api_keys: list[str] = Field(default_factory=empty_list)
+    allowed_hosts: list[str] = Field(default_factory=empty_list)
     """Host names the server answers to without an API key, beyond loopback (DNS rebinding guard)."""
     read_timeout: Duration = timedelta(seconds=30)
     """How long a client may take to send a request's whole body (408 past it)."""
@@ -164,7 +164,7 @@ class LoggingConfig(ConfigModel):
 class ApiConfig(ConfigModel):
     """What pipelines registered over the API may use of the server."""
 
-    allowed_env: list[str] = Field(default_factory=list)
+    allowed_env: list[str] = Field(default_factory=empty_list)
     """Environment variables an API pipeline's trigger may name as ``${NAME}`` (besides run variables)."""
 
     @field_validator("allowed_env")
@@ -179,8 +179,8 @@ class ApiConfig(ConfigModel):
 class OutboundConfig(ConfigModel):
     """Where http triggers and http evaluators may send requests (see :mod:`interlock_core.outbound`)."""
 
-    allow_hosts: list[str] = Field(default_factory=list)
-    deny_hosts: list[str] = Field(default_factory=list)
+    allow_hosts: list[str] = Field(default_factory=empty_list)
+    deny_hosts: list[str] = Field(default_factory=empty_list)
 
     @field_validator("allow_hosts", "deny_hosts")
     @classmethod
@@ -204,7 +204,7 @@ class ProjectConfig(ConfigModel):
     archiver: ArchiverConfig = Field(default_factory=ArchiverConfig)
     archetype_dirs: list[str] = Field(default_factory=lambda: ["./archetypes"])
     evaluator_dirs: list[str] = Field(default_factory=lambda: ["./evaluators"])
-    evaluator_env: list[str] = Field(default_factory=list)
+    evaluator_env: list[str] = Field(default_factory=empty_list)
     """Environment variables handed to subprocess evaluators besides ``PATH``, ``HOME``, ``LANG`` …
     (an evaluator never inherits the server's whole environment)."""
     pipeline_dirs: list[str] = Field(default_factory=lambda: ["./pipelines"])

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field, PlainSerializer
 
-from .base import Record
+from .base import Record, empty_list
 from .enums import (
     DEFAULT_SCHEDULE_ID,
     AlertLevel,
@@ -75,8 +75,8 @@ class TraitEvaluation(Record):
 class ReadinessResult(Record):
     pipeline_id: str
     status: ReadinessStatus
-    traits: list[TraitEvaluation] = Field(default_factory=list)
-    blocking: list[str] = Field(default_factory=list)
+    traits: list[TraitEvaluation] = Field(default_factory=empty_list)
+    blocking: list[str] = Field(default_factory=empty_list)
     evaluated_at: Timestamp
     schedule_id: str | None = None
     date: str | None = None
@@ -165,7 +165,7 @@ class RunLogEntry(Record):
     failure_message: str | None = None
     failure_category: FailureCategory | None = None
     alert_sent: bool = False
-    retry_history: list[RetryAttempt] = Field(default_factory=list)
+    retry_history: list[RetryAttempt] = Field(default_factory=empty_list)
     started_at: Timestamp
     completed_at: Timestamp | None = None
     updated_at: Timestamp

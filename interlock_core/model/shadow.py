@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from .base import Record
+from .base import Record, empty_list
 from .enums import DEFAULT_SCHEDULE_ID, FailureCategory
 from .records import Timestamp
 
@@ -48,13 +48,13 @@ class ShadowCycle(Record):
     first_evaluated_at: Timestamp | None = None
     """The first evaluation of the cycle in dry run (None: Interlock never looked at it)."""
     would_trigger_at: Timestamp | None = None
-    blocking: list[str] = Field(default_factory=list)
+    blocking: list[str] = Field(default_factory=empty_list)
     """The traits that held the cycle at its latest NOT_READY evaluation before it would have
     triggered ([] once it would have)."""
     inputs: dict[str, str] = Field(default_factory=dict)
     """A digest of each trait's result when it would have triggered: the baseline late data is
     told from."""
-    scheduler_runs: list[SchedulerRun] = Field(default_factory=list)
+    scheduler_runs: list[SchedulerRun] = Field(default_factory=empty_list)
     """Oldest first."""
     would_retries: int = 0
     would_reruns: int = 0
