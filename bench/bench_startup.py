@@ -61,6 +61,33 @@ def _timed(argv: list[str], env: dict[str, str], cwd: Path) -> tuple[float, floa
     return elapsed, _children_cpu() - cpu
 
 
+LIBRARIES_PROBE = (
+    "import runpy, sys, json\n"
+    "before = set(sys.modules)\n"
+    "sys.argv = ['interlock', *sys.argv[1:]]\n"
+    "try:\n"
+    "    runpy.run_module('interlock_server.cli.main', run_name='__main__')\n"
+    "except SystemExit:\n"
+    "    pass\n"
+    "print(json.dumps([m for m in sys.modules if m not in before and m != '__main__'\n"
+    "                  and m.split('.')[0] not in ('interlock_core', 'interlock_plugins', 'interlock_server')]),\n"
+    "      file=sys.stderr)\n"
+)
+
+
+def _libraries_command(project: Path) -> list[str]:
+    """A process importing the modules outside Interlock that ``status`` imported, in its order,
+    with the collector paused and then frozen (as ``interlock_server.cli`` does)."""
+    proc = subprocess.run([sys.executable, "-c", LIBRARIES_PROBE, "-C", str(project), "status"],
+                          env=_environment(None), cwd=project, capture_output=True, text=True, check=True)
+    modules = __import__("json").loads(proc.stderr.strip().splitlines()[-1])
+    code = ("import gc, importlib\ngc.disable()\n"
+            f"for name in {modules!r}:\n"
+            "    try:\n        importlib.import_module(name)\n    except Exception:\n        pass\n"
+            "gc.freeze()\ngc.enable()\n")
+    return [sys.executable, "-c", code]
+
+
 def _imported(tree: str | None, project: Path) -> list[str]:
     proc = subprocess.run([sys.executable, "-c", PROBE, "-C", str(project), "status"], env=_environment(tree),
                           cwd=project, capture_output=True, text=True, check=False)
@@ -87,6 +114,7 @@ def main() -> None:
         commands: dict[str, tuple[list[str], dict[str, str]]] = {
             "status": (status, _environment(None)),
             "python -c pass": ([sys.executable, "-c", "pass"], _environment(None)),
+            "its libraries alone": (_libraries_command(project), _environment(None)),
         }
         if args.baseline_tree:
             commands["status (baseline tree)"] = (status, _environment(str(Path(args.baseline_tree).resolve())))
@@ -103,12 +131,14 @@ def main() -> None:
         imported = _imported(None, project)
         imported_baseline = _imported(str(Path(args.baseline_tree).resolve()), project) if args.baseline_tree else None
     result = median(times["status"])
+    own = [a - b for a, b in zip(cpus["status"], cpus["its libraries alone"], strict=True)]
     ok = met(result, TARGET_SECONDS) and not imported
     rows: list[tuple[str, object]] = [
         ("command", "interlock status, SQLite project from `interlock init`"),
         ("repetitions (order rotated)", reps),
         *((f"{name} wall s (min / median / max)", shown(values)) for name, values in times.items()),
         *((f"{name} CPU s (min / median / max)", shown(values)) for name, values in cpus.items()),
+        ("status CPU minus its libraries' (per turn) s", shown(own)),
         ("optional modules imported by status", ", ".join(imported) or "none"),
     ]
     if imported_baseline is not None:
@@ -117,7 +147,7 @@ def main() -> None:
     report("startup", rows, {
         "reps": reps, "seconds": {name: spread(values) for name, values in times.items()},
         "cpu_seconds": {name: spread(values) for name, values in cpus.items()},
-        "imported": imported, "imported_baseline": imported_baseline,
+        "own_cpu_seconds": spread(own), "imported": imported, "imported_baseline": imported_baseline,
         "median_s": result, "target_s": TARGET_SECONDS, "met": ok,
     })
 
