@@ -6,6 +6,18 @@ Servers, each one process of the same hypercorn, measured in turns (the order ro
   JSON access-log line per request to stderr, latency histogram, request ids), answering the
   readiness of a pipeline of three pushed traits (a pipeline read and a trait listing per request);
 * **bare** — a Starlette app with one route returning the same JSON document as a constant;
+* **floor** and **raw floor** (unless ``--no-breakdown``) — the least a readiness GET costs with
+  the same features: one pure-ASGI wrapper doing the request id and ``nosniff`` headers, the API
+  key in constant time, the latency histogram and the access line (``bench_api_floor.Least``),
+  around a Starlette route that reads the pipeline's trait rows and answers them with a status
+  (READY when every trait passes) through Interlock's redacting ``JSONResponse``: no readiness
+  rule over the archetype, no cycles, no pipeline state, no middleware stack. The **floor** reads
+  with the store's one call (``read_pipeline``, as the engine asks for it: trait rows, the
+  current cycle's run log, the configuration's version, the reruns and runs); the **raw floor**
+  with one plain ``sqlite3`` statement of the live trait rows, decoded with ``json.loads`` (SQLite
+  only). Floor ÷
+  bare is the least the CPU ratio could be with these features; Interlock ÷ floor is what the
+  engine and the app's layers add to it;
 * **app layers** (unless ``--no-breakdown``) — Interlock's app (every middleware, the route, the
   response) over an engine whose ``check_readiness`` returns a precomputed result: what the HTTP
   layer costs without the store reads, to split the gap between the two.
@@ -134,6 +146,72 @@ def serve_app_layers(root: str) -> None:
     asyncio.run(run())
 
 
+def serve_floor(root: str, raw: bool) -> None:
+    """Child process: the least readiness GET with Interlock's features, over the store's one read
+    or (``raw``) one plain SQLite statement of the trait rows."""
+    import socket
+    import sqlite3
+
+    from bench_api_floor import Least
+    from hypercorn.asyncio import serve
+    from hypercorn.config import Config
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.routing import Route
+
+    from interlock_core.config import load_project
+    from interlock_core.engine import NullAlerts
+    from interlock_core.engine.factory import build_engine, start_engine
+    from interlock_core.engine.rerun_slot import RERUN_SCAN_LIMIT
+    from interlock_core.model import format_timestamp
+    from interlock_core.schedule import current_cycle
+    from interlock_server.logging import configure_logging
+    from interlock_server.responses import JSONResponse
+
+    async def run() -> None:
+        project = load_project(root)
+        engine = build_engine(project, alerts=NullAlerts())
+        await start_engine(engine, project)
+        config = await engine.get_pipeline(PIPELINE)
+        store, clock = engine.store, engine.ctx.clock
+        version = (await store.read_pipeline(PIPELINE, config=True)).config_version
+        conn = sqlite3.connect(Path(root) / "interlock.db")
+        sql = ("SELECT trait_type, data FROM traits WHERE pipeline_id = ? AND (expires_at IS NULL OR "
+               "expires_at > ?)")
+
+        def answer(pipeline_id: str, traits: list[dict[str, Any]], now: Any) -> JSONResponse:
+            blocking = [t["traitType"] for t in traits if t["status"] != "PASS"]
+            status = "READY" if len(traits) == len(TRAITS) and not blocking else "NOT_READY"
+            return JSONResponse({"pipelineId": pipeline_id, "status": status, "traits": traits,
+                                 "blocking": blocking, "evaluatedAt": format_timestamp(now), "state": status})
+
+        async def from_store(request: Request) -> JSONResponse:
+            pipeline_id, now = request.path_params["id"], clock.now()
+            cycles = [(current_cycle(config, s, now), s.name) for s in config.resolved_schedules()]
+            records = await store.read_pipeline(pipeline_id, cycles, readiness=False, config=True,
+                                                known_version=version, history=RERUN_SCAN_LIMIT)
+            return answer(pipeline_id, [t.to_json_dict() for t in records.traits.values()], now)
+
+        async def from_sql(request: Request) -> JSONResponse:
+            pipeline_id, now = request.path_params["id"], clock.now()
+            rows = conn.execute(sql, (pipeline_id, now.timestamp())).fetchall()
+            return answer(pipeline_id, [json.loads(data) for _, data in rows], now)
+
+        configure_logging(project.config.logging.level, "json")
+        route = Route("/api/pipelines/{id}/readiness", from_sql if raw else from_store)
+        app = Least(Starlette(routes=[route]), KEY.encode())
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(1024)
+        print(f"listening on http://127.0.0.1:{sock.getsockname()[1]}", flush=True)
+        hypercorn = Config()
+        hypercorn.bind = [f"fd://{sock.detach()}"]
+        hypercorn.accesslog = None
+        await serve(app, hypercorn)  # type: ignore[arg-type]
+
+    asyncio.run(run())
+
+
 # ----------------------------------------------------------------------------- processes
 @asynccontextmanager
 async def server(command: list[str], env: dict[str, str]) -> AsyncIterator[tuple[str, int]]:
@@ -248,10 +326,16 @@ async def compare(root: Path, args: Any, tool: str, duration: float, reps: int,
         (root / "document.json").write_text(json.dumps(document))
         bare_command = [sys.executable, str(SCRIPT), "--bare-server", str(root / "document.json")]
         layers_command = [sys.executable, str(SCRIPT), "--app-layers-server", str(root)]
+        floor_command = [sys.executable, str(SCRIPT), "--floor-server", str(root)]
+        raw_command = [sys.executable, str(SCRIPT), "--raw-floor-server", str(root)]
         async with server(bare_command, {}) as bare, \
-                server(layers_command if args.breakdown else bare_command, {}) as layers:
+                server(layers_command if args.breakdown else bare_command, {}) as layers, \
+                server(floor_command if args.breakdown else bare_command, {}) as floor, \
+                server(raw_command if args.breakdown and args.store == "sqlite" else bare_command, {}) as raw:
             path = f"/api/pipelines/{PIPELINE}/readiness"
-            targets = {"bare": bare, "interlock": (base, pid), **({"layers": layers} if args.breakdown else {})}
+            targets = {"bare": bare, "interlock": (base, pid),
+                       **({"floor": floor, "layers": layers} if args.breakdown else {}),
+                       **({"raw floor": raw} if args.breakdown and args.store == "sqlite" else {})}
             results: dict[str, list[dict[str, float]]] = {name: [] for name in targets}
             for turn in range(reps):
                 for name in rotated(list(targets), turn):
@@ -271,7 +355,7 @@ async def main() -> None:
         ("--store", {"choices": ["sqlite", "redis"], "default": "sqlite"}),
         ("--redis-addr", {"default": "127.0.0.1:6379"}),
         ("--no-breakdown", {"dest": "breakdown", "action": "store_false",
-                            "help": "skip the app-layers-only server"}),
+                            "help": "skip the floor and app-layers servers"}),
     ])
     duration = args.duration or (1.0 if args.quick else 10.0)
     reps = args.reps or (1 if args.quick else 3)
@@ -319,6 +403,18 @@ async def main() -> None:
     ratio, cpu_ratio = per_turn("interlock", "rps"), per_turn("interlock", "server_cpu_us_per_request")
     figures["ratio"], figures["cpu_ratio"] = spread(ratio), spread(cpu_ratio)
     rows += [("interlock ÷ bare req/s", shown(ratio)), ("interlock ÷ bare server CPU per request", shown(cpu_ratio))]
+    for floor in ("floor", "raw floor"):
+        if floor not in results:
+            continue
+        key = floor.replace(" ", "_")
+        floor_ratio, floor_cpu = per_turn(floor, "rps"), per_turn(floor, "server_cpu_us_per_request")
+        over_floor = [a["server_cpu_us_per_request"] / b["server_cpu_us_per_request"]
+                      for a, b in zip(results["interlock"], results[floor], strict=True)]
+        figures[f"{key}_ratio"], figures[f"{key}_cpu_ratio"] = spread(floor_ratio), spread(floor_cpu)
+        figures[f"cpu_over_{key}"] = spread(over_floor)
+        rows += [(f"{floor} ÷ bare req/s", shown(floor_ratio)),
+                 (f"{floor} ÷ bare server CPU per request", shown(floor_cpu)),
+                 (f"interlock ÷ {floor} server CPU per request", shown(over_floor))]
     if "layers" in results:
         layers_ratio, layers_cpu = per_turn("layers", "rps"), per_turn("layers", "server_cpu_us_per_request")
         figures["layers_ratio"], figures["layers_cpu_ratio"] = spread(layers_ratio), spread(layers_cpu)
@@ -335,6 +431,8 @@ async def main() -> None:
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "--bare-server":
         serve_bare(sys.argv[2])
+    elif len(sys.argv) == 3 and sys.argv[1] in ("--floor-server", "--raw-floor-server"):
+        serve_floor(sys.argv[2], raw=sys.argv[1] == "--raw-floor-server")
     elif len(sys.argv) == 3 and sys.argv[1] == "--app-layers-server":
         serve_app_layers(sys.argv[2])
     else:
