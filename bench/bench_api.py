@@ -14,8 +14,9 @@ Servers, each one process of the same hypercorn, measured in turns (the order ro
   rule over the archetype, no cycles, no pipeline state, no middleware stack. The **floor** reads
   with the store's one call (``read_pipeline``, as the engine asks for it: trait rows, the
   current cycle's run log, the configuration's version, the reruns and runs); the **raw floor**
-  with one plain ``sqlite3`` statement of the live trait rows, decoded with ``json.loads`` (SQLite
-  only). Floor ÷
+  with one plain client call of the trait rows, decoded with ``json.loads``: a ``sqlite3``
+  statement of the live rows, or over Redis one redis-py ``MGET`` of the pipeline's trait keys
+  (the client and round trip any Redis-backed GET pays). Floor ÷
   bare is the least the CPU ratio could be with these features; Interlock ÷ floor is what the
   engine and the app's layers add to it;
 * **app layers** (unless ``--no-breakdown``) — Interlock's app (every middleware, the route, the
@@ -148,7 +149,7 @@ def serve_app_layers(root: str) -> None:
 
 def serve_floor(root: str, raw: bool) -> None:
     """Child process: the least readiness GET with Interlock's features, over the store's one read
-    or (``raw``) one plain SQLite statement of the trait rows."""
+    or (``raw``) one plain SQLite statement or redis-py ``MGET`` of the trait rows."""
     import socket
     import sqlite3
 
@@ -175,7 +176,9 @@ def serve_floor(root: str, raw: bool) -> None:
         config = await engine.get_pipeline(PIPELINE)
         store, clock = engine.store, engine.ctx.clock
         version = (await store.read_pipeline(PIPELINE, config=True)).config_version
-        conn = sqlite3.connect(Path(root) / "interlock.db")
+        redis_config = yaml.safe_load((Path(root) / "interlock.yaml").read_text()).get("redis")
+        keys = getattr(store, "keys", None)
+        conn = sqlite3.connect(Path(root) / "interlock.db") if redis_config is None else None
         sql = ("SELECT trait_type, data FROM traits WHERE pipeline_id = ? AND (expires_at IS NULL OR "
                "expires_at > ?)")
 
@@ -194,11 +197,25 @@ def serve_floor(root: str, raw: bool) -> None:
 
         async def from_sql(request: Request) -> JSONResponse:
             pipeline_id, now = request.path_params["id"], clock.now()
+            assert conn is not None
             rows = conn.execute(sql, (pipeline_id, now.timestamp())).fetchall()
             return answer(pipeline_id, [json.loads(data) for _, data in rows], now)
 
+        client: Any = None
+        if redis_config is not None:
+            import redis.asyncio as redis
+
+            host, _, port = str(redis_config["addr"]).rpartition(":")
+            client = redis.Redis(host=host, port=int(port))
+
+        async def from_redis(request: Request) -> JSONResponse:
+            pipeline_id, now = request.path_params["id"], clock.now()
+            raws = await client.mget([keys.trait(pipeline_id, t) for t in TRAITS])
+            return answer(pipeline_id, [json.loads(raw) for raw in raws if raw is not None], now)
+
         configure_logging(project.config.logging.level, "json")
-        route = Route("/api/pipelines/{id}/readiness", from_sql if raw else from_store)
+        route = Route("/api/pipelines/{id}/readiness",
+                      (from_sql if redis_config is None else from_redis) if raw else from_store)
         app = Least(Starlette(routes=[route]), KEY.encode())
         sock = socket.socket()
         sock.bind(("127.0.0.1", 0))
@@ -331,11 +348,10 @@ async def compare(root: Path, args: Any, tool: str, duration: float, reps: int,
         async with server(bare_command, {}) as bare, \
                 server(layers_command if args.breakdown else bare_command, {}) as layers, \
                 server(floor_command if args.breakdown else bare_command, {}) as floor, \
-                server(raw_command if args.breakdown and args.store == "sqlite" else bare_command, {}) as raw:
+                server(raw_command if args.breakdown else bare_command, {}) as raw:
             path = f"/api/pipelines/{PIPELINE}/readiness"
             targets = {"bare": bare, "interlock": (base, pid),
-                       **({"floor": floor, "layers": layers} if args.breakdown else {}),
-                       **({"raw floor": raw} if args.breakdown and args.store == "sqlite" else {})}
+                       **({"floor": floor, "raw floor": raw, "layers": layers} if args.breakdown else {})}
             results: dict[str, list[dict[str, float]]] = {name: [] for name in targets}
             for turn in range(reps):
                 for name in rotated(list(targets), turn):
