@@ -82,12 +82,37 @@ ROOT = SCRIPT.parents[1]
 
 
 # ----------------------------------------------------------------------------- the bare server
-def serve_bare(document_file: str) -> None:
-    """Child process: a bare Starlette JSON endpoint on hypercorn, printing its URL."""
+async def _serve_on_a_free_port(app: Any) -> None:
+    """Serve ``app`` with hypercorn (no access log of its own) on a free loopback port, printing its URL."""
     import socket
 
     from hypercorn.asyncio import serve
     from hypercorn.config import Config
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(1024)
+    print(f"listening on http://127.0.0.1:{sock.getsockname()[1]}", flush=True)
+    config = Config()
+    config.bind = [f"fd://{sock.detach()}"]
+    config.accesslog = None
+    await serve(app, config)
+
+
+async def _started_engine(root: str) -> tuple[Any, Any]:
+    """The project at ``root`` and an engine started on it (alerts dropped)."""
+    from interlock_core.config import load_project
+    from interlock_core.engine import NullAlerts
+    from interlock_core.engine.factory import build_engine, start_engine
+
+    project = load_project(root)
+    engine = build_engine(project, alerts=NullAlerts())
+    await start_engine(engine, project)
+    return project, engine
+
+
+def serve_bare(document_file: str) -> None:
+    """Child process: a bare Starlette JSON endpoint on hypercorn, printing its URL."""
     from starlette.applications import Starlette
     from starlette.requests import Request
     from starlette.responses import JSONResponse
@@ -99,33 +124,16 @@ def serve_bare(document_file: str) -> None:
         return JSONResponse(document)
 
     app = Starlette(routes=[Route("/api/pipelines/{id}/readiness", readiness)])
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(1024)
-    print(f"listening on http://127.0.0.1:{sock.getsockname()[1]}", flush=True)
-    config = Config()
-    config.bind = [f"fd://{sock.detach()}"]
-    config.accesslog = None
-    asyncio.run(serve(app, config))  # type: ignore[arg-type]
+    asyncio.run(_serve_on_a_free_port(app))
 
 
 def serve_app_layers(root: str) -> None:
     """Child process: Interlock's app over an engine whose readiness answer is precomputed."""
-    import socket
-
-    from hypercorn.asyncio import serve
-    from hypercorn.config import Config
-
-    from interlock_core.config import load_project
-    from interlock_core.engine import NullAlerts
-    from interlock_core.engine.factory import build_engine, start_engine
     from interlock_server.app import create_app
     from interlock_server.logging import configure_logging
 
     async def run() -> None:
-        project = load_project(root)
-        engine = build_engine(project, alerts=NullAlerts())
-        await start_engine(engine, project)
+        project, engine = await _started_engine(root)
         result = await engine.check_readiness(PIPELINE)
 
         async def precomputed(pipeline_id: str) -> Any:
@@ -135,14 +143,7 @@ def serve_app_layers(root: str) -> None:
         configure_logging(project.config.logging.level, "json")
         app = create_app(engine, server=project.config.server, provider=project.config.provider,
                          env={"INTERLOCK_API_KEY": KEY})
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
-        sock.listen(1024)
-        print(f"listening on http://127.0.0.1:{sock.getsockname()[1]}", flush=True)
-        config = Config()
-        config.bind = [f"fd://{sock.detach()}"]
-        config.accesslog = None
-        await serve(app, config)  # type: ignore[arg-type]
+        await _serve_on_a_free_port(app)
 
     asyncio.run(run())
 
@@ -150,19 +151,13 @@ def serve_app_layers(root: str) -> None:
 def serve_floor(root: str, raw: bool) -> None:
     """Child process: the least readiness GET with Interlock's features, over the store's one read
     or (``raw``) one plain SQLite statement or redis-py ``MGET`` of the trait rows."""
-    import socket
     import sqlite3
 
     from bench_api_floor import Least
-    from hypercorn.asyncio import serve
-    from hypercorn.config import Config
     from starlette.applications import Starlette
     from starlette.requests import Request
     from starlette.routing import Route
 
-    from interlock_core.config import load_project
-    from interlock_core.engine import NullAlerts
-    from interlock_core.engine.factory import build_engine, start_engine
     from interlock_core.engine.rerun_slot import RERUN_SCAN_LIMIT
     from interlock_core.model import format_timestamp
     from interlock_core.schedule import current_cycle
@@ -170,14 +165,12 @@ def serve_floor(root: str, raw: bool) -> None:
     from interlock_server.responses import JSONResponse
 
     async def run() -> None:
-        project = load_project(root)
-        engine = build_engine(project, alerts=NullAlerts())
-        await start_engine(engine, project)
+        project, engine = await _started_engine(root)
         config = await engine.get_pipeline(PIPELINE)
         store, clock = engine.store, engine.ctx.clock
         version = (await store.read_pipeline(PIPELINE, config=True)).config_version
         redis_config = yaml.safe_load((Path(root) / "interlock.yaml").read_text()).get("redis")
-        keys = getattr(store, "keys", None)
+        keys: Any = getattr(store, "keys", None)
         conn = sqlite3.connect(Path(root) / "interlock.db") if redis_config is None else None
         sql = ("SELECT trait_type, data FROM traits WHERE pipeline_id = ? AND (expires_at IS NULL OR "
                "expires_at > ?)")
@@ -217,14 +210,7 @@ def serve_floor(root: str, raw: bool) -> None:
         route = Route("/api/pipelines/{id}/readiness",
                       (from_sql if redis_config is None else from_redis) if raw else from_store)
         app = Least(Starlette(routes=[route]), KEY.encode())
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
-        sock.listen(1024)
-        print(f"listening on http://127.0.0.1:{sock.getsockname()[1]}", flush=True)
-        hypercorn = Config()
-        hypercorn.bind = [f"fd://{sock.detach()}"]
-        hypercorn.accesslog = None
-        await serve(app, hypercorn)  # type: ignore[arg-type]
+        await _serve_on_a_free_port(app)
 
     asyncio.run(run())
 
