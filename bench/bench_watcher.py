@@ -20,7 +20,10 @@ pass. Its cost is measured in the same run by alternating passes with ``watcher.
 off and on: full passes (a fresh watcher, every cycle ticked) and settled passes after them; the
 figure reported is CPU on ÷ CPU off of the least-disturbed (minimum) pass of each (target ≤ 1.10).
 
-Each variant runs in its own child process, so its peak memory is its own.
+Each variant runs in its own child process, so its peak memory is its own. The child is set up as
+``interlock serve``'s process is once its imports are done (``interlock_server.cli._startup``:
+what they made frozen, the youngest generation collected every 10,000 allocations), since that
+is the process a watcher runs in.
 """
 
 from __future__ import annotations
@@ -60,6 +63,7 @@ from interlock_core.model import PipelineConfig, RunLogEntry, RunStatus, TraitEv
 from interlock_core.ports import Store
 from interlock_core.schedule import cycle_date, schedule_zone
 from interlock_core.watcher import Watcher
+from interlock_server.cli._startup import settle_collector
 
 TRAITS = ["a", "b", "c"]
 #: The first pass's CPU target per store, and its wall ÷ CPU target.
@@ -147,6 +151,7 @@ async def watchdog_cost(engine: Engine, rounds: int) -> dict[str, Any]:
 
 
 async def child(args: Any) -> dict[str, Any]:
+    settle_collector()  # as `interlock serve`'s process, whose watcher this is
     count = args.pipelines or (100 if args.quick else 10_000)
     passes = args.passes or (1 if args.quick else 3)
     prefix = f"bench:{uuid.uuid4().hex}:"

@@ -1,4 +1,5 @@
-"""The command line's imports run with the cyclic collector paused, then frozen (cli/_startup.py)."""
+"""The command line's imports run with the cyclic collector paused, then frozen, and the youngest
+generation is collected less often (cli/_startup.py)."""
 
 from __future__ import annotations
 
@@ -6,20 +7,22 @@ import gc
 import subprocess
 import sys
 
-from interlock_server.cli._startup import collector_paused
+from interlock_server.cli._startup import YOUNG_COLLECTION_THRESHOLD, collector_paused
 
 
 def test_the_collector_runs_again_after_the_imports_and_their_objects_are_frozen() -> None:
     proc = subprocess.run(
-        [sys.executable, "-c", "import gc, interlock_server.cli; print(gc.isenabled(), gc.get_freeze_count())"],
+        [sys.executable, "-c", "import gc, interlock_server.cli; print(gc.isenabled(), gc.get_freeze_count(), "
+         "*gc.get_threshold())"],
         capture_output=True, text=True, check=True)
-    enabled, frozen = proc.stdout.split()
+    enabled, frozen, young, middle, oldest = proc.stdout.split()
     assert enabled == "True"
     assert int(frozen) > 10_000  # the engine's, pydantic's, asyncio's … objects
+    assert (int(young), int(middle), int(oldest)) == (YOUNG_COLLECTION_THRESHOLD, 10, 10)  # older: as Python has them
 
 
 def test_paused_only_within_the_block_and_a_stopped_collector_stays_stopped() -> None:
-    was = gc.isenabled()
+    was, thresholds = gc.isenabled(), gc.get_threshold()
     try:
         gc.enable()
         with collector_paused():
@@ -31,11 +34,12 @@ def test_paused_only_within_the_block_and_a_stopped_collector_stays_stopped() ->
         assert not gc.isenabled()
     finally:
         gc.unfreeze()  # what this process froze goes back to the oldest generation
+        gc.set_threshold(*thresholds)
         (gc.enable if was else gc.disable)()
 
 
 def test_an_error_in_the_block_still_lets_the_collector_run_again() -> None:
-    was = gc.isenabled()
+    was, thresholds = gc.isenabled(), gc.get_threshold()
     gc.enable()
     try:
         try:
@@ -46,4 +50,5 @@ def test_an_error_in_the_block_still_lets_the_collector_run_again() -> None:
         assert gc.isenabled()
     finally:
         gc.unfreeze()
+        gc.set_threshold(*thresholds)
         (gc.enable if was else gc.disable)()
