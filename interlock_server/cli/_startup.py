@@ -12,7 +12,7 @@ Python collects its youngest generation every 700 allocations of container objec
 deallocations). A watcher pass or a served request makes thousands of short-lived records, so
 most collections find them still alive and promote them: over 10,000 pipelines the watcher's first
 pass spent about 30 % of its CPU in 900 collections. Every 10,000 allocations, what dies young is
-gone by the time a collection comes, and the pass spends about 10 % (docs/performance.md). At
+gone by the time a collection comes, and the pass spends about 15 % (docs/performance.md). At
 most that many container objects wait for a collection in between: a few MB at the very worst.
 
 Measured with callgrind on ``interlock status`` over the project ``interlock init`` writes:
