@@ -24,7 +24,7 @@ from typing import Any, TextIO, TypeVar
 import yaml
 
 from interlock_core.clock import Clock, SystemClock
-from interlock_core.config import load_project
+from interlock_core.config import Project, load_project
 from interlock_core.engine import Engine, NullAlerts
 from interlock_core.engine.factory import build_engine, start_engine
 from interlock_core.model import PipelineConfig
@@ -126,9 +126,11 @@ def pipeline(name: str, archetype_name: str, traits: dict[str, str | None], *,
     return data
 
 
-async def open_engine(root: Path, *, clock: Clock | None = None, store: Store | None = None) -> Engine:
-    """Load the project at ``root`` and start an engine on it (SystemClock, alerts dropped)."""
-    project = load_project(root)
+async def open_engine(root: Path, *, clock: Clock | None = None, store: Store | None = None,
+                      project: Project | None = None) -> Engine:
+    """Load the project at ``root`` (or take ``project``, loaded from it already) and start an engine
+    on it (SystemClock, alerts dropped)."""
+    project = project or load_project(root)
     engine = build_engine(project, clock=clock or SystemClock(), alerts=NullAlerts(), store=store)
     await start_engine(engine, project)
     return engine

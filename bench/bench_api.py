@@ -50,7 +50,7 @@ import sys
 import time
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +62,7 @@ from _support import (
     arguments,
     median,
     met,
+    open_engine,
     percentile,
     pipeline,
     report,
@@ -100,15 +101,11 @@ async def _serve_on_a_free_port(app: Any) -> None:
 
 
 async def _started_engine(root: str) -> tuple[Any, Any]:
-    """The project at ``root`` and an engine started on it (alerts dropped)."""
+    """The project at ``root`` and an engine started on it (``_support.open_engine``)."""
     from interlock_core.config import load_project
-    from interlock_core.engine import NullAlerts
-    from interlock_core.engine.factory import build_engine, start_engine
 
     project = load_project(root)
-    engine = build_engine(project, alerts=NullAlerts())
-    await start_engine(engine, project)
-    return project, engine
+    return project, await open_engine(Path(root), project=project)
 
 
 def serve_bare(document_file: str) -> None:
@@ -328,16 +325,15 @@ async def compare(root: Path, args: Any, tool: str, duration: float, reps: int,
         assert document["status"] == "READY", document
         (root / "document.json").write_text(json.dumps(document))
         bare_command = [sys.executable, str(SCRIPT), "--bare-server", str(root / "document.json")]
-        layers_command = [sys.executable, str(SCRIPT), "--app-layers-server", str(root)]
-        floor_command = [sys.executable, str(SCRIPT), "--floor-server", str(root)]
-        raw_command = [sys.executable, str(SCRIPT), "--raw-floor-server", str(root)]
-        async with server(bare_command, {}) as bare, \
-                server(layers_command if args.breakdown else bare_command, {}) as layers, \
-                server(floor_command if args.breakdown else bare_command, {}) as floor, \
-                server(raw_command if args.breakdown else bare_command, {}) as raw:
+        commands = {"bare": bare_command}
+        if args.breakdown:
+            commands |= {name: [sys.executable, str(SCRIPT), flag, str(root)] for name, flag in (
+                ("floor", "--floor-server"), ("raw floor", "--raw-floor-server"), ("layers", "--app-layers-server"))}
+        async with AsyncExitStack() as servers:
+            started = {name: await servers.enter_async_context(server(command, {}))
+                       for name, command in commands.items()}
+            targets = {"bare": started.pop("bare"), "interlock": (base, pid), **started}
             path = f"/api/pipelines/{PIPELINE}/readiness"
-            targets = {"bare": bare, "interlock": (base, pid),
-                       **({"floor": floor, "raw floor": raw, "layers": layers} if args.breakdown else {})}
             results: dict[str, list[dict[str, float]]] = {name: [] for name in targets}
             for turn in range(reps):
                 for name in rotated(list(targets), turn):
@@ -378,8 +374,8 @@ async def main() -> None:
     def column(name: str, key: str) -> list[float]:
         return [run[key] for run in results[name]]
 
-    def per_turn(name: str, key: str) -> list[float]:
-        return [a[key] / b[key] for a, b in zip(results[name], results["bare"], strict=True) if b[key]]
+    def per_turn(name: str, key: str, against: str = "bare") -> list[float]:
+        return [a[key] / b[key] for a, b in zip(results[name], results[against], strict=True) if b[key]]
 
     figures: dict[str, Any] = {"tool": tool, "store": args.store, "connections": args.connections,
                                "duration_s": duration, "reps": reps}
@@ -410,8 +406,7 @@ async def main() -> None:
             continue
         key = floor.replace(" ", "_")
         floor_ratio, floor_cpu = per_turn(floor, "rps"), per_turn(floor, "server_cpu_us_per_request")
-        over_floor = [a["server_cpu_us_per_request"] / b["server_cpu_us_per_request"]
-                      for a, b in zip(results["interlock"], results[floor], strict=True)]
+        over_floor = per_turn("interlock", "server_cpu_us_per_request", against=floor)
         figures[f"{key}_ratio"], figures[f"{key}_cpu_ratio"] = spread(floor_ratio), spread(floor_cpu)
         figures[f"cpu_over_{key}"] = spread(over_floor)
         rows += [(f"{floor} ÷ bare req/s", shown(floor_ratio)),

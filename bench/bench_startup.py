@@ -12,6 +12,7 @@ busy machine the steadier of the two) min / median / max, and the optional modul
 
 from __future__ import annotations
 
+import json
 import os
 import resource
 import subprocess
@@ -26,13 +27,19 @@ TARGET_SECONDS = 0.4
 OPTIONAL = ("aioboto3", "boto3", "botocore", "aiobotocore", "redis", "httpx", "psycopg")
 PROBE = (
     "import runpy, sys, json\n"
+    "before = set(sys.modules)\n"
     "sys.argv = ['interlock', *sys.argv[1:]]\n"
     "try:\n"
     "    runpy.run_module('interlock_server.cli.main', run_name='__main__')\n"
     "except SystemExit:\n"
     "    pass\n"
-    f"print(json.dumps(sorted(m for m in {OPTIONAL!r} if m in sys.modules)), file=sys.stderr)\n"
+    "ours = ('interlock_core', 'interlock_plugins', 'interlock_server')\n"
+    f"print(json.dumps({{'optional': sorted(m for m in {OPTIONAL!r} if m in sys.modules),\n"
+    "                  'libraries': [m for m in sys.modules if m not in before and m != '__main__'\n"
+    "                                and m.split('.')[0] not in ours]}), file=sys.stderr)\n"
 )
+"""Runs ``status`` as ``python -m`` would and prints, as JSON on its last line of standard error,
+the optional modules it imported and every module outside Interlock it imported, in order."""
 
 
 def _environment(tree: str | None) -> dict[str, str]:
@@ -61,26 +68,18 @@ def _timed(argv: list[str], env: dict[str, str], cwd: Path) -> tuple[float, floa
     return elapsed, _children_cpu() - cpu
 
 
-LIBRARIES_PROBE = (
-    "import runpy, sys, json\n"
-    "before = set(sys.modules)\n"
-    "sys.argv = ['interlock', *sys.argv[1:]]\n"
-    "try:\n"
-    "    runpy.run_module('interlock_server.cli.main', run_name='__main__')\n"
-    "except SystemExit:\n"
-    "    pass\n"
-    "print(json.dumps([m for m in sys.modules if m not in before and m != '__main__'\n"
-    "                  and m.split('.')[0] not in ('interlock_core', 'interlock_plugins', 'interlock_server')]),\n"
-    "      file=sys.stderr)\n"
-)
+def _probed(tree: str | None, project: Path) -> dict[str, list[str]]:
+    proc = subprocess.run([sys.executable, "-c", PROBE, "-C", str(project), "status"], env=_environment(tree),
+                          cwd=project, capture_output=True, text=True, check=False)
+    last = (proc.stderr.strip().splitlines() or ["{}"])[-1]
+    found: dict[str, list[str]] = json.loads(last)
+    return found
 
 
 def _libraries_command(project: Path) -> list[str]:
     """A process importing the modules outside Interlock that ``status`` imported, in its order,
     with the collector paused and then frozen (as ``interlock_server.cli`` does)."""
-    proc = subprocess.run([sys.executable, "-c", LIBRARIES_PROBE, "-C", str(project), "status"],
-                          env=_environment(None), cwd=project, capture_output=True, text=True, check=True)
-    modules = __import__("json").loads(proc.stderr.strip().splitlines()[-1])
+    modules = _probed(None, project)["libraries"]
     code = ("import gc, importlib\ngc.disable()\n"
             f"for name in {modules!r}:\n"
             "    try:\n        importlib.import_module(name)\n    except Exception:\n        pass\n"
@@ -89,10 +88,7 @@ def _libraries_command(project: Path) -> list[str]:
 
 
 def _imported(tree: str | None, project: Path) -> list[str]:
-    proc = subprocess.run([sys.executable, "-c", PROBE, "-C", str(project), "status"], env=_environment(tree),
-                          cwd=project, capture_output=True, text=True, check=False)
-    last = (proc.stderr.strip().splitlines() or ["[]"])[-1]
-    return list(__import__("json").loads(last))
+    return _probed(tree, project).get("optional", [])
 
 
 def main() -> None:
