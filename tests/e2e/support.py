@@ -296,7 +296,17 @@ class Deployment:
 
     async def wait_intervals(self, count: int = 2) -> None:
         """Let ``count`` watcher intervals go by, the watcher passing all along, so that "nothing
-        happened" means the watcher looked and did nothing."""
+        happened" means the watcher looked and did nothing.
+
+        A pass under way when this starts may have begun before the caller's last step, so at least
+        one whole pass more than that must end: two passes counted from now, or ``count`` if more.
+        A pass takes its own time beside the interval, so on a busy machine the wait may run past
+        ``count`` intervals; the watcher has stopped only if no pass ends within ``WAIT``."""
         start = await self.watcher_passes()
         await anyio.sleep(count * WATCH_INTERVAL)
-        assert await self.watcher_passes() > start, "the watcher stopped passing"
+        needed = start + max(count, 2)
+
+        async def passed() -> bool:
+            return await self.watcher_passes() >= needed
+
+        await eventually(passed, what=f"the watcher to pass {needed - start} times (it stopped passing)")
