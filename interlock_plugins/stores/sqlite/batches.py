@@ -1,6 +1,6 @@
 """The batch operations of the SQLite store (:class:`~interlock_core.store_roles.BatchStore`): one
-statement reads a pipeline's state, one per 100 cycles reads their run logs, one transaction commits
-a unit of work."""
+statement reads a pipeline's state (answered again without running it while nothing changed), one
+per 100 cycles reads their run logs, one transaction commits a unit of work."""
 
 from __future__ import annotations
 
@@ -40,6 +40,9 @@ _IDS_PER_STATEMENT = 500
 _ROW_ORDER = itemgetter(0, 1, 2, 3)
 """The order :meth:`SQLiteBatches.read_pipeline` reads its rows in: by part, then each part's keys."""
 
+_EXPIRY = 5
+"""The column of a row's expiry in :func:`_read_pipeline_sql`'s rows."""
+
 _PUSHED_SQL = (
     "SELECT trait_type, data FROM traits WHERE pipeline_id = ? AND data LIKE '%\"source\":\"pushed\"%'"
     f" AND {LIVE}"
@@ -55,23 +58,24 @@ def _read_pipeline_sql(readiness: bool, cycles: int, config: bool, history: bool
     """The statement of :meth:`SQLiteBatches.read_pipeline` for one shape of read (built once per
     shape: a readiness GET asks the same shape every time). Its parameters are numbered, each bound
     once: ``?1`` the pipeline, ``?2`` now, ``?3`` the limit of reruns, then each cycle's date and
-    schedule (``?4`` and ``?5`` for the first)."""
-    parts = [f"SELECT 0, trait_type, '', 0, data FROM traits WHERE pipeline_id = ?1 AND {_LIVE_NOW}"]
+    schedule (``?4`` and ``?5`` for the first). Each row's last column is its expiry (None: none),
+    for :meth:`~.database.SQLiteDatabase.read_rows`."""
+    parts = [f"SELECT 0, trait_type, '', 0, data, expires_at FROM traits WHERE pipeline_id = ?1 AND {_LIVE_NOW}"]
     if readiness:
-        parts.append(f"SELECT 1, '', '', 0, data FROM readiness WHERE pipeline_id = ?1 AND {_LIVE_NOW}")
+        parts.append(f"SELECT 1, '', '', 0, data, expires_at FROM readiness WHERE pipeline_id = ?1 AND {_LIVE_NOW}")
     pairs = " OR ".join(f"(date = ?{4 + 2 * i} AND schedule_id = ?{5 + 2 * i})" for i in range(cycles))
     if cycles:
-        parts.append(f"SELECT 2, date, schedule_id, 0, data FROM run_logs WHERE pipeline_id = ?1 AND ({pairs})"
-                     f" AND {_LIVE_NOW}")
+        parts.append(f"SELECT 2, date, schedule_id, 0, data, expires_at FROM run_logs WHERE pipeline_id = ?1 AND"
+                     f" ({pairs}) AND {_LIVE_NOW}")
     if config:
-        parts.append("SELECT 3, '', '', 0, data FROM pipelines WHERE name = ?1")
+        parts.append("SELECT 3, '', '', 0, data, NULL FROM pipelines WHERE name = ?1")
     if history:
-        newest = (f"SELECT rowid AS r, requested_at, data FROM reruns WHERE pipeline_id = ?1 AND {_LIVE_NOW}"
-                  " ORDER BY requested_at DESC, rowid DESC LIMIT ?3")
-        parts.append(f"SELECT 4, '', '', ROW_NUMBER() OVER (ORDER BY requested_at DESC, r DESC), data"
+        newest = ("SELECT rowid AS r, requested_at, data, expires_at FROM reruns WHERE pipeline_id = ?1 AND"
+                  f" {_LIVE_NOW} ORDER BY requested_at DESC, rowid DESC LIMIT ?3")
+        parts.append(f"SELECT 4, '', '', ROW_NUMBER() OVER (ORDER BY requested_at DESC, r DESC), data, expires_at"
                      f" FROM ({newest})")
-        parts.append(f"SELECT * FROM (SELECT 5, '', '', 0, data FROM runs WHERE pipeline_id = ?1 AND {_LIVE_NOW}"
-                     " ORDER BY created_at DESC, rowid DESC LIMIT 1)")
+        parts.append(f"SELECT * FROM (SELECT 5, '', '', 0, data, expires_at FROM runs WHERE pipeline_id = ?1 AND"
+                     f" {_LIVE_NOW} ORDER BY created_at DESC, rowid DESC LIMIT 1)")
         if cycles:
             rerun_pairs = " OR ".join(f"(json_extract(data, '$.originalDate') = ?{4 + 2 * i} AND "
                                       f"COALESCE(NULLIF(json_extract(data, '$.scheduleId'), ''), "
@@ -79,7 +83,7 @@ def _read_pipeline_sql(readiness: bool, cycles: int, config: bool, history: bool
             named = (f"SELECT json_extract(data, '$.runId') FROM run_logs WHERE pipeline_id = ?1 AND ({pairs})"
                      f" AND {_LIVE_NOW} UNION SELECT json_extract(data, '$.rerunRunId') FROM ({newest})"
                      f" WHERE {rerun_pairs}")
-            parts.append(f"SELECT 6, '', '', 0, data FROM runs WHERE run_id IN ({named}) AND {_LIVE_NOW}")
+            parts.append(f"SELECT 6, '', '', 0, data, expires_at FROM runs WHERE run_id IN ({named}) AND {_LIVE_NOW}")
     return " UNION ALL ".join(parts)
 
 
@@ -96,11 +100,15 @@ class SQLiteBatches(SQLiteStoreBase):
         for; with ``config`` the pipeline's row; with ``history`` its newest reruns, its newest run and
         the runs the run logs and the cycles' reruns name."""
         wanted = sorted({(date, schedule or DEFAULT_SCHEDULE_ID) for date, schedule in cycles})
-        args: tuple[Any, ...] = (pipeline_id, self._now())
+        now = self._now()
+        rest: tuple[Any, ...] = ()
         if wanted or history > 0:  # the statement numbers the cycles' dates and schedules from ?4
-            args = (*args, max(history, 0), *(v for pair in wanted for v in pair))
+            rest = (max(history, 0), *(v for pair in wanted for v in pair))
         sql = _read_pipeline_sql(readiness, len(wanted), config, history > 0)
-        rows = await self._db.read(lambda conn: conn.execute(sql, args).fetchall())
+        # a readiness GET asks the same again and again: answered without the statement until a
+        # commit or an expiry changes what it would answer
+        rows = await self._db.read_rows((sql, pipeline_id, rest), sql, (pipeline_id, now, *rest), now=now,
+                                        expiry=_EXPIRY)
         traits: dict[str, TraitEvaluation] = {}
         cached: ReadinessResult | None = None
         run_logs: dict[tuple[str, str], RunLogEntry] = {}
@@ -109,7 +117,7 @@ class SQLiteBatches(SQLiteStoreBase):
         reruns: list[RerunRecord] = []
         latest: RunState | None = None
         runs: dict[str, RunState] = {}
-        for kind, first, second, _order, data in sorted(rows, key=_ROW_ORDER):
+        for kind, first, second, _order, data, _expires in sorted(rows, key=_ROW_ORDER):
             if kind == 0 and (trait := _load(TRAIT_ROWS, data)) is not None:
                 traits[first] = trait
             elif kind == 1:

@@ -5,6 +5,9 @@ event loop never blocks on disk or on another process's lock. Reads take a fast 
 query-only connection used directly on the event loop (WAL readers never wait for writers, so a
 read is a few dozen microseconds); when that connection reports busy or locked — WAL recovery or
 a checkpoint by another process — the read falls back to the worker thread and its busy timeout.
+A statement asked again and again (a readiness GET's read) is answered with the rows of its last
+run while nothing was committed to the file since and none of them expired
+(:meth:`SQLiteDatabase.read_rows`): one ``PRAGMA data_version`` instead of the statement.
 Writes that need no sync to disk (trait results, events, the readiness cache, an evaluation's
 unit of work without a claim or an alert) take a fast path too: a second write connection used on
 the event loop with no busy wait and no automatic WAL checkpoint, so it never waits for a lock and
@@ -21,12 +24,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import sqlite3
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import anyio
 import anyio.lowlevel
@@ -38,10 +43,23 @@ T = TypeVar("T")
 
 MEMORY = ":memory:"
 
+KEPT_STATEMENTS = 1024
+"""The statements :meth:`SQLiteDatabase.read_rows` keeps the rows of (then it starts again)."""
+
 THREAD_WRITE_EVERY = 64
 """Every this-many-th write that could take the event loop's fast path goes to the worker thread
 instead: its connection checkpoints the WAL automatically (the loop's never does, to stay off the
 disk), so a run of fast writes cannot grow the WAL without bound."""
+
+
+@dataclass(frozen=True, slots=True)
+class _KeptRows:
+    version: int
+    """The reader's ``PRAGMA data_version`` before the statement ran."""
+    read_at: float
+    until: float
+    """The earliest expiry of a row answered (infinity: none expires)."""
+    rows: list[Any]
 
 
 def _busy(exc: sqlite3.Error) -> bool:
@@ -64,6 +82,7 @@ class SQLiteDatabase:
         self._conn: sqlite3.Connection | None = None
         self._reader: sqlite3.Connection | None = None
         self._reader_lock = threading.Lock()
+        self._kept_rows: dict[Hashable, _KeptRows] = {}
         self._loop_writer: sqlite3.Connection | None = None
         self._loop_writer_lock = threading.Lock()
         self._loop_writes = 0
@@ -94,23 +113,58 @@ class SQLiteDatabase:
 
     async def read(self, body: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``body`` outside an explicit transaction (each statement sees committed data)."""
-        reader = self._reader
-        if reader is not None and self._reader_lock.acquire(blocking=False):
-            served = False
-            try:
-                result = body(reader)
-                served = True
-            except sqlite3.OperationalError as exc:
-                if not _busy(exc):
-                    raise self._unavailable(exc) from exc
-            except sqlite3.Error as exc:
-                raise self._unavailable(exc) from exc
-            finally:
-                self._reader_lock.release()  # before yielding: other reads may use the fast path
-            if served:
-                await self._checkpoint()
-                return result
+        served, result = self._read_on_loop(body)
+        if served:
+            await self._checkpoint()
+            return result  # type: ignore[return-value]
         return await anyio.to_thread.run_sync(self._call, body, False, limiter=self._limiter)
+
+    async def read_rows(self, key: Hashable, sql: str, args: Sequence[Any], *, now: float,
+                        expiry: int) -> list[Any]:
+        """The rows of one statement (``args`` holding ``now`` where its rows' expiry is compared).
+
+        On the event loop's reader, the rows of the last run of the same ``key`` (the statement and
+        its arguments but ``now``) are answered again without running it while all of these hold:
+        nothing was committed to the file since, by this process or another (the reader's
+        ``PRAGMA data_version``, read before the statement ran); ``now`` is not before that run (an
+        expired row could be live again); and no row it answered has expired (column ``expiry`` of
+        each row: its expiry time, None for none). Rows left out as expired stay out as time goes
+        on, so those rows are exactly what running the statement again would answer."""
+
+        def run(conn: sqlite3.Connection) -> list[Any]:
+            version = conn.execute("PRAGMA data_version").fetchone()[0]
+            kept = self._kept_rows.get(key)
+            if kept is not None and kept.version == version and kept.read_at <= now < kept.until:
+                return kept.rows
+            rows = conn.execute(sql, args).fetchall()
+            until = min((row[expiry] for row in rows if row[expiry] is not None), default=math.inf)
+            if len(self._kept_rows) >= KEPT_STATEMENTS:
+                self._kept_rows.clear()
+            self._kept_rows[key] = _KeptRows(version, now, until, rows)
+            return rows
+
+        served, result = self._read_on_loop(run)
+        if served:
+            await self._checkpoint()
+            return result  # type: ignore[return-value]
+        return await self.read(lambda conn: conn.execute(sql, args).fetchall())
+
+    def _read_on_loop(self, body: Callable[[sqlite3.Connection], T]) -> tuple[bool, T | None]:
+        """``body`` on the loop's query-only connection: ``(True, result)``, or ``(False, None)`` when
+        that connection is missing, in use or busy (the caller reads in the worker thread)."""
+        reader = self._reader
+        if reader is None or not self._reader_lock.acquire(blocking=False):
+            return False, None
+        try:
+            return True, body(reader)
+        except sqlite3.OperationalError as exc:
+            if not _busy(exc):
+                raise self._unavailable(exc) from exc
+            return False, None
+        except sqlite3.Error as exc:
+            raise self._unavailable(exc) from exc
+        finally:
+            self._reader_lock.release()  # before yielding: other reads may use the fast path
 
     def _checkpoint(self) -> Awaitable[None]:
         """The yield after a served read or write on the loop."""

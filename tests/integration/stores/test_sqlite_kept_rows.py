@@ -1,0 +1,170 @@
+"""The SQLite database's kept rows (``read_rows``): a statement asked again with nothing committed
+since and no row it answered expired is answered without running it; a commit by the store, by
+another connection or by another process, an expiry, or a clock gone back runs it again. Against
+real SQLite files, with a fake clock for expiry."""
+
+from __future__ import annotations
+
+import sqlite3
+import sys
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+
+import anyio
+import pytest
+
+from interlock_core.clock import FakeClock
+from interlock_core.model import TraitEvaluation
+from interlock_plugins.stores.sqlite import SQLiteStore
+from interlock_plugins.stores.sqlite.database import SQLiteDatabase
+
+SQL = "SELECT v, expires_at FROM t WHERE (expires_at IS NULL OR expires_at > ?) ORDER BY v"
+
+
+def _schema(conn: sqlite3.Connection) -> None:
+    conn.execute("CREATE TABLE IF NOT EXISTS t (v TEXT PRIMARY KEY, expires_at REAL)")
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[SQLiteDatabase]:
+    opened = SQLiteDatabase(str(tmp_path / "kept.db"), busy_timeout=5.0)
+    await opened.open(_schema)
+    try:
+        yield opened
+    finally:
+        await opened.close()
+
+
+class Traced:
+    """The statements the loop's reader runs (``PRAGMA data_version`` left out)."""
+
+    def __init__(self, db: SQLiteDatabase) -> None:
+        self.statements: list[str] = []
+        assert db._reader is not None
+        db._reader.set_trace_callback(self._trace)
+
+    def _trace(self, statement: str) -> None:
+        if not statement.startswith("PRAGMA"):
+            self.statements.append(statement)
+
+    def runs(self) -> int:
+        ran, self.statements = len(self.statements), []
+        return ran
+
+
+async def _rows(db: SQLiteDatabase, now: float) -> list[str]:
+    return [v for v, _ in await db.read_rows(("t",), SQL, (now,), now=now, expiry=1)]
+
+
+async def _insert(db: SQLiteDatabase, value: str, expires_at: float | None = None) -> None:
+    await db.write(lambda conn: conn.execute("INSERT INTO t VALUES (?, ?)", (value, expires_at)), durable=False)
+
+
+async def test_the_same_statement_with_nothing_committed_is_answered_without_running_it(db: SQLiteDatabase) -> None:
+    await _insert(db, "a")
+    traced = Traced(db)
+    assert await _rows(db, 100.0) == ["a"]
+    assert traced.runs() == 1
+    assert await _rows(db, 101.0) == ["a"]
+    assert await _rows(db, 5000.0) == ["a"]
+    assert traced.runs() == 0
+
+
+async def test_a_commit_on_either_write_connection_runs_it_again(db: SQLiteDatabase) -> None:
+    traced = Traced(db)
+    assert await _rows(db, 100.0) == []
+    await _insert(db, "loop")  # the loop's write connection
+    assert await _rows(db, 100.0) == ["loop"]
+    await db.write(lambda conn: conn.execute("INSERT INTO t VALUES ('thread', NULL)"), durable=True)
+    assert await _rows(db, 100.0) == ["loop", "thread"]
+    assert traced.runs() == 3
+
+
+async def test_a_commit_by_another_process_runs_it_again(db: SQLiteDatabase) -> None:
+    assert await _rows(db, 100.0) == []
+    await anyio.run_process([sys.executable, "-c", "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); "
+                             "c.execute(\"INSERT INTO t VALUES ('other', NULL)\"); c.commit()", db.path])
+    assert await _rows(db, 100.0) == ["other"]
+
+
+async def test_a_rolled_back_write_keeps_the_rows(db: SQLiteDatabase) -> None:
+    await _insert(db, "a")
+    traced = Traced(db)
+    assert await _rows(db, 100.0) == ["a"]
+    other = sqlite3.connect(db.path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("INSERT INTO t VALUES ('never', NULL)")
+    other.execute("ROLLBACK")
+    other.close()
+    assert await _rows(db, 100.0) == ["a"]
+    assert traced.runs() == 1
+
+
+async def test_a_row_that_expires_runs_it_again_and_drops_out(db: SQLiteDatabase) -> None:
+    await _insert(db, "lasting")
+    await _insert(db, "brief", expires_at=200.0)
+    traced = Traced(db)
+    assert await _rows(db, 100.0) == ["brief", "lasting"]
+    assert await _rows(db, 199.9) == ["brief", "lasting"]
+    assert traced.runs() == 1
+    assert await _rows(db, 200.0) == ["lasting"]
+    assert traced.runs() == 1
+
+
+async def test_a_clock_gone_back_runs_it_again_and_an_expired_row_is_live_again(db: SQLiteDatabase) -> None:
+    await _insert(db, "brief", expires_at=200.0)
+    assert await _rows(db, 300.0) == []
+    assert await _rows(db, 150.0) == ["brief"]
+
+
+async def test_other_arguments_are_another_statement(db: SQLiteDatabase) -> None:
+    await _insert(db, "a")
+    await _insert(db, "b")
+    sql = "SELECT v, expires_at FROM t WHERE v = ? AND (expires_at IS NULL OR expires_at > ?)"
+
+    async def one(value: str) -> list[str]:
+        return [v for v, _ in await db.read_rows((sql, value), sql, (value, 100.0), now=100.0, expiry=1)]
+
+    assert (await one("a"), await one("b"), await one("a")) == (["a"], ["b"], ["a"])
+
+
+async def test_an_in_memory_database_reads_in_the_thread(tmp_path: Path) -> None:
+    memory = SQLiteDatabase(":memory:", busy_timeout=1.0)
+    await memory.open(_schema)
+    try:
+        await _insert(memory, "a")
+        assert await _rows(memory, 100.0) == ["a"]
+        assert memory._kept_rows == {}
+    finally:
+        await memory.close()
+
+
+# ------------------------------------------------------------------------ through the store
+
+
+async def test_a_readiness_read_sees_a_push_an_expiry_and_another_process(tmp_path: Path) -> None:
+    clock = FakeClock()
+    store = SQLiteStore(tmp_path / "interlock.db", clock=clock)
+    await store.start()
+    try:
+        def result(trait: str) -> TraitEvaluation:
+            return TraitEvaluation(pipeline_id="orders", trait_type=trait, status="PASS", evaluated_at=clock.now())
+
+        async def traits() -> list[str]:
+            return sorted((await store.read_pipeline("orders", readiness=False)).traits)
+
+        await store.put_trait(result("freshness"), ttl=60)
+        assert await traits() == ["freshness"]
+        assert await traits() == ["freshness"]
+        await store.put_trait(result("volume"), ttl=None)
+        assert await traits() == ["freshness", "volume"]
+        clock.advance(timedelta(seconds=61))
+        assert await traits() == ["volume"]
+        other = sqlite3.connect(tmp_path / "interlock.db")
+        other.execute("DELETE FROM traits WHERE trait_type = 'volume'")
+        other.commit()
+        other.close()
+        assert await traits() == []
+    finally:
+        await store.close()
