@@ -21,7 +21,7 @@ off and on: full passes (a fresh watcher, every cycle ticked) and settled passes
 figure reported is CPU on ÷ CPU off of the least-disturbed (minimum) pass of each (target ≤ 1.10).
 
 Each variant runs in its own child process, so its peak memory is its own. The child is set up as
-``interlock serve``'s process is once its imports are done (``interlock_server.cli._startup``:
+``interlock serve``'s process is once its imports are done (``interlock_server.collector``:
 what they made frozen, the youngest generation collected every 10,000 allocations), since that
 is the process a watcher runs in.
 """
@@ -63,7 +63,7 @@ from interlock_core.model import PipelineConfig, RunLogEntry, RunStatus, TraitEv
 from interlock_core.ports import Store
 from interlock_core.schedule import cycle_date, schedule_zone
 from interlock_core.watcher import Watcher
-from interlock_server.cli._startup import settle_collector
+from interlock_server.collector import settle_collector
 
 TRAITS = ["a", "b", "c"]
 #: The first pass's CPU target per store, and its wall ÷ CPU target.

@@ -6,3 +6,8 @@
 settings read from the environment and the one engine per container they share; ``dead_letters``
 keeps the alerts they could not publish in the alert dead-letter queue.
 """
+
+from ..collector import collector_paused
+
+with collector_paused():  # what every handler imports, once per container (its init phase): see ..collector
+    from . import init  # noqa: F401

@@ -129,24 +129,28 @@ class SQLiteDatabase:
         ``PRAGMA data_version``, read before the statement ran); ``now`` is not before that run (an
         expired row could be live again); and no row it answered has expired (column ``expiry`` of
         each row: its expiry time, None for none). Rows left out as expired stay out as time goes
-        on, so those rows are exactly what running the statement again would answer."""
+        on, so those rows are exactly what running the statement again would answer. Rows answered
+        so return at once, as a value kept in memory would (no yield to the event loop: a readiness
+        GET answered from them runs in one step); a statement run yields as :meth:`read` does."""
 
-        def run(conn: sqlite3.Connection) -> list[Any]:
+        def run(conn: sqlite3.Connection) -> tuple[bool, list[Any]]:
             version = conn.execute("PRAGMA data_version").fetchone()[0]
             kept = self._kept_rows.get(key)
             if kept is not None and kept.version == version and kept.read_at <= now < kept.until:
-                return kept.rows
+                return True, kept.rows
             rows = conn.execute(sql, args).fetchall()
             until = min((row[expiry] for row in rows if row[expiry] is not None), default=math.inf)
             if len(self._kept_rows) >= KEPT_STATEMENTS:
                 self._kept_rows.clear()
             self._kept_rows[key] = _KeptRows(version, now, until, rows)
-            return rows
+            return False, rows
 
         served, result = self._read_on_loop(run)
-        if served:
-            await self._checkpoint()
-            return result  # type: ignore[return-value]
+        if served and result is not None:
+            kept, rows = result
+            if not kept:
+                await self._checkpoint()
+            return rows
         return await self.read(lambda conn: conn.execute(sql, args).fetchall())
 
     def _read_on_loop(self, body: Callable[[sqlite3.Connection], T]) -> tuple[bool, T | None]:

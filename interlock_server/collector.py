@@ -1,5 +1,7 @@
-"""The command line's process: its imports run with the cyclic garbage collector paused, what they
-made is frozen, and the youngest generation is collected less often.
+"""A long-lived process's collector: its imports run with the cyclic garbage collector paused, what
+they made is frozen, and the youngest generation is collected less often. The command line
+(``interlock_server/cli/__init__.py``, ``serve`` included) and the Lambda handlers
+(``interlock_server/aws/__init__.py``: once per container, in its init phase) start so.
 
 Importing what a command needs (the engine, the models and their validators, asyncio, pydantic,
 the store) creates a few hundred thousand objects that live as long as the process. With the

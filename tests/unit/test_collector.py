@@ -1,5 +1,5 @@
-"""The command line's imports run with the cyclic collector paused, then frozen, and the youngest
-generation is collected less often (cli/_startup.py)."""
+"""The command line's imports, and a Lambda container's, run with the cyclic collector paused, then
+frozen, and the youngest generation is collected less often (collector.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import gc
 import subprocess
 import sys
 
-from interlock_server.cli._startup import YOUNG_COLLECTION_THRESHOLD, collector_paused
+from interlock_server.collector import YOUNG_COLLECTION_THRESHOLD, collector_paused
 
 
 def test_the_collector_runs_again_after_the_imports_and_their_objects_are_frozen() -> None:
@@ -19,6 +19,16 @@ def test_the_collector_runs_again_after_the_imports_and_their_objects_are_frozen
     assert enabled == "True"
     assert int(frozen) > 10_000  # the engine's, pydantic's, asyncio's … objects
     assert (int(young), int(middle), int(oldest)) == (YOUNG_COLLECTION_THRESHOLD, 10, 10)  # older: as Python has them
+
+
+def test_a_lambda_handler_module_starts_its_container_so() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-c", "import gc, sys, interlock_server.aws.trigger; print(gc.isenabled(), "
+         "gc.get_freeze_count(), gc.get_threshold()[0], 'interlock_server.cli' in sys.modules)"],
+        capture_output=True, text=True, check=True)
+    enabled, frozen, young, cli = proc.stdout.split()
+    assert (enabled, young, cli) == ("True", str(YOUNG_COLLECTION_THRESHOLD), "False")  # no command line loaded
+    assert int(frozen) > 10_000
 
 
 def test_paused_only_within_the_block_and_a_stopped_collector_stays_stopped() -> None:
