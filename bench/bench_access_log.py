@@ -1,10 +1,11 @@
 """Access log: its share of the API application's CPU on a readiness GET, in process.
 
 Interlock's ASGI app (every middleware, the route, the JSON response) over an engine whose
-``check_readiness`` returns a precomputed result, called directly with an HTTP scope — no server,
-no socket, no store read: the CPU the application itself spends per request. Two apps in the same
-process, measured in turns (order rotated), ``--requests`` calls each: with the access log (one
-JSON line per request, to ``/dev/null``) and without it. Figures: CPU µs per request of each
+readiness and state answers are precomputed (``bench_api_floor.precompute_readiness``), called
+directly with an HTTP scope — no server, no socket, no store read: the CPU the application itself
+spends per request. Two apps in the same process, measured in turns (order rotated),
+``--requests`` calls each: with the access log (one JSON line per request, to ``/dev/null``) and
+without it. Figures: CPU µs per request of each
 (``time.process_time``), the access log's share of the app's CPU, and the CPU of one access line
 written by itself. Target (issue 20): the access line costs well under the 27 % of app CPU it
 cost before — measured here as the share, with no fixed threshold.
@@ -19,6 +20,7 @@ from typing import Any, TextIO
 
 from _support import archetype, arguments, asgi_call, open_engine, pipeline, report, rotated, shown, spread, workspace
 from _support import write_project as write_bench_project
+from bench_api_floor import precompute_readiness
 
 from interlock_server.app import create_app
 from interlock_server.logging import configure_logging
@@ -64,12 +66,7 @@ async def measure(store_dir: str | None, requests: int, reps: int, devnull: Text
         try:
             for trait in TRAITS:
                 await engine.push_trait(PIPELINE, trait, "PASS")
-            result = await engine.check_readiness(PIPELINE)
-
-            async def precomputed(pipeline_id: str) -> Any:
-                return result
-
-            engine.check_readiness = precomputed  # type: ignore[method-assign]
+            await precompute_readiness(engine, PIPELINE)
             configure_logging("info", "json", devnull)
             apps = {logged: create_app(engine, env={"INTERLOCK_API_KEY": KEY}, access_log=logged)
                     for logged in (True, False)}
@@ -106,7 +103,7 @@ def main() -> None:
     shares = [(on - off) / on for on, off in zip(cpu[True], cpu[False], strict=True)]
     line_share = [one / on for one, on in zip(line, cpu[True], strict=True)]
     report("access_log", [
-        ("app", "Interlock's ASGI app, readiness GET, precomputed answer, in process"),
+        ("app", "Interlock's ASGI app, readiness GET, precomputed readiness and state, in process"),
         ("requests per turn × turns (order rotated)", f"{requests} × {reps}"),
         ("app CPU µs/request with the access log", shown(cpu[True], 1e6, 4)),
         ("app CPU µs/request without it", shown(cpu[False], 1e6, 4)),

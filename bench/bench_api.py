@@ -20,8 +20,9 @@ Servers, each one process of the same hypercorn, measured in turns (the order ro
   bare is the least the CPU ratio could be with these features; Interlock ÷ floor is what the
   engine and the app's layers add to it;
 * **app layers** (unless ``--no-breakdown``) — Interlock's app (every middleware, the route, the
-  response) over an engine whose ``check_readiness`` returns a precomputed result: what the HTTP
-  layer costs without the store reads, to split the gap between the two.
+  response) over an engine whose readiness and state answers are precomputed
+  (``bench_api_floor.precompute_readiness``): what the HTTP layer costs without the engine's read
+  and computation, to split the gap between the two.
 
 Load: ``raw`` (default) is the low-overhead generator of ``_http_load.py`` — asyncio protocols,
 one request in flight per connection, a few µs of CPU per request; ``wrk`` (one thread) when asked
@@ -125,18 +126,15 @@ def serve_bare(document_file: str) -> None:
 
 
 def serve_app_layers(root: str) -> None:
-    """Child process: Interlock's app over an engine whose readiness answer is precomputed."""
+    """Child process: Interlock's app over an engine whose readiness and state are precomputed."""
     from interlock_server.app import create_app
     from interlock_server.logging import configure_logging
 
     async def run() -> None:
+        from bench_api_floor import precompute_readiness
+
         project, engine = await _started_engine(root)
-        result = await engine.check_readiness(PIPELINE)
-
-        async def precomputed(pipeline_id: str) -> Any:
-            return result
-
-        engine.check_readiness = precomputed  # type: ignore[method-assign]
+        await precompute_readiness(engine, PIPELINE)
         configure_logging(project.config.logging.level, "json")
         app = create_app(engine, server=project.config.server, provider=project.config.provider,
                          env={"INTERLOCK_API_KEY": KEY})

@@ -9,8 +9,8 @@ Four ASGI apps called directly with the same HTTP scope (no server, no socket), 
   pass, compact JSON), behind one pure-ASGI wrapper doing the least of the rest: the request id
   (read or made, echoed) and ``nosniff`` headers, the API key compared in constant time, the
   latency histogram, one access line through Interlock's access log;
-* **app layers** — Interlock's app over an engine whose ``check_readiness`` returns a precomputed
-  result (every middleware, routing, the route, the state read, the answer, the access line);
+* **app layers** — Interlock's app over an engine whose readiness and state answers are
+  precomputed (every middleware, routing, the route, the answer, the access line);
 * **interlock** — Interlock's app over the SQLite store (one store read per request).
 
 A server adds the same cost to each (hypercorn's own, ``bench_api.py``'s bare server CPU minus
@@ -88,6 +88,24 @@ class Least:
 
 
 
+async def precompute_readiness(engine: Any, pipeline_id: str) -> None:
+    """Make ``engine`` answer ``GET .../readiness`` without reading: its readiness and its state
+    (which the route asks for next) computed once now. With the readiness alone precomputed, the
+    state would be read with the store's separate calls (no read for it to share): more than the
+    real GET reads."""
+    result = await engine.check_readiness(pipeline_id)
+    view = await engine.pipeline_state(pipeline_id, readiness=result)
+
+    async def readiness(asked: str) -> Any:
+        return result
+
+    async def state(asked: Any, **_: Any) -> Any:
+        return view
+
+    engine.check_readiness = readiness
+    engine.pipeline_state = state
+
+
 async def measure(store_dir: str | None, requests: int, reps: int, devnull: TextIO) -> dict[str, list[float]]:
     with workspace(store_dir, "api-floor") as root:
         write_project(root, [archetype("three-pushed", TRAITS)],
@@ -97,12 +115,7 @@ async def measure(store_dir: str | None, requests: int, reps: int, devnull: Text
         try:
             for trait in TRAITS:
                 await engine.push_trait(PIPELINE, trait, "PASS", ttl=0)
-            result = await layers_engine.check_readiness(PIPELINE)
-
-            async def precomputed(pipeline_id: str) -> Any:
-                return result
-
-            layers_engine.check_readiness = precomputed  # type: ignore[method-assign]
+            await precompute_readiness(layers_engine, PIPELINE)
             configure_logging("info", "json", devnull)
             interlock = create_app(engine, env={"INTERLOCK_API_KEY": KEY})
             document: dict[str, Any] = {}
