@@ -18,6 +18,7 @@ from interlock_core.clock import FakeClock
 from interlock_core.model import TraitEvaluation
 from interlock_plugins.stores.sqlite import SQLiteStore
 from interlock_plugins.stores.sqlite.database import SQLiteDatabase
+from tests.helpers.sqlite_database import opened_database
 
 SQL = "SELECT v, expires_at FROM t WHERE (expires_at IS NULL OR expires_at > ?) ORDER BY v"
 
@@ -28,12 +29,8 @@ def _schema(conn: sqlite3.Connection) -> None:
 
 @pytest.fixture
 async def db(tmp_path: Path) -> AsyncIterator[SQLiteDatabase]:
-    opened = SQLiteDatabase(str(tmp_path / "kept.db"), busy_timeout=5.0)
-    await opened.open(_schema)
-    try:
+    async with opened_database(tmp_path / "kept.db", _schema) as opened:
         yield opened
-    finally:
-        await opened.close()
 
 
 class Traced:

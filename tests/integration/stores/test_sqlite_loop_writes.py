@@ -17,6 +17,7 @@ import pytest
 from interlock_core.errors import StoreUnavailable
 from interlock_plugins.stores.sqlite import database
 from interlock_plugins.stores.sqlite.database import SQLiteDatabase
+from tests.helpers.sqlite_database import opened_database
 
 
 def _schema(conn: sqlite3.Connection) -> None:
@@ -25,12 +26,8 @@ def _schema(conn: sqlite3.Connection) -> None:
 
 @pytest.fixture
 async def db(tmp_path: Path) -> AsyncIterator[SQLiteDatabase]:
-    opened = SQLiteDatabase(str(tmp_path / "loop.db"), busy_timeout=5.0)
-    await opened.open(_schema)
-    try:
+    async with opened_database(tmp_path / "loop.db", _schema) as opened:
         yield opened
-    finally:
-        await opened.close()
 
 
 def _insert(value: str) -> Callable[[sqlite3.Connection], str]:
