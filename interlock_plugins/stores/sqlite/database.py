@@ -245,7 +245,9 @@ class SQLiteDatabase:
                 with contextlib.suppress(sqlite3.Error):
                     reader = sqlite3.connect(self.path, timeout=0, isolation_level=None, check_same_thread=False)
                     reader.execute("PRAGMA query_only = ON")
-                    self._reader = reader
+                    with self._reader_lock:  # a new connection counts data versions anew
+                        self._kept_rows.clear()
+                        self._reader = reader
                 with contextlib.suppress(sqlite3.Error):  # without it, every write takes the thread
                     writer = sqlite3.connect(self.path, timeout=0, isolation_level=None, check_same_thread=False)
                     writer.execute("PRAGMA synchronous = NORMAL")

@@ -115,6 +115,18 @@ async def test_a_clock_gone_back_runs_it_again_and_an_expired_row_is_live_again(
     assert await _rows(db, 150.0) == ["brief"]
 
 
+async def test_a_reopened_database_forgets_the_rows_of_its_old_connection(db: SQLiteDatabase) -> None:
+    """A new reader counts data versions anew: a kept version could come round again."""
+    await _insert(db, "a")
+    assert await _rows(db, 100.0) == ["a"]
+    await db.close()
+    other = sqlite3.connect(db.path, isolation_level=None)
+    other.execute("INSERT INTO t VALUES ('while closed', NULL)")
+    other.close()
+    await db.open(_schema)
+    assert await _rows(db, 100.0) == ["a", "while closed"]
+
+
 async def test_other_arguments_are_another_statement(db: SQLiteDatabase) -> None:
     await _insert(db, "a")
     await _insert(db, "b")
