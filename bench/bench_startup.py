@@ -78,12 +78,11 @@ def _probed(tree: str | None, project: Path) -> dict[str, list[str]]:
 
 def _libraries_command(project: Path) -> list[str]:
     """A process importing the modules outside Interlock that ``status`` imported, in its order,
-    with the collector paused and then frozen (as ``interlock_server.cli`` does)."""
+    through ``interlock_server.collector.collector_paused`` (as ``interlock_server.cli`` does)."""
     modules = _probed(None, project)["libraries"]
-    code = ("import gc, importlib\ngc.disable()\n"
-            f"for name in {modules!r}:\n"
-            "    try:\n        importlib.import_module(name)\n    except Exception:\n        pass\n"
-            "gc.freeze()\ngc.enable()\n")
+    code = ("import importlib\nfrom interlock_server.collector import collector_paused\n"
+            f"with collector_paused():\n    for name in {modules!r}:\n"
+            "        try:\n            importlib.import_module(name)\n        except Exception:\n            pass\n")
     return [sys.executable, "-c", code]
 
 
