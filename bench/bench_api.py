@@ -16,7 +16,10 @@ Servers, each one process of the same hypercorn, measured in turns (the order ro
   current cycle's run log, the configuration's version, the reruns and runs); the **raw floor**
   with one plain client call of the trait rows, decoded with ``json.loads``: a ``sqlite3``
   statement of the live rows, or over Redis one redis-py ``MGET`` of the pipeline's trait keys
-  (the client and round trip any Redis-backed GET pays). Floor ÷
+  (the client and round trip any Redis-backed GET pays); over Redis, the **wire floor** too: the
+  same ``MGET`` over the least client there is (``_resp_wire.py``: one asyncio protocol connection,
+  requests pipelined, replies parsed by hiredis, none of a client's pool, timeouts or retries).
+  Floor ÷
   bare is the least the CPU ratio could be with these features; Interlock ÷ floor is what the
   engine and the app's layers add to it;
 * **app layers** (unless ``--no-breakdown``) — Interlock's app (every middleware, the route, the
@@ -79,6 +82,7 @@ TARGET_CPU = 1.6
 KEY = "bench-api-key"
 TRAITS = ["freshness", "volume", "schema"]
 PIPELINE = "bench-readiness"
+FLOOR_SERVERS = {"--floor-server": "store", "--raw-floor-server": "raw", "--wire-floor-server": "wire"}
 SCRIPT = Path(__file__).resolve()
 ROOT = SCRIPT.parents[1]
 
@@ -143,9 +147,10 @@ def serve_app_layers(root: str) -> None:
     asyncio.run(run())
 
 
-def serve_floor(root: str, raw: bool) -> None:
+def serve_floor(root: str, mode: str) -> None:
     """Child process: the least readiness GET with Interlock's features, over the store's one read
-    or (``raw``) one plain SQLite statement or redis-py ``MGET`` of the trait rows."""
+    (``store``), one plain SQLite statement or redis-py ``MGET`` of the trait rows (``raw``), or the
+    same ``MGET`` over the least Redis client there is (``wire``: ``_resp_wire.py``)."""
     import sqlite3
 
     from bench_api_floor import Least
@@ -190,20 +195,29 @@ def serve_floor(root: str, raw: bool) -> None:
             return answer(pipeline_id, [json.loads(data) for _, data in rows], now)
 
         client: Any = None
+        wire: Any = None
         if redis_config is not None:
             import redis.asyncio as redis
+            from _resp_wire import WireRedis, command
 
             host, _, port = str(redis_config["addr"]).rpartition(":")
             client = redis.Redis(host=host, port=int(port))
+            if mode == "wire":
+                wire = await WireRedis.connect(host, int(port))
 
         async def from_redis(request: Request) -> JSONResponse:
             pipeline_id, now = request.path_params["id"], clock.now()
             raws = await client.mget([keys.trait(pipeline_id, t) for t in TRAITS])
             return answer(pipeline_id, [json.loads(raw) for raw in raws if raw is not None], now)
 
+        async def from_wire(request: Request) -> JSONResponse:
+            pipeline_id, now = request.path_params["id"], clock.now()
+            raws = await wire.call(command("MGET", *(keys.trait(pipeline_id, t) for t in TRAITS)))
+            return answer(pipeline_id, [json.loads(raw) for raw in raws if raw is not None], now)
+
         configure_logging(project.config.logging.level, "json")
-        route = Route("/api/pipelines/{id}/readiness",
-                      (from_sql if redis_config is None else from_redis) if raw else from_store)
+        reads = {"store": from_store, "raw": from_sql if redis_config is None else from_redis, "wire": from_wire}
+        route = Route("/api/pipelines/{id}/readiness", reads[mode])
         app = Least(Starlette(routes=[route]), KEY.encode())
         await _serve_on_a_free_port(app)
 
@@ -326,7 +340,8 @@ async def compare(root: Path, args: Any, tool: str, duration: float, reps: int,
         commands = {"bare": bare_command}
         if args.breakdown:
             commands |= {name: [sys.executable, str(SCRIPT), flag, str(root)] for name, flag in (
-                ("floor", "--floor-server"), ("raw floor", "--raw-floor-server"), ("layers", "--app-layers-server"))}
+                ("floor", "--floor-server"), ("raw floor", "--raw-floor-server"), ("layers", "--app-layers-server"),
+                *([("wire floor", "--wire-floor-server")] if args.store == "redis" else []))}
         async with AsyncExitStack() as servers:
             started = {name: await servers.enter_async_context(server(command, {}))
                        for name, command in commands.items()}
@@ -399,7 +414,7 @@ async def main() -> None:
     ratio, cpu_ratio = per_turn("interlock", "rps"), per_turn("interlock", "server_cpu_us_per_request")
     figures["ratio"], figures["cpu_ratio"] = spread(ratio), spread(cpu_ratio)
     rows += [("interlock ÷ bare req/s", shown(ratio)), ("interlock ÷ bare server CPU per request", shown(cpu_ratio))]
-    for floor in ("floor", "raw floor"):
+    for floor in ("floor", "raw floor", "wire floor"):
         if floor not in results:
             continue
         key = floor.replace(" ", "_")
@@ -426,8 +441,8 @@ async def main() -> None:
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "--bare-server":
         serve_bare(sys.argv[2])
-    elif len(sys.argv) == 3 and sys.argv[1] in ("--floor-server", "--raw-floor-server"):
-        serve_floor(sys.argv[2], raw=sys.argv[1] == "--raw-floor-server")
+    elif len(sys.argv) == 3 and sys.argv[1] in FLOOR_SERVERS:
+        serve_floor(sys.argv[2], FLOOR_SERVERS[sys.argv[1]])
     elif len(sys.argv) == 3 and sys.argv[1] == "--app-layers-server":
         serve_app_layers(sys.argv[2])
     else:

@@ -33,6 +33,7 @@ from .events import RedisEvents
 from .keys import RedisKeys
 from .leases import RedisLeases
 from .markers import RedisCascadeMarkers
+from .multiplexed import MultiplexedReads
 from .pipelines import RedisPipelines
 from .reruns import RedisReruns
 from .runs import RedisRuns
@@ -65,6 +66,7 @@ class RedisStore(RedisStoreConnection, RedisPipelines, RedisTraits, RedisRuns, R
         self.keys = RedisKeys(self.config.key_prefix)
         self.target = self.config.target()
         self._redis = connect(self.config)
+        self._reads = MultiplexedReads.for_pool(self._redis.connection_pool) if self.config.multiplex_reads else None
         self._closed = False
         register: Callable[[str], AsyncScript] = self._redis.register_script
         self._write_record = register(scripts.WRITE_RECORD)

@@ -19,6 +19,7 @@ from interlock_core.model import RunStatus
 
 from .client import RedisConfig
 from .keys import RedisKeys
+from .multiplexed import MultiplexedReads
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +70,7 @@ class RedisStoreBase:
     keys: RedisKeys
     target: str
     _redis: aioredis.Redis
+    _reads: MultiplexedReads | None  # the hot reads' connection (None: through the pool)
     _closed: bool
     _write_record: AsyncScript
     _acquire_lease: AsyncScript

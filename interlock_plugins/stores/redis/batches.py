@@ -30,6 +30,7 @@ from interlock_core.unit_of_work import CommitResult, CycleKey, PipelineRecords,
 from . import scripts
 from .client import translate_errors
 from .keys import RedisKeys
+from .multiplexed import MultiplexedReads, run_script
 
 if TYPE_CHECKING:
     import redis.asyncio as aioredis
@@ -80,6 +81,7 @@ class RedisBatches:
     keys: RedisKeys
     config: RedisConfig
     _redis: aioredis.Redis
+    _reads: MultiplexedReads | None
 
     if TYPE_CHECKING:
         async def list_reruns(self, pipeline_id: str | None, limit: int = 20) -> list[RerunRecord]: ...
@@ -100,7 +102,7 @@ class RedisBatches:
         if config or history > 0:
             args += [self.keys.pipelines if config else "", pipeline_id, known_version or "", max(history, 0),
                      *names[3:], *(f"{date}\n{schedule}" for date, schedule in wanted)]
-        answer = await self._read_pipeline_script(keys, args)
+        answer = await run_script(self._reads, self._read_pipeline_script, keys, args)
         _types, rows, cached, logs = answer[:4]
         traits: dict[str, TraitEvaluation] = {}
         for raw in rows or ():

@@ -44,6 +44,10 @@ class RedisConfig(ConfigModel):
     (``redis://[user:password@]host:port/db``, ``rediss://`` for TLS); ``url`` wins when both are
     given, with ``password``/``db`` filling what the URL leaves out.
 
+    ``multiplexReads`` (on by default) sends the store's hot reads (a readiness GET's) over one
+    connection on which they are pipelined (:mod:`.multiplexed`), when the connection is plain TCP;
+    ``false`` sends them through the pool as every other command.
+
     ``retentionTtl`` bounds how long runs, run logs, reruns, events and cascade markers are kept
     (``0`` keeps them forever); ``readinessTtl`` is accepted for compatibility with older project
     files, the readiness cache TTL itself comes from the engine with each write.
@@ -61,6 +65,7 @@ class RedisConfig(ConfigModel):
     retention_ttl: Duration = timedelta(days=7)
     event_stream_max: int = Field(default=10_000, ge=1)
     run_index_limit: int = Field(default=100, ge=1)
+    multiplex_reads: bool = True
 
     @field_validator("addr")
     @classmethod

@@ -26,6 +26,8 @@ class RedisStoreConnection(RedisStoreBase):
         if self._closed:
             return
         self._closed = True
+        if self._reads is not None:
+            await self._reads.close()
         await self._redis.aclose(close_connection_pool=True)
 
     async def ping(self) -> bool:
