@@ -66,7 +66,8 @@ def trace_sqlite(store: Any, tally: Tally) -> None:
 
 
 def trace_redis(store: Any, tally: Tally) -> None:
-    """Count round trips on a Redis store's client: each command sent alone, each pipeline sent."""
+    """Count round trips on a Redis store's client (each command sent alone, each pipeline sent) and
+    on its multiplexed reads' connection (each command)."""
     client = store._redis
     execute_command: Callable[..., Awaitable[Any]] = client.execute_command
 
@@ -89,6 +90,15 @@ def trace_redis(store: Any, tally: Tally) -> None:
         return pipe
 
     client.pipeline = pipeline
+    reads = store._reads  # the hot reads' multiplexed connection: each command a round trip too
+    if reads is not None:
+        call: Callable[..., Awaitable[Any]] = reads.call
+
+        async def read(*args: Any) -> Any:
+            tally.round_trips += 1
+            return await call(*args)
+
+        reads.call = read
 
 
 SCENARIOS = ("evaluation, 3 passing traits", "triggering start_run", "readiness GET", "watcher first pass, per cycle")
