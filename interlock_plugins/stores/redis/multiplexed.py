@@ -63,16 +63,26 @@ def error_of(reply: redis_errors.ResponseError) -> redis_errors.RedisError:
 def command(parts: Sequence[str | bytes | int | float]) -> bytes:
     """One command as RESP bytes (an array of bulk strings), encoded as redis-py encodes it."""
     out = [b"*%d\r\n" % len(parts)]
+    append = out.append
     for part in parts:
-        if isinstance(part, str):
+        data: bytes
+        if type(part) is str:  # the exact types first: the common case, without the ABC checks
             data = part.encode()
-        elif isinstance(part, bytes):
+        elif type(part) is bytes:
             data = part
+        elif type(part) is int or type(part) is float:
+            data = repr(part).encode()
+        elif isinstance(part, str):
+            data = str.encode(part)
+        elif isinstance(part, bytes):
+            data = bytes(part)
         elif isinstance(part, int | float) and not isinstance(part, bool):
             data = repr(part).encode()
         else:
             raise redis_errors.DataError(f"cannot send {type(part).__name__} to redis")
-        out.append(b"$%d\r\n%s\r\n" % (len(data), data))
+        append(b"$%d\r\n" % len(data))
+        append(data)
+        append(b"\r\n")
     return b"".join(out)
 
 
