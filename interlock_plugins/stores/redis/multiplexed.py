@@ -119,6 +119,14 @@ class _Settings:
         return commands
 
 
+def _again(error: BaseException) -> BaseException:
+    """A fresh exception like ``error``, for one more waiting request (each raises its own)."""
+    try:
+        return type(error)(*error.args)
+    except Exception:
+        return error
+
+
 class _Wire(asyncio.Protocol):
     """The connection: requests waiting for their replies, in the order they were written."""
 
@@ -146,8 +154,8 @@ class _Wire(asyncio.Protocol):
         while True:
             try:
                 reply = self.reader.gets()
-            except hiredis.ProtocolError as exc:
-                self.fail(redis_errors.ConnectionError(f"protocol error from redis: {exc}"))
+            except Exception as exc:  # not RESP, or not UTF-8: nothing after it can be read either
+                self.fail(redis_errors.ConnectionError(f"unreadable reply from redis: {exc}"))
                 return
             if reply is False:
                 return
@@ -169,13 +177,13 @@ class _Wire(asyncio.Protocol):
         while self.waiting:
             future = self.waiting.popleft()
             if not future.done():
-                future.set_exception(error)
+                future.set_exception(_again(error))
         if self.transport is not None and not self.transport.is_closing():
             self.transport.close()
 
     async def call(self, packed: bytes, limit: float | None) -> Any:
         if self.error is not None:
-            raise self.error
+            raise _again(self.error)
         assert self.transport is not None
         future = self.loop.create_future()
         self.waiting.append(future)
@@ -265,7 +273,10 @@ class MultiplexedReads:
         if self._connecting is task:
             self._connecting = None
         if not task.cancelled() and task.exception() is None:
-            self._wire = task.result()
+            if self.closed:  # closed while connecting: the connection is not kept
+                task.result().fail(redis_errors.ConnectionError("the store is closed"))
+            else:
+                self._wire = task.result()
 
     async def _connect(self) -> _Wire:
         settings = self.settings
