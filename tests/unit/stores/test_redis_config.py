@@ -33,6 +33,13 @@ def test_camel_case_keys_and_duration_strings() -> None:
     assert config.target() == "redis:6380/0"
 
 
+def test_multiplexed_reads_are_on_unless_turned_off() -> None:
+    assert RedisConfig().multiplex_reads is True
+    assert RedisConfig.model_validate({"multiplexReads": False}).multiplex_reads is False
+    with pytest.raises(ValidationError, match="multiplexReads"):
+        RedisConfig.model_validate({"multiplexReads": "sometimes"})
+
+
 @pytest.mark.parametrize(
     ("section", "fragment"),
     [
