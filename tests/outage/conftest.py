@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.helpers.served import free_port
-
-from .support import PrivateRedis
+from .support import PrivateRedis, running_private_redis
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -19,11 +16,5 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.fixture
 def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
-    if shutil.which("redis-server") is None:
-        pytest.skip("redis-server is not installed (scripts/services.sh installs it)")
-    server = PrivateRedis(tmp_path / "redis", free_port())
-    server.start()
-    try:
+    with running_private_redis(tmp_path / "redis") as server:
         yield server
-    finally:
-        server.stop()

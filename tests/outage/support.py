@@ -7,10 +7,15 @@ from __future__ import annotations
 import shutil
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
 import redis
+
+from tests.helpers.served import free_port
 
 START_TIMEOUT = 15.0
 
@@ -65,3 +70,17 @@ class PrivateRedis:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=10)
+
+
+@contextmanager
+def running_private_redis(directory: Path) -> Iterator[PrivateRedis]:
+    """A :class:`PrivateRedis` started on a free port (the test is skipped without ``redis-server``),
+    stopped afterwards."""
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed (scripts/services.sh installs it)")
+    server = PrivateRedis(directory, free_port())
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
@@ -22,7 +21,7 @@ from interlock_plugins.stores.redis import RedisStore
 from interlock_plugins.stores.redis.multiplexed import MultiplexedReads, command, error_of
 from tests.helpers.backends import REDIS_ADDR, REDIS_URL
 from tests.helpers.served import free_port
-from tests.outage.support import PrivateRedis
+from tests.outage.support import PrivateRedis, running_private_redis
 
 pytestmark = pytest.mark.redis
 
@@ -69,14 +68,8 @@ async def store() -> AsyncIterator[RedisStore]:
 
 @pytest.fixture
 def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
-    if shutil.which("redis-server") is None:
-        pytest.skip("redis-server is not installed (scripts/services.sh installs it)")
-    server = PrivateRedis(tmp_path / "redis", free_port())
-    server.start()
-    try:
+    with running_private_redis(tmp_path / "redis") as server:
         yield server
-    finally:
-        server.stop()
 
 
 # ------------------------------------------------------------------------------------ answers
