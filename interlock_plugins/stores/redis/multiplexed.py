@@ -10,7 +10,7 @@ when it arrives, beside the replies of the other requests in flight on the same 
 
 Only read commands go this way (``EVALSHA`` of a read-only script): no transaction, no blocking
 command, nothing that holds the connection. Everything else, and every connection redis-py makes
-that this does not do the same way (TLS, a Unix socket, a credential provider), stays with
+that this does not do the same way (TLS, a Unix socket, a credential provider, RESP3), stays with
 redis-py; so does everything after :meth:`MultiplexedReads.close`.
 
 Failures are redis-py's exception classes, so the store turns them into ``StoreUnavailable`` in
