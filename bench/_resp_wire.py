@@ -1,7 +1,8 @@
 """The least a Redis round trip can cost a Python server: one asyncio protocol connection, commands
 written as RESP bytes and pipelined (the replies come back in order, each answering the oldest
 waiting request), replies parsed by hiredis. No pool, no timeouts, no retries, no reconnection,
-no error translation: a measuring floor (``bench_api.py``'s *wire floor*), never a store client."""
+no error translation: a measuring floor (``bench_api.py``'s *wire floor*), never a store client.
+Commands are packed as the store packs them (``multiplexed.command``)."""
 
 from __future__ import annotations
 
@@ -11,14 +12,9 @@ from typing import Any
 
 import hiredis
 
+from interlock_plugins.stores.redis.multiplexed import command
 
-def command(*parts: str | bytes) -> bytes:
-    """``parts`` as one RESP array of bulk strings."""
-    out = [b"*%d\r\n" % len(parts)]
-    for part in parts:
-        data = part.encode() if isinstance(part, str) else part
-        out.append(b"$%d\r\n%s\r\n" % (len(data), data))
-    return b"".join(out)
+__all__ = ["WireRedis", "command"]
 
 
 class WireRedis(asyncio.Protocol):

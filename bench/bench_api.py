@@ -212,7 +212,7 @@ def serve_floor(root: str, mode: str) -> None:
 
         async def from_wire(request: Request) -> JSONResponse:
             pipeline_id, now = request.path_params["id"], clock.now()
-            raws = await wire.call(command("MGET", *(keys.trait(pipeline_id, t) for t in TRAITS)))
+            raws = await wire.call(command(["MGET", *(keys.trait(pipeline_id, t) for t in TRAITS)]))
             return answer(pipeline_id, [json.loads(raw) for raw in raws if raw is not None], now)
 
         configure_logging(project.config.logging.level, "json")

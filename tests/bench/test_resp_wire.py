@@ -30,7 +30,7 @@ async def test_pipelined_commands_each_get_their_own_reply() -> None:
     try:
         await client.mset({f"{prefix}{n}": f"value {n}" for n in range(50)})
         asked = [[f"{prefix}{n}", f"{prefix}{(n * 7) % 50}", f"{prefix}missing"] for n in range(50)]
-        replies = await asyncio.gather(*(wire.call(command("MGET", *keys)) for keys in asked))
+        replies = await asyncio.gather(*(wire.call(command(["MGET", *keys])) for keys in asked))
         assert replies == [[f"value {n}".encode(), f"value {(n * 7) % 50}".encode(), None] for n in range(50)]
     finally:
         assert wire.transport is not None
