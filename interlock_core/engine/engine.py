@@ -3,7 +3,6 @@ evaluate readiness and drive the run lifecycle."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from contextvars import ContextVar
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -19,14 +18,12 @@ from ..model import (
     PipelineOrigin,
     ReadinessResult,
     RerunRecord,
-    RunLogEntry,
     RunState,
     SchedulerRun,
     ShadowCycle,
     TraitEvaluation,
 )
 from ..pipeline_state import ACTIVE, PipelineStateView
-from ..unit_of_work import PipelineRecords
 from .backfill_plan import DEFAULT_CONCURRENCY
 from .context import EngineContext
 
@@ -42,7 +39,7 @@ if TYPE_CHECKING:
     from .runs import Runs
     from .shadow_report import ShadowReport
     from .sla import SLAChecks
-    from .state import StateReader
+    from .state import JustRead, StateReader
     from .sweep import SweepSummary, WatchdogSweep
     from .transitions import Transitions
     from .watchdog import Watchdog
@@ -51,8 +48,7 @@ ACTIVE_RUN_SCAN = 50
 """How many of a pipeline's newest runs are checked for one under way before it is removed."""
 
 
-_JUST_READ: ContextVar[tuple[ReadinessResult, PipelineConfig, Mapping[tuple[str, str], RunLogEntry],
-                             PipelineRecords | None] | None] = ContextVar("interlock_just_read_readiness", default=None)
+_JUST_READ: ContextVar[JustRead | None] = ContextVar("interlock_just_read_readiness", default=None)
 """The records :meth:`Engine.check_readiness` read, for the :meth:`Engine.pipeline_state` that follows it."""
 
 class Engine:
@@ -207,9 +203,9 @@ class Engine:
         version), trait rows, current cycles' run logs, reruns and runs are read in one store read,
         kept (in this task) for a :meth:`pipeline_state` of the same result that follows
         (``GET .../readiness`` asks for both)."""
-        readiness, pipeline, run_logs, records = await self.states.read_current(pipeline_id)
-        _JUST_READ.set((readiness, pipeline, run_logs, records))
-        return readiness
+        just = await self.states.read_current(pipeline_id)
+        _JUST_READ.set(just)
+        return just.readiness
 
     async def push_trait(self, pipeline_id: str, trait_type: str, status: str, **kwargs: Any) -> TraitEvaluation:
         return await self.evaluation.push_trait(pipeline_id, trait_type, status, **kwargs)
@@ -221,11 +217,11 @@ class Engine:
         :meth:`check_readiness` when the caller has just read it; ``retired``: the caller knows it is
         retired although its stored record does not say so yet)."""
         just = _JUST_READ.get()
-        if just is not None and readiness is not None and readiness is just[0] and \
-                pipeline in (just[1].name, just[1]):
-            _JUST_READ.set(None)  # what check_readiness has just read: no second read
-            return await self.states.read(just[1], readiness=readiness, retired=retired, run_logs=just[2],
-                                          records=just[3])
+        if just is not None and readiness is not None and readiness is just.readiness and \
+                pipeline in (just.pipeline.name, just.pipeline):
+            _JUST_READ.set(None)  # what check_readiness has just read, as of the same instant: no second read
+            return await self.states.read(just.pipeline, readiness=readiness, retired=retired, run_logs=just.run_logs,
+                                          records=just.records, now=just.now)
         config = await self.ctx.pipeline(pipeline) if isinstance(pipeline, str) else pipeline
         return await self.states.read(config, readiness=readiness, retired=retired)
 

@@ -308,15 +308,18 @@ class Evaluation:
         """Readiness from stored results only: nothing runs; missing or expired traits are STALE."""
         return await self.stored_readiness(await self.ctx.pipeline(pipeline_id))
 
-    async def stored_readiness(self, pipeline: PipelineConfig) -> ReadinessResult:
-        """:meth:`check_readiness` of a pipeline already read."""
+    async def stored_readiness(self, pipeline: PipelineConfig, *, now: datetime | None = None) -> ReadinessResult:
+        """:meth:`check_readiness` of a pipeline already read (``now``: the instant it is for)."""
         stored = {t.trait_type: t for t in await self.ctx.store.list_traits(pipeline.name)}
-        return self.readiness_of(pipeline, stored)
+        return self.readiness_of(pipeline, stored, now=now)
 
     def readiness_of(self, pipeline: PipelineConfig, stored_by_type: Mapping[str, TraitEvaluation], *,
-                     resolved: list[ResolvedTrait] | None = None) -> ReadinessResult:
+                     resolved: list[ResolvedTrait] | None = None, now: datetime | None = None) -> ReadinessResult:
         """The readiness rule over the pipeline's stored trait rows (by type): a missing one is STALE.
-        ``resolved``: the pipeline's traits when already resolved (:mod:`.resolved`)."""
+        ``resolved``: the pipeline's traits when already resolved (:mod:`.resolved`); ``now``: the
+        instant the rows were read for (the clock's now otherwise), the result's ``evaluatedAt`` and
+        its missing traits'."""
+        at = now or self.ctx.clock.now()
         archetype = self.ctx.archetypes.get(pipeline.archetype)
         traits = resolved if resolved is not None else self.ctx.traits_of(pipeline)
         evaluations = []
@@ -324,11 +327,11 @@ class Evaluation:
             stored = stored_by_type.get(trait.type)
             evaluations.append(stored or TraitEvaluation(
                 pipeline_id=pipeline.name, trait_type=trait.type, status=TraitStatus.STALE,
-                reason="no evaluation found or expired", evaluated_at=self.ctx.clock.now(),
+                reason="no evaluation found or expired", evaluated_at=at,
                 source="pushed" if trait.pushed else "evaluator"))
         status, blocking = apply_rule(archetype.readiness_rule.type, list(zip(traits, evaluations, strict=True)))
         return ReadinessResult(pipeline_id=pipeline.name, status=status, traits=evaluations, blocking=blocking,
-                               evaluated_at=self.ctx.clock.now())
+                               evaluated_at=at)
 
     async def push_trait(self, pipeline_id: str, trait_type: str, status: str, *, value: dict[str, Any] | None = None,
                          reason: str | None = None, ttl: int | None = None,

@@ -5,6 +5,8 @@ the dashboard call it); nothing is evaluated, claimed or repaired here."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import NamedTuple
 
 from ..cycles import cycle_day
 from ..errors import InterlockError, NotFoundError, StoreUnavailable
@@ -27,6 +29,18 @@ from .rerun_slot import RERUN_SCAN_LIMIT
 from .resolved import ResolvedPipelines
 
 
+class JustRead(NamedTuple):
+    """What :meth:`StateReader.read_current` read, for a :meth:`StateReader.read` of the same instant."""
+
+    readiness: ReadinessResult
+    pipeline: PipelineConfig
+    run_logs: Mapping[tuple[str, str], RunLogEntry]
+    records: PipelineRecords | None
+    """All :meth:`StateReader.read` needs (None: it reads the rest itself)."""
+    now: datetime
+    """The instant read for: the current cycles are this instant's."""
+
+
 class StateReader:
     def __init__(self, ctx: EngineContext, evaluation: Evaluation) -> None:
         self.ctx = ctx
@@ -35,16 +49,18 @@ class StateReader:
 
     async def read(self, pipeline: PipelineConfig, *, readiness: ReadinessResult | None = None,
                    retired: bool = False, run_logs: Mapping[tuple[str, str], RunLogEntry] | None = None,
-                   records: PipelineRecords | None = None) -> PipelineStateView:
+                   records: PipelineRecords | None = None, now: datetime | None = None) -> PipelineStateView:
         """``readiness``: the stored readiness when the caller has just read it (read here otherwise);
         ``run_logs``: the current cycles' run logs by (date, schedule) when the caller has just read
         them (:meth:`Store.read_pipeline`; a cycle missing there has none); ``records``: all of what
-        this reads, when the caller has just read it with the pipeline's history (:meth:`read_current`)."""
+        this reads, when the caller has just read it with the pipeline's history (:meth:`read_current`);
+        ``now``: the instant those were read for (the current cycles are that instant's, so they are
+        the cycles whose run logs were read). The whole view is of one instant."""
         latest: list[RunState] = []
-        now = self.ctx.clock.now()
+        now = now or self.ctx.clock.now()
         problem: str | None = None
         try:
-            readiness = readiness or await self.evaluation.stored_readiness(pipeline)
+            readiness = readiness or await self.evaluation.stored_readiness(pipeline, now=now)
         except StoreUnavailable:
             raise
         except InterlockError as exc:  # e.g. an archetype that is no longer loaded
@@ -54,7 +70,7 @@ class StateReader:
             latest = [records.latest_run] if records.latest_run is not None else []
         else:
             reruns = await self.ctx.store.list_reruns(pipeline.name, RERUN_SCAN_LIMIT)
-        cycles = [await self._cycle(pipeline, schedule, reruns, run_logs, records)
+        cycles = [await self._cycle(pipeline, schedule, now, reruns, run_logs, records)
                   for schedule in self._schedules(pipeline, records)]
         if records is None:
             latest = await self.ctx.store.list_runs(pipeline.name, 1)
@@ -69,10 +85,10 @@ class StateReader:
             return known.schedules
         return pipeline.resolved_schedules()
 
-    async def _cycle(self, pipeline: PipelineConfig, schedule: ScheduleConfig, reruns: list[RerunRecord],
-                     run_logs: Mapping[tuple[str, str], RunLogEntry] | None,
+    async def _cycle(self, pipeline: PipelineConfig, schedule: ScheduleConfig, now: datetime,
+                     reruns: list[RerunRecord], run_logs: Mapping[tuple[str, str], RunLogEntry] | None,
                      records: PipelineRecords | None = None) -> CycleFacts:
-        day = current_cycle(pipeline, schedule, self.ctx.clock.now())
+        day = current_cycle(pipeline, schedule, now)
         if run_logs is not None:
             entry = run_logs.get((day, schedule.name))
         else:
@@ -96,15 +112,16 @@ class StateReader:
         return CycleFacts(schedule=schedule, date=day, entry=entry, excluded=is_excluded, active_run=active,
                           pending_rerun=pending, run=run, would_trigger_at=would)
 
-    async def read_current(self, pipeline_id: str) -> tuple[
-            ReadinessResult, PipelineConfig, Mapping[tuple[str, str], RunLogEntry], PipelineRecords | None]:
+    async def read_current(self, pipeline_id: str) -> JustRead:
         """The stored readiness of a pipeline and all :meth:`read` needs, in one store read
         (:meth:`Store.read_pipeline` with its configuration and history) once its configuration is
         resolved (:mod:`.resolved`): the configuration is resolved again only when its stored
-        version changed (then, as on the first read, its current cycles are read once more)."""
+        version changed (then, as on the first read, its current cycles are read once more). All
+        of it is of one instant (``now`` of the answer): the current cycles whose run logs are read,
+        the readiness's ``evaluatedAt``, and the state :meth:`read` gives them."""
+        now = self.ctx.clock.now()
         for _ in range(3):
             known = self.resolved.get(pipeline_id)
-            now = self.ctx.clock.now()
             cycles = [] if known is None else \
                 [(current_cycle(known.config, s, now), s.name) for s in known.schedules]
             records = await self.ctx.store.read_pipeline(
@@ -115,22 +132,20 @@ class StateReader:
                 raise NotFoundError(f"pipeline {pipeline_id!r} not found", pipelineId=pipeline_id)
             if known is not None and records.config_version == known.version:
                 pipeline = known.pipeline()
-                readiness = self.evaluation.readiness_of(pipeline, records.traits,
+                readiness = self.evaluation.readiness_of(pipeline, records.traits, now=now,
                                                          resolved=known.traits_if_current(self.ctx.archetypes))
-                return readiness, pipeline, records.run_logs, records
+                return JustRead(readiness, pipeline, records.run_logs, records, now)
             if records.pipeline is None:  # stored but unreadable: as get_pipeline answers it
                 self.resolved.forget(pipeline_id)
                 raise NotFoundError(f"pipeline {pipeline_id!r} not found", pipelineId=pipeline_id)
             self.resolved.keep(records.config_version, records.pipeline, self.ctx.archetypes)
         pipeline = await self.ctx.pipeline(pipeline_id)  # changing under every read: read it the plain way
-        readiness, pipeline, run_logs = await self.with_readiness(pipeline)
-        return readiness, pipeline, run_logs, None
+        return await self.with_readiness(pipeline, now)
 
-    async def with_readiness(self, pipeline: PipelineConfig) -> tuple[
-            ReadinessResult, PipelineConfig, Mapping[tuple[str, str], RunLogEntry]]:
+    async def with_readiness(self, pipeline: PipelineConfig, now: datetime) -> JustRead:
         """The stored readiness of a pipeline already read, from its trait rows, read in one call
         (:meth:`Store.read_pipeline`) with its current cycles' run logs (returned for :meth:`read`)."""
-        now = self.ctx.clock.now()
         cycles = [(current_cycle(pipeline, s, now), s.name) for s in pipeline.resolved_schedules()]
         records = await self.ctx.store.read_pipeline(pipeline.name, cycles, readiness=False)
-        return self.evaluation.readiness_of(pipeline, records.traits), pipeline, records.run_logs
+        return JustRead(self.evaluation.readiness_of(pipeline, records.traits, now=now), pipeline, records.run_logs,
+                        None, now)

@@ -1,9 +1,11 @@
 """The read paths kept cheap (fake clock): a readiness GET follows its pipeline's configuration as
-stored (resolved once per version), and a watcher pass leases only the cycles with work."""
+stored (resolved once per version) and answers as of one instant, and a watcher pass leases only the
+cycles with work."""
 
 from __future__ import annotations
 
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -11,6 +13,7 @@ import pytest
 from interlock_core.engine import Outcome
 from interlock_core.errors import NotFoundError
 from interlock_core.model import PipelineConfig, ReadinessStatus, RunStatus
+from interlock_core.pipeline_state import PipelineState
 from interlock_core.watcher import Watcher
 from tests.helpers.project import Harness, pipeline
 from tests.helpers.store_ops import CountingStore, Tally
@@ -36,6 +39,39 @@ async def test_a_readiness_get_follows_the_stored_configuration(harness: Harness
     await engine.delete_pipeline("p0")
     with pytest.raises(NotFoundError):
         await engine.check_readiness("p0")
+
+
+async def test_a_readiness_get_answers_as_of_one_instant(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The cycle whose run log the GET reads is the cycle its state is of, even when the day turns
+    between two of the clock's readings: every part of the answer is of the first one."""
+    harness.write([pipeline("p0")])
+    harness.sensors.ready("p0")
+    engine = await harness.engine()
+    started = await engine.start_run("p0")
+    assert started.outcome is Outcome.TRIGGERED and started.run is not None
+    day = started.run.date
+    watcher = Watcher(engine)
+    for _ in range(20):
+        entry = await engine.store.get_run_log("p0", day, "daily")
+        if entry is not None and entry.status is RunStatus.COMPLETED:
+            break
+        await watcher.run_once()
+    harness.clock.set(datetime.fromisoformat(day).replace(hour=23, minute=59, second=59, tzinfo=UTC))
+    readings = []
+
+    def ticking() -> datetime:  # the day turns between the GET's first reading of the clock and its next
+        at = harness.clock._now + timedelta(seconds=len(readings))
+        readings.append(at)
+        return at
+
+    for _ in range(2):  # the first GET resolves the configuration; the second is the kept path
+        readings.clear()
+        monkeypatch.setattr(harness.clock, "now", ticking)
+        result = await engine.check_readiness("p0")
+        view = await engine.pipeline_state(result.pipeline_id, readiness=result)
+        monkeypatch.undo()
+        assert len(readings) >= 1 and result.evaluated_at == view.computed_at
+        assert (view.state, view.date) == (PipelineState.COMPLETED, day)
 
 
 async def test_a_watcher_pass_leases_only_cycles_with_work(harness: Harness) -> None:
