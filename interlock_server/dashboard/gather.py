@@ -137,7 +137,7 @@ async def _row_and_readiness(engine: Engine, pipeline: PipelineConfig,
 async def _computed_row(engine: Engine, pipeline: PipelineConfig,
                         downstream: list[str]) -> tuple[OverviewRow, ReadinessResult | None]:
     view = await engine.pipeline_state(pipeline)
-    now = engine.ctx.clock.now()
+    now = view.computed_at  # the row's schedules of the instant its state is of
     ready = view.readiness is PipelineState.READY
     schedules = [_today(engine, pipeline, schedule, cycle, now, ready=ready)
                  for schedule, cycle in zip(pipeline.resolved_schedules(), view.cycles, strict=True)]
