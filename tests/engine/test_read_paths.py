@@ -56,11 +56,13 @@ async def test_a_readiness_get_answers_as_of_one_instant(harness: Harness, monke
         if entry is not None and entry.status is RunStatus.COMPLETED:
             break
         await watcher.run_once()
+    assert entry is not None and entry.status is RunStatus.COMPLETED
     harness.clock.set(datetime.fromisoformat(day).replace(hour=23, minute=59, second=59, tzinfo=UTC))
-    readings = []
+    start = harness.clock.now()
+    readings: list[datetime] = []
 
     def ticking() -> datetime:  # the day turns between the GET's first reading of the clock and its next
-        at = harness.clock._now + timedelta(seconds=len(readings))
+        at = start + timedelta(seconds=len(readings))
         readings.append(at)
         return at
 
