@@ -19,6 +19,8 @@ import json
 import logging
 import math
 import sys
+import time
+from datetime import UTC, datetime
 from json.encoder import encode_basestring_ascii as _quoted
 from typing import Any, TextIO
 
@@ -39,6 +41,7 @@ FORMATS = ("auto", "json", "console")
 
 
 LEADING_KEYS = ("timestamp", "level", "logger", "event")
+LEADING = frozenset(LEADING_KEYS)
 
 
 def _leading_keys_first(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
@@ -117,30 +120,66 @@ class AccessLog:
 
     def line(self, level: str, fields: dict[str, Any]) -> str:
         """The rendered line: what the chain's processors would give it, built in one pass."""
-        event: dict[str, Any] = {"timestamp": None, "level": level, "logger": ACCESS_LOGGER, "event": ACCESS_EVENT}
-        for key, value in fields.items():  # the fields, then the context's other keys (the fields win)
-            if key not in event:
-                event[key] = value if key in self.TRUSTED else redact_field(key, value)
+        if self.json_renderer:
+            text = self._json_text(level, fields)
+            if text is not None:
+                return text
+        return str(self.renderer(None, level, self._event(level, fields)))
+
+    def _context(self, fields: dict[str, Any]) -> list[tuple[str, Any]]:
+        """What is bound in the log context and the active span's ids (tracing on), masked, minus
+        the keys ``fields`` and the leading keys hold (structlog.contextvars.merge_contextvars, then
+        :func:`add_trace_ids`)."""
+        found: list[tuple[str, Any]] = []
         context = contextvars.copy_context()
-        for var in context:  # structlog.contextvars.merge_contextvars, masked on the way
+        for var in context:
             name = var.name
             if name.startswith(CONTEXT_PREFIX):
                 value = context[var]
                 key = name[CONTEXT_PREFIX_LENGTH:]
-                if value is not Ellipsis and key not in fields and key not in event:
-                    event[key] = redact_field(key, value)
+                if value is not Ellipsis and key not in fields and key not in LEADING:
+                    found.append((key, redact_field(key, value)))
         if self.trace_ids:
             ids = tracing.current_ids()
             if ids is not None:
+                taken = {key for key, _ in found}
                 for key, value in zip(("trace_id", "span_id"), ids, strict=True):
-                    if key not in fields and key not in event:
-                        event[key] = redact_field(key, value)
+                    if key not in fields and key not in LEADING and key not in taken:
+                        found.append((key, redact_field(key, value)))
+        return found
+
+    def _event(self, level: str, fields: dict[str, Any]) -> dict[str, Any]:
+        """The line's event dict, for the renderer."""
+        event: dict[str, Any] = {"timestamp": None, "level": level, "logger": ACCESS_LOGGER, "event": ACCESS_EVENT}
+        for key, value in fields.items():  # the fields, then the context's other keys (the fields win)
+            if key not in event:
+                event[key] = value if key in self.TRUSTED else redact_field(key, value)
+        event.update(self._context(fields))
         self._stamp(None, level, event)
-        if self.json_renderer:
-            text = json_line(event)
-            if text is not None:
-                return text
-        return str(self.renderer(None, level, event))
+        return event
+
+    def _json_text(self, level: str, fields: dict[str, Any]) -> str | None:
+        """The JSON renderer's text of the line, written directly (the keys' text kept once), when
+        every value is a JSON scalar (:func:`json_line`); None otherwise."""
+        head = _HEADS.get(level)
+        if head is None:
+            head = _HEADS[level] = (f', "level": {_quoted(level)}, "logger": {_quoted(ACCESS_LOGGER)},'
+                                    f' "event": {_quoted(ACCESS_EVENT)}')
+        parts = ['{"timestamp": "', utc_timestamp(), '"', head]
+        trusted = self.TRUSTED
+        for key, value in fields.items():
+            if key not in LEADING:
+                text = _scalar_text(value if key in trusted else redact_field(key, value))
+                if text is None:
+                    return None
+                parts += (_key_text(key), text)
+        for key, value in self._context(fields):
+            text = _scalar_text(value)
+            if text is None:
+                return None
+            parts += (_key_text(key), text)
+        parts.append("}")
+        return "".join(parts)
 
     def write(self, level: str, fields: dict[str, Any]) -> None:
         if LEVELS.get(level, logging.INFO) < self.level:
@@ -155,23 +194,59 @@ def json_line(event: dict[str, Any]) -> str | None:
     line's fields, a request id, route parameters); None for anything else (the renderer's)."""
     parts = []
     for key, value in event.items():
-        kind = type(value)
-        if kind is str:
-            text = _quoted(value)
-        elif kind is int:
-            text = int.__repr__(value)
-        elif kind is float and math.isfinite(value):
-            text = float.__repr__(value)
-        elif value is None:
-            text = "null"
-        elif kind is bool:
-            text = "true" if value else "false"
-        else:
-            return None
-        if type(key) is not str:
+        text = _scalar_text(value)
+        if text is None or type(key) is not str:
             return None
         parts.append(f"{_quoted(key)}: {text}")
     return "{" + ", ".join(parts) + "}"
+
+
+def _scalar_text(value: Any) -> str | None:
+    """A JSON scalar's text as ``json.dumps`` writes it; None for any other value."""
+    kind = type(value)
+    if kind is str:
+        return _quoted(value)
+    if kind is int:
+        return int.__repr__(value)
+    if kind is float:
+        return float.__repr__(value) if math.isfinite(value) else None
+    if value is None:
+        return "null"
+    if kind is bool:
+        return "true" if value else "false"
+    return None
+
+
+_HEADS: dict[str, str] = {}
+"""The text after an access line's time stamp, by level."""
+_KEY_TEXTS: dict[str, str] = {}
+KEY_TEXTS_SIZE = 1024
+
+
+def _key_text(key: str) -> str:
+    """``, "key": `` — the text before a value of ``key`` in a line (kept for the few keys there are)."""
+    text = _KEY_TEXTS.get(key)
+    if text is None:
+        if len(_KEY_TEXTS) >= KEY_TEXTS_SIZE:
+            _KEY_TEXTS.clear()
+        text = _KEY_TEXTS[key] = f", {_quoted(key)}: "
+    return text
+
+
+_stamped_second = -1
+_stamped_prefix = ""
+
+
+def utc_timestamp() -> str:
+    """Now as structlog's ``TimeStamper(fmt="iso", utc=True)`` writes it (``…T06:30:00.123456Z``,
+    ``…T06:30:00Z`` on a whole second), the date and time of day formatted once per second."""
+    global _stamped_second, _stamped_prefix
+    seconds, nanoseconds = divmod(time.time_ns(), 1_000_000_000)
+    if seconds != _stamped_second:
+        _stamped_prefix = datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        _stamped_second = seconds
+    micro = nanoseconds // 1000
+    return f"{_stamped_prefix}.{micro:06d}Z" if micro else f"{_stamped_prefix}Z"
 
 
 _access: AccessLog | None = None

@@ -160,3 +160,17 @@ def test_json_line_bytes_are_the_chains_bytes(level: str) -> None:
         assert '"listed": ["a", 1]' in fallback
     finally:
         structlog.contextvars.clear_contextvars()
+
+
+@pytest.mark.parametrize("nanoseconds", [0, 999, 1_000, 1_796_625_000_000_000_000, 1_796_625_000_123_456_789,
+                                         1_796_625_059_999_999_999, 1_796_625_060_000_000_500])
+def test_the_line_time_stamp_is_structlogs(monkeypatch: pytest.MonkeyPatch, nanoseconds: int) -> None:
+    """The access line's stamp (formatted once a second) as the chain's ``TimeStamper`` writes the
+    same instant: microseconds, or none on a whole second; the second turning over."""
+    import datetime as dt
+
+    from interlock_server import logging as access
+
+    monkeypatch.setattr(access.time, "time_ns", lambda: nanoseconds)
+    instant = dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=nanoseconds // 1000)
+    assert access.utc_timestamp() == instant.isoformat().replace("+00:00", "Z")
