@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import logging
 import threading
+from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from itertools import accumulate
 from typing import Protocol
 
 LabelKey = tuple[tuple[str, str], ...]
@@ -71,19 +73,24 @@ Collector = Callable[["Metrics"], None]
 @dataclass
 class Histogram:
     buckets: tuple[float, ...] = DEFAULT_BUCKETS
-    counts: list[int] = field(default_factory=list)
     total: float = 0.0
     count: int = 0
+    within: list[int] = field(default_factory=list)
+    """Observations by the first bound at or above them (one bisection per observation), then
+    those above every bound (and not-a-number)."""
 
     def __post_init__(self) -> None:
-        self.counts = [0] * len(self.buckets)
+        self.within = [0] * (len(self.buckets) + 1)
 
     def observe(self, value: float) -> None:
         self.total += value
         self.count += 1
-        for i, bound in enumerate(self.buckets):
-            if value <= bound:
-                self.counts[i] += 1
+        self.within[bisect_left(self.buckets, value) if value == value else len(self.buckets)] += 1
+
+    @property
+    def counts(self) -> list[int]:
+        """Observations at or below each bound (Prometheus's cumulative ``le`` buckets)."""
+        return list(accumulate(self.within[:-1]))
 
 
 class Metrics:
