@@ -47,6 +47,8 @@ ANSWERS: list[Any] = [
      "text": "line\nbreak \u2028 \x00", "nested": [[1.5, -0.0, True, None]]},
     [],
     "plain",
+    {"windows": "C:\\users\\u1\\x", "escaped": "\\u00e9 is not é", "delete": "a\x7fb", "tab": "a\tb\"q\""},
+    {"ascii": "only", "n": [1, 2.5, None, False]},
 ]
 
 
