@@ -18,13 +18,32 @@ the bare app's here); the floor's ratio to bare, with that added, is the least `
 CPU ratio could come to without the store read.
 
     .venv/bin/python bench/bench_api_floor.py [--requests 3000] [--reps 3]
+    .venv/bin/python bench/bench_api_floor.py --instructions [--requests 1000]
+
+``--instructions`` counts instead of timing: each app runs in a fresh interpreter under valgrind's
+callgrind (Debian's ``valgrind``), once with ``--requests`` calls after the warm-up and once with
+none, and the difference ÷ ``--requests`` is the machine instructions one request costs (user space;
+``PYTHONHASHSEED=0``). A count is the same from run to run within a fraction of a percent and does
+not move with the machine's load, so it tells a change of a few percent that CPU time, moving
+±20 % on a busy machine, cannot; it does not see memory and cache effects (a larger app's code also
+runs at fewer instructions per cycle), so it understates the CPU ratio.
 """
 
 from __future__ import annotations
 
+import argparse
+import asyncio
 import hmac
+import json
+import os
+import re
 import secrets
+import shutil
+import subprocess
+import sys
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any, TextIO
 
 from _support import (
@@ -34,6 +53,7 @@ from _support import (
     cpu_turns,
     open_engine,
     pipeline,
+    report,
     workspace,
     write_project,
 )
@@ -53,6 +73,7 @@ TRAITS = ["freshness", "volume", "schema"]
 PIPELINE = "bench-readiness"
 KEY = "bench-floor-key"
 ROUTE = "/api/pipelines/{id}/readiness"
+WARM_UP = 300
 
 
 class Least:
@@ -106,7 +127,11 @@ async def precompute_readiness(engine: Any, pipeline_id: str) -> None:
     engine.pipeline_state = state
 
 
-async def measure(store_dir: str | None, requests: int, reps: int, devnull: TextIO) -> dict[str, list[float]]:
+@asynccontextmanager
+async def floor_apps(store_dir: str | None, warm: tuple[str, ...] = ()
+                     ) -> AsyncIterator[tuple[dict[str, Any], dict[str, Any]]]:
+    """The four apps and the HTTP scope of the readiness GET; the apps ``warm`` names (default all)
+    warmed up, each answering 200."""
     with workspace(store_dir, "api-floor") as root:
         write_project(root, [archetype("three-pushed", TRAITS)],
                       pipelines=[pipeline(PIPELINE, "three-pushed", dict.fromkeys(TRAITS))])
@@ -116,7 +141,6 @@ async def measure(store_dir: str | None, requests: int, reps: int, devnull: Text
             for trait in TRAITS:
                 await engine.push_trait(PIPELINE, trait, "PASS", ttl=0)
             await precompute_readiness(layers_engine, PIPELINE)
-            configure_logging("info", "json", devnull)
             interlock = create_app(engine, env={"INTERLOCK_API_KEY": KEY})
             document: dict[str, Any] = {}
 
@@ -147,18 +171,81 @@ async def measure(store_dir: str | None, requests: int, reps: int, devnull: Text
                 return {"type": "http.request", "body": b"", "more_body": False}
 
             await interlock(dict(scope), receive, grab)
-            document.update(__import__("json").loads(captured["body"]))
-            for app in apps.values():  # warm-up
-                for _ in range(min(requests, 300)):
-                    assert await asgi_call(app, dict(scope)) == 200
-            cpu = await cpu_turns(apps, lambda app: asgi_call(app, dict(scope)), requests, reps)
+            document.update(json.loads(captured["body"]))
+            for name in warm or apps:  # warm-up
+                for _ in range(WARM_UP):
+                    assert await asgi_call(apps[name], dict(scope)) == 200
+            yield apps, scope
         finally:
             await engine.aclose()
             await layers_engine.aclose()
-    return cpu
+
+
+async def measure(store_dir: str | None, requests: int, reps: int, devnull: TextIO) -> dict[str, list[float]]:
+    configure_logging("info", "json", devnull)
+    async with floor_apps(store_dir) as (apps, scope):
+        return await cpu_turns(apps, lambda app: asgi_call(app, dict(scope)), requests, reps)
+
+
+# ----------------------------------------------------------------------------- instructions
+APPS = ("bare", "floor", "app layers", "interlock")
+COLLECTED = re.compile(r"Collected\s*:\s*(\d+)")
+
+
+def call_one(store_dir: str | None, name: str, requests: int) -> None:
+    """Child process: the apps built and warmed up, then ``requests`` calls of app ``name``."""
+    async def run() -> None:
+        async with floor_apps(store_dir, warm=(name,)) as (apps, scope):
+            app = apps[name]
+            for _ in range(requests):
+                await asgi_call(app, dict(scope))
+
+    with open(os.devnull, "w") as devnull:
+        configure_logging("info", "json", devnull)
+        asyncio.run(run())
+
+
+def counted(store_dir: str | None, name: str, requests: int) -> int:
+    """Instructions (user space) of a child calling app ``name`` ``requests`` times after the warm-up."""
+    command = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable, __file__,
+               "--call-one", name, "--requests", str(requests), *(["--store-dir", store_dir] if store_dir else [])]
+    done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": "0"},
+                          check=False)
+    found = COLLECTED.search(done.stderr)
+    if done.returncode != 0 or found is None:
+        raise SystemExit(f"callgrind run of {name!r} failed ({done.returncode}):\n{done.stderr[-2000:]}")
+    return int(found.group(1))
+
+
+def instructions_main(store_dir: str | None, requests: int) -> None:
+    if shutil.which("valgrind") is None:
+        raise SystemExit("--instructions needs valgrind (Debian: apt-get install valgrind)")
+    per_request = {name: (counted(store_dir, name, requests) - counted(store_dir, name, 0)) / requests
+                   for name in APPS}
+    rows: list[tuple[str, Any]] = [("requests counted per app (after the warm-up)", requests)]
+    rows += [(f"{name}: instructions/request", f"{per_request[name]:,.0f}") for name in APPS]
+    rows += [(f"{name} ÷ bare", f"{per_request[name] / per_request['bare']:.2f}") for name in APPS[1:]]
+    report("api floor instructions", rows, {"requests": requests, "instructions_per_request": per_request})
 
 
 def main() -> None:
+    if "--call-one" in sys.argv:
+        parser = argparse.ArgumentParser()
+        parser.add_argument("--call-one", choices=APPS, required=True)
+        parser.add_argument("--requests", type=int, required=True)
+        parser.add_argument("--store-dir", default=None)
+        child = parser.parse_args()
+        call_one(child.store_dir, child.call_one, child.requests)
+        return
+    if "--instructions" in sys.argv:
+        parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+        parser.add_argument("--instructions", action="store_true", required=True)
+        parser.add_argument("--requests", type=int, default=1000, help="calls counted per app (default 1000)")
+        parser.add_argument("--quick", action="store_true", help="100 calls")
+        parser.add_argument("--store-dir", default=None)
+        args = parser.parse_args()
+        instructions_main(args.store_dir, 100 if args.quick else args.requests)
+        return
     cpu_per_request_main(__doc__ or "", "api floor", measure, requests=3000, reps=3, quick_requests=200,
                          label="{} app CPU µs/request")
 
