@@ -233,20 +233,21 @@ def _key_text(key: str) -> str:
     return text
 
 
-_stamped_second = -1
-_stamped_prefix = ""
+_stamped: tuple[int, str] = (-1, "")
+"""The second last stamped and its date and time of day (one tuple: a thread reads both or neither)."""
 
 
 def utc_timestamp() -> str:
     """Now as structlog's ``TimeStamper(fmt="iso", utc=True)`` writes it (``…T06:30:00.123456Z``,
     ``…T06:30:00Z`` on a whole second), the date and time of day formatted once per second."""
-    global _stamped_second, _stamped_prefix
+    global _stamped
     seconds, nanoseconds = divmod(time.time_ns(), 1_000_000_000)
-    if seconds != _stamped_second:
-        _stamped_prefix = datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S")
-        _stamped_second = seconds
+    second, prefix = _stamped
+    if second != seconds:
+        prefix = datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        _stamped = (seconds, prefix)
     micro = nanoseconds // 1000
-    return f"{_stamped_prefix}.{micro:06d}Z" if micro else f"{_stamped_prefix}Z"
+    return f"{prefix}.{micro:06d}Z" if micro else f"{prefix}Z"
 
 
 _access: AccessLog | None = None
