@@ -20,6 +20,7 @@ import logging
 import math
 import sys
 import time
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from json.encoder import encode_basestring_ascii as _quoted
 from typing import Any, TextIO
@@ -109,7 +110,7 @@ class AccessLog:
         self.stream = stream
         self.level = level
         self.renderer = renderer
-        self.json_renderer = json_renderer  # the renderer is the JSON one: json_line writes its text
+        self.json_renderer = json_renderer  # the renderer is the JSON one: _json_text writes its text
         self.processors = processors  # the chain this was bound beside; another configuration retires it
         self._stamp = _timestamper()
         self.trace_ids = tracing.enabled()
@@ -159,27 +160,17 @@ class AccessLog:
         return event
 
     def _json_text(self, level: str, fields: dict[str, Any]) -> str | None:
-        """The JSON renderer's text of the line, written directly (the keys' text kept once), when
-        every value is a JSON scalar (:func:`json_line`); None otherwise."""
+        """The JSON renderer's text of the line, written directly (:func:`_object_text`), when every
+        value is a JSON scalar; None otherwise."""
         head = _HEADS.get(level)
         if head is None:
             head = _HEADS[level] = (f', "level": {_quoted(level)}, "logger": {_quoted(ACCESS_LOGGER)},'
                                     f' "event": {_quoted(ACCESS_EVENT)}')
-        parts = ['{"timestamp": "', utc_timestamp(), '"', head]
         trusted = self.TRUSTED
-        for key, value in fields.items():
-            if key not in LEADING:
-                text = _scalar_text(value if key in trusted else redact_field(key, value))
-                if text is None:
-                    return None
-                parts += (_key_text(key), text)
-        for key, value in self._context(fields):
-            text = _scalar_text(value)
-            if text is None:
-                return None
-            parts += (_key_text(key), text)
-        parts.append("}")
-        return "".join(parts)
+        pairs = [(key, value if key in trusted else redact_field(key, value))
+                 for key, value in fields.items() if key not in LEADING]
+        pairs += self._context(fields)
+        return _object_text(f'{{"timestamp": "{utc_timestamp()}"{head}', pairs)
 
     def write(self, level: str, fields: dict[str, Any]) -> None:
         if LEVELS.get(level, logging.INFO) < self.level:
@@ -192,13 +183,25 @@ def json_line(event: dict[str, Any]) -> str | None:
     """``event`` as the JSON renderer writes it (``json.dumps`` with its default options) when it
     holds only strings, integers, finite floats, booleans and None under string keys (an access
     line's fields, a request id, route parameters); None for anything else (the renderer's)."""
-    parts = []
-    for key, value in event.items():
+    if not event:
+        return "{}"
+    if any(type(key) is not str for key in event):
+        return None
+    text = _object_text("", event.items())
+    return None if text is None else "{" + text[2:]  # the first key's text without its ", "
+
+
+def _object_text(opening: str, pairs: Iterable[tuple[str, Any]]) -> str | None:
+    """``opening``, then ``, "key": value`` for each pair, then ``}``; None when a value is not a
+    JSON scalar (:func:`_scalar_text`)."""
+    parts = [opening]
+    for key, value in pairs:
         text = _scalar_text(value)
-        if text is None or type(key) is not str:
+        if text is None:
             return None
-        parts.append(f"{_quoted(key)}: {text}")
-    return "{" + ", ".join(parts) + "}"
+        parts += (_key_text(key), text)
+    parts.append("}")
+    return "".join(parts)
 
 
 def _scalar_text(value: Any) -> str | None:
