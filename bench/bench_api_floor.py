@@ -111,7 +111,7 @@ class Least:
 
 async def precompute_readiness(engine: Any, pipeline_id: str) -> None:
     """Make ``engine`` answer ``GET .../readiness`` without reading: its readiness and its state
-    (which the route asks for next) computed once now. With the readiness alone precomputed, the
+    (which the route asks for next, as its word) computed once now. With the readiness alone precomputed, the
     state would be read with the store's separate calls (no read for it to share): more than the
     real GET reads."""
     result = await engine.check_readiness(pipeline_id)
@@ -123,8 +123,12 @@ async def precompute_readiness(engine: Any, pipeline_id: str) -> None:
     async def state(asked: Any, **_: Any) -> Any:
         return view
 
+    async def state_word(asked: Any, **_: Any) -> Any:
+        return view.state
+
     engine.check_readiness = readiness
     engine.pipeline_state = state
+    engine.pipeline_state_word = state_word
 
 
 @asynccontextmanager

@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import NamedTuple
 
 from pydantic import Field
 
@@ -216,58 +217,104 @@ def _on_readiness(pipeline: PipelineConfig, readiness: PipelineState | None, blo
     return readiness, "ready: the watcher starts it at its next pass"
 
 
+class CycleDecision(NamedTuple):
+    """What one schedule's current cycle is doing, decided (:func:`decide_cycle`); its words and its
+    view are built only when asked (:func:`cycle_state`), so a caller that needs the state alone
+    (:func:`pipeline_state_word`) decides it the same way without them."""
+
+    state: PipelineState
+    decides: bool
+    """Whether readiness decides what happens next in the cycle."""
+    message: Callable[[], str]
+    retry_at: datetime | None = None
+    window_opens_at: datetime | None = None
+    rerun_id: str | None = None
+
+
 def cycle_state(pipeline: PipelineConfig, facts: CycleFacts, now: datetime, readiness: PipelineState | None,
                 blockers: list[Blocker], *, problem: str | None = None) -> tuple[CycleState, bool]:
     """One schedule's current cycle, and whether readiness decides what happens next in it."""
+    decision = decide_cycle(pipeline, facts, now, readiness, blockers, problem=problem)
+    return _cycle_view(pipeline, facts, now, readiness, decision), decision.decides
+
+
+def _cycle_view(pipeline: PipelineConfig, facts: CycleFacts, now: datetime, readiness: PipelineState | None,
+                decision: CycleDecision) -> CycleState:
+    entry = facts.entry
+    return CycleState(schedule_id=facts.schedule.name, date=facts.date, state=decision.state,
+                      message=decision.message(), run_status=entry.status if entry else None,
+                      run_id=entry.run_id if entry else None, attempt=entry.attempt_number if entry else 0,
+                      retry_at=decision.retry_at, window_opens_at=decision.window_opens_at,
+                      rerun_id=decision.rerun_id, sla=_sla(pipeline, facts, decision.state, now, readiness),
+                      run_log=entry)
+
+
+def decide_cycle(pipeline: PipelineConfig, facts: CycleFacts, now: datetime, readiness: PipelineState | None,
+                 blockers: list[Blocker], *, problem: str | None = None) -> CycleDecision:
+    """One schedule's current cycle: its state, whether readiness decides what happens next in it,
+    and how to say so."""
     entry, day = facts.entry, facts.date
-
-    def cycle(state: PipelineState, message: str, *, retry_at: datetime | None = None,
-              window_opens_at: datetime | None = None, rerun_id: str | None = None) -> CycleState:
-        return CycleState(schedule_id=facts.schedule.name, date=day, state=state, message=message,
-                          run_status=entry.status if entry else None, run_id=entry.run_id if entry else None,
-                          attempt=entry.attempt_number if entry else 0, retry_at=retry_at,
-                          window_opens_at=window_opens_at, rerun_id=rerun_id,
-                          sla=_sla(pipeline, facts, state, now, readiness), run_log=entry)
-
     active = facts.active_run
     if active is not None:
         rerun = f" (rerun {active.rerun_id})" if active.rerun_id else ""
-        return cycle(PipelineState.RUNNING, f"run {active.run_id}{rerun} is {active.status.value} for {day}, "
-                                            f"attempt {active.attempt}", rerun_id=active.rerun_id), False
+        return CycleDecision(PipelineState.RUNNING, False,
+                             lambda: f"run {active.run_id}{rerun} is {active.status.value} for {day}, "
+                                     f"attempt {active.attempt}", rerun_id=active.rerun_id)
     if facts.pending_rerun is not None:
         state, why = _on_readiness(pipeline, readiness, blockers, problem)
         rerun_id = facts.pending_rerun.rerun_id
-        return cycle(state, f"rerun {rerun_id} of {day} waits to start: {why}", rerun_id=rerun_id), True
+        return CycleDecision(state, True, lambda: f"rerun {rerun_id} of {day} waits to start: {why}",
+                             rerun_id=rerun_id)
     if entry is not None and entry.status.is_done:
-        finished = entry.completed_at or entry.updated_at
-        tail = "; post-run monitoring continues" if entry.status is RunStatus.COMPLETED_MONITORING else ""
-        return cycle(PipelineState.COMPLETED, f"{day} completed at {_clock(finished)} (run {entry.run_id}){tail}"), \
-            False
+        done = entry
+
+        def completed() -> str:
+            finished = done.completed_at or done.updated_at
+            tail = "; post-run monitoring continues" if done.status is RunStatus.COMPLETED_MONITORING else ""
+            return f"{day} completed at {_clock(finished)} (run {done.run_id}){tail}"
+
+        return CycleDecision(PipelineState.COMPLETED, False, completed)
     if entry is None and facts.would_trigger_at is not None:
-        return cycle(PipelineState.COMPLETED, f"dry run: {day} would have triggered at "
-                                              f"{_clock(facts.would_trigger_at)}; nothing was launched"), False
-    if entry is not None and entry.status in (RunStatus.TRIGGERING, RunStatus.RUNNING):
+        would = facts.would_trigger_at
+        return CycleDecision(PipelineState.COMPLETED, False,
+                             lambda: f"dry run: {day} would have triggered at {_clock(would)}; nothing was launched")
+    if entry is None:
+        return _not_run(pipeline, facts, now, readiness, blockers, problem)
+    logged = entry
+    if entry.status in (RunStatus.TRIGGERING, RunStatus.RUNNING):
         # its run ended or is not recorded yet: the watcher's next pass repairs the log or reclaims it
-        return cycle(PipelineState.RUNNING, f"attempt {entry.attempt_number} of {day} is {entry.status.value}"), \
-            False
-    if entry is not None and entry.status is RunStatus.CANCELLED:
-        return cycle(PipelineState.CANCELLED, f"{day} was cancelled (run {entry.run_id}); a rerun runs it again"), \
-            False
-    if entry is not None and entry.status is RunStatus.SKIPPED:
-        why = (entry.failure_message or "skipped").removeprefix("skipped: ")
-        return cycle(PipelineState.SKIPPED, f"{day} was skipped ({why}); a rerun runs it"), False
-    if entry is not None and entry.status is RunStatus.FAILED:
-        return _failed(pipeline, entry, now, readiness, blockers, problem, cycle)
+        return CycleDecision(PipelineState.RUNNING, False,
+                             lambda: f"attempt {logged.attempt_number} of {day} is {logged.status.value}")
+    if entry.status is RunStatus.CANCELLED:
+        return CycleDecision(PipelineState.CANCELLED, False,
+                             lambda: f"{day} was cancelled (run {logged.run_id}); a rerun runs it again")
+    if entry.status is RunStatus.SKIPPED:
+        return CycleDecision(PipelineState.SKIPPED, False,
+                             lambda: f"{day} was skipped "
+                                     f"({(logged.failure_message or 'skipped').removeprefix('skipped: ')}); "
+                                     "a rerun runs it")
+    if entry.status is RunStatus.FAILED:
+        return _failed(pipeline, entry, now, readiness, blockers, problem)
+    return _not_run(pipeline, facts, now, readiness, blockers, problem)
+
+
+def _not_run(pipeline: PipelineConfig, facts: CycleFacts, now: datetime, readiness: PipelineState | None,
+             blockers: list[Blocker], problem: str | None) -> CycleDecision:
+    """A cycle nothing ran in yet (or whose claim is being made): excluded, waiting for its window,
+    or up to readiness."""
+    day, entry = facts.date, facts.entry
     if entry is None and facts.excluded:
-        return cycle(PipelineState.EXCLUDED, f"{day} is excluded by the pipeline's calendar: no run is due"), False
+        return CycleDecision(PipelineState.EXCLUDED, False,
+                             lambda: f"{day} is excluded by the pipeline's calendar: no run is due")
     tz = schedule_zone(pipeline, facts.schedule)
     if entry is None and not is_schedule_active(facts.schedule, now, tz):
         opens = cycle_opens(pipeline, facts.schedule, day)
-        return cycle(PipelineState.WAITING, f"the window of {day} opens at {_clock(opens)}",
-                     window_opens_at=opens), False
+        return CycleDecision(PipelineState.WAITING, False, lambda: f"the window of {day} opens at {_clock(opens)}",
+                             window_opens_at=opens)
     # nothing ran yet (or a claim is being made): readiness decides
     state, why = _on_readiness(pipeline, readiness, blockers, problem)
-    return cycle(state, f"{day}: {why}{_window_note(pipeline, facts.schedule, day, now, state)}"), True
+    return CycleDecision(state, True,
+                         lambda: f"{day}: {why}{_window_note(pipeline, facts.schedule, day, now, state)}")
 
 
 def _window_note(pipeline: PipelineConfig, schedule: ScheduleConfig, day: str, now: datetime,
@@ -282,22 +329,23 @@ def _window_note(pipeline: PipelineConfig, schedule: ScheduleConfig, day: str, n
 
 
 def _failed(pipeline: PipelineConfig, entry: RunLogEntry, now: datetime, readiness: PipelineState | None,
-            blockers: list[Blocker], problem: str | None,
-            cycle: Callable[..., CycleState]) -> tuple[CycleState, bool]:
+            blockers: list[Blocker], problem: str | None) -> CycleDecision:
     """A failed cycle: FAILED for good, or RETRYING (in its backoff, or due and waiting for readiness)."""
     decision = decide_run_log(pipeline.retry_policy, entry)
     category = entry.failure_category.value if entry.failure_category else "uncategorised"
     attempts = entry.attempt_number
     if not decision.retry or decision.at is None:
-        return cycle(PipelineState.FAILED, f"{entry.date} failed for good after {attempts} attempt"
-                                           f"{'' if attempts == 1 else 's'} ({category}); a rerun runs it again "
-                                           "once the cause is fixed"), False
+        return CycleDecision(PipelineState.FAILED, False,
+                             lambda: f"{entry.date} failed for good after {attempts} attempt"
+                                     f"{'' if attempts == 1 else 's'} ({category}); a rerun runs it again "
+                                     "once the cause is fixed")
     retry_at = decision.at
     lead = f"attempt {attempts} of {decision.max_attempts} failed ({category}); the next"
     if decision.waiting(now):
-        return cycle(PipelineState.RETRYING, f"{lead} may start after {_clock(retry_at)}", retry_at=retry_at), True
+        return CycleDecision(PipelineState.RETRYING, True, lambda: f"{lead} may start after {_clock(retry_at)}",
+                             retry_at=retry_at)
     _, why = _on_readiness(pipeline, readiness, blockers, problem)
-    return cycle(PipelineState.RETRYING, f"{lead} is due: {why}"), True
+    return CycleDecision(PipelineState.RETRYING, True, lambda: f"{lead} is due: {why}")
 
 
 def _sla(pipeline: PipelineConfig, facts: CycleFacts, state: PipelineState, now: datetime,
@@ -323,7 +371,9 @@ def pipeline_state(pipeline: PipelineConfig, cycles: Sequence[CycleFacts], readi
     computed). ``latest_run``: the pipeline's newest run of any date, shown as the last run when no
     current cycle has one. ``retired``: the pipeline is retired (its history is still shown)."""
     word, blockers = readiness_state(readiness) if readiness is not None else (None, [])
-    states = [cycle_state(pipeline, facts, now, word, blockers, problem=problem) for facts in cycles]
+    decisions = [decide_cycle(pipeline, facts, now, word, blockers, problem=problem) for facts in cycles]
+    states = [(_cycle_view(pipeline, facts, now, word, decision), decision.decides)
+              for facts, decision in zip(cycles, decisions, strict=True)]
     last_run, current = _last_run(cycles, latest_run)
     if retired:
         return PipelineStateView(
@@ -335,7 +385,7 @@ def pipeline_state(pipeline: PipelineConfig, cycles: Sequence[CycleFacts], readi
         return PipelineStateView(pipeline_id=pipeline.name, state=state, message=message, blockers=blockers,
                                  readiness=word, problem=problem, last_run=last_run, last_run_current=current,
                                  computed_at=now, readiness_result=readiness)
-    headline, decides = max(states, key=lambda item: SEVERITY[item[0].state])  # first of equals
+    headline, decides = states[_headline(decisions)]
     multiple = len(states) > 1
     return PipelineStateView(
         pipeline_id=pipeline.name, state=headline.state,
@@ -345,6 +395,24 @@ def pipeline_state(pipeline: PipelineConfig, cycles: Sequence[CycleFacts], readi
         readiness=word, problem=problem, cycles=[s for s, _ in states], last_run=last_run,
         last_run_current=current,
         computed_at=now, readiness_result=readiness)
+
+
+def pipeline_state_word(pipeline: PipelineConfig, cycles: Sequence[CycleFacts], readiness: ReadinessResult | None,
+                        now: datetime, *, retired: bool = False, problem: str | None = None) -> PipelineState:
+    """:func:`pipeline_state`'s ``state`` alone, decided by the same steps, without the words, the
+    cycles' views and their SLA (a readiness answer tells the state and nothing more of it)."""
+    if retired:
+        return PipelineState.RETIRED
+    word, blockers = readiness_state(readiness) if readiness is not None else (None, [])
+    decisions = [decide_cycle(pipeline, facts, now, word, blockers, problem=problem) for facts in cycles]
+    if not decisions:
+        return _on_readiness(pipeline, word, blockers, problem)[0]
+    return decisions[_headline(decisions)].state
+
+
+def _headline(decisions: Sequence[CycleDecision]) -> int:
+    """The index of the most urgent cycle (the first of equals)."""
+    return max(range(len(decisions)), key=lambda index: SEVERITY[decisions[index].state])
 
 
 def _last_run(cycles: Sequence[CycleFacts], latest: RunState | None) -> tuple[RunState | None, bool]:

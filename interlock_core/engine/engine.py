@@ -23,7 +23,7 @@ from ..model import (
     ShadowCycle,
     TraitEvaluation,
 )
-from ..pipeline_state import ACTIVE, PipelineStateView
+from ..pipeline_state import ACTIVE, PipelineState, PipelineStateView
 from .backfill_plan import DEFAULT_CONCURRENCY
 from .context import EngineContext
 
@@ -50,6 +50,18 @@ ACTIVE_RUN_SCAN = 50
 
 _JUST_READ: ContextVar[JustRead | None] = ContextVar("interlock_just_read_readiness", default=None)
 """The records :meth:`Engine.check_readiness` read, for the :meth:`Engine.pipeline_state` that follows it."""
+
+
+def _just_read(pipeline: str | PipelineConfig, readiness: ReadinessResult | None) -> JustRead | None:
+    """What :meth:`Engine.check_readiness` has just read in this task, when ``readiness`` is its
+    answer for ``pipeline`` (then taken: it serves one state)."""
+    just = _JUST_READ.get()
+    if just is not None and readiness is not None and readiness is just.readiness and \
+            pipeline in (just.pipeline.name, just.pipeline):
+        _JUST_READ.set(None)
+        return just
+    return None
+
 
 class Engine:
     def __init__(self, ctx: EngineContext, *, validate_pipeline: Any = None, closers: list[Any] | None = None) -> None:
@@ -216,14 +228,23 @@ class Engine:
         blockers …; :mod:`interlock_core.pipeline_state`), from stored records only (``readiness``:
         :meth:`check_readiness` when the caller has just read it; ``retired``: the caller knows it is
         retired although its stored record does not say so yet)."""
-        just = _JUST_READ.get()
-        if just is not None and readiness is not None and readiness is just.readiness and \
-                pipeline in (just.pipeline.name, just.pipeline):
-            _JUST_READ.set(None)  # what check_readiness has just read, as of the same instant: no second read
+        just = _just_read(pipeline, readiness)
+        if just is not None:  # what check_readiness has just read, as of the same instant: no second read
             return await self.states.read(just.pipeline, readiness=readiness, retired=retired, run_logs=just.run_logs,
                                           records=just.records, now=just.now)
         config = await self.ctx.pipeline(pipeline) if isinstance(pipeline, str) else pipeline
         return await self.states.read(config, readiness=readiness, retired=retired)
+
+    async def pipeline_state_word(self, pipeline: str | PipelineConfig, *,
+                                  readiness: ReadinessResult | None = None, retired: bool = False) -> PipelineState:
+        """:meth:`pipeline_state`'s ``state`` alone, decided the same way from the same records,
+        without building the rest of the view (``GET .../readiness`` answers the word)."""
+        just = _just_read(pipeline, readiness)
+        if just is not None:
+            return await self.states.read_word(just.pipeline, readiness=readiness, retired=retired,
+                                               run_logs=just.run_logs, records=just.records, now=just.now)
+        config = await self.ctx.pipeline(pipeline) if isinstance(pipeline, str) else pipeline
+        return await self.states.read_word(config, readiness=readiness, retired=retired)
 
     # ------------------------------------------------------------------------- lifecycle
     async def start_run(self, pipeline_id: str, schedule_id: str | None = None,

@@ -19,7 +19,7 @@ from ..model import (
     RunStatus,
     ScheduleConfig,
 )
-from ..pipeline_state import ACTIVE, CycleFacts, PipelineStateView, pipeline_state
+from ..pipeline_state import ACTIVE, CycleFacts, PipelineState, PipelineStateView, pipeline_state, pipeline_state_word
 from ..schedule import current_cycle, excluded
 from ..unit_of_work import PipelineRecords
 from .context import EngineContext
@@ -41,6 +41,16 @@ class JustRead(NamedTuple):
     """The instant read for: the current cycles are this instant's."""
 
 
+class _StateFacts(NamedTuple):
+    """What a pipeline's state is worked out from (:meth:`StateReader.read`, :meth:`StateReader.read_word`)."""
+
+    cycles: list[CycleFacts]
+    readiness: ReadinessResult | None
+    latest_run: RunState | None
+    problem: str | None
+    now: datetime
+
+
 class StateReader:
     def __init__(self, ctx: EngineContext, evaluation: Evaluation) -> None:
         self.ctx = ctx
@@ -56,8 +66,23 @@ class StateReader:
         this reads, when the caller has just read it with the pipeline's history (:meth:`read_current`);
         ``now``: the instant those were read for (the current cycles are that instant's, so they are
         the cycles whose run logs were read). The whole view is of one instant."""
+        facts = await self._facts(pipeline, readiness, run_logs, records, now or self.ctx.clock.now())
+        return pipeline_state(pipeline, facts.cycles, facts.readiness, facts.now, latest_run=facts.latest_run,
+                              retired=retired or pipeline.retired, problem=facts.problem)
+
+    async def read_word(self, pipeline: PipelineConfig, *, readiness: ReadinessResult | None = None,
+                        retired: bool = False, run_logs: Mapping[tuple[str, str], RunLogEntry] | None = None,
+                        records: PipelineRecords | None = None, now: datetime | None = None) -> PipelineState:
+        """:meth:`read`'s ``state`` alone (:func:`~interlock_core.pipeline_state.pipeline_state_word`),
+        from the same records."""
+        facts = await self._facts(pipeline, readiness, run_logs, records, now or self.ctx.clock.now())
+        return pipeline_state_word(pipeline, facts.cycles, facts.readiness, facts.now,
+                                   retired=retired or pipeline.retired, problem=facts.problem)
+
+    async def _facts(self, pipeline: PipelineConfig, readiness: ReadinessResult | None,
+                     run_logs: Mapping[tuple[str, str], RunLogEntry] | None, records: PipelineRecords | None,
+                     now: datetime) -> _StateFacts:
         latest: list[RunState] = []
-        now = now or self.ctx.clock.now()
         problem: str | None = None
         try:
             readiness = readiness or await self.evaluation.stored_readiness(pipeline, now=now)
@@ -74,8 +99,7 @@ class StateReader:
                   for schedule in self._schedules(pipeline, records)]
         if records is None:
             latest = await self.ctx.store.list_runs(pipeline.name, 1)
-        return pipeline_state(pipeline, cycles, readiness, now, latest_run=latest[0] if latest else None,
-                              retired=retired or pipeline.retired, problem=problem)
+        return _StateFacts(cycles, readiness, latest[0] if latest else None, problem, now)
 
     def _schedules(self, pipeline: PipelineConfig, records: PipelineRecords | None) -> Sequence[ScheduleConfig]:
         """The pipeline's schedules: those resolved with its stored version when ``records`` were

@@ -27,9 +27,9 @@ async def evaluate(request: Request) -> Response:
 async def readiness(request: Request) -> Response:
     engine = api_state(request).engine
     result = await engine.check_readiness(request.path_params["id"])
-    view = await engine.pipeline_state(result.pipeline_id, readiness=result)
+    state = await engine.pipeline_state_word(result.pipeline_id, readiness=result)
     # ReadinessAnswer's JSON (the result's, then ``state``), without validating the result again
-    return json_response({**result.to_json_dict(), "state": view.state.value})
+    return json_response({**result.to_json_dict(), "state": state.value})
 
 
 async def state(request: Request) -> Response:

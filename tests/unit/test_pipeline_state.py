@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,7 +19,13 @@ from interlock_core.model import (
     RunStatus,
     TraitEvaluation,
 )
-from interlock_core.pipeline_state import CycleFacts, PipelineState, pipeline_state, readiness_state
+from interlock_core.pipeline_state import (
+    CycleFacts,
+    PipelineState,
+    pipeline_state,
+    pipeline_state_word,
+    readiness_state,
+)
 
 DAY = "2026-03-02"
 AT = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
@@ -198,3 +205,42 @@ def test_the_json_speaks_the_api_words_and_keeps_records_out() -> None:
     assert body["pipelineId"] == "sales" and body["lastRunCurrent"] is True and body["date"] == DAY
     assert body["cycles"][0]["runStatus"] == "COMPLETED" and "runLog" not in body["cycles"][0]
     assert "readinessResult" not in body
+
+
+# ---------------------------------------------------------------------------------- the state word alone
+
+
+def _cycle_variants(p: PipelineConfig, schedule: int) -> list[CycleFacts]:
+    """One schedule's current cycle in every shape the state is decided on."""
+    name = p.resolved_schedules()[schedule].name
+    logs: list[RunLogEntry | None] = [None]
+    logs += [entry(status, schedule=name, category=FailureCategory.TRANSIENT) for status in RunStatus]
+    logs += [entry(RunStatus.FAILED, attempt=3, schedule=name, category=FailureCategory.TRANSIENT),
+             entry(RunStatus.FAILED, schedule=name, category=FailureCategory.PERMANENT)]
+    pending = RerunRecord(rerun_id="rerun-7", pipeline_id="sales", original_date=DAY, schedule_id=name, reason="fix",
+                          status=RunStatus.PENDING, requested_at=AT)
+    extras: list[dict[str, Any]] = [{}, {"active_run": run(RunStatus.RUNNING, rerun="rerun-1")},
+                                    {"pending_rerun": pending}, {"excluded": True}, {"would_trigger_at": AT}]
+    return [facts(p, log, schedule=schedule, **extra) for log in logs for extra in extras]
+
+
+@pytest.mark.parametrize("dry_run", [False, True], ids=["triggered", "dry-run"])
+def test_the_state_word_alone_is_the_views_state(dry_run: bool) -> None:
+    """``GET .../readiness`` answers the state word without the view: decided by the same steps, so
+    every shape of cycle, readiness, instant and schedule set gives the view's word."""
+    p = pipeline(dryRun=dry_run, retry={"maxAttempts": 3, "backoffSeconds": 600},
+                 schedules=[{"name": "morning", "deadline": "09:00"},
+                            {"name": "late", "after": "10:00", "timezone": "Europe/Berlin"}])
+    answers: list[tuple[ReadinessResult | None, str | None]] = [
+        (EXPIRED, None), (FAILING, None), (READY, None), (None, "archetype 'gate' not found")]
+    instants = [AT, AT + timedelta(minutes=5), AT + timedelta(hours=6)]
+    alone = _cycle_variants(p, 0)
+    shapes = [[c] for c in alone] + [[c, d] for c, d in itertools.product(alone[::3], _cycle_variants(p, 1)[::4])]
+    shapes.append([])
+    checked = set()
+    for cycles, (result, problem), now, retired in itertools.product(shapes, answers, instants, [False, True]):
+        view = pipeline_state(p, cycles, result, now, retired=retired, problem=problem)
+        assert pipeline_state_word(p, cycles, result, now, retired=retired, problem=problem) is view.state, \
+            (cycles, result, now, retired)
+        checked.add(view.state)
+    assert checked == set(PipelineState)  # every word is reached
