@@ -7,7 +7,6 @@ import argparse
 from typing import Any
 
 from interlock_core.model import AlertRecord, AlertStatus, format_timestamp
-from interlock_core.redaction import redact, redact_text
 
 from .output import EXIT_OK, Out
 from .session import open_engine
@@ -43,6 +42,8 @@ def _limit(value: str) -> int:
 
 
 async def cmd_alerts(args: argparse.Namespace, out: Out) -> int:
+    from interlock_core.redaction import redact  # this module is imported for its parser by every command
+
     if args.alerts_action == "retry":
         return await _retry(args, out)
     status = AlertStatus(args.status) if args.status else None
@@ -63,6 +64,8 @@ async def cmd_alerts(args: argparse.Namespace, out: Out) -> int:
 
 
 async def _retry(args: argparse.Namespace, out: Out) -> int:
+    from interlock_core.redaction import redact
+
     async with open_engine(args.project) as (_, engine):
         record = await engine.retry_alert(args.alert_id)
         # the command's own flush (on its way out) delivers it unless `serve` gets there first
@@ -79,6 +82,8 @@ _WORDS = {AlertStatus.DELIVERED: "green", AlertStatus.FAILED: "red", AlertStatus
 
 
 def _show(out: Out, record: AlertRecord) -> None:
+    from interlock_core.redaction import redact_text
+
     word = getattr(out, _WORDS[record.status])(record.status.value.upper())
     where = f"[{record.pipeline_id}] " if record.pipeline_id else ""
     count = f" (x{record.count})" if record.count > 1 else ""
