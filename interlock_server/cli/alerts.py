@@ -8,6 +8,7 @@ from typing import Any
 
 from interlock_core.model import AlertRecord, AlertStatus, format_timestamp
 
+from .deferred_parser import deferred
 from .output import EXIT_OK, Out
 from .session import open_engine
 
@@ -15,6 +16,10 @@ from .session import open_engine
 def add_parser(sub: Any) -> None:
     p = sub.add_parser("alerts", help="list the alert outbox (pending, dead letters) or send an alert again")
     p.add_argument("--json", action="store_true")
+    deferred(p, _add_actions)
+
+
+def _add_actions(p: argparse.ArgumentParser) -> None:
     actions = p.add_subparsers(dest="alerts_action", metavar="ACTION", required=True)
     listing = actions.add_parser("list", help="alerts in the outbox, newest first")
     listing.add_argument("--status", choices=[s.value for s in AlertStatus],
