@@ -11,7 +11,8 @@ its traits say: expired trait results block nothing until the next cycle, so the
 Readiness decides the state only of a cycle that has not run (or whose retry or rerun waits for it).
 """
 
-from __future__ import annotations
+# Annotations are evaluated here (no `from __future__ import annotations`): pydantic then takes each
+# field's type as it is instead of compiling it from text, at every start-up (docs/performance.md).
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass

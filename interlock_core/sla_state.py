@@ -6,7 +6,8 @@ and the dashboard's overview show what it says. The engine's SLA checks
 (:mod:`interlock_core.engine.sla`) decide when to warn and alert; this says where a cycle stands.
 """
 
-from __future__ import annotations
+# Annotations are evaluated here (no `from __future__ import annotations`): pydantic then takes each
+# field's type as it is instead of compiling it from text, at every start-up (docs/performance.md).
 
 from collections.abc import Iterable
 from datetime import datetime, timedelta

@@ -29,7 +29,6 @@ from ..model import (
 from ..outbound import HostPolicy
 from ..outbox import SinkPolicy, outbox_records
 from ..ports import EvaluatorRunner, Notifier, Store, TriggerType, WakeUp
-from ..redaction import redact, redact_text
 from ..unit_of_work import CommitResult, EventWrite, TraitWrite, UnitOfWork
 
 log = logging.getLogger("interlock.engine")
@@ -158,6 +157,8 @@ class EngineContext:
                    schedule_id: str | None = None, date: str | None = None) -> Alert:
         """An alert of now, through the one redaction pass (no sink sees a secret a trait reason, a
         failure message or a detail quoted)."""
+        from ..redaction import redact, redact_text  # imported by the first alert: reading state raises none
+
         return Alert(level=level, message=redact_text(message), pipeline_id=pipeline_id, trait_type=trait_type,
                      details=redact(details) if details else details, timestamp=self.clock.now(), key=key,
                      schedule_id=schedule_id, date=date)

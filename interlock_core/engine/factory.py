@@ -24,7 +24,6 @@ from ..ports import EvaluatorRunner, Notifier, RunnerContext, Store, WakeUpStore
 from ..sink_state import StoreSinkState
 from .context import EngineContext, TriggerRegistry
 from .engine import Engine
-from .pipeline_files import sync_pipeline_files
 from .runner_list import RunnerList
 
 log = logging.getLogger("interlock.engine")
@@ -168,6 +167,8 @@ async def start_engine(engine: Engine, project: Project, *, sync_pipelines: bool
         return engine
     await store.start()
     if sync_pipelines:
+        from .pipeline_files import sync_pipeline_files  # a read-only start syncs nothing
+
         await sync_pipeline_files(engine, project.pipelines)
         for stored in await engine.ctx.store.list_pipelines():
             # masked from the start (a completion callback may come before any launch or poll)

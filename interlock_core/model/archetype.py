@@ -1,6 +1,7 @@
 """Archetypes: reusable templates of the traits a kind of pipeline must satisfy."""
 
-from __future__ import annotations
+# Annotations are evaluated here (no `from __future__ import annotations`): pydantic then takes each
+# field's type as it is instead of compiling it from text, at every start-up (docs/performance.md).
 
 from typing import Any
 
@@ -32,7 +33,7 @@ class Archetype(ConfigModel):
     readiness_rule: ReadinessRule = Field(default_factory=ReadinessRule)
 
     @model_validator(mode="after")
-    def _check(self) -> Archetype:
+    def _check(self) -> "Archetype":
         if not self.required_traits:
             raise ValueError("at least one required trait is needed")
         seen: set[str] = set()

@@ -1,6 +1,7 @@
 """Named calendars of excluded days and dates."""
 
-from __future__ import annotations
+# Annotations are evaluated here (no `from __future__ import annotations`): pydantic then takes each
+# field's type as it is instead of compiling it from text, at every start-up (docs/performance.md).
 
 from datetime import date
 from typing import Any

@@ -1,7 +1,8 @@
 """A pipeline's ``watch:`` section: its interval, what late data does, and post-run monitoring with
 its numeric drift rule."""
 
-from __future__ import annotations
+# Annotations are evaluated here (no `from __future__ import annotations`): pydantic then takes each
+# field's type as it is instead of compiling it from text, at every start-up (docs/performance.md).
 
 from datetime import timedelta
 from typing import Any, Literal
@@ -94,13 +95,13 @@ class MonitoringConfig(ConfigModel):
         return value
 
     @model_validator(mode="after")
-    def _field_with_threshold(self) -> MonitoringConfig:
+    def _field_with_threshold(self) -> "MonitoringConfig":
         if self.drift_field is not None and self.drift_threshold is None:
             raise ValueError("driftField needs driftThreshold (an amount like 500, or a percentage like '10%')")
         return self
 
     @model_validator(mode="after")
-    def _sensor_within_window(self) -> MonitoringConfig:
+    def _sensor_within_window(self) -> "MonitoringConfig":
         if self.sensor_timeout is not None and self.sensor_timeout > self.duration:
             raise ValueError("sensorTimeout must not be longer than the monitoring duration")
         return self

@@ -7,7 +7,8 @@ ordered by ``id``: an id starts with its creation time in milliseconds, then a c
 process, so ids sort in the order alerts were raised.
 """
 
-from __future__ import annotations
+# Annotations are evaluated here (no `from __future__ import annotations`): pydantic then takes each
+# field's type as it is instead of compiling it from text, at every start-up (docs/performance.md).
 
 import itertools
 import secrets

@@ -2,7 +2,8 @@
 section is in :mod:`.monitoring`, its ``schedules:`` in :mod:`.schedules`, the field checks they
 share in :mod:`.checks`)."""
 
-from __future__ import annotations
+# Annotations are evaluated here (no `from __future__ import annotations`): pydantic then takes each
+# field's type as it is instead of compiling it from text, at every start-up (docs/performance.md).
 
 import re
 from datetime import timedelta
@@ -164,7 +165,7 @@ class PipelineConfig(ConfigModel):
         return value
 
     @model_validator(mode="after")
-    def _unique_schedules(self) -> PipelineConfig:
+    def _unique_schedules(self) -> "PipelineConfig":
         names = [s.name for s in self.schedules]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:

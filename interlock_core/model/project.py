@@ -1,6 +1,7 @@
 """The project file ``interlock.yaml``."""
 
-from __future__ import annotations
+# Annotations are evaluated here (no `from __future__ import annotations`): pydantic then takes each
+# field's type as it is instead of compiling it from text, at every start-up (docs/performance.md).
 
 import re
 from datetime import timedelta

@@ -1,7 +1,8 @@
 """A pipeline's ``schedules:``: when each cycle opens (a daily window or cron fire times), its
 deadline, its evaluation window and what happens when it closes, and catch-up."""
 
-from __future__ import annotations
+# Annotations are evaluated here (no `from __future__ import annotations`): pydantic then takes each
+# field's type as it is instead of compiling it from text, at every start-up (docs/performance.md).
 
 from datetime import timedelta
 from typing import Literal
@@ -45,7 +46,7 @@ class EvaluationWindow(ConfigModel):
         return duration_at_most(MAX_INTERVAL, "interval")(value)
 
     @model_validator(mode="after")
-    def _interval_within_window(self) -> EvaluationWindow:
+    def _interval_within_window(self) -> "EvaluationWindow":
         if self.interval is not None and self.interval > self.window:
             raise ValueError("interval must not be longer than the window")
         return self
@@ -115,7 +116,7 @@ class ScheduleConfig(ConfigModel):
         return bool(self.cron) and is_sub_daily_cron(self.cron or "")
 
     @model_validator(mode="after")
-    def _window_within_day(self) -> ScheduleConfig:
+    def _window_within_day(self) -> "ScheduleConfig":
         """A daily cycle's evaluation window closes by the end of its day (the next day is the next cycle)."""
         if self.evaluation is None:
             return self

@@ -1,7 +1,8 @@
 """The shadow record of a dry-run pipeline's cycle: what Interlock would have done, and what the
 scheduler already in place did — the evidence ``interlock shadow-report`` is made of."""
 
-from __future__ import annotations
+# Annotations are evaluated here (no `from __future__ import annotations`): pydantic then takes each
+# field's type as it is instead of compiling it from text, at every start-up (docs/performance.md).
 
 from typing import Literal
 

@@ -27,7 +27,7 @@ import re
 import shlex
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import Field, model_validator
 
@@ -37,8 +37,10 @@ from interlock_core.model import FailureCategory
 from interlock_core.plugins import PluginContext
 from interlock_core.ports import LaunchRequest, LaunchResult, PollResult
 
-from ..process_group import ProcessOutcome, run_in_process_group
 from ._common import Seconds, TriggerConfig, coerce_config, expand_config
+
+if TYPE_CHECKING:
+    from ..process_group import ProcessOutcome
 
 DEFAULT_TIMEOUT = 3600.0
 """A command without ``timeout`` is still stopped after an hour."""
@@ -84,6 +86,10 @@ class CommandTrigger:
         self._context = context or PluginContext()
 
     async def launch(self, config: Any, request: LaunchRequest) -> LaunchResult:
+        # the supervisor is imported by the first launch: loading a project validates this trigger's
+        # config (``status`` and ``validate`` import the class) but launches nothing
+        from ..process_group import run_in_process_group
+
         cfg = coerce_config(CommandConfig, config)
         argv, cwd, extra_env = self._prepare(cfg, request)
         env = {**os.environ, **extra_env, **_run_environment(request)}

@@ -7,8 +7,8 @@ import argparse
 from typing import Any
 
 from interlock_core.model import AlertRecord, AlertStatus, format_timestamp
-from interlock_core.redaction import redact, redact_text
 
+from .deferred_parser import deferred
 from .output import EXIT_OK, Out
 from .session import open_engine
 
@@ -16,6 +16,10 @@ from .session import open_engine
 def add_parser(sub: Any) -> None:
     p = sub.add_parser("alerts", help="list the alert outbox (pending, dead letters) or send an alert again")
     p.add_argument("--json", action="store_true")
+    deferred(p, _add_actions)
+
+
+def _add_actions(p: argparse.ArgumentParser) -> None:
     actions = p.add_subparsers(dest="alerts_action", metavar="ACTION", required=True)
     listing = actions.add_parser("list", help="alerts in the outbox, newest first")
     listing.add_argument("--status", choices=[s.value for s in AlertStatus],
@@ -43,6 +47,8 @@ def _limit(value: str) -> int:
 
 
 async def cmd_alerts(args: argparse.Namespace, out: Out) -> int:
+    from interlock_core.redaction import redact  # this module is imported for its parser by every command
+
     if args.alerts_action == "retry":
         return await _retry(args, out)
     status = AlertStatus(args.status) if args.status else None
@@ -63,6 +69,8 @@ async def cmd_alerts(args: argparse.Namespace, out: Out) -> int:
 
 
 async def _retry(args: argparse.Namespace, out: Out) -> int:
+    from interlock_core.redaction import redact
+
     async with open_engine(args.project) as (_, engine):
         record = await engine.retry_alert(args.alert_id)
         # the command's own flush (on its way out) delivers it unless `serve` gets there first
@@ -79,6 +87,8 @@ _WORDS = {AlertStatus.DELIVERED: "green", AlertStatus.FAILED: "red", AlertStatus
 
 
 def _show(out: Out, record: AlertRecord) -> None:
+    from interlock_core.redaction import redact_text
+
     word = getattr(out, _WORDS[record.status])(record.status.value.upper())
     where = f"[{record.pipeline_id}] " if record.pipeline_id else ""
     count = f" (x{record.count})" if record.count > 1 else ""

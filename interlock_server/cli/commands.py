@@ -6,13 +6,12 @@ import argparse
 import signal
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.abc
 
 from interlock_core.config import CONFIG_FILENAMES, load_project
-from interlock_core.engine import Outcome, RunOutcome
 from interlock_core.errors import InterlockError, NotFoundError
 from interlock_core.model import (
     DEFAULT_SCHEDULE_ID,
@@ -28,6 +27,9 @@ from .output import EXIT_BLOCKED, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, Out
 from .pipeline_view import RETIRED, ListedPipeline, known, listing, show_unregistered
 from .scaffold import scaffold
 from .session import open_engine
+
+if TYPE_CHECKING:
+    from interlock_core.engine import RunOutcome
 
 
 def _check_init_target(target: Path, force: bool) -> None:
@@ -126,6 +128,8 @@ async def cmd_evaluate(args: argparse.Namespace, out: Out) -> int:
 
 
 def _describe(out: Out, outcome: RunOutcome, *, polled: bool = False, forced: bool = False) -> None:
+    from interlock_core.engine import Outcome  # imported by the commands that run: status needs none
+
     run = outcome.run
     if outcome.readiness is not None:
         out.readiness(outcome.readiness)
@@ -158,6 +162,8 @@ def _running_hints(run: RunState, polled: bool) -> list[str]:
 
 def _next_step(outcome: RunOutcome, forced: bool) -> str | None:
     """The command that moves a refused cycle on, when there is one."""
+    from interlock_core.engine import Outcome
+
     p, d = outcome.pipeline_id, outcome.date
     schedule = f" --schedule {outcome.schedule_id}" if outcome.schedule_id not in ("", DEFAULT_SCHEDULE_ID) else ""
     rerun = f'interlock rerun {p} --date {d}{schedule} --reason "..."'
@@ -178,6 +184,8 @@ def _next_step(outcome: RunOutcome, forced: bool) -> str | None:
 
 
 def _exit_for(outcome: RunOutcome) -> int:
+    from interlock_core.engine import Outcome
+
     if outcome.outcome is Outcome.DRY_RUN:
         return EXIT_OK  # ready: it would have triggered
     if outcome.outcome is Outcome.TRIGGERED and outcome.run is not None:
@@ -258,6 +266,8 @@ def _stopped_waiting(out: Out, run: RunState, why: str, limit: float, polled: bo
 
 
 async def cmd_run(args: argparse.Namespace, out: Out) -> int:
+    from interlock_core.engine import Outcome
+
     stopped: str | None = None
     async with open_engine(args.project, secrets_for=(args.pipeline,)) as (_, engine):
         outcome = await engine.start_run(args.pipeline, args.schedule, args.date)

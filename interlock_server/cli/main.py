@@ -21,6 +21,7 @@ from interlock_core.model import RunStatus
 from .. import __version__
 from ..telemetry import configure_telemetry, shutdown_telemetry
 from . import alerts, backfill_parser, plugins
+from .deferred_parser import DeferredParser
 from .output import EXIT_BLOCKED, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, Out
 
 EPILOG = """\
@@ -73,7 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-C", "--project", metavar="DIR", default=None,
                         help="project directory holding interlock.yaml (default: current directory)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log what the engine does")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    # each subcommand's parser is built when it is used: a command line builds its own only
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=DeferredParser)
 
     p = sub.add_parser("init", help="create a ready-to-run project")
     p.add_argument("name", help="directory to create")

@@ -183,3 +183,36 @@ def test_status_on_a_sqlite_project_imports_no_evaluator_runner(project: Path) -
                           capture_output=True, text=True, timeout=120, check=False)
     assert proc.stdout.strip(), proc.stderr
     assert json.loads(proc.stdout.strip().splitlines()[-1]) == {"code": 0, "loaded": []}
+
+
+NOT_FOR_STATUS = ("interlock_core.redaction", "interlock_plugins.process_group", "interlock_core.engine.pipeline_files",
+                  "interlock_core.engine.outcome")
+"""Modules a read-only ``status`` has no use for: masking (it raises and lists no alert), the
+command trigger's supervisor (it launches nothing), the pipeline-file sync (a read-only start
+syncs nothing) and the run outcome (it runs nothing)."""
+
+
+def test_status_imports_no_alert_masking_launch_supervisor_file_sync_or_run_outcome(project: Path) -> None:
+    probe = ("import json, sys\n"
+             "from interlock_server.cli.main import main\n"
+             "code = main(sys.argv[1:])\n"
+             f"loaded = sorted(m for m in {NOT_FOR_STATUS!r} if m in sys.modules)\n"
+             "print(json.dumps({'code': code, 'loaded': loaded}))\n")
+    for command in (["status"], ["status", "example"]):
+        proc = subprocess.run([sys.executable, "-c", probe, "-C", str(project), *command], cwd=project,
+                              capture_output=True, text=True, timeout=120, check=False)
+        assert proc.stdout.strip(), proc.stderr
+        assert json.loads(proc.stdout.strip().splitlines()[-1]) == {"code": 0, "loaded": []}, command
+
+
+def test_only_the_subcommand_given_has_its_parser_built() -> None:
+    """``interlock status`` builds the top-level parser and status's; the others are built when used."""
+    from interlock_server.cli.deferred_parser import DeferredParser
+    from interlock_server.cli.main import build_parser
+
+    parser = build_parser()
+    assert parser.parse_args(["-C", "there", "status", "-v"]).project == "there"
+    sub = next(a for a in parser._actions if a.dest == "command")
+    built = sorted(name for name, command in sub.choices.items()
+                   if isinstance(command, DeferredParser) and command._built is not None)
+    assert built == ["status"]
