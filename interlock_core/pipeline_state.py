@@ -371,8 +371,7 @@ def pipeline_state(pipeline: PipelineConfig, cycles: Sequence[CycleFacts], readi
     ``readiness``: the readiness over stored trait results (None with ``problem`` when it cannot be
     computed). ``latest_run``: the pipeline's newest run of any date, shown as the last run when no
     current cycle has one. ``retired``: the pipeline is retired (its history is still shown)."""
-    word, blockers = readiness_state(readiness) if readiness is not None else (None, [])
-    decisions = [decide_cycle(pipeline, facts, now, word, blockers, problem=problem) for facts in cycles]
+    word, blockers, decisions = _decided(pipeline, cycles, readiness, now, problem)
     states = [(_cycle_view(pipeline, facts, now, word, decision), decision.decides)
               for facts, decision in zip(cycles, decisions, strict=True)]
     last_run, current = _last_run(cycles, latest_run)
@@ -404,11 +403,17 @@ def pipeline_state_word(pipeline: PipelineConfig, cycles: Sequence[CycleFacts], 
     cycles' views and their SLA (a readiness answer tells the state and nothing more of it)."""
     if retired:
         return PipelineState.RETIRED
-    word, blockers = readiness_state(readiness) if readiness is not None else (None, [])
-    decisions = [decide_cycle(pipeline, facts, now, word, blockers, problem=problem) for facts in cycles]
+    word, blockers, decisions = _decided(pipeline, cycles, readiness, now, problem)
     if not decisions:
         return _on_readiness(pipeline, word, blockers, problem)[0]
     return decisions[_headline(decisions)].state
+
+
+def _decided(pipeline: PipelineConfig, cycles: Sequence[CycleFacts], readiness: ReadinessResult | None,
+             now: datetime, problem: str | None) -> tuple[PipelineState | None, list[Blocker], list[CycleDecision]]:
+    """What readiness says (its word and blockers) and each current cycle's decision."""
+    word, blockers = readiness_state(readiness) if readiness is not None else (None, [])
+    return word, blockers, [decide_cycle(pipeline, facts, now, word, blockers, problem=problem) for facts in cycles]
 
 
 def _headline(decisions: Sequence[CycleDecision]) -> int:
