@@ -111,9 +111,9 @@ class Least:
 
 async def precompute_readiness(engine: Any, pipeline_id: str) -> None:
     """Make ``engine`` answer ``GET .../readiness`` without reading: its readiness and its state
-    (which the route asks for next, as its word) computed once now. With the readiness alone precomputed, the
-    state would be read with the store's separate calls (no read for it to share): more than the
-    real GET reads."""
+    (which the route asks for next, as its word) computed once now. With the readiness alone
+    precomputed, the state would be read with the store's separate calls (no read for it to share):
+    more than the real GET reads."""
     result = await engine.check_readiness(pipeline_id)
     view = await engine.pipeline_state(pipeline_id, readiness=result)
 

@@ -3,9 +3,10 @@ evaluate readiness and drive the run lifecycle."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..config.registration import api_pipeline_problems
 from ..errors import ConfigErrors, ConflictError, NotFoundError, PipelineInUse, ValidationError
@@ -47,6 +48,8 @@ if TYPE_CHECKING:
 ACTIVE_RUN_SCAN = 50
 """How many of a pipeline's newest runs are checked for one under way before it is removed."""
 
+
+T = TypeVar("T")
 
 _JUST_READ: ContextVar[JustRead | None] = ContextVar("interlock_just_read_readiness", default=None)
 """The records :meth:`Engine.check_readiness` read, for the :meth:`Engine.pipeline_state` that follows it."""
@@ -228,23 +231,23 @@ class Engine:
         blockers …; :mod:`interlock_core.pipeline_state`), from stored records only (``readiness``:
         :meth:`check_readiness` when the caller has just read it; ``retired``: the caller knows it is
         retired although its stored record does not say so yet)."""
-        just = _just_read(pipeline, readiness)
-        if just is not None:  # what check_readiness has just read, as of the same instant: no second read
-            return await self.states.read(just.pipeline, readiness=readiness, retired=retired, run_logs=just.run_logs,
-                                          records=just.records, now=just.now)
-        config = await self.ctx.pipeline(pipeline) if isinstance(pipeline, str) else pipeline
-        return await self.states.read(config, readiness=readiness, retired=retired)
+        return await self._state(self.states.read, pipeline, readiness, retired)
 
     async def pipeline_state_word(self, pipeline: str | PipelineConfig, *,
                                   readiness: ReadinessResult | None = None, retired: bool = False) -> PipelineState:
         """:meth:`pipeline_state`'s ``state`` alone, decided the same way from the same records,
         without building the rest of the view (``GET .../readiness`` answers the word)."""
+        return await self._state(self.states.read_word, pipeline, readiness, retired)
+
+    async def _state(self, read: Callable[..., Awaitable[T]], pipeline: str | PipelineConfig,
+                     readiness: ReadinessResult | None, retired: bool) -> T:
+        """``read`` (:meth:`StateReader.read` or :meth:`StateReader.read_word`) of the pipeline."""
         just = _just_read(pipeline, readiness)
-        if just is not None:
-            return await self.states.read_word(just.pipeline, readiness=readiness, retired=retired,
-                                               run_logs=just.run_logs, records=just.records, now=just.now)
+        if just is not None:  # what check_readiness has just read, as of the same instant: no second read
+            return await read(just.pipeline, readiness=readiness, retired=retired, run_logs=just.run_logs,
+                              records=just.records, now=just.now)
         config = await self.ctx.pipeline(pipeline) if isinstance(pipeline, str) else pipeline
-        return await self.states.read_word(config, readiness=readiness, retired=retired)
+        return await read(config, readiness=readiness, retired=retired)
 
     # ------------------------------------------------------------------------- lifecycle
     async def start_run(self, pipeline_id: str, schedule_id: str | None = None,
