@@ -96,8 +96,10 @@ class Checker:
         if launch.rerun and run.rerun_id:
             record = await self.world.observer.get_rerun(run.rerun_id)
             if record is not None and record.reason == "monitoring_drift_detected":
-                config = self.world.config_at(launch.pipeline, record.requested_at)
-                if config is not None and not config.monitoring.auto_rerun:
+                # held when every configuration that may have been in force as it was asked for had
+                # autoRerun off (one stored at the same instant may have come after the request)
+                configs = self.world.configs_at(launch.pipeline, record.requested_at)
+                if configs and not any(config.monitoring.auto_rerun for config in configs):
                     self.fail(f"{launch.run_key}: drift rerun {record.rerun_id} started although autoRerun is off")
 
     async def reruns(self) -> None:

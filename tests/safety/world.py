@@ -203,13 +203,15 @@ class World:
             traits = {t: cfg for t, cfg in stored.traits.items()}
             self.behaviour.traits[name] = [(t, not (traits.get(t) and traits[t].evaluator)) for t in ("a", "b", "c")]
 
-    def config_at(self, name: str, when: datetime) -> PipelineConfig | None:
-        """The configuration of ``name`` in force at ``when``."""
-        found = None
-        for since, config in self.history.get(name, []):
-            if since <= when:
-                found = config
-        return found
+    def configs_at(self, name: str, when: datetime) -> list[PipelineConfig]:
+        """Every configuration of ``name`` that may have been in force at ``when``: the one from
+        before ``when`` and each one stored at ``when`` itself. The clock is fake and steps do not
+        move it, so what the engine did at ``when`` may have come before or after a change stored
+        at the same instant (a drift rerun asked for by one step's watcher pass, then the pipeline
+        altered by the next)."""
+        before = [config for since, config in self.history.get(name, []) if since < when]
+        at = [config for since, config in self.history.get(name, []) if since == when]
+        return before[-1:] + at
 
     def set_evaluator(self, name: str, trait: str, outcome: str) -> None:
         self.behaviour.evaluators[(name, trait)] = outcome
