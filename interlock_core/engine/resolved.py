@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from ..archetypes import ArchetypeRegistry, ResolvedTrait, resolve_traits
 from ..errors import InterlockError
 from ..model import Archetype, PipelineConfig, ScheduleConfig
+from ..model.parsed import shallow_copy
 
 MAX_KEPT = 20_000
 """Pipelines kept at most; past it the cache starts again (the next reads re-resolve)."""
@@ -38,7 +39,7 @@ class ResolvedPipeline:
 
     def pipeline(self) -> PipelineConfig:
         """A copy of the configuration of the caller's own (its nested values shared, read-only)."""
-        return self.config.model_copy()
+        return shallow_copy(self.config)  # model_copy()'s copy, without its generic path
 
     def traits_if_current(self, archetypes: ArchetypeRegistry) -> list[ResolvedTrait] | None:
         """The resolved traits, when the archetype loaded now is still the one they came from."""

@@ -39,6 +39,8 @@ class JustRead(NamedTuple):
     """All :meth:`StateReader.read` needs (None: it reads the rest itself)."""
     now: datetime
     """The instant read for: the current cycles are this instant's."""
+    days: Mapping[str, str] | None = None
+    """The current cycle's date by schedule name, at ``now`` (None: :meth:`StateReader.read` works them out)."""
 
 
 class _StateFacts(NamedTuple):
@@ -59,29 +61,32 @@ class StateReader:
 
     async def read(self, pipeline: PipelineConfig, *, readiness: ReadinessResult | None = None,
                    retired: bool = False, run_logs: Mapping[tuple[str, str], RunLogEntry] | None = None,
-                   records: PipelineRecords | None = None, now: datetime | None = None) -> PipelineStateView:
+                   records: PipelineRecords | None = None, now: datetime | None = None,
+                   days: Mapping[str, str] | None = None) -> PipelineStateView:
         """``readiness``: the stored readiness when the caller has just read it (read here otherwise);
         ``run_logs``: the current cycles' run logs by (date, schedule) when the caller has just read
         them (:meth:`Store.read_pipeline`; a cycle missing there has none); ``records``: all of what
         this reads, when the caller has just read it with the pipeline's history (:meth:`read_current`);
         ``now``: the instant those were read for (the current cycles are that instant's, so they are
-        the cycles whose run logs were read). The whole view is of one instant."""
-        facts = await self._facts(pipeline, readiness, run_logs, records, now or self.ctx.clock.now())
+        the cycles whose run logs were read); ``days``: those cycles' dates by schedule name, when
+        the caller has worked them out for ``now``. The whole view is of one instant."""
+        facts = await self._facts(pipeline, readiness, run_logs, records, now or self.ctx.clock.now(), days)
         return pipeline_state(pipeline, facts.cycles, facts.readiness, facts.now, latest_run=facts.latest_run,
                               retired=retired or pipeline.retired, problem=facts.problem)
 
     async def read_word(self, pipeline: PipelineConfig, *, readiness: ReadinessResult | None = None,
                         retired: bool = False, run_logs: Mapping[tuple[str, str], RunLogEntry] | None = None,
-                        records: PipelineRecords | None = None, now: datetime | None = None) -> PipelineState:
+                        records: PipelineRecords | None = None, now: datetime | None = None,
+                        days: Mapping[str, str] | None = None) -> PipelineState:
         """:meth:`read`'s ``state`` alone (:func:`~interlock_core.pipeline_state.pipeline_state_word`),
         from the same records."""
-        facts = await self._facts(pipeline, readiness, run_logs, records, now or self.ctx.clock.now())
+        facts = await self._facts(pipeline, readiness, run_logs, records, now or self.ctx.clock.now(), days)
         return pipeline_state_word(pipeline, facts.cycles, facts.readiness, facts.now,
                                    retired=retired or pipeline.retired, problem=facts.problem)
 
     async def _facts(self, pipeline: PipelineConfig, readiness: ReadinessResult | None,
                      run_logs: Mapping[tuple[str, str], RunLogEntry] | None, records: PipelineRecords | None,
-                     now: datetime) -> _StateFacts:
+                     now: datetime, days: Mapping[str, str] | None = None) -> _StateFacts:
         latest: list[RunState] = []
         problem: str | None = None
         try:
@@ -95,7 +100,8 @@ class StateReader:
             latest = [records.latest_run] if records.latest_run is not None else []
         else:
             reruns = await self.ctx.store.list_reruns(pipeline.name, RERUN_SCAN_LIMIT)
-        cycles = [await self._cycle(pipeline, schedule, now, reruns, run_logs, records)
+        cycles = [await self._cycle(pipeline, schedule, now, reruns, run_logs, records,
+                                    days.get(schedule.name) if days is not None else None)
                   for schedule in self._schedules(pipeline, records)]
         if records is None:
             latest = await self.ctx.store.list_runs(pipeline.name, 1)
@@ -111,8 +117,8 @@ class StateReader:
 
     async def _cycle(self, pipeline: PipelineConfig, schedule: ScheduleConfig, now: datetime,
                      reruns: list[RerunRecord], run_logs: Mapping[tuple[str, str], RunLogEntry] | None,
-                     records: PipelineRecords | None = None) -> CycleFacts:
-        day = current_cycle(pipeline, schedule, now)
+                     records: PipelineRecords | None = None, day: str | None = None) -> CycleFacts:
+        day = day or current_cycle(pipeline, schedule, now)
         if run_logs is not None:
             entry = run_logs.get((day, schedule.name))
         else:
@@ -148,6 +154,8 @@ class StateReader:
             known = self.resolved.get(pipeline_id)
             cycles = [] if known is None else \
                 [(current_cycle(known.config, s, now), s.name) for s in known.schedules]
+            # the cycles of the configuration kept at that version: read() of the same instant, given
+            # the records read at it, decides the same schedules
             records = await self.ctx.store.read_pipeline(
                 pipeline_id, cycles, readiness=False, config=True,
                 known_version=known.version if known is not None else None, history=RERUN_SCAN_LIMIT)
@@ -158,7 +166,8 @@ class StateReader:
                 pipeline = known.pipeline()
                 readiness = self.evaluation.readiness_of(pipeline, records.traits, now=now,
                                                          resolved=known.traits_if_current(self.ctx.archetypes))
-                return JustRead(readiness, pipeline, records.run_logs, records, now)
+                return JustRead(readiness, pipeline, records.run_logs, records, now,
+                                {name: day for day, name in cycles})
             if records.pipeline is None:  # stored but unreadable: as get_pipeline answers it
                 self.resolved.forget(pipeline_id)
                 raise NotFoundError(f"pipeline {pipeline_id!r} not found", pipelineId=pipeline_id)

@@ -37,14 +37,14 @@ class ParsedRecords(Generic[M]):
             if len(self._kept) >= self.limit:
                 self._kept.clear()
             self._kept[text] = kept
-        return _copy(kept)
+        return shallow_copy(kept)
 
 
 TRAIT_ROWS = ParsedRecords(TraitEvaluation)
 """Trait rows by their stored text, for every store (a readiness GET reads the same rows again and again)."""
 
 
-def _copy(record: M) -> M:
+def shallow_copy(record: M) -> M:
     """A shallow copy of ``record`` (as ``model_copy()``, without its generic path)."""
     copy = record.__class__.__new__(record.__class__)
     _set(copy, "__dict__", record.__dict__.copy())

@@ -7,7 +7,7 @@ from __future__ import annotations
 import sqlite3
 import uuid
 from collections.abc import Iterable, Sequence
-from functools import lru_cache
+from functools import lru_cache, partial
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +21,7 @@ from interlock_core.model import (
     RunState,
     TraitEvaluation,
 )
-from interlock_core.model.parsed import TRAIT_ROWS
+from interlock_core.model.parsed import TRAIT_ROWS, shallow_copy
 from interlock_core.unit_of_work import (
     CommitResult,
     CycleKey,
@@ -87,6 +87,52 @@ def _read_pipeline_sql(readiness: bool, cycles: int, config: bool, history: bool
     return " UNION ALL ".join(parts)
 
 
+def _records(rows: list[Any], known_version: str | None) -> PipelineRecords:
+    """The records :meth:`SQLiteBatches.read_pipeline`'s rows hold (kept with them: read-only)."""
+    traits: dict[str, TraitEvaluation] = {}
+    cached: ReadinessResult | None = None
+    run_logs: dict[tuple[str, str], RunLogEntry] = {}
+    stored: PipelineConfig | None = None
+    version: str | None = None
+    reruns: list[RerunRecord] = []
+    latest: RunState | None = None
+    runs: dict[str, RunState] = {}
+    for kind, first, second, _order, data, _expires in sorted(rows, key=_ROW_ORDER):
+        if kind == 0 and (trait := _load(TRAIT_ROWS, data)) is not None:
+            traits[first] = trait
+        elif kind == 1:
+            cached = _load(ReadinessResult, data)
+        elif kind == 2 and (entry := _load(RunLogEntry, data)) is not None:
+            run_logs[(first, second)] = entry
+        elif kind == 3:
+            version = config_version(data)
+            if version != known_version:
+                stored = _load(PipelineConfig, data)
+        elif kind == 4 and (rerun := _load(RerunRecord, data)) is not None:
+            reruns.append(rerun)
+        elif kind == 5:
+            latest = _load(RunState, data)
+        elif kind == 6 and (run := _load(RunState, data)) is not None:
+            runs[run.run_id] = run
+    return PipelineRecords(traits=traits, readiness=cached, run_logs=run_logs, pipeline=stored,
+                           config_version=version, reruns=reruns, latest_run=latest, runs=runs)
+
+
+def _own(kept: PipelineRecords) -> PipelineRecords:
+    """A copy of ``kept`` of the caller's own: its mappings and lists new, each record a copy (its
+    nested values shared, as every stored record read through :data:`TRAIT_ROWS` shares them), the
+    configuration a deep copy (a caller may keep it and change it)."""
+    return PipelineRecords(
+        traits={name: shallow_copy(trait) for name, trait in kept.traits.items()},
+        readiness=None if kept.readiness is None else shallow_copy(kept.readiness),
+        run_logs={cycle: shallow_copy(entry) for cycle, entry in kept.run_logs.items()},
+        pipeline=None if kept.pipeline is None else kept.pipeline.model_copy(deep=True),
+        config_version=kept.config_version,
+        reruns=[shallow_copy(rerun) for rerun in kept.reruns],
+        latest_run=None if kept.latest_run is None else shallow_copy(kept.latest_run),
+        runs={run_id: shallow_copy(run) for run_id, run in kept.runs.items()})
+
+
 class SQLiteBatches(SQLiteStoreBase):
     """Batch reads and the unit-of-work commit."""
 
@@ -105,37 +151,12 @@ class SQLiteBatches(SQLiteStoreBase):
         if wanted or history > 0:  # the statement numbers the cycles' dates and schedules from ?4
             rest = (max(history, 0), *(v for pair in wanted for v in pair))
         sql = _read_pipeline_sql(readiness, len(wanted), config, history > 0)
-        # a readiness GET asks the same again and again: answered without the statement until a
-        # commit or an expiry changes what it would answer
-        rows = await self._db.read_rows((sql, pipeline_id, rest), sql, (pipeline_id, now, *rest), now=now,
-                                        expiry=_EXPIRY)
-        traits: dict[str, TraitEvaluation] = {}
-        cached: ReadinessResult | None = None
-        run_logs: dict[tuple[str, str], RunLogEntry] = {}
-        stored: PipelineConfig | None = None
-        version: str | None = None
-        reruns: list[RerunRecord] = []
-        latest: RunState | None = None
-        runs: dict[str, RunState] = {}
-        for kind, first, second, _order, data, _expires in sorted(rows, key=_ROW_ORDER):
-            if kind == 0 and (trait := _load(TRAIT_ROWS, data)) is not None:
-                traits[first] = trait
-            elif kind == 1:
-                cached = _load(ReadinessResult, data)
-            elif kind == 2 and (entry := _load(RunLogEntry, data)) is not None:
-                run_logs[(first, second)] = entry
-            elif kind == 3:
-                version = config_version(data)
-                if version != known_version:
-                    stored = _load(PipelineConfig, data)
-            elif kind == 4 and (rerun := _load(RerunRecord, data)) is not None:
-                reruns.append(rerun)
-            elif kind == 5:
-                latest = _load(RunState, data)
-            elif kind == 6 and (run := _load(RunState, data)) is not None:
-                runs[run.run_id] = run
-        return PipelineRecords(traits=traits, readiness=cached, run_logs=run_logs, pipeline=stored,
-                               config_version=version, reruns=reruns, latest_run=latest, runs=runs)
+        # a readiness GET asks the same again and again: answered without the statement (and its
+        # rows without decoding them again) until a commit or an expiry changes what it would answer
+        records = await self._db.read_decoded((sql, pipeline_id, rest, known_version), sql,
+                                              (pipeline_id, now, *rest), now=now, expiry=_EXPIRY,
+                                              decode=partial(_records, known_version=known_version))
+        return _own(records)
 
     async def read_cycles(self, cycles: Sequence[CycleKey]) -> dict[CycleKey, RunLogEntry]:
         """One statement per 500 pipelines: their run logs of the dates and schedules asked for

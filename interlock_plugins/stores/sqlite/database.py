@@ -6,8 +6,9 @@ query-only connection used directly on the event loop (WAL readers never wait fo
 read is a few dozen microseconds); when that connection reports busy or locked — WAL recovery or
 a checkpoint by another process — the read falls back to the worker thread and its busy timeout.
 A statement asked again and again (a readiness GET's read) is answered with the rows of its last
-run while nothing was committed to the file since and none of them expired
-(:meth:`SQLiteDatabase.read_rows`): one ``PRAGMA data_version`` instead of the statement.
+run while nothing was committed to the file since and none of them expired, and so is what the
+caller decoded them into (:meth:`SQLiteDatabase.read_decoded`): one ``PRAGMA data_version`` instead
+of the statement and the decoding.
 Writes that need no sync to disk (trait results, events, the readiness cache, an evaluation's
 unit of work without a claim or an alert) take a fast path too: a second write connection used on
 the event loop with no busy wait and no automatic WAL checkpoint, so it never waits for a lock and
@@ -60,6 +61,12 @@ class _KeptRows:
     until: float
     """The earliest expiry of a row answered (infinity: none expires)."""
     rows: list[Any]
+    decoded: Any
+    """What the caller's ``decode`` made of ``rows``."""
+
+
+def _as_read(rows: list[Any]) -> list[Any]:
+    return rows
 
 
 def _busy(exc: sqlite3.Error) -> bool:
@@ -121,7 +128,14 @@ class SQLiteDatabase:
 
     async def read_rows(self, key: Hashable, sql: str, args: Sequence[Any], *, now: float,
                         expiry: int) -> list[Any]:
-        """The rows of one statement (``args`` holding ``now`` where its rows' expiry is compared).
+        """The rows of one statement, kept as :meth:`read_decoded` keeps them (the same list
+        answered again: read-only)."""
+        return await self.read_decoded(key, sql, args, now=now, expiry=expiry, decode=_as_read)
+
+    async def read_decoded(self, key: Hashable, sql: str, args: Sequence[Any], *, now: float, expiry: int,
+                           decode: Callable[[list[Any]], T]) -> T:
+        """What ``decode`` makes of the rows of one statement (``args`` holding ``now`` where its
+        rows' expiry is compared).
 
         On the event loop's reader, the rows of the last run of the same ``key`` (the statement and
         its arguments but ``now``) are answered again without running it while all of these hold:
@@ -131,27 +145,32 @@ class SQLiteDatabase:
         each row: its expiry time, None for none). Rows left out as expired stay out as time goes
         on, so those rows are exactly what running the statement again would answer. Rows answered
         so return at once, as a value kept in memory would (no yield to the event loop: a readiness
-        GET answered from them runs in one step); a statement run yields as :meth:`read` does."""
+        GET answered from them runs in one step); a statement run yields as :meth:`read` does.
 
-        def run(conn: sqlite3.Connection) -> tuple[bool, list[Any]]:
+        What ``decode`` made of the rows is kept with them and answered with them, so rows answered
+        again are not decoded again: the value is shared by every caller answered from those rows,
+        which must treat it as read-only (and hand out copies of their own of what they change)."""
+
+        def run(conn: sqlite3.Connection) -> tuple[bool, T]:
             version = conn.execute("PRAGMA data_version").fetchone()[0]
             kept = self._kept_rows.get(key)
             if kept is not None and kept.version == version and kept.read_at <= now < kept.until:
-                return True, kept.rows
+                return True, kept.decoded  # type: ignore[no-any-return]
             rows = conn.execute(sql, args).fetchall()
             until = min((row[expiry] for row in rows if row[expiry] is not None), default=math.inf)
+            decoded = decode(rows)
             if len(self._kept_rows) >= KEPT_STATEMENTS:
                 self._kept_rows.clear()
-            self._kept_rows[key] = _KeptRows(version, now, until, rows)
-            return False, rows
+            self._kept_rows[key] = _KeptRows(version, now, until, rows, decoded)
+            return False, decoded
 
         served, result = self._read_on_loop(run)
         if served and result is not None:
-            kept, rows = result
+            kept, decoded = result
             if not kept:
                 await self._checkpoint()
-            return rows
-        return await self.read(lambda conn: conn.execute(sql, args).fetchall())
+            return decoded
+        return decode(await self.read(lambda conn: conn.execute(sql, args).fetchall()))
 
     def _read_on_loop(self, body: Callable[[sqlite3.Connection], T]) -> tuple[bool, T | None]:
         """``body`` on the loop's query-only connection: ``(True, result)``, or ``(False, None)`` when

@@ -138,6 +138,24 @@ async def test_other_arguments_are_another_statement(db: SQLiteDatabase) -> None
     assert (await one("a"), await one("b"), await one("a")) == (["a"], ["b"], ["a"])
 
 
+async def test_rows_answered_again_are_not_decoded_again(db: SQLiteDatabase) -> None:
+    await _insert(db, "a")
+    decoded: list[list[str]] = []
+
+    def decode(rows: list[tuple[str, float | None]]) -> tuple[str, ...]:
+        decoded.append([v for v, _ in rows])
+        return tuple(v for v, _ in rows)
+
+    async def read(now: float) -> tuple[str, ...]:
+        return await db.read_decoded(("t",), SQL, (now,), now=now, expiry=1, decode=decode)
+
+    assert (await read(100.0), await read(101.0)) == (("a",), ("a",))
+    assert decoded == [["a"]]
+    await _insert(db, "b")
+    assert await read(101.0) == ("a", "b")
+    assert decoded == [["a"], ["a", "b"]]
+
+
 async def test_an_in_memory_database_reads_in_the_thread(tmp_path: Path) -> None:
     memory = SQLiteDatabase(":memory:", busy_timeout=1.0)
     await memory.open(_schema)
@@ -175,5 +193,25 @@ async def test_a_readiness_read_sees_a_push_an_expiry_and_another_process(tmp_pa
         other.commit()
         other.close()
         assert await traits() == []
+    finally:
+        await store.close()
+
+
+async def test_a_kept_read_hands_each_caller_records_of_its_own(tmp_path: Path) -> None:
+    """Records decoded once and kept with their rows: what one caller changes in its records never
+    reaches the next caller's."""
+    clock = FakeClock()
+    store = SQLiteStore(tmp_path / "interlock.db", clock=clock)
+    await store.start()
+    try:
+        await store.put_trait(TraitEvaluation(pipeline_id="orders", trait_type="freshness", status="PASS",
+                                              evaluated_at=clock.now()), ttl=None)
+        first = await store.read_pipeline("orders", readiness=False)
+        mine = first.traits["freshness"]
+        mine.status = "FAIL"  # type: ignore[assignment]
+        first.traits.pop("freshness")  # type: ignore[attr-defined]
+        second = await store.read_pipeline("orders", readiness=False)
+        assert second.traits["freshness"].status == "PASS"
+        assert second.traits["freshness"] is not mine
     finally:
         await store.close()
