@@ -59,7 +59,7 @@ def _read_pipeline_sql(readiness: bool, cycles: int, config: bool, history: bool
     shape: a readiness GET asks the same shape every time). Its parameters are numbered, each bound
     once: ``?1`` the pipeline, ``?2`` now, ``?3`` the limit of reruns, then each cycle's date and
     schedule (``?4`` and ``?5`` for the first). Each row's last column is its expiry (None: none),
-    for :meth:`~.database.SQLiteDatabase.read_rows`."""
+    for :meth:`~.database.SQLiteDatabase.read_decoded`."""
     parts = [f"SELECT 0, trait_type, '', 0, data, expires_at FROM traits WHERE pipeline_id = ?1 AND {_LIVE_NOW}"]
     if readiness:
         parts.append(f"SELECT 1, '', '', 0, data, expires_at FROM readiness WHERE pipeline_id = ?1 AND {_LIVE_NOW}")

@@ -45,7 +45,7 @@ T = TypeVar("T")
 MEMORY = ":memory:"
 
 KEPT_STATEMENTS = 1024
-"""The statements :meth:`SQLiteDatabase.read_rows` keeps the rows of (then it starts again)."""
+"""The statements :meth:`SQLiteDatabase.read_decoded` keeps the rows of (then it starts again)."""
 
 THREAD_WRITE_EVERY = 64
 """Every this-many-th write that could take the event loop's fast path goes to the worker thread
@@ -63,10 +63,6 @@ class _KeptRows:
     rows: list[Any]
     decoded: Any
     """What the caller's ``decode`` made of ``rows``."""
-
-
-def _as_read(rows: list[Any]) -> list[Any]:
-    return rows
 
 
 def _busy(exc: sqlite3.Error) -> bool:
@@ -125,12 +121,6 @@ class SQLiteDatabase:
             await self._checkpoint()
             return result  # type: ignore[return-value]
         return await anyio.to_thread.run_sync(self._call, body, False, limiter=self._limiter)
-
-    async def read_rows(self, key: Hashable, sql: str, args: Sequence[Any], *, now: float,
-                        expiry: int) -> list[Any]:
-        """The rows of one statement, kept as :meth:`read_decoded` keeps them (the same list
-        answered again: read-only)."""
-        return await self.read_decoded(key, sql, args, now=now, expiry=expiry, decode=_as_read)
 
     async def read_decoded(self, key: Hashable, sql: str, args: Sequence[Any], *, now: float, expiry: int,
                            decode: Callable[[list[Any]], T]) -> T:

@@ -1,4 +1,4 @@
-"""The SQLite database's kept rows (``read_rows``): a statement asked again with nothing committed
+"""The SQLite database's kept rows (``read_decoded``): a statement asked again with nothing committed
 since and no row it answered expired is answered without running it; a commit by the store, by
 another connection or by another process, an expiry, or a clock gone back runs it again. Against
 real SQLite files, with a fake clock for expiry."""
@@ -51,7 +51,7 @@ class Traced:
 
 
 async def _rows(db: SQLiteDatabase, now: float) -> list[str]:
-    return [v for v, _ in await db.read_rows(("t",), SQL, (now,), now=now, expiry=1)]
+    return [v for v, _ in await db.read_decoded(("t",), SQL, (now,), now=now, expiry=1, decode=list)]
 
 
 async def _insert(db: SQLiteDatabase, value: str, expires_at: float | None = None) -> None:
@@ -133,7 +133,8 @@ async def test_other_arguments_are_another_statement(db: SQLiteDatabase) -> None
     sql = "SELECT v, expires_at FROM t WHERE v = ? AND (expires_at IS NULL OR expires_at > ?)"
 
     async def one(value: str) -> list[str]:
-        return [v for v, _ in await db.read_rows((sql, value), sql, (value, 100.0), now=100.0, expiry=1)]
+        return [v for v, _ in await db.read_decoded((sql, value), sql, (value, 100.0), now=100.0, expiry=1,
+                                                     decode=list)]
 
     assert (await one("a"), await one("b"), await one("a")) == (["a"], ["b"], ["a"])
 
