@@ -7,8 +7,9 @@ read is a few dozen microseconds); when that connection reports busy or locked â
 a checkpoint by another process â€” the read falls back to the worker thread and its busy timeout.
 A statement asked again and again (a readiness GET's read) is answered with the rows of its last
 run while nothing was committed to the file since and none of them expired, and so is what the
-caller decoded them into (:meth:`SQLiteDatabase.read_decoded`): one ``PRAGMA data_version`` instead
-of the statement and the decoding.
+caller decoded them into (:meth:`SQLiteDatabase.read_decoded`): a look at the file's WAL-index header
+(:mod:`.wal_index`), or when it says nothing one ``PRAGMA data_version``, instead of the statement
+and the decoding.
 Writes that need no sync to disk (trait results, events, the readiness cache, an evaluation's
 unit of work without a claim or an alert) take a fast path too: a second write connection used on
 the event loop with no busy wait and no automatic WAL checkpoint, so it never waits for a lock and
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import math
 import sqlite3
 import threading
@@ -39,6 +41,8 @@ import anyio.lowlevel
 import anyio.to_thread
 
 from interlock_core.errors import StoreMissing, StoreUnavailable
+
+from .wal_index import WalIndex
 
 T = TypeVar("T")
 
@@ -57,6 +61,9 @@ disk), so a run of fast writes cannot grow the WAL without bound."""
 class _KeptRows:
     version: int
     """The reader's ``PRAGMA data_version`` before the statement ran."""
+    stamp: bytes | None
+    """The WAL-index header before the statement ran, or before a ``PRAGMA data_version`` found
+    nothing committed since (None: not known)."""
     read_at: float
     until: float
     """The earliest expiry of a row answered (infinity: none expires)."""
@@ -85,6 +92,7 @@ class SQLiteDatabase:
         self._conn: sqlite3.Connection | None = None
         self._reader: sqlite3.Connection | None = None
         self._reader_lock = threading.Lock()
+        self._wal_index: WalIndex | None = None
         self._kept_rows: dict[Hashable, _KeptRows] = {}
         self._loop_writer: sqlite3.Connection | None = None
         self._loop_writer_lock = threading.Lock()
@@ -129,8 +137,9 @@ class SQLiteDatabase:
 
         On the event loop's reader, the rows of the last run of the same ``key`` (the statement and
         its arguments but ``now``) are answered again without running it while all of these hold:
-        nothing was committed to the file since, by this process or another (the reader's
-        ``PRAGMA data_version``, read before the statement ran); ``now`` is not before that run (an
+        nothing was committed to the file since, by this process or another (the file's WAL-index
+        header unchanged since it was read before the statement ran, :mod:`.wal_index`; when the
+        header says nothing, the reader's ``PRAGMA data_version``); ``now`` is not before that run (an
         expired row could be live again); and no row it answered has expired (column ``expiry`` of
         each row: its expiry time, None for none). Rows left out as expired stay out as time goes
         on, so those rows are exactly what running the statement again would answer. Rows answered
@@ -142,16 +151,24 @@ class SQLiteDatabase:
         which must treat it as read-only (and hand out copies of their own of what they change)."""
 
         def run(conn: sqlite3.Connection) -> tuple[bool, T]:
-            version = conn.execute("PRAGMA data_version").fetchone()[0]
+            stamp = self._wal_index.stamp() if self._wal_index is not None else None
             kept = self._kept_rows.get(key)
-            if kept is not None and kept.version == version and kept.read_at <= now < kept.until:
-                return True, kept.decoded  # type: ignore[no-any-return]
+            if kept is not None and kept.read_at <= now < kept.until:
+                if stamp is not None and stamp == kept.stamp:  # nothing committed since: no statement at all
+                    return True, kept.decoded  # type: ignore[no-any-return]
+                version = conn.execute("PRAGMA data_version").fetchone()[0]
+                if kept.version == version:
+                    if stamp is not None:  # the header read before the PRAGMA: nothing committed since
+                        self._kept_rows[key] = dataclasses.replace(kept, stamp=stamp)
+                    return True, kept.decoded  # type: ignore[no-any-return]
+            else:
+                version = conn.execute("PRAGMA data_version").fetchone()[0]
             rows = conn.execute(sql, args).fetchall()
             until = min((row[expiry] for row in rows if row[expiry] is not None), default=math.inf)
             decoded = decode(rows)
             if len(self._kept_rows) >= KEPT_STATEMENTS:
                 self._kept_rows.clear()
-            self._kept_rows[key] = _KeptRows(version, now, until, rows, decoded)
+            self._kept_rows[key] = _KeptRows(version, stamp, now, until, rows, decoded)
             return False, decoded
 
         served, result = self._read_on_loop(run)
@@ -257,6 +274,8 @@ class SQLiteDatabase:
                     with self._reader_lock:  # a new connection counts data versions anew
                         self._kept_rows.clear()
                         self._reader = reader
+                        # mapped while this process's connections hold the -shm file (see .wal_index)
+                        self._wal_index = WalIndex.open(self.path)
                 with contextlib.suppress(sqlite3.Error):  # without it, every write takes the thread
                     writer = sqlite3.connect(self.path, timeout=0, isolation_level=None, check_same_thread=False)
                     writer.execute("PRAGMA synchronous = NORMAL")
@@ -281,6 +300,10 @@ class SQLiteDatabase:
         raise sqlite3.OperationalError(f"could not switch to WAL journal mode (mode {mode or 'unknown'})")
 
     def _close(self) -> None:
+        with self._reader_lock:  # unmapped before the connections holding the -shm file close
+            wal_index, self._wal_index = self._wal_index, None
+            if wal_index is not None:
+                wal_index.close()
         for lock, name in ((self._reader_lock, "_reader"), (self._loop_writer_lock, "_loop_writer")):
             with lock:
                 extra: sqlite3.Connection | None = getattr(self, name)

@@ -216,3 +216,73 @@ async def test_a_kept_read_hands_each_caller_records_of_its_own(tmp_path: Path) 
         assert second.traits["freshness"] is not mine
     finally:
         await store.close()
+
+
+# ------------------------------------------------------------------------ the WAL-index header
+
+
+class AllTraced(Traced):
+    """Every statement the loop's reader runs, ``PRAGMA data_version`` included."""
+
+    def _trace(self, statement: str) -> None:
+        self.statements.append(statement)
+
+
+async def test_with_nothing_committed_not_even_a_pragma_runs(db: SQLiteDatabase) -> None:
+    await _insert(db, "a")
+    assert db._wal_index is not None
+    traced = AllTraced(db)
+    assert await _rows(db, 100.0) == ["a"]
+    assert traced.runs() == 2  # PRAGMA data_version, then the statement
+    assert await _rows(db, 101.0) == ["a"]
+    assert await _rows(db, 102.0) == ["a"]
+    assert traced.runs() == 0
+    await _insert(db, "b")
+    assert await _rows(db, 103.0) == ["a", "b"]
+    assert traced.runs() == 2
+
+
+class Silent:
+    """A WAL-index whose header never says anything (copies that differ, another format)."""
+
+    def stamp(self) -> None:
+        return None
+
+    def close(self) -> None:
+        pass
+
+
+async def test_a_header_that_says_nothing_falls_back_to_the_data_version(db: SQLiteDatabase) -> None:
+    db._wal_index = Silent()  # type: ignore[assignment]
+    await _insert(db, "a")
+    traced = AllTraced(db)
+    assert await _rows(db, 100.0) == ["a"]
+    assert await _rows(db, 101.0) == ["a"]
+    assert traced.statements.count("PRAGMA data_version") == 2
+    assert traced.runs() == 3  # the statement once
+    other = sqlite3.connect(db.path, isolation_level=None)
+    other.execute("INSERT INTO t VALUES ('other', NULL)")
+    other.close()
+    assert await _rows(db, 101.0) == ["a", "other"]
+
+
+async def test_rows_kept_before_the_header_could_be_read_are_kept_once_it_can(db: SQLiteDatabase) -> None:
+    """The data version finds nothing committed: the header read just before it is kept with the rows."""
+    index = db._wal_index
+    db._wal_index = Silent()  # type: ignore[assignment]
+    await _insert(db, "a")
+    assert await _rows(db, 100.0) == ["a"]
+    db._wal_index = index
+    traced = AllTraced(db)
+    assert await _rows(db, 101.0) == ["a"]
+    assert traced.runs() == 1  # PRAGMA data_version: unchanged
+    assert await _rows(db, 102.0) == ["a"]
+    assert traced.runs() == 0
+
+
+async def test_a_closed_database_lets_its_mapping_go(db: SQLiteDatabase) -> None:
+    assert db._wal_index is not None
+    await db.close()
+    assert db._wal_index is None
+    await db.open(_schema)
+    assert db._wal_index is not None
