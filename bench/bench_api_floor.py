@@ -37,7 +37,6 @@ import hmac
 import json
 import os
 import re
-import secrets
 import shutil
 import subprocess
 import sys
@@ -67,6 +66,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from interlock_core.metrics import METRICS
 from interlock_server.app import create_app
 from interlock_server.logging import configure_logging, log_access
+from interlock_server.request_context import new_request_id
 from interlock_server.responses import JSONResponse, error_response
 
 TRAITS = ["freshness", "volume", "schema"]
@@ -85,7 +85,7 @@ class Least:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request_id = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"x-request-id"), None) \
-            or secrets.token_hex(8)
+            or new_request_id()
         started, status = time.perf_counter(), 500
 
         async def send_with_id(message: Message) -> None:

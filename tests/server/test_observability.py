@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 import re
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -14,6 +15,7 @@ import pytest
 import structlog
 
 from interlock_server.logging import configure_logging
+from interlock_server.request_context import new_request_id
 
 from .conftest import Api
 
@@ -36,6 +38,23 @@ async def test_request_id_is_reused_or_generated(api: Api) -> None:
     assert re.fullmatch(r"[0-9a-f]{16}", fresh.headers["x-request-id"])
     hostile = await api.client.get("/api/health", headers={"X-Request-ID": "bad id\twith spaces"})
     assert re.fullmatch(r"[0-9a-f]{16}", hostile.headers["x-request-id"])
+
+
+def test_fresh_request_ids_do_not_repeat_and_a_forked_child_makes_its_own() -> None:
+    ids = {new_request_id() for _ in range(10_000)}
+    assert len(ids) == 10_000
+    assert all(re.fullmatch(r"[0-9a-f]{16}", one) for one in ids)
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child process
+        os.write(write, new_request_id().encode())
+        os._exit(0)
+    os.close(write)
+    os.waitpid(child, 0)
+    with os.fdopen(read) as pipe:
+        in_child = pipe.read()
+    assert re.fullmatch(r"[0-9a-f]{16}", in_child)
+    assert in_child != new_request_id()  # the parent's next id: the child's generator was seeded anew
 
 
 async def test_one_access_line_per_request_with_context(api: Api,
