@@ -19,6 +19,7 @@ import structlog
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from interlock_core.errors import ValidationError
 
@@ -66,8 +67,21 @@ class Doc:
 class ApiRoute(Route):
     def __init__(self, path: str, endpoint: Endpoint, *, method: str, doc: Doc) -> None:
         super().__init__(path, _with_log_context(endpoint), methods=[method], name=endpoint.__name__)
+        self.app = _answering(self.endpoint)
         self.method = method
         self.doc = doc
+
+
+def _answering(endpoint: Endpoint) -> ASGIApp:
+    """The route's ASGI app: Starlette's ``request_response`` without its own exception handling
+    layer. An error raised here reaches the app's exception middleware, which answers it with the
+    same handlers (the request they are given is built on the same scope)."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        response = await endpoint(Request(scope, receive, send))
+        await response(scope, receive, send)
+
+    return app
 
 
 def _with_log_context(endpoint: Endpoint) -> Endpoint:
