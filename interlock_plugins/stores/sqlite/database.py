@@ -155,12 +155,12 @@ class SQLiteDatabase:
             kept = self._kept_rows.get(key)
             if kept is not None and kept.read_at <= now < kept.until:
                 if stamp is not None and stamp == kept.stamp:  # nothing committed since: no statement at all
-                    return True, kept.decoded  # type: ignore[no-any-return]
+                    return True, kept.decoded
                 version = conn.execute("PRAGMA data_version").fetchone()[0]
                 if kept.version == version:
                     if stamp is not None:  # the header read before the PRAGMA: nothing committed since
                         self._kept_rows[key] = dataclasses.replace(kept, stamp=stamp)
-                    return True, kept.decoded  # type: ignore[no-any-return]
+                    return True, kept.decoded
             else:
                 version = conn.execute("PRAGMA data_version").fetchone()[0]
             rows = conn.execute(sql, args).fetchall()
