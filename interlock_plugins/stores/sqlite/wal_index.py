@@ -6,7 +6,8 @@ and windows VFS map into memory (https://sqlite.org/walformat.html). It opens wi
 header, 48 bytes written twice: SQLite's readers trust it only when both copies agree, and every
 commit rewrites it (the second copy, a memory barrier, then the first) with a new transaction
 counter, last valid frame and last frame's checksum, and new salts when the WAL starts again. A
-transaction rolled back or checkpointed leaves it as it was, and so does a read.
+transaction rolled back leaves it as it was, and so does a read; a checkpoint that starts the WAL
+again rewrites it (a change that is no commit: the caller reads again, needlessly but safely).
 
 So the header read before a statement ran, read again unchanged, says nothing was committed to the
 file since, by any connection of any process: the statement would answer what it answered then.
