@@ -34,64 +34,57 @@ def _opened(path: str) -> WalIndex:
     return index
 
 
+@pytest.fixture
+def index(wal_file: tuple[str, sqlite3.Connection]) -> Iterator[WalIndex]:
+    opened = _opened(wal_file[0])
+    try:
+        yield opened
+    finally:
+        opened.close()
+
+
 def test_a_commit_by_another_connection_changes_the_stamp_and_a_read_does_not(
-        wal_file: tuple[str, sqlite3.Connection]) -> None:
+        wal_file: tuple[str, sqlite3.Connection], index: WalIndex) -> None:
     path, conn = wal_file
-    index = _opened(path)
-    try:
-        before = index.stamp()
-        assert before is not None
-        assert conn.execute("SELECT count(*) FROM t").fetchone() == (0,)
-        assert index.stamp() == before
-        other = sqlite3.connect(path, isolation_level=None)
-        other.execute("INSERT INTO t VALUES ('a')")
-        other.close()
-        after = index.stamp()
-        assert after is not None and after != before
-    finally:
-        index.close()
+    before = index.stamp()
+    assert before is not None
+    assert conn.execute("SELECT count(*) FROM t").fetchone() == (0,)
+    assert index.stamp() == before
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("INSERT INTO t VALUES ('a')")
+    other.close()
+    after = index.stamp()
+    assert after is not None and after != before
 
 
-async def test_a_commit_by_another_process_changes_the_stamp(wal_file: tuple[str, sqlite3.Connection]) -> None:
-    path, _ = wal_file
-    index = _opened(path)
-    try:
-        before = index.stamp()
-        await anyio.run_process([sys.executable, "-c", "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); "
-                                 "c.execute(\"INSERT INTO t VALUES ('other')\"); c.commit()", path])
-        assert index.stamp() not in (None, before)
-    finally:
-        index.close()
+async def test_a_commit_by_another_process_changes_the_stamp(wal_file: tuple[str, sqlite3.Connection],
+                                                            index: WalIndex) -> None:
+    before = index.stamp()
+    await anyio.run_process([sys.executable, "-c", "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); "
+                             "c.execute(\"INSERT INTO t VALUES ('other')\"); c.commit()", wal_file[0]])
+    assert index.stamp() not in (None, before)
 
 
-def test_a_rolled_back_write_leaves_the_stamp(wal_file: tuple[str, sqlite3.Connection]) -> None:
-    path, conn = wal_file
-    index = _opened(path)
-    try:
-        before = index.stamp()
-        conn.execute("BEGIN IMMEDIATE")
-        conn.execute("INSERT INTO t VALUES ('never')")
-        conn.execute("ROLLBACK")
-        assert index.stamp() == before
-    finally:
-        index.close()
+def test_a_rolled_back_write_leaves_the_stamp(wal_file: tuple[str, sqlite3.Connection], index: WalIndex) -> None:
+    conn = wal_file[1]
+    before = index.stamp()
+    conn.execute("BEGIN IMMEDIATE")
+    conn.execute("INSERT INTO t VALUES ('never')")
+    conn.execute("ROLLBACK")
+    assert index.stamp() == before
 
 
-def test_every_commit_of_many_is_seen(wal_file: tuple[str, sqlite3.Connection]) -> None:
+def test_every_commit_of_many_is_seen(wal_file: tuple[str, sqlite3.Connection], index: WalIndex) -> None:
     """Commits past a checkpoint that starts the WAL again included (a new generation of frames)."""
-    path, conn = wal_file
-    index = _opened(path)
-    try:
-        seen = {index.stamp()}
-        for i in range(200):
-            conn.execute("INSERT INTO t VALUES (?)", (str(i),))
-            if i % 50 == 49:
-                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            stamp = index.stamp()
-            assert stamp is not None and stamp not in seen
-            seen.add(stamp)
-    finally:
-        index.close()
+    conn = wal_file[1]
+    seen = {index.stamp()}
+    for i in range(200):
+        conn.execute("INSERT INTO t VALUES (?)", (str(i),))
+        if i % 50 == 49:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        stamp = index.stamp()
+        assert stamp is not None and stamp not in seen
+        seen.add(stamp)
 
 
 def _header(*, version: int = WAL_INDEX_VERSION, initialised: int = 1, change: int = 7) -> bytes:
