@@ -38,19 +38,30 @@ req/s ratio ≥ 0.6 and server CPU per request ≤ 1.6× bare's.
 The store is SQLite (the default) or, with ``--store redis``, the Redis at ``--redis-addr`` under a
 fresh key prefix that is deleted afterwards.
 
+``--instructions`` counts instead of timing: each server in turn runs under valgrind's callgrind
+(Debian's ``valgrind``), counting only while ``--requests`` GETs are answered one after another on
+one keep-alive connection (after 300 uncounted ones), and reports the machine instructions (user
+space) of the whole server process per request and each server's ratio to bare's. A count is the
+same from run to run within a fraction of a percent, whatever the machine's load; it does not see
+the kernel's share or what cache misses cost, which the CPU ratio under load does.
+
     .venv/bin/python bench/bench_api.py [--quick] [--duration 10] [--reps 3] [--tool raw|wrk]
                                         [--store sqlite|redis]
+    .venv/bin/python bench/bench_api.py --instructions [--requests 1000] [--store sqlite|redis]
 """
 
 from __future__ import annotations
 
 import asyncio
+import http.client
 import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -355,6 +366,102 @@ async def compare(root: Path, args: Any, tool: str, duration: float, reps: int,
     return results
 
 
+# ----------------------------------------------------------------------------- instructions
+COUNTED_WARM_UP = 300
+TOTALS = re.compile(r"^totals:\s*(\d+)", re.MULTILINE)
+
+
+def _sequential_gets(url: str, path: str, requests: int) -> None:
+    """``requests`` GETs of ``path``, one after another on one keep-alive connection, each a 200."""
+    host, _, port = url.removeprefix("http://").rpartition(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=600)
+    try:
+        for _ in range(requests):
+            connection.request("GET", path, headers={"X-API-Key": KEY})
+            response = connection.getresponse()
+            response.read()
+            if response.status != 200:
+                raise RuntimeError(f"GET {path} answered {response.status}")
+    finally:
+        connection.close()
+
+
+def _counted_server(command: list[str], env: dict[str, str], out_file: Path, requests: int,
+                    before: Any = None) -> int:
+    """Instructions (user space) of the server ``command`` answering ``requests`` GETs under
+    callgrind, counted after the warm-up only (``--instr-atstart=no``, then ``callgrind_control``);
+    ``before(url)`` runs first, uncounted."""
+    process = subprocess.Popen(["valgrind", "--tool=callgrind", "--instr-atstart=no",
+                                f"--callgrind-out-file={out_file}", *command],
+                               env={**os.environ, **env, "PYTHONHASHSEED": "0"}, cwd=str(ROOT),
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert process.stdout is not None
+        match = re.search(r"listening on (http://\S+)", process.stdout.readline())
+        if match is None:
+            raise RuntimeError(f"server did not start under callgrind: {' '.join(command)}")
+        url, path = match.group(1), f"/api/pipelines/{PIPELINE}/readiness"
+        if before is not None:
+            before(url)
+        _sequential_gets(url, path, COUNTED_WARM_UP)
+        subprocess.run(["callgrind_control", "--instr=on", str(process.pid)], check=True, capture_output=True)
+        _sequential_gets(url, path, requests)
+        subprocess.run(["callgrind_control", "--instr=off", str(process.pid)], check=True, capture_output=True)
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=600)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    found = TOTALS.search(out_file.read_text())
+    if found is None:
+        raise RuntimeError(f"no totals in {out_file}")
+    return int(found.group(1))
+
+
+def count_instructions(root: Path, args: Any) -> dict[str, float]:
+    """Each server's instructions per request, counted under callgrind one server at a time."""
+    interlock = [sys.executable, "-m", "interlock_server.cli.main", "-C", str(root), "serve",
+                 "--host", "127.0.0.1", "--port", "0", "--no-watcher"]
+    path = f"/api/pipelines/{PIPELINE}/readiness"
+
+    def push_traits(url: str) -> None:
+        with httpx.Client(base_url=url, headers={"X-API-Key": KEY}, timeout=600) as client:
+            for trait in TRAITS:
+                client.post(f"/api/pipelines/{PIPELINE}/traits/{trait}",
+                            json={"status": "PASS", "ttl": 0}).raise_for_status()
+            document = client.get(path).json()
+        assert document["status"] == "READY", document
+        (root / "document.json").write_text(json.dumps(document))
+
+    servers: dict[str, tuple[list[str], dict[str, str], Any]] = {
+        "interlock": (interlock, {"INTERLOCK_API_KEY": KEY, "NO_COLOR": "1"}, push_traits),
+        "bare": ([sys.executable, str(SCRIPT), "--bare-server", str(root / "document.json")], {}, None),
+    }
+    if args.breakdown:
+        for name, flag in (("floor", "--floor-server"), ("raw floor", "--raw-floor-server"),
+                           ("layers", "--app-layers-server"),
+                           *([("wire floor", "--wire-floor-server")] if args.store == "redis" else [])):
+            servers[name] = ([sys.executable, str(SCRIPT), flag, str(root)], {}, None)
+    requests = 20 if args.quick else args.requests
+    counted: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(prefix="interlock-callgrind-") as scratch:
+        for name, (command, env, before) in servers.items():  # interlock first: it pushes the traits
+            out_file = Path(scratch) / f"callgrind.{name.replace(' ', '-')}"
+            counted[name] = _counted_server(command, env, out_file, requests, before) / requests
+    return counted
+
+
+def report_instructions(counted: dict[str, float], args: Any) -> None:
+    requests = 20 if args.quick else args.requests
+    ratios = {name: value / counted["bare"] for name, value in counted.items() if name != "bare"}
+    rows: list[tuple[str, Any]] = [("store", args.store), ("GETs counted per server (after 300)", requests)]
+    rows += [(f"{name}: instructions/request", f"{value:,.0f}") for name, value in counted.items()]
+    rows += [(f"{name} ÷ bare", f"{ratio:.3f}") for name, ratio in ratios.items()]
+    report("api readiness instructions", rows, {"store": args.store, "requests": requests,
+                                                "instructions_per_request": counted, "ratio_to_bare": ratios})
+
+
 # ----------------------------------------------------------------------------- main
 async def main() -> None:
     args = arguments(__doc__ or "", [
@@ -367,7 +474,12 @@ async def main() -> None:
         ("--redis-addr", {"default": "127.0.0.1:6379"}),
         ("--no-breakdown", {"dest": "breakdown", "action": "store_false",
                             "help": "skip the floor and app-layers servers"}),
+        ("--instructions", {"action": "store_true",
+                            "help": "count each server's instructions per request under callgrind instead"}),
+        ("--requests", {"type": int, "default": 1000, "help": "--instructions: GETs counted per server"}),
     ])
+    if args.instructions and shutil.which("valgrind") is None:
+        raise SystemExit("--instructions needs valgrind (Debian: apt-get install valgrind)")
     duration = args.duration or (1.0 if args.quick else 10.0)
     reps = args.reps or (1 if args.quick else 3)
     tool = "raw" if args.tool == "auto" else args.tool
@@ -379,6 +491,9 @@ async def main() -> None:
                       pipelines=[pipeline(PIPELINE, "three-pushed", dict.fromkeys(TRAITS))])
         prefix = use_redis(root, args.redis_addr) if args.store == "redis" else None
         try:
+            if args.instructions:
+                report_instructions(await asyncio.to_thread(count_instructions, root, args), args)
+                return
             results = await compare(root, args, tool, duration, reps, headers)
         finally:
             if prefix is not None:
