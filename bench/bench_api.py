@@ -333,12 +333,22 @@ async def drop_redis_keys(addr: str, prefix: str) -> None:
         await client.aclose()
 
 
+def interlock_command(root: Path) -> list[str]:
+    """``interlock serve`` of the project at ``root`` on a free loopback port, without the watcher."""
+    return [sys.executable, "-m", "interlock_server.cli.main", "-C", str(root), "serve",
+            "--host", "127.0.0.1", "--port", "0", "--no-watcher"]
+
+
+def breakdown(store: str) -> tuple[tuple[str, str], ...]:
+    """The breakdown's servers: name and this script's flag that serves it."""
+    return (("floor", "--floor-server"), ("raw floor", "--raw-floor-server"), ("layers", "--app-layers-server"),
+            *((("wire floor", "--wire-floor-server"),) if store == "redis" else ()))
+
+
 async def compare(root: Path, args: Any, tool: str, duration: float, reps: int,
                   headers: dict[str, str]) -> dict[str, list[dict[str, float]]]:
     """Start the servers and measure them in turns; the figures of every measurement."""
-    interlock = [sys.executable, "-m", "interlock_server.cli.main", "-C", str(root), "serve",
-                 "--host", "127.0.0.1", "--port", "0", "--no-watcher"]
-    async with server(interlock, {"INTERLOCK_API_KEY": KEY, "NO_COLOR": "1"}) as (base, pid):
+    async with server(interlock_command(root), {"INTERLOCK_API_KEY": KEY, "NO_COLOR": "1"}) as (base, pid):
         async with httpx.AsyncClient(base_url=base, headers=headers) as client:
             for trait in TRAITS:
                 pushed = await client.post(f"/api/pipelines/{PIPELINE}/traits/{trait}",
@@ -350,9 +360,7 @@ async def compare(root: Path, args: Any, tool: str, duration: float, reps: int,
         bare_command = [sys.executable, str(SCRIPT), "--bare-server", str(root / "document.json")]
         commands = {"bare": bare_command}
         if args.breakdown:
-            commands |= {name: [sys.executable, str(SCRIPT), flag, str(root)] for name, flag in (
-                ("floor", "--floor-server"), ("raw floor", "--raw-floor-server"), ("layers", "--app-layers-server"),
-                *([("wire floor", "--wire-floor-server")] if args.store == "redis" else []))}
+            commands |= {name: [sys.executable, str(SCRIPT), flag, str(root)] for name, flag in breakdown(args.store)}
         async with AsyncExitStack() as servers:
             started = {name: await servers.enter_async_context(server(command, {}))
                        for name, command in commands.items()}
@@ -421,8 +429,6 @@ def _counted_server(command: list[str], env: dict[str, str], out_file: Path, req
 
 def count_instructions(root: Path, args: Any) -> dict[str, float]:
     """Each server's instructions per request, counted under callgrind one server at a time."""
-    interlock = [sys.executable, "-m", "interlock_server.cli.main", "-C", str(root), "serve",
-                 "--host", "127.0.0.1", "--port", "0", "--no-watcher"]
     path = f"/api/pipelines/{PIPELINE}/readiness"
 
     def push_traits(url: str) -> None:
@@ -435,30 +441,27 @@ def count_instructions(root: Path, args: Any) -> dict[str, float]:
         (root / "document.json").write_text(json.dumps(document))
 
     servers: dict[str, tuple[list[str], dict[str, str], Any]] = {
-        "interlock": (interlock, {"INTERLOCK_API_KEY": KEY, "NO_COLOR": "1"}, push_traits),
+        "interlock": (interlock_command(root), {"INTERLOCK_API_KEY": KEY, "NO_COLOR": "1"}, push_traits),
         "bare": ([sys.executable, str(SCRIPT), "--bare-server", str(root / "document.json")], {}, None),
     }
     if args.breakdown:
-        for name, flag in (("floor", "--floor-server"), ("raw floor", "--raw-floor-server"),
-                           ("layers", "--app-layers-server"),
-                           *([("wire floor", "--wire-floor-server")] if args.store == "redis" else [])):
+        for name, flag in breakdown(args.store):
             servers[name] = ([sys.executable, str(SCRIPT), flag, str(root)], {}, None)
-    requests = 20 if args.quick else args.requests
     counted: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="interlock-callgrind-") as scratch:
         for name, (command, env, before) in servers.items():  # interlock first: it pushes the traits
             out_file = Path(scratch) / f"callgrind.{name.replace(' ', '-')}"
-            counted[name] = _counted_server(command, env, out_file, requests, before) / requests
+            counted[name] = _counted_server(command, env, out_file, args.requests, before) / args.requests
     return counted
 
 
 def report_instructions(counted: dict[str, float], args: Any) -> None:
-    requests = 20 if args.quick else args.requests
     ratios = {name: value / counted["bare"] for name, value in counted.items() if name != "bare"}
-    rows: list[tuple[str, Any]] = [("store", args.store), ("GETs counted per server (after 300)", requests)]
+    rows: list[tuple[str, Any]] = [("store", args.store),
+                                   (f"GETs counted per server (after {COUNTED_WARM_UP})", args.requests)]
     rows += [(f"{name}: instructions/request", f"{value:,.0f}") for name, value in counted.items()]
     rows += [(f"{name} ÷ bare", f"{ratio:.3f}") for name, ratio in ratios.items()]
-    report("api readiness instructions", rows, {"store": args.store, "requests": requests,
+    report("api readiness instructions", rows, {"store": args.store, "requests": args.requests,
                                                 "instructions_per_request": counted, "ratio_to_bare": ratios})
 
 
@@ -476,8 +479,10 @@ async def main() -> None:
                             "help": "skip the floor and app-layers servers"}),
         ("--instructions", {"action": "store_true",
                             "help": "count each server's instructions per request under callgrind instead"}),
-        ("--requests", {"type": int, "default": 1000, "help": "--instructions: GETs counted per server"}),
+        ("--requests", {"type": int, "default": None,
+                        "help": "--instructions: GETs counted per server (default 1000)"}),
     ])
+    args.requests = args.requests or (20 if args.quick else 1000)
     if args.instructions and shutil.which("valgrind") is None:
         raise SystemExit("--instructions needs valgrind (Debian: apt-get install valgrind)")
     duration = args.duration or (1.0 if args.quick else 10.0)
