@@ -99,6 +99,11 @@ def expanded_scope(values: Iterable[str]) -> Iterator[None]:
         _ACTIVE.reset(token)
 
 
+def in_expanded_scope() -> bool:
+    """Whether an :func:`expanded_scope` encloses the caller (the redaction pass then masks its values too)."""
+    return _ACTIVE.get() is not None
+
+
 def mask_active(text: str) -> str:
     """``text`` with the values of the enclosing :func:`expanded_scope` masked (none outside one)."""
     return apply(_ACTIVE.get(), text)

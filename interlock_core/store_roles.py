@@ -239,7 +239,7 @@ class BatchStore(Protocol):
 
     async def read_pipeline(self, pipeline_id: str, cycles: Sequence[tuple[str, str]] = (), *,
                             readiness: bool = True, config: bool = False, known_version: str | None = None,
-                            history: int = 0) -> PipelineRecords:
+                            history: int = 0, shared: bool = False) -> PipelineRecords:
         """In one read (one statement / round trip / query where the backend allows): the
         pipeline's live trait rows, its readiness cache (unless ``readiness`` is False) and the run
         logs of ``cycles`` ((date, schedule id) pairs; an empty schedule id is ``daily``) — what
@@ -249,7 +249,13 @@ class BatchStore(Protocol):
         ``config``: also the stored configuration's version and, unless that version is
         ``known_version``, the configuration (:meth:`PipelineStore.get_pipeline`). ``history`` > 0:
         also the pipeline's ``history`` newest reruns, its newest run, and the runs the run logs
-        read and the reruns of those cycles name (see :class:`PipelineRecords`)."""
+        read and the reruns of those cycles name (see :class:`PipelineRecords`).
+
+        The records are the caller's own unless ``shared``: then the caller only reads them (it never
+        changes them, nor hands them to code that might), and a store that keeps what it decoded may
+        answer its kept records themselves — the same objects for as long as what they hold is
+        unchanged, which lets a reader keep what it made of them (the readiness GET does). A store
+        that keeps nothing answers new records either way."""
 
     async def read_cycles(self, cycles: Sequence[CycleKey]) -> dict[CycleKey, RunLogEntry]:
         """The live run logs of many cycles ((pipeline, date, schedule id)) in one batch, keyed as

@@ -31,13 +31,19 @@ def to_jsonable(content: Any) -> Any:
     return content
 
 
+def render_json(content: Any, *, redacted: bool = True) -> bytes:
+    """An answer's body: ``content`` as compact JSON, through the redaction pass unless not
+    ``redacted``, newline-terminated."""
+    data = to_jsonable(content)
+    return _ENCODER.encode(redact(data) if redacted else data).encode("utf-8") + b"\n"
+
+
 class JSONResponse(Response):
     media_type = JSON_MEDIA_TYPE
     redacted = True
 
     def render(self, content: Any) -> bytes:
-        data = to_jsonable(content)
-        return _ENCODER.encode(redact(data) if self.redacted else data).encode("utf-8") + b"\n"
+        return render_json(content, redacted=self.redacted)
 
 
 class OwnJSONResponse(JSONResponse):

@@ -9,6 +9,8 @@ from pathlib import Path
 from interlock_core.engine import Engine
 from interlock_core.watcher import Watcher
 
+from .readiness_body import ReadinessBodies
+
 MIN_WATCHER_STALE_AFTER = timedelta(minutes=2)
 
 
@@ -23,6 +25,8 @@ class ApiState:
     evaluator_dirs: tuple[Path, ...] = ()
     """Where evaluators named by pipelines registered over the API must live."""
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    readiness_bodies: ReadinessBodies = field(default_factory=ReadinessBodies)
+    """The readiness answers' parts kept between requests (:mod:`.readiness_body`)."""
 
     @property
     def watcher_stale_after(self) -> timedelta:

@@ -3,7 +3,8 @@ evaluate readiness and drive the run lifecycle."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import contextlib
+from collections.abc import Awaitable, Callable, Iterator
 from contextvars import ContextVar
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -53,6 +54,10 @@ T = TypeVar("T")
 
 _JUST_READ: ContextVar[JustRead | None] = ContextVar("interlock_just_read_readiness", default=None)
 """The records :meth:`Engine.check_readiness` read, for the :meth:`Engine.pipeline_state` that follows it."""
+
+
+_SHARED: ContextVar[bool] = ContextVar("interlock_shared_answers", default=False)
+"""Set within :meth:`Engine.shared_answers`."""
 
 
 def _just_read(pipeline: str | PipelineConfig, readiness: ReadinessResult | None) -> JustRead | None:
@@ -218,9 +223,22 @@ class Engine:
         version), trait rows, current cycles' run logs, reruns and runs are read in one store read,
         kept (in this task) for a :meth:`pipeline_state` of the same result that follows
         (``GET .../readiness`` asks for both)."""
-        just = await self.states.read_current(pipeline_id)
+        just = await self.states.read_current(pipeline_id, shared=_SHARED.get())
         _JUST_READ.set(just)
         return just.readiness
+
+    @contextlib.contextmanager
+    def shared_answers(self) -> Iterator[None]:
+        """Within this block the caller renders what it is answered at once and never changes it
+        (``GET .../readiness``): :meth:`check_readiness` may answer what the engine and the store
+        keep rather than copies — a result sharing its trait results and lists with the store's kept
+        records and with other answers, its verdict decided once for the same stored rows
+        (:meth:`StateReader.read_current`)."""
+        token = _SHARED.set(True)
+        try:
+            yield
+        finally:
+            _SHARED.reset(token)
 
     async def push_trait(self, pipeline_id: str, trait_type: str, status: str, **kwargs: Any) -> TraitEvaluation:
         return await self.evaluation.push_trait(pipeline_id, trait_type, status, **kwargs)

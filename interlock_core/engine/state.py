@@ -18,7 +18,9 @@ from ..model import (
     RunState,
     RunStatus,
     ScheduleConfig,
+    TraitEvaluation,
 )
+from ..model.parsed import with_evaluated_at
 from ..pipeline_state import ACTIVE, CycleFacts, PipelineState, PipelineStateView, pipeline_state, pipeline_state_word
 from ..schedule import current_cycle, excluded
 from ..unit_of_work import PipelineRecords
@@ -26,7 +28,7 @@ from .context import EngineContext
 from .dry_run_marks import would_trigger_at
 from .evaluation import Evaluation
 from .rerun_slot import RERUN_SCAN_LIMIT
-from .resolved import ResolvedPipelines
+from .resolved import MAX_KEPT, ResolvedPipeline, ResolvedPipelines
 
 
 class JustRead(NamedTuple):
@@ -41,6 +43,15 @@ class JustRead(NamedTuple):
     """The instant read for: the current cycles are this instant's."""
     days: Mapping[str, str] | None = None
     """The current cycle's date by schedule name, at ``now`` (None: :meth:`StateReader.read` works them out)."""
+
+
+class _Verdict(NamedTuple):
+    """A readiness decided over stored trait rows only (none missing), kept by :meth:`StateReader.read_current`
+    for shared reads: while the store answers the same rows (the same objects) and the pipeline's
+    resolved version, it is the same verdict but for its ``evaluatedAt``."""
+
+    resolved: ResolvedPipeline
+    result: ReadinessResult
 
 
 class _StateFacts(NamedTuple):
@@ -58,6 +69,7 @@ class StateReader:
         self.ctx = ctx
         self.evaluation = evaluation
         self.resolved = ResolvedPipelines()
+        self._verdicts: dict[str, _Verdict] = {}
 
     async def read(self, pipeline: PipelineConfig, *, readiness: ReadinessResult | None = None,
                    retired: bool = False, run_logs: Mapping[tuple[str, str], RunLogEntry] | None = None,
@@ -142,13 +154,18 @@ class StateReader:
         return CycleFacts(schedule=schedule, date=day, entry=entry, excluded=is_excluded, active_run=active,
                           pending_rerun=pending, run=run, would_trigger_at=would)
 
-    async def read_current(self, pipeline_id: str) -> JustRead:
+    async def read_current(self, pipeline_id: str, *, shared: bool = False) -> JustRead:
         """The stored readiness of a pipeline and all :meth:`read` needs, in one store read
         (:meth:`Store.read_pipeline` with its configuration and history) once its configuration is
         resolved (:mod:`.resolved`): the configuration is resolved again only when its stored
         version changed (then, as on the first read, its current cycles are read once more). All
         of it is of one instant (``now`` of the answer): the current cycles whose run logs are read,
-        the readiness's ``evaluatedAt``, and the state :meth:`read` gives them."""
+        the readiness's ``evaluatedAt``, and the state :meth:`read` gives them.
+
+        ``shared``: the caller only reads what it is given (it renders it at once): the records are
+        the store's kept ones where it keeps them (``Store.read_pipeline(shared=True)``), and a
+        readiness decided over the same stored rows before is answered again (its copy, with this
+        instant's ``evaluatedAt``; its trait results and lists shared with every such answer)."""
         now = self.ctx.clock.now()
         for _ in range(3):
             known = self.resolved.get(pipeline_id)
@@ -158,14 +175,14 @@ class StateReader:
             # the records read at it, decides the same schedules
             records = await self.ctx.store.read_pipeline(
                 pipeline_id, cycles, readiness=False, config=True,
-                known_version=known.version if known is not None else None, history=RERUN_SCAN_LIMIT)
+                known_version=known.version if known is not None else None, history=RERUN_SCAN_LIMIT,
+                shared=shared)
             if records.config_version is None:
                 self.resolved.forget(pipeline_id)
                 raise NotFoundError(f"pipeline {pipeline_id!r} not found", pipelineId=pipeline_id)
             if known is not None and records.config_version == known.version:
                 pipeline = known.pipeline()
-                readiness = self.evaluation.readiness_of(pipeline, records.traits, now=now,
-                                                         resolved=known.traits_if_current(self.ctx.archetypes))
+                readiness = self._readiness(known, pipeline, records.traits, now, shared)
                 return JustRead(readiness, pipeline, records.run_logs, records, now,
                                 {name: day for day, name in cycles})
             if records.pipeline is None:  # stored but unreadable: as get_pipeline answers it
@@ -174,6 +191,24 @@ class StateReader:
             self.resolved.keep(records.config_version, records.pipeline, self.ctx.archetypes)
         pipeline = await self.ctx.pipeline(pipeline_id)  # changing under every read: read it the plain way
         return await self.with_readiness(pipeline, now)
+
+    def _readiness(self, known: ResolvedPipeline, pipeline: PipelineConfig,
+                   stored: Mapping[str, TraitEvaluation], now: datetime, shared: bool) -> ReadinessResult:
+        """The readiness rule over ``stored`` (the trait rows just read) at ``now``; for a ``shared``
+        read, the verdict kept for the same rows (the same objects) and resolved version when there
+        is one, and the verdict kept for the next when every trait had its row."""
+        resolved = known.traits_if_current(self.ctx.archetypes)
+        if shared and resolved is not None:
+            kept = self._verdicts.get(known.config.name)
+            if kept is not None and kept.resolved is known and \
+                    all(stored.get(row.trait_type) is row for row in kept.result.traits):
+                return with_evaluated_at(kept.result, now)
+        readiness = self.evaluation.readiness_of(pipeline, stored, now=now, resolved=resolved)
+        if shared and resolved is not None and all(stored.get(row.trait_type) is row for row in readiness.traits):
+            if len(self._verdicts) >= MAX_KEPT:
+                self._verdicts.clear()
+            self._verdicts[known.config.name] = _Verdict(known, readiness)
+        return readiness
 
     async def with_readiness(self, pipeline: PipelineConfig, now: datetime) -> JustRead:
         """The stored readiness of a pipeline already read, from its trait rows, read in one call

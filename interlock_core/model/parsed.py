@@ -10,13 +10,15 @@ run logs and reruns, whose metadata and retry history are changed in place, are 
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Generic, TypeVar
 
 from pydantic import BaseModel
 
-from .records import TraitEvaluation
+from .records import ReadinessResult, TraitEvaluation
 
 M = TypeVar("M", bound=BaseModel)
+R = TypeVar("R", bound=ReadinessResult)
 
 _set = object.__setattr__
 
@@ -52,4 +54,11 @@ def shallow_copy(record: M) -> M:
     _set(copy, "__pydantic_extra__", None if record.__pydantic_extra__ is None else dict(record.__pydantic_extra__))
     _set(copy, "__pydantic_private__",
          None if record.__pydantic_private__ is None else dict(record.__pydantic_private__))
+    return copy
+
+
+def with_evaluated_at(result: R, at: datetime) -> R:
+    """A shallow copy of ``result`` evaluated at ``at`` (its lists and trait results shared)."""
+    copy = shallow_copy(result)
+    copy.__dict__["evaluated_at"] = at
     return copy

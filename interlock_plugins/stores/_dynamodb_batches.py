@@ -133,7 +133,7 @@ class DynamoDBBatches:
 
     async def read_pipeline(self, pipeline_id: str, cycles: Sequence[tuple[str, str]] = (), *,
                             readiness: bool = True, config: bool = False, known_version: str | None = None,
-                            history: int = 0) -> PipelineRecords:
+                            history: int = 0, shared: bool = False) -> PipelineRecords:
         """The trait query, one ``BatchGetItem`` (readiness, run logs, the configuration) and, with
         ``history``, the reruns and newest run queries, sent together; then one ``BatchGetItem`` of the
         runs those name."""

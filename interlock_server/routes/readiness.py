@@ -9,7 +9,7 @@ from interlock_core.errors import NotFoundError
 from interlock_core.model import ReadinessResult, TraitEvaluation
 from interlock_core.pipeline_state import PipelineStateView
 
-from ..responses import json_response
+from ..responses import JSON_MEDIA_TYPE, json_response
 from ..schemas import CycleBody, PushTraitBody, ReadinessAnswer
 from ._route import ApiRoute, Doc, Reply, api_state, read_body
 from .common import NOT_FOUND, RETIRED
@@ -25,11 +25,12 @@ async def evaluate(request: Request) -> Response:
 
 
 async def readiness(request: Request) -> Response:
-    engine = api_state(request).engine
-    result = await engine.check_readiness(request.path_params["id"])
-    state = await engine.pipeline_state_word(result.pipeline_id, readiness=result)
+    api = api_state(request)
+    with api.engine.shared_answers():  # rendered at once, never changed: the engine's kept answer will do
+        result = await api.engine.check_readiness(request.path_params["id"])
+        state = await api.engine.pipeline_state_word(result.pipeline_id, readiness=result)
     # ReadinessAnswer's JSON (the result's, then ``state``), without validating the result again
-    return json_response({**result.to_json_dict(), "state": state.value})
+    return Response(api.readiness_bodies.render(result, state), media_type=JSON_MEDIA_TYPE)
 
 
 async def state(request: Request) -> Response:

@@ -93,7 +93,7 @@ class RedisBatches:
     @translate_errors
     async def read_pipeline(self, pipeline_id: str, cycles: Sequence[tuple[str, str]] = (), *,
                             readiness: bool = True, config: bool = False, known_version: str | None = None,
-                            history: int = 0) -> PipelineRecords:
+                            history: int = 0, shared: bool = False) -> PipelineRecords:
         wanted = list(dict.fromkeys((date, schedule or DEFAULT_SCHEDULE_ID) for date, schedule in cycles))
         names = _pipeline_keys(self.keys, pipeline_id)
         keys = [names[0], names[1] if readiness else "",

@@ -141,10 +141,11 @@ class SQLiteBatches(SQLiteStoreBase):
 
     async def read_pipeline(self, pipeline_id: str, cycles: Sequence[tuple[str, str]] = (), *,
                             readiness: bool = True, config: bool = False, known_version: str | None = None,
-                            history: int = 0) -> PipelineRecords:
+                            history: int = 0, shared: bool = False) -> PipelineRecords:
         """One statement (a consistent snapshot): trait rows, the readiness cache, the run logs asked
         for; with ``config`` the pipeline's row; with ``history`` its newest reruns, its newest run and
-        the runs the run logs and the cycles' reruns name."""
+        the runs the run logs and the cycles' reruns name. ``shared``: the records kept with the
+        statement's rows (the same objects while those rows stand), not copies of the caller's own."""
         wanted = sorted({(date, schedule or DEFAULT_SCHEDULE_ID) for date, schedule in cycles})
         now = self._now()
         rest: tuple[Any, ...] = ()
@@ -156,7 +157,7 @@ class SQLiteBatches(SQLiteStoreBase):
         records = await self._db.read_decoded((sql, pipeline_id, rest, known_version), sql,
                                               (pipeline_id, now, *rest), now=now, expiry=_EXPIRY,
                                               decode=partial(_records, known_version=known_version))
-        return _own(records)
+        return records if shared else _own(records)
 
     async def read_cycles(self, cycles: Sequence[CycleKey]) -> dict[CycleKey, RunLogEntry]:
         """One statement per 500 pipelines: their run logs of the dates and schedules asked for

@@ -147,8 +147,9 @@ class SQLiteDatabase:
         GET answered from them runs in one step); a statement run yields as :meth:`read` does.
 
         What ``decode`` made of the rows is kept with them and answered with them, so rows answered
-        again are not decoded again: the value is shared by every caller answered from those rows,
-        which must treat it as read-only (and hand out copies of their own of what they change)."""
+        again are not decoded again — nor rows the statement, run again, answers equal to the kept
+        ones: the value is shared by every caller answered from those rows, which must treat it as
+        read-only (and hand out copies of their own of what they change)."""
 
         def run(conn: sqlite3.Connection) -> tuple[bool, T]:
             stamp = self._wal_index.stamp() if self._wal_index is not None else None
@@ -165,7 +166,9 @@ class SQLiteDatabase:
                 version = conn.execute("PRAGMA data_version").fetchone()[0]
             rows = conn.execute(sql, args).fetchall()
             until = min((row[expiry] for row in rows if row[expiry] is not None), default=math.inf)
-            decoded = decode(rows)
+            # a commit elsewhere in the file (another pipeline's, a lease) left these rows as they were:
+            # what was made of them stands (the same value, so its readers' own caches of it stand too)
+            decoded = kept.decoded if kept is not None and kept.rows == rows else decode(rows)
             if len(self._kept_rows) >= KEPT_STATEMENTS:
                 self._kept_rows.clear()
             self._kept_rows[key] = _KeptRows(version, stamp, now, until, rows, decoded)
