@@ -173,10 +173,10 @@ class CycleFacts:
 
 def readiness_state(result: ReadinessResult) -> tuple[PipelineState, list[Blocker]]:
     """READY, NOT_READY (a required trait FAILs) or STALE (only missing or expired results block)."""
-    by_type = {t.trait_type: t for t in result.traits}
-    blockers = [_blocker(label, by_type) for label in result.blocking]
     if result.ready:
         return PipelineState.READY, []
+    by_type = {t.trait_type: t for t in result.traits}
+    blockers = [_blocker(label, by_type) for label in result.blocking]
     if blockers and all(b.status == TraitStatus.STALE for b in blockers):
         return PipelineState.STALE, blockers
     return PipelineState.NOT_READY, blockers
@@ -418,6 +418,8 @@ def _decided(pipeline: PipelineConfig, cycles: Sequence[CycleFacts], readiness: 
 
 def _headline(decisions: Sequence[CycleDecision]) -> int:
     """The index of the most urgent cycle (the first of equals)."""
+    if len(decisions) == 1:
+        return 0
     return max(range(len(decisions)), key=lambda index: SEVERITY[decisions[index].state])
 
 

@@ -263,7 +263,7 @@ class Engine:
         just = _just_read(pipeline, readiness)
         if just is not None:  # what check_readiness has just read, as of the same instant: no second read
             return await read(just.pipeline, readiness=readiness, retired=retired, run_logs=just.run_logs,
-                              records=just.records, now=just.now, days=just.days)
+                              records=just.records, now=just.now, days=just.days, shared=just.shared)
         config = await self.ctx.pipeline(pipeline) if isinstance(pipeline, str) else pipeline
         return await read(config, readiness=readiness, retired=retired)
 

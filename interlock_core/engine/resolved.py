@@ -43,13 +43,16 @@ class ResolvedPipeline:
 
     def traits_if_current(self, archetypes: ArchetypeRegistry) -> list[ResolvedTrait] | None:
         """The resolved traits, when the archetype loaded now is still the one they came from."""
+        return list(self.traits) if self.traits is not None and self.is_current(archetypes) else None
+
+    def is_current(self, archetypes: ArchetypeRegistry) -> bool:
+        """Whether the traits were resolved, from the archetype loaded now."""
         if self.traits is None:
-            return None
+            return False
         try:
-            current = archetypes.get(self.config.archetype)
+            return archetypes.get(self.config.archetype) is self.archetype
         except InterlockError:  # not loaded (any more): the caller resolves and reports it
-            return None
-        return list(self.traits) if current is self.archetype else None
+            return False
 
 
 class ResolvedPipelines:

@@ -43,6 +43,8 @@ class JustRead(NamedTuple):
     """The instant read for: the current cycles are this instant's."""
     days: Mapping[str, str] | None = None
     """The current cycle's date by schedule name, at ``now`` (None: :meth:`StateReader.read` works them out)."""
+    shared: bool = False
+    """``records`` are the store's kept ones (a shared read): what is made of them may be kept with them."""
 
 
 class _Verdict(NamedTuple):
@@ -52,6 +54,16 @@ class _Verdict(NamedTuple):
 
     resolved: ResolvedPipeline
     result: ReadinessResult
+
+
+class _Cycles(NamedTuple):
+    """A pipeline's current cycles' facts made of a shared read's records (:meth:`StateReader._facts`):
+    the same while the store answers the same records, the same schedules and the same days."""
+
+    records: PipelineRecords
+    schedules: Sequence[ScheduleConfig]
+    days: Mapping[str, str]
+    cycles: list[CycleFacts]
 
 
 class _StateFacts(NamedTuple):
@@ -64,41 +76,52 @@ class _StateFacts(NamedTuple):
     now: datetime
 
 
+def _same_rows(rows: Sequence[TraitEvaluation], stored: Mapping[str, TraitEvaluation]) -> bool:
+    """Whether each of ``rows`` is the stored row of its trait (the same object)."""
+    for row in rows:
+        if stored.get(row.trait_type) is not row:
+            return False
+    return True
+
+
 class StateReader:
     def __init__(self, ctx: EngineContext, evaluation: Evaluation) -> None:
         self.ctx = ctx
         self.evaluation = evaluation
         self.resolved = ResolvedPipelines()
         self._verdicts: dict[str, _Verdict] = {}
+        self._cycles: dict[str, _Cycles] = {}
 
     async def read(self, pipeline: PipelineConfig, *, readiness: ReadinessResult | None = None,
                    retired: bool = False, run_logs: Mapping[tuple[str, str], RunLogEntry] | None = None,
                    records: PipelineRecords | None = None, now: datetime | None = None,
-                   days: Mapping[str, str] | None = None) -> PipelineStateView:
+                   days: Mapping[str, str] | None = None, shared: bool = False) -> PipelineStateView:
         """``readiness``: the stored readiness when the caller has just read it (read here otherwise);
         ``run_logs``: the current cycles' run logs by (date, schedule) when the caller has just read
         them (:meth:`Store.read_pipeline`; a cycle missing there has none); ``records``: all of what
         this reads, when the caller has just read it with the pipeline's history (:meth:`read_current`);
         ``now``: the instant those were read for (the current cycles are that instant's, so they are
         the cycles whose run logs were read); ``days``: those cycles' dates by schedule name, when
-        the caller has worked them out for ``now``. The whole view is of one instant."""
-        facts = await self._facts(pipeline, readiness, run_logs, records, now or self.ctx.clock.now(), days)
+        the caller has worked them out for ``now``; ``shared``: ``records`` came from a shared read
+        (:meth:`read_current`), so the cycles' facts made of them are kept with them. The whole view
+        is of one instant."""
+        facts = await self._facts(pipeline, readiness, run_logs, records, now or self.ctx.clock.now(), days, shared)
         return pipeline_state(pipeline, facts.cycles, facts.readiness, facts.now, latest_run=facts.latest_run,
                               retired=retired or pipeline.retired, problem=facts.problem)
 
     async def read_word(self, pipeline: PipelineConfig, *, readiness: ReadinessResult | None = None,
                         retired: bool = False, run_logs: Mapping[tuple[str, str], RunLogEntry] | None = None,
                         records: PipelineRecords | None = None, now: datetime | None = None,
-                        days: Mapping[str, str] | None = None) -> PipelineState:
+                        days: Mapping[str, str] | None = None, shared: bool = False) -> PipelineState:
         """:meth:`read`'s ``state`` alone (:func:`~interlock_core.pipeline_state.pipeline_state_word`),
         from the same records."""
-        facts = await self._facts(pipeline, readiness, run_logs, records, now or self.ctx.clock.now(), days)
+        facts = await self._facts(pipeline, readiness, run_logs, records, now or self.ctx.clock.now(), days, shared)
         return pipeline_state_word(pipeline, facts.cycles, facts.readiness, facts.now,
                                    retired=retired or pipeline.retired, problem=facts.problem)
 
     async def _facts(self, pipeline: PipelineConfig, readiness: ReadinessResult | None,
                      run_logs: Mapping[tuple[str, str], RunLogEntry] | None, records: PipelineRecords | None,
-                     now: datetime, days: Mapping[str, str] | None = None) -> _StateFacts:
+                     now: datetime, days: Mapping[str, str] | None = None, shared: bool = False) -> _StateFacts:
         latest: list[RunState] = []
         problem: str | None = None
         try:
@@ -112,9 +135,19 @@ class StateReader:
             latest = [records.latest_run] if records.latest_run is not None else []
         else:
             reruns = await self.ctx.store.list_reruns(pipeline.name, RERUN_SCAN_LIMIT)
-        cycles = [await self._cycle(pipeline, schedule, now, reruns, run_logs, records,
-                                    days.get(schedule.name) if days is not None else None)
-                  for schedule in self._schedules(pipeline, records)]
+        schedules = self._schedules(pipeline, records)
+        kept = self._cycles.get(pipeline.name) if shared and records is not None and days is not None \
+            and not pipeline.dry_run else None  # a dry run's cycles read their marks from the store
+        if kept is not None and kept.records is records and kept.schedules is schedules and kept.days == days:
+            cycles = kept.cycles
+        else:
+            cycles = [await self._cycle(pipeline, schedule, now, reruns, run_logs, records,
+                                        days.get(schedule.name) if days is not None else None)
+                      for schedule in schedules]
+            if shared and records is not None and days is not None and not pipeline.dry_run:
+                if len(self._cycles) >= MAX_KEPT:
+                    self._cycles.clear()
+                self._cycles[pipeline.name] = _Cycles(records, schedules, days, cycles)
         if records is None:
             latest = await self.ctx.store.list_runs(pipeline.name, 1)
         return _StateFacts(cycles, readiness, latest[0] if latest else None, problem, now)
@@ -181,10 +214,10 @@ class StateReader:
                 self.resolved.forget(pipeline_id)
                 raise NotFoundError(f"pipeline {pipeline_id!r} not found", pipelineId=pipeline_id)
             if known is not None and records.config_version == known.version:
-                pipeline = known.pipeline()
+                pipeline = known.config if shared else known.pipeline()  # shared: read, never changed
                 readiness = self._readiness(known, pipeline, records.traits, now, shared)
                 return JustRead(readiness, pipeline, records.run_logs, records, now,
-                                {name: day for day, name in cycles})
+                                {name: day for day, name in cycles}, shared)
             if records.pipeline is None:  # stored but unreadable: as get_pipeline answers it
                 self.resolved.forget(pipeline_id)
                 raise NotFoundError(f"pipeline {pipeline_id!r} not found", pipelineId=pipeline_id)
@@ -197,14 +230,13 @@ class StateReader:
         """The readiness rule over ``stored`` (the trait rows just read) at ``now``; for a ``shared``
         read, the verdict kept for the same rows (the same objects) and resolved version when there
         is one, and the verdict kept for the next when every trait had its row."""
+        kept = self._verdicts.get(known.config.name) if shared else None
+        if kept is not None and kept.resolved is known and known.is_current(self.ctx.archetypes) and \
+                _same_rows(kept.result.traits, stored):
+            return with_evaluated_at(kept.result, now)
         resolved = known.traits_if_current(self.ctx.archetypes)
-        if shared and resolved is not None:
-            kept = self._verdicts.get(known.config.name)
-            if kept is not None and kept.resolved is known and \
-                    all(stored.get(row.trait_type) is row for row in kept.result.traits):
-                return with_evaluated_at(kept.result, now)
         readiness = self.evaluation.readiness_of(pipeline, stored, now=now, resolved=resolved)
-        if shared and resolved is not None and all(stored.get(row.trait_type) is row for row in readiness.traits):
+        if shared and resolved is not None and _same_rows(readiness.traits, stored):
             if len(self._verdicts) >= MAX_KEPT:
                 self._verdicts.clear()
             self._verdicts[known.config.name] = _Verdict(known, readiness)
