@@ -13,7 +13,7 @@ import anyio
 from interlock_core.model import AlertClaim, EventKind, ReadinessStatus, RunStatus
 from interlock_core.ports import Store
 from interlock_core.store_roles import BatchStore
-from interlock_core.unit_of_work import EventWrite, TraitWrite, UnitOfWork
+from interlock_core.unit_of_work import EventWrite, PipelineRecords, TraitWrite, UnitOfWork
 
 from .records import Advance, at, event, pipeline, readiness, rerun, run, run_log, trait
 from .suite_alerts import ident, record
@@ -85,6 +85,25 @@ class BatchStoreConformance:
         newest = await store.read_pipeline("ct-state", [("2026-03-02", "")], history=1)
         assert [r.rerun_id for r in newest.reruns] == ["ct-state-r2"] and set(newest.runs) == {"ct-state-now"}
         assert dict((await store.read_pipeline("ct-state", [("2026-03-02", "daily")])).runs) == {}
+
+    async def test_a_shared_read_pipeline_answers_what_a_plain_one_does(self, store: Store) -> None:
+        """``shared=True`` lets a store answer the records it keeps rather than copies; what they hold
+        is what a plain read answers, before and after a change."""
+        await store.put_pipeline(pipeline("ct-shared"))
+        await store.put_trait(trait("ct-shared", "a"), None)
+        assert await store.cas_run_log(run_log("ct-shared", "2026-03-02"), None)
+
+        async def both() -> tuple[PipelineRecords, PipelineRecords]:
+            reads = [await store.read_pipeline("ct-shared", [("2026-03-02", "daily")], readiness=False, config=True,
+                                               history=5, shared=shared) for shared in (False, True)]
+            return reads[0], reads[1]
+
+        for _ in range(2):
+            plain, shared = await both()
+            assert shared == plain and dict(shared.traits) == {"a": trait("ct-shared", "a")}
+        await store.put_trait(trait("ct-shared", "a", "FAIL", reason="late"), None)
+        plain, shared = await both()
+        assert shared == plain and shared.traits["a"].status == "FAIL"
 
     async def test_read_cycles_answers_many_cycles_at_once(self, store: Store) -> None:
         entries = [run_log(f"ct-cycles-{n}", "2026-03-02") for n in range(120)]  # past one statement's width (SQLite)

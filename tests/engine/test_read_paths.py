@@ -12,7 +12,7 @@ import pytest
 
 from interlock_core.engine import Outcome
 from interlock_core.errors import NotFoundError
-from interlock_core.model import PipelineConfig, ReadinessStatus, RunStatus
+from interlock_core.model import PipelineConfig, ReadinessResult, ReadinessStatus, RunStatus, TraitStatus
 from interlock_core.pipeline_state import PipelineState
 from interlock_core.watcher import Watcher
 from tests.helpers.project import Harness, pipeline
@@ -74,6 +74,49 @@ async def test_a_readiness_get_answers_as_of_one_instant(harness: Harness, monke
         monkeypatch.undo()
         assert len(readings) >= 1 and result.evaluated_at == view.computed_at
         assert (view.state, view.date) == (PipelineState.COMPLETED, day)
+
+
+async def test_shared_answers_decide_a_verdict_once_per_stored_rows(harness: Harness) -> None:
+    """Within ``shared_answers`` (what GET .../readiness asks), the verdict over the same stored rows
+    is answered again — the same trait results, this instant's ``evaluatedAt`` — until a row
+    changes; a plain read still answers results of the caller's own."""
+    harness.write([pipeline("p0")])
+    harness.sensors.ready("p0")
+    engine = await harness.engine()
+    await engine.evaluate("p0")
+
+    async def shared() -> tuple[ReadinessResult, PipelineState]:
+        with engine.shared_answers():
+            result = await engine.check_readiness("p0")
+            return result, await engine.pipeline_state_word(result.pipeline_id, readiness=result)
+
+    await shared()  # resolves the configuration
+    second, _ = await shared()
+    harness.clock.advance(timedelta(seconds=5))
+    third, state = await shared()
+    assert third.traits is second.traits and third.evaluated_at == harness.clock.now() > second.evaluated_at
+    assert (third.status, state) == (ReadinessStatus.READY, PipelineState.READY)
+    plain = await engine.check_readiness("p0")
+    assert plain.traits is not third.traits and plain.traits == third.traits
+    plain.traits[0].status = TraitStatus.FAIL  # the caller's own: no other answer sees it
+    assert (await shared())[0].traits[0].status == TraitStatus.PASS
+    await engine.push_trait("p0", third.traits[0].trait_type, "FAIL", reason="late")
+    pushed, state = await shared()
+    assert (pushed.status, state) == (ReadinessStatus.NOT_READY, PipelineState.NOT_READY)
+    assert pushed.traits[0].reason == "late" and pushed.blocking == [third.traits[0].trait_type]
+
+
+async def test_a_shared_answer_with_a_missing_trait_is_of_its_instant(harness: Harness) -> None:
+    """A trait without a stored result is STALE as of the answer's instant, on every shared answer."""
+    harness.write([pipeline("p0")])
+    engine = await harness.engine()
+    for _ in range(3):
+        harness.clock.advance(timedelta(seconds=1))
+        with engine.shared_answers():
+            result = await engine.check_readiness("p0")
+        assert result.status is ReadinessStatus.NOT_READY
+        assert {t.status for t in result.traits} == {TraitStatus.STALE}
+        assert {t.evaluated_at for t in result.traits} == {result.evaluated_at} == {harness.clock.now()}
 
 
 async def test_a_watcher_pass_leases_only_cycles_with_work(harness: Harness) -> None:

@@ -157,6 +157,29 @@ async def test_rows_answered_again_are_not_decoded_again(db: SQLiteDatabase) -> 
     assert decoded == [["a"], ["a", "b"]]
 
 
+async def test_rows_a_statement_run_again_answers_unchanged_are_not_decoded_again(db: SQLiteDatabase) -> None:
+    """A commit elsewhere in the file runs the statement again; rows it answers as they were keep
+    what was made of them (the same value), rows that changed are decoded."""
+    await db.write(lambda conn: conn.execute("CREATE TABLE other (x TEXT)"), durable=False)
+    await _insert(db, "a")
+    decoded: list[list[str]] = []
+
+    def decode(rows: list[tuple[str, float | None]]) -> list[str]:
+        decoded.append([v for v, _ in rows])
+        return [v for v, _ in rows]
+
+    async def read(now: float) -> list[str]:
+        return await db.read_decoded(("t",), SQL, (now,), now=now, expiry=1, decode=decode)
+
+    traced = Traced(db)
+    first = await read(100.0)
+    await db.write(lambda conn: conn.execute("INSERT INTO other VALUES ('x')"), durable=False)
+    again = await read(101.0)
+    assert traced.runs() == 2 and again is first and decoded == [["a"]]
+    await _insert(db, "b")
+    assert await read(102.0) == ["a", "b"] and decoded == [["a"], ["a", "b"]]
+
+
 async def test_an_in_memory_database_reads_in_the_thread(tmp_path: Path) -> None:
     memory = SQLiteDatabase(":memory:", busy_timeout=1.0)
     await memory.open(_schema)
@@ -214,6 +237,35 @@ async def test_a_kept_read_hands_each_caller_records_of_its_own(tmp_path: Path) 
         second = await store.read_pipeline("orders", readiness=False)
         assert second.traits["freshness"].status == "PASS"
         assert second.traits["freshness"] is not mine
+    finally:
+        await store.close()
+
+
+async def test_a_shared_read_answers_the_kept_records_until_their_rows_change(tmp_path: Path) -> None:
+    """``read_pipeline(shared=True)``: the kept records themselves, the same objects while their
+    rows stand (another pipeline's commit included), new ones once a row of theirs changes; a plain
+    read still answers copies of the caller's own."""
+    clock = FakeClock()
+    store = SQLiteStore(tmp_path / "interlock.db", clock=clock)
+    await store.start()
+    try:
+        def result(pipeline: str, status: str = "PASS") -> TraitEvaluation:
+            return TraitEvaluation(pipeline_id=pipeline, trait_type="freshness", status=status,
+                                   evaluated_at=clock.now())
+
+        await store.put_trait(result("orders"), ttl=None)
+        first = await store.read_pipeline("orders", readiness=False, shared=True)
+        again = await store.read_pipeline("orders", readiness=False, shared=True)
+        assert again is first
+        own = await store.read_pipeline("orders", readiness=False)
+        assert own is not first and own.traits["freshness"] is not first.traits["freshness"]
+        assert own.traits == first.traits
+        await store.put_trait(result("payments"), ttl=None)  # another pipeline's row: these stand
+        assert await store.read_pipeline("orders", readiness=False, shared=True) is first
+        await store.put_trait(result("orders", "FAIL"), ttl=None)
+        changed = await store.read_pipeline("orders", readiness=False, shared=True)
+        assert changed is not first and changed.traits["freshness"].status == "FAIL"
+        assert first.traits["freshness"].status == "PASS"  # what was answered before is never changed
     finally:
         await store.close()
 
