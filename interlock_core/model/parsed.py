@@ -31,15 +31,17 @@ class ParsedRecords(Generic[M]):
         self.limit = limit
         self._kept: dict[str | bytes, M] = {}
 
-    def load(self, text: str | bytes) -> M:
-        """The record ``text`` parses to (pydantic's ``ValidationError`` when it does not), a copy of its own."""
+    def load(self, text: str | bytes, *, shared: bool = False) -> M:
+        """The record ``text`` parses to (pydantic's ``ValidationError`` when it does not), a copy of its
+        own; ``shared``: the kept record itself, for a caller that only reads it (the same object for
+        the same text while it is kept)."""
         kept = self._kept.get(text)
         if kept is None:
             kept = self.model.model_validate_json(text)
             if len(self._kept) >= self.limit:
                 self._kept.clear()
             self._kept[text] = kept
-        return shallow_copy(kept)
+        return kept if shared else shallow_copy(kept)
 
 
 TRAIT_ROWS = ParsedRecords(TraitEvaluation)

@@ -136,7 +136,7 @@ class DynamoDBBatches:
                             history: int = 0, shared: bool = False) -> PipelineRecords:
         """The trait query, one ``BatchGetItem`` (readiness, run logs, the configuration) and, with
         ``history``, the reruns and newest run queries, sent together; then one ``BatchGetItem`` of the
-        runs those name."""
+        runs those name. Every record is decoded anew (``shared`` changes nothing)."""
         pk = keys.pipeline_pk(pipeline_id)
         wanted = [items.key(pk, keys.READINESS)] if readiness else []
         wanted += [items.key(pk, keys.run_log_sk(date, schedule or DEFAULT_SCHEDULE_ID)) for date, schedule in cycles]

@@ -47,13 +47,13 @@ def _ms(seconds: float | None) -> int:
     return max(1, round(seconds * 1000))
 
 
-def _load(model: Any, raw: bytes | str | None) -> Any:
-    """The record ``raw`` holds (through records kept by their text when ``model`` keeps them);
-    None for an unreadable one."""
+def _load(model: Any, raw: bytes | str | None, shared: bool = False) -> Any:
+    """The record ``raw`` holds (through records kept by their text when ``model`` keeps them: the
+    kept record itself when ``shared``); None for an unreadable one."""
     if raw is None:
         return None
     try:
-        return model.load(raw) if isinstance(model, ParsedRecords) else model.model_validate_json(raw)
+        return model.load(raw, shared=shared) if isinstance(model, ParsedRecords) else model.model_validate_json(raw)
     except PydanticValidationError:
         return None
 
@@ -94,6 +94,9 @@ class RedisBatches:
     async def read_pipeline(self, pipeline_id: str, cycles: Sequence[tuple[str, str]] = (), *,
                             readiness: bool = True, config: bool = False, known_version: str | None = None,
                             history: int = 0, shared: bool = False) -> PipelineRecords:
+        """One script call (one round trip). ``shared``: each trait row is the record kept for its
+        text (:data:`~interlock_core.model.parsed.TRAIT_ROWS`), the same object while the row is
+        unchanged; the rest is decoded anew either way."""
         wanted = list(dict.fromkeys((date, schedule or DEFAULT_SCHEDULE_ID) for date, schedule in cycles))
         names = _pipeline_keys(self.keys, pipeline_id)
         keys = [names[0], names[1] if readiness else "",
@@ -106,7 +109,7 @@ class RedisBatches:
         _types, rows, cached, logs = answer[:4]
         traits: dict[str, TraitEvaluation] = {}
         for raw in rows or ():
-            trait = _load(TRAIT_ROWS, raw)
+            trait = _load(TRAIT_ROWS, raw, shared)  # shared: the same object while its row's text is the same
             if trait is not None:
                 traits[trait.trait_type] = trait
         run_logs: dict[tuple[str, str], RunLogEntry] = {}

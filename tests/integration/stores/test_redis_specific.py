@@ -418,3 +418,20 @@ async def test_subscription_ends_when_the_notifier_closes(raw: aioredis.Redis) -
             await _wait_subscribed(raw, notifier.channel)
             await notifier.close()
     assert received == []
+
+
+async def test_a_shared_read_answers_the_kept_trait_records_while_their_rows_stand(store: RedisStore) -> None:
+    """``read_pipeline(shared=True)``: each trait row the record kept for its text — the same object
+    while the row is unchanged — where a plain read answers copies of the caller's own."""
+    def result(status: str) -> TraitEvaluation:
+        return TraitEvaluation(pipeline_id="orders", trait_type="freshness", status=status, evaluated_at=NOW)
+
+    await store.put_trait(result("PASS"), None)
+    first = await store.read_pipeline("orders", readiness=False, shared=True)
+    again = await store.read_pipeline("orders", readiness=False, shared=True)
+    assert again.traits["freshness"] is first.traits["freshness"]
+    own = await store.read_pipeline("orders", readiness=False)
+    assert own.traits["freshness"] is not first.traits["freshness"] and own.traits == first.traits
+    await store.put_trait(result("FAIL"), None)
+    changed = await store.read_pipeline("orders", readiness=False, shared=True)
+    assert changed.traits["freshness"].status == "FAIL" and first.traits["freshness"].status == "PASS"
