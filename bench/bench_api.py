@@ -4,7 +4,7 @@ Servers, each one process of the same hypercorn, measured in turns (the order ro
 
 * **interlock** — the real ``interlock serve --no-watcher`` (SQLite store, API key required, one
   JSON access-log line per request to stderr, latency histogram, request ids), answering the
-  readiness of a pipeline of three pushed traits (a pipeline read and a trait listing per request);
+  readiness of a pipeline of three pushed traits (the store's one read per request);
 * **bare** — a Starlette app with one route returning the same JSON document as a constant;
 * **floor** and **raw floor** (unless ``--no-breakdown``) — the least a readiness GET costs with
   the same features: one pure-ASGI wrapper doing the request id and ``nosniff`` headers, the API
@@ -20,8 +20,10 @@ Servers, each one process of the same hypercorn, measured in turns (the order ro
   same ``MGET`` over the least client there is (``_resp_wire.py``: one asyncio protocol connection,
   requests pipelined, replies parsed by hiredis, none of a client's pool, timeouts or retries).
   Floor ÷
-  bare is the least the CPU ratio could be with these features; Interlock ÷ floor is what the
-  engine and the app's layers add to it;
+  bare is the least the CPU ratio could be with these features when the answer is rendered (the
+  redaction pass, then JSON) on every request; Interlock renders it from parts kept while the
+  pipeline's stored rows are unchanged (``interlock_server/readiness_body.py``), so its GET can
+  come under the floors. Interlock ÷ floor is what the engine and the app's layers add to it;
 * **app layers** (unless ``--no-breakdown``) — Interlock's app (every middleware, the route, the
   response) over an engine whose readiness and state answers are precomputed
   (``bench_api_floor.precompute_readiness``): what the HTTP layer costs without the engine's read
