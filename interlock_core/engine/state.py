@@ -136,15 +136,16 @@ class StateReader:
         else:
             reruns = await self.ctx.store.list_reruns(pipeline.name, RERUN_SCAN_LIMIT)
         schedules = self._schedules(pipeline, records)
-        kept = self._cycles.get(pipeline.name) if shared and records is not None and days is not None \
-            and not pipeline.dry_run else None  # a dry run's cycles read their marks from the store
+        # a shared read's facts are kept with its records (not a dry run's: it reads its marks from the store)
+        keeping = shared and records is not None and days is not None and not pipeline.dry_run
+        kept = self._cycles.get(pipeline.name) if keeping else None
         if kept is not None and kept.records is records and kept.schedules is schedules and kept.days == days:
             cycles = kept.cycles
         else:
             cycles = [await self._cycle(pipeline, schedule, now, reruns, run_logs, records,
                                         days.get(schedule.name) if days is not None else None)
                       for schedule in schedules]
-            if shared and records is not None and days is not None and not pipeline.dry_run:
+            if keeping and records is not None and days is not None:
                 if len(self._cycles) >= MAX_KEPT:
                     self._cycles.clear()
                 self._cycles[pipeline.name] = _Cycles(records, schedules, days, cycles)
