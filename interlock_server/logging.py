@@ -166,25 +166,11 @@ class AccessLog:
         if head is None:
             head = _HEADS[level] = (f', "level": {_quoted(level)}, "logger": {_quoted(ACCESS_LOGGER)},'
                                     f' "event": {_quoted(ACCESS_EVENT)}')
-        parts = ['{"timestamp": "', utc_timestamp(), '"', head]
         trusted = self.TRUSTED
-        for key, value in fields.items():  # _object_text's loop written out: it runs for every request
-            if key in LEADING:
-                continue
-            if key not in trusted:
-                value = redact_field(key, value)
-            kind = type(value)
-            text = _quoted(value) if kind is str else int.__repr__(value) if kind is int else _scalar_text(value)
-            if text is None:
-                return None
-            parts += (_KEY_TEXTS.get(key) or _key_text(key), text)
-        for key, value in self._context(fields):  # masked there
-            text = _scalar_text(value)
-            if text is None:
-                return None
-            parts += (_KEY_TEXTS.get(key) or _key_text(key), text)
-        parts.append("}")
-        return "".join(parts)
+        pairs = [(key, value if key in trusted else redact_field(key, value))
+                 for key, value in fields.items() if key not in LEADING]
+        pairs += self._context(fields)
+        return _object_text(f'{{"timestamp": "{utc_timestamp()}"{head}', pairs)
 
     def write(self, level: str, fields: dict[str, Any]) -> None:
         if LEVELS.get(level, logging.INFO) < self.level:
@@ -209,11 +195,12 @@ def _object_text(opening: str, pairs: Iterable[tuple[str, Any]]) -> str | None:
     """``opening``, then ``, "key": value`` for each pair, then ``}``; None when a value is not a
     JSON scalar (:func:`_scalar_text`)."""
     parts = [opening]
-    for key, value in pairs:
-        text = _scalar_text(value)
+    for key, value in pairs:  # every access line runs this: strings and integers without a call
+        kind = type(value)
+        text = _quoted(value) if kind is str else int.__repr__(value) if kind is int else _scalar_text(value)
         if text is None:
             return None
-        parts += (_key_text(key), text)
+        parts += (_KEY_TEXTS.get(key) or _key_text(key), text)
     parts.append("}")
     return "".join(parts)
 

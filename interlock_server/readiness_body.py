@@ -1,8 +1,8 @@
 """The readiness GET's answer, rendered from parts kept between requests.
 
 ``GET .../readiness`` answers the same stored verdict again and again: until a stored trait row
-changes, the engine hands the same trait results in the same list
-(:meth:`~interlock_core.engine.Engine.readiness_and_state`), and only the answer's ``evaluatedAt``
+changes, the engine hands the same trait results in the same list (its ``check_readiness`` within
+:meth:`~interlock_core.engine.Engine.shared_answers`), and only the answer's ``evaluatedAt``
 and ``state`` change from one request to the next. What the one JSON response makes of the rest
 (:class:`~interlock_server.responses.JSONResponse`: the redaction pass, then compact JSON) is kept
 per pipeline, with that list, the second time the same list is answered; from then on the answer is
