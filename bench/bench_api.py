@@ -18,8 +18,10 @@ Servers, each one process of the same hypercorn, measured in turns (the order ro
   statement of the live rows, or over Redis one redis-py ``MGET`` of the pipeline's trait keys
   (the client and round trip any Redis-backed GET pays); over Redis, the **wire floor** too: the
   same ``MGET`` over the least client there is (``_resp_wire.py``: one asyncio protocol connection,
-  requests pipelined, replies parsed by hiredis, none of a client's pool, timeouts or retries).
-  Floor ÷
+  requests pipelined, replies parsed by hiredis, none of a client's pool, timeouts or retries),
+  and the **trip floor**: the bare server's route with that one ``MGET`` awaited before it answers
+  its constant document, none of the GET's features — the least any GET doing the one round trip
+  to Redis costs, whatever it does around it. Floor ÷
   bare is the least the CPU ratio could be with these features when the answer is rendered (the
   redaction pass, then JSON) on every request; Interlock renders it from parts kept while the
   pipeline's stored rows are unchanged (``interlock_server/readiness_body.py``), so its GET can
@@ -95,7 +97,8 @@ TARGET_CPU = 1.6
 KEY = "bench-api-key"
 TRAITS = ["freshness", "volume", "schema"]
 PIPELINE = "bench-readiness"
-FLOOR_SERVERS = {"--floor-server": "store", "--raw-floor-server": "raw", "--wire-floor-server": "wire"}
+FLOOR_SERVERS = {"--floor-server": "store", "--raw-floor-server": "raw", "--wire-floor-server": "wire",
+                 "--trip-floor-server": "trip"}
 SCRIPT = Path(__file__).resolve()
 ROOT = SCRIPT.parents[1]
 
@@ -163,7 +166,8 @@ def serve_app_layers(root: str) -> None:
 def serve_floor(root: str, mode: str) -> None:
     """Child process: the least readiness GET with Interlock's features, over the store's one read
     (``store``), one plain SQLite statement or redis-py ``MGET`` of the trait rows (``raw``), or the
-    same ``MGET`` over the least Redis client there is (``wire``: ``_resp_wire.py``)."""
+    same ``MGET`` over the least Redis client there is (``wire``: ``_resp_wire.py``); or the bare
+    route with that ``MGET`` awaited first and none of the features (``trip``)."""
     import sqlite3
 
     from bench_api_floor import Least
@@ -215,7 +219,7 @@ def serve_floor(root: str, mode: str) -> None:
 
             host, _, port = str(redis_config["addr"]).rpartition(":")
             client = redis.Redis(host=host, port=int(port))
-            if mode == "wire":
+            if mode in ("wire", "trip"):
                 wire = await WireRedis.connect(host, int(port))
 
         async def from_redis(request: Request) -> JSONResponse:
@@ -228,6 +232,17 @@ def serve_floor(root: str, mode: str) -> None:
             raws = await wire.call(command(["MGET", *(keys.trait(pipeline_id, t) for t in TRAITS)]))
             return answer(pipeline_id, [json.loads(raw) for raw in raws if raw is not None], now)
 
+        if mode == "trip":
+            from starlette.responses import JSONResponse as BareJSONResponse
+
+            document = json.loads((Path(root) / "document.json").read_text())
+
+            async def trip(request: Request) -> BareJSONResponse:
+                await wire.call(command(["MGET", *(keys.trait(request.path_params["id"], t) for t in TRAITS)]))
+                return BareJSONResponse(document)
+
+            await _serve_on_a_free_port(Starlette(routes=[Route("/api/pipelines/{id}/readiness", trip)]))
+            return
         configure_logging(project.config.logging.level, "json")
         reads = {"store": from_store, "raw": from_sql if redis_config is None else from_redis, "wire": from_wire}
         route = Route("/api/pipelines/{id}/readiness", reads[mode])
@@ -344,7 +359,8 @@ def interlock_command(root: Path) -> list[str]:
 def breakdown(store: str) -> tuple[tuple[str, str], ...]:
     """The breakdown's servers: name and this script's flag that serves it."""
     return (("floor", "--floor-server"), ("raw floor", "--raw-floor-server"), ("layers", "--app-layers-server"),
-            *((("wire floor", "--wire-floor-server"),) if store == "redis" else ()))
+            *((("wire floor", "--wire-floor-server"), ("trip floor", "--trip-floor-server"))
+              if store == "redis" else ()))
 
 
 async def compare(root: Path, args: Any, tool: str, duration: float, reps: int,
@@ -536,7 +552,7 @@ async def main() -> None:
     ratio, cpu_ratio = per_turn("interlock", "rps"), per_turn("interlock", "server_cpu_us_per_request")
     figures["ratio"], figures["cpu_ratio"] = spread(ratio), spread(cpu_ratio)
     rows += [("interlock ÷ bare req/s", shown(ratio)), ("interlock ÷ bare server CPU per request", shown(cpu_ratio))]
-    for floor in ("floor", "raw floor", "wire floor"):
+    for floor in ("floor", "raw floor", "wire floor", "trip floor"):
         if floor not in results:
             continue
         key = floor.replace(" ", "_")

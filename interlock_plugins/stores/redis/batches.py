@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from pydantic import ValidationError as PydanticValidationError
 from redis.commands.core import AsyncScript
@@ -66,6 +66,46 @@ def _pipeline_keys(keys: RedisKeys, pipeline_id: str) -> tuple[str, ...]:
             keys.reruns(pipeline_id), keys.runs(pipeline_id), keys.rerun(""), keys.run(""))
 
 
+_READS_KEPT = 4096
+"""How many askings of :meth:`RedisBatches.read_pipeline` keep their keys and last shared answer."""
+
+
+class _ReadRequest(NamedTuple):
+    """What :meth:`RedisBatches.read_pipeline` sends for one asking: the cycles it reads (distinct,
+    schedule ids filled in), the script's keys and arguments."""
+
+    wanted: list[tuple[str, str]]
+    keys: list[str]
+    args: list[Any]
+
+
+def _records(wanted: list[tuple[str, str]], answer: list[Any], readiness: bool, shared: bool) -> PipelineRecords:
+    """The records of the read script's ``answer`` (:meth:`RedisBatches.read_pipeline`)."""
+    _types, rows, cached, logs = answer[:4]
+    traits: dict[str, TraitEvaluation] = {}
+    for raw in rows or ():
+        trait = _load(TRAIT_ROWS, raw, shared)  # shared: the same object while its row's text is the same
+        if trait is not None:
+            traits[trait.trait_type] = trait
+    run_logs: dict[tuple[str, str], RunLogEntry] = {}
+    for cycle, raw in zip(wanted, logs or (), strict=False):
+        entry = _load(RunLogEntry, raw)
+        if entry is not None:
+            run_logs[cycle] = entry
+    traits = dict(sorted(traits.items()))
+    kept = _load(ReadinessResult, cached) if readiness else None
+    if len(answer) < 5:
+        return PipelineRecords(traits=traits, readiness=kept, run_logs=run_logs)
+    stored, version, reruns, latest, runs = answer[4:]
+    found_runs = (_load(RunState, raw) for raw in runs or ())
+    return PipelineRecords(traits=traits, readiness=kept, run_logs=run_logs,
+                           pipeline=_load(PipelineConfig, stored) if stored else None,
+                           config_version=_text(version) if version else None,
+                           reruns=[r for r in (_load(RerunRecord, raw) for raw in reruns or ()) if r is not None],
+                           latest_run=_load(RunState, latest) if latest else None,
+                           runs={run.run_id: run for run in found_runs if run is not None})
+
+
 def _text(raw: bytes | str) -> str:
     return raw.decode() if isinstance(raw, bytes) else raw
 
@@ -87,6 +127,8 @@ class RedisBatches:
         async def list_reruns(self, pipeline_id: str | None, limit: int = 20) -> list[RerunRecord]: ...
 
     def _register_batch_scripts(self) -> None:
+        self._read_requests: dict[tuple[Any, ...], _ReadRequest] = {}
+        self._read_answers: dict[tuple[Any, ...], tuple[Any, PipelineRecords]] = {}  # the last shared read's
         self._commit_script: AsyncScript = self._redis.register_script(scripts.COMMIT)
         self._read_pipeline_script: AsyncScript = self._redis.register_script(scripts.READ_PIPELINE)
 
@@ -94,9 +136,35 @@ class RedisBatches:
     async def read_pipeline(self, pipeline_id: str, cycles: Sequence[tuple[str, str]] = (), *,
                             readiness: bool = True, config: bool = False, known_version: str | None = None,
                             history: int = 0, shared: bool = False) -> PipelineRecords:
-        """One script call (one round trip). ``shared``: each trait row is the record kept for its
-        text (:data:`~interlock_core.model.parsed.TRAIT_ROWS`), the same object while the row is
-        unchanged; the rest is decoded anew either way."""
+        """One script call (one round trip), its keys and arguments worked out once per asking.
+        ``shared``: each trait row is the record kept for its text
+        (:data:`~interlock_core.model.parsed.TRAIT_ROWS`), the same object while the row is
+        unchanged, and when the script answers what it answered the last shared read of the same
+        asking, the records of that read are answered again (the same object); otherwise the rest
+        is decoded anew."""
+        asked = (pipeline_id, tuple(map(tuple, cycles)), readiness, config, known_version, history)
+        request = self._read_requests.get(asked)
+        if request is None:
+            request = self._read_request(pipeline_id, cycles, readiness, config, known_version, history)
+            if len(self._read_requests) >= _READS_KEPT:
+                self._read_requests.clear()
+            self._read_requests[asked] = request
+        wanted, keys, args = request
+        answer = await run_script(self._reads, self._read_pipeline_script, keys, args)
+        if shared:
+            kept = self._read_answers.get(asked)
+            if kept is not None and kept[0] == answer:
+                return kept[1]
+        records = _records(wanted, answer, readiness, shared)
+        if shared:
+            if len(self._read_answers) >= _READS_KEPT:
+                self._read_answers.clear()
+            self._read_answers[asked] = (answer, records)
+        return records
+
+    def _read_request(self, pipeline_id: str, cycles: Sequence[tuple[str, str]], readiness: bool, config: bool,
+                      known_version: str | None, history: int) -> _ReadRequest:
+        """The cycles :meth:`read_pipeline` reads, and its script's keys and arguments."""
         wanted = list(dict.fromkeys((date, schedule or DEFAULT_SCHEDULE_ID) for date, schedule in cycles))
         names = _pipeline_keys(self.keys, pipeline_id)
         keys = [names[0], names[1] if readiness else "",
@@ -105,30 +173,7 @@ class RedisBatches:
         if config or history > 0:
             args += [self.keys.pipelines if config else "", pipeline_id, known_version or "", max(history, 0),
                      *names[3:], *(f"{date}\n{schedule}" for date, schedule in wanted)]
-        answer = await run_script(self._reads, self._read_pipeline_script, keys, args)
-        _types, rows, cached, logs = answer[:4]
-        traits: dict[str, TraitEvaluation] = {}
-        for raw in rows or ():
-            trait = _load(TRAIT_ROWS, raw, shared)  # shared: the same object while its row's text is the same
-            if trait is not None:
-                traits[trait.trait_type] = trait
-        run_logs: dict[tuple[str, str], RunLogEntry] = {}
-        for cycle, raw in zip(wanted, logs or (), strict=False):
-            entry = _load(RunLogEntry, raw)
-            if entry is not None:
-                run_logs[cycle] = entry
-        traits = dict(sorted(traits.items()))
-        kept = _load(ReadinessResult, cached) if readiness else None
-        if len(answer) < 5:
-            return PipelineRecords(traits=traits, readiness=kept, run_logs=run_logs)
-        stored, version, reruns, latest, runs = answer[4:]
-        found_runs = (_load(RunState, raw) for raw in runs or ())
-        return PipelineRecords(traits=traits, readiness=kept, run_logs=run_logs,
-                               pipeline=_load(PipelineConfig, stored) if stored else None,
-                               config_version=_text(version) if version else None,
-                               reruns=[r for r in (_load(RerunRecord, raw) for raw in reruns or ()) if r is not None],
-                               latest_run=_load(RunState, latest) if latest else None,
-                               runs={run.run_id: run for run in found_runs if run is not None})
+        return _ReadRequest(wanted, keys, args)
 
 
     @translate_errors

@@ -52,6 +52,10 @@ _ERRORS: dict[str, type[redis_errors.RedisError]] = {
 }
 
 
+_PACKED_KEPT = 1024
+"""How many packed commands :class:`MultiplexedReads` keeps (by their parts) before it starts over."""
+
+
 def error_of(reply: redis_errors.ResponseError) -> redis_errors.RedisError:
     """The exception redis-py raises for an error reply (by its first word)."""
     text = str(reply)
@@ -84,6 +88,16 @@ def command(parts: Sequence[str | bytes | int | float]) -> bytes:
         append(data)
         append(b"\r\n")
     return b"".join(out)
+
+
+def _plain(parts: tuple[Any, ...]) -> bool:
+    """Whether every part is exactly a ``str`` or an ``int``: then equal parts pack alike (``1``,
+    ``1.0`` and ``True`` are equal keys, but pack differently or not at all)."""
+    for part in parts:
+        kind = type(part)
+        if kind is not str and kind is not int:
+            return False
+    return True
 
 
 async def run_script(reads: MultiplexedReads | None, script: AsyncScript, keys: list[str], args: list[Any]) -> Any:
@@ -128,15 +142,19 @@ def _again(error: BaseException) -> BaseException:
 
 
 class _Wire(asyncio.Protocol):
-    """The connection: requests waiting for their replies, in the order they were written."""
+    """The connection: requests waiting for their replies, in the order they were written, each with
+    the instant its reply is due by (None: no limit). One timer watches the oldest of them (not one
+    per request): when it fires, the oldest still waiting is late (the connection fails) or it is
+    armed again for that one's instant."""
 
     def __init__(self) -> None:
         self.reader = hiredis.Reader(encoding="utf-8", replyError=redis_errors.ResponseError)
-        self.waiting: deque[asyncio.Future[Any]] = deque()
+        self.waiting: deque[tuple[asyncio.Future[Any], float | None]] = deque()
         self.transport: asyncio.Transport | None = None
         self.loop = asyncio.get_running_loop()
         self.error: BaseException | None = None  # why it closed
         self.used = False  # a request has been answered on it
+        self._watch: asyncio.TimerHandle | None = None  # the timer of the oldest request's limit
 
     @property
     def open(self) -> bool:
@@ -162,7 +180,7 @@ class _Wire(asyncio.Protocol):
             if not self.waiting:
                 self.fail(redis_errors.ConnectionError("redis sent a reply nothing asked for"))
                 return
-            future = self.waiting.popleft()
+            future = self.waiting.popleft()[0]
             if not future.done():  # its caller may have given up (cancelled): the reply is dropped
                 future.set_result(reply)
 
@@ -174,8 +192,11 @@ class _Wire(asyncio.Protocol):
         """Close the connection; every waiting request fails with ``error``."""
         if self.error is None:
             self.error = error
+        if self._watch is not None:
+            self._watch.cancel()
+            self._watch = None
         while self.waiting:
-            future = self.waiting.popleft()
+            future = self.waiting.popleft()[0]
             if not future.done():
                 future.set_exception(_again(error))
         if self.transport is not None and not self.transport.is_closing():
@@ -186,22 +207,33 @@ class _Wire(asyncio.Protocol):
             raise _again(self.error)
         assert self.transport is not None
         future = self.loop.create_future()
-        self.waiting.append(future)
+        if limit:
+            due = self.loop.time() + limit
+            self.waiting.append((future, due))
+            if self._watch is None:
+                self._watch = self.loop.call_at(due, self._check, limit)
+        else:
+            self.waiting.append((future, None))
         self.transport.write(packed)
-        handle = self.loop.call_later(limit, self._time_out, future, limit) if limit else None
-        try:
-            reply = await future
-        finally:
-            if handle is not None:
-                handle.cancel()
+        reply = await future
         self.used = True
         if isinstance(reply, redis_errors.ResponseError):
             raise error_of(reply)
         return reply
 
-    def _time_out(self, future: asyncio.Future[Any], timeout: float) -> None:
-        if not future.done():  # the server does not answer: nothing behind it on this connection will be
-            self.fail(redis_errors.TimeoutError(f"no reply from redis within {timeout:g}s"))
+    def _check(self, limit: float) -> None:
+        """The watch timer: the oldest request still waiting is late (the server does not answer:
+        nothing behind it on this connection will be), or the timer waits for that one's instant."""
+        self._watch = None
+        if self.error is not None or not self.waiting:
+            return
+        due = self.waiting[0][1]
+        if due is None:
+            return
+        if due <= self.loop.time():
+            self.fail(redis_errors.TimeoutError(f"no reply from redis within {limit:g}s"))
+        else:
+            self._watch = self.loop.call_at(due, self._check, limit)
 
 
 class MultiplexedReads:
@@ -210,6 +242,7 @@ class MultiplexedReads:
     def __init__(self, settings: _Settings) -> None:
         self.settings = settings
         self.closed = False
+        self._packed: dict[tuple[Any, ...], bytes] = {}  # commands packed lately, by their parts
         self._wire: _Wire | None = None
         self._connecting: asyncio.Task[_Wire] | None = None
 
@@ -226,7 +259,14 @@ class MultiplexedReads:
 
     async def call(self, *parts: str | bytes | int | float) -> Any:
         """One command's reply (an error reply raised as redis-py raises it)."""
-        packed = command(parts)
+        plain = _plain(parts)  # the same reads are asked for again and again (a readiness GET's): packed once
+        packed = self._packed.get(parts) if plain else None
+        if packed is None:
+            packed = command(parts)
+            if plain:
+                if len(self._packed) >= _PACKED_KEPT:
+                    self._packed.clear()
+                self._packed[parts] = packed
         wire = await self._connected()
         try:
             return await wire.call(packed, self.settings.timeout)

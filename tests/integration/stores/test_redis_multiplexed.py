@@ -269,3 +269,36 @@ def test_reads_used_on_a_new_event_loop_connect_on_it() -> None:
 
     assert asyncio.run(ping()) == "PONG"
     assert asyncio.run(ping()) == "PONG"  # the first loop, and its connection, are gone
+
+
+async def test_a_late_reply_fails_the_connection_though_the_ones_before_it_came_in_time() -> None:
+    """One timer watches the oldest request waiting: armed by a request answered in time, it waits
+    on for the next one's limit, and fails the connection when that one's reply is late."""
+    answered = 0
+
+    async def answers_once(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal answered
+        try:
+            while await reader.readuntil(b"PING\r\n"):
+                if answered == 0:  # the first PING is answered, then nothing more
+                    answered += 1
+                    writer.write(b"+PONG\r\n")
+        except (asyncio.IncompleteReadError, ConnectionError):
+            writer.close()
+
+    server = await asyncio.start_server(answers_once, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    reads = MultiplexedReads.for_pool(aioredis.Redis.from_url(f"redis://127.0.0.1:{port}/0",
+                                                              socket_timeout=0.3).connection_pool)
+    assert reads is not None
+    try:
+        assert await reads.call("PING") == "PONG"
+        wire = reads._wire
+        assert wire is not None and wire._watch is not None, "the first request armed the watch"
+        with pytest.raises(redis_errors.TimeoutError, match=r"no reply from redis within 0\.3s"):
+            await reads.call("PING")
+        assert not wire.open and wire._watch is None and not wire.waiting
+    finally:
+        await reads.close()
+        server.close()
+        await server.wait_closed()

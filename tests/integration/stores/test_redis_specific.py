@@ -435,3 +435,26 @@ async def test_a_shared_read_answers_the_kept_trait_records_while_their_rows_sta
     await store.put_trait(result("FAIL"), None)
     changed = await store.read_pipeline("orders", readiness=False, shared=True)
     assert changed.traits["freshness"].status == "FAIL" and first.traits["freshness"].status == "PASS"
+
+
+async def test_a_shared_read_of_an_unchanged_answer_is_the_records_of_the_last(store: RedisStore) -> None:
+    """``read_pipeline(shared=True)`` answers the records of the last shared read of the same asking
+    while the script answers the same (the same object); a changed row, another asking, or a plain
+    read gets records of their own."""
+    def result(trait: str, status: str) -> TraitEvaluation:
+        return TraitEvaluation(pipeline_id="orders", trait_type=trait, status=status, evaluated_at=NOW)
+
+    cycles = [("2026-03-02", "daily")]
+    await store.put_trait(result("freshness", "PASS"), None)
+    first = await store.read_pipeline("orders", cycles, readiness=False, shared=True)
+    assert await store.read_pipeline("orders", cycles, readiness=False, shared=True) is first
+    other_cycle = await store.read_pipeline("orders", [("2026-03-03", "daily")], readiness=False, shared=True)
+    assert other_cycle is not first and other_cycle.traits == first.traits
+    own = await store.read_pipeline("orders", cycles, readiness=False)
+    assert own is not first and own == first
+    await store.put_trait(result("volume", "FAIL"), None)
+    changed = await store.read_pipeline("orders", cycles, readiness=False, shared=True)
+    assert changed is not first and sorted(changed.traits) == ["freshness", "volume"]
+    assert list(first.traits) == ["freshness"], "the records answered before are left as they were"
+    assert changed.traits["freshness"] is first.traits["freshness"], "the unchanged row's record is kept"
+    assert await store.read_pipeline("orders", cycles, readiness=False, shared=True) is changed
