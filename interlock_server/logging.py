@@ -28,6 +28,7 @@ from typing import Any, TextIO
 import structlog
 
 from interlock_core import tracing
+from interlock_core.expanded import in_expanded_scope
 
 from .redaction import redact_event, redact_field
 
@@ -128,9 +129,9 @@ class AccessLog:
         return str(self.renderer(None, level, self._event(level, fields)))
 
     def _context(self, fields: dict[str, Any]) -> list[tuple[str, Any]]:
-        """What is bound in the log context and the active span's ids (tracing on), masked, minus
-        the keys ``fields`` and the leading keys hold (structlog.contextvars.merge_contextvars, then
-        :func:`add_trace_ids`)."""
+        """What is bound in the log context and the active span's ids (tracing on), as bound (not
+        masked yet), minus the keys ``fields`` and the leading keys hold
+        (structlog.contextvars.merge_contextvars, then :func:`add_trace_ids`)."""
         found: list[tuple[str, Any]] = []
         context = contextvars.copy_context()
         for var in context:
@@ -139,14 +140,14 @@ class AccessLog:
                 value = context[var]
                 key = name[CONTEXT_PREFIX_LENGTH:]
                 if value is not Ellipsis and key not in fields and key not in LEADING:
-                    found.append((key, redact_field(key, value)))
+                    found.append((key, value))
         if self.trace_ids:
             ids = tracing.current_ids()
             if ids is not None:
                 taken = {key for key, _ in found}
                 for key, value in zip(("trace_id", "span_id"), ids, strict=True):
                     if key not in fields and key not in LEADING and key not in taken:
-                        found.append((key, redact_field(key, value)))
+                        found.append((key, value))
         return found
 
     def _event(self, level: str, fields: dict[str, Any]) -> dict[str, Any]:
@@ -155,22 +156,36 @@ class AccessLog:
         for key, value in fields.items():  # the fields, then the context's other keys (the fields win)
             if key not in event:
                 event[key] = value if key in self.TRUSTED else redact_field(key, value)
-        event.update(self._context(fields))
+        event.update((key, redact_field(key, value)) for key, value in self._context(fields))
         self._stamp(None, level, event)
         return event
 
     def _json_text(self, level: str, fields: dict[str, Any]) -> str | None:
-        """The JSON renderer's text of the line, written directly (:func:`_object_text`), when every
-        value is a JSON scalar; None otherwise."""
+        """The JSON renderer's text of the line, written directly, when every value is a JSON
+        scalar; None otherwise. Each ``, "key": value`` is :func:`_pair_text`'s: a string pair's
+        text is kept for the next line that holds the same (a request's method, path, route,
+        client address and pipeline repeat from line to line), except inside a trigger's expanded
+        scope, where masking depends on the scope."""
         head = _HEADS.get(level)
         if head is None:
             head = _HEADS[level] = (f', "level": {_quoted(level)}, "logger": {_quoted(ACCESS_LOGGER)},'
                                     f' "event": {_quoted(ACCESS_EVENT)}')
+        keep = not in_expanded_scope()
         trusted = self.TRUSTED
-        pairs = [(key, value if key in trusted else redact_field(key, value))
-                 for key, value in fields.items() if key not in LEADING]
-        pairs += self._context(fields)
-        return _object_text(f'{{"timestamp": "{utc_timestamp()}"{head}', pairs)
+        parts = [f'{{"timestamp": "{utc_timestamp()}"{head}']
+        for key, value in fields.items():
+            if key not in LEADING:
+                text = _pair_text(key, value, key in trusted, keep)
+                if text is None:
+                    return None
+                parts.append(text)
+        for key, value in self._context(fields):
+            text = _pair_text(key, value, False, keep)
+            if text is None:
+                return None
+            parts.append(text)
+        parts.append("}")
+        return "".join(parts)
 
     def write(self, level: str, fields: dict[str, Any]) -> None:
         if LEVELS.get(level, logging.INFO) < self.level:
@@ -203,6 +218,38 @@ def _object_text(opening: str, pairs: Iterable[tuple[str, Any]]) -> str | None:
         parts += (_KEY_TEXTS.get(key) or _key_text(key), text)
     parts.append("}")
     return "".join(parts)
+
+
+_PAIR_TEXTS: dict[tuple[str, str, bool], str] = {}
+"""Access lines' string pairs' texts (``, "key": "masked value"``) lately written, by key, value and
+whether the value is trusted (written unmasked). Emptied when full."""
+PAIR_TEXTS_SIZE = 4096
+_VARYING = frozenset({"request_id"})
+"""Keys whose value is new on nearly every line: their texts are not kept."""
+
+
+def _pair_text(key: str, value: Any, trusted: bool, keep: bool) -> str | None:
+    """``, "key": value`` of a line, the value masked unless ``trusted`` (:func:`redact_field`);
+    None when it is not a JSON scalar. ``keep``: a string pair's text is kept for the same pair
+    again (only where masking does not depend on an expanded scope)."""
+    if type(value) is str:
+        if keep:
+            text = _PAIR_TEXTS.get((key, value, trusted))
+            if text is not None:
+                return text
+        masked = value if trusted else redact_field(key, value)
+        scalar = _quoted(masked) if type(masked) is str else _scalar_text(masked)
+        if scalar is None:
+            return None
+        text = (_KEY_TEXTS.get(key) or _key_text(key)) + scalar
+        if keep and key not in _VARYING:
+            if len(_PAIR_TEXTS) >= PAIR_TEXTS_SIZE:
+                _PAIR_TEXTS.clear()
+            _PAIR_TEXTS[(key, value, trusted)] = text
+        return text
+    masked = value if trusted else redact_field(key, value)
+    scalar = int.__repr__(masked) if type(masked) is int else _scalar_text(masked)
+    return None if scalar is None else (_KEY_TEXTS.get(key) or _key_text(key)) + scalar
 
 
 def _scalar_text(value: Any) -> str | None:

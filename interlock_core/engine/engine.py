@@ -4,7 +4,7 @@ evaluate readiness and drive the run lifecycle."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -58,6 +58,18 @@ _JUST_READ: ContextVar[JustRead | None] = ContextVar("interlock_just_read_readin
 
 _SHARED: ContextVar[bool] = ContextVar("interlock_shared_answers", default=False)
 """Set within :meth:`Engine.shared_answers`."""
+
+
+class _SharedAnswers(contextlib.AbstractContextManager[None]):
+    """:meth:`Engine.shared_answers`' block (a class, not a generator: every readiness GET opens one)."""
+
+    __slots__ = ("_token",)
+
+    def __enter__(self) -> None:
+        self._token = _SHARED.set(True)
+
+    def __exit__(self, *_: object) -> None:
+        _SHARED.reset(self._token)
 
 
 def _just_read(pipeline: str | PipelineConfig, readiness: ReadinessResult | None) -> JustRead | None:
@@ -227,18 +239,13 @@ class Engine:
         _JUST_READ.set(just)
         return just.readiness
 
-    @contextlib.contextmanager
-    def shared_answers(self) -> Iterator[None]:
+    def shared_answers(self) -> contextlib.AbstractContextManager[None]:
         """Within this block the caller renders what it is answered at once and never changes it
         (``GET .../readiness``): :meth:`check_readiness` may answer what the engine and the store
         keep rather than copies — a result sharing its trait results and lists with the store's kept
         records and with other answers, its verdict decided once for the same stored rows
         (:meth:`StateReader.read_current`)."""
-        token = _SHARED.set(True)
-        try:
-            yield
-        finally:
-            _SHARED.reset(token)
+        return _SharedAnswers()
 
     async def push_trait(self, pipeline_id: str, trait_type: str, status: str, **kwargs: Any) -> TraitEvaluation:
         return await self.evaluation.push_trait(pipeline_id, trait_type, status, **kwargs)

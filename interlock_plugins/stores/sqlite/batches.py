@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import sqlite3
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache, partial
 from operator import itemgetter
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from interlock_core.model import (
     DEFAULT_SCHEDULE_ID,
@@ -118,6 +118,32 @@ def _records(rows: list[Any], known_version: str | None) -> PipelineRecords:
                            config_version=version, reruns=reruns, latest_run=latest, runs=runs)
 
 
+class _Statement(NamedTuple):
+    """What :meth:`SQLiteBatches.read_pipeline` runs for one asking: the key its rows are kept by,
+    the statement, its arguments after the pipeline and the instant, and the decoding of its rows."""
+
+    key: tuple[Any, ...]
+    sql: str
+    rest: tuple[Any, ...]
+    decode: Callable[[list[Any]], PipelineRecords]
+
+
+_STATEMENTS: dict[tuple[Any, ...], _Statement] = {}
+""":meth:`SQLiteBatches.read_pipeline`'s statements by asking (the same asked again and again)."""
+_STATEMENTS_KEPT = 4096
+
+
+def _statement(pipeline_id: str, cycles: Sequence[tuple[str, str]], readiness: bool, config: bool,
+               known_version: str | None, history: int) -> _Statement:
+    wanted = sorted({(date, schedule or DEFAULT_SCHEDULE_ID) for date, schedule in cycles})
+    rest: tuple[Any, ...] = ()
+    if wanted or history > 0:  # the statement numbers the cycles' dates and schedules from ?4
+        rest = (max(history, 0), *(v for pair in wanted for v in pair))
+    sql = _read_pipeline_sql(readiness, len(wanted), config, history > 0)
+    return _Statement((sql, pipeline_id, rest, known_version), sql, rest,
+                      partial(_records, known_version=known_version))
+
+
 def _own(kept: PipelineRecords) -> PipelineRecords:
     """A copy of ``kept`` of the caller's own: its mappings and lists new, each record a copy (its
     nested values shared, as every stored record read through :data:`TRAIT_ROWS` shares them), the
@@ -146,17 +172,19 @@ class SQLiteBatches(SQLiteStoreBase):
         for; with ``config`` the pipeline's row; with ``history`` its newest reruns, its newest run and
         the runs the run logs and the cycles' reruns name. ``shared``: the records kept with the
         statement's rows (the same objects while those rows stand), not copies of the caller's own."""
-        wanted = sorted({(date, schedule or DEFAULT_SCHEDULE_ID) for date, schedule in cycles})
+        asked = (pipeline_id, tuple(map(tuple, cycles)), readiness, config, known_version, history)
+        statement = _STATEMENTS.get(asked)
+        if statement is None:
+            statement = _statement(pipeline_id, cycles, readiness, config, known_version, history)
+            if len(_STATEMENTS) >= _STATEMENTS_KEPT:
+                _STATEMENTS.clear()
+            _STATEMENTS[asked] = statement
+        key, sql, rest, decode = statement
         now = self._now()
-        rest: tuple[Any, ...] = ()
-        if wanted or history > 0:  # the statement numbers the cycles' dates and schedules from ?4
-            rest = (max(history, 0), *(v for pair in wanted for v in pair))
-        sql = _read_pipeline_sql(readiness, len(wanted), config, history > 0)
         # a readiness GET asks the same again and again: answered without the statement (and its
         # rows without decoding them again) until a commit or an expiry changes what it would answer
-        records = await self._db.read_decoded((sql, pipeline_id, rest, known_version), sql,
-                                              (pipeline_id, now, *rest), now=now, expiry=_EXPIRY,
-                                              decode=partial(_records, known_version=known_version))
+        records = await self._db.read_decoded(key, sql, (pipeline_id, now, *rest), now=now, expiry=_EXPIRY,
+                                              decode=decode)
         return records if shared else _own(records)
 
     async def read_cycles(self, cycles: Sequence[CycleKey]) -> dict[CycleKey, RunLogEntry]:
