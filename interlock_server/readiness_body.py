@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from interlock_core.expanded import in_expanded_scope
-from interlock_core.model import ReadinessResult, TraitEvaluation, format_timestamp
+from interlock_core.model import ReadinessResult, TraitEvaluation
+from interlock_core.model.records import format_instant
 from interlock_core.pipeline_state import PipelineState
 
 from .responses import render_json
@@ -69,7 +70,7 @@ class ReadinessBodies:
         if kept is not None and kept.traits is result.traits and kept.fields == _fields(result) \
                 and not in_expanded_scope():
             if kept.head is not None:
-                return b"".join((kept.head, format_timestamp(result.evaluated_at).encode(), kept.middle,
+                return b"".join((kept.head, format_instant(result.evaluated_at).encode(), kept.middle,
                                  _WORDS[state]))
             kept = self._parts(result)
             if kept is not None:

@@ -39,15 +39,25 @@ def format_timestamp(value: datetime) -> str:
     if text is not None:
         return text
     utc = _utc(value)
-    if utc.year >= 1000:  # isoformat's first 26 characters are strftime's "%Y-%m-%dT%H:%M:%S.%f", faster
-        text = utc.isoformat(timespec="microseconds")[:26]
-    else:
-        text = utc.strftime("%Y-%m-%dT%H:%M:%S.%f")
-    text = text.rstrip("0").rstrip(".") + "Z"
+    text = _formatted(utc)
     if len(_FORMATTED) >= _FORMATTED_MAX:
         _FORMATTED.clear()
     _FORMATTED[utc] = text  # keyed in UTC: only an equal instant with an offset finds it
     return text
+
+
+def format_instant(value: datetime) -> str:
+    """:func:`format_timestamp`'s text of an instant that will not come again (a clock's now, as
+    an answer's ``evaluatedAt``), without keeping it among the instants formatted lately."""
+    return _formatted(_utc(value))
+
+
+def _formatted(utc: datetime) -> str:
+    if utc.year >= 1000:  # isoformat's first 26 characters are strftime's "%Y-%m-%dT%H:%M:%S.%f", faster
+        text = utc.isoformat(timespec="microseconds")[:26]
+    else:
+        text = utc.strftime("%Y-%m-%dT%H:%M:%S.%f")
+    return text.rstrip("0").rstrip(".") + "Z"
 
 
 Timestamp = Annotated[

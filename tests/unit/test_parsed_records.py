@@ -56,3 +56,16 @@ def test_format_timestamp_is_the_same_in_any_zone_and_repeated() -> None:
         assert format_timestamp(at.replace(tzinfo=None)) == "2026-01-02T03:04:05.12Z"
         assert format_timestamp(datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone(timedelta(hours=-3)))) == \
             "2026-01-02T06:04:05Z"
+
+
+def test_format_instant_writes_what_format_timestamp_writes_without_keeping_it() -> None:
+    from interlock_core.model import records
+
+    instants = [datetime(2026, 1, 2, 3, 4, 5, 120000, tzinfo=UTC), datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+                datetime(2026, 1, 2, 3, 4, 5, 1, tzinfo=timezone(timedelta(hours=2))),
+                datetime(2026, 1, 2, 3, 4, 5, 999999), datetime(999, 12, 31, 23, 59, 59, 500000, tzinfo=UTC)]
+    for at in instants:
+        fresh = at + timedelta(days=1234)  # an instant not formatted before
+        text = records.format_instant(fresh)
+        assert records._utc(fresh) not in records._FORMATTED, "format_instant keeps nothing"
+        assert text == records.format_timestamp(fresh) == records.format_instant(fresh)
