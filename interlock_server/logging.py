@@ -221,9 +221,11 @@ def _object_text(opening: str, pairs: Iterable[tuple[str, Any]]) -> str | None:
 
 
 _PAIR_TEXTS: dict[tuple[str, str, bool], str] = {}
-"""Access lines' string pairs' texts (``, "key": "masked value"``) lately written, by key, value and
-whether the value is trusted (written unmasked). Emptied when full."""
+"""Access lines' string pairs' texts (``, "key": "value"``) lately written, by key, value and whether
+the value is trusted (written unmasked). Only short values masking leaves as they are: a value that
+held a secret is never kept. Emptied when full."""
 PAIR_TEXTS_SIZE = 4096
+PAIR_VALUE_LENGTH = 256
 _VARYING = frozenset({"request_id"})
 """Keys whose value is new on nearly every line: their texts are not kept."""
 
@@ -231,7 +233,7 @@ _VARYING = frozenset({"request_id"})
 def _pair_text(key: str, value: Any, trusted: bool, keep: bool) -> str | None:
     """``, "key": value`` of a line, the value masked unless ``trusted`` (:func:`redact_field`);
     None when it is not a JSON scalar. ``keep``: a string pair's text is kept for the same pair
-    again (only where masking does not depend on an expanded scope)."""
+    again (only where masking does not depend on an expanded scope; see :data:`_PAIR_TEXTS`)."""
     if type(value) is str:
         if keep:
             text = _PAIR_TEXTS.get((key, value, trusted))
@@ -242,7 +244,7 @@ def _pair_text(key: str, value: Any, trusted: bool, keep: bool) -> str | None:
         if scalar is None:
             return None
         text = (_KEY_TEXTS.get(key) or _key_text(key)) + scalar
-        if keep and key not in _VARYING:
+        if keep and masked == value and len(value) <= PAIR_VALUE_LENGTH and key not in _VARYING:
             if len(_PAIR_TEXTS) >= PAIR_TEXTS_SIZE:
                 _PAIR_TEXTS.clear()
             _PAIR_TEXTS[(key, value, trusted)] = text

@@ -174,3 +174,32 @@ def test_the_line_time_stamp_is_structlogs(monkeypatch: pytest.MonkeyPatch, nano
     monkeypatch.setattr(access.time, "time_ns", lambda: nanoseconds)
     instant = dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=nanoseconds // 1000)
     assert access.utc_timestamp() == instant.isoformat().replace("+00:00", "Z")
+
+
+def test_repeated_lines_are_the_chains_and_keep_no_secret(context: None) -> None:
+    """A string pair's text is kept for the next line with the same pair: the second and third lines
+    are still the chain's, a secret masked in a value is masked every time, and no kept text (nor
+    its key) holds a value masking changed; inside a trigger's expanded scope nothing kept is used."""
+    from interlock_core.expanded import expanded_scope
+    from interlock_server import logging as server_logging
+
+    stream = io.StringIO()
+    configure_logging("info", "json", stream)
+    server_logging._PAIR_TEXTS.clear()
+    for _ in range(3):
+        before = len(stream.getvalue())
+        log_access("info", **FIELDS)
+        fast = stream.getvalue()[before:]
+        chain = through_the_chain("info", stream)
+        assert without_timestamp(fast) == without_timestamp(chain)
+    kept = repr(server_logging._PAIR_TEXTS)
+    for secret in ("hunter2", "s3cret", "tok-123", "@example.com", "api_token"):
+        assert secret not in kept
+    assert '"sales"' in kept and '"GET"' in kept, "the clean pairs are kept"
+    with expanded_scope(["sales"]):
+        before = len(stream.getvalue())
+        log_access("info", **FIELDS)
+        assert json.loads(stream.getvalue()[before:])["pipeline"] == MASK
+    before = len(stream.getvalue())
+    log_access("info", **FIELDS)
+    assert json.loads(stream.getvalue()[before:])["pipeline"] == "sales"
