@@ -240,7 +240,7 @@ def _pair_text(key: str, value: Any, trusted: bool, keep: bool) -> str | None:
             if text is not None:
                 return text
         masked = value if trusted else redact_field(key, value)
-        scalar = _quoted(masked) if type(masked) is str else _scalar_text(masked)
+        scalar = _scalar_text(masked)
         if scalar is None:
             return None
         text = (_KEY_TEXTS.get(key) or _key_text(key)) + scalar
@@ -249,8 +249,7 @@ def _pair_text(key: str, value: Any, trusted: bool, keep: bool) -> str | None:
                 _PAIR_TEXTS.clear()
             _PAIR_TEXTS[(key, value, trusted)] = text
         return text
-    masked = value if trusted else redact_field(key, value)
-    scalar = int.__repr__(masked) if type(masked) is int else _scalar_text(masked)
+    scalar = _scalar_text(value if trusted else redact_field(key, value))
     return None if scalar is None else (_KEY_TEXTS.get(key) or _key_text(key)) + scalar
 
 
